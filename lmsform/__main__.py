@@ -1,0 +1,3 @@
+from lmsform.cli import main
+
+main()

@@ -1,0 +1,185 @@
+"""Applying a plan: run its operations in dependency order, concurrently within a bound.
+
+Provider calls run in a thread pool; everything else (the id table, the state) is touched
+only by the scheduling thread, so it needs no locks. Each successful operation is recorded in
+the state journal before the next is scheduled; on the first failure nothing new starts, the
+running operations finish, and the state is saved with what did succeed.
+"""
+
+from __future__ import annotations
+
+import heapq
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any
+
+from lmsform.diff import changed_fields
+from lmsform.errors import LmsformError, ProviderError
+from lmsform.plan import Operation, Plan
+from lmsform.providers.base import Provider
+from lmsform.resources import SCHEMAS, SENSITIVE
+from lmsform.state import ProviderIdentity, State, StateEntry
+
+
+@dataclass
+class Failure:
+    operation: Operation
+    message: str
+    error: BaseException
+
+
+@dataclass
+class ApplyResult:
+    applied: list[Operation] = field(default_factory=list)
+    failed: list[Failure] = field(default_factory=list)
+    skipped: list[Operation] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.skipped
+
+
+ProgressFn = Callable[[int, int, Operation, float], None]
+
+
+class _Ids:
+    """Address -> vendor id, to turn the plan's references back into what the LMS expects."""
+
+    def __init__(self, plan: Plan, state: State) -> None:
+        self.ids = {a: e.id for a, e in state.resources.items()}
+        self.ids.update(plan.known_ids)
+        for op in plan.operations:
+            if op.id is not None and op.action not in {"delete", "deactivate", "forget"}:
+                self.ids[op.address] = op.id
+
+    def resolve(self, kind: str, attrs: dict[str, Any]) -> dict[str, Any]:
+        out = dict(attrs)
+        for name, target in SCHEMAS[kind].references.items():
+            value = out.get(name)
+            if value is None:
+                continue
+            if isinstance(value, list):
+                out[name] = [self._id(target, v) for v in value]
+            else:
+                out[name] = self._id(target, value)
+        return out
+
+    def _id(self, kind: str, key: str) -> str:
+        if key.startswith("#"):  # a live reference lmsform could not name: its raw id
+            return key[1:]
+        try:
+            return self.ids[f"{kind}.{key}"]
+        except KeyError:
+            raise LmsformError(f"no LMS id known for {kind}.{key}") from None
+
+
+def _call(provider: Provider, op: Operation, ids: _Ids, secrets: dict[str, str]) -> str | None:
+    """One operation's provider calls (in a worker thread); returns the id it leaves behind."""
+    kind = op.kind
+    if op.action in {"create", "replace"}:
+        assert op.after is not None
+        attrs = {k: v for k, v in op.after.items() if v != SENSITIVE}
+        attrs = ids.resolve(kind, {**attrs, **secrets})
+        if op.action == "replace":
+            assert op.id is not None
+            provider.delete(kind, op.id)
+        return provider.create(kind, attrs)
+    assert op.id is not None
+    if op.action == "update":
+        assert op.after is not None and op.before is not None
+        fields = changed_fields(op.changes)
+        changes = ids.resolve(kind, {f: op.after.get(f) for f in fields})
+        before = ids.resolve(kind, {f: op.before.get(f) for f in fields})
+        provider.update(kind, op.id, changes, before)
+    elif op.action == "delete":
+        provider.delete(kind, op.id)
+    elif op.action == "deactivate":
+        provider.deactivate(kind, op.id)
+    return op.id
+
+
+def _record(state: State, op: Operation, new_id: str | None) -> None:
+    """What a finished operation means for the state."""
+    if op.action in {"delete", "deactivate", "forget"}:
+        state.remove(op.address)
+        return
+    assert new_id is not None
+    attributes = {k: v for k, v in (op.after or {}).items() if v != SENSITIVE}
+    state.put(op.address, StateEntry(kind=op.kind, id=new_id, attributes=attributes,
+                                     prevent_destroy=op.prevent_destroy))
+    if op.moved_from and op.moved_from != op.address:
+        state.remove(op.moved_from)
+
+
+def _failure_message(op: Operation, exc: BaseException) -> str:
+    if isinstance(exc, ProviderError):
+        return f"{op.address}: {op.action} failed: {exc}"
+    if isinstance(exc, LmsformError):
+        return f"{op.address}: {op.action} failed: {exc}"
+    return f"{op.address}: {op.action} failed: {type(exc).__name__}: {exc}"
+
+
+def apply_plan(
+    plan: Plan,
+    state: State,
+    provider: Provider,
+    secrets: dict[str, dict[str, str]],
+    *,
+    parallelism: int = 8,
+    progress: ProgressFn | None = None,
+) -> ApplyResult:
+    """Run the plan. `secrets` holds write-only values (passwords) by address.
+
+    The caller holds the state lock.
+    """
+    result = ApplyResult()
+    operations = {op.address: op for op in plan.operations}
+    order = {address: i for i, address in enumerate(operations)}
+    waiting = {a: {d for d in op.depends_on if d in operations} for a, op in operations.items()}
+    dependents: dict[str, list[str]] = {a: [] for a in operations}
+    for address, deps in waiting.items():
+        for dep in deps:
+            dependents[dep].append(address)
+    ready = [(order[a], a) for a, deps in waiting.items() if not deps]
+    heapq.heapify(ready)
+    ids = _Ids(plan, state)
+    state.data.provider = ProviderIdentity(type=provider.type, instance=provider.identity())
+    total, done = len(operations), 0
+    started: dict[str, float] = {}
+
+    with state.journaling(), ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
+        running: dict[Future[str | None], Operation] = {}
+        while ready or running:
+            while ready and len(running) < parallelism and not result.failed:
+                _, address = heapq.heappop(ready)
+                op = operations[address]
+                started[address] = time.monotonic()
+                future = pool.submit(_call, provider, op, ids, secrets.get(address, {}))
+                running[future] = op
+            if not running:
+                break
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in sorted(finished, key=lambda f: order[running[f].address]):
+                op = running.pop(future)
+                try:
+                    new_id = future.result()
+                except Exception as exc:
+                    result.failed.append(Failure(op, _failure_message(op, exc), exc))
+                    continue
+                _record(state, op, new_id)
+                if new_id is not None:
+                    ids.ids[op.address] = new_id
+                result.applied.append(op)
+                done += 1
+                if progress is not None:
+                    progress(done, total, op, time.monotonic() - started[op.address])
+                for child in dependents[op.address]:
+                    waiting[child].discard(op.address)
+                    if not waiting[child]:
+                        heapq.heappush(ready, (order[child], child))
+    finished_addresses = {op.address for op in result.applied}
+    finished_addresses |= {f.operation.address for f in result.failed}
+    result.skipped = [op for a, op in operations.items() if a not in finished_addresses]
+    return result

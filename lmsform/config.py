@@ -1,0 +1,370 @@
+"""Loading a config directory: read every manifest, substitute ${env:...}, validate, merge.
+
+Every problem found is collected with its file, line, column and field path, and reported
+together in one ManifestError, before anything is contacted or written.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from lmsform import providers
+from lmsform.errors import LmsformError, ManifestError, Problem, display_path
+from lmsform.manifest import (
+    CouponSpec,
+    CourseSpec,
+    GroupSpec,
+    Lifecycle,
+    ManifestFile,
+    MovedSpec,
+    ProviderSpec,
+    SettingsSpec,
+    UserSpec,
+)
+from lmsform.providers.base import ProviderSettings
+from lmsform.resources import SCHEMAS, Resource, normalise, split_address
+from lmsform.yamlfile import Position, YamlFile, YamlSyntaxError
+
+ENV_RE = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}")
+Loc = tuple[str | int, ...]
+
+
+@dataclass
+class Config:
+    """Everything the manifests of one directory say, validated and merged."""
+
+    directory: Path
+    provider: ProviderSettings
+    settings: SettingsSpec
+    state_path: Path
+    resources: dict[str, Resource]  # by address, in manifest order
+    moved: list[MovedSpec]
+    files: dict[str, YamlFile] = field(default_factory=dict)
+    warnings: list[Problem] = field(default_factory=list)
+
+    def where(self, resource: Resource, field_name: str | None = None) -> str:
+        """`file:line:column` of a resource, or of one of its fields, in the manifests."""
+        if resource.origin is None:
+            return resource.address
+        name, loc = resource.origin
+        if field_name is not None:
+            loc = (*loc, field_name)
+        pos = self.files[name].locate(loc)
+        return f"{name}:{pos.line}:{pos.column}"
+
+
+def field_path(loc: Loc) -> str:
+    """('users', 3, 'department') -> 'users[3].department'."""
+    text = ""
+    for step in loc:
+        text += f"[{step}]" if isinstance(step, int) else (f".{step}" if text else str(step))
+    return text
+
+
+class _Collector:
+    """Gathers problems, turning (file, path) into line and column only when one is reported."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, YamlFile] = {}
+        self.problems: list[Problem] = []
+
+    def position(self, name: str, loc: Loc, *, key: bool = False) -> Position:
+        yaml_file = self.files[name]
+        return yaml_file.locate_key(loc) if key else yaml_file.locate(loc)
+
+    def add(self, name: str, loc: Loc, message: str, *, key: bool = False, warn: bool = False):
+        pos = self.position(name, loc, key=key)
+        self.problems.append(
+            Problem(name, pos.line, pos.column, field_path(loc), message, warning=warn)
+        )
+
+    def where(self, name: str, loc: Loc) -> str:
+        pos = self.position(name, loc)
+        return f"{name}:{pos.line}:{pos.column}"
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if not p.warning]
+
+
+def _interpolate(value: Any, loc: Loc, report) -> Any:
+    """Substitute ${env:NAME} and ${env:NAME:-default} in every string of the document."""
+    if isinstance(value, dict):
+        return {k: _interpolate(v, (*loc, k), report) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_interpolate(v, (*loc, i), report) for i, v in enumerate(value)]
+    if isinstance(value, str) and "${" in value:
+
+        def substitute(match: re.Match[str]) -> str:
+            name, default = match.group(1), match.group(2)
+            if name in os.environ:
+                return os.environ[name]
+            if default is not None:
+                return default
+            report(loc, f"environment variable {name} is not set")
+            return match.group(0)
+
+        return ENV_RE.sub(substitute, value)
+    return value
+
+
+def _pydantic_message(error: dict[str, Any]) -> tuple[str, bool]:
+    """A plain message for a pydantic error, and whether it points at a key (not a value)."""
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return f"unknown field '{error['loc'][-1]}'", True
+    if kind == "missing":
+        return f"required field '{error['loc'][-1]}' is missing", False
+    message = error["msg"]
+    message = message.removeprefix("Value error, ")
+    if kind in {"decimal_parsing", "decimal_type"}:
+        message = "must be a decimal number, e.g. 49.00"
+    elif kind == "decimal_max_places":
+        message = f"has too many decimal places ({message.lower()})"
+    return message, False
+
+
+def _manifest_files(directory: Path) -> list[Path]:
+    return sorted(
+        p for p in directory.iterdir() if p.is_file() and p.suffix in {".yaml", ".yml"}
+    )
+
+
+def load_config(directory: Path, *, offline: bool = False) -> Config:
+    """Read, validate and merge the manifests of `directory`.
+
+    With offline=True (`lmsform validate`), unset environment variables are warnings, so
+    manifests can be checked where no secrets exist (pre-commit, forks).
+    """
+    collector = _Collector()
+    if not directory.is_dir():
+        raise ManifestError([Problem(display_path(directory), 0, 0, "", "no such directory")])
+    paths = _manifest_files(directory)
+    if not paths:
+        raise ManifestError(
+            [Problem(display_path(directory), 0, 0, "", "no *.yaml or *.yml manifests here")]
+        )
+
+    parsed: list[tuple[str, ManifestFile]] = []
+    loaded: list[tuple[YamlFile, Any]] = []
+    for path in paths:
+        name = display_path(path)
+        yaml_file = YamlFile(path)
+        collector.files[name] = yaml_file
+        try:
+            data = yaml_file.load()
+        except YamlSyntaxError as exc:
+            pos = exc.position
+            collector.problems.append(Problem(name, pos.line, pos.column, "", exc.message))
+            continue
+        if data is None:
+            continue
+        if not isinstance(data, dict):
+            collector.add(name, (), "a manifest must be a mapping of top-level keys")
+            continue
+        loaded.append((yaml_file, data))
+
+        def report(loc: Loc, message: str, name: str = name) -> None:
+            collector.add(name, loc, message, warn=offline)
+
+        data = _interpolate(data, (), report)
+        try:
+            parsed.append((name, ManifestFile.model_validate(data)))
+        except ValidationError as exc:
+            for error in exc.errors():
+                message, at_key = _pydantic_message(error)
+                loc = tuple(s for s in error["loc"] if isinstance(s, str | int))
+                collector.add(name, loc, message, key=at_key)
+
+    config = None
+    if not collector.errors:
+        config = _merge(directory, parsed, collector)
+    if collector.errors:
+        raise ManifestError(collector.problems)
+    assert config is not None
+    for yaml_file, data in loaded:
+        yaml_file.store_in_cache(data)
+    config.warnings = collector.problems
+    config.files = collector.files
+    return config
+
+
+def _merge(directory: Path, parsed: list[tuple[str, ManifestFile]], c: _Collector) -> Config | None:
+    singles: dict[str, tuple[str, Any]] = {}
+    for name, doc in parsed:
+        for key in ("provider", "state", "settings"):
+            value = getattr(doc, key)
+            if value is None:
+                continue
+            if key in singles:
+                first = singles[key][0]
+                c.add(name, (key,), f"a second '{key}' block; the first is at "
+                      f"{c.where(first, (key,))}", key=True)
+            else:
+                singles[key] = (name, value)
+    if "provider" not in singles:
+        first = parsed[0][0] if parsed else next(iter(c.files))
+        c.add(first, (), "no 'provider:' block in any manifest of this directory")
+        return None
+
+    resources: dict[str, Resource] = {}
+
+    def declare(resource: Resource) -> None:
+        previous = resources.get(resource.address)
+        assert resource.origin is not None
+        if previous is not None and previous.origin is not None:
+            name, loc = resource.origin
+            c.add(name, loc, f"duplicate {resource.kind} '{resource.key}'; also declared at "
+                  f"{c.where(*previous.origin)}")
+            return
+        resources[resource.address] = resource
+
+    moved: list[tuple[str, int, MovedSpec]] = []
+    for name, doc in parsed:
+        for resource in _resources_of(name, doc):
+            declare(resource)
+        moved.extend((name, i, m) for i, m in enumerate(doc.moved or []))
+
+    _check_references(parsed, resources, c)
+    _check_moves(moved, resources, c)
+
+    settings = singles.get("settings", ("", SettingsSpec()))[1]
+    provider = _provider_settings(*singles["provider"], c)
+    if provider is None:
+        return None
+    state_spec = singles.get("state")
+    if state_spec is not None:
+        state_path = (directory / state_spec[1].path).resolve()
+    else:
+        state_path = Path("state") / f"{directory.resolve().name}.json"
+    return Config(
+        directory=directory,
+        provider=provider,
+        settings=settings,
+        state_path=state_path,
+        resources=resources,
+        moved=[m for _, _, m in moved],
+    )
+
+
+def _provider_settings(name: str, spec: ProviderSpec, c: _Collector) -> ProviderSettings | None:
+    """Check the `provider:` block against the plugin's own settings model."""
+    try:
+        cls = providers.load(spec.type)
+    except LmsformError as exc:
+        c.add(name, ("provider", "type"), str(exc))
+        return None
+    try:
+        return cls.settings_model.model_validate(spec.model_dump())
+    except ValidationError as exc:
+        for error in exc.errors():
+            message, at_key = _pydantic_message(error)
+            loc = ("provider", *(s for s in error["loc"] if isinstance(s, str | int)))
+            c.add(name, loc, message, key=at_key)
+        return None
+
+
+def _lifecycle(spec: Any) -> Lifecycle:
+    return spec.lifecycle or Lifecycle()
+
+
+def _resources_of(name: str, doc: ManifestFile) -> Iterator[Resource]:
+    """Desired resources with canonical attributes: only the fields the manifest sets."""
+    for r, region in enumerate(doc.hierarchy or []):
+        loc: Loc = ("hierarchy", r)
+        yield Resource("region", region.region, {"name": region.region},
+                       lifecycle=_lifecycle(region), origin=(name, loc))
+        for d, division in enumerate(region.divisions):
+            dloc = (*loc, "divisions", d)
+            division_key = f"{region.region}/{division.division}"
+            yield Resource("division", division_key,
+                           {"name": division.division, "region": region.region},
+                           lifecycle=_lifecycle(division), origin=(name, dloc))
+            for p, department in enumerate(division.departments):
+                yield Resource("department", f"{division_key}/{department.name}",
+                               {"name": department.name, "division": division_key},
+                               lifecycle=_lifecycle(department),
+                               origin=(name, (*dloc, "departments", p)))
+    for i, course in enumerate(doc.courses or []):
+        yield _resource("course", course.key, course, (name, ("courses", i)))
+    for i, group in enumerate(doc.groups or []):
+        yield _resource("group", group.name, group, (name, ("groups", i)))
+    for i, user in enumerate(doc.users or []):
+        yield _resource("user", str(user.email).lower(), user, (name, ("users", i)))
+    for i, coupon in enumerate(doc.coupons or []):
+        yield _resource("coupon", coupon.code, coupon, (name, ("coupons", i)))
+
+
+def _resource(
+    kind: str, key: str, spec: CourseSpec | GroupSpec | UserSpec | CouponSpec, origin: tuple
+) -> Resource:
+    schema = SCHEMAS[kind]
+    attrs: dict[str, Any] = {}
+    secrets: dict[str, str] = {}
+    for field_name in [f for f in schema.fields if f in spec.model_fields_set]:
+        value = getattr(spec, field_name)
+        if field_name in schema.write_only:
+            if value is not None:
+                secrets[field_name] = value.get_secret_value()
+            continue
+        if field_name == "pricing" and value is not None:
+            value = [p.model_dump() for p in value]
+        elif field_name == "discount":
+            value = value.model_dump(exclude_none=True)
+        attrs[field_name] = value
+    return Resource(kind, key, normalise(kind, attrs), secrets, _lifecycle(spec), origin)
+
+
+def _check_references(
+    parsed: list[tuple[str, ManifestFile]], resources: dict[str, Resource], c: _Collector
+) -> None:
+    """Every name a resource refers to must be declared somewhere in the directory."""
+    for name, doc in parsed:
+        for section in ("users", "groups", "coupons"):
+            for i, spec in enumerate(getattr(doc, section) or []):
+                kind = section[:-1]
+                for field_name, target in SCHEMAS[kind].references.items():
+                    value = getattr(spec, field_name)
+                    refs = value if isinstance(value, list) else [] if value is None else [value]
+                    for j, ref in enumerate(refs):
+                        if f"{target}.{ref}" in resources:
+                            continue
+                        loc: Loc = (section, i, field_name)
+                        if isinstance(value, list):
+                            loc = (*loc, j)
+                        c.add(name, loc, f"unknown {target} '{ref}'{_hint(target)}")
+    for resource in resources.values():
+        name, loc = resource.origin or ("", ())
+        for ignored in resource.lifecycle.ignore_changes:
+            if ignored not in SCHEMAS[resource.kind].fields:
+                c.add(name, (*loc, "lifecycle", "ignore_changes"),
+                      f"'{ignored}' is not a field of {resource.kind}")
+
+
+def _hint(kind: str) -> str:
+    return {
+        "department": " (write it as Region/Division/Department, as declared under hierarchy:)",
+        "course": " (refer to courses by their key)",
+    }.get(kind, "")
+
+
+def _check_moves(moved: list[tuple[str, int, MovedSpec]], resources: dict[str, Resource],
+                 c: _Collector) -> None:
+    for name, i, move in moved:
+        loc = ("moved", i)
+        from_kind, _ = split_address(move.from_)
+        to_kind, _ = split_address(move.to)
+        if from_kind != to_kind:
+            c.add(name, loc, f"cannot move a {from_kind} to a {to_kind}")
+        if move.to not in resources:
+            c.add(name, (*loc, "to"), f"'{move.to}' is not declared in the manifests")
+        if move.from_ in resources:
+            c.add(name, (*loc, "from"),
+                  f"'{move.from_}' is still declared; a moved resource keeps only its new address")

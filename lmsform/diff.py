@@ -1,0 +1,66 @@
+"""Field-by-field comparison of a desired resource with its live counterpart.
+
+Both sides are canonical (`resources.normalise`): references are address keys, membership
+lists sorted, money exact decimal text, emails lower-case. Equality is checked first, since
+almost every resource of a converged LMS is unchanged; DeepDiff then names what differs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from deepdiff import DeepDiff
+from pydantic import BaseModel
+
+from lmsform.resources import SCHEMAS
+
+# Nested fields whose changes are shown per entry: pricing[standard], custom.cost_center.
+PER_ENTRY = {"pricing": "{field}[{key}]", "custom": "{field}.{key}"}
+
+
+class Change(BaseModel):
+    field: str
+    before: Any = None
+    after: Any = None
+
+
+def managed_view(kind: str, desired: dict[str, Any], live: dict[str, Any],
+                 ignore: Iterable[str] = ()) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The parts of both sides that lmsform manages for this resource.
+
+    Only fields the manifest sets are managed; of `custom`, only the keys it sets.
+    """
+    skip = set(ignore) | SCHEMAS[kind].write_only
+    want = {f: v for f, v in desired.items() if f not in skip}
+    have = {f: live.get(f) for f in want}
+    if isinstance(want.get("custom"), dict):
+        live_custom = have.get("custom") or {}
+        have["custom"] = {k: live_custom.get(k) for k in want["custom"]}
+    return want, have
+
+
+def diff(kind: str, desired: dict[str, Any], live: dict[str, Any],
+         ignore: Iterable[str] = ()) -> list[Change]:
+    """The changes that would make `live` match `desired`, in field order."""
+    want, have = managed_view(kind, desired, live, ignore)
+    if want == have:
+        return []
+    changed = DeepDiff(have, want, verbose_level=0).affected_root_keys
+    order = SCHEMAS[kind].fields
+    changes: list[Change] = []
+    for field in sorted(changed, key=order.index):
+        before, after = have.get(field), want.get(field)
+        template = PER_ENTRY.get(field)
+        if template and isinstance(before, dict) and isinstance(after, dict):
+            for key in sorted(DeepDiff(before, after).affected_root_keys, key=str):
+                changes.append(Change(field=template.format(field=field, key=key),
+                                      before=before.get(key), after=after.get(key)))
+        else:
+            changes.append(Change(field=field, before=before, after=after))
+    return changes
+
+
+def changed_fields(changes: Iterable[Change]) -> set[str]:
+    """Top-level fields touched by a list of changes ('pricing[std]' -> 'pricing')."""
+    return {c.field.split("[", 1)[0].split(".", 1)[0] for c in changes}

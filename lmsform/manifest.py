@@ -1,0 +1,208 @@
+"""The manifest schema: what one YAML file may say, as pydantic models.
+
+Each file is validated on its own (so every error points into the file it came from); the
+loader in `config.py` then merges the files and checks what spans them (duplicates, references).
+A field left out of a resource is not managed, so every optional field defaults to None and the
+set of fields a user wrote is read back with `model_fields_set`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    EmailStr,
+    Field,
+    SecretStr,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+from pydantic_extra_types.currency_code import ISO4217
+
+KINDS: tuple[str, ...] = ("region", "division", "department", "course", "group", "user", "coupon")
+"""Every resource kind, parents and referenced kinds first: the order operations run in."""
+
+Kind = Literal["region", "division", "department", "course", "group", "user", "coupon"]
+
+
+def _no_slash(value: str) -> str:
+    if "/" in value:
+        raise ValueError("must not contain '/', which separates the levels of the hierarchy")
+    return value
+
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+Name = Annotated[Text, AfterValidator(_no_slash)]
+Slug = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=200)]
+Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2, allow_inf_nan=False)]
+Percent = Annotated[Decimal, Field(gt=0, le=100, decimal_places=4, allow_inf_nan=False)]
+ADDRESS_RE = re.compile(r"^(region|division|department|group|course|user|coupon)\.(.+)$")
+
+
+def _valid_address(value: str) -> str:
+    if not ADDRESS_RE.match(value):
+        raise ValueError(
+            f"'{value}' is not a resource address; write KIND.NAME, e.g. group.Managers, "
+            "department.Americas/Sales/Inside Sales, user.ada@example.com"
+        )
+    return value
+
+
+Address = Annotated[str, AfterValidator(_valid_address)]
+
+
+class Strict(BaseModel):
+    """Unknown fields are errors: a typo must never be silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class Lifecycle(Strict):
+    prevent_destroy: bool = False
+    ignore_changes: list[str] = Field(default_factory=list)
+
+
+class Managed(Strict):
+    lifecycle: Lifecycle | None = None
+
+
+def _name_shorthand(value: Any) -> Any:
+    """`departments: [Inside Sales]` is shorthand for `[{name: Inside Sales}]`."""
+    return {"name": value} if isinstance(value, str) else value
+
+
+class DepartmentSpec(Managed):
+    name: Name
+
+
+class DivisionSpec(Managed):
+    division: Name
+    departments: list[Annotated[DepartmentSpec, BeforeValidator(_name_shorthand)]] = Field(
+        default_factory=list
+    )
+
+
+class RegionSpec(Managed):
+    region: Name
+    divisions: list[DivisionSpec] = Field(default_factory=list)
+
+
+class GroupSpec(Managed):
+    name: Name
+    description: str | None = None
+    courses: list[Slug] | None = None
+
+
+Role = Literal["learner", "instructor", "admin"]
+
+
+class UserSpec(Managed):
+    email: EmailStr
+    first_name: Text | None = None
+    last_name: Text | None = None
+    username: Text | None = None
+    employee_id: Text | None = None
+    job_title: str | None = None
+    role: Role | None = None
+    department: Text | None = None
+    groups: list[Name] | None = None
+    enrollments: list[Slug] | None = None
+    active: bool | None = None
+    password: SecretStr | None = None
+    custom: dict[str, Any] | None = None
+
+
+class PriceSpec(Strict):
+    plan: Slug
+    amount: Money
+    currency: ISO4217
+    billing: Literal["one_time", "monthly", "yearly"] = "one_time"
+
+
+class CourseSpec(Managed):
+    key: Slug
+    title: Text
+    description: str | None = None
+    published: bool | None = None
+    credits: Annotated[Decimal, Field(ge=0, allow_inf_nan=False)] | None = None
+    categories: list[Text] | None = None
+    pricing: list[PriceSpec] | None = None
+    custom: dict[str, Any] | None = None
+
+    @field_validator("pricing")
+    @classmethod
+    def _plans_unique(cls, pricing: list[PriceSpec] | None) -> list[PriceSpec] | None:
+        plans = [p.plan for p in pricing or []]
+        twice = sorted({p for p in plans if plans.count(p) > 1})
+        if twice:
+            raise ValueError(f"pricing plan {', '.join(map(repr, twice))} appears more than once")
+        return pricing
+
+
+class DiscountSpec(Strict):
+    percent: Percent | None = None
+    amount: Money | None = None
+    currency: ISO4217 | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> DiscountSpec:
+        if (self.percent is None) == (self.amount is None):
+            raise ValueError("give exactly one of percent or amount")
+        if self.amount is not None and self.currency is None:
+            raise ValueError("an amount discount needs a currency")
+        if self.percent is not None and self.currency is not None:
+            raise ValueError("a percent discount takes no currency")
+        return self
+
+
+class CouponSpec(Managed):
+    code: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+    discount: DiscountSpec
+    courses: list[Slug] | None = None
+    usage_limit: Annotated[int, Field(ge=1)] | None = None
+    expires: dt.date | None = None
+
+
+class MovedSpec(Strict):
+    from_: Address = Field(alias="from")
+    to: Address
+
+
+class SettingsSpec(Strict):
+    prune: bool | list[Kind] = False
+    user_removal: Literal["deactivate", "delete"] = "deactivate"
+    max_delete_fraction: Annotated[float, Field(ge=0, le=1)] = 0.3
+
+
+class StateSpec(Strict):
+    path: Text
+
+
+class ProviderSpec(BaseModel):
+    """`type` picks the plugin; the plugin's own settings model validates the rest."""
+
+    model_config = ConfigDict(extra="allow")
+    type: Text
+
+
+class ManifestFile(Strict):
+    """One YAML file. Every top-level key is optional; the loader merges files."""
+
+    version: Literal[1] | None = None
+    provider: ProviderSpec | None = None
+    state: StateSpec | None = None
+    settings: SettingsSpec | None = None
+    hierarchy: list[RegionSpec] | None = None
+    groups: list[GroupSpec] | None = None
+    users: list[UserSpec] | None = None
+    courses: list[CourseSpec] | None = None
+    coupons: list[CouponSpec] | None = None
+    moved: list[MovedSpec] | None = None

@@ -1,0 +1,450 @@
+"""Planning: compare the manifests with the live LMS and the state, and decide what to do.
+
+The path reads straight through `make_plan`: check the manifests against the provider's
+capabilities (before any call), fetch every kind once, then kind by kind (parents first)
+match desired resources to live ones (by state, then by natural key), diff them, and decide
+removals, adoptions and what is left unmanaged. Finally operations get their dependencies and
+order, and the safety limits are checked.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections import defaultdict
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from lmsform.config import Config
+from lmsform.diff import changed_fields, diff
+from lmsform.errors import LmsformError, PlanError, ProviderError
+from lmsform.manifest import KINDS
+from lmsform.order import topological
+from lmsform.plan import REMOVALS, Operation, Plan, StateRef, kind_rank
+from lmsform.providers.base import Provider
+from lmsform.resources import (
+    SCHEMAS,
+    SENSITIVE,
+    LiveResource,
+    Resource,
+    address_key,
+    natural_keys,
+    normalise,
+)
+from lmsform.state import State, StateEntry
+
+
+@dataclass
+class PlanOptions:
+    targets: list[str] = field(default_factory=list)
+    excludes: list[str] = field(default_factory=list)
+    max_deletes: int | None = None
+    parallelism: int = 8
+
+
+def check_capabilities(config: Config, provider: Provider) -> None:
+    """Everything the manifests ask of this provider must be possible; fail before any call."""
+    errors: list[str] = []
+    caps = provider.capabilities
+    for resource in config.resources.values():
+        support = caps.kinds.get(resource.kind)
+        if support is None:
+            errors.append(
+                f"{config.where(resource)}: {resource.address}: the {provider.type} provider "
+                f"does not manage {resource.kind}s; remove them from the manifests"
+            )
+            continue
+        for name in sorted((resource.attrs.keys() | resource.secrets.keys()) - support.fields):
+            errors.append(
+                f"{config.where(resource, name)}: {resource.address}: the {provider.type} "
+                f"provider does not support the {resource.kind} field '{name}'; remove it"
+            )
+        for name, message in provider.check(resource.kind, {**resource.attrs, **resource.secrets}):
+            errors.append(f"{config.where(resource, name)}: {resource.address}.{name}: {message}")
+    if errors:
+        raise PlanError(errors)
+
+
+def fetch_live(provider: Provider, kinds: list[str], parallelism: int) -> dict[str, list]:
+    """One listing per kind, all pages, the kinds fetched concurrently."""
+    with ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(kinds)))) as pool:
+        futures = {kind: pool.submit(provider.list, kind) for kind in kinds}
+        live: dict[str, list[LiveResource]] = {}
+        for kind, future in futures.items():
+            try:
+                live[kind] = future.result()
+            except ProviderError as exc:
+                raise ProviderError(f"listing {kind}s: {exc.call}", exc.vendor_message,
+                                    status=exc.status) from None
+    return live
+
+
+def make_plan(config: Config, state: State, provider: Provider,
+              options: PlanOptions | None = None) -> Plan:
+    options = options or PlanOptions()
+    check_capabilities(config, provider)
+    _check_provider_identity(state, provider)
+    kinds = [k for k in KINDS if k in provider.capabilities.kinds]
+    live = fetch_live(provider, kinds, options.parallelism)
+    planner = _Planner(config, state, provider, live)
+    operations = planner.run(kinds)
+    operations = _select(operations, options)
+    operations = _order(operations)
+    plan = Plan(
+        operations=operations,
+        unmanaged={k: n for k, n in planner.unmanaged.items() if n},
+        warnings=planner.warnings,
+        state=StateRef(lineage=state.lineage, serial=state.serial),
+        provider={"type": provider.type, "instance": provider.identity()},
+        config_dir=str(config.directory),
+        known_ids=_known_ids(operations, planner.ids),
+        targets=options.targets,
+        excludes=options.excludes,
+    )
+    plan.blocked = _safety(plan, planner.managed, config.settings.max_delete_fraction,
+                           options.max_deletes)
+    return plan
+
+
+def _check_provider_identity(state: State, provider: Provider) -> None:
+    recorded = state.data.provider
+    if recorded is None or not state.resources:
+        return
+    if (recorded.type, recorded.instance) != (provider.type, provider.identity()):
+        raise LmsformError(
+            f"the state {state.path} belongs to {recorded.type} '{recorded.instance}', but the "
+            f"manifests point at {provider.type} '{provider.identity()}'; refusing to mix them"
+        )
+
+
+class _Planner:
+    """The matching and diffing of one plan; a class only to share its lookup tables."""
+
+    def __init__(self, config: Config, state: State, provider: Provider,
+                 live: dict[str, list[LiveResource]]) -> None:
+        self.config = config
+        self.provider = provider
+        self.live = live
+        self.caps = provider.capabilities
+        self.warnings: list[str] = []
+        self.errors: list[str] = []
+        self.unmanaged: dict[str, int] = {}
+        self.managed: dict[str, int] = defaultdict(int)
+        # vendor id -> address key, per kind, to translate live references
+        self.keys: dict[str, dict[str, str]] = defaultdict(dict)
+        self.state_view, self.moved_from = self._apply_moves(state)
+        self.owner = {(e.kind, e.id): a for a, e in self.state_view.items()}
+        self.consumed: set[str] = set()  # old addresses of resources whose parent was renamed
+        self.ids: dict[str, str] = {}  # address -> vendor id, for every live resource
+        for entry in self.state_view.values():
+            self.managed[entry.kind] += 1
+
+    def _apply_moves(self, state: State) -> tuple[dict[str, StateEntry], dict[str, str]]:
+        """State as it will be once the manifests' `moved:` entries are taken into account."""
+        view = dict(state.resources)
+        moved_from: dict[str, str] = {}
+        for move in self.config.moved:
+            if move.from_ in view and move.to not in view:
+                view[move.to] = view.pop(move.from_)
+                moved_from[move.to] = move.from_
+        return view, moved_from
+
+    def run(self, kinds: list[str]) -> list[Operation]:
+        desired: dict[str, list[Resource]] = defaultdict(list)
+        for resource in self.config.resources.values():
+            desired[resource.kind].append(resource)
+        operations: list[Operation] = []
+        for kind in kinds:
+            operations.extend(self._plan_kind(kind, desired[kind]))
+        if self.errors:
+            raise PlanError(self.errors)
+        return operations
+
+    def _view(self, kind: str, live: LiveResource) -> dict[str, Any]:
+        """Live attributes with references translated from vendor ids to address keys."""
+        attrs = dict(live.attrs)
+        for name, target in SCHEMAS[kind].references.items():
+            value = attrs.get(name)
+            if value is None:
+                continue
+            keys = self.keys[target]
+            if isinstance(value, list):
+                attrs[name] = [keys.get(str(v), f"#{v}") for v in value]
+            else:
+                attrs[name] = keys.get(str(value), f"#{value}")
+        return normalise(kind, attrs)
+
+    def _plan_kind(self, kind: str, desired: list[Resource]) -> Iterator[Operation]:
+        lives = self.live.get(kind, [])
+        by_id = {r.id: r for r in lives}
+        views = {r.id: self._view(kind, r) for r in lives}
+        by_natural: dict[str, list[str]] = defaultdict(list)
+        for live_id, view in views.items():
+            for key in natural_keys(kind, view):
+                by_natural[key].append(live_id)
+
+        claimed: dict[str, str] = {}  # live id -> desired address
+        matches: dict[str, tuple[str, str]] = {}  # address -> (live id, how)
+        # First by state: an address state knows keeps its id even if its name changed.
+        for resource in desired:
+            entry = self.state_view.get(resource.address)
+            if entry is not None and entry.id in by_id and entry.id not in claimed:
+                claimed[entry.id] = resource.address
+                matches[resource.address] = (entry.id, "state")
+        # Then by natural key, never taking an id that state gives to another live address.
+        desired_addresses = {r.address for r in desired}
+        for resource in desired:
+            if resource.address in matches:
+                continue
+            for key in natural_keys(kind, resource.attrs):
+                candidates = [
+                    i for i in by_natural.get(key, [])
+                    if i not in claimed and self.owner.get((kind, i)) not in desired_addresses
+                ]
+                if candidates:
+                    claimed[candidates[0]] = resource.address
+                    matches[resource.address] = (candidates[0], "natural")
+                    break
+
+        for resource in desired:
+            match = matches.get(resource.address)
+            if match is None:
+                yield from self._create(resource)
+            else:
+                live_id, how = match
+                self.keys[kind][live_id] = resource.key
+                self.ids[resource.address] = live_id
+                yield from self._reconcile(resource, live_id, views[live_id], how)
+        for live_id, view in views.items():
+            if live_id not in claimed:
+                self.keys[kind][live_id] = address_key(kind, view)
+                self.ids.setdefault(f"{kind}.{address_key(kind, view)}", live_id)
+
+        yield from self._removals(kind, desired_addresses, claimed, by_id, views)
+
+    def _create(self, resource: Resource) -> Iterator[Operation]:
+        support = self.caps.kinds[resource.kind]
+        if not support.create:
+            self.errors.append(
+                f"{self.config.where(resource)}: {resource.address}: not found in the LMS, and "
+                f"the {self.provider.type} provider cannot create {resource.kind}s. "
+                f"{support.advice}".rstrip()
+            )
+            return
+        after = dict(resource.attrs)
+        after.update({name: SENSITIVE for name in resource.secrets})
+        entry = self.state_view.get(resource.address)
+        reason = "deleted outside lmsform; it will be created again" if entry else None
+        yield Operation(address=resource.address, kind=resource.kind, action="create",
+                        after=after, reason=reason,
+                        prevent_destroy=resource.lifecycle.prevent_destroy)
+
+    def _reconcile(self, resource: Resource, live_id: str, view: dict[str, Any],
+                   how: str) -> Iterator[Operation]:
+        kind = resource.kind
+        changes = diff(kind, resource.attrs, view, resource.lifecycle.ignore_changes)
+        entry = self.state_view.get(resource.address)
+        moved_from = self.moved_from.get(resource.address)
+        if how == "natural":
+            previous = self.owner.get((kind, live_id))
+            if previous is not None and previous != resource.address:
+                moved_from = previous  # its parent was renamed: same resource, new address
+                self.consumed.add(previous)
+        after = {**view, **resource.attrs}
+        if isinstance(resource.attrs.get("custom"), dict):
+            after["custom"] = {**(view.get("custom") or {}), **resource.attrs["custom"]}
+        base = dict(address=resource.address, kind=kind, id=live_id, before=view, after=after,
+                    moved_from=moved_from, prevent_destroy=resource.lifecycle.prevent_destroy)
+        if changes:
+            support = self.caps.kinds[kind]
+            fields = changed_fields(changes)
+            replace = sorted(fields & support.replace_fields)
+            if replace or not support.update:
+                yield from self._replace(resource, base, changes, replace)
+                return
+            yield Operation(action="update", changes=changes,
+                            reason="adopted: found by natural key" if how == "natural"
+                            and moved_from is None else None, **base)
+        elif how == "natural" and moved_from is None:
+            yield Operation(action="adopt", **base)
+        elif moved_from is not None:
+            yield Operation(action="move", **base)
+        elif entry is not None and entry.prevent_destroy != resource.lifecycle.prevent_destroy:
+            yield Operation(action="record", **base)
+
+    def _replace(self, resource: Resource, base: dict[str, Any], changes: list,
+                 fields: list[str]) -> Iterator[Operation]:
+        support = self.caps.kinds[resource.kind]
+        entry = self.state_view.get(resource.address)
+        protected = resource.lifecycle.prevent_destroy or (entry and entry.prevent_destroy)
+        why = (f"{', '.join(fields)} cannot be changed in place" if fields
+               else f"{self.provider.type} cannot update {resource.kind}s")
+        if protected:
+            self.errors.append(
+                f"{self.config.where(resource)}: {resource.address}: must be replaced ({why}), "
+                "but lifecycle.prevent_destroy is set; set it to false first, or undo the change"
+            )
+        elif not (support.create and support.delete):
+            self.errors.append(
+                f"{self.config.where(resource)}: {resource.address}: {why}, and the "
+                f"{self.provider.type} provider cannot replace it. {support.advice}".rstrip()
+            )
+        else:
+            yield Operation(action="replace", changes=changes, reason=why, **base)
+
+    def _removals(self, kind: str, desired_addresses: set[str], claimed: dict[str, str],
+                  by_id: dict[str, LiveResource], views: dict[str, dict]) -> Iterator[Operation]:
+        support = self.caps.kinds[kind]
+        for address, entry in self.state_view.items():
+            if entry.kind != kind or address in desired_addresses:
+                continue
+            if address in self.consumed:
+                continue
+            if entry.id not in by_id or entry.id in claimed:
+                yield Operation(address=address, kind=kind, action="forget", id=entry.id,
+                                before=entry.attributes)
+                continue
+            if entry.prevent_destroy:
+                self.errors.append(
+                    f"{address}: removed from the manifests, but its state records "
+                    "lifecycle.prevent_destroy. Put it back with prevent_destroy: false and "
+                    f"apply first, or stop managing it with `lmsform state rm {address}`"
+                )
+                continue
+            yield from self._remove(kind, address, entry.id, views[entry.id], support,
+                                    "removed from the manifests")
+        prune = self.config.settings.prune
+        pruning = prune is True or (isinstance(prune, list) and kind in prune)
+        unmanaged = 0
+        for live_id, view in views.items():
+            if live_id in claimed or (kind, live_id) in self.owner:
+                continue
+            if pruning and not (kind == "user" and self._deactivates() and
+                                view.get("active") is False):
+                yield from self._remove(kind, f"{kind}.{address_key(kind, view)}", live_id,
+                                        view, support, "pruned: declared nowhere")
+            else:
+                unmanaged += 1
+        self.unmanaged[kind] = unmanaged
+
+    def _deactivates(self) -> bool:
+        return (self.config.settings.user_removal == "deactivate"
+                and self.caps.kinds["user"].deactivate)
+
+    def _remove(self, kind: str, address: str, live_id: str, view: dict, support: Any,
+                why: str) -> Iterator[Operation]:
+        base = dict(address=address, kind=kind, id=live_id, before=view, reason=why)
+        if kind == "user" and self._deactivates():
+            if view.get("active") is False:
+                yield Operation(action="forget", **base)
+            else:
+                yield Operation(action="deactivate", after={**view, "active": False},
+                                changes=[{"field": "active", "before": view.get("active"),
+                                          "after": False}], **base)
+        elif support.delete:
+            yield Operation(action="delete", **base)
+        else:
+            self.errors.append(
+                f"{address}: {why}, but the {self.provider.type} provider cannot delete "
+                f"{kind}s. {support.advice} To stop managing it without deleting it, run "
+                f"`lmsform state rm {address}`".replace("  ", " ")
+            )
+
+
+def _references(kind: str, attrs: dict[str, Any] | None) -> Iterator[str]:
+    """Addresses a resource's attributes refer to."""
+    if not attrs:
+        return
+    for name, target in SCHEMAS[kind].references.items():
+        value = attrs.get(name)
+        values = value if isinstance(value, list) else [] if value is None else [value]
+        for ref in values:
+            yield f"{target}.{ref}"
+
+
+def _known_ids(operations: list[Operation], ids: dict[str, str]) -> dict[str, str]:
+    """The vendor ids of every resource the operations refer to, for apply to send."""
+    known = {}
+    for op in operations:
+        for ref in (*_references(op.kind, op.before), *_references(op.kind, op.after)):
+            if ref in ids:
+                known[ref] = ids[ref]
+    return dict(sorted(known.items()))
+
+
+def _select(operations: list[Operation], options: PlanOptions) -> list[Operation]:
+    """--target / --exclude: keep the matching operations, refusing to leave a need behind."""
+    if not options.targets and not options.excludes:
+        return operations
+
+    def matches(op: Operation, patterns: list[str]) -> bool:
+        return any(fnmatch.fnmatchcase(op.address, p) for p in patterns)
+
+    kept = [op for op in operations
+            if (not options.targets or matches(op, options.targets))
+            and not matches(op, options.excludes)]
+    created = {op.address for op in operations if op.action in {"create", "replace"}}
+    kept_addresses = {op.address for op in kept}
+    errors = [
+        f"{op.address} needs {ref}, which is still to be created but left out by "
+        "--target/--exclude; include it too"
+        for op in kept if op.action not in REMOVALS - {"replace"}
+        for ref in _references(op.kind, op.after)
+        if ref in created and ref not in kept_addresses
+    ]
+    if errors:
+        raise PlanError(errors)
+    return kept
+
+
+def _order(operations: list[Operation]) -> list[Operation]:
+    """Dependencies between operations, then a stable order that respects them."""
+    by_address = {op.address: op for op in operations}
+    creating = {op.address for op in operations if op.action in {"create", "replace"}}
+    referenced_by: dict[str, list[str]] = defaultdict(list)
+    for op in operations:
+        for ref in _references(op.kind, op.before):
+            referenced_by[ref].append(op.address)
+    for op in operations:
+        needs: set[str] = set()
+        if op.action not in {"delete", "deactivate", "forget"}:
+            needs |= {r for r in _references(op.kind, op.after) if r in creating}
+        if op.action in REMOVALS:
+            needs |= {a for a in referenced_by.get(op.address, [])
+                      if op.address not in _references(by_address[a].kind, by_address[a].after)
+                      or by_address[a].action in {"delete", "deactivate"}}
+        needs.discard(op.address)
+        op.depends_on = sorted(needs)
+
+    def priority(address: str) -> tuple:
+        op = by_address[address]
+        rank = kind_rank(op.kind)
+        removal = op.action in {"delete", "deactivate", "forget"}
+        return (1, -rank, address) if removal else (0, rank, address)
+
+    deps = {op.address: op.depends_on for op in operations}
+    return [by_address[a] for a in topological(by_address, deps, priority)]
+
+
+def _safety(plan: Plan, managed: dict[str, int], fraction: float,
+            max_deletes: int | None) -> list[str]:
+    """Limits on how much one plan may remove; exceeding one means apply needs --force."""
+    removing: dict[str, int] = defaultdict(int)
+    for op in plan.operations:
+        if op.action in REMOVALS:
+            removing[op.kind] += 1
+    blocked = []
+    for kind, count in sorted(removing.items(), key=lambda kv: kind_rank(kv[0])):
+        total = managed.get(kind, 0)
+        if total >= 10 and count / total > fraction:
+            blocked.append(
+                f"removes or replaces {count} of {total} managed {kind}s "
+                f"({count / total:.0%}), more than max_delete_fraction {fraction:.0%}; "
+                "apply with --force if this is intended"
+            )
+    total_removals = sum(removing.values())
+    if max_deletes is not None and total_removals > max_deletes:
+        blocked.append(f"removes or replaces {total_removals} resources, more than "
+                       f"--max-deletes {max_deletes}; apply with --force if this is intended")
+    return blocked

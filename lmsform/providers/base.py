@@ -1,0 +1,104 @@
+"""The provider interface: what an LMS plugin implements, and the capabilities it declares.
+
+A provider speaks canonical attributes (see `lmsform.resources.SCHEMAS`) with one twist:
+reference fields (a user's department, groups and enrollments, a group's courses, a division's
+region...) carry the vendor's ids. The engine does every translation between ids and manifest
+names, so a provider never needs to know about addresses, state or plans.
+
+Calls may arrive concurrently from several threads (`apply --parallelism`); a provider must be
+safe for that.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from lmsform.resources import LiveResource
+
+
+@dataclass(frozen=True)
+class KindSupport:
+    """What a provider can do with one kind of resource."""
+
+    fields: frozenset[str]
+    create: bool = True
+    update: bool = True
+    delete: bool = True
+    deactivate: bool = False  # users: switch off instead of deleting
+    replace_fields: frozenset[str] = frozenset()  # a change to one of these means delete + create
+    advice: str = ""  # what the user can do instead when an operation is not supported
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    kinds: dict[str, KindSupport] = field(default_factory=dict)
+
+    def operations(self, kind: str) -> list[str]:
+        support = self.kinds.get(kind)
+        if support is None:
+            return []
+        names = ("create", "update", "delete", "deactivate")
+        return [name for name in names if getattr(support, name)]
+
+
+class ProviderSettings(BaseModel):
+    """The `provider:` block of the manifests; each provider subclasses it with its options."""
+
+    model_config = ConfigDict(extra="forbid")
+    type: str
+
+
+class Provider(ABC):
+    """An LMS, as lmsform drives it."""
+
+    type: ClassVar[str]
+    description: ClassVar[str] = ""
+    capabilities: ClassVar[Capabilities]
+    settings_model: ClassVar[type[ProviderSettings]] = ProviderSettings
+
+    def __init__(self, settings: ProviderSettings, config_dir: Path) -> None:
+        self.settings = settings
+        self.config_dir = config_dir
+
+    @abstractmethod
+    def identity(self) -> str:
+        """Which LMS this is (a file, a base URL and tenant): recorded in state, never a secret."""
+
+    @abstractmethod
+    def list(self, kind: str) -> list[LiveResource]:
+        """Every live resource of a kind, reading all pages."""
+
+    @abstractmethod
+    def create(self, kind: str, attrs: dict[str, Any]) -> str:
+        """Create a resource and return its new id. `attrs` includes write-only fields."""
+
+    @abstractmethod
+    def update(
+        self, kind: str, id: str, changes: dict[str, Any], before: dict[str, Any]
+    ) -> None:
+        """Set the changed fields. `before` holds their live values, for vendors that add and
+        remove memberships one by one. `custom` carries only the keys the manifest manages:
+        merge them into the resource's custom fields."""
+
+    @abstractmethod
+    def delete(self, kind: str, id: str) -> None:
+        """Delete a resource for good."""
+
+    def deactivate(self, kind: str, id: str) -> None:
+        """Switch a resource off without deleting it (users, where supported)."""
+        raise NotImplementedError(f"{self.type} cannot deactivate a {kind}")
+
+    def check(self, kind: str, attrs: dict[str, Any]) -> list[tuple[str, str]]:
+        """Vendor rules on field values (lengths, characters...), checked at plan time.
+
+        Returns (field, message) pairs; the engine points each at the manifest.
+        """
+        return []
+
+    def close(self) -> None:  # noqa: B027 - most providers hold nothing to release
+        """Release connections."""

@@ -1,0 +1,326 @@
+"""`local`: an embedded LMS in one SQLite file, to try lmsform with no account.
+
+It behaves like a real LMS on purpose: it assigns its own ids, keeps server-side fields
+(creation time), enforces unique emails, usernames and coupon codes, refuses to delete a
+department that still has users or a region that still has divisions, and cannot change a
+coupon's code once issued (so such a change plans as a replace).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import sqlite3
+import threading
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, ClassVar
+
+from lmsform.errors import ProviderError
+from lmsform.providers.base import Capabilities, KindSupport, Provider, ProviderSettings
+from lmsform.resources import SCHEMAS, LiveResource
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS regions (
+    id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS divisions (
+    id INTEGER PRIMARY KEY, region_id INTEGER NOT NULL REFERENCES regions(id),
+    name TEXT NOT NULL, created_at TEXT NOT NULL, UNIQUE (region_id, name));
+CREATE TABLE IF NOT EXISTS departments (
+    id INTEGER PRIMARY KEY, division_id INTEGER NOT NULL REFERENCES divisions(id),
+    name TEXT NOT NULL, created_at TEXT NOT NULL, UNIQUE (division_id, name));
+CREATE TABLE IF NOT EXISTS courses (
+    id INTEGER PRIMARY KEY, key TEXT UNIQUE, title TEXT NOT NULL, description TEXT,
+    published INTEGER NOT NULL DEFAULT 0, credits REAL, categories TEXT NOT NULL DEFAULT '[]',
+    custom TEXT NOT NULL DEFAULT '{}', created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS course_prices (
+    course_id INTEGER NOT NULL REFERENCES courses(id) ON DELETE CASCADE, plan TEXT NOT NULL,
+    amount TEXT NOT NULL, currency TEXT NOT NULL, billing TEXT NOT NULL,
+    PRIMARY KEY (course_id, plan));
+CREATE TABLE IF NOT EXISTS groups_ (
+    id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, description TEXT,
+    created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS group_courses (
+    group_id INTEGER NOT NULL REFERENCES groups_(id) ON DELETE CASCADE,
+    course_id INTEGER NOT NULL REFERENCES courses(id) ON DELETE CASCADE,
+    PRIMARY KEY (group_id, course_id));
+CREATE TABLE IF NOT EXISTS users (
+    id INTEGER PRIMARY KEY, email TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    first_name TEXT, last_name TEXT, username TEXT UNIQUE, employee_id TEXT, job_title TEXT,
+    role TEXT NOT NULL DEFAULT 'learner', department_id INTEGER REFERENCES departments(id),
+    active INTEGER NOT NULL DEFAULT 1, password_hash TEXT, custom TEXT NOT NULL DEFAULT '{}',
+    created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS user_groups (
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    group_id INTEGER NOT NULL REFERENCES groups_(id) ON DELETE CASCADE,
+    PRIMARY KEY (user_id, group_id));
+CREATE TABLE IF NOT EXISTS enrollments (
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    course_id INTEGER NOT NULL REFERENCES courses(id) ON DELETE CASCADE,
+    PRIMARY KEY (user_id, course_id));
+CREATE TABLE IF NOT EXISTS coupons (
+    id INTEGER PRIMARY KEY, code TEXT NOT NULL UNIQUE, percent TEXT, amount TEXT,
+    currency TEXT, usage_limit INTEGER, expires TEXT, created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS coupon_courses (
+    coupon_id INTEGER NOT NULL REFERENCES coupons(id) ON DELETE CASCADE,
+    course_id INTEGER NOT NULL REFERENCES courses(id) ON DELETE CASCADE,
+    PRIMARY KEY (coupon_id, course_id));
+"""
+
+# kind -> (table, plain columns that map one to one onto canonical fields)
+TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "region": ("regions", ("name",)),
+    "division": ("divisions", ("name",)),
+    "department": ("departments", ("name",)),
+    "course": ("courses", ("key", "title", "description", "credits")),
+    "group": ("groups_", ("name", "description")),
+    "user": ("users", ("email", "first_name", "last_name", "username", "employee_id",
+                       "job_title", "role")),
+    "coupon": ("coupons", ("code", "usage_limit", "expires")),
+}
+# kind -> field -> (column holding the parent's id)
+PARENTS = {"division": {"region": "region_id"}, "department": {"division": "division_id"},
+           "user": {"department": "department_id"}}
+# kind -> field -> (link table, owner column, member column)
+LINKS = {
+    "group": {"courses": ("group_courses", "group_id", "course_id")},
+    "user": {"groups": ("user_groups", "user_id", "group_id"),
+             "enrollments": ("enrollments", "user_id", "course_id")},
+    "coupon": {"courses": ("coupon_courses", "coupon_id", "course_id")},
+}
+JSON_COLUMNS = {"categories", "custom"}
+
+
+class LocalSettings(ProviderSettings):
+    path: str = "lms.sqlite"
+
+
+def _hash_password(password: str) -> str:
+    salt = os.urandom(16)
+    digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, 10_000)
+    return f"pbkdf2${salt.hex()}${digest.hex()}"
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+class LocalProvider(Provider):
+    type = "local"
+    description = "Embedded LMS in a SQLite file (quick start, tests)"
+    settings_model = LocalSettings
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        kinds={
+            **{kind: KindSupport(fields=frozenset(SCHEMAS[kind].fields))
+               for kind in ("region", "division", "department", "course", "group")},
+            "user": KindSupport(fields=frozenset(SCHEMAS["user"].fields), deactivate=True),
+            "coupon": KindSupport(
+                fields=frozenset(SCHEMAS["coupon"].fields),
+                replace_fields=frozenset({"code"}),
+            ),
+        }
+    )
+
+    def __init__(self, settings: LocalSettings, config_dir: Path) -> None:
+        super().__init__(settings, config_dir)
+        self.settings: LocalSettings = settings
+        self.path = config_dir / settings.path
+        self._lock = threading.Lock()
+        self._db: sqlite3.Connection | None = None
+
+    def identity(self) -> str:
+        return f"local:{self.settings.path}"
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        """Opened on first use, so `plan` on a missing file lists nothing and creates nothing."""
+        if self._db is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA foreign_keys=ON")
+            db.executescript(SCHEMA)
+            self._db = db
+        return self._db
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    # reading
+
+    def list(self, kind: str) -> list[LiveResource]:
+        if self._db is None and not self.path.exists():
+            return []
+        table, columns = TABLES[kind]
+        with self._lock:
+            rows = self.db.execute(f"SELECT * FROM {table} ORDER BY id").fetchall()
+            names = [d[0] for d in self.db.execute(f"SELECT * FROM {table} LIMIT 0").description]
+            links = {f: self._links(*spec) for f, spec in LINKS.get(kind, {}).items()}
+            prices = self._prices() if kind == "course" else {}
+        out = []
+        for values in rows:
+            row = dict(zip(names, values, strict=True))
+            attrs: dict[str, Any] = {c: row[c] for c in columns}
+            for field, column in PARENTS.get(kind, {}).items():
+                attrs[field] = None if row[column] is None else str(row[column])
+            for field, members in links.items():
+                attrs[field] = members.get(row["id"], [])
+            for column in JSON_COLUMNS & set(row):
+                attrs[column] = json.loads(row[column])
+            if "active" in row:
+                attrs["active"] = bool(row["active"])
+            if kind == "course":
+                attrs["published"] = bool(row["published"])
+                attrs["pricing"] = prices.get(row["id"], [])
+            if kind == "coupon":
+                attrs["discount"] = (
+                    {"percent": row["percent"]} if row["percent"] is not None
+                    else {"amount": row["amount"], "currency": row["currency"]}
+                )
+            out.append(LiveResource(str(row["id"]), attrs, {"created_at": row["created_at"]}))
+        return out
+
+    def _links(self, table: str, owner: str, member: str) -> dict[int, list[str]]:
+        found: dict[int, list[str]] = defaultdict(list)
+        for owner_id, member_id in self.db.execute(f"SELECT {owner}, {member} FROM {table}"):
+            found[owner_id].append(str(member_id))
+        return found
+
+    def _prices(self) -> dict[int, list[dict[str, Any]]]:
+        found: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        rows = self.db.execute(
+            "SELECT course_id, plan, amount, currency, billing FROM course_prices"
+        )
+        for course_id, plan, amount, currency, billing in rows:
+            found[course_id].append(
+                {"plan": plan, "amount": amount, "currency": currency, "billing": billing}
+            )
+        return found
+
+    # writing
+
+    def create(self, kind: str, attrs: dict[str, Any]) -> str:
+        table, _ = TABLES[kind]
+        row = {"created_at": _now(), **self._columns(kind, attrs)}
+        sql = (f"INSERT INTO {table} ({', '.join(row)}) "
+               f"VALUES ({', '.join('?' for _ in row)})")
+        with self._lock, self._transaction(f"create {kind}"):
+            new_id = self.db.execute(sql, list(row.values())).lastrowid
+            assert new_id is not None
+            self._write_children(kind, new_id, attrs)
+        return str(new_id)
+
+    def update(
+        self, kind: str, id: str, changes: dict[str, Any], before: dict[str, Any]
+    ) -> None:
+        table, _ = TABLES[kind]
+        with self._lock, self._transaction(f"update {kind} {id}"):
+            changes = dict(changes)
+            if "custom" in changes:
+                (current,) = self.db.execute(
+                    f"SELECT custom FROM {table} WHERE id = ?", (int(id),)
+                ).fetchone()
+                changes["custom"] = {**json.loads(current), **(changes["custom"] or {})}
+            row = self._columns(kind, changes)
+            if row:
+                assignments = ", ".join(f"{c} = ?" for c in row)
+                cursor = self.db.execute(
+                    f"UPDATE {table} SET {assignments} WHERE id = ?", [*row.values(), int(id)]
+                )
+                if cursor.rowcount == 0:
+                    raise ProviderError(f"update {kind} {id}", "not found", status=404)
+            self._write_children(kind, int(id), changes, replace=True)
+
+    def delete(self, kind: str, id: str) -> None:
+        table, _ = TABLES[kind]
+        with self._lock, self._transaction(f"delete {kind} {id}"):
+            cursor = self.db.execute(f"DELETE FROM {table} WHERE id = ?", (int(id),))
+            if cursor.rowcount == 0:
+                raise ProviderError(f"delete {kind} {id}", "not found", status=404)
+
+    def deactivate(self, kind: str, id: str) -> None:
+        self.update(kind, id, {"active": False}, {})
+
+    def _columns(self, kind: str, attrs: dict[str, Any]) -> dict[str, Any]:
+        """Canonical attributes -> the table's own columns (links are written separately)."""
+        _, columns = TABLES[kind]
+        row = {c: attrs[c] for c in columns if c in attrs}
+        for field, column in PARENTS.get(kind, {}).items():
+            if field in attrs:
+                row[column] = None if attrs[field] is None else int(attrs[field])
+        for column in JSON_COLUMNS & set(attrs):
+            row[column] = json.dumps(attrs[column] or ({} if column == "custom" else []))
+        if "credits" in row and row["credits"] is not None:
+            row["credits"] = float(row["credits"])
+        if "published" in attrs:
+            row["published"] = int(bool(attrs["published"]))
+        if "active" in attrs:
+            row["active"] = int(attrs["active"] is not False)
+        if attrs.get("password"):
+            row["password_hash"] = _hash_password(attrs["password"])
+        if "discount" in attrs:
+            discount = attrs["discount"]
+            row["percent"] = discount.get("percent")
+            row["amount"] = discount.get("amount")
+            row["currency"] = discount.get("currency")
+        return row
+
+    def _write_children(
+        self, kind: str, owner_id: int, attrs: dict[str, Any], replace: bool = False
+    ) -> None:
+        for field, (table, owner, member) in LINKS.get(kind, {}).items():
+            if field not in attrs:
+                continue
+            if replace:
+                self.db.execute(f"DELETE FROM {table} WHERE {owner} = ?", (owner_id,))
+            self.db.executemany(
+                f"INSERT INTO {table} ({owner}, {member}) VALUES (?, ?)",
+                [(owner_id, int(m)) for m in attrs[field] or []],
+            )
+        if kind == "course" and "pricing" in attrs:
+            if replace:
+                self.db.execute("DELETE FROM course_prices WHERE course_id = ?", (owner_id,))
+            prices = attrs["pricing"] or {}
+            self.db.executemany(
+                "INSERT INTO course_prices (course_id, plan, amount, currency, billing) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [(owner_id, p["plan"], p["amount"], p["currency"], p["billing"])
+                 for p in (prices.values() if isinstance(prices, dict) else prices)],
+            )
+
+    def _transaction(self, call: str) -> _Transaction:
+        return _Transaction(self.db, call)
+
+
+class _Transaction:
+    """BEGIN/COMMIT around one call; SQLite's integrity errors become the LMS's own messages."""
+
+    def __init__(self, db: sqlite3.Connection, call: str) -> None:
+        self.db = db
+        self.call = call
+
+    def __enter__(self) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
+        if exc is None:
+            self.db.execute("COMMIT")
+            return False
+        self.db.execute("ROLLBACK")
+        if isinstance(exc, sqlite3.IntegrityError):
+            raise ProviderError(self.call, _explain(str(exc)), status=409) from None
+        return False
+
+
+def _explain(message: str) -> str:
+    if message.startswith("UNIQUE constraint failed:"):
+        column = message.split(":", 1)[1].strip().split(".")[-1]
+        return f"conflict: another resource already has this {column}"
+    if message.startswith("FOREIGN KEY constraint failed"):
+        return "conflict: it is still in use (users, children or references point at it)"
+    return message

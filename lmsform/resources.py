@@ -1,0 +1,184 @@
+"""Resources as the engine sees them: a kind, an address and canonical attributes.
+
+Desired resources come from the manifests, live ones from a provider; both pass through
+`normalise` so that comparing them is plain equality. References between resources (a user's
+department, groups and enrollments, a group's courses...) hold the referenced resource's address
+key, never a vendor id: the planner translates ids to keys when it reads the LMS, and the applier
+translates keys back to ids when it writes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from lmsform.manifest import KINDS, Lifecycle
+
+
+@dataclass(frozen=True)
+class KindSchema:
+    """What the engine knows about a kind, whatever the vendor."""
+
+    fields: tuple[str, ...]
+    references: dict[str, str] = field(default_factory=dict)  # field -> referenced kind
+    set_fields: frozenset[str] = frozenset()  # lists compared as sets
+    write_only: frozenset[str] = frozenset()  # sent on create, never read back, diffed or shown
+
+
+SCHEMAS: dict[str, KindSchema] = {
+    "region": KindSchema(fields=("name",)),
+    "division": KindSchema(fields=("name", "region"), references={"region": "region"}),
+    "department": KindSchema(fields=("name", "division"), references={"division": "division"}),
+    "course": KindSchema(
+        fields=(
+            "key", "title", "description", "published", "credits", "categories", "pricing",
+            "custom",
+        ),
+        set_fields=frozenset({"categories"}),
+    ),
+    "group": KindSchema(
+        fields=("name", "description", "courses"),
+        references={"courses": "course"},
+        set_fields=frozenset({"courses"}),
+    ),
+    "user": KindSchema(
+        fields=(
+            "email", "first_name", "last_name", "username", "employee_id", "job_title", "role",
+            "department", "groups", "enrollments", "active", "password", "custom",
+        ),
+        references={"department": "department", "groups": "group", "enrollments": "course"},
+        set_fields=frozenset({"groups", "enrollments"}),
+        write_only=frozenset({"password"}),
+    ),
+    "coupon": KindSchema(
+        fields=("code", "discount", "courses", "usage_limit", "expires"),
+        references={"courses": "course"},
+        set_fields=frozenset({"courses"}),
+    ),
+}
+assert tuple(SCHEMAS) == tuple(sorted(SCHEMAS, key=KINDS.index))
+
+SENSITIVE = "(sensitive)"
+
+
+@dataclass
+class Resource:
+    """A resource the manifests declare."""
+
+    kind: str
+    key: str
+    attrs: dict[str, Any]
+    secrets: dict[str, str] = field(default_factory=dict)
+    lifecycle: Lifecycle = field(default_factory=Lifecycle)
+    origin: tuple[str, tuple[str | int, ...]] | None = None  # (file name, path in that file)
+
+    @property
+    def address(self) -> str:
+        return f"{self.kind}.{self.key}"
+
+
+@dataclass
+class LiveResource:
+    """A resource as the LMS reports it: the vendor's id and canonical attributes.
+
+    Reference fields hold vendor ids here; server-only fields (created time...) go in `extra`,
+    which is never diffed.
+    """
+
+    id: str
+    attrs: dict[str, Any]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def address_key(kind: str, attrs: dict[str, Any]) -> str:
+    """The address key a resource with these (reference-translated) attributes would have."""
+    if kind == "division":
+        return f"{attrs.get('region')}/{attrs['name']}"
+    if kind == "department":
+        return f"{attrs.get('division')}/{attrs['name']}"
+    if kind == "course":
+        return str(attrs.get("key") or attrs.get("title"))
+    if kind == "user":
+        return str(attrs["email"]).lower()
+    if kind == "coupon":
+        return str(attrs["code"])
+    return str(attrs["name"])
+
+
+def natural_keys(kind: str, attrs: dict[str, Any]) -> list[str]:
+    """Keys to find a resource in the LMS when state does not know it, best first.
+
+    Courses match by manifest key where the LMS stores one, else by title.
+    """
+    if kind == "course":
+        keys = []
+        if attrs.get("key"):
+            keys.append(f"key:{attrs['key']}")
+        if attrs.get("title"):
+            keys.append(f"title:{attrs['title']}")
+        return keys
+    return [address_key(kind, attrs)]
+
+
+def split_address(address: str) -> tuple[str, str]:
+    kind, _, key = address.partition(".")
+    if kind not in SCHEMAS or not key:
+        raise ValueError(f"'{address}' is not a resource address")
+    return kind, key
+
+
+def decimal_text(value: Any, places: int | None = None) -> str:
+    """Money and percentages as exact decimal text, so 49, 49.0 and "49.00" compare equal."""
+    number = value if isinstance(value, Decimal) else Decimal(str(value))
+    if places is not None:
+        return str(number.quantize(Decimal(1).scaleb(-places)))
+    return f"{number.normalize():f}"
+
+
+def _number(value: Any) -> int | float:
+    number = value if isinstance(value, Decimal) else Decimal(str(value))
+    return int(number) if number == number.to_integral_value() else float(number)
+
+
+def _pricing(value: Any) -> dict[str, dict[str, Any]]:
+    entries = value.values() if isinstance(value, dict) else value
+    return {
+        str(p["plan"]): {
+            "plan": str(p["plan"]),
+            "amount": decimal_text(p["amount"], 2),
+            "currency": str(p["currency"]).upper(),
+            "billing": p.get("billing") or "one_time",
+        }
+        for p in entries
+    }
+
+
+def _discount(value: dict[str, Any]) -> dict[str, Any]:
+    if value.get("percent") is not None:
+        return {"percent": decimal_text(value["percent"])}
+    return {"amount": decimal_text(value["amount"], 2), "currency": str(value["currency"]).upper()}
+
+
+def normalise(kind: str, attrs: dict[str, Any]) -> dict[str, Any]:
+    """Canonical form of attributes, applied to both sides of every comparison."""
+    schema = SCHEMAS[kind]
+    out: dict[str, Any] = {}
+    for name, value in attrs.items():
+        if value is None:
+            out[name] = None
+        elif name in schema.set_fields:
+            out[name] = sorted({str(v) for v in value})
+        elif name == "email":
+            out[name] = str(value).lower()
+        elif name == "pricing":
+            out[name] = _pricing(value)
+        elif name == "discount":
+            out[name] = _discount(value)
+        elif name == "credits":
+            out[name] = _number(value)
+        elif name == "expires":
+            out[name] = str(value)[:10]
+        else:
+            out[name] = value
+    return out

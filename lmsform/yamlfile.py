@@ -1,0 +1,189 @@
+"""Reading YAML manifests fast, and finding where a value sits in them only when an error needs it.
+
+ruamel.yaml's round-trip loader keeps positions but is slow on large manifests (tens of seconds
+for 50k users), so the happy path uses the C-accelerated safe loader and a content-addressed
+cache of the parsed data; positions come from composing the file again, lazily, when something
+has to be reported.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
+from ruamel.yaml.resolver import VersionedResolver
+
+# Files smaller than this parse in milliseconds; caching them would only add disk writes.
+CACHE_MIN_BYTES = 64 * 1024
+
+
+class _FixedVersionResolver(VersionedResolver):
+    """Always YAML 1.2: ruamel otherwise looks the version up, through an exception, per scalar."""
+
+    @property
+    def processing_version(self) -> Any:
+        return (1, 2)
+
+
+def _yaml() -> YAML:
+    yaml = YAML(typ="safe")
+    yaml.Resolver = _FixedVersionResolver
+    return yaml
+
+
+@dataclass(frozen=True)
+class Position:
+    line: int  # 1-based
+    column: int  # 1-based
+
+
+class YamlSyntaxError(Exception):
+    """The file is not valid YAML (or has a duplicate key); carries the position."""
+
+    def __init__(self, message: str, position: Position) -> None:
+        super().__init__(message)
+        self.message = message
+        self.position = position
+
+
+def _plain(value: Any) -> Any:
+    """Turn loader output into JSON-compatible data: dates become ISO strings, keys strings."""
+    if isinstance(value, dict):
+        return {k if isinstance(k, str) else str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return value
+
+
+def _cache_dir() -> Path | None:
+    """LMSFORM_CACHE_DIR, else the user's cache folder; LMSFORM_NO_CACHE=1 turns caching off."""
+    if os.environ.get("LMSFORM_NO_CACHE"):
+        return None
+    if os.environ.get("LMSFORM_CACHE_DIR"):
+        return Path(os.environ["LMSFORM_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "lmsform" / "yaml"
+
+
+def _syntax_error(exc: YAMLError) -> YamlSyntaxError:
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    position = Position(mark.line + 1, mark.column + 1) if mark is not None else Position(1, 1)
+    if isinstance(exc, MarkedYAMLError):
+        message = " ".join(p for p in (exc.context, exc.problem) if p)
+    else:
+        message = str(exc)
+    return YamlSyntaxError(f"invalid YAML: {message}", position)
+
+
+class YamlFile:
+    """One manifest file: its parsed data now, the positions of its values on demand."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._raw = path.read_bytes()
+        self._digest = hashlib.sha256(self._raw).hexdigest()
+        self._root: Node | None = None
+        self._from_cache = False
+
+    def load(self) -> Any:
+        """The document as plain Python data; raises YamlSyntaxError."""
+        cached = self._read_cache()
+        if cached is not None:
+            self._from_cache = True
+            return cached
+        try:
+            data = _yaml().load(self._raw)
+        except YAMLError as exc:
+            raise _syntax_error(exc) from None
+        return _plain(data)
+
+    def _cache_file(self) -> Path | None:
+        directory = _cache_dir()
+        if directory is None or len(self._raw) < CACHE_MIN_BYTES:
+            return None
+        return directory / f"{self._digest}.json"
+
+    def _read_cache(self) -> Any:
+        cache_file = self._cache_file()
+        if cache_file is None:
+            return None
+        try:
+            return json.loads(cache_file.read_bytes())
+        except (OSError, ValueError):
+            return None
+
+    def store_in_cache(self, data: Any) -> None:
+        """Remember parsed data for a file that validated; failures to cache are harmless."""
+        cache_file = self._cache_file()
+        if cache_file is None or self._from_cache:
+            return
+        try:
+            cache_file.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=cache_file.parent, suffix=".tmp")
+            with os.fdopen(fd, "w") as out:
+                json.dump(data, out)
+            os.replace(tmp, cache_file)
+        except OSError:
+            pass
+
+    def locate(self, path: Sequence[str | int]) -> Position:
+        """Where the value at `path` starts; the nearest existing parent when it is absent."""
+        if self._root is None:
+            try:
+                self._root = _yaml().compose(self._raw)
+            except YAMLError:
+                return Position(1, 1)
+        node = self._root
+        if node is None:
+            return Position(1, 1)
+        for step in path:
+            child = _child(node, step)
+            if child is None:
+                break
+            node = child
+        return Position(node.start_mark.line + 1, node.start_mark.column + 1)
+
+    def locate_key(self, path: Sequence[str | int]) -> Position:
+        """Where the key at the end of `path` is written (for unknown or duplicate fields)."""
+        if not path:
+            return Position(1, 1)
+        parent = self.locate(path[:-1])
+        node = self._node_at(path[:-1])
+        if isinstance(node, MappingNode):
+            for key, _ in node.value:
+                if key.value == path[-1]:
+                    return Position(key.start_mark.line + 1, key.start_mark.column + 1)
+        return parent
+
+    def _node_at(self, path: Sequence[str | int]) -> Node | None:
+        self.locate(path)  # composes on first use
+        node = self._root
+        for step in path:
+            if node is None:
+                return None
+            node = _child(node, step)
+        return node
+
+
+def _child(node: Node, step: str | int) -> Node | None:
+    if isinstance(node, MappingNode):
+        for key, value in node.value:
+            if key.value == step or (not isinstance(step, str) and key.value == str(step)):
+                return value
+    elif isinstance(node, SequenceNode) and isinstance(step, int) and 0 <= step < len(node.value):
+        return node.value[step]
+    return None
