@@ -142,10 +142,12 @@ def _number(value: Any) -> int | float:
 
 
 def _pricing(value: Any) -> dict[str, dict[str, Any]]:
-    entries = value.values() if isinstance(value, dict) else value
+    """Plans keyed by name: {"standard": {"amount": "49.00", "currency": "USD", ...}}."""
+    if isinstance(value, dict):
+        value = [{"plan": plan, **entry} for plan, entry in value.items()]
+    entries = value
     return {
         str(p["plan"]): {
-            "plan": str(p["plan"]),
             "amount": decimal_text(p["amount"], 2),
             "currency": str(p["currency"]).upper(),
             "billing": p.get("billing") or "one_time",

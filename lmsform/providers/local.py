@@ -285,12 +285,11 @@ class LocalProvider(Provider):
         if kind == "course" and "pricing" in attrs:
             if replace:
                 self.db.execute("DELETE FROM course_prices WHERE course_id = ?", (owner_id,))
-            prices = attrs["pricing"] or {}
             self.db.executemany(
                 "INSERT INTO course_prices (course_id, plan, amount, currency, billing) "
                 "VALUES (?, ?, ?, ?, ?)",
-                [(owner_id, p["plan"], p["amount"], p["currency"], p["billing"])
-                 for p in (prices.values() if isinstance(prices, dict) else prices)],
+                [(owner_id, plan, p["amount"], p["currency"], p["billing"])
+                 for plan, p in (attrs["pricing"] or {}).items()],
             )
 
     def _transaction(self, call: str) -> _Transaction:
