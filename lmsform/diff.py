@@ -46,14 +46,17 @@ def diff(kind: str, desired: dict[str, Any], live: dict[str, Any],
     want, have = managed_view(kind, desired, live, ignore)
     if want == have:
         return []
-    changed = DeepDiff(have, want, verbose_level=0).affected_root_keys
+    changed = DeepDiff(have, want, verbose_level=0).affected_root_keys or [
+        f for f in want if want[f] != have.get(f)
+    ]
     order = SCHEMAS[kind].fields
     changes: list[Change] = []
     for field in sorted(changed, key=order.index):
         before, after = have.get(field), want.get(field)
         template = PER_ENTRY.get(field)
         if template and isinstance(before, dict) and isinstance(after, dict):
-            for key in sorted(DeepDiff(before, after).affected_root_keys, key=str):
+            differing = {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
+            for key in sorted(differing, key=str):
                 changes.append(Change(field=template.format(field=field, key=key),
                                       before=before.get(key), after=after.get(key)))
         else:

@@ -1,0 +1,90 @@
+"""The embedded LMS behaves like a real one: own ids, server fields, integrity rules."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lmsform.errors import ProviderError
+from lmsform.providers.local import LocalProvider, LocalSettings
+
+
+@pytest.fixture
+def lms(tmp_path: Path) -> LocalProvider:
+    provider = LocalProvider(LocalSettings(type="local", path="lms.sqlite"), tmp_path)
+    yield provider
+    provider.close()
+
+
+def hierarchy(lms: LocalProvider) -> str:
+    region = lms.create("region", {"name": "EMEA"})
+    division = lms.create("division", {"name": "Ops", "region": region})
+    return lms.create("department", {"name": "Finance", "division": division})
+
+
+def test_listing_a_missing_file_creates_nothing(lms: LocalProvider) -> None:
+    assert lms.list("user") == []
+    assert not lms.path.exists()
+
+
+def test_create_assigns_ids_and_server_fields(lms: LocalProvider) -> None:
+    department = hierarchy(lms)
+    group = lms.create("group", {"name": "Managers"})
+    user_id = lms.create("user", {"email": "Ada@Example.com", "department": department,
+                                  "groups": [group], "password": "s3cret"})
+    (user,) = lms.list("user")
+    assert user.id == user_id
+    assert user.attrs["department"] == department and user.attrs["groups"] == [group]
+    assert user.attrs["active"] is True and "password" not in user.attrs
+    assert user.extra["created_at"]
+
+
+def test_emails_are_unique_case_insensitively(lms: LocalProvider) -> None:
+    lms.create("user", {"email": "ada@example.com"})
+    with pytest.raises(ProviderError, match="another resource already has this email"):
+        lms.create("user", {"email": "ADA@example.com"})
+
+
+def test_a_department_with_users_cannot_be_deleted(lms: LocalProvider) -> None:
+    department = hierarchy(lms)
+    lms.create("user", {"email": "ada@example.com", "department": department})
+    with pytest.raises(ProviderError, match="still in use") as caught:
+        lms.delete("department", department)
+    assert caught.value.call == f"delete department {department}"
+
+
+def test_updates_replace_memberships_and_merge_custom_fields(lms: LocalProvider) -> None:
+    a, b = lms.create("group", {"name": "A"}), lms.create("group", {"name": "B"})
+    user = lms.create("user", {"email": "u@example.com", "groups": [a],
+                               "custom": {"badge": 1, "cc": "X"}})
+    lms.update("user", user, {"groups": [b], "custom": {"cc": "Y"}}, {"groups": [a]})
+    (live,) = lms.list("user")
+    assert live.attrs["groups"] == [b]
+    assert live.attrs["custom"] == {"badge": 1, "cc": "Y"}
+
+
+def test_deleting_something_missing_is_a_404(lms: LocalProvider) -> None:
+    with pytest.raises(ProviderError) as caught:
+        lms.delete("group", "999")
+    assert caught.value.status == 404
+
+
+def test_courses_keep_prices_and_coupons_their_discounts(lms: LocalProvider) -> None:
+    course = lms.create("course", {"key": "k", "title": "K", "published": True,
+                                   "pricing": {"std": {"amount": "9.00", "currency": "USD",
+                                                       "billing": "one_time"}}})
+    lms.create("coupon", {"code": "X", "discount": {"amount": "5.00", "currency": "USD"},
+                          "courses": [course]})
+    (live_course,) = lms.list("course")
+    assert live_course.attrs["pricing"] == [
+        {"plan": "std", "amount": "9.00", "currency": "USD", "billing": "one_time"}]
+    (coupon,) = lms.list("coupon")
+    assert coupon.attrs["discount"] == {"amount": "5.00", "currency": "USD"}
+    assert coupon.attrs["courses"] == [course]
+
+
+def test_deactivate_switches_a_user_off(lms: LocalProvider) -> None:
+    user = lms.create("user", {"email": "u@example.com"})
+    lms.deactivate("user", user)
+    assert lms.list("user")[0].attrs["active"] is False

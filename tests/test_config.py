@@ -1,0 +1,266 @@
+"""Manifest loading: every bad input is reported at once, with file:line:column and field path."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from lmsform.config import load_config
+from lmsform.errors import ManifestError
+
+
+def problems(directory: Path, **kwargs) -> list[str]:
+    with pytest.raises(ManifestError) as caught:
+        load_config(directory, **kwargs)
+    return [str(p) for p in caught.value.problems]
+
+
+def write(directory: Path, name: str, text: str) -> None:
+    directory.mkdir(exist_ok=True)
+    (directory / name).write_text(textwrap.dedent(text))
+
+
+@pytest.fixture
+def cfg(tmp_path: Path) -> Path:
+    directory = tmp_path / "cfg"
+    write(directory, "a.yaml", """\
+        provider: {type: local}
+        hierarchy:
+          - region: EMEA
+            divisions:
+              - division: Ops
+                departments: [Finance]
+        courses:
+          - key: sec
+            title: Security
+        groups:
+          - name: Managers
+        """)
+    return directory
+
+
+def test_valid_directory_loads_and_merges_files(cfg: Path) -> None:
+    write(cfg, "b.yaml", """\
+        users:
+          - email: Ada@Example.com
+            department: EMEA/Ops/Finance
+            groups: [Managers]
+            enrollments: [sec]
+        """)
+    config = load_config(cfg)
+    assert list(config.resources) == [
+        "region.EMEA", "division.EMEA/Ops", "department.EMEA/Ops/Finance", "course.sec",
+        "group.Managers", "user.ada@example.com",
+    ]
+    user = config.resources["user.ada@example.com"]
+    assert user.attrs == {"email": "ada@example.com", "department": "EMEA/Ops/Finance",
+                          "groups": ["Managers"], "enrollments": ["sec"]}
+
+
+def test_yaml_syntax_error_has_position(cfg: Path) -> None:
+    write(cfg, "b.yaml", "users:\n  - email: [a@example.com\n")
+    (message,) = problems(cfg)
+    assert "b.yaml:3:1: error: invalid YAML" in message
+
+
+def test_duplicate_key_is_an_error(cfg: Path) -> None:
+    write(cfg, "b.yaml", "groups:\n  - name: A\n    name: B\n")
+    (message,) = problems(cfg)
+    assert "b.yaml:3:5" in message
+    assert 'duplicate key "name"' in message
+
+
+def test_unknown_fields_and_top_level_keys(cfg: Path) -> None:
+    write(cfg, "b.yaml", "colours: [red]\ngroups:\n  - name: A\n    colour: blue\n")
+    found = problems(cfg)
+    assert any("b.yaml:1:1: error: colours: unknown field 'colours'" in p for p in found)
+    assert any("b.yaml:4:5: error: groups[0].colour: unknown field 'colour'" in p for p in found)
+
+
+def test_wrong_types_bad_email_and_money_all_reported_together(cfg: Path) -> None:
+    write(cfg, "b.yaml", """\
+        users:
+          - email: not-an-email
+            active: maybe
+        courses:
+          - key: paid
+            title: Paid
+            pricing:
+              - {plan: std, amount: -5, currency: USD}
+              - {plan: pro, amount: 1.234, currency: USD}
+              - {plan: max, amount: lots, currency: USD}
+              - {plan: eur, amount: 5, currency: XXQ}
+        coupons:
+          - code: BIG
+            discount: {percent: 120}
+          - code: ZERO
+            discount: {percent: 0}
+        """)
+    found = problems(cfg)
+    expected = [
+        ("b.yaml:2:12", "users[0].email", "not a valid email address"),
+        ("b.yaml:3:13", "users[0].active", "valid boolean"),
+        ("b.yaml:8:29", "courses[0].pricing[0].amount", "greater than or equal to 0"),
+        ("b.yaml:9:29", "courses[0].pricing[1].amount", "too many decimal places"),
+        ("b.yaml:10:29", "courses[0].pricing[2].amount", "must be a decimal number"),
+        ("b.yaml:11:42", "courses[0].pricing[3].currency", "ISO 4217"),
+        ("b.yaml:14:25", "coupons[0].discount.percent", "less than or equal to 100"),
+        ("b.yaml:16:25", "coupons[1].discount.percent", "greater than 0"),
+    ]
+    assert len(found) == len(expected)
+    for (where, path, rule), message in zip(expected, found, strict=True):
+        assert where in message and f" {path}: " in message and rule in message, message
+
+
+def test_duplicate_pricing_plan_within_a_course(cfg: Path) -> None:
+    write(cfg, "b.yaml", """\
+        courses:
+          - key: paid
+            title: Paid
+            pricing:
+              - {plan: std, amount: 5, currency: USD}
+              - {plan: std, amount: 6, currency: USD}
+        """)
+    (message,) = problems(cfg)
+    assert "b.yaml:5:7" in message and "courses[0].pricing" in message
+    assert "pricing plan 'std' appears more than once" in message
+
+
+def test_duplicate_resources_across_files_name_both_places(cfg: Path) -> None:
+    write(cfg, "b.yaml", "groups:\n  - name: Managers\n")
+    (message,) = problems(cfg)
+    assert "b.yaml:2:5: error: groups[0]: duplicate group 'Managers'" in message
+    assert message.endswith("also declared at " + str(cfg / "a.yaml") + ":11:5")
+
+
+def test_unknown_references(cfg: Path) -> None:
+    write(cfg, "b.yaml", """\
+        users:
+          - email: ada@example.com
+            department: EMEA/Ops/Nowhere
+            groups: [Managers, Ghosts]
+            enrollments: [nope]
+        groups:
+          - name: Leads
+            courses: [missing]
+        coupons:
+          - code: X
+            discount: {amount: 5, currency: USD}
+            courses: [sec, gone]
+        """)
+    found = problems(cfg)
+    assert any("b.yaml:3:17" in p and "unknown department 'EMEA/Ops/Nowhere'" in p for p in found)
+    assert any("b.yaml:4:24" in p and "users[0].groups[1]: unknown group 'Ghosts'" in p
+               for p in found)
+    assert any("b.yaml:5:19" in p and "unknown course 'nope'" in p for p in found)
+    assert any("groups[0].courses[0]: unknown course 'missing'" in p for p in found)
+    assert any("coupons[0].courses[1]: unknown course 'gone'" in p for p in found)
+    assert len(found) == 5
+
+
+def test_unset_environment_variable_is_an_error_for_plan_and_a_warning_offline(
+    cfg: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("NOT_SET_ANYWHERE", raising=False)
+    write(cfg, "b.yaml", """\
+        users:
+          - email: ada@example.com
+            password: ${env:NOT_SET_ANYWHERE}
+            first_name: ${env:NOT_SET_EITHER:-Ada}
+        """)
+    (message,) = problems(cfg)
+    assert "b.yaml:3:15" in message and "users[0].password" in message
+    assert "environment variable NOT_SET_ANYWHERE is not set" in message
+    config = load_config(cfg, offline=True)
+    assert [w.warning for w in config.warnings] == [True]
+    assert config.resources["user.ada@example.com"].attrs["first_name"] == "Ada"
+
+
+def test_environment_values_are_substituted(cfg: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ADA_NAME", "Augusta")
+    write(cfg, "b.yaml", "users:\n  - email: ada@example.com\n    first_name: ${env:ADA_NAME}\n")
+    config = load_config(cfg)
+    assert config.resources["user.ada@example.com"].attrs["first_name"] == "Augusta"
+
+
+def test_exactly_one_provider_block(cfg: Path) -> None:
+    write(cfg, "b.yaml", "provider: {type: local}\n")
+    (message,) = problems(cfg)
+    assert "b.yaml:1:1" in message and "a second 'provider' block" in message
+    (cfg / "a.yaml").write_text("groups: []\n")
+    (cfg / "b.yaml").write_text("users: []\n")
+    (message,) = problems(cfg)
+    assert "no 'provider:' block" in message
+
+
+def test_unknown_provider_and_bad_provider_settings(cfg: Path) -> None:
+    (cfg / "a.yaml").write_text("provider: {type: nosuch}\n")
+    (message,) = problems(cfg)
+    assert "a.yaml:1:18" in message and "no provider named 'nosuch'" in message
+    (cfg / "a.yaml").write_text("provider: {type: local, colour: blue}\n")
+    (message,) = problems(cfg)
+    assert "provider.colour: unknown field 'colour'" in message
+
+
+def test_moved_entries_are_checked(cfg: Path) -> None:
+    write(cfg, "b.yaml", """\
+        moved:
+          - {from: nonsense, to: group.Managers}
+        """)
+    (message,) = problems(cfg)
+    assert "moved[0].from" in message and "is not a resource address" in message
+    write(cfg, "b.yaml", """\
+        moved:
+          - {from: group.Old, to: group.New}
+          - {from: group.Managers, to: course.sec}
+        """)
+    found = problems(cfg)
+    assert any("moved[0].to: 'group.New' is not declared" in p for p in found)
+    assert any("moved[1]: cannot move a group to a course" in p for p in found)
+    assert any("moved[1].from: 'group.Managers' is still declared" in p for p in found)
+
+
+def test_ignore_changes_must_name_fields(cfg: Path) -> None:
+    write(cfg, "b.yaml", """\
+        users:
+          - email: ada@example.com
+            lifecycle: {ignore_changes: [first_name, colour]}
+        """)
+    (message,) = problems(cfg)
+    assert "users[0].lifecycle.ignore_changes" in message and "'colour'" in message
+
+
+def test_names_may_not_contain_slashes(cfg: Path) -> None:
+    write(cfg, "b.yaml", "hierarchy:\n  - region: A/B\n")
+    (message,) = problems(cfg)
+    assert "hierarchy[0].region" in message and "must not contain '/'" in message
+
+
+def test_parse_cache_is_used_for_large_files(
+    cfg: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("LMSFORM_CACHE_DIR", str(cache))
+    users = "".join(f"  - email: u{i}@example.com\n    first_name: U{i}\n" for i in range(3000))
+    write(cfg, "users.yaml", "users:\n" + users)
+    first = load_config(cfg)
+    assert len(list(cache.glob("*.json"))) == 1
+    second = load_config(cfg)
+    assert first.resources.keys() == second.resources.keys()
+    # A changed file is parsed afresh, never served from a stale cache entry.
+    (cfg / "users.yaml").write_text("users:\n" + users.replace("U7\n", "Seven\n"))
+    third = load_config(cfg)
+    assert third.resources["user.u7@example.com"].attrs["first_name"] == "Seven"
+
+
+def test_invalid_manifests_are_not_cached(
+    cfg: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("LMSFORM_CACHE_DIR", str(cache))
+    users = "".join(f"  - email: u{i}@example.com\n" for i in range(5000))
+    write(cfg, "users.yaml", "users:\n" + users + "  - email: broken\n")
+    problems(cfg)
+    assert not cache.exists() or not list(cache.iterdir())
