@@ -210,13 +210,12 @@ def apply(plan_file: Path | None, config_dir: Path, target: tuple[str, ...],
 
 def _check_saved_plan(saved: Plan, config: Config, state: State, parallelism: int) -> Plan:
     """A saved plan applies only to the state and LMS it was made against."""
-    if saved.state is None or (saved.state.lineage, saved.state.serial) != (
-        state.lineage, state.serial
-    ):
+    recorded = (saved.state.lineage, saved.state.serial) if saved.state else None
+    if recorded != state.version:
+        before = "/".join(map(str, recorded)) if recorded else "none"
+        now = "/".join(map(str, state.version))
         raise LmsformError(
-            "the state changed since this plan was made (lineage/serial "
-            f"{saved.state.lineage if saved.state else '?'}/"
-            f"{saved.state.serial if saved.state else '?'} -> {state.lineage}/{state.serial}); "
+            f"the state changed since this plan was made (lineage/serial {before} -> {now}); "
             "nothing was applied. Run `lmsform plan` again"
         )
     options = PlanOptions(saved.targets, saved.excludes, None, parallelism)

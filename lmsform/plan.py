@@ -61,7 +61,7 @@ class Operation(BaseModel):
 
 
 class StateRef(BaseModel):
-    lineage: str
+    lineage: str | None = Field(description="null when the plan was made with no state yet")
     serial: int
 
 

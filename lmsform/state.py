@@ -78,6 +78,12 @@ class State:
         self.data = data
         self._journal: Any = None
         self.serial = data.serial
+        self.persisted = False  # whether a snapshot or journal exists on disk
+
+    @property
+    def version(self) -> tuple[str | None, int]:
+        """(lineage, serial) as a saved plan records it; no lineage before the first save."""
+        return (self.lineage if self.persisted else None, self.serial)
 
     @property
     def journal_path(self) -> Path:
@@ -110,8 +116,10 @@ class State:
                     f"reads format {FORMAT_VERSION}"
                 )
         state = cls(path, data)
+        state.persisted = path.exists()
         if state._replay():
             state.serial += 1  # an unfolded journal: the state moved on since the snapshot
+            state.persisted = True
         return state
 
     def _replay(self) -> bool:
@@ -167,6 +175,7 @@ class State:
         self.data.serial = self.serial + 1
         atomic_write(self.path, self.data.model_dump_json(indent=2) + "\n")
         self.serial = self.data.serial
+        self.persisted = True
         with contextlib.suppress(FileNotFoundError):
             self.journal_path.unlink()
 

@@ -1,0 +1,205 @@
+"""Applying: convergence, failures, crash safety, locking, saved plans and secrets."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lmsform.apply import apply_plan
+from lmsform.config import load_config
+from lmsform.errors import ProviderError
+from lmsform.planner import make_plan
+from lmsform.providers.local import LocalProvider
+from lmsform.state import State
+from tests.conftest import Org
+
+
+def sql(org: Org, query: str, *args) -> list[tuple]:
+    with sqlite3.connect(org.db_path) as db:
+        return db.execute(query, args).fetchall()
+
+
+def test_apply_then_apply_again_changes_nothing(org: Org) -> None:
+    first = org.run("apply", "--auto-approve")
+    assert first.exit_code == 0, first.output
+    assert "Apply complete: 9 created." in first.output
+    snapshot = org.state_path.read_text()
+    second = org.run("apply", "--auto-approve")
+    assert second.exit_code == 0
+    assert "No changes." in second.output
+    assert org.state_path.read_text() == snapshot
+    assert org.run("plan", "--detailed-exitcode").exit_code == 0
+
+
+def test_detailed_exitcode_reports_changes(org: Org) -> None:
+    assert org.run("plan", "--detailed-exitcode").exit_code == 2
+    assert org.run("plan").exit_code == 0
+
+
+def test_apply_refuses_without_a_terminal_or_auto_approve(org: Org) -> None:
+    result = org.run("apply")
+    assert result.exit_code == 1
+    assert "no terminal to confirm on" in result.output
+    assert not org.state_path.exists() or json.loads(org.state_path.read_text())["resources"] == {}
+    assert sql_count_users(org) == 0
+
+
+def sql_count_users(org: Org) -> int:
+    if not org.db_path.exists():
+        return 0
+    return sql(org, "SELECT count(*) FROM users")[0][0]
+
+
+def test_a_failure_names_the_resource_call_and_message_and_keeps_what_worked(org: Org) -> None:
+    assert org.run("apply", "--auto-approve").exit_code == 0
+    # Someone put a user lmsform does not manage into the department we are about to remove.
+    sql(org, "INSERT INTO users (email, department_id, created_at) SELECT 'ghost@example.com', "
+             "id, 'x' FROM departments WHERE name = 'Field Sales'")
+    org.edit("org.yaml", "[Inside Sales, Field Sales]", "[Inside Sales]")
+    org.edit("org.yaml", "department: Americas/Sales/Field Sales",
+             "department: Americas/Sales/Inside Sales")
+    org.edit("org.yaml", "description: People managers", "description: Managers of people")
+    result = org.run("apply", "--auto-approve")
+    assert result.exit_code == 1
+    assert ("failed: department.Americas/Sales/Field Sales: delete failed: delete department "
+            in result.output)
+    assert "conflict: it is still in use" in result.output
+    assert "Applied: 2 updated." in result.output
+    state = json.loads(org.state_path.read_text())["resources"]
+    assert state["group.Managers"]["attributes"]["description"] == "Managers of people"
+    assert state["user.bob@example.com"]["attributes"]["department"] == (
+        "Americas/Sales/Inside Sales")
+    sql(org, "DELETE FROM users WHERE email = 'ghost@example.com'")
+    again = org.run("apply", "--auto-approve")
+    assert again.exit_code == 0 and "Apply complete: 1 deleted." in again.output
+
+
+class FailingGroups(LocalProvider):
+    def create(self, kind: str, attrs: dict) -> str:
+        if kind == "group":
+            raise ProviderError("POST /groups", "quota exceeded", status=403)
+        return super().create(kind, attrs)
+
+
+def test_after_a_failure_nothing_new_starts_and_dependents_are_skipped(org: Org) -> None:
+    config = load_config(org.dir)
+    state = State.load(org.state_path)
+    provider = FailingGroups(config.provider, org.dir)
+    plan = make_plan(config, state, provider)
+    result = apply_plan(plan, state, provider, {}, parallelism=1)
+    provider.close()
+    (failure,) = result.failed
+    assert failure.message == ("group.Managers: create failed: POST /groups: quota exceeded")
+    applied = [op.address for op in result.applied]
+    assert applied == [op.address for op in plan.operations[: len(applied)]]
+    assert "group.Managers" not in applied
+    skipped = {op.address for op in result.skipped}
+    assert {"user.ada@example.com", "coupon.WELCOME10"} <= skipped
+    assert set(State.load(org.state_path).resources) == set(applied)
+
+
+def test_a_killed_apply_reruns_to_convergence_without_duplicates(org: Org) -> None:
+    users = "".join(
+        f"  - email: user{i}@example.com\n    department: Americas/Sales/Inside Sales\n"
+        f"    groups: [Managers]\n" for i in range(400)
+    )
+    org.write("many.yaml", "users:\n" + users)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    command = [sys.executable, "-m", "lmsform", "apply", "--auto-approve", "--parallelism", "1",
+               "-C", str(org.dir)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
+    assert process.stdout is not None
+    done = 0
+    for line in process.stdout:
+        if line.startswith("["):
+            done += 1
+        if done == 60:
+            process.send_signal(signal.SIGKILL)
+            break
+    process.wait(timeout=30)
+    assert process.returncode == -signal.SIGKILL
+    applied_before_kill = sql_count_users(org)
+    assert 0 < applied_before_kill < 402
+    # The lock of the killed process is still there, and says its owner is gone.
+    blocked = org.run("plan")
+    assert blocked.exit_code == 0  # plan reads without the lock
+    locked = org.run("apply", "--auto-approve")
+    assert locked.exit_code == 1 and "no longer running" in locked.output
+    assert org.run("state", "unlock", "--force").exit_code == 0
+    rerun = org.run("apply", "--auto-approve")
+    assert rerun.exit_code == 0, rerun.output
+    assert sql_count_users(org) == 402
+    assert sql(org, "SELECT count(*) FROM (SELECT email FROM users GROUP BY email "
+                    "HAVING count(*) > 1)") == [(0,)]
+    state = json.loads(org.state_path.read_text())["resources"]
+    user_ids = {e["id"] for a, e in state.items() if a.startswith("user.")}
+    assert user_ids == {str(i) for (i,) in sql(org, "SELECT id FROM users")}
+    assert org.run("plan", "--detailed-exitcode").exit_code == 0
+
+
+def test_a_second_apply_fails_fast_while_the_state_is_locked(org: Org) -> None:
+    state = State.load(org.state_path)
+    with state.lock("apply"):
+        result = org.run("apply", "--auto-approve")
+    assert result.exit_code == 1
+    assert "the state is locked by" in result.output and f"pid {os.getpid()}" in result.output
+    assert sql_count_users(org) == 0
+
+
+def test_a_saved_plan_applies_exactly(org: Org, tmp_path: Path) -> None:
+    plan_file = tmp_path / "plan.json"
+    assert org.run("plan", "--out", str(plan_file)).exit_code == 0
+    result = org.run("apply", str(plan_file))
+    assert result.exit_code == 0, result.output
+    assert "Apply complete: 9 created." in result.output
+
+
+def test_a_saved_plan_is_refused_once_the_state_moved_on(org: Org, tmp_path: Path) -> None:
+    plan_file = tmp_path / "plan.json"
+    assert org.run("plan", "--out", str(plan_file)).exit_code == 0
+    assert org.run("apply", "--auto-approve").exit_code == 0
+    result = org.run("apply", str(plan_file))
+    assert result.exit_code == 1
+    assert "the state changed since this plan was made" in result.output
+    assert "nothing was applied" in result.output
+
+
+def test_a_saved_plan_is_refused_when_the_lms_changed(org: Org, tmp_path: Path) -> None:
+    assert org.run("apply", "--auto-approve").exit_code == 0
+    org.edit("org.yaml", "first_name: Bob", "first_name: Robert")
+    plan_file = tmp_path / "plan.json"
+    assert org.run("plan", "--out", str(plan_file)).exit_code == 0
+    sql(org, "UPDATE users SET first_name = 'Bobby' WHERE email = 'bob@example.com'")
+    result = org.run("apply", str(plan_file))
+    assert result.exit_code == 1
+    assert "the LMS or the manifests changed since this plan was made (user.bob@example.com)" \
+        in result.output
+    assert sql(org, "SELECT first_name FROM users WHERE email = 'bob@example.com'") == [
+        ("Bobby",)]
+
+
+def test_secrets_never_reach_output_plans_or_state(
+    org: Org, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = "Sup3r-Secret-Passw0rd"
+    monkeypatch.setenv("ADA_PASSWORD", secret)
+    outputs = [org.run("plan").output, org.run("plan", "--json").output,
+               org.run("plan", "--format", "markdown").output]
+    plan_file = tmp_path / "plan.json"
+    assert org.run("plan", "--out", str(plan_file)).exit_code == 0
+    outputs.append(plan_file.read_text())
+    outputs.append(org.run("apply", str(plan_file)).output)
+    outputs.append(org.state_path.read_text())
+    outputs.append(org.run("state", "show", "user.ada@example.com").output)
+    assert "(sensitive)" in outputs[0] and "(sensitive)" in outputs[1]
+    for text in outputs:
+        assert secret not in text
+    (stored,) = sql(org, "SELECT password_hash FROM users WHERE email = 'ada@example.com'")
+    assert stored[0].startswith("pbkdf2$") and secret not in stored[0]

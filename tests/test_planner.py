@@ -1,0 +1,306 @@
+"""Planning against the embedded LMS: matching, actions, order, removals and safety."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import ClassVar
+
+import pytest
+
+from lmsform.config import load_config
+from lmsform.errors import PlanError
+from lmsform.plan import Plan
+from lmsform.planner import PlanOptions, make_plan
+from lmsform.providers.base import Capabilities, KindSupport
+from lmsform.providers.local import LocalProvider
+from lmsform.resources import SCHEMAS
+from lmsform.state import State
+from tests.conftest import Org
+
+
+def plan_of(org: Org, provider_cls: type[LocalProvider] = LocalProvider, **options) -> Plan:
+    config = load_config(org.dir)
+    provider = provider_cls(config.provider, org.dir)
+    try:
+        return make_plan(config, State.load(org.state_path), provider, PlanOptions(**options))
+    finally:
+        provider.close()
+
+
+def actions(plan: Plan) -> dict[str, str]:
+    return {op.address: op.action for op in plan.operations}
+
+
+def apply(org: Org, *extra: str) -> None:
+    result = org.run("apply", "--auto-approve", *extra)
+    assert result.exit_code == 0, result.output
+
+
+def sql(org: Org, query: str, *args) -> list[tuple]:
+    with sqlite3.connect(org.db_path) as db:
+        return db.execute(query, args).fetchall()
+
+
+def test_first_plan_creates_everything_parents_first(org: Org) -> None:
+    plan = plan_of(org)
+    assert set(actions(plan).values()) == {"create"}
+    addresses = [op.address for op in plan.operations]
+    assert addresses[:4] == ["region.Americas", "division.Americas/Sales",
+                             "department.Americas/Sales/Field Sales",
+                             "department.Americas/Sales/Inside Sales"]
+    position = {a: i for i, a in enumerate(addresses)}
+    for op in plan.operations:
+        assert all(position[d] < position[op.address] for d in op.depends_on)
+    user = next(op for op in plan.operations if op.address == "user.ada@example.com")
+    assert set(user.depends_on) == {"department.Americas/Sales/Inside Sales", "group.Managers",
+                                    "course.security-101"}
+    assert plan.closing_line() == "Plan: 9 to create, 0 to update, 0 to delete, 0 to adopt."
+    assert not org.db_path.exists(), "planning must not create the LMS"
+
+
+def test_apply_converges_and_fields_left_out_are_untouched(org: Org) -> None:
+    apply(org)
+    assert plan_of(org).operations == []
+    # Someone edits a field the manifest does not set, and one it does.
+    sql(org, "UPDATE users SET last_name = 'Builder', first_name = 'Robert' "
+             "WHERE email = 'bob@example.com'")
+    assert [(op.address, [c.field for c in op.changes]) for op in plan_of(org).operations] == [
+        ("user.bob@example.com", ["first_name"])]
+
+
+def test_live_resources_are_adopted_by_natural_key_without_calls(org: Org) -> None:
+    apply(org)
+    ids = sql(org, "SELECT id, created_at FROM users ORDER BY id")
+    org.state_path.unlink()
+    plan = plan_of(org)
+    assert set(actions(plan).values()) == {"adopt"}
+    assert plan.summary["adopt"] == 9
+    apply(org)
+    assert sql(org, "SELECT id, created_at FROM users ORDER BY id") == ids
+    assert len(json.loads(org.state_path.read_text())["resources"]) == 9
+    assert plan_of(org).operations == []
+
+
+def test_adopting_a_resource_that_differs_updates_it(org: Org) -> None:
+    apply(org)
+    org.state_path.unlink()
+    sql(org, "UPDATE groups_ SET description = 'old text'")
+    (op,) = [op for op in plan_of(org).operations if op.action != "adopt"]
+    assert (op.address, op.action, op.reason) == ("group.Managers", "update",
+                                                  "adopted: found by natural key")
+
+
+def test_moved_renames_in_place(org: Org) -> None:
+    apply(org)
+    (dept_id,) = sql(org, "SELECT id FROM departments WHERE name = 'Field Sales'")
+    org.edit("org.yaml", "[Inside Sales, Field Sales]", "[Inside Sales, Field Ops]")
+    org.edit("org.yaml", "department: Americas/Sales/Field Sales",
+             "department: Americas/Sales/Field Ops")
+    org.write("moved.yaml", """\
+        moved:
+          - from: department.Americas/Sales/Field Sales
+            to: department.Americas/Sales/Field Ops
+        """)
+    plan = plan_of(org)
+    (op,) = plan.operations
+    assert (op.action, op.moved_from, op.id) == (
+        "update", "department.Americas/Sales/Field Sales", str(dept_id[0]))
+    assert [(c.field, c.before, c.after) for c in op.changes] == [
+        ("name", "Field Sales", "Field Ops")]
+    apply(org)
+    assert sql(org, "SELECT id, name FROM departments WHERE id = ?", dept_id[0]) == [
+        (dept_id[0], "Field Ops")]
+    state = json.loads(org.state_path.read_text())["resources"]
+    assert "department.Americas/Sales/Field Ops" in state
+    assert "department.Americas/Sales/Field Sales" not in state
+    assert plan_of(org).operations == []
+
+
+def test_a_rename_without_moved_creates_then_moves_users_then_deletes(org: Org) -> None:
+    apply(org)
+    org.edit("org.yaml", "[Inside Sales, Field Sales]", "[Inside Sales, Field Ops]")
+    org.edit("org.yaml", "department: Americas/Sales/Field Sales",
+             "department: Americas/Sales/Field Ops")
+    plan = plan_of(org)
+    assert [(op.address, op.action) for op in plan.operations] == [
+        ("department.Americas/Sales/Field Ops", "create"),
+        ("user.bob@example.com", "update"),
+        ("department.Americas/Sales/Field Sales", "delete"),
+    ]
+    assert plan.operations[2].depends_on == ["user.bob@example.com"]
+    apply(org)
+    assert plan_of(org).operations == []
+
+
+def test_renaming_a_region_carries_its_children_along(org: Org) -> None:
+    apply(org)
+    org.edit("org.yaml", "region: Americas", "region: AMER")
+    org.edit("org.yaml", "department: Americas/", "department: AMER/")
+    org.write("moved.yaml", "moved:\n  - {from: region.Americas, to: region.AMER}\n")
+    plan = plan_of(org)
+    assert actions(plan) == {
+        "region.AMER": "update",
+        "division.AMER/Sales": "move",
+        "department.AMER/Sales/Field Sales": "move",
+        "department.AMER/Sales/Inside Sales": "move",
+    }
+    apply(org)
+    assert plan_of(org).operations == []
+    assert sql(org, "SELECT count(*) FROM departments") == [(2,)]
+
+
+def test_removed_users_are_deactivated_or_deleted(org: Org) -> None:
+    apply(org)
+    org.edit("org.yaml", "  - email: bob@example.com\n    first_name: Bob\n"
+             "    department: Americas/Sales/Field Sales\n", "")
+    (op,) = plan_of(org).operations
+    assert (op.address, op.action) == ("user.bob@example.com", "deactivate")
+    apply(org)
+    assert sql(org, "SELECT active FROM users WHERE email = 'bob@example.com'") == [(0,)]
+    plan = plan_of(org)
+    assert plan.operations == [] and plan.unmanaged == {"user": 1}
+
+
+def test_user_removal_delete(org: Org) -> None:
+    apply(org)
+    org.write("settings.yaml", "settings: {user_removal: delete}\n")
+    org.edit("org.yaml", "  - email: bob@example.com\n    first_name: Bob\n"
+             "    department: Americas/Sales/Field Sales\n", "")
+    assert actions(plan_of(org)) == {"user.bob@example.com": "delete"}
+    apply(org)
+    assert sql(org, "SELECT count(*) FROM users") == [(1,)]
+
+
+def test_deleting_a_group_waits_for_memberships_to_go(org: Org) -> None:
+    apply(org)
+    org.edit("org.yaml", "    groups: [Managers]\n", "    groups: []\n")
+    org.edit("org.yaml", "  - name: Managers\n    description: People managers\n"
+             "    courses: [security-101]\n", "")
+    org.edit("org.yaml", "groups:\n", "groups: []\n")
+    plan = plan_of(org)
+    assert [(op.address, op.action) for op in plan.operations] == [
+        ("user.ada@example.com", "update"), ("group.Managers", "delete")]
+    assert plan.operations[1].depends_on == ["user.ada@example.com"]
+    apply(org)
+    assert sql(org, "SELECT count(*) FROM user_groups") == [(0,)]
+
+
+def test_unmanaged_resources_are_counted_and_pruned_only_on_request(org: Org) -> None:
+    apply(org)
+    sql(org, "INSERT INTO groups_ (name, created_at) VALUES ('Legacy', 'x'), ('Old', 'x')")
+    sql(org, "INSERT INTO users (email, created_at) VALUES ('ghost@example.com', 'x')")
+    plan = plan_of(org)
+    assert plan.operations == [] and plan.unmanaged == {"group": 2, "user": 1}
+    assert "2 groups, 1 user" in plan.render_text()
+    org.write("settings.yaml", "settings: {prune: [group]}\n")
+    assert actions(plan_of(org)) == {"group.Legacy": "delete", "group.Old": "delete"}
+    org.write("settings.yaml", "settings: {prune: true}\n")
+    assert actions(plan_of(org)) == {"group.Legacy": "delete", "group.Old": "delete",
+                                     "user.ghost@example.com": "deactivate"}
+
+
+def test_prevent_destroy_is_remembered_in_state(org: Org) -> None:
+    org.edit("org.yaml", "    title: Security Awareness\n",
+             "    title: Security Awareness\n    lifecycle: {prevent_destroy: true}\n")
+    apply(org)
+    state = json.loads(org.state_path.read_text())["resources"]
+    assert state["course.security-101"]["prevent_destroy"] is True
+    # Dropping the lifecycle block and the course together does not bypass the protection.
+    org.write("org.yaml", "users: []\n")
+    with pytest.raises(PlanError, match=r"course.security-101: removed from the manifests, but "
+                                        r"its state records lifecycle.prevent_destroy"):
+        plan_of(org)
+
+
+def test_prevent_destroy_must_be_switched_off_and_applied_first(org: Org) -> None:
+    org.edit("org.yaml", "    title: Security Awareness\n",
+             "    title: Security Awareness\n    lifecycle: {prevent_destroy: true}\n")
+    apply(org)
+    org.edit("org.yaml", "prevent_destroy: true", "prevent_destroy: false")
+    assert actions(plan_of(org)) == {"course.security-101": "record"}
+    apply(org)
+    assert json.loads(org.state_path.read_text())["resources"][
+        "course.security-101"]["prevent_destroy"] is False
+
+
+def test_safety_limits_block_large_removals(org: Org) -> None:
+    groups = "".join(f"  - name: Team {i}\n" for i in range(12))
+    org.write("teams.yaml", "groups:\n" + groups)
+    apply(org)
+    org.write("teams.yaml", "groups:\n" + "".join(f"  - name: Team {i}\n" for i in range(8)))
+    plan = plan_of(org)
+    assert plan.summary["delete"] == 4
+    assert plan.blocked == [
+        "removes or replaces 4 of 13 managed groups (31%), more than max_delete_fraction "
+        "30%; apply with --force if this is intended"]
+    result = org.run("apply", "--auto-approve")
+    assert result.exit_code == 1 and "exceeds a safety limit" in result.output
+    assert sql(org, "SELECT count(*) FROM groups_") == [(13,)]
+    assert plan_of(org, max_deletes=3).blocked[-1].startswith(
+        "removes or replaces 4 resources, more than --max-deletes 3")
+    apply(org, "--force")
+    assert sql(org, "SELECT count(*) FROM groups_") == [(9,)]
+
+
+def test_coupon_code_change_is_a_replace(org: Org) -> None:
+    apply(org)
+    org.edit("org.yaml", "code: WELCOME10", "code: WELCOME15")
+    org.write("moved.yaml", "moved:\n  - {from: coupon.WELCOME10, to: coupon.WELCOME15}\n")
+    (op,) = plan_of(org).operations
+    assert (op.action, op.reason) == ("replace", "code cannot be changed in place")
+    apply(org)
+    assert sql(org, "SELECT code FROM coupons") == [("WELCOME15",)]
+
+
+def test_targets_and_excludes(org: Org) -> None:
+    plan = plan_of(org, targets=["region.*", "division.*"])
+    assert list(actions(plan)) == ["region.Americas", "division.Americas/Sales"]
+    plan = plan_of(org, excludes=["coupon.*"])
+    assert "coupon.WELCOME10" not in actions(plan) and len(plan.operations) == 8
+    with pytest.raises(PlanError, match="user.bob@example.com needs department"):
+        plan_of(org, targets=["user.bob@example.com"])
+
+
+class ReadOnlyCourses(LocalProvider):
+    """A vendor that cannot create courses nor store their credits, and has no coupons."""
+
+    capabilities: ClassVar[Capabilities] = Capabilities(kinds={
+        **{k: v for k, v in LocalProvider.capabilities.kinds.items() if k != "coupon"},
+        "course": KindSupport(fields=frozenset(SCHEMAS["course"].fields) - {"credits"},
+                              create=False, delete=False,
+                              advice="Create it in the vendor's admin UI first."),
+    })
+
+
+def test_capabilities_turn_impossible_changes_into_plan_errors(org: Org) -> None:
+    with pytest.raises(PlanError) as caught:
+        plan_of(org, ReadOnlyCourses)
+    messages = caught.value.messages
+    assert any("coupon.WELCOME10: the local provider does not manage coupons" in m
+               for m in messages)
+    assert any("org.yaml:10:14: course.security-101: the local provider does not support "
+               "the course field 'credits'" in m for m in messages)
+    org.edit("org.yaml", "    credits: 2\n", "")
+    org.edit("org.yaml", "coupons:\n  - code: WELCOME10\n    discount: {percent: 10}\n"
+             "    courses: [security-101]\n", "")
+    with pytest.raises(PlanError, match=r"course.security-101: not found in the LMS, and the "
+                                        r"local provider cannot create courses. Create it in "
+                                        r"the vendor's admin UI first."):
+        plan_of(org, ReadOnlyCourses)
+
+
+def test_ignore_changes_leaves_drift_alone(org: Org) -> None:
+    org.edit("org.yaml", "    first_name: Bob\n",
+             "    first_name: Bob\n    lifecycle: {ignore_changes: [first_name]}\n")
+    apply(org)
+    sql(org, "UPDATE users SET first_name = 'Robert' WHERE email = 'bob@example.com'")
+    assert plan_of(org).operations == []
+
+
+def test_state_of_another_lms_is_refused(org: Org) -> None:
+    apply(org)
+    org.edit("main.yaml", "path: lms.sqlite", "path: other.sqlite")
+    result = org.run("plan")
+    assert result.exit_code == 1
+    assert "belongs to local 'local:lms.sqlite'" in result.output
