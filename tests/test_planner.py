@@ -258,7 +258,7 @@ def test_targets_and_excludes(org: Org) -> None:
     assert list(actions(plan)) == ["region.Americas", "division.Americas/Sales"]
     plan = plan_of(org, excludes=["coupon.*"])
     assert "coupon.WELCOME10" not in actions(plan) and len(plan.operations) == 8
-    with pytest.raises(PlanError, match="user.bob@example.com needs department"):
+    with pytest.raises(PlanError, match=r"user\.bob@example\.com needs department"):
         plan_of(org, targets=["user.bob@example.com"])
 
 

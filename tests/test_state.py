@@ -74,9 +74,9 @@ def test_atomic_write_leaves_the_old_file_when_writing_fails(
 def test_the_lock_is_exclusive_and_names_its_holder(tmp_path: Path) -> None:
     state = State.load(tmp_path / "s.json")
     with state.lock("apply"):
-        with pytest.raises(StateLockedError) as caught:
-            with State.load(tmp_path / "s.json").lock("apply"):
-                pass
+        other = State.load(tmp_path / "s.json")
+        with pytest.raises(StateLockedError) as caught, other.lock("apply"):
+            pass
         message = str(caught.value)
         assert f"pid {os.getpid()}" in message and "'apply'" in message
         assert "lmsform state unlock --force" in message
@@ -91,9 +91,8 @@ def test_a_lock_left_by_a_dead_process_says_so(tmp_path: Path) -> None:
     state.lock_path.write_text(json.dumps(
         {"owner": "ci", "pid": 2**22 + 12345, "host": socket.gethostname(), "operation": "apply",
          "created": "2026-01-01T00:00:00+00:00"}))
-    with pytest.raises(StateLockedError, match="no longer running"):
-        with state.lock("apply"):
-            pass
+    with pytest.raises(StateLockedError, match="no longer running"), state.lock("apply"):
+        pass
     assert state.unlock() and not state.lock_path.exists()
 
 
