@@ -1,0 +1,126 @@
+"""The command line: exit codes, clear errors without tracebacks, and every command."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from lmsform import __version__
+from lmsform.cli import cli
+from tests.conftest import Org
+
+GOLDEN = Path(__file__).parent / "fixtures" / "plan.golden.json"
+
+
+def test_version() -> None:
+    result = CliRunner().invoke(cli, ["--version"])
+    assert result.exit_code == 0 and __version__ in result.output
+
+
+def test_validate_is_offline_and_counts_resources(org: Org) -> None:
+    result = org.run("validate")
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == ("The manifests are valid: 1 region, 1 division, "
+                                     "2 departments, 1 course, 1 group, 2 users, 1 coupon.")
+    assert not org.db_path.exists() and not org.state_path.exists()
+
+
+def test_manifest_errors_exit_1_without_traceback_and_touch_nothing(org: Org) -> None:
+    org.edit("org.yaml", "department: Americas/Sales/Field Sales", "department: Nowhere")
+    org.edit("org.yaml", "first_name: Bob", "first_name: Bob\n    shoe_size: 44")
+    for command in (["validate"], ["plan"], ["apply", "--auto-approve"]):
+        result = org.run(*command)
+        assert result.exit_code == 1
+        assert "Traceback" not in result.output
+        assert "org.yaml:28:5: error: users[1].shoe_size: unknown field 'shoe_size'" in \
+            result.output
+        assert result.output.rstrip().endswith(
+            "1 error in the manifests; nothing was contacted or changed.")
+    assert not org.db_path.exists() and not org.state_path.exists()
+    # Once the file is valid, the reference error shows too.
+    org.edit("org.yaml", "\n    shoe_size: 44", "")
+    result = org.run("plan")
+    assert "org.yaml:28:17: error: users[1].department: unknown department 'Nowhere'" in \
+        result.output
+
+
+def test_debug_shows_the_traceback(org: Org) -> None:
+    org.write("main.yaml", "provider: {type: local}\nstate: {path: state.json}\n")
+    (org.dir / "state.json").write_text("{broken")
+    plain = org.run("plan")
+    assert plain.exit_code == 1 and "Traceback" not in plain.output
+    assert "is not valid" in plain.output
+    debug = CliRunner().invoke(cli, ["--debug", "plan", "-C", str(org.dir)])
+    assert debug.exit_code == 1 and "Traceback" in debug.output
+
+
+def test_plan_json_matches_the_golden_file(org: Org) -> None:
+    result = org.run("plan", "--json")
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.output)
+    assert document["config_dir"] == str(org.dir)
+    for volatile in ("config_dir", "lmsform_version"):
+        document.pop(volatile)
+    if os.environ.get("LMSFORM_UPDATE_GOLDEN"):
+        GOLDEN.write_text(json.dumps(document, indent=2) + "\n")
+    assert document == json.loads(GOLDEN.read_text())
+
+
+def test_markdown_plan(org: Org) -> None:
+    result = org.run("plan", "--format", "markdown")
+    assert result.exit_code == 0
+    assert result.output.startswith("### lmsform plan\n\n**Plan: 9 to create, 0 to update")
+    assert "| `+` | `user.ada@example.com` | create |" in result.output
+
+
+def test_text_plan_has_no_colour_off_a_terminal(org: Org) -> None:
+    result = org.run("plan")
+    assert "\x1b[" not in result.output
+    assert "  + user.ada@example.com\n      email: \"ada@example.com\"" in result.output
+    assert '      password: "(sensitive)"' in result.output
+    assert result.output.rstrip().endswith(
+        "Plan: 9 to create, 0 to update, 0 to delete, 0 to adopt.")
+
+
+def test_state_commands(org: Org) -> None:
+    assert org.run("apply", "--auto-approve").exit_code == 0
+    listed = org.run("state", "list").output.splitlines()
+    assert listed[0].startswith("region.Americas\t") and len(listed) == 9
+    shown = json.loads(org.run("state", "show", "group.Managers").output)
+    assert shown["address"] == "group.Managers" and shown["kind"] == "group"
+    moved = org.run("state", "mv", "group.Managers", "group.Leads")
+    assert moved.exit_code == 0 and "Moved group.Managers to group.Leads." in moved.output
+    assert org.run("state", "mv", "group.Leads", "course.x").exit_code == 1
+    removed = org.run("state", "rm", "group.Leads")
+    assert removed.exit_code == 0 and "the LMS is unchanged" in removed.output
+    assert "group.Leads" not in org.run("state", "list").output
+    missing = org.run("state", "show", "group.Leads")
+    assert missing.exit_code == 1 and "not in the state" in missing.output
+    # The group is still in the LMS: the next plan adopts it back.
+    assert "= group.Managers (adopt" in org.run("plan").output
+    assert org.run("state", "unlock", "--force").output.strip() == "The state was not locked."
+
+
+def test_providers_lists_capabilities() -> None:
+    result = CliRunner().invoke(cli, ["providers"])
+    assert result.exit_code == 0
+    assert "local  Embedded LMS in a SQLite file" in result.output
+    assert "  user        create, update, delete, deactivate" in result.output
+    assert "replaced on change: code" in result.output
+
+
+def test_schema_is_a_json_schema_of_the_manifest() -> None:
+    result = CliRunner().invoke(cli, ["schema"])
+    schema = json.loads(result.output)
+    assert schema["$schema"].startswith("https://json-schema.org/")
+    assert set(schema["properties"]) == {"version", "provider", "state", "settings", "hierarchy",
+                                         "groups", "users", "courses", "coupons", "moved"}
+    assert schema["additionalProperties"] is False
+
+
+def test_missing_directory_is_a_clear_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["plan", "-C", str(tmp_path / "nope")])
+    assert result.exit_code == 1 and "no such directory" in result.output
