@@ -152,8 +152,7 @@ def load_config(directory: Path, *, offline: bool = False) -> Config:
             [Problem(display_path(directory), 0, 0, "", "no *.yaml or *.yml manifests here")]
         )
 
-    parsed: list[tuple[str, ManifestFile]] = []
-    loaded: list[tuple[YamlFile, Any]] = []
+    parsed: list[_FileParts] = []
     for path in paths:
         name = display_path(path)
         yaml_file = YamlFile(path)
@@ -169,19 +168,23 @@ def load_config(directory: Path, *, offline: bool = False) -> Config:
         if not isinstance(data, dict):
             collector.add(name, (), "a manifest must be a mapping of top-level keys")
             continue
-        loaded.append((yaml_file, data))
 
         def report(loc: Loc, message: str, name: str = name) -> None:
             collector.add(name, loc, message, warn=offline)
 
-        data = _interpolate(data, (), report)
+        if yaml_file.mentions("${"):
+            data = _interpolate(data, (), report)
         try:
-            parsed.append((name, ManifestFile.model_validate(data)))
+            document = ManifestFile.model_validate(data)
         except ValidationError as exc:
             for error in exc.errors():
                 message, at_key = _pydantic_message(error)
                 loc = tuple(s for s in error["loc"] if isinstance(s, str | int))
                 collector.add(name, loc, message, key=at_key)
+            continue
+        del data  # large manifests: keep only one form of the data alive at a time
+        parsed.append(_FileParts.of(name, document))
+        del document
 
     config = None
     if not collector.errors:
@@ -189,28 +192,41 @@ def load_config(directory: Path, *, offline: bool = False) -> Config:
     if collector.errors:
         raise ManifestError(collector.problems)
     assert config is not None
-    for yaml_file, data in loaded:
-        yaml_file.store_in_cache(data)
+    for yaml_file in collector.files.values():
+        yaml_file.store_in_cache()
     config.warnings = collector.problems
     config.files = collector.files
     return config
 
 
-def _merge(directory: Path, parsed: list[tuple[str, ManifestFile]], c: _Collector) -> Config | None:
+@dataclass
+class _FileParts:
+    """What one validated file contributes; the pydantic models are not kept (memory)."""
+
+    name: str
+    singles: dict[str, Any]  # provider, state, settings blocks present in this file
+    resources: list[Resource]
+    moved: list[MovedSpec]
+
+    @classmethod
+    def of(cls, name: str, doc: ManifestFile) -> _FileParts:
+        singles = {k: getattr(doc, k) for k in ("provider", "state", "settings")
+                   if getattr(doc, k) is not None}
+        return cls(name, singles, list(_resources_of(name, doc)), list(doc.moved or []))
+
+
+def _merge(directory: Path, parsed: list[_FileParts], c: _Collector) -> Config | None:
     singles: dict[str, tuple[str, Any]] = {}
-    for name, doc in parsed:
-        for key in ("provider", "state", "settings"):
-            value = getattr(doc, key)
-            if value is None:
-                continue
+    for part in parsed:
+        for key, value in part.singles.items():
             if key in singles:
                 first = singles[key][0]
-                c.add(name, (key,), f"a second '{key}' block; the first is at "
+                c.add(part.name, (key,), f"a second '{key}' block; the first is at "
                       f"{c.where(first, (key,))}", key=True)
             else:
-                singles[key] = (name, value)
+                singles[key] = (part.name, value)
     if "provider" not in singles:
-        first = parsed[0][0] if parsed else next(iter(c.files))
+        first = parsed[0].name if parsed else next(iter(c.files))
         c.add(first, (), "no 'provider:' block in any manifest of this directory")
         return None
 
@@ -227,12 +243,12 @@ def _merge(directory: Path, parsed: list[tuple[str, ManifestFile]], c: _Collecto
         resources[resource.address] = resource
 
     moved: list[tuple[str, int, MovedSpec]] = []
-    for name, doc in parsed:
-        for resource in _resources_of(name, doc):
+    for part in parsed:
+        for resource in part.resources:
             declare(resource)
-        moved.extend((name, i, m) for i, m in enumerate(doc.moved or []))
+        moved.extend((part.name, i, m) for i, m in enumerate(part.moved))
 
-    _check_references(parsed, resources, c)
+    _check_references(resources, c)
     _check_moves(moved, resources, c)
 
     settings = singles.get("settings", ("", SettingsSpec()))[1]
@@ -271,8 +287,11 @@ def _provider_settings(name: str, spec: ProviderSpec, c: _Collector) -> Provider
         return None
 
 
+_NO_LIFECYCLE = Lifecycle()
+
+
 def _lifecycle(spec: Any) -> Lifecycle:
-    return spec.lifecycle or Lifecycle()
+    return spec.lifecycle or _NO_LIFECYCLE
 
 
 def _resources_of(name: str, doc: ManifestFile) -> Iterator[Resource]:
@@ -308,7 +327,8 @@ def _resource(
     schema = SCHEMAS[kind]
     attrs: dict[str, Any] = {}
     secrets: dict[str, str] = {}
-    for field_name in [f for f in schema.fields if f in spec.model_fields_set]:
+    fields_set = spec.model_fields_set
+    for field_name in [f for f in schema.fields if f in fields_set]:
         value = getattr(spec, field_name)
         if field_name in schema.write_only:
             if value is not None:
@@ -322,26 +342,21 @@ def _resource(
     return Resource(kind, key, normalise(kind, attrs), secrets, _lifecycle(spec), origin)
 
 
-def _check_references(
-    parsed: list[tuple[str, ManifestFile]], resources: dict[str, Resource], c: _Collector
-) -> None:
+def _check_references(resources: dict[str, Resource], c: _Collector) -> None:
     """Every name a resource refers to must be declared somewhere in the directory."""
-    for name, doc in parsed:
-        for section in ("users", "groups", "coupons"):
-            for i, spec in enumerate(getattr(doc, section) or []):
-                kind = section[:-1]
-                for field_name, target in SCHEMAS[kind].references.items():
-                    value = getattr(spec, field_name)
-                    refs = value if isinstance(value, list) else [] if value is None else [value]
-                    for j, ref in enumerate(refs):
-                        if f"{target}.{ref}" in resources:
-                            continue
-                        loc: Loc = (section, i, field_name)
-                        if isinstance(value, list):
-                            loc = (*loc, j)
-                        c.add(name, loc, f"unknown {target} '{ref}'{_hint(target)}")
     for resource in resources.values():
         name, loc = resource.origin or ("", ())
+        if resource.kind not in {"division", "department"}:  # nesting makes those consistent
+            for field_name, target in SCHEMAS[resource.kind].references.items():
+                value = resource.attrs.get(field_name)
+                refs = value if isinstance(value, list) else [] if value is None else [value]
+                for ref in refs:
+                    if f"{target}.{ref}" in resources:
+                        continue
+                    where: Loc = (*loc, field_name)
+                    if isinstance(value, list):
+                        where = (*where, c.files[name].index_in_sequence(where, ref))
+                    c.add(name, where, f"unknown {target} '{ref}'{_hint(target)}")
         for ignored in resource.lifecycle.ignore_changes:
             if ignored not in SCHEMAS[resource.kind].fields:
                 c.add(name, (*loc, "lifecycle", "ignore_changes"),

@@ -170,15 +170,14 @@ class _Planner:
                 continue
             keys = self.keys[target]
             if isinstance(value, list):
-                attrs[name] = [keys.get(str(v), f"#{v}") for v in value]
+                attrs[name] = [keys.get(str(v)) or f"#{v}" for v in value]
             else:
-                attrs[name] = keys.get(str(value), f"#{value}")
+                attrs[name] = keys.get(str(value)) or f"#{value}"
         return normalise(kind, attrs)
 
     def _plan_kind(self, kind: str, desired: list[Resource]) -> Iterator[Operation]:
-        lives = self.live.get(kind, [])
-        by_id = {r.id: r for r in lives}
-        views = {r.id: self._view(kind, r) for r in lives}
+        # Only the translated views are kept: the raw listing is dropped to save memory.
+        views = {r.id: self._view(kind, r) for r in self.live.pop(kind, [])}
         by_natural: dict[str, list[str]] = defaultdict(list)
         for live_id, view in views.items():
             for key in natural_keys(kind, view):
@@ -189,7 +188,7 @@ class _Planner:
         # First by state: an address state knows keeps its id even if its name changed.
         for resource in desired:
             entry = self.state_view.get(resource.address)
-            if entry is not None and entry.id in by_id and entry.id not in claimed:
+            if entry is not None and entry.id in views and entry.id not in claimed:
                 claimed[entry.id] = resource.address
                 matches[resource.address] = (entry.id, "state")
         # Then by natural key, never taking an id that state gives to another live address.
@@ -221,7 +220,7 @@ class _Planner:
                 self.keys[kind][live_id] = address_key(kind, view)
                 self.ids.setdefault(f"{kind}.{address_key(kind, view)}", live_id)
 
-        yield from self._removals(kind, desired_addresses, claimed, by_id, views)
+        yield from self._removals(kind, desired_addresses, claimed, views)
 
     def _create(self, resource: Resource) -> Iterator[Operation]:
         support = self.caps.kinds[resource.kind]
@@ -294,14 +293,14 @@ class _Planner:
             yield Operation(action="replace", changes=changes, reason=why, **base)
 
     def _removals(self, kind: str, desired_addresses: set[str], claimed: dict[str, str],
-                  by_id: dict[str, LiveResource], views: dict[str, dict]) -> Iterator[Operation]:
+                  views: dict[str, dict]) -> Iterator[Operation]:
         support = self.caps.kinds[kind]
         for address, entry in self.state_view.items():
             if entry.kind != kind or address in desired_addresses:
                 continue
             if address in self.consumed:
                 continue
-            if entry.id not in by_id or entry.id in claimed:
+            if entry.id not in views or entry.id in claimed:
                 yield Operation(address=address, kind=kind, action="forget", id=entry.id,
                                 before=entry.attributes)
                 continue

@@ -62,7 +62,7 @@ assert tuple(SCHEMAS) == tuple(sorted(SCHEMAS, key=KINDS.index))
 SENSITIVE = "(sensitive)"
 
 
-@dataclass
+@dataclass(slots=True)
 class Resource:
     """A resource the manifests declare."""
 
@@ -78,7 +78,7 @@ class Resource:
         return f"{self.kind}.{self.key}"
 
 
-@dataclass
+@dataclass(slots=True)
 class LiveResource:
     """A resource as the LMS reports it: the vendor's id and canonical attributes.
 

@@ -97,19 +97,24 @@ class YamlFile:
         self._raw = path.read_bytes()
         self._digest = hashlib.sha256(self._raw).hexdigest()
         self._root: Node | None = None
-        self._from_cache = False
+        self._pending_cache: str | None = None  # parsed data to cache once the config validates
 
     def load(self) -> Any:
         """The document as plain Python data; raises YamlSyntaxError."""
         cached = self._read_cache()
         if cached is not None:
-            self._from_cache = True
             return cached
         try:
-            data = _yaml().load(self._raw)
+            data = _plain(_yaml().load(self._raw))
         except YAMLError as exc:
             raise _syntax_error(exc) from None
-        return _plain(data)
+        if self._cache_file() is not None:
+            self._pending_cache = json.dumps(data)
+        return data
+
+    def mentions(self, text: str) -> bool:
+        """Whether `text` appears anywhere in the file (a cheap test before walking the data)."""
+        return text.encode() in self._raw
 
     def _cache_file(self) -> Path | None:
         directory = _cache_dir()
@@ -126,19 +131,20 @@ class YamlFile:
         except (OSError, ValueError):
             return None
 
-    def store_in_cache(self, data: Any) -> None:
-        """Remember parsed data for a file that validated; failures to cache are harmless."""
+    def store_in_cache(self) -> None:
+        """Remember the parsed data of a file that validated; failing to cache is harmless."""
         cache_file = self._cache_file()
-        if cache_file is None or self._from_cache:
+        if cache_file is None or self._pending_cache is None:
             return
         try:
             cache_file.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=cache_file.parent, suffix=".tmp")
             with os.fdopen(fd, "w") as out:
-                json.dump(data, out)
+                out.write(self._pending_cache)
             os.replace(tmp, cache_file)
         except OSError:
             pass
+        self._pending_cache = None
 
     def locate(self, path: Sequence[str | int]) -> Position:
         """Where the value at `path` starts; the nearest existing parent when it is absent."""
@@ -168,6 +174,15 @@ class YamlFile:
                 if key.value == path[-1]:
                     return Position(key.start_mark.line + 1, key.start_mark.column + 1)
         return parent
+
+    def index_in_sequence(self, path: Sequence[str | int], value: str) -> int:
+        """Where `value` is written in the list at `path` (0 if it cannot be found)."""
+        node = self._node_at(path)
+        if isinstance(node, SequenceNode):
+            for i, item in enumerate(node.value):
+                if str(getattr(item, "value", "")).strip() == value:
+                    return i
+        return 0
 
     def _node_at(self, path: Sequence[str | int]) -> Node | None:
         self.locate(path)  # composes on first use

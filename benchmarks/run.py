@@ -1,0 +1,80 @@
+"""Benchmark plan and apply on the embedded `local` LMS.
+
+For each size N: generate an organisation of N users, apply it to an empty LMS, then plan the
+converged organisation with the parse cache warm (manifests unchanged since the last run) and
+cold (manifests just edited). Each measurement runs in a fresh process, which reports its wall
+time and peak memory (max RSS).
+
+    python benchmarks/run.py 1000 10000 50000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from generate import generate
+
+
+def measure_here(args: list[str]) -> None:
+    """Run one lmsform command in this process; print seconds and peak MB as JSON."""
+    from lmsform.cli import cli
+
+    start = time.perf_counter()
+    try:
+        cli.main(args, prog_name="lmsform", standalone_mode=False)
+    finally:
+        seconds = time.perf_counter() - start
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(json.dumps({"seconds": seconds, "peak_mb": peak_mb}), file=sys.stderr)
+
+
+def measure(args: list[str], env: dict[str, str]) -> dict[str, float]:
+    result = subprocess.run(
+        [sys.executable, __file__, "--measure", "--", *args],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=True,
+    )
+    return json.loads(result.stderr.strip().splitlines()[-1])
+
+
+def bench(users: int, work: Path) -> dict[str, dict[str, float]]:
+    directory = work / f"org-{users}"
+    generate(directory, users)
+    cache = work / f"cache-{users}"
+    env = {**os.environ, "LMSFORM_CACHE_DIR": str(cache)}
+    cold = {**env, "LMSFORM_NO_CACHE": "1"}
+    results = {"apply": measure(["apply", "--auto-approve", "-C", str(directory)], env)}
+    results["plan"] = measure(["plan", "--detailed-exitcode", "-C", str(directory)], env)
+    results["plan_cold"] = measure(["plan", "-C", str(directory)], cold)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("sizes", nargs="*", type=int, default=[1000, 10000, 50000])
+    args = parser.parse_args()
+    print("| users | apply from empty | plan, converged (cache warm) | plan, converged "
+          "(cache cold) | peak memory (plan / apply) |")
+    print("|---:|---:|---:|---:|---:|")
+    with tempfile.TemporaryDirectory() as tmp:
+        for users in args.sizes:
+            r = bench(users, Path(tmp))
+            print(f"| {users:,} | {r['apply']['seconds']:.1f} s | {r['plan']['seconds']:.2f} s "
+                  f"| {r['plan_cold']['seconds']:.2f} s | {r['plan']['peak_mb']:.0f} MB / "
+                  f"{r['apply']['peak_mb']:.0f} MB |", flush=True)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--measure"]:
+        measure_here(sys.argv[3:])
+    else:
+        main()
