@@ -316,13 +316,19 @@ class _Planner:
         prune = self.config.settings.prune
         pruning = prune is True or (isinstance(prune, list) and kind in prune)
         unmanaged = 0
+        pruned: set[str] = set()
         for live_id, view in views.items():
             if live_id in claimed or (kind, live_id) in self.owner:
                 continue
             if pruning and not (kind == "user" and self._deactivates() and
                                 view.get("active") is False):
-                yield from self._remove(kind, f"{kind}.{address_key(kind, view)}", live_id,
-                                        view, support, "pruned: declared nowhere")
+                address = f"{kind}.{address_key(kind, view)}"
+                if address in desired_addresses or address in self.state_view or \
+                        address in pruned:
+                    address += f"#{live_id}"  # a duplicate in the LMS: name it by its id too
+                pruned.add(address)
+                yield from self._remove(kind, address, live_id, view, support,
+                                        "pruned: declared nowhere")
             else:
                 unmanaged += 1
         self.unmanaged[kind] = unmanaged
@@ -344,10 +350,11 @@ class _Planner:
         elif support.delete:
             yield Operation(action="delete", **base)
         else:
+            advice = f"{support.advice} " if support.advice else ""
             self.errors.append(
                 f"{address}: {why}, but the {self.provider.type} provider cannot delete "
-                f"{kind}s. {support.advice} To stop managing it without deleting it, run "
-                f"`lmsform state rm {address}`".replace("  ", " ")
+                f"{kind}s. {advice}To stop managing it without deleting it, run "
+                f"`lmsform state rm {address}`"
             )
 
 
