@@ -9,6 +9,7 @@ running operations finish, and the state is saved with what did succeed.
 from __future__ import annotations
 
 import heapq
+import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -21,6 +22,8 @@ from lmsform.plan import Operation, Plan
 from lmsform.providers.base import Provider
 from lmsform.resources import SCHEMAS, SENSITIVE
 from lmsform.state import ProviderIdentity, State, StateEntry
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -163,18 +166,22 @@ def apply_plan(
             finished, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in sorted(finished, key=lambda f: order[running[f].address]):
                 op = running.pop(future)
+                seconds = time.monotonic() - started[op.address]
                 try:
                     new_id = future.result()
                 except Exception as exc:
-                    result.failed.append(Failure(op, _failure_message(op, exc), exc))
+                    failure = Failure(op, _failure_message(op, exc), exc)
+                    log.info("%s after %.2fs", failure.message, seconds)
+                    result.failed.append(failure)
                     continue
+                log.info("%s %s: done in %.2fs", op.action, op.address, seconds)
                 _record(state, op, new_id)
                 if new_id is not None:
                     ids.ids[op.address] = new_id
                 result.applied.append(op)
                 done += 1
                 if progress is not None:
-                    progress(done, total, op, time.monotonic() - started[op.address])
+                    progress(done, total, op, seconds)
                 for child in dependents[op.address]:
                     waiting[child].discard(op.address)
                     if not waiting[child]:

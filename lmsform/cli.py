@@ -87,7 +87,7 @@ def cli(ctx: click.Context, verbose: bool, debug: bool) -> None:
     ctx.meta["lmsform.debug"] = debug
     level = logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s",
-                        stream=sys.stderr)
+                        stream=sys.stderr, force=True)
 
 
 def main() -> None:

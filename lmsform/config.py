@@ -6,8 +6,10 @@ together in one ManifestError, before anything is contacted or written.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +34,7 @@ from lmsform.providers.base import ProviderSettings
 from lmsform.resources import SCHEMAS, Resource, normalise, split_address
 from lmsform.yamlfile import Position, YamlFile, YamlSyntaxError
 
+log = logging.getLogger(__name__)
 ENV_RE = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}")
 Loc = tuple[str | int, ...]
 
@@ -143,6 +146,7 @@ def load_config(directory: Path, *, offline: bool = False) -> Config:
     With offline=True (`lmsform validate`), unset environment variables are warnings, so
     manifests can be checked where no secrets exist (pre-commit, forks).
     """
+    started = time.monotonic()
     collector = _Collector()
     if not directory.is_dir():
         raise ManifestError([Problem(display_path(directory), 0, 0, "", "no such directory")])
@@ -196,6 +200,8 @@ def load_config(directory: Path, *, offline: bool = False) -> Config:
         yaml_file.store_in_cache()
     config.warnings = collector.problems
     config.files = collector.files
+    log.info("loaded %d manifests declaring %d resources from %s in %.2fs", len(paths),
+             len(config.resources), display_path(directory), time.monotonic() - started)
     return config
 
 

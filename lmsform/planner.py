@@ -10,6 +10,8 @@ order, and the safety limits are checked.
 from __future__ import annotations
 
 import fnmatch
+import logging
+import time
 from collections import defaultdict
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -33,6 +35,8 @@ from lmsform.resources import (
     normalise,
 )
 from lmsform.state import State, StateEntry
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -68,8 +72,14 @@ def check_capabilities(config: Config, provider: Provider) -> None:
 
 def fetch_live(provider: Provider, kinds: list[str], parallelism: int) -> dict[str, list]:
     """One listing per kind, all pages, the kinds fetched concurrently."""
+    def timed_list(kind: str) -> list[LiveResource]:
+        start = time.monotonic()
+        found = provider.list(kind)
+        log.info("listed %d %ss in %.2fs", len(found), kind, time.monotonic() - start)
+        return found
+
     with ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(kinds)))) as pool:
-        futures = {kind: pool.submit(provider.list, kind) for kind in kinds}
+        futures = {kind: pool.submit(timed_list, kind) for kind in kinds}
         live: dict[str, list[LiveResource]] = {}
         for kind, future in futures.items():
             try:

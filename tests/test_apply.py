@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import sqlite3
@@ -11,8 +12,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from lmsform.apply import apply_plan
+from lmsform.cli import cli
 from lmsform.config import load_config
 from lmsform.errors import ProviderError
 from lmsform.planner import make_plan
@@ -185,9 +188,10 @@ def test_a_saved_plan_is_refused_when_the_lms_changed(org: Org, tmp_path: Path) 
         ("Bobby",)]
 
 
-def test_secrets_never_reach_output_plans_or_state(
-    org: Org, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_secrets_never_reach_output_plans_logs_or_state(
+    org: Org, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     secret = "Sup3r-Secret-Passw0rd"
     monkeypatch.setenv("ADA_PASSWORD", secret)
     outputs = [org.run("plan").output, org.run("plan", "--json").output,
@@ -195,7 +199,11 @@ def test_secrets_never_reach_output_plans_or_state(
     plan_file = tmp_path / "plan.json"
     assert org.run("plan", "--out", str(plan_file)).exit_code == 0
     outputs.append(plan_file.read_text())
-    outputs.append(org.run("apply", str(plan_file)).output)
+    debug = CliRunner().invoke(cli, ["--debug", "apply", str(plan_file), "-C", str(org.dir)])
+    assert debug.exit_code == 0, debug.output
+    outputs.append(debug.output)
+    assert "create user.ada@example.com: done" in caplog.text
+    outputs.append(caplog.text)
     outputs.append(org.state_path.read_text())
     outputs.append(org.run("state", "show", "user.ada@example.com").output)
     assert "(sensitive)" in outputs[0] and "(sensitive)" in outputs[1]
