@@ -86,8 +86,18 @@ def cli(ctx: click.Context, verbose: bool, debug: bool) -> None:
     """Declarative configuration for learning management systems."""
     ctx.meta["lmsform.debug"] = debug
     level = logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s",
-                        stream=sys.stderr, force=True)
+    _log_to_stderr(level)
+
+
+def _log_to_stderr(level: int) -> None:
+    """lmsform's own log lines only: other libraries' loggers may print URLs or payloads."""
+    logger = logging.getLogger("lmsform")
+    logger.setLevel(level)
+    for handler in list(logger.handlers):
+        logger.removeHandler(handler)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logger.addHandler(handler)
 
 
 def main() -> None:
