@@ -304,3 +304,23 @@ def test_state_of_another_lms_is_refused(org: Org) -> None:
     result = org.run("plan")
     assert result.exit_code == 1
     assert "belongs to local 'local:lms.sqlite'" in result.output
+
+
+def test_moved_changes_an_email_and_a_course_key_in_place(org: Org) -> None:
+    apply(org)
+    (user_id,) = sql(org, "SELECT id FROM users WHERE email = 'bob@example.com'")
+    (course_id,) = sql(org, "SELECT id FROM courses WHERE key = 'security-101'")
+    org.edit("org.yaml", "email: bob@example.com", "email: robert@example.com")
+    org.write("org.yaml", (org.dir / "org.yaml").read_text().replace("security-101", "sec-101"))
+    org.write("moved.yaml", """\
+        moved:
+          - {from: user.bob@example.com, to: user.robert@example.com}
+          - {from: course.security-101, to: course.sec-101}
+        """)
+    plan = plan_of(org)
+    assert [(op.address, op.action, [c.field for c in op.changes]) for op in plan.operations] \
+        == [("course.sec-101", "update", ["key"]), ("user.robert@example.com", "update", ["email"])]
+    apply(org)
+    assert sql(org, "SELECT id FROM users WHERE email = 'robert@example.com'") == [user_id]
+    assert sql(org, "SELECT id FROM courses WHERE key = 'sec-101'") == [course_id]
+    assert plan_of(org).operations == []
