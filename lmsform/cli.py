@@ -386,6 +386,46 @@ def state_unlock(config_dir: Path, force: bool) -> None:
     click.echo(f"Released the state lock{holder}.")
 
 
+# simulators
+
+
+@cli.group()
+def simulate() -> None:
+    """Run a vendor simulator on this machine, to try lmsform or test manifests in CI."""
+
+
+@simulate.command("ilms")
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--seed", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="JSON file of the groups and courses that exist (the API cannot create "
+                   "them). Default: a small built-in set.")
+@click.option("--org-id", default="99999", show_default=True)
+@click.option("--api-login-id", default="sim-login", show_default=True)
+@click.option("--transaction-key", default="sim-key", show_default=True)
+@click.option("--latency-ms", type=click.FloatRange(min=0), default=0.0,
+              help="Delay every answer by this much.")
+@click.option("--fail-every", type=click.IntRange(min=0), default=0,
+              help="Answer every Nth request with a 500 (writes: half after acting).")
+@click.option("--drop-every", type=click.IntRange(min=0), default=0,
+              help="Drop the connection on every Nth request (writes: after acting).")
+@click.option("--rate-limit", type=click.FloatRange(min=0), default=0.0,
+              help="Requests per second; above it answer 429 with Retry-After.")
+def simulate_ilms(port: int, host: str, seed: Path | None, org_id: str, api_login_id: str,
+                  transaction_key: str, latency_ms: float, fail_every: int, drop_every: int,
+                  rate_limit: float) -> None:
+    """The iLMS API, in memory."""
+    from lmsform.simulators.base import Faults
+    from lmsform.simulators.ilms import DEFAULT_SEED, IlmsSimulator
+
+    simulator = IlmsSimulator(org_id, api_login_id, transaction_key, seed or DEFAULT_SEED,
+                              Faults(latency_ms, fail_every, drop_every, rate_limit))
+    url = simulator.start(port, host)
+    click.echo(f"iLMS simulator listening on {url} (org {org_id}); Ctrl-C stops it.")
+    click.echo(f"Request counts: {url}/_simulator/stats")
+    simulator.wait()
+
+
 # providers and schema
 
 

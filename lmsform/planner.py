@@ -59,7 +59,9 @@ def check_capabilities(config: Config, provider: Provider) -> None:
                 f"does not manage {resource.kind}s; remove them from the manifests"
             )
             continue
-        for name in sorted((resource.attrs.keys() | resource.secrets.keys()) - support.fields):
+        identity = SCHEMAS[resource.kind].identity_only
+        for name in sorted((resource.attrs.keys() | resource.secrets.keys())
+                           - support.fields - identity):
             errors.append(
                 f"{config.where(resource, name)}: {resource.address}: the {provider.type} "
                 f"provider does not support the {resource.kind} field '{name}'; remove it"
@@ -185,12 +187,19 @@ class _Planner:
                 attrs[name] = keys.get(str(value)) or f"#{value}"
         return normalise(kind, attrs)
 
+    def _match_keys(self, kind: str, attrs: dict[str, Any]) -> list[str]:
+        return self.provider.match_keys(kind, attrs) + natural_keys(kind, attrs)
+
+    def _unstored(self, kind: str) -> set[str]:
+        """Identity fields this provider does not store: never diffed nor sent."""
+        return set(SCHEMAS[kind].identity_only - self.caps.kinds[kind].fields)
+
     def _plan_kind(self, kind: str, desired: list[Resource]) -> Iterator[Operation]:
         # Only the translated views are kept: the raw listing is dropped to save memory.
         views = {r.id: self._view(kind, r) for r in self.live.pop(kind, [])}
         by_natural: dict[str, list[str]] = defaultdict(list)
         for live_id, view in views.items():
-            for key in natural_keys(kind, view):
+            for key in self._match_keys(kind, view):
                 by_natural[key].append(live_id)
 
         claimed: dict[str, str] = {}  # live id -> desired address
@@ -206,7 +215,7 @@ class _Planner:
         for resource in desired:
             if resource.address in matches:
                 continue
-            for key in natural_keys(kind, resource.attrs):
+            for key in self._match_keys(kind, resource.attrs):
                 candidates = [
                     i for i in by_natural.get(key, [])
                     if i not in claimed and self.owner.get((kind, i)) not in desired_addresses
@@ -241,7 +250,8 @@ class _Planner:
                 f"{support.advice}".rstrip()
             )
             return
-        after = dict(resource.attrs)
+        unstored = self._unstored(resource.kind)
+        after = {k: v for k, v in resource.attrs.items() if k not in unstored}
         after.update({name: SENSITIVE for name in resource.secrets})
         entry = self.state_view.get(resource.address)
         reason = "deleted outside lmsform; it will be created again" if entry else None
@@ -252,7 +262,8 @@ class _Planner:
     def _reconcile(self, resource: Resource, live_id: str, view: dict[str, Any],
                    how: str) -> Iterator[Operation]:
         kind = resource.kind
-        changes = diff(kind, resource.attrs, view, resource.lifecycle.ignore_changes)
+        ignore = [*resource.lifecycle.ignore_changes, *self._unstored(kind)]
+        changes = diff(kind, resource.attrs, view, ignore)
         entry = self.state_view.get(resource.address)
         moved_from = self.moved_from.get(resource.address)
         if how == "natural":

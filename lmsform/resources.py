@@ -24,6 +24,7 @@ class KindSchema:
     references: dict[str, str] = field(default_factory=dict)  # field -> referenced kind
     set_fields: frozenset[str] = frozenset()  # lists compared as sets
     write_only: frozenset[str] = frozenset()  # sent on create, never read back, diffed or shown
+    identity_only: frozenset[str] = frozenset()  # names the resource; a vendor may not store it
 
 
 SCHEMAS: dict[str, KindSchema] = {
@@ -36,6 +37,7 @@ SCHEMAS: dict[str, KindSchema] = {
             "custom",
         ),
         set_fields=frozenset({"categories"}),
+        identity_only=frozenset({"key"}),
     ),
     "group": KindSchema(
         fields=("name", "description", "courses"),

@@ -93,6 +93,11 @@ class Provider(ABC):
         """Switch a resource off without deleting it (users, where supported)."""
         raise NotImplementedError(f"{self.type} cannot deactivate a {kind}")
 
+    def match_keys(self, kind: str, attrs: dict[str, Any]) -> list[str]:
+        """Extra keys, tried before the natural ones, to find a live resource for a declared
+        one (say, a vendor id the manifest gives in `custom`). Same keys for both sides."""
+        return []
+
     def check(self, kind: str, attrs: dict[str, Any]) -> list[tuple[str, str]]:
         """Vendor rules on field values (lengths, characters...), checked at plan time.
 

@@ -1,0 +1,530 @@
+"""`ilms`: iLMS (Inspired LMS), through its REST API.
+
+Users are profiles of field codes (F001 first name ... F034), placed in a
+region/division/department hierarchy that the API manages fully. Groups and courses cannot be
+created or deleted through the API: lmsform matches them to what exists (courses by title, or
+by `custom: {ilms_id: ...}`) and manages group courses, memberships, enrollments, a course's
+active status and its default due date. Pricing and coupons do not exist in iLMS.
+
+Reading is done with list calls only: the hierarchy level by level, users in pages, and group
+members, group courses and course enrollments in pages per group or course.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, ClassVar
+
+import httpx
+from pydantic import Field, SecretStr
+
+from lmsform.errors import LmsformError
+from lmsform.providers.base import Capabilities, KindSupport, Provider
+from lmsform.providers.http import HttpClient, HttpProviderSettings, StaticHeaders
+from lmsform.resources import LiveResource
+
+DEFAULT_BASE_URL = "https://api.inspiredlms.com"
+
+# Canonical user fields -> iLMS profile field codes.
+USER_CODES = {"first_name": "F001", "last_name": "F003", "employee_id": "F004",
+              "job_title": "F007", "email": "F015"}
+# The other profile fields, by the names `custom:` takes.
+CUSTOM_CODES = {
+    "middle_name": "F002", "hire_date": "F005", "language": "F006", "address_1": "F008",
+    "address_2": "F009", "city": "F010", "country": "F011", "state": "F012", "province": "F013",
+    "postal_code": "F014", "phone": "F017", "fax": "F018", "company": "F022",
+    "time_zone": "F023", "custom_field_1": "F024", "custom_field_2": "F025",
+    "custom_field_3": "F026", "custom_field_4": "F027", "supervisor_name": "F033",
+    "supervisor_email": "F034",
+}
+# Field rules from the API documentation: (max length, restricted characters, required).
+PROFILE_RESTRICTED = '<>"%;+'
+NAME_RESTRICTED = '%\\+;"<>:?'
+RULES: dict[str, tuple[int, str, bool]] = {
+    "F001": (200, PROFILE_RESTRICTED, True), "F003": (200, PROFILE_RESTRICTED, True),
+    "F004": (100, PROFILE_RESTRICTED, False), "F007": (50, PROFILE_RESTRICTED, False),
+    "F015": (200, PROFILE_RESTRICTED, False), "F002": (100, PROFILE_RESTRICTED, False),
+    "F006": (100, NAME_RESTRICTED, False), "F023": (100, "", False),
+    "F033": (500, PROFILE_RESTRICTED, False), "F034": (500, PROFILE_RESTRICTED, False),
+}
+COURSE_CUSTOM = {"ilms_id", "default_due_date", "days_after_enrollment"}
+
+
+class IlmsSettings(HttpProviderSettings):
+    org_id: str = Field(min_length=1)
+    api_login_id: SecretStr
+    transaction_key: SecretStr
+    send_registration_mail: bool = False
+    change_password_at_next_login: bool = True
+    per_page: int = Field(100, ge=1, le=1000)
+
+
+class IlmsProvider(Provider):
+    type = "ilms"
+    description = "iLMS (Inspired LMS) REST API"
+    settings_model = IlmsSettings
+    capabilities: ClassVar[Capabilities] = Capabilities(kinds={
+        "region": KindSupport(fields=frozenset({"name"})),
+        "division": KindSupport(fields=frozenset({"name", "region"}),
+                                replace_fields=frozenset({"region"})),
+        "department": KindSupport(fields=frozenset({"name", "division"}),
+                                  replace_fields=frozenset({"division"})),
+        "course": KindSupport(
+            fields=frozenset({"title", "published", "custom"}), create=False, delete=False,
+            replace_fields=frozenset({"title"}),
+            advice="iLMS courses are created in the iLMS admin UI; declare an existing one by "
+                   "its title, or by custom: {ilms_id: ...}.",
+        ),
+        "group": KindSupport(
+            fields=frozenset({"name", "description", "courses"}), create=False, delete=False,
+            replace_fields=frozenset({"name", "description"}),
+            advice="iLMS groups are created, renamed and deleted in the iLMS admin UI "
+                   "(Groups); lmsform manages their courses, and members through users' groups.",
+        ),
+        "user": KindSupport(
+            fields=frozenset({"email", "first_name", "last_name", "employee_id", "job_title",
+                              "department", "groups", "enrollments", "active", "password",
+                              "custom"}),
+            deactivate=True,
+        ),
+    })
+
+    def __init__(self, settings: IlmsSettings, config_dir: Path,
+                 transport: httpx.BaseTransport | None = None) -> None:
+        super().__init__(settings, config_dir)
+        self.settings: IlmsSettings = settings
+        auth = StaticHeaders(
+            {"APILoginID": settings.api_login_id.get_secret_value(),
+             "TransactionKey": settings.transaction_key.get_secret_value(),
+             "OrgID": settings.org_id},
+            secret_names=frozenset({"APILoginID", "TransactionKey"}),
+        )
+        self.http = HttpClient("ilms", settings.base_url or DEFAULT_BASE_URL, auth, settings,
+                               default_rate=10, transport=transport)
+        self.root = f"/organizations/{settings.org_id}"
+        self._lock = threading.RLock()
+        self._cache: dict[str, Any] = {}
+        self._cache_locks: dict[str, threading.Lock] = defaultdict(threading.Lock)
+        # Where each hierarchy node sits, for the nested URLs: id -> (name, parent id)
+        self.regions: dict[str, str] = {}
+        self.divisions: dict[str, tuple[str, str]] = {}
+        self.departments: dict[str, tuple[str, str]] = {}
+
+    def identity(self) -> str:
+        return f"ilms:{self.http.base_url}/organizations/{self.settings.org_id}"
+
+    def close(self) -> None:
+        self.http.close()
+
+    # plan-time rules
+
+    def check(self, kind: str, attrs: dict[str, Any]) -> list[tuple[str, str]]:
+        problems: list[tuple[str, str]] = []
+        if kind in {"region", "division", "department"}:
+            problems += _rule("name", attrs.get("name"), 100, NAME_RESTRICTED)
+        if kind == "user":
+            for name, code in USER_CODES.items():
+                if name in attrs:
+                    limit, restricted, _ = RULES[code]
+                    problems += _rule(name, attrs[name], limit, restricted)
+            for key, value in (attrs.get("custom") or {}).items():
+                code = _custom_code(key)
+                if code is None:
+                    problems.append(("custom", f"'{key}' is not an iLMS profile field; use one "
+                                     f"of {', '.join(sorted(CUSTOM_CODES))}"))
+                    continue
+                limit, restricted, _ = RULES.get(code, (100, PROFILE_RESTRICTED, False))
+                problems += _rule("custom", value, limit, restricted, label=key)
+            if "password" in attrs:
+                problems += _rule("password", attrs["password"], 10_000, PROFILE_RESTRICTED,
+                                  show_value=False)
+        if kind == "course":
+            unknown = sorted(set(attrs.get("custom") or {}) - COURSE_CUSTOM)
+            if unknown:
+                problems.append(("custom", f"iLMS courses take custom keys "
+                                 f"{', '.join(sorted(COURSE_CUSTOM))}; not {', '.join(unknown)}"))
+            days = (attrs.get("custom") or {}).get("days_after_enrollment")
+            if days is not None and (not isinstance(days, int) or not 1 <= days <= 999):
+                problems.append(("custom", "days_after_enrollment must be a whole number from "
+                                 "1 to 999"))
+        return problems
+
+    def match_keys(self, kind: str, attrs: dict[str, Any]) -> list[str]:
+        ilms_id = (attrs.get("custom") or {}).get("ilms_id") if kind == "course" else None
+        return [f"ilms_id:{ilms_id}"] if ilms_id else []
+
+    # reading
+
+    def _cached(self, name: str, load: Callable[[], Any]) -> Any:
+        """Load once per provider (a plan): several kinds need the same listings."""
+        with self._cache_locks[name]:
+            if name not in self._cache:
+                self._cache[name] = load()
+            return self._cache[name]
+
+    def _pages(self, path: str, **params: Any) -> Iterator[Any]:
+        return self.http.paginate(f"{self.root}{path}", params=params,
+                                  per_page=self.settings.per_page)
+
+    def _each(self, items: list[Any], fetch: Callable[[Any], Any]) -> list[Any]:
+        """Fetch something per item concurrently, within the client's bound."""
+        if not items:
+            return []
+        workers = min(len(items), self.settings.max_concurrency)
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            return list(pool.map(fetch, items))
+
+    def _hierarchy(self) -> dict[str, list[LiveResource]]:
+        def load() -> dict[str, list[LiveResource]]:
+            regions = list(self._pages("/regions"))
+            divisions_of = self._each(regions, lambda r: list(self._pages(
+                f"/regions/{r['ID']}/divisions")))
+            pairs = [(r, d) for r, ds in zip(regions, divisions_of, strict=True) for d in ds]
+            departments_of = self._each(pairs, lambda p: list(self._pages(
+                f"/regions/{p[0]['ID']}/divisions/{p[1]['ID']}/departments")))
+            out: dict[str, list[LiveResource]] = {"region": [], "division": [],
+                                                  "department": []}
+            with self._lock:
+                for r in regions:
+                    self.regions[str(r["ID"])] = r["Name"]
+                    out["region"].append(LiveResource(str(r["ID"]), {"name": r["Name"]}))
+                for (r, d), departments in zip(pairs, departments_of, strict=True):
+                    self.divisions[str(d["ID"])] = (d["Name"], str(r["ID"]))
+                    out["division"].append(LiveResource(
+                        str(d["ID"]), {"name": d["Name"], "region": str(r["ID"])}))
+                    for p in departments:
+                        self.departments[str(p["ID"])] = (p["Name"], str(d["ID"]))
+                        out["department"].append(LiveResource(
+                            str(p["ID"]), {"name": p["Name"], "division": str(d["ID"])}))
+            return out
+
+        return self._cached("hierarchy", load)
+
+    def _groups(self) -> list[dict[str, Any]]:
+        return self._cached("groups", lambda: list(self._pages("/groups")))
+
+    def _courses(self) -> list[dict[str, Any]]:
+        return self._cached("courses", lambda: list(self._pages("/courses")))
+
+    def _memberships(self) -> dict[str, list[str]]:
+        """user id -> group ids, from each group's member pages."""
+        def load() -> dict[str, list[str]]:
+            groups = self._groups()
+            members = self._each(groups, lambda g: [
+                str(u["ID"]) for u in self._pages(f"/groups/{g['ID']}/members")])
+            found: dict[str, list[str]] = defaultdict(list)
+            for group, users in zip(groups, members, strict=True):
+                for user in users:
+                    found[user].append(str(group["ID"]))
+            return found
+
+        return self._cached("memberships", load)
+
+    def _enrollments(self) -> dict[str, list[str]]:
+        """user id -> course ids, from each course's enrollment pages."""
+        def load() -> dict[str, list[str]]:
+            courses = self._courses()
+            enrolled = self._each(courses, lambda c: [
+                str(e["User"]["ID"]) for e in self._pages(
+                    f"/courses/{c['ID']}/enrollments", includeInactiveUsers="true")])
+            found: dict[str, list[str]] = defaultdict(list)
+            for course, users in zip(courses, enrolled, strict=True):
+                for user in users:
+                    found[user].append(str(course["ID"]))
+            return found
+
+        return self._cached("enrollments", load)
+
+    def list(self, kind: str) -> list[LiveResource]:
+        if kind in {"region", "division", "department"}:
+            return self._hierarchy()[kind]
+        if kind == "course":
+            return [LiveResource(str(c["ID"]), _course_attrs(c), {"type": c.get("Type")})
+                    for c in self._courses()]
+        if kind == "group":
+            courses = self._each(self._groups(), lambda g: [
+                str(c["ID"]) for c in self._pages(f"/groups/{g['ID']}/groupcourses")])
+            return [LiveResource(str(g["ID"]), {"name": g["Name"],
+                                                "description": g.get("Description") or "",
+                                                "courses": ids})
+                    for g, ids in zip(self._groups(), courses, strict=True)]
+        if kind == "user":
+            memberships, enrollments = self._memberships(), self._enrollments()
+            return [
+                LiveResource(str(u["ID"]), {
+                    **_user_attrs(u),
+                    "groups": memberships.get(str(u["ID"]), []),
+                    "enrollments": enrollments.get(str(u["ID"]), []),
+                }, {"registered": u["Profile"].get("F032")})
+                for u in self._pages("/users", userstatus="active,inactive")
+            ]
+        raise LmsformError(f"ilms does not manage {kind}s")
+
+    # writing
+
+    def create(self, kind: str, attrs: dict[str, Any]) -> str:
+        if kind == "region":
+            new = self._create_node("/regions", attrs["name"])
+            with self._lock:
+                self.regions[new] = attrs["name"]
+            return new
+        if kind == "division":
+            new = self._create_node(f"/regions/{attrs['region']}/divisions", attrs["name"])
+            with self._lock:
+                self.divisions[new] = (attrs["name"], str(attrs["region"]))
+            return new
+        if kind == "department":
+            path = f"{self._division_path(str(attrs['division']))}/departments"
+            new = self._create_node(path, attrs["name"])
+            with self._lock:
+                self.departments[new] = (attrs["name"], str(attrs["division"]))
+            return new
+        if kind == "user":
+            return self._create_user(attrs)
+        raise LmsformError(f"the ilms provider cannot create {kind}s")
+
+    def _create_node(self, path: str, name: str) -> str:
+        def landed() -> str | None:
+            for node in self._pages(path):
+                if node["Name"].lower() == name.lower():
+                    return str(node["ID"])
+            return None
+
+        response = self.http.request("POST", f"{self.root}{path}", json={"name": name},
+                                     landed=landed)
+        return response if isinstance(response, str) else _new_id(response)
+
+    def _create_user(self, attrs: dict[str, Any]) -> str:
+        profile = self._profile(attrs)
+        if attrs.get("password"):
+            profile["F016"] = attrs["password"]
+        email = attrs.get("email")
+
+        def landed() -> str | None:
+            if not email:
+                return None
+            for user in self._pages("/users", userstatus="active,inactive", F015=f'"{email}"'):
+                return str(user["ID"])
+            return None
+
+        body = {"userProfileData": [{"Key": k, "Value": v} for k, v in profile.items()],
+                "sendRegistrationMail": self.settings.send_registration_mail,
+                "changePasswordAtNextLogin": self.settings.change_password_at_next_login}
+        response = self.http.request("POST", f"{self.root}/users", json=body, landed=landed)
+        user_id = response if isinstance(response, str) else _new_id(response)
+        self._set_memberships(user_id, attrs.get("groups") or [], [])
+        self._set_enrollments(user_id, attrs.get("enrollments") or [], [])
+        if attrs.get("active") is False:
+            self.deactivate("user", user_id)
+        return user_id
+
+    def update(self, kind: str, id: str, changes: dict[str, Any],
+               before: dict[str, Any]) -> None:
+        if kind in {"region", "division", "department"}:
+            path = {"region": f"/regions/{id}", "division": self._division_path(id),
+                    "department": self._department_path(id)}[kind]
+            self.http.request("PUT", f"{self.root}{path}", json={"name": changes["name"]})
+            with self._lock:
+                table = {"region": None, "division": self.divisions,
+                         "department": self.departments}[kind]
+                if table is None:
+                    self.regions[id] = changes["name"]
+                else:
+                    table[id] = (changes["name"], table[id][1])
+        elif kind == "user":
+            self._update_user(id, changes, before)
+        elif kind == "group":
+            self._set_group_courses(id, changes.get("courses") or [],
+                                    before.get("courses") or [])
+        elif kind == "course":
+            self._update_course(id, changes)
+
+    def _update_user(self, id: str, changes: dict[str, Any], before: dict[str, Any]) -> None:
+        profile = self._profile(changes)
+        if profile:
+            self.http.request("PUT", f"{self.root}/users/{id}",
+                              json=[{"Key": k, "Value": v} for k, v in profile.items()])
+        if "groups" in changes:
+            self._set_memberships(id, changes["groups"] or [], before.get("groups") or [])
+        if "enrollments" in changes:
+            self._set_enrollments(id, changes["enrollments"] or [],
+                                  before.get("enrollments") or [])
+        if "active" in changes:
+            if changes["active"] is False:
+                self.deactivate("user", id)
+            else:
+                self.http.request("PUT", f"{self.root}/users/{id}/Activate")
+
+    def _update_course(self, id: str, changes: dict[str, Any]) -> None:
+        if "published" in changes:
+            method = "PUT" if changes["published"] else "DELETE"
+            self.http.request(method, f"{self.root}/courses/{id}/Activate")
+        custom = changes.get("custom")
+        if custom is not None and ({"default_due_date", "days_after_enrollment"} & set(custom)):
+            due = custom.get("default_due_date")
+            self.http.request("PUT", f"{self.root}/courses/{id}/DueDate", json={
+                "DefaultDueDate": _due_date(due),
+                "DaysAfterEnrollment": custom.get("days_after_enrollment"),
+            })
+
+    def delete(self, kind: str, id: str) -> None:
+        paths = {"region": lambda: f"/regions/{id}", "division": lambda: self._division_path(id),
+                 "department": lambda: self._department_path(id), "user": lambda: f"/users/{id}"}
+        if kind not in paths:
+            raise LmsformError(f"the ilms provider cannot delete {kind}s")
+        self.http.request("DELETE", f"{self.root}{paths[kind]()}",
+                          already_done=lambda r: r.status_code == 404)
+
+    def deactivate(self, kind: str, id: str) -> None:
+        self.http.request("DELETE", f"{self.root}/users/{id}/Activate")
+
+    # memberships: one call per added or removed member, as the API has no bulk form
+
+    def _set_memberships(self, user: str, after: list[str], before: list[str]) -> None:
+        for group in sorted(set(after) - set(before)):
+            self._add(f"/groups/{group}/members", {"userid": user},
+                      lambda g=group: user in self._members_of(g))
+        for group in sorted(set(before) - set(after)):
+            self.http.request("DELETE", f"{self.root}/groups/{group}/members/{user}",
+                              already_done=lambda r, g=group: r.status_code == 404
+                              and user not in self._members_of(g))
+
+    def _set_enrollments(self, user: str, after: list[str], before: list[str]) -> None:
+        for course in sorted(set(after) - set(before)):
+            self._add(f"/courses/{course}/enrollments", {"userid": user},
+                      lambda c=course: user in self._enrolled_in(c))
+        for course in sorted(set(before) - set(after)):
+            self.http.request("DELETE", f"{self.root}/courses/{course}/enrollments",
+                              json={"userid": user},
+                              already_done=lambda r, c=course: r.status_code == 404
+                              and user not in self._enrolled_in(c))
+
+    def _set_group_courses(self, group: str, after: list[str], before: list[str]) -> None:
+        for course in sorted(set(after) - set(before)):
+            self._add(f"/groups/{group}/groupcourses", {"courseid": course},
+                      lambda c=course: c in self._courses_of(group))
+        for course in sorted(set(before) - set(after)):
+            self.http.request("DELETE", f"{self.root}/groups/{group}/groupcourses/{course}",
+                              already_done=lambda r, c=course: r.status_code == 404
+                              and c not in self._courses_of(group))
+
+    def _add(self, path: str, body: dict[str, str], present: Callable[[], bool]) -> None:
+        """POST an addition; after a lost answer, read before sending it again."""
+        self.http.request(
+            "POST", f"{self.root}{path}", json=body,
+            landed=lambda: True if present() else None,
+            already_done=lambda r: r.status_code in {400, 409} and present(),
+        )
+
+    def _members_of(self, group: str) -> set[str]:
+        return {str(u["ID"]) for u in self._pages(f"/groups/{group}/members")}
+
+    def _enrolled_in(self, course: str) -> set[str]:
+        return {str(e["User"]["ID"]) for e in self._pages(
+            f"/courses/{course}/enrollments", includeInactiveUsers="true")}
+
+    def _courses_of(self, group: str) -> set[str]:
+        return {str(c["ID"]) for c in self._pages(f"/groups/{group}/groupcourses")}
+
+    # hierarchy paths and names
+
+    def _known(self, table: dict[str, Any], id: str) -> Any:
+        with self._lock:
+            if id not in table:
+                self._cache.pop("hierarchy", None)
+            else:
+                return table[id]
+        self._hierarchy()  # created since we last listed, e.g. by another process
+        with self._lock:
+            if id not in table:
+                raise LmsformError(f"no region, division or department with id {id} in iLMS")
+            return table[id]
+
+    def _division_path(self, division: str) -> str:
+        _, region = self._known(self.divisions, division)
+        return f"/regions/{region}/divisions/{division}"
+
+    def _department_path(self, department: str) -> str:
+        _, division = self._known(self.departments, department)
+        return f"{self._division_path(division)}/departments/{department}"
+
+    def _profile(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        """Canonical user fields -> profile codes; the department as F019, F020 and F021."""
+        profile = {USER_CODES[name]: attrs[name] for name in USER_CODES if name in attrs}
+        if attrs.get("department") is not None:
+            department, division = self._known(self.departments, str(attrs["department"]))
+            division_name, region = self._known(self.divisions, division)
+            profile.update({"F019": self._known(self.regions, region), "F020": division_name,
+                            "F021": department})
+        for key, value in (attrs.get("custom") or {}).items():
+            code = _custom_code(key)
+            if code is not None:
+                profile[code] = value
+        return profile
+
+
+def _new_id(response: httpx.Response) -> str:
+    """A 201's body is the new id; the Location header ends with it too."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, int | str) and str(body).strip():
+        return str(body).strip()
+    location = response.headers.get("Location", "")
+    if location.rstrip("/"):
+        return location.rstrip("/").rsplit("/", 1)[-1]
+    raise LmsformError("iLMS answered 201 Created without the new id")
+
+
+def _custom_code(key: str) -> str | None:
+    return CUSTOM_CODES.get(key)
+
+
+def _user_attrs(user: dict[str, Any]) -> dict[str, Any]:
+    profile = user["Profile"]
+    attrs: dict[str, Any] = {name: profile.get(code) for name, code in USER_CODES.items()}
+    attrs["department"] = str(profile["F021_ID"]) if profile.get("F021_ID") else None
+    attrs["active"] = str(user.get("UserStatus", "")).lower() == "active"
+    attrs["custom"] = {name: profile.get(code) for name, code in CUSTOM_CODES.items()}
+    return attrs
+
+
+def _course_attrs(course: dict[str, Any]) -> dict[str, Any]:
+    due = course.get("DefaultDueDateSettings") or {}
+    return {
+        "title": course["Name"],
+        "published": str(course.get("Status", "")).lower() == "active",
+        "custom": {"ilms_id": str(course["ID"]),
+                   "default_due_date": (due.get("DefaultDueDate") or "")[:10] or None,
+                   "days_after_enrollment": due.get("DaysAfterEnrollment")},
+    }
+
+
+def _due_date(value: Any) -> str | None:
+    if value in (None, ""):
+        return None
+    text = str(value)
+    return text if "T" in text else f"{text[:10]}T00:00:00"
+
+
+def _rule(field: str, value: Any, limit: int, restricted: str, *, label: str | None = None,
+          show_value: bool = True) -> list[tuple[str, str]]:
+    if value is None:
+        return []
+    text = str(value)
+    name = label or field
+    problems = []
+    if len(text) > limit:
+        problems.append((field, f"{name}: iLMS allows at most {limit} characters"
+                         f" ({len(text)} given)"))
+    bad = sorted(set(restricted) & set(text))
+    if bad:
+        shown = f" in '{text}'" if show_value else ""
+        problems.append((field, f"{name}: iLMS does not allow the characters "
+                         f"{' '.join(bad)}{shown}"))
+    return problems

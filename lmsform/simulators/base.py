@@ -1,0 +1,237 @@
+"""A small threaded HTTP server for vendor simulators, with fault injection and counters.
+
+Simulators serve real sockets on 127.0.0.1 so that providers are tested through their real
+HTTP code. Faults are deterministic (every Nth request) so that tests are repeatable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import socket
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+
+@dataclass
+class Faults:
+    """What can go wrong, on purpose."""
+
+    latency_ms: float = 0
+    fail_every: int = 0  # every Nth request answers 500 (writes: half after acting)
+    drop_every: int = 0  # every Nth request drops the connection (writes: after acting)
+    rate_limit: float = 0  # requests per second; above it, 429 with Retry-After
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: Any
+    raw_body: bytes
+
+
+@dataclass
+class Response:
+    status: int
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class HttpProblem(Exception):
+    """Raised by a route to answer with an error status and the vendor's error body."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+Handler = Callable[..., Response]
+
+
+class Simulator:
+    """Routes, faults and counters; subclasses add the vendor's routes and data."""
+
+    name = "simulator"
+
+    def __init__(self, faults: Faults | None = None) -> None:
+        self.faults = faults or Faults()
+        self.routes: list[tuple[str, re.Pattern[str], str, Handler]] = []
+        self.lock = threading.RLock()  # one request changes the data at a time
+        self.counts: Counter[str] = Counter()
+        self._sequence = 0
+        self._recent: deque[float] = deque()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def route(self, method: str, pattern: str, name: str, handler: Handler) -> None:
+        regex = re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", pattern) + "$",
+                           re.IGNORECASE)
+        self.routes.append((method, regex, name, handler))
+
+    # hooks for subclasses
+
+    def authenticate(self, request: Request) -> None:
+        """Raise HttpProblem(401) when the credentials are wrong."""
+
+    def error_body(self, status: int, message: str) -> Any:
+        return {"Message": message}
+
+    # serving
+
+    def start(self, port: int = 0, host: str = "127.0.0.1") -> str:
+        """Serve in a background thread; returns the base URL."""
+        simulator = self
+
+        class _Handler(_RequestHandler):
+            sim = simulator
+
+        self._server = ThreadingHTTPServer((host, port), _Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self.base_url
+
+    @property
+    def base_url(self) -> str:
+        assert self._server is not None
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def wait(self) -> None:
+        """Block until Ctrl-C, then stop serving."""
+        assert self._thread is not None
+        try:
+            while self._thread.is_alive():
+                self._thread.join(0.5)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def stats(self) -> dict[str, Any]:
+        with self.lock:
+            return {"requests": sum(self.counts.values()), "by_route": dict(self.counts)}
+
+    def reset_counts(self) -> None:
+        with self.lock:
+            self.counts.clear()
+
+    # one request
+
+    def _fault(self) -> tuple[str | None, float | None]:
+        """Which fault, if any, this request gets: 'fail-before', 'fail-after', 'drop', '429'."""
+        with self.lock:
+            self._sequence += 1
+            n = self._sequence
+            now = time.monotonic()
+            if self.faults.rate_limit:
+                while self._recent and now - self._recent[0] > 1.0:
+                    self._recent.popleft()
+                if len(self._recent) >= self.faults.rate_limit:
+                    return "429", 1.0 - (now - self._recent[0])
+                self._recent.append(now)
+        if self.faults.drop_every and n % self.faults.drop_every == 0:
+            return "drop", None
+        if self.faults.fail_every and n % self.faults.fail_every == 0:
+            return ("fail-after" if (n // self.faults.fail_every) % 2 == 0
+                    else "fail-before"), None
+        return None, None
+
+    def handle(self, request: Request) -> Response | None:
+        """The response to send, or None to drop the connection."""
+        if self.faults.latency_ms:
+            time.sleep(self.faults.latency_ms / 1000)
+        if request.path.startswith("/_simulator/"):
+            return Response(200, self.stats())
+        fault, wait = self._fault()
+        if fault == "429":
+            retry = max(1, round(wait or 1))
+            return Response(429, self.error_body(429, "Too many requests"),
+                            {"Retry-After": str(retry)})
+        if fault == "fail-before":
+            return Response(500, self.error_body(500, "Internal server error (simulated)"))
+        response = self._dispatch(request)  # the server acts; then the answer may be lost
+        if fault == "drop":
+            return None
+        if fault == "fail-after":
+            return Response(500, self.error_body(500, "Internal server error (simulated)"))
+        return response
+
+    def _dispatch(self, request: Request) -> Response:
+        try:
+            self.authenticate(request)
+            for method, regex, name, handler in self.routes:
+                match = regex.match(request.path)
+                if match and method == request.method:
+                    with self.lock:
+                        self.counts[f"{method} {name}"] += 1
+                        return handler(request, **match.groupdict())
+            raise HttpProblem(404, f"No resource at {request.path}")
+        except HttpProblem as problem:
+            return Response(problem.status, self.error_body(problem.status, problem.message))
+
+
+class _RequestHandler(BaseHTTPRequestHandler):
+    sim: Simulator
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet: tests and CI logs
+        pass
+
+    def _serve(self) -> None:
+        parts = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        body: Any = None
+        if raw:
+            content_type = self.headers.get("Content-Type", "")
+            if "application/json" not in content_type.lower():
+                self._write(Response(415, self.sim.error_body(
+                    415, "Unsupported media type: send application/json")))
+                return
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                self._write(Response(400, self.sim.error_body(400, "Malformed JSON body")))
+                return
+        query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+        request = Request(self.command, parts.path, query,
+                          {k.lower(): v for k, v in self.headers.items()}, body, raw)
+        response = self.sim.handle(request)
+        if response is None:
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        self._write(response)
+
+    def _write(self, response: Response) -> None:
+        payload = b"" if response.body is None else json.dumps(response.body).encode()
+        self.send_response(response.status)
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        if payload:
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        if payload:
+            self.wfile.write(payload)
+
+    do_GET = do_POST = do_PUT = do_DELETE = _serve
