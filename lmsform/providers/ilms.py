@@ -325,15 +325,13 @@ class IlmsProvider(Provider):
     def update(self, kind: str, id: str, changes: dict[str, Any],
                before: dict[str, Any]) -> None:
         if kind in {"region", "division", "department"}:
-            path = {"region": f"/regions/{id}", "division": self._division_path(id),
-                    "department": self._department_path(id)}[kind]
-            self.http.request("PUT", f"{self.root}{path}", json={"name": changes["name"]})
+            self.http.request("PUT", f"{self.root}{self._node_path(kind, id)}",
+                              json={"name": changes["name"]})
             with self._lock:
-                table = {"region": None, "division": self.divisions,
-                         "department": self.departments}[kind]
-                if table is None:
+                if kind == "region":
                     self.regions[id] = changes["name"]
                 else:
+                    table = self.divisions if kind == "division" else self.departments
                     table[id] = (changes["name"], table[id][1])
         elif kind == "user":
             self._update_user(id, changes, before)
@@ -372,11 +370,10 @@ class IlmsProvider(Provider):
             })
 
     def delete(self, kind: str, id: str) -> None:
-        paths = {"region": lambda: f"/regions/{id}", "division": lambda: self._division_path(id),
-                 "department": lambda: self._department_path(id), "user": lambda: f"/users/{id}"}
-        if kind not in paths:
+        if kind not in {"region", "division", "department", "user"}:
             raise LmsformError(f"the ilms provider cannot delete {kind}s")
-        self.http.request("DELETE", f"{self.root}{paths[kind]()}",
+        path = f"/users/{id}" if kind == "user" else self._node_path(kind, id)
+        self.http.request("DELETE", f"{self.root}{path}",
                           already_done=lambda r: r.status_code == 404)
 
     def deactivate(self, kind: str, id: str) -> None:
@@ -443,6 +440,13 @@ class IlmsProvider(Provider):
             if id not in table:
                 raise LmsformError(f"no region, division or department with id {id} in iLMS")
             return table[id]
+
+    def _node_path(self, kind: str, id: str) -> str:
+        if kind == "region":
+            return f"/regions/{id}"
+        if kind == "division":
+            return self._division_path(id)
+        return self._department_path(id)
 
     def _division_path(self, division: str) -> str:
         _, region = self._known(self.divisions, division)
@@ -517,14 +521,14 @@ def _rule(field: str, value: Any, limit: int, restricted: str, *, label: str | N
     if value is None:
         return []
     text = str(value)
-    name = label or field
+    prefix = f"{label}: " if label else ""
     problems = []
     if len(text) > limit:
-        problems.append((field, f"{name}: iLMS allows at most {limit} characters"
+        problems.append((field, f"{prefix}iLMS allows at most {limit} characters"
                          f" ({len(text)} given)"))
     bad = sorted(set(restricted) & set(text))
     if bad:
         shown = f" in '{text}'" if show_value else ""
-        problems.append((field, f"{name}: iLMS does not allow the characters "
+        problems.append((field, f"{prefix}iLMS does not allow the characters "
                          f"{' '.join(bad)}{shown}"))
     return problems

@@ -98,7 +98,9 @@ class Simulator:
 
         self._server = ThreadingHTTPServer((host, port), _Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        server = self._server
+        self._thread = threading.Thread(target=lambda: server.serve_forever(poll_interval=0.05),
+                                        daemon=True)
         self._thread.start()
         return self.base_url
 
@@ -191,6 +193,8 @@ class Simulator:
 class _RequestHandler(BaseHTTPRequestHandler):
     sim: Simulator
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in separate writes
+    wbufsize = 64 * 1024  # ...or better, in one: flushed at the end of each request
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet: tests and CI logs
         pass

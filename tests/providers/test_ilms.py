@@ -1,0 +1,299 @@
+"""The ilms provider against the iLMS simulator, over real sockets."""
+
+from __future__ import annotations
+
+import json
+import math
+import textwrap
+from collections import Counter
+from pathlib import Path
+
+import httpx
+import pytest
+from click.testing import CliRunner, Result
+
+from lmsform.cli import cli
+from lmsform.simulators.base import Faults
+from lmsform.simulators.ilms import IlmsSimulator
+
+KEY = "sim-key-0f9e8d7c"
+ORG = """\
+hierarchy:
+  - region: Americas
+    divisions:
+      - division: Sales
+        departments: [Inside Sales, Field Sales]
+  - region: EMEA
+    divisions:
+      - division: Operations
+        departments: [Finance]
+courses:
+  - key: security
+    title: Security Awareness
+    published: true
+    custom: {days_after_enrollment: 30}
+  - key: privacy
+    title: Data Privacy Basics
+    published: true
+groups:
+  - name: Managers
+    courses: [security]
+  - name: Sales Team
+    courses: [privacy]
+users:
+  - email: ada@example.com
+    first_name: Ada
+    last_name: Lovelace
+    job_title: Engineer
+    department: Americas/Sales/Inside Sales
+    groups: [Managers]
+    enrollments: [security]
+    password: ${env:ADA_PASSWORD:-Initial-Pass-1}
+    custom: {language: English, city: London}
+  - email: bob@example.com
+    first_name: Bob
+    last_name: Builder
+    department: Americas/Sales/Field Sales
+    groups: [Sales Team]
+    enrollments: [privacy]
+  - email: carol@example.com
+    first_name: Carol
+    last_name: Danvers
+    department: EMEA/Operations/Finance
+    groups: []
+    enrollments: [security, privacy]
+  - email: dan@example.com
+    first_name: Dan
+    last_name: Brown
+    department: EMEA/Operations/Finance
+"""
+
+
+class IlmsOrg:
+    def __init__(self, root: Path, faults: Faults | None = None, **provider: object) -> None:
+        self.sim = IlmsSimulator(transaction_key=KEY, faults=faults)
+        self.sim.start()
+        self.dir = root / "ilms"
+        self.dir.mkdir()
+        options = "".join(f"  {k}: {v}\n" for k, v in provider.items())
+        (self.dir / "main.yaml").write_text(
+            "provider:\n  type: ilms\n"
+            f"  base_url: {self.sim.base_url}\n  org_id: '99999'\n"
+            f"  api_login_id: sim-login\n  transaction_key: ${{env:ILMS_KEY}}\n{options}"
+            "state:\n  path: state.json\n")
+        (self.dir / "org.yaml").write_text(ORG)
+
+    def run(self, *args: str) -> Result:
+        return CliRunner().invoke(cli, [*args, "-C", str(self.dir)])
+
+    def apply(self) -> Result:
+        result = self.run("apply", "--auto-approve")
+        assert result.exit_code == 0, result.output
+        return result
+
+    def edit(self, old: str, new: str) -> None:
+        path = self.dir / "org.yaml"
+        text = path.read_text()
+        assert old in text, old
+        path.write_text(text.replace(old, new))
+
+    def user(self, email: str) -> dict:
+        (user,) = [u for u in self.sim.users.values() if u["Profile"]["F015"] == email]
+        return user
+
+    def groups_of(self, email: str) -> set[str]:
+        uid = self.user(email)["ID"]
+        return {self.sim.groups[g]["Name"] for g, m in self.sim.members.items() if uid in m}
+
+    def courses_of(self, email: str) -> set[str]:
+        uid = self.user(email)["ID"]
+        return {self.sim.courses[c]["Name"] for c, e in self.sim.enrollments.items() if uid in e}
+
+    def assert_state_matches_server(self) -> None:
+        state = json.loads((self.dir / "state.json").read_text())["resources"]
+        users = {a: e["id"] for a, e in state.items() if a.startswith("user.")}
+        emails = Counter(u["Profile"]["F015"] for u in self.sim.users.values())
+        assert all(n == 1 for n in emails.values()), f"duplicate users: {emails}"
+        for address, user_id in users.items():
+            assert self.sim.users[int(user_id)]["Profile"]["F015"] == address[5:]
+        departments = {a: e["id"] for a, e in state.items() if a.startswith("department.")}
+        for address, dept_id in departments.items():
+            assert self.sim.departments[int(dept_id)]["Name"] == address.rsplit("/", 1)[1]
+
+    def close(self) -> None:
+        self.sim.stop()
+
+
+@pytest.fixture
+def ilms(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("LMSFORM_NO_CACHE", "1")
+    monkeypatch.setenv("ILMS_KEY", KEY)
+    org = IlmsOrg(tmp_path, requests_per_second=100)
+    yield org
+    org.close()
+
+
+EDITS = [
+    # move Bob to Inside Sales, and rename Field Sales through a moved: entry
+    ("    department: Americas/Sales/Field Sales\n",
+     "    department: Americas/Sales/Inside Sales\n"),
+    ("departments: [Inside Sales, Field Sales]", "departments: [Inside Sales, Field Ops]"),
+    # Dan leaves (deactivated), Carol joins a group and a course, Ada a course
+    ("  - email: dan@example.com\n    first_name: Dan\n    last_name: Brown\n"
+     "    department: EMEA/Operations/Finance\n", ""),
+    ("    groups: []\n    enrollments: [security, privacy]",
+     "    groups: [Managers]\n    enrollments: [security, privacy]"),
+    ("    enrollments: [security]\n", "    enrollments: [security, privacy]\n"),
+    # the privacy course is switched off
+    ("    title: Data Privacy Basics\n    published: true",
+     "    title: Data Privacy Basics\n    published: false"),
+]
+
+
+def edit_scenario(org: IlmsOrg) -> None:
+    for old, new in EDITS:
+        org.edit(old, new)
+    (org.dir / "moved.yaml").write_text(textwrap.dedent("""\
+        moved:
+          - from: department.Americas/Sales/Field Sales
+            to: department.Americas/Sales/Field Ops
+        """))
+
+
+def check_scenario_result(org: IlmsOrg, field_sales_id: int) -> None:
+    assert org.sim.departments[field_sales_id]["Name"] == "Field Ops"  # renamed in place
+    assert org.user("bob@example.com")["Profile"]["F021"] == "Inside Sales"
+    assert org.user("dan@example.com")["UserStatus"] == "Inactive"
+    assert org.groups_of("carol@example.com") == {"Managers"}
+    assert org.courses_of("ada@example.com") == {"Security Awareness", "Data Privacy Basics"}
+    privacy = next(c for c in org.sim.courses.values() if c["Name"] == "Data Privacy Basics")
+    assert privacy["Status"] == "Inactive"
+
+
+def field_sales(org: IlmsOrg) -> int:
+    return next(i for i, d in org.sim.departments.items() if d["Name"] == "Field Sales")
+
+
+def test_apply_converges_then_edits_converge(ilms: IlmsOrg) -> None:
+    first = ilms.apply()
+    assert "Apply complete" in first.output
+    assert ilms.run("plan", "--detailed-exitcode").exit_code == 0
+    ada = ilms.user("ada@example.com")
+    assert ada["Profile"]["F006"] == "English" and ada["Profile"]["F010"] == "London"
+    assert ada["_password"] == "Initial-Pass-1"
+    assert ilms.groups_of("ada@example.com") == {"Managers"}
+    assert ilms.courses_of("carol@example.com") == {"Security Awareness", "Data Privacy Basics"}
+    security = next(c for c in ilms.sim.courses.values() if c["Name"] == "Security Awareness")
+    assert security["DefaultDueDateSettings"]["DaysAfterEnrollment"] == 30
+    managers = next(g for g in ilms.sim.groups.values() if g["Name"] == "Managers")
+    assert set(ilms.sim.group_courses[managers["ID"]]) == {security["ID"]}
+
+    field_sales_id = field_sales(ilms)
+    edit_scenario(ilms)
+    plan = ilms.run("plan").output
+    assert "~ department.Americas/Sales/Field Ops (moved from" in plan
+    assert "- user.dan@example.com (deactivate" in plan
+    ilms.apply()
+    assert ilms.run("plan", "--detailed-exitcode").exit_code == 0
+    check_scenario_result(ilms, field_sales_id)
+    ilms.assert_state_matches_server()
+
+
+def test_the_scenario_converges_under_faults(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LMSFORM_NO_CACHE", "1")
+    monkeypatch.setenv("ILMS_KEY", KEY)
+    faults = Faults(latency_ms=50, fail_every=5, drop_every=17, rate_limit=40)
+    org = IlmsOrg(tmp_path, faults, requests_per_second=200, max_retries=8)
+    try:
+        org.apply()
+        assert org.run("plan", "--detailed-exitcode").exit_code == 0
+        org.assert_state_matches_server()
+        field_sales_id = field_sales(org)
+        edit_scenario(org)
+        org.apply()
+        assert org.run("plan", "--detailed-exitcode").exit_code == 0
+        check_scenario_result(org, field_sales_id)
+        org.assert_state_matches_server()
+        assert len(org.sim.users) == 4
+    finally:
+        org.close()
+
+
+def test_listing_users_takes_one_request_per_page(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LMSFORM_NO_CACHE", "1")
+    monkeypatch.setenv("ILMS_KEY", KEY)
+    org = IlmsOrg(tmp_path, per_page=50, requests_per_second=100)
+    try:
+        org.apply()
+        headers = {"APILoginID": "sim-login", "TransactionKey": KEY, "OrgID": "99999"}
+        with httpx.Client(base_url=org.sim.base_url, headers=headers) as api:
+            for i in range(246):
+                profile = {"F001": "U", "F003": f"N{i}", "F015": f"u{i}@example.com",
+                           "F019": "EMEA", "F020": "Operations", "F021": "Finance"}
+                assert api.post("/organizations/99999/users", json={"userProfileData": [
+                    {"Key": k, "Value": v} for k, v in profile.items()]}).status_code == 201
+        org.sim.reset_counts()
+        result = org.run("plan")
+        assert "246 users" in result.output  # unmanaged, counted
+        counts = org.sim.stats()["by_route"]
+        assert counts["GET users"] == math.ceil(250 / 50)
+        assert "GET user" not in counts  # never one request per user
+        # members and enrollments: one listing per group and per course, not per user
+        assert counts["GET group members"] == len(org.sim.groups)
+        assert counts["GET enrollments"] == len(org.sim.courses)
+    finally:
+        org.close()
+
+
+@pytest.mark.parametrize(("old", "new", "message"), [
+    ("    title: Security Awareness\n", "    title: Security Awareness 2\n",
+     "course.security: not found in the LMS, and the ilms provider cannot create courses. "
+     "iLMS courses are created in the iLMS admin UI"),
+    ("groups:\n", "groups:\n  - name: Marketing\n",
+     "group.Marketing: not found in the LMS, and the ilms provider cannot create groups"),
+    ("    published: true\n    custom: {days_after_enrollment: 30}\n",
+     "    pricing: [{plan: std, amount: 5, currency: USD}]\n",
+     "course.security: the ilms provider does not support the course field 'pricing'"),
+    ("users:\n", "coupons:\n  - code: X\n    discount: {percent: 5}\nusers:\n",
+     "coupon.X: the ilms provider does not manage coupons"),
+    ("    first_name: Bob\n", "    first_name: Bob;Robert\n",
+     "org.yaml:34:17: user.bob@example.com.first_name: iLMS does not allow the characters ; "
+     "in 'Bob;Robert'"),
+    ("    job_title: Engineer\n", "    job_title: " + "x" * 51 + "\n",
+     "user.ada@example.com.job_title: iLMS allows at most 50 characters (51 given)"),
+    ("departments: [Finance]", "departments: [Finance, 'Fin:ance']",
+     "department.EMEA/Operations/Fin:ance.name: iLMS does not allow the characters :"),
+    ("custom: {language: English, city: London}", "custom: {shoe_size: 44}",
+     "user.ada@example.com.custom: 'shoe_size' is not an iLMS profile field"),
+])
+def test_impossible_manifests_fail_at_plan_time(ilms: IlmsOrg, old: str, new: str,
+                                                message: str) -> None:
+    ilms.edit(old, new)
+    ilms.sim.reset_counts()
+    result = ilms.run("plan")
+    assert result.exit_code == 1
+    assert message in result.output, result.output
+    assert "Traceback" not in result.output
+
+
+def test_credentials_never_leak(ilms: IlmsOrg, monkeypatch: pytest.MonkeyPatch) -> None:
+    outputs = [ilms.run("plan").output, ilms.run("plan", "--json").output,
+               ilms.apply().output, (ilms.dir / "state.json").read_text()]
+    assert json.loads(outputs[-1])["provider"]["instance"].startswith("ilms:http://127.0.0.1")
+    monkeypatch.setenv("ILMS_KEY", "wrong-" + KEY)
+    denied = ilms.run("plan")
+    assert denied.exit_code == 1
+    assert "GET /organizations/99999/" in denied.output
+    assert "HTTP 401: Authorization has been denied for this request." in denied.output
+    outputs.append(denied.output)
+    for text in outputs:
+        assert KEY not in text
+
+
+def test_plain_http_to_a_remote_host_is_refused(ilms: IlmsOrg) -> None:
+    path = ilms.dir / "main.yaml"
+    path.write_text(path.read_text().replace(ilms.sim.base_url, "http://lms.example.com"))
+    result = ilms.run("plan")
+    assert result.exit_code == 1 and "plain HTTP" in result.output
