@@ -442,6 +442,9 @@ def providers_command() -> None:
             operations = ", ".join(cls.capabilities.operations(kind)) or "read only"
             click.echo(f"  {kind:<11} {operations}")
             click.echo(f"  {'':<11} fields: {', '.join(sorted(support.fields))}")
+            if support.required_on_create:
+                required = ", ".join(sorted(support.required_on_create))
+                click.echo(f"  {'':<11} required to create: {required}")
             if support.replace_fields:
                 replace = ", ".join(sorted(support.replace_fields))
                 click.echo(f"  {'':<11} replaced on change: {replace}")

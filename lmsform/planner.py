@@ -250,6 +250,15 @@ class _Planner:
                 f"{support.advice}".rstrip()
             )
             return
+        missing = sorted(support.required_on_create - resource.attrs.keys()
+                         - resource.secrets.keys())
+        if missing:
+            self.errors.append(
+                f"{self.config.where(resource)}: {resource.address}: not found in the LMS, and "
+                f"the {self.provider.type} provider needs {', '.join(missing)} to create a "
+                f"{resource.kind}; add {'them' if len(missing) > 1 else 'it'} to the manifest"
+            )
+            return
         unstored = self._unstored(resource.kind)
         after = {k: v for k, v in resource.attrs.items() if k not in unstored}
         after.update({name: SENSITIVE for name in resource.secrets})

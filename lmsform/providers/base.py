@@ -31,6 +31,7 @@ class KindSupport:
     delete: bool = True
     deactivate: bool = False  # users: switch off instead of deleting
     replace_fields: frozenset[str] = frozenset()  # a change to one of these means delete + create
+    required_on_create: frozenset[str] = frozenset()  # the vendor refuses a create without them
     advice: str = ""  # what the user can do instead when an operation is not supported
 
 

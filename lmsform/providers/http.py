@@ -19,6 +19,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
@@ -308,30 +309,41 @@ class HttpClient:
     ) -> Iterator[Any]:
         """Every item of a paged listing (page/per_page style, or any names for them).
 
-        Stops when a page is short, when X-Total-Count is reached, or when the server sends no
-        `next` link where it sends links at all: vendors differ in which of these they give.
+        When the first page gives X-Total-Count, the other pages are fetched concurrently
+        (within max_concurrency). Otherwise pages are read one after another until one is
+        short, or until the server sends no `next` link where it sends links at all: vendors
+        differ in which of these they give.
         """
-        page = 1
-        seen = 0
-        while True:
+
+        def fetch(page: int) -> httpx.Response:
             query = {**(params or {}), page_param: page, size_param: per_page}
             response = self.request("GET", path, params=query)
             assert isinstance(response, httpx.Response)
-            batch = items(response.json())
-            yield from batch
-            seen += len(batch)
-            if not batch:
-                return
-            total = response.headers.get("X-Total-Count")
-            if total is not None and total.isdigit():
-                if seen >= int(total):
-                    return
-            elif "next" in response.headers or response.links:
-                if "next" not in response.headers and "next" not in response.links:
-                    return
-            elif len(batch) < per_page:
+            return response
+
+        first = fetch(1)
+        batch = items(first.json())
+        yield from batch
+        total = first.headers.get("X-Total-Count", "")
+        if batch and total.isdigit():
+            # The server may cap the page size: count pages by what the first page held.
+            pages = range(2, -(-int(total) // len(batch)) + 1)
+            if len(pages) > 0:
+                workers = min(len(pages), self.options.max_concurrency)
+                with ThreadPoolExecutor(max_workers=workers) as pool:
+                    for response in pool.map(fetch, pages):
+                        yield from items(response.json())
+            return
+        page, response = 1, first
+        while batch:
+            links = "next" in response.headers or bool(response.links)
+            has_next = "next" in response.headers or "next" in response.links
+            if (links and not has_next) or (not links and len(batch) < per_page):
                 return
             page += 1
+            response = fetch(page)
+            batch = items(response.json())
+            yield from batch
 
 
 def _status(response: httpx.Response | None) -> int | None:

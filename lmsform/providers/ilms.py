@@ -90,6 +90,7 @@ class IlmsProvider(Provider):
                               "department", "groups", "enrollments", "active", "password",
                               "custom"}),
             deactivate=True,
+            required_on_create=frozenset({"first_name", "last_name", "department"}),
         ),
     })
 

@@ -218,3 +218,23 @@ def test_concurrent_requests_stay_within_the_bound() -> None:
     for thread in threads:
         thread.join()
     assert state["peak"] <= 3 and http.counters.requests == 12
+
+
+def test_pages_are_fetched_concurrently_once_the_total_is_known() -> None:
+    lock = threading.Lock()
+    state = {"now": 0, "peak": 0}
+    listing = pages(100, "total")
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        with lock:
+            state["now"] += 1
+            state["peak"] = max(state["peak"], state["now"])
+        time.sleep(0.01)
+        with lock:
+            state["now"] -= 1
+        return listing(request)
+
+    http = client(handler, max_concurrency=4)
+    assert list(http.paginate("/x", per_page=10)) == list(range(100))  # in order
+    assert http.counters.requests == 10
+    assert 1 < state["peak"] <= 4

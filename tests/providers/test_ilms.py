@@ -265,6 +265,9 @@ def test_listing_users_takes_one_request_per_page(tmp_path: Path,
      "user.ada@example.com.job_title: iLMS allows at most 50 characters (51 given)"),
     ("departments: [Finance]", "departments: [Finance, 'Fin:ance']",
      "department.EMEA/Operations/Fin:ance.name: iLMS does not allow the characters :"),
+    ("    first_name: Dan\n    last_name: Brown\n", "",
+     "user.dan@example.com: not found in the LMS, and the ilms provider needs first_name, "
+     "last_name to create a user; add them to the manifest"),
     ("custom: {language: English, city: London}", "custom: {shoe_size: 44}",
      "user.ada@example.com.custom: 'shoe_size' is not an iLMS profile field"),
 ])

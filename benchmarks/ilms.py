@@ -1,0 +1,118 @@
+"""Benchmark the ilms provider against the iLMS simulator with network latency.
+
+For each size N: start `lmsform simulate ilms` with 20 ms latency in its own process, apply an
+organisation of N users to it, then plan the converged organisation. Reports wall time and
+the requests the simulator served, next to the sequential lower bound (requests x latency):
+what the same work would take one request at a time.
+
+    python benchmarks/ilms.py 1000 5000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+LATENCY_MS = 20
+PARALLELISM = 8
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def write_org(directory: Path, users: int, port: int) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    departments = [f"Department {i}" for i in range(max(1, users // 250))]
+    lines = [
+        "provider:", "  type: ilms", f"  base_url: http://127.0.0.1:{port}",
+        "  org_id: '99999'", "  api_login_id: sim-login", "  transaction_key: sim-key",
+        f"  max_concurrency: {PARALLELISM}", "  requests_per_second: 1000",
+        "state: {path: state.json}",
+        "hierarchy:", "  - region: Bench", "    divisions:", "      - division: All",
+        f"        departments: [{', '.join(departments)}]",
+        "courses:",
+        "  - {key: security, title: Security Awareness}",
+        "  - {key: privacy, title: Data Privacy Basics}",
+        "groups:", "  - {name: Managers}", "  - {name: Sales Team}",
+        "users:",
+    ]
+    groups, courses = ["Managers", "Sales Team"], ["security", "privacy"]
+    for i in range(users):
+        lines += [
+            f"  - email: user{i}@bench.example", f"    first_name: First{i}",
+            f"    last_name: Last{i}",
+            f"    department: Bench/All/{departments[i % len(departments)]}",
+            f"    groups: [{groups[i % 2]}]", f"    enrollments: [{courses[i % 2]}]",
+        ]
+    (directory / "org.yaml").write_text("\n".join(lines) + "\n")
+
+
+def stats(port: int) -> int:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/_simulator/stats") as response:
+        return json.load(response)["requests"]
+
+
+def run(args: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "lmsform", *args], env=env, check=True,
+                   stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def bench(users: int, work: Path) -> list[tuple[str, float, int]]:
+    port = free_port()
+    simulator = subprocess.Popen(
+        [sys.executable, "-m", "lmsform", "simulate", "ilms", "--port", str(port),
+         "--latency-ms", str(LATENCY_MS)], stdout=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            try:
+                stats(port)
+                break
+            except OSError:
+                time.sleep(0.1)
+        directory = work / f"ilms-{users}"
+        write_org(directory, users, port)
+        env = {**os.environ, "LMSFORM_NO_CACHE": "1"}
+        results = []
+        before = stats(port)
+        seconds = run(["apply", "--auto-approve", "--parallelism", str(PARALLELISM),
+                       "-C", str(directory)], env)
+        results.append(("apply from empty", seconds, stats(port) - before))
+        before = stats(port)
+        seconds = run(["plan", "--detailed-exitcode", "-C", str(directory)], env)
+        results.append(("plan, converged", seconds, stats(port) - before))
+        return results
+    finally:
+        simulator.terminate()
+        simulator.wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("sizes", nargs="*", type=int, default=[1000, 5000])
+    args = parser.parse_args()
+    print("| users | run | wall time | requests | sequential lower bound | speed-up |")
+    print("|---:|---|---:|---:|---:|---:|")
+    with tempfile.TemporaryDirectory() as tmp:
+        for users in args.sizes:
+            for name, seconds, requests in bench(users, Path(tmp)):
+                bound = requests * LATENCY_MS / 1000
+                print(f"| {users:,} | {name} | {seconds:.1f} s | {requests:,} | {bound:.1f} s "
+                      f"| {bound / seconds:.1f}x |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
