@@ -380,43 +380,43 @@ class IlmsProvider(Provider):
     def deactivate(self, kind: str, id: str) -> None:
         self.http.request("DELETE", f"{self.root}/users/{id}/Activate")
 
-    # memberships: one call per added or removed member, as the API has no bulk form
+    # links (members, enrollments, group courses): one call per change, as the API has no
+    # bulk form; after a lost answer or an 'already there', a read decides
+
+    def _sync(self, after: list[str], before: list[str], *, add: Callable[[str], str],
+              body: Callable[[str], dict[str, str]],
+              remove: Callable[[str], tuple[str, dict[str, str] | None]],
+              present: Callable[[str], bool]) -> None:
+        for item in sorted(set(after) - set(before)):
+            self.http.request(
+                "POST", f"{self.root}{add(item)}", json=body(item),
+                landed=lambda i=item: True if present(i) else None,
+                already_done=lambda r, i=item: r.status_code in {400, 409} and present(i),
+            )
+        for item in sorted(set(before) - set(after)):
+            path, json = remove(item)
+            self.http.request(
+                "DELETE", f"{self.root}{path}", json=json,
+                already_done=lambda r, i=item: r.status_code == 404 and not present(i),
+            )
 
     def _set_memberships(self, user: str, after: list[str], before: list[str]) -> None:
-        for group in sorted(set(after) - set(before)):
-            self._add(f"/groups/{group}/members", {"userid": user},
-                      lambda g=group: user in self._members_of(g))
-        for group in sorted(set(before) - set(after)):
-            self.http.request("DELETE", f"{self.root}/groups/{group}/members/{user}",
-                              already_done=lambda r, g=group: r.status_code == 404
-                              and user not in self._members_of(g))
+        self._sync(after, before, add=lambda g: f"/groups/{g}/members",
+                   body=lambda g: {"userid": user},
+                   remove=lambda g: (f"/groups/{g}/members/{user}", None),
+                   present=lambda g: user in self._members_of(g))
 
     def _set_enrollments(self, user: str, after: list[str], before: list[str]) -> None:
-        for course in sorted(set(after) - set(before)):
-            self._add(f"/courses/{course}/enrollments", {"userid": user},
-                      lambda c=course: user in self._enrolled_in(c))
-        for course in sorted(set(before) - set(after)):
-            self.http.request("DELETE", f"{self.root}/courses/{course}/enrollments",
-                              json={"userid": user},
-                              already_done=lambda r, c=course: r.status_code == 404
-                              and user not in self._enrolled_in(c))
+        self._sync(after, before, add=lambda c: f"/courses/{c}/enrollments",
+                   body=lambda c: {"userid": user},
+                   remove=lambda c: (f"/courses/{c}/enrollments", {"userid": user}),
+                   present=lambda c: user in self._enrolled_in(c))
 
     def _set_group_courses(self, group: str, after: list[str], before: list[str]) -> None:
-        for course in sorted(set(after) - set(before)):
-            self._add(f"/groups/{group}/groupcourses", {"courseid": course},
-                      lambda c=course: c in self._courses_of(group))
-        for course in sorted(set(before) - set(after)):
-            self.http.request("DELETE", f"{self.root}/groups/{group}/groupcourses/{course}",
-                              already_done=lambda r, c=course: r.status_code == 404
-                              and c not in self._courses_of(group))
-
-    def _add(self, path: str, body: dict[str, str], present: Callable[[], bool]) -> None:
-        """POST an addition; after a lost answer, read before sending it again."""
-        self.http.request(
-            "POST", f"{self.root}{path}", json=body,
-            landed=lambda: True if present() else None,
-            already_done=lambda r: r.status_code in {400, 409} and present(),
-        )
+        self._sync(after, before, add=lambda c: f"/groups/{group}/groupcourses",
+                   body=lambda c: {"courseid": c},
+                   remove=lambda c: (f"/groups/{group}/groupcourses/{c}", None),
+                   present=lambda c: c in self._courses_of(group))
 
     def _members_of(self, group: str) -> set[str]:
         return {str(u["ID"]) for u in self._pages(f"/groups/{group}/members")}

@@ -320,13 +320,13 @@ class IlmsSimulator(Simulator):
     def update_user(self, request: Request, org: str, uid: str) -> Response:
         user = self._user(uid)
         values = self._profile_values(request.body)
-        if any(c in values for c in ("F019", "F020", "F021")):
-            self._set_path(user["Profile"], self._department_path(values))
         if values.get("F015") and self._email_taken(values["F015"], but=user["ID"]):
             raise HttpProblem(400, f"A user with Email ID '{values['F015']}' already exists")
         for code in REQUIRED_CODES - {"F019", "F020", "F021"}:
             if code in values and not values[code]:
                 raise HttpProblem(400, f"{code} is required")
+        if any(c in values for c in ("F019", "F020", "F021")):
+            self._set_path(user["Profile"], self._department_path(values))
         user["Profile"].update({c: v for c, v in values.items()
                                 if c not in {"F016", "F019", "F020", "F021"}})
         return Response(204)

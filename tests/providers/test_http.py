@@ -198,7 +198,8 @@ def test_rate_limiter_spaces_requests() -> None:
     assert waits == pytest.approx([0.1, 0.2, 0.3, 0.4], abs=0.02)
 
 
-def test_concurrent_requests_stay_within_the_bound() -> None:
+def tracking_concurrency(answer):
+    """A handler that answers like `answer` after 10 ms, recording the peak in flight."""
     lock = threading.Lock()
     state = {"now": 0, "peak": 0}
 
@@ -209,8 +210,13 @@ def test_concurrent_requests_stay_within_the_bound() -> None:
         time.sleep(0.01)
         with lock:
             state["now"] -= 1
-        return httpx.Response(200, json=[])
+        return answer(request)
 
+    return handler, state
+
+
+def test_concurrent_requests_stay_within_the_bound() -> None:
+    handler, state = tracking_concurrency(lambda request: httpx.Response(200, json=[]))
     http = client(handler, max_concurrency=3)
     threads = [threading.Thread(target=http.request, args=("GET", "/x")) for _ in range(12)]
     for thread in threads:
@@ -221,19 +227,7 @@ def test_concurrent_requests_stay_within_the_bound() -> None:
 
 
 def test_pages_are_fetched_concurrently_once_the_total_is_known() -> None:
-    lock = threading.Lock()
-    state = {"now": 0, "peak": 0}
-    listing = pages(100, "total")
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        with lock:
-            state["now"] += 1
-            state["peak"] = max(state["peak"], state["now"])
-        time.sleep(0.01)
-        with lock:
-            state["now"] -= 1
-        return listing(request)
-
+    handler, state = tracking_concurrency(pages(100, "total"))
     http = client(handler, max_concurrency=4)
     assert list(http.paginate("/x", per_page=10)) == list(range(100))  # in order
     assert http.counters.requests == 10

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import httpx
 import pytest
 
@@ -155,31 +157,27 @@ def test_courses_and_groups_come_from_the_seed(api: httpx.Client) -> None:
     assert due.status_code == 400
 
 
+@contextlib.contextmanager
+def faulty(**faults):
+    simulator = IlmsSimulator(faults=Faults(**faults))
+    simulator.start()
+    try:
+        with httpx.Client(base_url=simulator.base_url, headers=HEADERS) as api:
+            yield simulator, api
+    finally:
+        simulator.stop()
+
+
 def test_faults_are_injected_deterministically() -> None:
-    simulator = IlmsSimulator(faults=Faults(fail_every=3))
-    simulator.start()
-    try:
-        with httpx.Client(base_url=simulator.base_url, headers=HEADERS) as api:
-            codes = [api.get(f"{ORG}/regions").status_code for _ in range(6)]
-        assert codes == [200, 200, 500, 200, 200, 500]
-    finally:
-        simulator.stop()
-    simulator = IlmsSimulator(faults=Faults(rate_limit=2))
-    simulator.start()
-    try:
-        with httpx.Client(base_url=simulator.base_url, headers=HEADERS) as api:
-            answers = [api.get(f"{ORG}/regions") for _ in range(3)]
-        assert [a.status_code for a in answers] == [200, 200, 429]
-        assert int(answers[2].headers["Retry-After"]) >= 1
-    finally:
-        simulator.stop()
-    simulator = IlmsSimulator(faults=Faults(drop_every=2))
-    simulator.start()
-    try:
-        with httpx.Client(base_url=simulator.base_url, headers=HEADERS) as api:
-            assert api.post(f"{ORG}/regions", json={"name": "A"}).status_code == 201
-            with pytest.raises(httpx.TransportError):
-                api.post(f"{ORG}/regions", json={"name": "B"})
+    with faulty(fail_every=3) as (_, api):
+        codes = [api.get(f"{ORG}/regions").status_code for _ in range(6)]
+    assert codes == [200, 200, 500, 200, 200, 500]
+    with faulty(rate_limit=2) as (_, api):
+        answers = [api.get(f"{ORG}/regions") for _ in range(3)]
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    assert int(answers[2].headers["Retry-After"]) >= 1
+    with faulty(drop_every=2) as (simulator, api):
+        assert api.post(f"{ORG}/regions", json={"name": "A"}).status_code == 201
+        with pytest.raises(httpx.TransportError):
+            api.post(f"{ORG}/regions", json={"name": "B"})
         assert {r["Name"] for r in simulator.regions.values()} == {"A", "B"}  # acted, then lost
-    finally:
-        simulator.stop()
