@@ -102,6 +102,11 @@ def make_plan(config: Config, state: State, provider: Provider,
     planner = _Planner(config, state, provider, live)
     operations = planner.run(kinds)
     operations = _select(operations, options)
+    if options.targets or options.excludes:
+        planner.warnings.append(
+            "--target/--exclude in effect: this plan is partial and may leave the LMS "
+            "different from the manifests; meant for emergencies, follow it with a full plan"
+        )
     operations = _order(operations)
     plan = Plan(
         operations=operations,

@@ -256,6 +256,8 @@ def test_coupon_code_change_is_a_replace(org: Org) -> None:
 def test_targets_and_excludes(org: Org) -> None:
     plan = plan_of(org, targets=["region.*", "division.*"])
     assert list(actions(plan)) == ["region.Americas", "division.Americas/Sales"]
+    assert plan.warnings[0].startswith("--target/--exclude in effect: this plan is partial")
+    assert plan_of(org).warnings == []
     plan = plan_of(org, excludes=["coupon.*"])
     assert "coupon.WELCOME10" not in actions(plan) and len(plan.operations) == 8
     with pytest.raises(PlanError, match=r"user\.bob@example\.com needs department"):
