@@ -22,6 +22,7 @@ from lmsform.errors import LmsformError, ManifestError
 from lmsform.manifest import KINDS, ManifestFile
 from lmsform.plan import SYMBOLS, Operation, Plan
 from lmsform.planner import PlanOptions, make_plan
+from lmsform.providers.base import Provider
 from lmsform.resources import split_address
 from lmsform.state import State
 
@@ -198,7 +199,7 @@ def apply(plan_file: Path | None, config_dir: Path, target: tuple[str, ...],
         provider = providers.open_provider(config.provider, config.directory)
         try:
             if saved is not None:
-                the_plan = _check_saved_plan(saved, config, state, parallelism)
+                the_plan = _check_saved_plan(saved, config, state, provider, parallelism)
             else:
                 options = PlanOptions(list(target), list(exclude), max_deletes, parallelism)
                 the_plan = make_plan(config, state, provider, options)
@@ -218,7 +219,8 @@ def apply(plan_file: Path | None, config_dir: Path, target: tuple[str, ...],
     _report(result)
 
 
-def _check_saved_plan(saved: Plan, config: Config, state: State, parallelism: int) -> Plan:
+def _check_saved_plan(saved: Plan, config: Config, state: State, provider: Provider,
+                      parallelism: int) -> Plan:
     """A saved plan applies only to the state and LMS it was made against."""
     recorded = (saved.state.lineage, saved.state.serial) if saved.state else None
     if recorded != state.version:
@@ -229,7 +231,7 @@ def _check_saved_plan(saved: Plan, config: Config, state: State, parallelism: in
             "nothing was applied. Run `lmsform plan` again"
         )
     options = PlanOptions(saved.targets, saved.excludes, None, parallelism)
-    fresh = _make_plan(config, state, options)
+    fresh = make_plan(config, state, provider, options)
     if fresh.provider != saved.provider:
         raise LmsformError("this plan was made for another LMS; nothing was applied")
     before = {op.address: _signature(op) for op in saved.operations}
