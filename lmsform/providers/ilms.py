@@ -101,7 +101,8 @@ class IlmsProvider(Provider):
         auth = StaticHeaders(
             {"APILoginID": settings.api_login_id.get_secret_value(),
              "TransactionKey": settings.transaction_key.get_secret_value(),
-             "OrgID": settings.org_id},
+             "OrgID": settings.org_id,
+             "Content-Type": "application/json"},  # on every request, as the docs show
             secret_names=frozenset({"APILoginID", "TransactionKey"}),
         )
         self.http = HttpClient("ilms", settings.base_url or DEFAULT_BASE_URL, auth, settings,

@@ -198,12 +198,15 @@ class IlmsSimulator(Simulator):
         return user
 
     def _profile_values(self, pairs: Any) -> dict[str, Any]:
+        if isinstance(pairs, list):  # JSON names are case-insensitive for iLMS's API
+            pairs = [{k.lower(): v for k, v in p.items()} if isinstance(p, dict) else p
+                     for p in pairs]
         if not isinstance(pairs, list) or not all(
-            isinstance(p, dict) and "Key" in p and "Value" in p for p in pairs
+            isinstance(p, dict) and "key" in p and "value" in p for p in pairs
         ):
             raise HttpProblem(400, 'profile data must be a list of {"Key": ..., "Value": ...}')
         values: dict[str, Any] = {}
-        for pair in pairs:
+        for pair in ({"Key": p["key"], "Value": p["value"]} for p in pairs):
             code = str(pair["Key"]).upper()
             value = pair["Value"]
             if code not in PROFILE_CODES or code == "F016":
@@ -297,10 +300,11 @@ class IlmsSimulator(Simulator):
         return Response(200, self._public(self._user(uid)))
 
     def create_user(self, request: Request, org: str) -> Response:
-        body = request.body
-        if not isinstance(body, dict) or "userProfileData" not in body:
+        body = {k.lower(): v for k, v in request.body.items()} \
+            if isinstance(request.body, dict) else {}
+        if "userprofiledata" not in body:
             raise HttpProblem(400, "userProfileData is required")
-        values = self._profile_values(body["userProfileData"])
+        values = self._profile_values(body["userprofiledata"])
         missing = sorted(c for c in REQUIRED_CODES if not values.get(c))
         if missing:
             raise HttpProblem(400, f"required profile fields missing: {', '.join(missing)}")
