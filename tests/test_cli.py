@@ -124,3 +124,51 @@ def test_schema_is_a_json_schema_of_the_manifest() -> None:
 def test_missing_directory_is_a_clear_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["plan", "-C", str(tmp_path / "nope")])
     assert result.exit_code == 1 and "no such directory" in result.output
+
+
+def run_in_terminal(args: list[str], answer: str | None = None) -> tuple[int, str]:
+    """Run lmsform attached to a pseudo-terminal, as a person at a keyboard would."""
+    import pty
+    import select
+    import subprocess
+    import sys
+
+    leader, follower = pty.openpty()
+    env = {**os.environ, "TERM": "xterm", "COLUMNS": "120"}
+    process = subprocess.Popen([sys.executable, "-m", "lmsform", *args], stdin=follower,
+                               stdout=follower, stderr=follower, env=env, close_fds=True)
+    os.close(follower)
+    output = b""
+    answered = False
+    while True:
+        ready, _, _ = select.select([leader], [], [], 30)
+        if not ready:
+            process.kill()
+            break
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the terminal closed: the process is done
+            break
+        if not chunk:
+            break
+        output += chunk
+        if answer is not None and not answered and b"Only 'yes' is accepted" in output:
+            os.write(leader, answer.encode() + b"\n")
+            answered = True
+    os.close(leader)
+    return process.wait(timeout=30), output.decode(errors="replace")
+
+
+def test_a_terminal_gets_colour_a_confirmation_prompt_and_progress(org: Org) -> None:
+    code, output = run_in_terminal(["apply", "-C", str(org.dir)], answer="yes")
+    assert code == 0, output
+    assert "\x1b[32m  + region.Americas" in output  # green creates
+    assert "Apply these 9 operations?" in output
+    assert "\r\x1b[K[1/9] + region.Americas: create done" in output  # one progress line
+    assert "Apply complete: 9 created." in output
+
+
+def test_anything_but_yes_cancels(org: Org) -> None:
+    code, output = run_in_terminal(["apply", "-C", str(org.dir)], answer="y")
+    assert code == 1 and "apply cancelled; nothing was changed" in output
+    assert not org.db_path.exists() or "region" not in org.run("state", "list").output

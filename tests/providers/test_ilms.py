@@ -300,3 +300,13 @@ def test_plain_http_to_a_remote_host_is_refused(ilms: IlmsOrg) -> None:
     path.write_text(path.read_text().replace(ilms.sim.base_url, "http://lms.example.com"))
     result = ilms.run("plan")
     assert result.exit_code == 1 and "plain HTTP" in result.output
+
+
+def test_verbose_logs_each_request_without_credentials(ilms: IlmsOrg) -> None:
+    result = CliRunner().invoke(cli, ["-v", "plan", "-C", str(ilms.dir)])
+    assert result.exit_code == 0
+    lines = [line for line in result.output.splitlines() if "lmsform.providers.http" in line]
+    assert any(line.startswith("INFO lmsform.providers.http: GET /organizations/99999/users: "
+                               "200 in ") for line in lines)
+    assert len(lines) == sum(ilms.sim.stats()["by_route"].values())
+    assert KEY not in result.output
