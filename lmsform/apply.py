@@ -186,6 +186,7 @@ def apply_plan(
                     waiting[child].discard(op.address)
                     if not waiting[child]:
                         heapq.heappush(ready, (order[child], child))
+            state.sync()
     finished_addresses = {op.address for op in result.applied}
     finished_addresses |= {f.operation.address for f in result.failed}
     result.skipped = [op for a, op in operations.items() if a not in finished_addresses]

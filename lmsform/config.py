@@ -10,7 +10,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,7 +82,8 @@ class _Collector:
         yaml_file = self.files[name]
         return yaml_file.locate_key(loc) if key else yaml_file.locate(loc)
 
-    def add(self, name: str, loc: Loc, message: str, *, key: bool = False, warn: bool = False):
+    def add(self, name: str, loc: Loc, message: str, *, key: bool = False,
+            warn: bool = False) -> None:
         pos = self.position(name, loc, key=key)
         self.problems.append(
             Problem(name, pos.line, pos.column, field_path(loc), message, warning=warn)
@@ -97,7 +98,7 @@ class _Collector:
         return [p for p in self.problems if not p.warning]
 
 
-def _interpolate(value: Any, loc: Loc, report) -> Any:
+def _interpolate(value: Any, loc: Loc, report: Callable[[Loc, str], None]) -> Any:
     """Substitute ${env:NAME} and ${env:NAME:-default} in every string of the document."""
     if isinstance(value, dict):
         return {k: _interpolate(v, (*loc, k), report) for k, v in value.items()}

@@ -1,9 +1,11 @@
 """State: what lmsform manages, by address, with the LMS's ids and the last applied attributes.
 
 The state file is a JSON snapshot written atomically (temp file, fsync, rename). During an
-apply every successful operation is also appended to a journal beside it, so an apply killed
-half-way loses nothing: loading replays the journal, and the next successful apply folds it
-into a new snapshot. A lock file beside the state keeps two applies from running at once.
+apply every successful operation is also appended to a journal beside it (and fsynced before
+new operations start), so an apply killed half-way, or a machine losing power, loses nothing:
+loading replays the journal, and the apply folds it into a new snapshot when it ends.
+Rewriting the whole snapshot after each operation would make a large apply quadratic.
+A lock file beside the state keeps two applies from running at once.
 State never holds secrets: write-only fields are not part of the attributes it records.
 """
 
@@ -155,6 +157,12 @@ class State:
         if self._journal is not None:
             self._journal.write(json.dumps({"lineage": self.lineage, **record}) + "\n")
             self._journal.flush()  # survives the process being killed from here on
+
+    def sync(self) -> None:
+        """Make the journal durable (fsync): apply calls it once per batch of finished
+        operations, before starting new ones."""
+        if self._journal is not None:
+            os.fsync(self._journal.fileno())
 
     @contextlib.contextmanager
     def journaling(self) -> Iterator[None]:
