@@ -213,33 +213,24 @@ class IlmsProvider(Provider):
         return self._cached("courses", lambda: list(self._pages("/courses")))
 
     def _memberships(self) -> dict[str, list[str]]:
-        """user id -> group ids, from each group's member pages."""
-        def load() -> dict[str, list[str]]:
-            groups = self._groups()
-            members = self._each(groups, lambda g: [
-                str(u["ID"]) for u in self._pages(f"/groups/{g['ID']}/members")])
-            found: dict[str, list[str]] = defaultdict(list)
-            for group, users in zip(groups, members, strict=True):
-                for user in users:
-                    found[user].append(str(group["ID"]))
-            return found
-
-        return self._cached("memberships", load)
+        """user id -> group ids."""
+        return self._cached("memberships", lambda: self._by_user(self._groups(),
+                                                                 self._members_of))
 
     def _enrollments(self) -> dict[str, list[str]]:
-        """user id -> course ids, from each course's enrollment pages."""
-        def load() -> dict[str, list[str]]:
-            courses = self._courses()
-            enrolled = self._each(courses, lambda c: [
-                str(e["User"]["ID"]) for e in self._pages(
-                    f"/courses/{c['ID']}/enrollments", includeInactiveUsers="true")])
-            found: dict[str, list[str]] = defaultdict(list)
-            for course, users in zip(courses, enrolled, strict=True):
-                for user in users:
-                    found[user].append(str(course["ID"]))
-            return found
+        """user id -> course ids."""
+        return self._cached("enrollments", lambda: self._by_user(self._courses(),
+                                                                 self._enrolled_in))
 
-        return self._cached("enrollments", load)
+    def _by_user(self, owners: list[dict[str, Any]],
+                 users_of: Callable[[str], set[str]]) -> dict[str, list[str]]:
+        """Invert one paged listing per group (or course) into user id -> their ids."""
+        found: dict[str, list[str]] = defaultdict(list)
+        listed = self._each(owners, lambda owner: users_of(str(owner["ID"])))
+        for owner, users in zip(owners, listed, strict=True):
+            for user in users:
+                found[user].append(str(owner["ID"]))
+        return found
 
     def list(self, kind: str) -> list[LiveResource]:
         if kind in {"region", "division", "department"}:
