@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -47,7 +48,9 @@ class IlmsSimulator(Simulator):
         super().__init__(faults)
         self.org_id = org_id
         self.credentials = (api_login_id, transaction_key)
-        self.ids = itertools.count(1000)
+        # Ids start where no earlier run of the simulator would have put them, so that a state
+        # file left from a previous run never points at a different, newer resource.
+        self.ids = itertools.count(1000 + int(time.time() * 10) % 10**8)
         self.regions: dict[int, dict[str, Any]] = {}
         self.divisions: dict[int, dict[str, Any]] = {}  # + "_region"
         self.departments: dict[int, dict[str, Any]] = {}  # + "_division"
