@@ -19,6 +19,7 @@ from lmsform import __version__
 from lmsform.diff import Change
 from lmsform.errors import LmsformError
 from lmsform.manifest import KINDS
+from lmsform.state import atomic_write
 
 FORMAT_VERSION = 1
 
@@ -99,8 +100,6 @@ class Plan(BaseModel):
     # files
 
     def save(self, path: Path) -> None:
-        from lmsform.state import atomic_write
-
         atomic_write(path, self.model_dump_json(indent=2) + "\n")
 
     @classmethod
