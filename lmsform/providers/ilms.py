@@ -139,6 +139,10 @@ class IlmsProvider(Provider):
                     problems.append(("custom", f"'{key}' is not an iLMS profile field; use one "
                                      f"of {', '.join(sorted(CUSTOM_CODES))}"))
                     continue
+                if value is not None and not isinstance(value, str):
+                    problems.append(("custom", f"{key}: iLMS profile fields are text; write "
+                                     f"'{value}' in quotes"))
+                    continue
                 limit, restricted, _ = RULES.get(code, (100, PROFILE_RESTRICTED, False))
                 problems += _rule("custom", value, limit, restricted, label=key)
             if "password" in attrs:
@@ -249,7 +253,7 @@ class IlmsProvider(Provider):
             memberships, enrollments = self._memberships(), self._enrollments()
             return [
                 LiveResource(str(u["ID"]), {
-                    **_user_attrs(u),
+                    **_user_attrs(u, self._department_id),
                     "groups": memberships.get(str(u["ID"]), []),
                     "enrollments": enrollments.get(str(u["ID"]), []),
                 }, {"registered": u["Profile"].get("F032")})
@@ -434,6 +438,20 @@ class IlmsProvider(Provider):
                 raise LmsformError(f"no region, division or department with id {id} in iLMS")
             return table[id]
 
+    def _department_id(self, region: Any, division: Any, department: Any) -> str | None:
+        """A department's id from its names, for profiles that leave out F021_ID."""
+        if not department:
+            return None
+        self._hierarchy()
+        wanted = (str(region).lower(), str(division).lower(), str(department).lower())
+        with self._lock:
+            for dept_id, (name, division_id) in self.departments.items():
+                division_name, region_id = self.divisions[division_id]
+                if (self.regions[region_id].lower(), division_name.lower(),
+                        name.lower()) == wanted:
+                    return dept_id
+        return None
+
     def _node_path(self, kind: str, id: str) -> str:
         if kind == "region":
             return f"/regions/{id}"
@@ -470,6 +488,8 @@ def _new_id(response: httpx.Response) -> str:
         body = response.json()
     except ValueError:
         body = None
+    if isinstance(body, dict):  # tolerate {"ID": 123} as well as the documented bare id
+        body = body.get("ID", body.get("id"))
     if isinstance(body, int | str) and str(body).strip():
         return str(body).strip()
     location = response.headers.get("Location", "")
@@ -482,10 +502,13 @@ def _custom_code(key: str) -> str | None:
     return CUSTOM_CODES.get(key)
 
 
-def _user_attrs(user: dict[str, Any]) -> dict[str, Any]:
+def _user_attrs(user: dict[str, Any],
+                department_id: Callable[[Any, Any, Any], str | None]) -> dict[str, Any]:
     profile = user["Profile"]
     attrs: dict[str, Any] = {name: profile.get(code) for name, code in USER_CODES.items()}
-    attrs["department"] = str(profile["F021_ID"]) if profile.get("F021_ID") else None
+    attrs["department"] = (str(profile["F021_ID"]) if profile.get("F021_ID")
+                           else department_id(profile.get("F019"), profile.get("F020"),
+                                              profile.get("F021")))
     attrs["active"] = str(user.get("UserStatus", "")).lower() == "active"
     attrs["custom"] = {name: profile.get(code) for name, code in CUSTOM_CODES.items()}
     return attrs

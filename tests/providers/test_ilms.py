@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import textwrap
 from collections import Counter
 from pathlib import Path
@@ -268,6 +269,9 @@ def test_listing_users_takes_one_request_per_page(tmp_path: Path,
     ("    first_name: Dan\n    last_name: Brown\n", "",
      "user.dan@example.com: not found in the LMS, and the ilms provider needs first_name, "
      "last_name to create a user; add them to the manifest"),
+    ("custom: {language: English, city: London}", "custom: {postal_code: 12345}",
+     "user.ada@example.com.custom: postal_code: iLMS profile fields are text; write '12345' "
+     "in quotes"),
     ("custom: {language: English, city: London}", "custom: {shoe_size: 44}",
      "user.ada@example.com.custom: 'shoe_size' is not an iLMS profile field"),
 ])
@@ -310,3 +314,45 @@ def test_verbose_logs_each_request_without_credentials(ilms: IlmsOrg) -> None:
                                "200 in ") for line in lines)
     assert len(lines) == sum(ilms.sim.stats()["by_route"].values())
     assert KEY not in result.output
+
+
+class TerseIlms(IlmsSimulator):
+    """Another reading of the same document: no F0xx_ID fields in profiles, 201s whose body
+    is empty (the id only in Location), and pagination links only as a Link header."""
+
+    def _public(self, user: dict) -> dict:
+        public = super()._public(user)
+        for code in ("F019_ID", "F020_ID", "F021_ID"):
+            public["Profile"].pop(code)
+        return public
+
+    def _created(self, path: str, new_id: object):
+        response = super()._created(path, new_id)
+        response.body = None
+        return response
+
+    def _page(self, request, items):
+        response = super()._page(request, items)
+        for name in ("first", "prev", "next", "last", "X-Total-Count"):
+            response.headers.pop(name, None)
+        return response
+
+
+def test_the_provider_reads_a_terser_implementation_of_the_api(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LMSFORM_NO_CACHE", "1")
+    monkeypatch.setenv("ILMS_KEY", KEY)
+    org = IlmsOrg(tmp_path, requests_per_second=200, per_page=2)
+    org.sim.stop()
+    org.sim = TerseIlms(transaction_key=KEY)
+    org.sim.start()
+    main = org.dir / "main.yaml"
+    main.write_text(re.sub(r"http://127\.0\.0\.1:\d+", org.sim.base_url, main.read_text()))
+    try:
+        org.apply()
+        assert org.run("plan", "--detailed-exitcode").exit_code == 0
+        org.assert_state_matches_server()
+        assert org.user("bob@example.com")["Profile"]["F021"] == "Field Sales"
+    finally:
+        org.close()
