@@ -24,7 +24,7 @@ from lmsform.plan import SYMBOLS, Operation, Plan
 from lmsform.planner import PlanOptions, make_plan
 from lmsform.providers.base import Provider
 from lmsform.resources import split_address
-from lmsform.state import State
+from lmsform.state import State, StateLock
 
 log = logging.getLogger("lmsform")
 PAST = {"create": "created", "update": "updated", "replace": "replaced", "delete": "deleted",
@@ -193,9 +193,8 @@ def apply(plan_file: Path | None, config_dir: Path, target: tuple[str, ...],
     if saved is not None and saved.config_dir and config_dir == Path("."):
         config_dir = Path(saved.config_dir)
     config = _load(config_dir)
-    state = State.load(config.state_path)
-    with state.lock("apply"):
-        state = State.load(config.state_path)  # re-read under the lock
+    with StateLock(config.state_path).held("apply"):
+        state = State.load(config.state_path)
         provider = providers.open_provider(config.provider, config.directory)
         try:
             if saved is not None:
@@ -333,8 +332,7 @@ def state_show(address: str, config_dir: Path) -> None:
 def state_rm(addresses: tuple[str, ...], config_dir: Path) -> None:
     """Stop managing resources, leaving them in the LMS."""
     path = _load(config_dir, offline=True).state_path
-    the_state = State.load(path)
-    with the_state.lock("state rm"):
+    with StateLock(path).held("state rm"):
         the_state = State.load(path)
         missing = [a for a in addresses if a not in the_state.resources]
         if missing:
@@ -359,8 +357,7 @@ def state_mv(old: str, new: str, config_dir: Path) -> None:
         raise LmsformError(str(exc)) from None
     if old_kind != new_kind:
         raise LmsformError(f"cannot move a {old_kind} to a {new_kind}")
-    the_state = State.load(path)
-    with the_state.lock("state mv"):
+    with StateLock(path).held("state mv"):
         the_state = State.load(path)
         entry = the_state.resources.get(old)
         if entry is None:
@@ -379,9 +376,9 @@ def state_mv(old: str, new: str, config_dir: Path) -> None:
               help="Required: confirms no lmsform is running against this state.")
 def state_unlock(config_dir: Path, force: bool) -> None:
     """Release a lock left by an lmsform that died."""
-    the_state = _state(config_dir)
-    info = the_state.lock_info()
-    if not the_state.unlock():
+    lock = StateLock(_load(config_dir, offline=True).state_path)
+    info = lock.info()
+    if not lock.force_release():
         click.echo("The state was not locked.")
         return
     holder = f" (held by {info.get('owner')}, pid {info.get('pid')})" if info else ""

@@ -92,10 +92,6 @@ class State:
         return self.path.with_name(self.path.name + ".journal")
 
     @property
-    def lock_path(self) -> Path:
-        return self.path.with_name(self.path.name + ".lock")
-
-    @property
     def lineage(self) -> str:
         return self.data.lineage
 
@@ -187,11 +183,15 @@ class State:
         with contextlib.suppress(FileNotFoundError):
             self.journal_path.unlink()
 
-    # locking
+class StateLock:
+    """The lock file beside a state file: taken with O_EXCL, it names its holder."""
+
+    def __init__(self, state_path: Path) -> None:
+        self.path = state_path.with_name(state_path.name + ".lock")
 
     @contextlib.contextmanager
-    def lock(self, operation: str) -> Iterator[None]:
-        """Hold the state lock for the block; fail at once, naming the holder, if it is taken."""
+    def held(self, operation: str) -> Iterator[None]:
+        """Hold the lock for the block; fail at once, naming the holder, if it is taken."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         info = {
             "owner": _user(),
@@ -201,7 +201,7 @@ class State:
             "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         }
         try:
-            fd = os.open(self.lock_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
             raise StateLockedError(self._locked_message()) from None
         with os.fdopen(fd, "w") as out:
@@ -210,18 +210,18 @@ class State:
             yield
         finally:
             with contextlib.suppress(FileNotFoundError):
-                self.lock_path.unlink()
+                self.path.unlink()
 
-    def lock_info(self) -> dict[str, Any] | None:
+    def info(self) -> dict[str, Any] | None:
         try:
-            return json.loads(self.lock_path.read_text())
+            return json.loads(self.path.read_text())
         except FileNotFoundError:
             return None
         except ValueError:
             return {}
 
     def _locked_message(self) -> str:
-        info = self.lock_info() or {}
+        info = self.info() or {}
         holder = (
             f"{info.get('owner', '?')} (pid {info.get('pid', '?')} on {info.get('host', '?')}, "
             f"'{info.get('operation', '?')}' since {info.get('created', '?')})"
@@ -234,9 +234,9 @@ class State:
             "release the lock with `lmsform state unlock --force`"
         )
 
-    def unlock(self) -> bool:
+    def force_release(self) -> bool:
         try:
-            self.lock_path.unlink()
+            self.path.unlink()
         except FileNotFoundError:
             return False
         return True

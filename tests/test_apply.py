@@ -20,7 +20,7 @@ from lmsform.config import load_config
 from lmsform.errors import ProviderError
 from lmsform.planner import make_plan
 from lmsform.providers.local import LocalProvider
-from lmsform.state import State
+from lmsform.state import State, StateLock
 from tests.conftest import Org
 
 
@@ -148,8 +148,7 @@ def test_a_killed_apply_reruns_to_convergence_without_duplicates(org: Org) -> No
 
 
 def test_a_second_apply_fails_fast_while_the_state_is_locked(org: Org) -> None:
-    state = State.load(org.state_path)
-    with state.lock("apply"):
+    with StateLock(org.state_path).held("apply"):
         result = org.run("apply", "--auto-approve")
     assert result.exit_code == 1
     assert "the state is locked by" in result.output and f"pid {os.getpid()}" in result.output

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from pathlib import Path
 
 import pytest
 
 from lmsform.errors import LmsformError, StateLockedError
-from lmsform.state import State, StateEntry, atomic_write
+from lmsform.state import State, StateEntry, StateLock, atomic_write
 
 
 def entry(id: str = "1") -> StateEntry:
@@ -72,28 +73,26 @@ def test_atomic_write_leaves_the_old_file_when_writing_fails(
 
 
 def test_the_lock_is_exclusive_and_names_its_holder(tmp_path: Path) -> None:
-    state = State.load(tmp_path / "s.json")
-    with state.lock("apply"):
-        other = State.load(tmp_path / "s.json")
-        with pytest.raises(StateLockedError) as caught, other.lock("apply"):
+    lock = StateLock(tmp_path / "s.json")
+    with lock.held("apply"):
+        other = StateLock(tmp_path / "s.json")
+        with pytest.raises(StateLockedError) as caught, other.held("apply"):
             pass
         message = str(caught.value)
         assert f"pid {os.getpid()}" in message and "'apply'" in message
         assert "lmsform state unlock --force" in message
-    with state.lock("apply"):  # released: can be taken again
+    with lock.held("apply"):  # released: can be taken again
         pass
 
 
 def test_a_lock_left_by_a_dead_process_says_so(tmp_path: Path) -> None:
-    state = State.load(tmp_path / "s.json")
-    import socket
-
-    state.lock_path.write_text(json.dumps(
+    lock = StateLock(tmp_path / "s.json")
+    lock.path.write_text(json.dumps(
         {"owner": "ci", "pid": 2**22 + 12345, "host": socket.gethostname(), "operation": "apply",
          "created": "2026-01-01T00:00:00+00:00"}))
-    with pytest.raises(StateLockedError, match="no longer running"), state.lock("apply"):
+    with pytest.raises(StateLockedError, match="no longer running"), lock.held("apply"):
         pass
-    assert state.unlock() and not state.lock_path.exists()
+    assert lock.force_release() and not lock.path.exists()
 
 
 def test_a_corrupt_state_file_is_an_error_not_an_empty_state(tmp_path: Path) -> None:
