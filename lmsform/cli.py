@@ -27,7 +27,6 @@ from lmsform.providers.base import Provider
 from lmsform.resources import split_address
 from lmsform.state import State, StateLock
 
-log = logging.getLogger("lmsform")
 PAST = {"create": "created", "update": "updated", "replace": "replaced", "delete": "deleted",
         "deactivate": "deactivated", "adopt": "adopted", "move": "moved", "record": "recorded",
         "forget": "forgotten"}
