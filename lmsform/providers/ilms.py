@@ -304,8 +304,11 @@ class IlmsProvider(Provider):
         def landed() -> str | None:
             if not email:
                 return None
-            for user in self._pages("/users", userstatus="active,inactive", F015=f'"{email}"'):
-                return str(user["ID"])
+            # The documented "contains" search, then an exact match here: a server that
+            # searches differently (or not at all) can only make this slower, never wrong.
+            for user in self._pages("/users", userstatus="active,inactive", F015=email):
+                if str(user["Profile"].get("F015") or "").lower() == email.lower():
+                    return str(user["ID"])
             return None
 
         body = {"userProfileData": [{"Key": k, "Value": v} for k, v in profile.items()],
