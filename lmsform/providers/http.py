@@ -228,9 +228,10 @@ class HttpClient:
     ) -> httpx.Response | T:
         """Send a request, retrying what is safe to retry, and raise HttpError on failure.
 
-        GET, PUT and DELETE are retried as they are idempotent. A POST is retried only when
-        `landed` is given: after a lost answer it is called first, and a non-None result (say,
-        the id of the user the first attempt created) is returned instead of sending again.
+        GET, PUT and DELETE are retried as they are idempotent; so is anything refused with a
+        429, which the server did not act on. Otherwise a POST is retried only when `landed` is
+        given: after a lost answer it is called first, and a non-None result (say, the id of
+        the user the first attempt created) is returned instead of sending again.
         `already_done(response)` recognises an error answer to a retried write that means the
         first attempt worked ('already a member', a 404 on delete); it should confirm with a
         read before saying yes.
@@ -258,7 +259,8 @@ class HttpClient:
                 if response.status_code not in RETRY_STATUSES:
                     raise self._error(method, path, response.status_code, failure)
             # A retryable failure: connection trouble, 429 or 5xx.
-            if not idempotent:
+            refused = response is not None and response.status_code == 429  # never acted on
+            if not idempotent and not refused:
                 if landed is None:
                     raise self._error(method, path, _status(response), failure)
                 result = landed()

@@ -232,3 +232,11 @@ def test_pages_are_fetched_concurrently_once_the_total_is_known() -> None:
     assert list(http.paginate("/x", per_page=10)) == list(range(100))  # in order
     assert http.counters.requests == 10
     assert 1 < state["peak"] <= 4
+
+
+def test_a_post_refused_with_429_is_sent_again_without_a_check() -> None:
+    answers = iter([httpx.Response(429, headers={"Retry-After": "0"}), httpx.Response(201, json=3)])
+    checks: list[int] = []
+    http = client(lambda request: next(answers))
+    response = http.request("POST", "/users", json={}, landed=lambda: checks.append(1))
+    assert response.json() == 3 and checks == []
