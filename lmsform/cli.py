@@ -22,7 +22,7 @@ from lmsform.config import Config, load_config
 from lmsform.errors import LmsformError, ManifestError
 from lmsform.manifest import KINDS, ManifestFile
 from lmsform.plan import SYMBOLS, Operation, Plan
-from lmsform.planner import PlanOptions, make_plan
+from lmsform.planner import PlanOptions, check_capabilities, make_plan
 from lmsform.providers.base import Provider
 from lmsform.resources import split_address
 from lmsform.state import State, StateLock
@@ -134,8 +134,9 @@ def _load(config_dir: Path, *, offline: bool = False) -> Config:
 @cli.command()
 @config_dir_option
 def validate(config_dir: Path) -> None:
-    """Check the manifests offline: no LMS, no credentials needed."""
+    """Check the manifests offline, and what the provider supports: no LMS, no credentials."""
     config = _load(config_dir, offline=True)
+    check_capabilities(config, providers.load(config.provider.type))
     counts: dict[str, int] = {}
     for resource in config.resources.values():
         counts[resource.kind] = counts.get(resource.kind, 0) + 1

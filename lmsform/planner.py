@@ -47,8 +47,9 @@ class PlanOptions:
     parallelism: int = 8
 
 
-def check_capabilities(config: Config, provider: Provider) -> None:
-    """Everything the manifests ask of this provider must be possible; fail before any call."""
+def check_capabilities(config: Config, provider: type[Provider] | Provider) -> None:
+    """Everything the manifests ask of this provider must be possible; fail before any call
+    (and in `validate`, which has no connection)."""
     errors: list[str] = []
     caps = provider.capabilities
     for resource in config.resources.values():

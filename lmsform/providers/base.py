@@ -99,8 +99,10 @@ class Provider(ABC):
         one (say, a vendor id the manifest gives in `custom`). Same keys for both sides."""
         return []
 
-    def check(self, kind: str, attrs: dict[str, Any]) -> list[tuple[str, str]]:
-        """Vendor rules on field values (lengths, characters...), checked at plan time.
+    @classmethod
+    def check(cls, kind: str, attrs: dict[str, Any]) -> list[tuple[str, str]]:
+        """Vendor rules on field values (lengths, characters...), checked by `validate` and
+        before any plan, so no connection is needed.
 
         Returns (field, message) pairs; the engine points each at the manifest.
         """

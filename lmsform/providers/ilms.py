@@ -124,7 +124,8 @@ class IlmsProvider(Provider):
 
     # plan-time rules
 
-    def check(self, kind: str, attrs: dict[str, Any]) -> list[tuple[str, str]]:
+    @classmethod
+    def check(cls, kind: str, attrs: dict[str, Any]) -> list[tuple[str, str]]:
         problems: list[tuple[str, str]] = []
         if kind in {"region", "division", "department"}:
             problems += _rule("name", attrs.get("name"), 100, NAME_RESTRICTED)

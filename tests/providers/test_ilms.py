@@ -283,6 +283,10 @@ def test_impossible_manifests_fail_at_plan_time(ilms: IlmsOrg, old: str, new: st
     assert result.exit_code == 1
     assert message in result.output, result.output
     assert "Traceback" not in result.output
+    if "not found in the LMS" not in message:  # knowable without the LMS: validate says so
+        assert ilms.sim.stats()["requests"] == 0
+        offline = ilms.run("validate")
+        assert offline.exit_code == 1 and message in offline.output
 
 
 def test_credentials_never_leak(ilms: IlmsOrg, monkeypatch: pytest.MonkeyPatch) -> None:
