@@ -172,3 +172,37 @@ def test_anything_but_yes_cancels(org: Org) -> None:
     code, output = run_in_terminal(["apply", "-C", str(org.dir)], answer="y")
     assert code == 1 and "apply cancelled; nothing was changed" in output
     assert not org.db_path.exists() or "region" not in org.run("state", "list").output
+
+
+def test_simulate_ilms_serves_until_stopped(tmp_path: Path) -> None:
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "lmsform", "simulate", "ilms", "--port", str(port),
+         "--transaction-key", "k"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().startswith(
+            f"iLMS simulator listening on http://127.0.0.1:{port} (org 99999)")
+        headers = {"APILoginID": "sim-login", "TransactionKey": "k", "OrgID": "99999"}
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                groups = httpx.get(f"http://127.0.0.1:{port}/organizations/99999/groups",
+                                   headers=headers)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+        assert groups.status_code == 200 and groups.headers["X-Total-Count"] == "3"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
