@@ -88,9 +88,10 @@ Email = Annotated[str, AfterValidator(_valid_email)]
 
 
 class Strict(BaseModel):
-    """Unknown fields are errors: a typo must never be silently ignored."""
+    """Unknown fields are errors: a typo must never be silently ignored. Numbers given for
+    text (`employee_id: 1001`) are taken as the text they spell."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, coerce_numbers_to_str=True)
 
 
 class Lifecycle(Strict):

@@ -264,3 +264,9 @@ def test_invalid_manifests_are_not_cached(
     write(cfg, "users.yaml", "users:\n" + users + "  - email: broken\n")
     problems(cfg)
     assert not cache.exists() or not list(cache.iterdir())
+
+
+def test_numbers_written_for_text_fields_are_text(cfg: Path) -> None:
+    write(cfg, "b.yaml", "users:\n  - email: ada@example.com\n    employee_id: 1001\n")
+    attrs = load_config(cfg).resources["user.ada@example.com"].attrs
+    assert attrs["employee_id"] == "1001"

@@ -50,7 +50,7 @@ class Capabilities:
 class ProviderSettings(BaseModel):
     """The `provider:` block of the manifests; each provider subclasses it with its options."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)  # org_id: 99999
     type: str
 
 
