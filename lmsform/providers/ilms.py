@@ -168,7 +168,9 @@ class IlmsProvider(Provider):
 
     def _cached(self, name: str, load: Callable[[], Any]) -> Any:
         """Load once per provider (a plan): several kinds need the same listings."""
-        with self._cache_locks[name]:
+        with self._lock:
+            lock = self._cache_locks[name]
+        with lock:
             if name not in self._cache:
                 self._cache[name] = load()
             return self._cache[name]
