@@ -20,7 +20,7 @@ from lmsform.diff import changed_fields
 from lmsform.errors import LmsformError, ProviderError
 from lmsform.plan import Operation, Plan
 from lmsform.providers.base import Provider
-from lmsform.resources import SCHEMAS, SENSITIVE
+from lmsform.resources import SENSITIVE, map_references
 from lmsform.state import ProviderIdentity, State, StateEntry
 
 log = logging.getLogger(__name__)
@@ -58,16 +58,7 @@ class _Ids:
                 self.ids[op.address] = op.id
 
     def resolve(self, kind: str, attrs: dict[str, Any]) -> dict[str, Any]:
-        out = dict(attrs)
-        for name, target in SCHEMAS[kind].references.items():
-            value = out.get(name)
-            if value is None:
-                continue
-            if isinstance(value, list):
-                out[name] = [self._id(target, v) for v in value]
-            else:
-                out[name] = self._id(target, value)
-        return out
+        return map_references(kind, attrs, self._id)
 
     def _id(self, kind: str, key: str) -> str:
         if key.startswith("#"):  # a live reference lmsform could not name: its raw id

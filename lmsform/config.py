@@ -31,7 +31,7 @@ from lmsform.manifest import (
     UserSpec,
 )
 from lmsform.providers.base import ProviderSettings
-from lmsform.resources import SCHEMAS, Resource, normalise, split_address
+from lmsform.resources import SCHEMAS, Resource, normalise, references, split_address
 from lmsform.yamlfile import Position, YamlFile, YamlSyntaxError
 
 log = logging.getLogger(__name__)
@@ -354,16 +354,13 @@ def _check_references(resources: dict[str, Resource], c: _Collector) -> None:
     for resource in resources.values():
         name, loc = resource.origin or ("", ())
         if resource.kind not in {"division", "department"}:  # nesting makes those consistent
-            for field_name, target in SCHEMAS[resource.kind].references.items():
-                value = resource.attrs.get(field_name)
-                refs = value if isinstance(value, list) else [] if value is None else [value]
-                for ref in refs:
-                    if f"{target}.{ref}" in resources:
-                        continue
-                    where: Loc = (*loc, field_name)
-                    if isinstance(value, list):
-                        where = (*where, c.files[name].index_in_sequence(where, ref))
-                    c.add(name, where, f"unknown {target} '{ref}'{_hint(target)}")
+            for field_name, target, ref in references(resource.kind, resource.attrs):
+                if f"{target}.{ref}" in resources:
+                    continue
+                where: Loc = (*loc, field_name)
+                if isinstance(resource.attrs[field_name], list):
+                    where = (*where, c.files[name].index_in_sequence(where, ref))
+                c.add(name, where, f"unknown {target} '{ref}'{_hint(target)}")
         for ignored in resource.lifecycle.ignore_changes:
             if ignored not in SCHEMAS[resource.kind].fields:
                 c.add(name, (*loc, "lifecycle", "ignore_changes"),

@@ -31,8 +31,10 @@ from lmsform.resources import (
     LiveResource,
     Resource,
     address_key,
+    map_references,
     natural_keys,
     normalise,
+    references,
 )
 from lmsform.state import State, StateEntry
 
@@ -181,24 +183,18 @@ class _Planner:
 
     def _view(self, kind: str, live: LiveResource) -> dict[str, Any]:
         """Live attributes with references translated from vendor ids to address keys."""
-        attrs = dict(live.attrs)
-        for name, target in SCHEMAS[kind].references.items():
-            value = attrs.get(name)
-            if value is None:
-                continue
-            keys = self.keys[target]
-            if isinstance(value, list):
-                attrs[name] = [keys.get(str(v)) or f"#{v}" for v in value]
-            else:
-                attrs[name] = keys.get(str(value)) or f"#{value}"
-        return normalise(kind, attrs)
+        return normalise(kind, map_references(kind, live.attrs, self._key_of))
+
+    def _key_of(self, kind: str, vendor_id: Any) -> str:
+        """The address key of a live resource; '#id' for one lmsform could not name."""
+        return self.keys[kind].get(str(vendor_id)) or f"#{vendor_id}"
 
     def _match_keys(self, kind: str, attrs: dict[str, Any]) -> list[str]:
         return self.provider.match_keys(kind, attrs) + natural_keys(kind, attrs)
 
-    def _unstored(self, kind: str) -> set[str]:
+    def _unstored(self, kind: str) -> frozenset[str]:
         """Identity fields this provider does not store: never diffed nor sent."""
-        return set(SCHEMAS[kind].identity_only - self.caps.kinds[kind].fields)
+        return SCHEMAS[kind].identity_only - self.caps.kinds[kind].fields
 
     def _plan_kind(self, kind: str, desired: list[Resource]) -> Iterator[Operation]:
         # Only the translated views are kept: the raw listing is dropped to save memory.
@@ -242,8 +238,9 @@ class _Planner:
                 yield from self._reconcile(resource, live_id, views[live_id], how)
         for live_id, view in views.items():
             if live_id not in claimed:
-                self.keys[kind][live_id] = address_key(kind, view)
-                self.ids.setdefault(f"{kind}.{address_key(kind, view)}", live_id)
+                key = address_key(kind, view)
+                self.keys[kind][live_id] = key
+                self.ids.setdefault(f"{kind}.{key}", live_id)
 
         yield from self._removals(kind, desired_addresses, claimed, views)
 
@@ -396,13 +393,8 @@ class _Planner:
 
 def _references(kind: str, attrs: dict[str, Any] | None) -> Iterator[str]:
     """Addresses a resource's attributes refer to."""
-    if not attrs:
-        return
-    for name, target in SCHEMAS[kind].references.items():
-        value = attrs.get(name)
-        values = value if isinstance(value, list) else [] if value is None else [value]
-        for ref in values:
-            yield f"{target}.{ref}"
+    for _, target, key in references(kind, attrs):
+        yield f"{target}.{key}"
 
 
 def _known_ids(operations: list[Operation], ids: dict[str, str]) -> dict[str, str]:

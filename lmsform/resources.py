@@ -9,6 +9,7 @@ translates keys back to ids when it writes.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -93,6 +94,28 @@ class LiveResource:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def references(kind: str, attrs: dict[str, Any] | None) -> Iterator[tuple[str, str, str]]:
+    """(field, referenced kind, referenced key or id) for each reference in the attributes."""
+    for name, target in SCHEMAS[kind].references.items():
+        value = (attrs or {}).get(name)
+        for ref in value if isinstance(value, list) else [] if value is None else [value]:
+            yield name, target, ref
+
+
+def map_references(kind: str, attrs: dict[str, Any],
+                   translate: Callable[[str, Any], str]) -> dict[str, Any]:
+    """A copy of the attributes with each reference passed through translate(kind, value):
+    vendor ids to address keys when reading the LMS, and back when writing to it."""
+    out = dict(attrs)
+    for name, target in SCHEMAS[kind].references.items():
+        value = out.get(name)
+        if isinstance(value, list):
+            out[name] = [translate(target, v) for v in value]
+        elif value is not None:
+            out[name] = translate(target, value)
+    return out
+
+
 def address_key(kind: str, attrs: dict[str, Any]) -> str:
     """The address key a resource with these (reference-translated) attributes would have."""
     if kind == "division":
@@ -147,14 +170,13 @@ def _pricing(value: Any) -> dict[str, dict[str, Any]]:
     """Plans keyed by name: {"standard": {"amount": "49.00", "currency": "USD", ...}}."""
     if isinstance(value, dict):
         value = [{"plan": plan, **entry} for plan, entry in value.items()]
-    entries = value
     return {
         str(p["plan"]): {
             "amount": decimal_text(p["amount"], 2),
             "currency": str(p["currency"]).upper(),
             "billing": p.get("billing") or "one_time",
         }
-        for p in entries
+        for p in value
     }
 
 

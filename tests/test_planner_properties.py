@@ -16,7 +16,7 @@ from lmsform.apply import apply_plan
 from lmsform.config import load_config
 from lmsform.planner import make_plan
 from lmsform.providers.local import LocalProvider
-from lmsform.resources import SCHEMAS
+from lmsform.resources import references
 from lmsform.state import State
 from tests import yaml_writer
 
@@ -86,13 +86,8 @@ def plan_and_apply(directory: Path) -> list:
     return plan.operations
 
 
-def references(kind: str, attrs: dict | None) -> set[str]:
-    found = set()
-    for name, target in SCHEMAS[kind].references.items():
-        value = (attrs or {}).get(name)
-        for ref in value if isinstance(value, list) else [] if value is None else [value]:
-            found.add(f"{target}.{ref}")
-    return found
+def addresses(kind: str, attrs: dict | None) -> set[str]:
+    return {f"{target}.{key}" for _, target, key in references(kind, attrs)}
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -109,13 +104,13 @@ def test_any_change_between_two_organisations_applies_in_order(before: dict, aft
             for dep in op.depends_on:
                 assert position[dep] < position[op.address]
             if op.action in {"create", "update"}:
-                for ref in references(op.kind, op.after):
+                for ref in addresses(op.kind, op.after):
                     created = position.get(ref)
                     if created is not None and operations[created].action == "create":
                         assert created < position[op.address]
             if op.action == "delete":
                 for other in operations:
-                    if op.address in references(other.kind, other.before):
+                    if op.address in addresses(other.kind, other.before):
                         assert position[other.address] < position[op.address]
         # ...and the result converged.
         config = load_config(directory)
