@@ -97,6 +97,7 @@ class YamlFile:
         self._raw = path.read_bytes()
         self._digest = hashlib.sha256(self._raw).hexdigest()
         self._root: Node | None = None
+        self._composed = False
         self._pending_cache: str | None = None  # parsed data to cache once the config validates
 
     def load(self) -> Any:
@@ -146,52 +147,58 @@ class YamlFile:
             pass
         self._pending_cache = None
 
-    def locate(self, path: Sequence[str | int]) -> Position:
-        """Where the value at `path` starts; the nearest existing parent when it is absent."""
-        if self._root is None:
+    def _tree(self) -> Node | None:
+        """The composed node tree, built on first use: only error messages need positions."""
+        if not self._composed:
+            self._composed = True
             try:
                 self._root = _yaml().compose(self._raw)
             except YAMLError:
-                return Position(1, 1)
-        node = self._root
+                self._root = None
+        return self._root
+
+    def _walk(self, path: Sequence[str | int]) -> tuple[Node | None, bool]:
+        """The deepest node along `path`, and whether the whole path exists."""
+        node = self._tree()
         if node is None:
-            return Position(1, 1)
+            return None, False
         for step in path:
             child = _child(node, step)
             if child is None:
-                break
+                return node, False
             node = child
-        return Position(node.start_mark.line + 1, node.start_mark.column + 1)
+        return node, True
+
+    def locate(self, path: Sequence[str | int]) -> Position:
+        """Where the value at `path` starts; the nearest existing parent when it is absent."""
+        node, _ = self._walk(path)
+        return _position(node)
 
     def locate_key(self, path: Sequence[str | int]) -> Position:
         """Where the key at the end of `path` is written (for unknown or duplicate fields)."""
         if not path:
             return Position(1, 1)
-        parent = self.locate(path[:-1])
-        node = self._node_at(path[:-1])
-        if isinstance(node, MappingNode):
-            for key, _ in node.value:
+        parent, complete = self._walk(path[:-1])
+        if complete and isinstance(parent, MappingNode):
+            for key, _ in parent.value:
                 if key.value == path[-1]:
-                    return Position(key.start_mark.line + 1, key.start_mark.column + 1)
-        return parent
+                    return _position(key)
+        return _position(parent)
 
     def index_in_sequence(self, path: Sequence[str | int], value: str) -> int:
         """Where `value` is written in the list at `path` (0 if it cannot be found)."""
-        node = self._node_at(path)
-        if isinstance(node, SequenceNode):
+        node, complete = self._walk(path)
+        if complete and isinstance(node, SequenceNode):
             for i, item in enumerate(node.value):
                 if str(getattr(item, "value", "")).strip() == value:
                     return i
         return 0
 
-    def _node_at(self, path: Sequence[str | int]) -> Node | None:
-        self.locate(path)  # composes on first use
-        node = self._root
-        for step in path:
-            if node is None:
-                return None
-            node = _child(node, step)
-        return node
+
+def _position(node: Node | None) -> Position:
+    if node is None:
+        return Position(1, 1)
+    return Position(node.start_mark.line + 1, node.start_mark.column + 1)
 
 
 def _child(node: Node, step: str | int) -> Node | None:

@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
@@ -152,7 +152,6 @@ class Counters:
 
     requests: int = 0
     retries: int = 0
-    by_method: dict[str, int] = field(default_factory=dict)
 
 
 class HttpClient:
@@ -160,7 +159,6 @@ class HttpClient:
 
     def __init__(
         self,
-        vendor: str,
         base_url: str,
         auth: Auth,
         options: HttpOptions,
@@ -169,7 +167,6 @@ class HttpClient:
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.vendor = vendor
         self.base_url = check_base_url(base_url, options.allow_insecure_http)
         self.auth = auth
         self.options = options
@@ -194,10 +191,9 @@ class HttpClient:
             text = text.replace(secret, "***")
         return text
 
-    def _count(self, method: str, retry: bool) -> None:
+    def _count(self, retry: bool) -> None:
         with self._count_lock:
             self.counters.requests += 1
-            self.counters.by_method[method] = self.counters.by_method.get(method, 0) + 1
             if retry:
                 self.counters.retries += 1
 
@@ -242,7 +238,7 @@ class HttpClient:
         while True:
             attempt += 1
             retrying = attempt > 1
-            self._count(method, retrying)
+            self._count(retrying)
             try:
                 response = self._send(method, path, json=json, params=params)
             except httpx.TransportError as exc:

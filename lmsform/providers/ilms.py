@@ -105,7 +105,7 @@ class IlmsProvider(Provider):
              "Content-Type": "application/json"},  # on every request, as the docs show
             secret_names=frozenset({"APILoginID", "TransactionKey"}),
         )
-        self.http = HttpClient("ilms", settings.base_url or DEFAULT_BASE_URL, auth, settings,
+        self.http = HttpClient(settings.base_url or DEFAULT_BASE_URL, auth, settings,
                                default_rate=10, transport=transport)
         self.root = f"/organizations/{settings.org_id}"
         self._lock = threading.RLock()

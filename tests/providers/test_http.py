@@ -28,7 +28,7 @@ SECRET = "tk-ABC123-secret"
 def client(handler, sleeps: list[float] | None = None, **options) -> HttpClient:
     auth = StaticHeaders({"TransactionKey": SECRET, "OrgID": "1"},
                          secret_names=frozenset({"TransactionKey"}))
-    return HttpClient("test", "https://lms.example", auth, HttpOptions(**options),
+    return HttpClient("https://lms.example", auth, HttpOptions(**options),
                       transport=httpx.MockTransport(handler),
                       sleep=(sleeps.append if sleeps is not None else lambda s: None))
 
@@ -132,7 +132,7 @@ def test_a_401_asks_the_auth_to_refresh_once() -> None:
         ok = request.headers.get("Authorization") == "Bearer new"
         return httpx.Response(200 if ok else 401)
 
-    http = HttpClient("t", "https://lms.example", Refreshing({"Authorization": "Bearer old"}),
+    http = HttpClient("https://lms.example", Refreshing({"Authorization": "Bearer old"}),
                       HttpOptions(), transport=httpx.MockTransport(handler))
     assert http.request("GET", "/x").status_code == 200
     assert Refreshing.refreshed == 1
