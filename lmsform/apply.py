@@ -139,7 +139,7 @@ def apply_plan(
     ready = [(order[a], a) for a, deps in waiting.items() if not deps]
     heapq.heapify(ready)
     ids = _Ids(plan, state)
-    state.data.provider = ProviderIdentity(type=provider.type, instance=provider.identity())
+    state.data.provider = ProviderIdentity(type=provider.type_name, instance=provider.identity())
     total, done = len(operations), 0
     started: dict[str, float] = {}
 

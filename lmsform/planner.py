@@ -58,7 +58,7 @@ def check_capabilities(config: Config, provider: type[Provider] | Provider) -> N
         support = caps.kinds.get(resource.kind)
         if support is None:
             errors.append(
-                f"{config.where(resource)}: {resource.address}: the {provider.type} provider "
+                f"{config.where(resource)}: {resource.address}: the {provider.type_name} provider "
                 f"does not manage {resource.kind}s; remove them from the manifests"
             )
             continue
@@ -66,7 +66,7 @@ def check_capabilities(config: Config, provider: type[Provider] | Provider) -> N
         for name in sorted((resource.attrs.keys() | resource.secrets.keys())
                            - support.fields - identity):
             errors.append(
-                f"{config.where(resource, name)}: {resource.address}: the {provider.type} "
+                f"{config.where(resource, name)}: {resource.address}: the {provider.type_name} "
                 f"provider does not support the {resource.kind} field '{name}'; remove it"
             )
         for name, message in provider.check(resource.kind, {**resource.attrs, **resource.secrets}):
@@ -79,7 +79,7 @@ def fetch_live(provider: Provider, kinds: list[str], parallelism: int) -> dict[s
     """One listing per kind, all pages, the kinds fetched concurrently."""
     def timed_list(kind: str) -> list[LiveResource]:
         start = time.monotonic()
-        found = provider.list(kind)
+        found = provider.list_all(kind)
         log.info("listed %d %ss in %.2fs", len(found), kind, time.monotonic() - start)
         return found
 
@@ -116,7 +116,7 @@ def make_plan(config: Config, state: State, provider: Provider,
         unmanaged={k: n for k, n in planner.unmanaged.items() if n},
         warnings=planner.warnings,
         state=StateRef(lineage=state.version[0], serial=state.version[1]),
-        provider={"type": provider.type, "instance": provider.identity()},
+        provider={"type": provider.type_name, "instance": provider.identity()},
         config_dir=str(config.directory),
         known_ids=_known_ids(operations, planner.ids),
         targets=options.targets,
@@ -131,10 +131,10 @@ def _check_provider_identity(state: State, provider: Provider) -> None:
     recorded = state.data.provider
     if recorded is None or not state.resources:
         return
-    if (recorded.type, recorded.instance) != (provider.type, provider.identity()):
+    if (recorded.type, recorded.instance) != (provider.type_name, provider.identity()):
         raise LmsformError(
             f"the state {state.path} belongs to {recorded.type} '{recorded.instance}', but the "
-            f"manifests point at {provider.type} '{provider.identity()}'; refusing to mix them"
+            f"manifests point at {provider.type_name} '{provider.identity()}'; refusing to mix them"
         )
 
 
@@ -183,7 +183,8 @@ class _Planner:
 
     def _view(self, kind: str, live: LiveResource) -> dict[str, Any]:
         """Live attributes with references translated from vendor ids to address keys."""
-        return normalise(kind, map_references(kind, live.attrs, self._key_of))
+        attrs = self.provider.normalise(kind, live.attrs)
+        return normalise(kind, map_references(kind, attrs, self._key_of))
 
     def _key_of(self, kind: str, vendor_id: Any) -> str:
         """The address key of a live resource; '#id' for one lmsform could not name."""
@@ -249,7 +250,7 @@ class _Planner:
         if not support.create:
             self.errors.append(
                 f"{self.config.where(resource)}: {resource.address}: not found in the LMS, and "
-                f"the {self.provider.type} provider cannot create {resource.kind}s. "
+                f"the {self.provider.type_name} provider cannot create {resource.kind}s. "
                 f"{support.advice}".rstrip()
             )
             return
@@ -258,7 +259,7 @@ class _Planner:
         if missing:
             self.errors.append(
                 f"{self.config.where(resource)}: {resource.address}: not found in the LMS, and "
-                f"the {self.provider.type} provider needs {', '.join(missing)} to create a "
+                f"the {self.provider.type_name} provider needs {', '.join(missing)} to create a "
                 f"{resource.kind}; add {'them' if len(missing) > 1 else 'it'} to the manifest"
             )
             return
@@ -311,7 +312,7 @@ class _Planner:
         entry = self.state_view.get(resource.address)
         protected = resource.lifecycle.prevent_destroy or (entry and entry.prevent_destroy)
         why = (f"{', '.join(fields)} cannot be changed in place" if fields
-               else f"{self.provider.type} cannot update {resource.kind}s")
+               else f"{self.provider.type_name} cannot update {resource.kind}s")
         if protected:
             self.errors.append(
                 f"{self.config.where(resource)}: {resource.address}: must be replaced ({why}), "
@@ -320,7 +321,7 @@ class _Planner:
         elif not (support.create and support.delete):
             self.errors.append(
                 f"{self.config.where(resource)}: {resource.address}: {why}, and the "
-                f"{self.provider.type} provider cannot replace it. {support.advice}".rstrip()
+                f"{self.provider.type_name} provider cannot replace it. {support.advice}".rstrip()
             )
         else:
             yield Operation(action="replace", changes=changes, reason=why, **base)
@@ -385,7 +386,7 @@ class _Planner:
         else:
             advice = f"{support.advice} " if support.advice else ""
             self.errors.append(
-                f"{address}: {why}, but the {self.provider.type} provider cannot delete "
+                f"{address}: {why}, but the {self.provider.type_name} provider cannot delete "
                 f"{kind}s. {advice}To stop managing it without deleting it, run "
                 f"`lmsform state rm {address}`"
             )

@@ -26,6 +26,7 @@ class KindSupport:
     """What a provider can do with one kind of resource."""
 
     fields: frozenset[str]
+    listable: bool = True  # False: no list call; read by the ids in state, found by key
     create: bool = True
     update: bool = True
     delete: bool = True
@@ -57,7 +58,7 @@ class ProviderSettings(BaseModel):
 class Provider(ABC):
     """An LMS, as lmsform drives it."""
 
-    type: ClassVar[str]
+    type_name: ClassVar[str]  # the `type:` of the provider block
     description: ClassVar[str] = ""
     capabilities: ClassVar[Capabilities]
     settings_model: ClassVar[type[ProviderSettings]] = ProviderSettings
@@ -71,8 +72,24 @@ class Provider(ABC):
         """Which LMS this is (a file, a base URL and tenant): recorded in state, never a secret."""
 
     @abstractmethod
-    def list(self, kind: str) -> list[LiveResource]:
-        """Every live resource of a kind, reading all pages."""
+    def list_all(self, kind: str) -> list[LiveResource]:
+        """Every live resource of a listable kind, reading all pages."""
+
+    def read(self, kind: str, ids: list[str]) -> list[LiveResource]:
+        """The live resources with these ids, for a kind the LMS cannot list; ids that no
+        longer exist are left out. Only called for kinds declared `listable=False`."""
+        raise NotImplementedError(f"{self.type_name} cannot read {kind}s by id")
+
+    def find(self, kind: str, key: str) -> LiveResource | None:
+        """The live resource with this natural key (`address_key`, e.g. a user's email), for
+        a kind the LMS cannot list; None when there is none. Called only for declared
+        resources that state does not know, so it may be one request each."""
+        raise NotImplementedError(f"{self.type_name} cannot look {kind}s up")
+
+    def normalise(self, kind: str, attrs: dict[str, Any]) -> dict[str, Any]:
+        """Live attributes as the manifests would write them: undo the vendor's formatting
+        and drop defaults it fills in, so that a converged LMS never shows a diff."""
+        return attrs
 
     @abstractmethod
     def create(self, kind: str, attrs: dict[str, Any]) -> str:
@@ -92,7 +109,7 @@ class Provider(ABC):
 
     def deactivate(self, kind: str, id: str) -> None:
         """Switch a resource off without deleting it (users, where supported)."""
-        raise NotImplementedError(f"{self.type} cannot deactivate a {kind}")
+        raise NotImplementedError(f"{self.type_name} cannot deactivate a {kind}")
 
     def match_keys(self, kind: str, attrs: dict[str, Any]) -> list[str]:
         """Extra keys, tried before the natural ones, to find a live resource for a declared

@@ -64,7 +64,7 @@ class IlmsSettings(HttpProviderSettings):
 
 
 class IlmsProvider(Provider):
-    type = "ilms"
+    type_name = "ilms"
     description = "iLMS (Inspired LMS) REST API"
     settings_model = IlmsSettings
     capabilities: ClassVar[Capabilities] = Capabilities(kinds={
@@ -239,7 +239,7 @@ class IlmsProvider(Provider):
                 found[user].append(str(owner["ID"]))
         return found
 
-    def list(self, kind: str) -> list[LiveResource]:
+    def list_all(self, kind: str) -> list[LiveResource]:
         if kind in {"region", "division", "department"}:
             return self._hierarchy()[kind]
         if kind == "course":

@@ -108,7 +108,7 @@ def _now() -> str:
 
 
 class LocalProvider(Provider):
-    type = "local"
+    type_name = "local"
     description = "Embedded LMS in a SQLite file (quick start, tests)"
     settings_model = LocalSettings
     capabilities: ClassVar[Capabilities] = Capabilities(
@@ -153,7 +153,7 @@ class LocalProvider(Provider):
 
     # reading
 
-    def list(self, kind: str) -> list[LiveResource]:
+    def list_all(self, kind: str) -> list[LiveResource]:
         if self._db is None and not self.path.exists():
             return []
         table, columns = TABLES[kind]

@@ -24,7 +24,7 @@ def hierarchy(lms: LocalProvider) -> str:
 
 
 def test_listing_a_missing_file_creates_nothing(lms: LocalProvider) -> None:
-    assert lms.list("user") == []
+    assert lms.list_all("user") == []
     assert not lms.path.exists()
 
 
@@ -33,7 +33,7 @@ def test_create_assigns_ids_and_server_fields(lms: LocalProvider) -> None:
     group = lms.create("group", {"name": "Managers"})
     user_id = lms.create("user", {"email": "Ada@Example.com", "department": department,
                                   "groups": [group], "password": "s3cret"})
-    (user,) = lms.list("user")
+    (user,) = lms.list_all("user")
     assert user.id == user_id
     assert user.attrs["department"] == department and user.attrs["groups"] == [group]
     assert user.attrs["active"] is True and "password" not in user.attrs
@@ -59,7 +59,7 @@ def test_updates_replace_memberships_and_merge_custom_fields(lms: LocalProvider)
     user = lms.create("user", {"email": "u@example.com", "groups": [a],
                                "custom": {"badge": 1, "cc": "X"}})
     lms.update("user", user, {"groups": [b], "custom": {"cc": "Y"}}, {"groups": [a]})
-    (live,) = lms.list("user")
+    (live,) = lms.list_all("user")
     assert live.attrs["groups"] == [b]
     assert live.attrs["custom"] == {"badge": 1, "cc": "Y"}
 
@@ -76,10 +76,10 @@ def test_courses_keep_prices_and_coupons_their_discounts(lms: LocalProvider) -> 
                                                        "billing": "one_time"}}})
     lms.create("coupon", {"code": "X", "discount": {"amount": "5.00", "currency": "USD"},
                           "courses": [course]})
-    (live_course,) = lms.list("course")
+    (live_course,) = lms.list_all("course")
     assert live_course.attrs["pricing"] == [
         {"plan": "std", "amount": "9.00", "currency": "USD", "billing": "one_time"}]
-    (coupon,) = lms.list("coupon")
+    (coupon,) = lms.list_all("coupon")
     assert coupon.attrs["discount"] == {"amount": "5.00", "currency": "USD"}
     assert coupon.attrs["courses"] == [course]
 
@@ -87,4 +87,4 @@ def test_courses_keep_prices_and_coupons_their_discounts(lms: LocalProvider) -> 
 def test_deactivate_switches_a_user_off(lms: LocalProvider) -> None:
     user = lms.create("user", {"email": "u@example.com"})
     lms.deactivate("user", user)
-    assert lms.list("user")[0].attrs["active"] is False
+    assert lms.list_all("user")[0].attrs["active"] is False
