@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from lmsform import providers
+from lmsform import backends, providers
+from lmsform.backends import BackendSettings
 from lmsform.errors import LmsformError, ManifestError, Problem, display_path
 from lmsform.manifest import (
     CouponSpec,
@@ -26,8 +27,8 @@ from lmsform.manifest import (
     Lifecycle,
     ManifestFile,
     MovedSpec,
-    ProviderSpec,
     SettingsSpec,
+    StateSpec,
     UserSpec,
 )
 from lmsform.providers.base import ProviderSettings
@@ -46,7 +47,7 @@ class Config:
     directory: Path
     provider: ProviderSettings
     settings: SettingsSpec
-    state_path: Path
+    state: BackendSettings
     resources: dict[str, Resource]  # by address, in manifest order
     moved: list[MovedSpec]
     files: dict[str, YamlFile] = field(default_factory=dict)
@@ -259,37 +260,41 @@ def _merge(directory: Path, parsed: list[_FileParts], c: _Collector) -> Config |
     _check_moves(moved, resources, c)
 
     settings = singles.get("settings", ("", SettingsSpec()))[1]
-    provider = _provider_settings(*singles["provider"], c)
+    provider_name, provider_spec = singles["provider"]
+    provider: ProviderSettings | None = _plugin_settings(
+        provider_name, "provider", "type", provider_spec, providers.load, c)
     if provider is None:
         return None
-    state_spec = singles.get("state")
-    if state_spec is not None:
-        state_path = (directory / state_spec[1].path).resolve()
-    else:
-        state_path = Path("state") / f"{directory.resolve().name}.json"
+    state_name, state_spec = singles.get("state", ("", StateSpec()))
+    state: BackendSettings | None = _plugin_settings(
+        state_name, "state", "backend", state_spec, backends.load, c)
+    if state is None:
+        return None
     return Config(
         directory=directory,
         provider=provider,
         settings=settings,
-        state_path=state_path,
+        state=state,
         resources=resources,
         moved=[m for _, _, m in moved],
     )
 
 
-def _provider_settings(name: str, spec: ProviderSpec, c: _Collector) -> ProviderSettings | None:
-    """Check the `provider:` block against the plugin's own settings model."""
+def _plugin_settings(name: str, block: str, field: str, spec: BaseModel,
+                     load: Callable[[str], Any], c: _Collector) -> Any:
+    """Check a `provider:` or `state:` block against its plugin's own settings model: the
+    plugin named by `field` (`type`, `backend`) is found first, then validates the rest."""
     try:
-        cls = providers.load(spec.type)
+        cls = load(getattr(spec, field))
     except LmsformError as exc:
-        c.add(name, ("provider", "type"), str(exc))
+        c.add(name, (block, field), str(exc))
         return None
     try:
         return cls.settings_model.model_validate(spec.model_dump())
     except ValidationError as exc:
         for error in exc.errors():
             message, at_key = _pydantic_message(error)
-            loc = ("provider", *(s for s in error["loc"] if isinstance(s, str | int)))
+            loc = (block, *(s for s in error["loc"] if isinstance(s, str | int)))
             c.add(name, loc, message, key=at_key)
         return None
 

@@ -211,8 +211,11 @@ class SettingsSpec(Strict):
     max_delete_fraction: Annotated[float, Field(ge=0, le=1)] = 0.3
 
 
-class StateSpec(Strict):
-    path: Text
+class StateSpec(BaseModel):
+    """`backend` picks the plugin (`file` by default); its settings model validates the rest."""
+
+    model_config = ConfigDict(extra="allow")
+    backend: Text = "file"
 
 
 class ProviderSpec(BaseModel):

@@ -1,31 +1,28 @@
 """State: what lmsform manages, by address, with the LMS's ids and the last applied attributes.
 
-The state file is a JSON snapshot written atomically (temp file, fsync, rename). During an
-apply every successful operation is also appended to a journal beside it (and fsynced before
-new operations start), so an apply killed half-way, or a machine losing power, loses nothing:
-loading replays the journal, and the apply folds it into a new snapshot when it ends.
-Rewriting the whole snapshot after each operation would make a large apply quadratic.
-A lock file beside the state keeps two applies from running at once.
+`State` is the meaning of a state; where it is stored is a backend's business
+(`lmsform.backends`). During an apply every successful operation is appended to the backend's
+journal (and made durable once per batch of finished operations), so an apply killed half-way,
+or a machine losing power, loses nothing: loading replays the journal, and the apply folds it
+into a new snapshot when it ends. Rewriting the whole snapshot after each operation would make
+a large apply quadratic.
+
+Journal records carry the lineage of the state they belong to, so a journal left beside a
+snapshot of another state (a restored backup, a state replaced by hand) is never applied to it.
 State never holds secrets: write-only fields are not part of the attributes it records.
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
-import getpass
-import json
-import os
-import socket
-import tempfile
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
-from lmsform.errors import LmsformError, StateLockedError
+from lmsform.backends import Record, StateBackend
+from lmsform.errors import LmsformError
 
 FORMAT_VERSION = 1
 
@@ -43,6 +40,8 @@ class ProviderIdentity(BaseModel):
 
 
 class StateFile(BaseModel):
+    """The snapshot a backend stores, as JSON."""
+
     format_version: int = FORMAT_VERSION
     lineage: str = Field(default_factory=lambda: str(uuid.uuid4()))
     serial: int = 0
@@ -50,46 +49,20 @@ class StateFile(BaseModel):
     resources: dict[str, StateEntry] = Field(default_factory=dict)
 
 
-def atomic_write(path: Path, text: str) -> None:
-    """Replace `path` with `text` so that a crash leaves either the old or the new file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    with contextlib.suppress(OSError):  # make the rename itself durable
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-
-
 class State:
-    """The state of one config directory, loaded from its file and journal."""
+    """The state of one config directory, as its backend holds it."""
 
-    def __init__(self, path: Path, data: StateFile) -> None:
-        self.path = path
+    def __init__(self, backend: StateBackend, data: StateFile, persisted: bool) -> None:
+        self.backend = backend
         self.data = data
-        self._journal: Any = None
         self.serial = data.serial
-        self.persisted = False  # whether a snapshot or journal exists on disk
+        self.persisted = persisted  # whether a snapshot or journal exists in the backend
+        self._journaling = False
 
     @property
     def version(self) -> tuple[str | None, int]:
         """(lineage, serial) as a saved plan records it; no lineage before the first save."""
         return (self.lineage if self.persisted else None, self.serial)
-
-    @property
-    def journal_path(self) -> Path:
-        return self.path.with_name(self.path.name + ".journal")
 
     @property
     def lineage(self) -> str:
@@ -100,42 +73,27 @@ class State:
         return self.data.resources
 
     @classmethod
-    def load(cls, path: Path) -> State:
-        """The state at `path`, or a new empty one; an interrupted apply's journal is replayed."""
-        data = StateFile()
-        if path.exists():
-            try:
-                data = StateFile.model_validate_json(path.read_bytes())
-            except ValueError as exc:
-                raise LmsformError(f"the state file {path} is not valid: {exc}") from None
-            if data.format_version != FORMAT_VERSION:
-                raise LmsformError(
-                    f"the state file {path} has format {data.format_version}; this lmsform "
-                    f"reads format {FORMAT_VERSION}"
-                )
-        state = cls(path, data)
-        state.persisted = path.exists()
+    def load(cls, backend: StateBackend) -> State:
+        """The backend's state, or a new empty one; an interrupted apply's journal is
+        replayed."""
+        text = backend.read()
+        data = StateFile() if text is None else _parse(text, backend.location())
+        state = cls(backend, data, persisted=text is not None)
         if state._replay():
             state.serial += 1  # an unfolded journal: the state moved on since the snapshot
             state.persisted = True
         return state
 
     def _replay(self) -> bool:
-        try:
-            lines = self.journal_path.read_text(encoding="utf-8").splitlines()
-        except FileNotFoundError:
-            return False
-        for line in lines:
-            try:
-                record = json.loads(line)
-            except ValueError:
-                break  # the last line of a killed apply may be cut short
+        replayed = False
+        for record in self.backend.replay():
+            replayed = True
             if record.get("lineage") not in (None, self.lineage):
-                continue
+                continue  # another state's journal: never mix the two
             self._change(record)
-        return bool(lines)
+        return replayed
 
-    def _change(self, record: dict[str, Any]) -> None:
+    def _change(self, record: Record) -> None:
         if "put" in record:
             self.data.resources[record["put"]] = StateEntry.model_validate(record["entry"])
         elif "remove" in record:
@@ -147,115 +105,49 @@ class State:
     def remove(self, address: str) -> None:
         self._record({"remove": address})
 
-    def _record(self, record: dict[str, Any]) -> None:
-        """Change the state in memory and, while journaling, on disk before returning."""
+    def _record(self, record: Record) -> None:
+        """Change the state in memory and, while journaling, in the backend before
+        returning."""
         self._change(record)
-        if self._journal is not None:
-            self._journal.write(json.dumps({"lineage": self.lineage, **record}) + "\n")
-            self._journal.flush()  # survives the process being killed from here on
+        if self._journaling:
+            self.backend.append({"lineage": self.lineage, **record})
 
     def sync(self) -> None:
-        """Make the journal durable (fsync): apply calls it once per batch of finished
-        operations, before starting new ones."""
-        if self._journal is not None:
-            os.fsync(self._journal.fileno())
+        """Make the journal durable: apply calls it once per batch of finished operations,
+        before starting new ones."""
+        if self._journaling:
+            self.backend.sync()
 
     @contextlib.contextmanager
     def journaling(self) -> Iterator[None]:
         """Append every change to the journal until the block ends; then fold it in."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._journal = self.journal_path.open("a", encoding="utf-8")
+        self._journaling = True
         try:
             yield
         finally:
-            self._journal.flush()
-            os.fsync(self._journal.fileno())
-            self._journal.close()
-            self._journal = None
+            self.backend.sync()
+            self._journaling = False
             self.save()
 
     def save(self) -> None:
-        """Write a new snapshot (serial + 1) and drop the journal it supersedes."""
+        """Write a new snapshot (serial + 1), which drops the journal it supersedes."""
         self.data.serial = self.serial + 1
-        atomic_write(self.path, self.data.model_dump_json(indent=2) + "\n")
+        self.backend.write(self.data.model_dump_json(indent=2) + "\n")
         self.serial = self.data.serial
         self.persisted = True
-        with contextlib.suppress(FileNotFoundError):
-            self.journal_path.unlink()
-
-class StateLock:
-    """The lock file beside a state file: taken with O_EXCL, it names its holder."""
-
-    def __init__(self, state_path: Path) -> None:
-        self.path = state_path.with_name(state_path.name + ".lock")
-
-    @contextlib.contextmanager
-    def held(self, operation: str) -> Iterator[None]:
-        """Hold the lock for the block; fail at once, naming the holder, if it is taken."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        info = {
-            "owner": _user(),
-            "pid": os.getpid(),
-            "host": socket.gethostname(),
-            "operation": operation,
-            "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        }
-        try:
-            fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            raise StateLockedError(self._locked_message()) from None
-        with os.fdopen(fd, "w") as out:
-            json.dump(info, out)
-        try:
-            yield
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                self.path.unlink()
-
-    def info(self) -> dict[str, Any] | None:
-        try:
-            return json.loads(self.path.read_text())
-        except FileNotFoundError:
-            return None
-        except ValueError:
-            return {}
-
-    def _locked_message(self) -> str:
-        info = self.info() or {}
-        holder = (
-            f"{info.get('owner', '?')} (pid {info.get('pid', '?')} on {info.get('host', '?')}, "
-            f"'{info.get('operation', '?')}' since {info.get('created', '?')})"
-        )
-        gone = ""
-        if info.get("host") == socket.gethostname() and not _alive(info.get("pid")):
-            gone = "; that process is no longer running"
-        return (
-            f"the state is locked by {holder}{gone}. If no lmsform is running against it, "
-            "release the lock with `lmsform state unlock --force`"
-        )
-
-    def force_release(self) -> bool:
-        try:
-            self.path.unlink()
-        except FileNotFoundError:
-            return False
-        return True
 
 
-def _user() -> str:
+def _parse(text: str, location: str) -> StateFile:
     try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
-
-
-def _alive(pid: Any) -> bool:
-    if not isinstance(pid, int):
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+        data = StateFile.model_validate_json(text)
+    except (ValidationError, ValueError):
+        raise LmsformError(
+            f"the state at {location} is not valid lmsform state (damaged or not a state "
+            "file); restore it from a backup, or move it away to start with an empty state"
+        ) from None
+    if data.format_version != FORMAT_VERSION:
+        raise LmsformError(
+            f"the state at {location} has format {data.format_version}; this lmsform reads "
+            f"format {FORMAT_VERSION}"
+        )
+    return data

@@ -131,7 +131,7 @@ class LocalProvider(Provider):
         self._db: sqlite3.Connection | None = None
 
     def identity(self) -> str:
-        return f"local:{self.settings.path}"
+        return f"local:{self.path.resolve()}"
 
     @property
     def db(self) -> sqlite3.Connection:

@@ -1,0 +1,114 @@
+"""Where state lives: the `StateBackend` contract and the plugins that implement it.
+
+The engine never touches a state file or a database itself: it speaks to a backend, chosen in
+the manifests by `state: {backend: NAME, ...}` (`file` when absent) and found through the
+`lmsform.state_backends` entry-point group, so a PostgreSQL backend is one module and a third
+party adds one with `pip install`. Terraform's `statemgr` draws the same wall: a backend stores
+snapshots, appends to a journal and holds a lock; what the state *means* is `lmsform.state`.
+
+A backend stores three things for one state:
+- a snapshot (`StateFile`, JSON), replaced atomically: a crash leaves the old or the new one;
+- a journal of records appended during an apply, made durable by `sync()`, read back by
+  `replay()` after a crash, and dropped by the next `write()`;
+- a lock naming its holder, so that two applies never run at once.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from lmsform.errors import LmsformError
+
+GROUP = "lmsform.state_backends"
+DEFAULT_BACKEND = "file"
+
+Record = dict[str, Any]  # one journal entry: {"put": address, "entry": {...}} or {"remove": ...}
+
+
+class BackendSettings(BaseModel):
+    """The `state:` block of the manifests; each backend subclasses it with its options."""
+
+    model_config = ConfigDict(extra="forbid")
+    backend: str = DEFAULT_BACKEND
+
+
+class StateBackend(ABC):
+    """Storage for one state: snapshot, journal and lock. Safe to call from one thread."""
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    settings_model: ClassVar[type[BackendSettings]] = BackendSettings
+
+    def __init__(self, settings: BackendSettings, config_dir: Path) -> None:
+        self.settings = settings
+        self.config_dir = config_dir
+
+    @abstractmethod
+    def location(self) -> str:
+        """Where the state is, for logs and messages (a path, a database and name); never a
+        secret."""
+
+    @abstractmethod
+    def read(self) -> str | None:
+        """The snapshot's JSON text, or None when there is none yet."""
+
+    @abstractmethod
+    def write(self, snapshot: str) -> None:
+        """Replace the snapshot atomically, then drop the journal it supersedes."""
+
+    @abstractmethod
+    def append(self, record: Record) -> None:
+        """Add a record to the journal; it must survive this process being killed."""
+
+    @abstractmethod
+    def sync(self) -> None:
+        """Make every appended record durable (survive a power loss): called once per batch
+        of finished operations, before new ones start."""
+
+    @abstractmethod
+    def replay(self) -> Iterator[Record]:
+        """The journal's records, oldest first; a record cut short by a crash ends it."""
+
+    @abstractmethod
+    def lock(self, operation: str) -> AbstractContextManager[None]:
+        """Hold the lock for a block; raise StateLockedError naming the holder if taken."""
+
+    @abstractmethod
+    def lock_holder(self) -> dict[str, Any] | None:
+        """Who holds the lock (owner, pid, host, operation, created), or None."""
+
+    @abstractmethod
+    def force_unlock(self) -> bool:
+        """Release a lock left by a process that died; False when it was not locked."""
+
+    def close(self) -> None:  # noqa: B027 - the file backend holds nothing open between calls
+        """Release connections."""
+
+
+def available() -> dict[str, type[StateBackend]]:
+    """Every installed backend class, by name."""
+    return {e.name: e.load() for e in sorted(entry_points(group=GROUP), key=lambda e: e.name)}
+
+
+def load(name: str) -> type[StateBackend]:
+    matches = [e for e in entry_points(group=GROUP) if e.name == name]
+    if not matches:
+        names = ", ".join(sorted(e.name for e in entry_points(group=GROUP))) or "none"
+        raise LmsformError(
+            f"no state backend named '{name}' is installed (installed: {names}); backends "
+            f"register under the '{GROUP}' entry-point group"
+        )
+    cls: type[StateBackend] = matches[0].load()
+    return cls
+
+
+def open_backend(settings: BackendSettings, config_dir: Path) -> StateBackend:
+    """Instantiate the plugin for settings already validated against its settings model."""
+    return load(settings.backend)(settings, config_dir)

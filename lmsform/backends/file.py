@@ -1,0 +1,204 @@
+"""`file`: state in a JSON file, with its journal and lock file beside it.
+
+The default backend. Without a `path`, the state lives in the config directory itself
+(`.lmsform/state.json`), so it never depends on where lmsform runs and two config directories
+never share one; a relative `path` is taken from the config directory too.
+
+The snapshot is written atomically (temporary file, fsync, rename, fsync of the directory).
+The journal is a file of JSON lines appended and flushed per record (so a killed process
+loses nothing) and fsynced per batch by `sync()` (so does a machine losing power).
+The lock is a file created with O_EXCL that names its holder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import getpass
+import json
+import os
+import socket
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from lmsform.backends import BackendSettings, Record, StateBackend
+from lmsform.errors import LmsformError, StateLockedError, display_path
+
+DEFAULT_PATH = ".lmsform/state.json"  # inside the config directory
+
+
+class FileSettings(BackendSettings):
+    path: str = DEFAULT_PATH
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Replace `path` with `text` so that a crash leaves either the old or the new file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    with contextlib.suppress(OSError):  # make the rename itself durable
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+class FileBackend(StateBackend):
+    name = "file"
+    description = "a JSON file, with a journal and a lock file beside it"
+    settings_model = FileSettings
+
+    def __init__(self, settings: BackendSettings, config_dir: Path) -> None:
+        super().__init__(settings, config_dir)
+        assert isinstance(settings, FileSettings)
+        self.path = (config_dir / settings.path).absolute()
+        self.journal_path = self.path.with_name(self.path.name + ".journal")
+        self.lock_path = self.path.with_name(self.path.name + ".lock")
+        self._journal: IO[str] | None = None
+
+    @classmethod
+    def at(cls, path: Path) -> FileBackend:
+        """A file backend for an explicit path (tests, tools)."""
+        return cls(FileSettings(path=str(path.absolute())), path.parent)
+
+    def location(self) -> str:
+        return display_path(self.path)
+
+    # snapshot
+
+    def read(self) -> str | None:
+        try:
+            return self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        except IsADirectoryError:
+            raise LmsformError(f"the state path {self.location()} is a directory; "
+                               "name a file in `state: {path: ...}`") from None
+
+    def write(self, snapshot: str) -> None:
+        atomic_write(self.path, snapshot)
+        self.close()
+        with contextlib.suppress(FileNotFoundError):
+            self.journal_path.unlink()
+
+    # journal
+
+    def append(self, record: Record) -> None:
+        if self._journal is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._journal = self.journal_path.open("a", encoding="utf-8")
+        self._journal.write(json.dumps(record) + "\n")
+        self._journal.flush()  # survives the process being killed from here on
+
+    def sync(self) -> None:
+        if self._journal is not None:
+            os.fsync(self._journal.fileno())
+
+    def replay(self) -> Iterator[Record]:
+        try:
+            lines = self.journal_path.read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            return
+        for line in lines:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                return  # the last line of a killed apply may be cut short
+            if isinstance(record, dict):
+                yield record
+
+    def close(self) -> None:
+        if self._journal is not None:
+            self._journal.close()
+            self._journal = None
+
+    # lock
+
+    @contextlib.contextmanager
+    def lock(self, operation: str) -> Iterator[None]:
+        self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+        info = holder_info(operation)
+        try:
+            fd = os.open(self.lock_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            raise StateLockedError(locked_message(self.lock_holder() or {})) from None
+        with os.fdopen(fd, "w") as out:
+            json.dump(info, out)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                self.lock_path.unlink()
+
+    def lock_holder(self) -> dict[str, Any] | None:
+        try:
+            info = json.loads(self.lock_path.read_text())
+        except FileNotFoundError:
+            return None
+        except ValueError:
+            return {}
+        return info if isinstance(info, dict) else {}
+
+    def force_unlock(self) -> bool:
+        try:
+            self.lock_path.unlink()
+        except FileNotFoundError:
+            return False
+        return True
+
+
+def holder_info(operation: str) -> dict[str, Any]:
+    """Who takes a lock: shown to whoever finds it taken."""
+    return {
+        "owner": _user(),
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "operation": operation,
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+
+
+def locked_message(info: dict[str, Any]) -> str:
+    """The error for a lock found taken, naming its holder and whether it is still alive."""
+    holder = (
+        f"{info.get('owner', '?')} (pid {info.get('pid', '?')} on {info.get('host', '?')}, "
+        f"'{info.get('operation', '?')}' since {info.get('created', '?')})"
+    )
+    gone = ""
+    if info.get("host") == socket.gethostname() and not _alive(info.get("pid")):
+        gone = "; that process is no longer running"
+    return (
+        f"the state is locked by {holder}{gone}. If no lmsform is running against it, "
+        "release the lock with `lmsform state unlock --force`"
+    )
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def _alive(pid: Any) -> bool:
+    if not isinstance(pid, int):
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
