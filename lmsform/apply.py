@@ -8,7 +8,6 @@ running operations finish, and the state is saved with what did succeed.
 
 from __future__ import annotations
 
-import heapq
 import logging
 import time
 from collections.abc import Callable
@@ -18,7 +17,8 @@ from typing import Any
 
 from lmsform.diff import changed_fields
 from lmsform.errors import LmsformError, ProviderError
-from lmsform.plan import Operation, Plan
+from lmsform.order import DependencyWalk
+from lmsform.plan import Action, Operation, Plan
 from lmsform.providers.base import Provider
 from lmsform.resources import SENSITIVE, map_references
 from lmsform.state import ProviderIdentity, State, StateEntry
@@ -54,7 +54,7 @@ class _Ids:
         self.ids = {a: e.id for a, e in state.resources.items()}
         self.ids.update(plan.known_ids)
         for op in plan.operations:
-            if op.id is not None and op.action not in {"delete", "deactivate", "forget"}:
+            if op.id is not None and not op.action.retires:
                 self.ids[op.address] = op.id
 
     def resolve(self, kind: str, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -72,31 +72,31 @@ class _Ids:
 def _call(provider: Provider, op: Operation, ids: _Ids, secrets: dict[str, str]) -> str | None:
     """One operation's provider calls (in a worker thread); returns the id it leaves behind."""
     kind = op.kind
-    if op.action in {"create", "replace"}:
+    if op.action.creates:
         assert op.after is not None
         attrs = {k: v for k, v in op.after.items() if v != SENSITIVE}
         attrs = ids.resolve(kind, {**attrs, **secrets})
-        if op.action == "replace":
+        if op.action == Action.REPLACE:
             assert op.id is not None
             provider.delete(kind, op.id)
         return provider.create(kind, attrs)
     assert op.id is not None
-    if op.action == "update":
+    if op.action == Action.UPDATE:
         assert op.after is not None and op.before is not None
         fields = changed_fields(op.changes)
         changes = ids.resolve(kind, {f: op.after.get(f) for f in fields})
         before = ids.resolve(kind, {f: op.before.get(f) for f in fields})
         provider.update(kind, op.id, changes, before)
-    elif op.action == "delete":
+    elif op.action == Action.DELETE:
         provider.delete(kind, op.id)
-    elif op.action == "deactivate":
+    elif op.action == Action.DEACTIVATE:
         provider.deactivate(kind, op.id)
     return op.id
 
 
 def _record(state: State, op: Operation, new_id: str | None) -> None:
     """What a finished operation means for the state."""
-    if op.action in {"delete", "deactivate", "forget"}:
+    if op.action.retires:
         state.remove(op.address)
         return
     assert new_id is not None
@@ -131,13 +131,8 @@ def apply_plan(
     result = ApplyResult()
     operations = {op.address: op for op in plan.operations}
     order = {address: i for i, address in enumerate(operations)}
-    waiting = {a: {d for d in op.depends_on if d in operations} for a, op in operations.items()}
-    dependents: dict[str, list[str]] = {a: [] for a in operations}
-    for address, deps in waiting.items():
-        for dep in deps:
-            dependents[dep].append(address)
-    ready = [(order[a], a) for a, deps in waiting.items() if not deps]
-    heapq.heapify(ready)
+    walk = DependencyWalk(operations, {a: op.depends_on for a, op in operations.items()},
+                          priority=order.__getitem__)
     ids = _Ids(plan, state)
     state.data.provider = ProviderIdentity(type=provider.type_name, instance=provider.identity())
     total, done = len(operations), 0
@@ -145,12 +140,11 @@ def apply_plan(
 
     with state.journaling(), ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
         running: dict[Future[str | None], Operation] = {}
-        while ready or running:
-            while ready and len(running) < parallelism and not result.failed:
-                _, address = heapq.heappop(ready)
-                op = operations[address]
-                started[address] = time.monotonic()
-                future = pool.submit(_call, provider, op, ids, secrets.get(address, {}))
+        while walk.has_ready() or running:
+            while walk.has_ready() and len(running) < parallelism and not result.failed:
+                op = operations[walk.pop()]
+                started[op.address] = time.monotonic()
+                future = pool.submit(_call, provider, op, ids, secrets.get(op.address, {}))
                 running[future] = op
             if not running:
                 break
@@ -173,11 +167,8 @@ def apply_plan(
                 done += 1
                 if progress is not None:
                     progress(done, total, op, seconds)
-                for child in dependents[op.address]:
-                    waiting[child].discard(op.address)
-                    if not waiting[child]:
-                        heapq.heappush(ready, (order[child], child))
-            state.sync()
+                walk.done(op.address)
+            state.sync()  # what finished is durable before anything new starts
     finished_addresses = {op.address for op in result.applied}
     finished_addresses |= {f.operation.address for f in result.failed}
     result.skipped = [op for a, op in operations.items() if a not in finished_addresses]

@@ -11,25 +11,23 @@ import json
 import logging
 import sys
 import traceback
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
 import click
 
-from lmsform import __version__, providers
-from lmsform.apply import ApplyResult, apply_plan
+from lmsform import __version__, backends, engine, providers
+from lmsform.apply import ApplyResult, ProgressFn
 from lmsform.config import Config, load_config
 from lmsform.errors import LmsformError, ManifestError
 from lmsform.manifest import KINDS, ManifestFile
-from lmsform.plan import SYMBOLS, Operation, Plan
-from lmsform.planner import PlanOptions, check_capabilities, make_plan
-from lmsform.providers.base import Provider
+from lmsform.plan import Action, Operation, Plan
+from lmsform.planner import PlanOptions, check_capabilities
+from lmsform.render import RENDERERS, render_text
 from lmsform.resources import split_address
-from lmsform.state import State, StateLock
 
-PAST = {"create": "created", "update": "updated", "replace": "replaced", "delete": "deleted",
-        "deactivate": "deactivated", "adopt": "adopted", "move": "moved", "record": "recorded",
-        "forget": "forgotten"}
+SIMULATORS = "lmsform.simulators"
 
 
 class _Group(click.Group):
@@ -164,32 +162,15 @@ def plan(config_dir: Path, target: tuple[str, ...], exclude: tuple[str, ...],
          detailed_exitcode: bool) -> None:
     """Show what apply would change in the LMS."""
     config = _load(config_dir)
-    state = State.load(config.state_path)
     options = PlanOptions(list(target), list(exclude), max_deletes, parallelism)
-    the_plan = _make_plan(config, state, options)
-    _print_plan(the_plan, "json" if as_json else fmt)
+    the_plan = engine.plan(config, options)
+    output = RENDERERS["json" if as_json else fmt](the_plan)
+    click.echo(output, nl=not output.endswith("\n"))
     if out is not None:
         the_plan.save(out)
         click.echo(f"Saved the plan to {out}; apply it with `lmsform apply {out}`.", err=True)
     if detailed_exitcode and the_plan.has_changes:
         sys.exit(2)
-
-
-def _make_plan(config: Config, state: State, options: PlanOptions) -> Plan:
-    provider = providers.open_provider(config.provider, config.directory)
-    try:
-        return make_plan(config, state, provider, options)
-    finally:
-        provider.close()
-
-
-def _print_plan(the_plan: Plan, fmt: str) -> None:
-    if fmt == "json":
-        click.echo(the_plan.model_dump_json(indent=2))
-    elif fmt == "markdown":
-        click.echo(the_plan.render_markdown(), nl=False)
-    else:
-        click.echo(the_plan.render_text())
 
 
 # apply
@@ -210,61 +191,16 @@ def apply(plan_file: Path | None, config_dir: Path, target: tuple[str, ...],
     if saved is not None and saved.config_dir and config_dir == Path("."):
         config_dir = Path(saved.config_dir)
     config = _load(config_dir)
-    with StateLock(config.state_path).held("apply"):
-        state = State.load(config.state_path)
-        provider = providers.open_provider(config.provider, config.directory)
-        try:
-            if saved is not None:
-                the_plan = _check_saved_plan(saved, config, state, provider, parallelism)
-            else:
-                options = PlanOptions(list(target), list(exclude), max_deletes, parallelism)
-                the_plan = make_plan(config, state, provider, options)
-            click.echo(the_plan.render_text())
-            if not the_plan.has_changes:
-                return
-            if the_plan.blocked and not force:
-                raise LmsformError("this plan exceeds a safety limit (see 'blocked' above); "
-                                   "nothing was applied. Re-run with --force if it is intended")
-            if not auto_approve and saved is None:
-                _confirm(len(the_plan.operations))
-            secrets = {a: r.secrets for a, r in config.resources.items() if r.secrets}
-            _collect_garbage()
-            result = apply_plan(the_plan, state, provider, secrets, parallelism=parallelism,
-                                progress=_progress_printer())
-        finally:
-            provider.close()
-    _report(result)
-
-
-def _check_saved_plan(saved: Plan, config: Config, state: State, provider: Provider,
-                      parallelism: int) -> Plan:
-    """A saved plan applies only to the state and LMS it was made against."""
-    recorded = (saved.state.lineage, saved.state.serial) if saved.state else None
-    if recorded != state.version:
-        before = "/".join(map(str, recorded)) if recorded else "none"
-        now = "/".join(map(str, state.version))
-        raise LmsformError(
-            f"the state changed since this plan was made (lineage/serial {before} -> {now}); "
-            "nothing was applied. Run `lmsform plan` again"
-        )
-    options = PlanOptions(saved.targets, saved.excludes, None, parallelism)
-    fresh = make_plan(config, state, provider, options)
-    if fresh.provider != saved.provider:
-        raise LmsformError("this plan was made for another LMS; nothing was applied")
-    before = {op.address: _signature(op) for op in saved.operations}
-    now = {op.address: _signature(op) for op in fresh.operations}
-    differing = sorted(a for a in before.keys() | now.keys() if before.get(a) != now.get(a))
-    if differing:
-        shown = ", ".join(differing[:5]) + (" ..." if len(differing) > 5 else "")
-        raise LmsformError(
-            f"the LMS or the manifests changed since this plan was made ({shown}); nothing "
-            "was applied. Run `lmsform plan` again"
-        )
-    return saved
-
-
-def _signature(op: Operation) -> str:
-    return op.model_dump_json(include={"action", "id", "changes", "before", "after"})
+    options = PlanOptions(list(target), list(exclude), max_deletes, parallelism)
+    hooks = engine.ApplyHooks(
+        show=lambda p: click.echo(render_text(p)),
+        confirm=(lambda p: None) if auto_approve else lambda p: _confirm(len(p.operations)),
+        starting=_collect_garbage,
+        progress=_progress_printer(),
+    )
+    result = engine.apply(config, options, saved=saved, force=force, hooks=hooks)
+    if result is not None:
+        _report(result)
 
 
 def _confirm(count: int) -> None:
@@ -277,12 +213,12 @@ def _confirm(count: int) -> None:
         raise LmsformError("apply cancelled; nothing was changed")
 
 
-def _progress_printer() -> Any:
+def _progress_printer() -> ProgressFn:
     tty = sys.stdout.isatty()
 
     def show(done: int, total: int, op: Operation, seconds: float) -> None:
-        symbol = SYMBOLS[op.action][0]
-        line = f"[{done}/{total}] {symbol} {op.address}: {op.action} done ({seconds:.2f}s)"
+        line = f"[{done}/{total}] {op.action.symbol} {op.address}: {op.action} done " \
+               f"({seconds:.2f}s)"
         if tty:
             click.echo(f"\r\033[K{line}", nl=done == total)
         else:
@@ -292,10 +228,10 @@ def _progress_printer() -> Any:
 
 
 def _report(result: ApplyResult) -> None:
-    counts: dict[str, int] = {}
+    counts: dict[Action, int] = {}
     for op in result.applied:
         counts[op.action] = counts.get(op.action, 0) + 1
-    done = ", ".join(f"{n} {PAST[action]}" for action, n in counts.items()) or "nothing"
+    done = ", ".join(f"{n} {action.past}" for action, n in counts.items()) or "nothing"
     if result.ok:
         click.echo(click.style(f"Apply complete: {done}.", fg="green", bold=True))
         return
@@ -318,17 +254,13 @@ def state() -> None:
     """Inspect and change the state: what lmsform manages."""
 
 
-def _state(config_dir: Path) -> State:
-    return State.load(_load(config_dir, offline=True).state_path)
-
-
 @state.command("list")
 @config_dir_option
 def state_list(config_dir: Path) -> None:
     """Every managed address, with its LMS id."""
-    the_state = _state(config_dir)
-    entries = sorted(the_state.resources.items(),
-                     key=lambda kv: (KINDS.index(kv[1].kind), kv[0]))
+    with engine.open_state(_load(config_dir, offline=True)) as the_state:
+        entries = sorted(the_state.resources.items(),
+                         key=lambda kv: (KINDS.index(kv[1].kind), kv[0]))
     for address, entry in entries:
         click.echo(f"{address}\t{entry.id}")
 
@@ -338,7 +270,8 @@ def state_list(config_dir: Path) -> None:
 @config_dir_option
 def state_show(address: str, config_dir: Path) -> None:
     """One managed resource as recorded."""
-    entry = _state(config_dir).resources.get(address)
+    with engine.open_state(_load(config_dir, offline=True)) as the_state:
+        entry = the_state.resources.get(address)
     if entry is None:
         raise LmsformError(f"{address} is not in the state")
     click.echo(json.dumps({"address": address, **entry.model_dump()}, indent=2))
@@ -349,9 +282,7 @@ def state_show(address: str, config_dir: Path) -> None:
 @config_dir_option
 def state_rm(addresses: tuple[str, ...], config_dir: Path) -> None:
     """Stop managing resources, leaving them in the LMS."""
-    path = _load(config_dir, offline=True).state_path
-    with StateLock(path).held("state rm"):
-        the_state = State.load(path)
+    with engine.open_state(_load(config_dir, offline=True), lock="state rm") as the_state:
         missing = [a for a in addresses if a not in the_state.resources]
         if missing:
             raise LmsformError(f"not in the state: {', '.join(missing)}")
@@ -367,7 +298,7 @@ def state_rm(addresses: tuple[str, ...], config_dir: Path) -> None:
 @config_dir_option
 def state_mv(old: str, new: str, config_dir: Path) -> None:
     """Give a managed resource a new address (a rename in the manifests)."""
-    path = _load(config_dir, offline=True).state_path
+    config = _load(config_dir, offline=True)
     try:
         old_kind, _ = split_address(old)
         new_kind, _ = split_address(new)
@@ -375,8 +306,7 @@ def state_mv(old: str, new: str, config_dir: Path) -> None:
         raise LmsformError(str(exc)) from None
     if old_kind != new_kind:
         raise LmsformError(f"cannot move a {old_kind} to a {new_kind}")
-    with StateLock(path).held("state mv"):
-        the_state = State.load(path)
+    with engine.open_state(config, lock="state mv") as the_state:
         entry = the_state.resources.get(old)
         if entry is None:
             raise LmsformError(f"{old} is not in the state")
@@ -394,9 +324,14 @@ def state_mv(old: str, new: str, config_dir: Path) -> None:
               help="Required: confirms no lmsform is running against this state.")
 def state_unlock(config_dir: Path, force: bool) -> None:
     """Release a lock left by an lmsform that died."""
-    lock = StateLock(_load(config_dir, offline=True).state_path)
-    info = lock.info()
-    if not lock.force_release():
+    config = _load(config_dir, offline=True)
+    backend = backends.open_backend(config.state, config.directory)
+    try:
+        info = backend.lock_holder()
+        released = backend.force_unlock()
+    finally:
+        backend.close()
+    if not released:
         click.echo("The state was not locked.")
         return
     holder = f" (held by {info.get('owner')}, pid {info.get('pid')})" if info else ""
@@ -406,42 +341,24 @@ def state_unlock(config_dir: Path, force: bool) -> None:
 # simulators
 
 
-@cli.group()
+class _Simulators(click.Group):
+    """The simulators installed in the `lmsform.simulators` entry-point group, loaded only
+    when one is asked for."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(e.name for e in entry_points(group=SIMULATORS))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        for entry in entry_points(group=SIMULATORS):
+            if entry.name == name:
+                command: click.Command = entry.load()
+                return command
+        return None
+
+
+@cli.group(cls=_Simulators)
 def simulate() -> None:
     """Run a vendor simulator on this machine, to try lmsform or test manifests in CI."""
-
-
-@simulate.command("ilms")
-@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--seed", type=click.Path(path_type=Path, dir_okay=False, exists=True),
-              help="JSON file of the groups and courses that exist (the API cannot create "
-                   "them). Default: a small built-in set.")
-@click.option("--org-id", default="99999", show_default=True)
-@click.option("--api-login-id", default="sim-login", show_default=True)
-@click.option("--transaction-key", default="sim-key", show_default=True)
-@click.option("--latency-ms", type=click.FloatRange(min=0), default=0.0,
-              help="Delay every answer by this much.")
-@click.option("--fail-every", type=click.IntRange(min=0), default=0,
-              help="Answer every Nth request with a 500 (writes: half after acting).")
-@click.option("--drop-every", type=click.IntRange(min=0), default=0,
-              help="Drop the connection on every Nth request (writes: after acting).")
-@click.option("--rate-limit", type=click.FloatRange(min=0), default=0.0,
-              help="Requests per second; above it answer 429 with Retry-After.")
-def simulate_ilms(port: int, host: str, seed: Path | None, org_id: str, api_login_id: str,
-                  transaction_key: str, latency_ms: float, fail_every: int, drop_every: int,
-                  rate_limit: float) -> None:
-    """The iLMS API, in memory."""
-    from lmsform.simulators.base import Faults
-    from lmsform.simulators.ilms import DEFAULT_SEED, IlmsSimulator
-
-    _collect_garbage()
-    simulator = IlmsSimulator(org_id, api_login_id, transaction_key, seed or DEFAULT_SEED,
-                              Faults(latency_ms, fail_every, drop_every, rate_limit))
-    url = simulator.start(port, host)
-    click.echo(f"iLMS simulator listening on {url} (org {org_id}); Ctrl-C stops it.")
-    click.echo(f"Request counts: {url}/_simulator/stats")
-    simulator.wait()
 
 
 # providers and schema

@@ -1,44 +1,78 @@
-"""Execution order: a stable topological sort of operations over their dependencies."""
+"""Walking operations in dependency order: one routine for planning and applying.
+
+The planner walks the graph one node at a time to fix the plan's order; apply walks the same
+kind of graph with many nodes in flight, starting each as soon as what it needs has finished.
+Both use `DependencyWalk`, so "ready" means the same thing in the plan a reviewer reads and
+in the apply that runs it.
+"""
 
 from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Hashable, Iterable, Mapping
-from typing import TypeVar
+from typing import Any, Generic, TypeVar
 
 from lmsform.errors import LmsformError
 
 T = TypeVar("T", bound=Hashable)
 
 
-def topological(
-    nodes: Iterable[T],
-    depends_on: Mapping[T, Iterable[T]],
-    priority: Callable[[T], tuple],
-) -> list[T]:
-    """Every node after all it depends on; among the ready ones, lowest priority first.
+class DependencyWalk(Generic[T]):
+    """Nodes become ready once every node they depend on is done; among the ready ones,
+    the lowest priority comes first (ties: the order nodes were given in).
 
     Dependencies on nodes that are not in `nodes` are ignored (they need no operation).
     """
-    nodes = list(nodes)
-    present = set(nodes)
-    waiting = {n: {d for d in depends_on.get(n, ()) if d in present and d != n} for n in nodes}
-    dependents: dict[T, list[T]] = {n: [] for n in nodes}
-    for node, deps in waiting.items():
-        for dep in deps:
-            dependents[dep].append(node)
-    ready = [(priority(n), i, n) for i, n in enumerate(nodes) if not waiting[n]]
-    heapq.heapify(ready)
-    index = {n: i for i, n in enumerate(nodes)}
+
+    def __init__(self, nodes: Iterable[T], depends_on: Mapping[T, Iterable[T]],
+                 priority: Callable[[T], Any]) -> None:
+        self.nodes = list(nodes)
+        present = set(self.nodes)
+        self._priority = priority
+        self._index = {n: i for i, n in enumerate(self.nodes)}
+        self._waiting = {n: {d for d in depends_on.get(n, ()) if d in present and d != n}
+                         for n in self.nodes}
+        self._dependents: dict[T, list[T]] = {n: [] for n in self.nodes}
+        for node, deps in self._waiting.items():
+            for dep in deps:
+                self._dependents[dep].append(node)
+        self._ready = [(priority(n), self._index[n], n) for n in self.nodes
+                       if not self._waiting[n]]
+        heapq.heapify(self._ready)
+
+    def has_ready(self) -> bool:
+        return bool(self._ready)
+
+    def pop(self) -> T:
+        """The next ready node (it stays pending until `done`)."""
+        return heapq.heappop(self._ready)[2]
+
+    def done(self, node: T) -> None:
+        """`node` finished: whatever waited only on it becomes ready."""
+        for child in self._dependents[node]:
+            waiting = self._waiting[child]
+            waiting.discard(node)
+            if not waiting:
+                heapq.heappush(self._ready, (self._priority(child), self._index[child], child))
+
+    def stuck(self) -> list[T]:
+        """Nodes still waiting on something."""
+        return [n for n in self.nodes if self._waiting[n]]
+
+
+def topological(
+    nodes: Iterable[T],
+    depends_on: Mapping[T, Iterable[T]],
+    priority: Callable[[T], Any],
+) -> list[T]:
+    """Every node after all it depends on; among the ready ones, lowest priority first."""
+    walk = DependencyWalk(nodes, depends_on, priority)
     out: list[T] = []
-    while ready:
-        _, _, node = heapq.heappop(ready)
+    while walk.has_ready():
+        node = walk.pop()
         out.append(node)
-        for child in dependents[node]:
-            waiting[child].discard(node)
-            if not waiting[child]:
-                heapq.heappush(ready, (priority(child), index[child], child))
-    if len(out) != len(nodes):
-        stuck = sorted(str(n) for n in nodes if waiting[n])[:5]
+        walk.done(node)
+    if len(out) != len(walk.nodes):
+        stuck = sorted(str(n) for n in walk.stuck())[:5]
         raise LmsformError(f"operations depend on each other in a cycle: {', '.join(stuck)}")
     return out

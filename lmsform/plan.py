@@ -1,53 +1,92 @@
 """The plan: ordered operations that would make the LMS match the manifests.
 
 A Plan is a pydantic model, so its JSON form (`plan --json`, `plan --out FILE`) is documented
-by the model itself (`docs/plan-json.md`). It renders itself as text for terminals, and as
-Markdown for pull-request comments. It never holds a secret: write-only fields appear only as
-the marker "(sensitive)".
+by the model itself (`docs/plan-json.md`); `lmsform.render` turns it into text and Markdown.
+It never holds a secret: write-only fields appear only as the marker "(sensitive)".
 """
 
 from __future__ import annotations
 
-import json
+from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-import click
 from pydantic import BaseModel, Field, ValidationError
 
 from lmsform import __version__
+from lmsform.backends.file import atomic_write
 from lmsform.diff import Change
 from lmsform.errors import LmsformError
 from lmsform.manifest import KINDS
-from lmsform.state import atomic_write
 
 FORMAT_VERSION = 1
 
-Action = Literal[
-    "create", "update", "replace", "delete", "deactivate", "adopt", "move", "record", "forget"
-]
-API_ACTIONS = frozenset({"create", "update", "replace", "delete", "deactivate"})
-REMOVALS = frozenset({"delete", "deactivate", "replace"})
-SYMBOLS: dict[str, tuple[str, str]] = {
-    "create": ("+", "green"),
-    "update": ("~", "yellow"),
-    "replace": ("-/+", "magenta"),
-    "delete": ("-", "red"),
-    "deactivate": ("-", "red"),
-    "adopt": ("=", "cyan"),
-    "move": ("=", "cyan"),
-    "record": ("=", "cyan"),
-    "forget": ("=", "cyan"),
-}
-STATE_ONLY_NOTES = {
-    "adopt": "adopt: found in the LMS by its natural key, recorded in state",
-    "move": "move: recorded in state under its new address",
-    "record": "record: lifecycle settings recorded in state",
-    "forget": "forget: no longer in the LMS, dropped from state",
+
+class Action(StrEnum):
+    """What an operation does. Every rule about actions is a property here, defined once."""
+
+    CREATE = "create"
+    UPDATE = "update"
+    REPLACE = "replace"
+    DELETE = "delete"
+    DEACTIVATE = "deactivate"
+    ADOPT = "adopt"
+    MOVE = "move"
+    RECORD = "record"
+    FORGET = "forget"
+
+    @property
+    def state_only(self) -> bool:
+        """Changes only the state; the LMS is not called."""
+        return self in _STATE_ONLY
+
+    @property
+    def creates(self) -> bool:
+        """Brings a new resource into the LMS, with a new id others may need."""
+        return self in {Action.CREATE, Action.REPLACE}
+
+    @property
+    def removes(self) -> bool:
+        """Takes a resource away from users of the LMS: counted by the safety limits."""
+        return self in {Action.REPLACE, Action.DELETE, Action.DEACTIVATE}
+
+    @property
+    def retires(self) -> bool:
+        """The resource leaves the state: ordered after whatever still refers to it."""
+        return self in {Action.DELETE, Action.DEACTIVATE, Action.FORGET}
+
+    @property
+    def symbol(self) -> str:
+        return _LOOK[self][0]
+
+    @property
+    def colour(self) -> str:
+        return _LOOK[self][1]
+
+    @property
+    def past(self) -> str:
+        """`created`, `forgotten`...: for apply's progress and summary."""
+        return _LOOK[self][2]
+
+
+_STATE_ONLY = frozenset({Action.ADOPT, Action.MOVE, Action.RECORD, Action.FORGET})
+_LOOK: dict[Action, tuple[str, str, str]] = {
+    Action.CREATE: ("+", "green", "created"),
+    Action.UPDATE: ("~", "yellow", "updated"),
+    Action.REPLACE: ("-/+", "magenta", "replaced"),
+    Action.DELETE: ("-", "red", "deleted"),
+    Action.DEACTIVATE: ("-", "red", "deactivated"),
+    Action.ADOPT: ("=", "cyan", "adopted"),
+    Action.MOVE: ("=", "cyan", "moved"),
+    Action.RECORD: ("=", "cyan", "recorded"),
+    Action.FORGET: ("=", "cyan", "forgotten"),
 }
 
 
 class Operation(BaseModel):
+    """One step of a plan. The planner builds these through the typed constructor only
+    (keyword arguments, checked by mypy's pydantic plugin), never from untyped dicts."""
+
     address: str
     kind: str
     action: Action
@@ -71,9 +110,13 @@ class Plan(BaseModel):
 
     format_version: int = FORMAT_VERSION
     lmsform_version: str = __version__
-    summary: dict[str, int] = Field(default_factory=dict)
+    summary: dict[Action, int] = Field(default_factory=dict)
     operations: list[Operation] = Field(default_factory=list)
-    unmanaged: dict[str, int] = Field(default_factory=dict)
+    unmanaged: dict[str, int | None] = Field(
+        default_factory=dict,
+        description="Live resources in neither the manifests nor the state, per kind; null "
+                    "where the LMS cannot list that kind, so they cannot be counted",
+    )
     blocked: list[str] = Field(
         default_factory=list, description="Safety limits this plan exceeds: apply needs --force"
     )
@@ -89,7 +132,7 @@ class Plan(BaseModel):
 
     def model_post_init(self, context: Any) -> None:
         if not self.summary:
-            self.summary = {action: 0 for action in Action.__args__}
+            self.summary = dict.fromkeys(Action, 0)
             for op in self.operations:
                 self.summary[op.action] += 1
 
@@ -97,13 +140,12 @@ class Plan(BaseModel):
     def has_changes(self) -> bool:
         return bool(self.operations)
 
-    # files
-
     def save(self, path: Path) -> None:
         atomic_write(path, self.model_dump_json(indent=2) + "\n")
 
     @classmethod
     def load(cls, path: Path) -> Plan:
+        """A saved plan; refused when it is not one, or of a format this lmsform cannot read."""
         try:
             plan = cls.model_validate_json(path.read_bytes())
         except FileNotFoundError:
@@ -114,94 +156,6 @@ class Plan(BaseModel):
             raise LmsformError(f"{path} has plan format {plan.format_version}; "
                                f"this lmsform reads {FORMAT_VERSION}")
         return plan
-
-    # rendering
-
-    def closing_line(self) -> str:
-        """`Plan: 3 to create, 2 to update, 1 to delete, 4 to adopt.`, plus any rarer actions."""
-        s = self.summary
-        always = {"create", "update", "delete", "adopt"}
-        parts = [f"{s[a]} to {a}" for a in Action.__args__ if a in always or s[a]]
-        return f"Plan: {', '.join(parts)}."
-
-    def unmanaged_line(self) -> str | None:
-        counts = [f"{n} {kind}{'s' if n != 1 else ''}"
-                  for kind, n in self.unmanaged.items() if n]
-        if not counts:
-            return None
-        return ("Unmanaged (in the LMS, in neither the manifests nor the state; left alone): "
-                + ", ".join(counts) + ".")
-
-    def render_text(self) -> str:
-        """Terraform-style text; colour codes are stripped by click.echo off a TTY."""
-        lines: list[str] = []
-        if not self.operations:
-            lines.append("No changes. The LMS matches the manifests.")
-        else:
-            lines.append("lmsform will perform these operations, in this order:")
-            lines.append("")
-            for op in self.operations:
-                lines.extend(_text_operation(op))
-            lines.append("")
-            lines.append(click.style(self.closing_line(), bold=True))
-        unmanaged = self.unmanaged_line()
-        if unmanaged:
-            lines.append(unmanaged)
-        lines.extend(click.style(f"warning: {w}", fg="yellow") for w in self.warnings)
-        lines.extend(click.style(f"blocked: {b}", fg="red", bold=True) for b in self.blocked)
-        return "\n".join(lines)
-
-    def render_markdown(self) -> str:
-        """For pull-request comments: a summary, then one table row per operation."""
-        lines = ["### lmsform plan", ""]
-        if not self.operations:
-            lines.append("**No changes.** The LMS matches the manifests.")
-        else:
-            lines.append(f"**{self.closing_line()}**")
-            lines += ["", "| | Address | Action | Changes |", "|---|---|---|---|"]
-            for op in self.operations:
-                symbol = SYMBOLS[op.action][0]
-                changes = "<br>".join(
-                    f"`{c.field}`: {_md(c.before)} → {_md(c.after)}" for c in op.changes
-                )
-                note = f" (from `{op.moved_from}`)" if op.moved_from else ""
-                lines.append(f"| `{symbol}` | `{op.address}`{note} | {op.action} | {changes} |")
-        unmanaged = self.unmanaged_line()
-        if unmanaged:
-            lines += ["", unmanaged]
-        lines += [f"> **Warning:** {w}" for w in self.warnings]
-        lines += [f"> **Blocked:** {b}" for b in self.blocked]
-        return "\n".join(lines) + "\n"
-
-
-def _value(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, default=str)
-
-
-def _md(value: Any) -> str:
-    return "_none_" if value is None else f"`{_value(value)}`".replace("|", "\\|")
-
-
-def _text_operation(op: Operation) -> list[str]:
-    symbol, colour = SYMBOLS[op.action]
-    head = f"  {symbol} {op.address}"
-    notes = []
-    if op.moved_from:
-        notes.append(f"moved from {op.moved_from}")
-    if op.action in STATE_ONLY_NOTES:
-        notes.append(STATE_ONLY_NOTES[op.action])
-    elif op.action == "deactivate":
-        notes.append("deactivate")
-    if op.reason:
-        notes.append(op.reason)
-    if notes:
-        head += f" ({'; '.join(notes)})"
-    lines = [click.style(head, fg=colour)]
-    if op.action == "create" and op.after:
-        lines += [f"      {k}: {_value(v)}" for k, v in op.after.items()]
-    for change in op.changes:
-        lines.append(f"      {change.field}: {_value(change.before)} -> {_value(change.after)}")
-    return lines
 
 
 def kind_rank(kind: str) -> int:

@@ -19,12 +19,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lmsform.config import Config
-from lmsform.diff import changed_fields, diff
+from lmsform.diff import Change, changed_fields, diff
 from lmsform.errors import LmsformError, PlanError, ProviderError
 from lmsform.manifest import KINDS
 from lmsform.order import topological
-from lmsform.plan import REMOVALS, Operation, Plan, StateRef, kind_rank
-from lmsform.providers.base import Provider
+from lmsform.plan import Action, Operation, Plan, StateRef, kind_rank
+from lmsform.providers.base import KindSupport, Provider
 from lmsform.resources import (
     SCHEMAS,
     SENSITIVE,
@@ -35,6 +35,7 @@ from lmsform.resources import (
     natural_keys,
     normalise,
     references,
+    split_address,
 )
 from lmsform.state import State, StateEntry
 
@@ -71,28 +72,66 @@ def check_capabilities(config: Config, provider: type[Provider] | Provider) -> N
             )
         for name, message in provider.check(resource.kind, {**resource.attrs, **resource.secrets}):
             errors.append(f"{config.where(resource, name)}: {resource.address}.{name}: {message}")
+    errors.extend(_unprunable(config, provider))
     if errors:
         raise PlanError(errors)
 
 
-def fetch_live(provider: Provider, kinds: list[str], parallelism: int) -> dict[str, list]:
-    """One listing per kind, all pages, the kinds fetched concurrently."""
-    def timed_list(kind: str) -> list[LiveResource]:
+def _unprunable(config: Config, provider: type[Provider] | Provider) -> list[str]:
+    """`prune` needs every live resource of a kind: impossible where the LMS cannot list it."""
+    prune = config.settings.prune
+    pruned = [k for k in KINDS if prune is True or (isinstance(prune, list) and k in prune)]
+    return [
+        f"settings.prune: the {provider.type_name} provider cannot list {kind}s, so "
+        f"lmsform cannot see the ones it does not manage; take '{kind}' out of prune "
+        "(list the kinds to prune instead of `true`)"
+        for kind in pruned
+        if kind in provider.capabilities.kinds and not provider.capabilities.kinds[kind].listable
+    ]
+
+
+def fetch_live(provider: Provider, kinds: list[str], parallelism: int,
+               recorded: dict[str, dict[str, str]] | None = None,
+               declared: dict[str, list[str]] | None = None) -> dict[str, list[LiveResource]]:
+    """Every kind read once, the kinds concurrently: one listing (all pages) per listable
+    kind; for a kind the LMS cannot list, the ids state `recorded` (kind -> key -> id) read
+    back, and the `declared` keys state does not know looked up one by one."""
+    recorded, declared = recorded or {}, declared or {}
+
+    def timed_read(kind: str) -> list[LiveResource]:
         start = time.monotonic()
-        found = provider.list_all(kind)
-        log.info("listed %d %ss in %.2fs", len(found), kind, time.monotonic() - start)
+        if provider.capabilities.kinds[kind].listable:
+            found = provider.list_all(kind)
+        else:
+            found = _read_unlistable(provider, kind, recorded.get(kind, {}),
+                                     declared.get(kind, []), parallelism)
+        log.info("read %d %ss in %.2fs", len(found), kind, time.monotonic() - start)
         return found
 
     with ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(kinds)))) as pool:
-        futures = {kind: pool.submit(timed_list, kind) for kind in kinds}
+        futures = {kind: pool.submit(timed_read, kind) for kind in kinds}
         live: dict[str, list[LiveResource]] = {}
         for kind, future in futures.items():
             try:
                 live[kind] = future.result()
             except ProviderError as exc:
-                raise ProviderError(f"listing {kind}s: {exc.call}", exc.vendor_message,
+                raise ProviderError(f"reading {kind}s: {exc.call}", exc.vendor_message,
                                     status=exc.status) from None
     return live
+
+
+def _read_unlistable(provider: Provider, kind: str, recorded: dict[str, str],
+                     declared: list[str], parallelism: int) -> list[LiveResource]:
+    found = provider.read(kind, sorted(set(recorded.values())))
+    present = {live.id for live in found}
+    missing = [key for key in declared if recorded.get(key) not in present]
+    if missing:
+        with ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(missing)))) as pool:
+            for live in pool.map(lambda key: provider.find(kind, key), missing):
+                if live is not None and live.id not in present:
+                    found.append(live)
+                    present.add(live.id)
+    return found
 
 
 def make_plan(config: Config, state: State, provider: Provider,
@@ -101,7 +140,13 @@ def make_plan(config: Config, state: State, provider: Provider,
     check_capabilities(config, provider)
     _check_provider_identity(state, provider)
     kinds = [k for k in KINDS if k in provider.capabilities.kinds]
-    live = fetch_live(provider, kinds, options.parallelism)
+    recorded: dict[str, dict[str, str]] = defaultdict(dict)
+    for address, entry in state.resources.items():
+        recorded[entry.kind][split_address(address)[1]] = entry.id
+    declared: dict[str, list[str]] = defaultdict(list)
+    for resource in config.resources.values():
+        declared[resource.kind].append(resource.key)
+    live = fetch_live(provider, kinds, options.parallelism, recorded, declared)
     planner = _Planner(config, state, provider, live)
     operations = planner.run(kinds)
     operations = _select(operations, options)
@@ -113,11 +158,11 @@ def make_plan(config: Config, state: State, provider: Provider,
     operations = _order(operations)
     plan = Plan(
         operations=operations,
-        unmanaged={k: n for k, n in planner.unmanaged.items() if n},
+        unmanaged={k: n for k, n in planner.unmanaged.items() if n is None or n},
         warnings=planner.warnings,
         state=StateRef(lineage=state.version[0], serial=state.version[1]),
         provider={"type": provider.type_name, "instance": provider.identity()},
-        config_dir=str(config.directory),
+        config_dir=str(config.directory.absolute()),
         known_ids=_known_ids(operations, planner.ids),
         targets=options.targets,
         excludes=options.excludes,
@@ -133,8 +178,9 @@ def _check_provider_identity(state: State, provider: Provider) -> None:
         return
     if (recorded.type, recorded.instance) != (provider.type_name, provider.identity()):
         raise LmsformError(
-            f"the state {state.path} belongs to {recorded.type} '{recorded.instance}', but the "
-            f"manifests point at {provider.type_name} '{provider.identity()}'; refusing to mix them"
+            f"the state at {state.backend.location()} belongs to {recorded.type} "
+            f"'{recorded.instance}', but the manifests point at {provider.type_name} "
+            f"'{provider.identity()}'; refusing to mix them"
         )
 
 
@@ -149,7 +195,7 @@ class _Planner:
         self.caps = provider.capabilities
         self.warnings: list[str] = []
         self.errors: list[str] = []
-        self.unmanaged: dict[str, int] = {}
+        self.unmanaged: dict[str, int | None] = {}
         self.managed: dict[str, int] = defaultdict(int)
         # vendor id -> address key, per kind, to translate live references
         self.keys: dict[str, dict[str, str]] = defaultdict(dict)
@@ -268,7 +314,7 @@ class _Planner:
         after.update({name: SENSITIVE for name in resource.secrets})
         entry = self.state_view.get(resource.address)
         reason = "deleted outside lmsform; it will be created again" if entry else None
-        yield Operation(address=resource.address, kind=resource.kind, action="create",
+        yield Operation(address=resource.address, kind=resource.kind, action=Action.CREATE,
                         after=after, reason=reason,
                         prevent_destroy=resource.lifecycle.prevent_destroy)
 
@@ -287,27 +333,35 @@ class _Planner:
         after = {**view, **resource.attrs}
         if isinstance(resource.attrs.get("custom"), dict):
             after["custom"] = {**(view.get("custom") or {}), **resource.attrs["custom"]}
-        base = dict(address=resource.address, kind=kind, id=live_id, before=view, after=after,
-                    moved_from=moved_from, prevent_destroy=resource.lifecycle.prevent_destroy)
+
+        def operation(action: Action, changes: list[Change] | None = None,
+                      reason: str | None = None) -> Operation:
+            return Operation(address=resource.address, kind=kind, action=action, id=live_id,
+                             before=view, after=after, changes=changes or [],
+                             moved_from=moved_from, reason=reason,
+                             prevent_destroy=resource.lifecycle.prevent_destroy)
+
         if changes:
             support = self.caps.kinds[kind]
             fields = changed_fields(changes)
             replace = sorted(fields & support.replace_fields)
             if replace or not support.update:
-                yield from self._replace(resource, base, changes, replace)
+                why = self._replace_refused(resource, replace)
+                if why is not None:
+                    yield operation(Action.REPLACE, changes, why)
                 return
-            yield Operation(action="update", changes=changes,
-                            reason="adopted: found by natural key" if how == "natural"
-                            and moved_from is None else None, **base)
+            adopted = how == "natural" and moved_from is None
+            yield operation(Action.UPDATE, changes,
+                            "adopted: found by natural key" if adopted else None)
         elif how == "natural" and moved_from is None:
-            yield Operation(action="adopt", **base)
+            yield operation(Action.ADOPT)
         elif moved_from is not None:
-            yield Operation(action="move", **base)
+            yield operation(Action.MOVE)
         elif entry is not None and entry.prevent_destroy != resource.lifecycle.prevent_destroy:
-            yield Operation(action="record", **base)
+            yield operation(Action.RECORD)
 
-    def _replace(self, resource: Resource, base: dict[str, Any], changes: list,
-                 fields: list[str]) -> Iterator[Operation]:
+    def _replace_refused(self, resource: Resource, fields: list[str]) -> str | None:
+        """Why a resource must be replaced, or None (with an error) when it may not be."""
         support = self.caps.kinds[resource.kind]
         entry = self.state_view.get(resource.address)
         protected = resource.lifecycle.prevent_destroy or (entry and entry.prevent_destroy)
@@ -318,13 +372,14 @@ class _Planner:
                 f"{self.config.where(resource)}: {resource.address}: must be replaced ({why}), "
                 "but lifecycle.prevent_destroy is set; set it to false first, or undo the change"
             )
-        elif not (support.create and support.delete):
+            return None
+        if not (support.create and support.delete):
             self.errors.append(
                 f"{self.config.where(resource)}: {resource.address}: {why}, and the "
                 f"{self.provider.type_name} provider cannot replace it. {support.advice}".rstrip()
             )
-        else:
-            yield Operation(action="replace", changes=changes, reason=why, **base)
+            return None
+        return why
 
     def _removals(self, kind: str, desired_addresses: set[str], claimed: dict[str, str],
                   views: dict[str, dict]) -> Iterator[Operation]:
@@ -335,7 +390,7 @@ class _Planner:
             if address in self.consumed:
                 continue
             if entry.id not in views or entry.id in claimed:
-                yield Operation(address=address, kind=kind, action="forget", id=entry.id,
+                yield Operation(address=address, kind=kind, action=Action.FORGET, id=entry.id,
                                 before=entry.attributes)
                 continue
             if entry.prevent_destroy:
@@ -365,24 +420,29 @@ class _Planner:
                                         "pruned: declared nowhere")
             else:
                 unmanaged += 1
-        self.unmanaged[kind] = unmanaged
+        # What a kind the LMS cannot list holds beyond what lmsform knows is unknown.
+        self.unmanaged[kind] = unmanaged if support.listable else None
 
     def _deactivates(self) -> bool:
         return (self.config.settings.user_removal == "deactivate"
                 and self.caps.kinds["user"].deactivate)
 
-    def _remove(self, kind: str, address: str, live_id: str, view: dict, support: Any,
-                why: str) -> Iterator[Operation]:
-        base = dict(address=address, kind=kind, id=live_id, before=view, reason=why)
+    def _remove(self, kind: str, address: str, live_id: str, view: dict[str, Any],
+                support: KindSupport, why: str) -> Iterator[Operation]:
+        def operation(action: Action, after: dict[str, Any] | None = None,
+                      changes: list[Change] | None = None) -> Operation:
+            return Operation(address=address, kind=kind, action=action, id=live_id,
+                             before=view, after=after, changes=changes or [], reason=why)
+
         if kind == "user" and self._deactivates():
             if view.get("active") is False:
-                yield Operation(action="forget", **base)
+                yield operation(Action.FORGET)
             else:
-                yield Operation(action="deactivate", after={**view, "active": False},
-                                changes=[{"field": "active", "before": view.get("active"),
-                                          "after": False}], **base)
+                yield operation(Action.DEACTIVATE, {**view, "active": False},
+                                [Change(field="active", before=view.get("active"),
+                                        after=False)])
         elif support.delete:
-            yield Operation(action="delete", **base)
+            yield operation(Action.DELETE)
         else:
             advice = f"{support.advice} " if support.advice else ""
             self.errors.append(
@@ -419,12 +479,12 @@ def _select(operations: list[Operation], options: PlanOptions) -> list[Operation
     kept = [op for op in operations
             if (not options.targets or matches(op, options.targets))
             and not matches(op, options.excludes)]
-    created = {op.address for op in operations if op.action in {"create", "replace"}}
+    created = {op.address for op in operations if op.action.creates}
     kept_addresses = {op.address for op in kept}
     errors = [
         f"{op.address} needs {ref}, which is still to be created but left out by "
         "--target/--exclude; include it too"
-        for op in kept if op.action not in REMOVALS - {"replace"}
+        for op in kept if not op.action.retires
         for ref in _references(op.kind, op.after)
         if ref in created and ref not in kept_addresses
     ]
@@ -436,27 +496,27 @@ def _select(operations: list[Operation], options: PlanOptions) -> list[Operation
 def _order(operations: list[Operation]) -> list[Operation]:
     """Dependencies between operations, then a stable order that respects them."""
     by_address = {op.address: op for op in operations}
-    creating = {op.address for op in operations if op.action in {"create", "replace"}}
+    creating = {op.address for op in operations if op.action.creates}
     referenced_by: dict[str, list[str]] = defaultdict(list)
     for op in operations:
         for ref in _references(op.kind, op.before):
             referenced_by[ref].append(op.address)
     for op in operations:
         needs: set[str] = set()
-        if op.action not in {"delete", "deactivate", "forget"}:
+        if not op.action.retires:
             needs |= {r for r in _references(op.kind, op.after) if r in creating}
-        if op.action in REMOVALS:
+        if op.action.removes:
+            # whatever still refers to it lets go first: edited away, or removed itself
             needs |= {a for a in referenced_by.get(op.address, [])
                       if op.address not in _references(by_address[a].kind, by_address[a].after)
-                      or by_address[a].action in {"delete", "deactivate"}}
+                      or by_address[a].action in {Action.DELETE, Action.DEACTIVATE}}
         needs.discard(op.address)
         op.depends_on = sorted(needs)
 
-    def priority(address: str) -> tuple:
+    def priority(address: str) -> tuple[int, int, str]:
         op = by_address[address]
         rank = kind_rank(op.kind)
-        removal = op.action in {"delete", "deactivate", "forget"}
-        return (1, -rank, address) if removal else (0, rank, address)
+        return (1, -rank, address) if op.action.retires else (0, rank, address)
 
     deps = {op.address: op.depends_on for op in operations}
     return [by_address[a] for a in topological(by_address, deps, priority)]
@@ -467,7 +527,7 @@ def _safety(plan: Plan, managed: dict[str, int], fraction: float,
     """Limits on how much one plan may remove; exceeding one means apply needs --force."""
     removing: dict[str, int] = defaultdict(int)
     for op in plan.operations:
-        if op.action in REMOVALS:
+        if op.action.removes:
             removing[op.kind] += 1
     blocked = []
     for kind, count in sorted(removing.items(), key=lambda kv: kind_rank(kv[0])):

@@ -15,12 +15,13 @@ import pytest
 from click.testing import CliRunner
 
 from lmsform.apply import apply_plan
+from lmsform.backends.file import FileBackend
 from lmsform.cli import cli
 from lmsform.config import load_config
 from lmsform.errors import ProviderError
 from lmsform.planner import make_plan
 from lmsform.providers.local import LocalProvider
-from lmsform.state import State, StateLock
+from lmsform.state import State
 from tests.conftest import Org
 
 
@@ -93,7 +94,7 @@ class FailingGroups(LocalProvider):
 
 def test_after_a_failure_nothing_new_starts_and_dependents_are_skipped(org: Org) -> None:
     config = load_config(org.dir)
-    state = State.load(org.state_path)
+    state = State.load(FileBackend.at(org.state_path))
     provider = FailingGroups(config.provider, org.dir)
     plan = make_plan(config, state, provider)
     result = apply_plan(plan, state, provider, {}, parallelism=1)
@@ -105,7 +106,7 @@ def test_after_a_failure_nothing_new_starts_and_dependents_are_skipped(org: Org)
     assert "group.Managers" not in applied
     skipped = {op.address for op in result.skipped}
     assert {"user.ada@example.com", "coupon.WELCOME10"} <= skipped
-    assert set(State.load(org.state_path).resources) == set(applied)
+    assert set(State.load(FileBackend.at(org.state_path)).resources) == set(applied)
 
 
 def test_a_killed_apply_reruns_to_convergence_without_duplicates(org: Org) -> None:
@@ -148,7 +149,7 @@ def test_a_killed_apply_reruns_to_convergence_without_duplicates(org: Org) -> No
 
 
 def test_a_second_apply_fails_fast_while_the_state_is_locked(org: Org) -> None:
-    with StateLock(org.state_path).held("apply"):
+    with FileBackend.at(org.state_path).lock("apply"):
         result = org.run("apply", "--auto-approve")
     assert result.exit_code == 1
     assert "the state is locked by" in result.output and f"pid {os.getpid()}" in result.output

@@ -8,12 +8,14 @@ from typing import ClassVar
 
 import pytest
 
+from lmsform.backends.file import FileBackend
 from lmsform.config import load_config
 from lmsform.errors import PlanError
 from lmsform.plan import Plan
 from lmsform.planner import PlanOptions, make_plan
 from lmsform.providers.base import Capabilities, KindSupport
 from lmsform.providers.local import LocalProvider
+from lmsform.render import closing_line, render_text
 from lmsform.resources import SCHEMAS
 from lmsform.state import State
 from tests.conftest import Org
@@ -23,7 +25,8 @@ def plan_of(org: Org, provider_cls: type[LocalProvider] = LocalProvider, **optio
     config = load_config(org.dir)
     provider = provider_cls(config.provider, org.dir)
     try:
-        return make_plan(config, State.load(org.state_path), provider, PlanOptions(**options))
+        state = State.load(FileBackend.at(org.state_path))
+        return make_plan(config, state, provider, PlanOptions(**options))
     finally:
         provider.close()
 
@@ -55,7 +58,7 @@ def test_first_plan_creates_everything_parents_first(org: Org) -> None:
     user = next(op for op in plan.operations if op.address == "user.ada@example.com")
     assert set(user.depends_on) == {"department.Americas/Sales/Inside Sales", "group.Managers",
                                     "course.security-101"}
-    assert plan.closing_line() == "Plan: 9 to create, 0 to update, 0 to delete, 0 to adopt."
+    assert closing_line(plan) == "Plan: 9 to create, 0 to update, 0 to delete, 0 to adopt."
     assert not org.db_path.exists(), "planning must not create the LMS"
 
 
@@ -192,7 +195,7 @@ def test_unmanaged_resources_are_counted_and_pruned_only_on_request(org: Org) ->
     sql(org, "INSERT INTO users (email, created_at) VALUES ('ghost@example.com', 'x')")
     plan = plan_of(org)
     assert plan.operations == [] and plan.unmanaged == {"group": 2, "user": 1}
-    assert "2 groups, 1 user" in plan.render_text()
+    assert "2 groups, 1 user" in render_text(plan)
     org.write("settings.yaml", "settings: {prune: [group]}\n")
     assert actions(plan_of(org)) == {"group.Legacy": "delete", "group.Old": "delete"}
     org.write("settings.yaml", "settings: {prune: true}\n")
@@ -305,7 +308,7 @@ def test_state_of_another_lms_is_refused(org: Org) -> None:
     org.edit("main.yaml", "path: lms.sqlite", "path: other.sqlite")
     result = org.run("plan")
     assert result.exit_code == 1
-    assert "belongs to local 'local:lms.sqlite'" in result.output
+    assert f"belongs to local 'local:{(org.dir / 'lms.sqlite').resolve()}'" in result.output
 
 
 def test_moved_changes_an_email_and_a_course_key_in_place(org: Org) -> None:

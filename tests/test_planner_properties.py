@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lmsform.apply import apply_plan
+from lmsform.backends import open_backend
 from lmsform.config import load_config
 from lmsform.planner import make_plan
 from lmsform.providers.local import LocalProvider
@@ -75,7 +76,7 @@ def write(directory: Path, org: dict) -> None:
 
 def plan_and_apply(directory: Path) -> list:
     config = load_config(directory)
-    state = State.load(config.state_path)
+    state = State.load(open_backend(config.state, config.directory))
     provider = LocalProvider(config.provider, directory)
     try:
         plan = make_plan(config, state, provider)
@@ -116,6 +117,7 @@ def test_any_change_between_two_organisations_applies_in_order(before: dict, aft
         config = load_config(directory)
         provider = LocalProvider(config.provider, directory)
         try:
-            assert make_plan(config, State.load(config.state_path), provider).operations == []
+            state = State.load(open_backend(config.state, config.directory))
+            assert make_plan(config, state, provider).operations == []
         finally:
             provider.close()

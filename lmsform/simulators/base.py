@@ -2,11 +2,17 @@
 
 Simulators serve real sockets on 127.0.0.1 so that providers are tested through their real
 HTTP code. Faults are deterministic (every Nth request) so that tests are repeatable.
+
+Each simulator module offers a click command built by `simulator_command` and registers it in
+the `lmsform.simulators` entry-point group; `lmsform simulate VENDOR` finds it there, so the
+CLI knows no vendor by name.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import gc
 import json
 import re
 import socket
@@ -18,6 +24,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+import click
 
 
 @dataclass
@@ -63,6 +71,7 @@ class Simulator:
     """Routes, faults and counters; subclasses add the vendor's routes and data."""
 
     name = "simulator"
+    title = "Simulator"  # the vendor's name as people write it
 
     def __init__(self, faults: Faults | None = None) -> None:
         self.faults = faults or Faults()
@@ -86,6 +95,10 @@ class Simulator:
 
     def error_body(self, status: int, message: str) -> Any:
         return {"Message": message}
+
+    def announcement(self, url: str) -> str:
+        """The first line `lmsform simulate` prints."""
+        return f"{self.title} simulator listening on {url}"
 
     # serving
 
@@ -239,3 +252,37 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self.wfile.write(payload)
 
     do_GET = do_POST = do_PUT = do_DELETE = _serve
+
+
+def simulator_command(build: Callable[..., Simulator]) -> click.Command:
+    """`lmsform simulate NAME`: the options every simulator shares (address and faults), plus
+    the vendor's own, declared with click.option on `build`, which returns the simulator."""
+
+    @functools.wraps(build)
+    def serve(port: int, host: str, latency_ms: float, fail_every: int, drop_every: int,
+              rate_limit: float, **vendor_options: Any) -> None:
+        faults = Faults(latency_ms, fail_every, drop_every, rate_limit)
+        simulator = build(faults=faults, **vendor_options)
+        gc.freeze()  # the CLI keeps the collector off while planning; a server runs long
+        gc.enable()
+        url = simulator.start(port, host)
+        click.echo(f"{simulator.announcement(url)}; Ctrl-C stops it.")
+        click.echo(f"Request counts: {url}/_simulator/stats")
+        simulator.wait()
+
+    shared = [
+        click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True),
+        click.option("--host", default="127.0.0.1", show_default=True,
+                     help="Address to listen on."),
+        click.option("--latency-ms", type=click.FloatRange(min=0), default=0.0,
+                     help="Delay every answer by this much."),
+        click.option("--fail-every", type=click.IntRange(min=0), default=0,
+                     help="Answer every Nth request with a 500 (writes: half after acting)."),
+        click.option("--drop-every", type=click.IntRange(min=0), default=0,
+                     help="Drop the connection on every Nth request (writes: after acting)."),
+        click.option("--rate-limit", type=click.FloatRange(min=0), default=0.0,
+                     help="Requests per second; above it answer 429 with Retry-After."),
+    ]
+    for option in reversed(shared):
+        serve = option(serve)
+    return click.command(name=build.__name__.replace("_", "-"))(serve)

@@ -18,7 +18,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from lmsform.simulators.base import Faults, HttpProblem, Request, Response, Simulator
+import click
+
+from lmsform.simulators.base import (
+    Faults,
+    HttpProblem,
+    Request,
+    Response,
+    Simulator,
+    simulator_command,
+)
 
 ORG = "/organizations/{org}"
 NAME_RESTRICTED = set('%\\+;"<>:?')
@@ -41,6 +50,7 @@ def _now() -> str:
 
 class IlmsSimulator(Simulator):
     name = "ilms"
+    title = "iLMS"
 
     def __init__(self, org_id: str = "99999", api_login_id: str = "sim-login",
                  transaction_key: str = "sim-key", seed: Path | None = DEFAULT_SEED,
@@ -99,6 +109,9 @@ class IlmsSimulator(Simulator):
 
     def error_body(self, status: int, message: str) -> Any:
         return {"Message": message}
+
+    def announcement(self, url: str) -> str:
+        return f"{super().announcement(url)} (org {self.org_id})"
 
     def _page(self, request: Request, items: list[Any]) -> Response:
         try:
@@ -673,3 +686,18 @@ def _matches(value: Any, pattern: str) -> bool:
     if pattern.startswith("*") and not pattern.endswith("*"):
         return text.endswith(pattern[1:])
     return pattern.strip("*") in text
+
+
+@click.option("--seed", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="JSON file of the groups and courses that exist (the API cannot create "
+                   "them). Default: a small built-in set.")
+@click.option("--org-id", default="99999", show_default=True)
+@click.option("--api-login-id", default="sim-login", show_default=True)
+@click.option("--transaction-key", default="sim-key", show_default=True)
+def ilms(faults: Faults, seed: Path | None, org_id: str, api_login_id: str,
+         transaction_key: str) -> IlmsSimulator:
+    """The iLMS API, in memory."""
+    return IlmsSimulator(org_id, api_login_id, transaction_key, seed or DEFAULT_SEED, faults)
+
+
+command = simulator_command(ilms)

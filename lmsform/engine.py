@@ -1,0 +1,133 @@
+"""The engine: one plan or apply from start to finish, for any front end.
+
+It reads straight through: open the state backend and the provider the manifests name, take
+the lock (apply), load the state, plan or verify a saved plan, confirm, apply, save. Whatever
+needs a person (showing the plan, confirming, progress) comes in as a callback, so the CLI
+only parses flags and prints, and tests drive the same sequence the CLI does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from lmsform import backends, providers
+from lmsform.apply import ApplyResult, ProgressFn, apply_plan
+from lmsform.backends import StateBackend
+from lmsform.config import Config
+from lmsform.errors import LmsformError
+from lmsform.plan import Operation, Plan
+from lmsform.planner import PlanOptions, make_plan
+from lmsform.providers.base import Provider
+from lmsform.state import State
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Workspace:
+    """What one run of lmsform works on: the manifests, where their state is, and the LMS."""
+
+    config: Config
+    backend: StateBackend
+    provider: Provider
+
+
+@contextlib.contextmanager
+def open_workspace(config: Config) -> Iterator[Workspace]:
+    backend = backends.open_backend(config.state, config.directory)
+    provider = providers.open_provider(config.provider, config.directory)
+    log.info("config directory %s; state: %s backend at %s; provider: %s", config.directory,
+             config.state.backend, backend.location(), provider.identity())
+    try:
+        yield Workspace(config, backend, provider)
+    finally:
+        provider.close()
+        backend.close()
+
+
+@contextlib.contextmanager
+def open_state(config: Config, *, lock: str | None = None) -> Iterator[State]:
+    """The state of a config directory, under the lock when `lock` names an operation;
+    for the state commands, which need no LMS."""
+    backend = backends.open_backend(config.state, config.directory)
+    try:
+        with backend.lock(lock) if lock else contextlib.nullcontext():
+            yield State.load(backend)
+    finally:
+        backend.close()
+
+
+def plan(config: Config, options: PlanOptions) -> Plan:
+    """What apply would do now; reads the state without locking it."""
+    with open_workspace(config) as ws:
+        return make_plan(config, State.load(ws.backend), ws.provider, options)
+
+
+@dataclass
+class ApplyHooks:
+    """What a front end does at each step of an apply."""
+
+    show: Callable[[Plan], None] = lambda plan: None
+    confirm: Callable[[Plan], None] = lambda plan: None  # raise LmsformError to cancel
+    starting: Callable[[], None] = lambda: None  # just before the first LMS call
+    progress: ProgressFn | None = None
+
+
+def apply(config: Config, options: PlanOptions, *, saved: Plan | None = None,
+          force: bool = False, hooks: ApplyHooks | None = None) -> ApplyResult | None:
+    """Plan (or verify `saved`), confirm and apply under the state lock; None when there
+    was nothing to do. A saved plan was confirmed when it was reviewed: it is not asked."""
+    hooks = hooks or ApplyHooks()
+    with open_workspace(config) as ws, ws.backend.lock("apply"):
+        state = State.load(ws.backend)
+        if saved is not None:
+            the_plan = verify_saved_plan(saved, config, state, ws.provider, options.parallelism)
+        else:
+            the_plan = make_plan(config, state, ws.provider, options)
+        hooks.show(the_plan)
+        if not the_plan.has_changes:
+            return None
+        if the_plan.blocked and not force:
+            raise LmsformError("this plan exceeds a safety limit (see 'blocked' above); "
+                               "nothing was applied. Re-run with --force if it is intended")
+        if saved is None:
+            hooks.confirm(the_plan)
+        secrets = {a: r.secrets for a, r in config.resources.items() if r.secrets}
+        hooks.starting()
+        return apply_plan(the_plan, state, ws.provider, secrets,
+                          parallelism=options.parallelism, progress=hooks.progress)
+
+
+def verify_saved_plan(saved: Plan, config: Config, state: State, provider: Provider,
+                      parallelism: int) -> Plan:
+    """A saved plan applies only to the state and LMS it was made against, and only while a
+    fresh plan would do exactly the same."""
+    recorded = (saved.state.lineage, saved.state.serial) if saved.state else None
+    if recorded != state.version:
+        before = "/".join(map(str, recorded)) if recorded else "none"
+        now = "/".join(map(str, state.version))
+        raise LmsformError(
+            f"the state changed since this plan was made (lineage/serial {before} -> {now}); "
+            "nothing was applied. Run `lmsform plan` again"
+        )
+    options = PlanOptions(saved.targets, saved.excludes, None, parallelism)
+    fresh = make_plan(config, state, provider, options)
+    if fresh.provider != saved.provider:
+        raise LmsformError("this plan was made for another LMS; nothing was applied")
+    before = {op.address: _signature(op) for op in saved.operations}
+    now = {op.address: _signature(op) for op in fresh.operations}
+    differing = sorted(a for a in before.keys() | now.keys() if before.get(a) != now.get(a))
+    if differing:
+        shown = ", ".join(differing[:5]) + (" ..." if len(differing) > 5 else "")
+        raise LmsformError(
+            f"the LMS or the manifests changed since this plan was made ({shown}); nothing "
+            "was applied. Run `lmsform plan` again"
+        )
+    return saved
+
+
+def _signature(op: Operation) -> str:
+    return op.model_dump_json(include={"action", "id", "changes", "before", "after"})

@@ -1,0 +1,120 @@
+"""Plans for people and programs: Terraform-style text, Markdown for pull requests, JSON.
+
+Kept apart from the `Plan` model so that a new output (HTML, a CI annotation) is one function
+here, and the model stays a plain description of what will happen.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from lmsform.plan import Action, Operation, Plan
+
+STATE_ONLY_NOTES = {
+    Action.ADOPT: "adopt: found in the LMS by its natural key, recorded in state",
+    Action.MOVE: "move: recorded in state under its new address",
+    Action.RECORD: "record: lifecycle settings recorded in state",
+    Action.FORGET: "forget: no longer in the LMS, dropped from state",
+}
+
+
+def closing_line(plan: Plan) -> str:
+    """`Plan: 3 to create, 2 to update, 1 to delete, 4 to adopt.`, plus any rarer actions."""
+    s = plan.summary
+    always = {Action.CREATE, Action.UPDATE, Action.DELETE, Action.ADOPT}
+    parts = [f"{s.get(a, 0)} to {a}" for a in Action if a in always or s.get(a)]
+    return f"Plan: {', '.join(parts)}."
+
+
+def unmanaged_line(plan: Plan) -> str | None:
+    counts = [f"{n} {kind}{'s' if n != 1 else ''}"
+              for kind, n in plan.unmanaged.items() if n]
+    unknown = [f"{kind}s" for kind, n in plan.unmanaged.items() if n is None]
+    if unknown:
+        counts.append(f"{' and '.join(unknown)} unknown (the LMS cannot list them)")
+    if not counts:
+        return None
+    return ("Unmanaged (in the LMS, in neither the manifests nor the state; left alone): "
+            + ", ".join(counts) + ".")
+
+
+def render_json(plan: Plan) -> str:
+    return plan.model_dump_json(indent=2)
+
+
+def render_text(plan: Plan) -> str:
+    """Terraform-style text; colour codes are stripped by click.echo off a TTY."""
+    lines: list[str] = []
+    if not plan.operations:
+        lines.append("No changes. The LMS matches the manifests.")
+    else:
+        lines.append("lmsform will perform these operations, in this order:")
+        lines.append("")
+        for op in plan.operations:
+            lines.extend(_text_operation(op))
+        lines.append("")
+        lines.append(click.style(closing_line(plan), bold=True))
+    unmanaged = unmanaged_line(plan)
+    if unmanaged:
+        lines.append(unmanaged)
+    lines.extend(click.style(f"warning: {w}", fg="yellow") for w in plan.warnings)
+    lines.extend(click.style(f"blocked: {b}", fg="red", bold=True) for b in plan.blocked)
+    return "\n".join(lines)
+
+
+def render_markdown(plan: Plan) -> str:
+    """For pull-request comments: a summary, then one table row per operation."""
+    lines = ["### lmsform plan", ""]
+    if not plan.operations:
+        lines.append("**No changes.** The LMS matches the manifests.")
+    else:
+        lines.append(f"**{closing_line(plan)}**")
+        lines += ["", "| | Address | Action | Changes |", "|---|---|---|---|"]
+        for op in plan.operations:
+            changes = "<br>".join(
+                f"`{c.field}`: {_md(c.before)} → {_md(c.after)}" for c in op.changes
+            )
+            note = f" (from `{op.moved_from}`)" if op.moved_from else ""
+            lines.append(f"| `{op.action.symbol}` | `{op.address}`{note} | {op.action} "
+                         f"| {changes} |")
+    unmanaged = unmanaged_line(plan)
+    if unmanaged:
+        lines += ["", unmanaged]
+    lines += [f"> **Warning:** {w}" for w in plan.warnings]
+    lines += [f"> **Blocked:** {b}" for b in plan.blocked]
+    return "\n".join(lines) + "\n"
+
+
+RENDERERS = {"text": render_text, "markdown": render_markdown, "json": render_json}
+
+
+def _value(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _md(value: Any) -> str:
+    return "_none_" if value is None else f"`{_value(value)}`".replace("|", "\\|")
+
+
+def _text_operation(op: Operation) -> list[str]:
+    head = f"  {op.action.symbol} {op.address}"
+    notes = []
+    if op.moved_from:
+        notes.append(f"moved from {op.moved_from}")
+    if op.action in STATE_ONLY_NOTES:
+        notes.append(STATE_ONLY_NOTES[op.action])
+    elif op.action == Action.DEACTIVATE:
+        notes.append("deactivate")
+    if op.reason:
+        notes.append(op.reason)
+    if notes:
+        head += f" ({'; '.join(notes)})"
+    lines = [click.style(head, fg=op.action.colour)]
+    if op.action == Action.CREATE and op.after:
+        lines += [f"      {k}: {_value(v)}" for k, v in op.after.items()]
+    for change in op.changes:
+        lines.append(f"      {change.field}: {_value(change.before)} -> {_value(change.after)}")
+    return lines
