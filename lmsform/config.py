@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from lmsform import backends, providers
 from lmsform.backends import BackendSettings
@@ -120,7 +121,7 @@ def _interpolate(value: Any, loc: Loc, report: Callable[[Loc, str], None]) -> An
     return value
 
 
-def _pydantic_message(error: dict[str, Any]) -> tuple[str, bool]:
+def _pydantic_message(error: ErrorDetails) -> tuple[str, bool]:
     """A plain message for a pydantic error, and whether it points at a key (not a value)."""
     kind = error["type"]
     if kind == "extra_forbidden":
@@ -334,7 +335,8 @@ def _resources_of(name: str, doc: ManifestFile) -> Iterator[Resource]:
 
 
 def _resource(
-    kind: str, key: str, spec: CourseSpec | GroupSpec | UserSpec | CouponSpec, origin: tuple
+    kind: str, key: str, spec: CourseSpec | GroupSpec | UserSpec | CouponSpec,
+    origin: tuple[str, Loc],
 ) -> Resource:
     schema = SCHEMAS[kind]
     attrs: dict[str, Any] = {}

@@ -107,19 +107,19 @@ def verify_saved_plan(saved: Plan, config: Config, state: State, provider: Provi
     fresh plan would do exactly the same."""
     recorded = (saved.state.lineage, saved.state.serial) if saved.state else None
     if recorded != state.version:
-        before = "/".join(map(str, recorded)) if recorded else "none"
-        now = "/".join(map(str, state.version))
+        then = "/".join(map(str, recorded)) if recorded else "none"
+        current = "/".join(map(str, state.version))
         raise LmsformError(
-            f"the state changed since this plan was made (lineage/serial {before} -> {now}); "
+            f"the state changed since this plan was made (lineage/serial {then} -> {current}); "
             "nothing was applied. Run `lmsform plan` again"
         )
     options = PlanOptions(saved.targets, saved.excludes, None, parallelism)
     fresh = make_plan(config, state, provider, options)
     if fresh.provider != saved.provider:
         raise LmsformError("this plan was made for another LMS; nothing was applied")
-    before = {op.address: _signature(op) for op in saved.operations}
+    promised = {op.address: _signature(op) for op in saved.operations}
     now = {op.address: _signature(op) for op in fresh.operations}
-    differing = sorted(a for a in before.keys() | now.keys() if before.get(a) != now.get(a))
+    differing = sorted(a for a in promised.keys() | now.keys() if promised.get(a) != now.get(a))
     if differing:
         shown = ", ".join(differing[:5]) + (" ..." if len(differing) > 5 else "")
         raise LmsformError(

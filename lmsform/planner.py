@@ -382,7 +382,7 @@ class _Planner:
         return why
 
     def _removals(self, kind: str, desired_addresses: set[str], claimed: dict[str, str],
-                  views: dict[str, dict]) -> Iterator[Operation]:
+                  views: dict[str, dict[str, Any]]) -> Iterator[Operation]:
         support = self.caps.kinds[kind]
         for address, entry in self.state_view.items():
             if entry.kind != kind or address in desired_addresses:

@@ -205,7 +205,9 @@ def _child(node: Node, step: str | int) -> Node | None:
     if isinstance(node, MappingNode):
         for key, value in node.value:
             if key.value == step or (not isinstance(step, str) and key.value == str(step)):
-                return value
+                child: Node = value
+                return child
     elif isinstance(node, SequenceNode) and isinstance(step, int) and 0 <= step < len(node.value):
-        return node.value[step]
+        item: Node = node.value[step]
+        return item
     return None

@@ -37,7 +37,8 @@ def load(type_name: str) -> type[Provider]:
             f"no provider named '{type_name}' is installed (installed: {names}); "
             f"providers register under the '{GROUP}' entry-point group"
         )
-    return matches[0].load()
+    cls: type[Provider] = matches[0].load()
+    return cls
 
 
 def open_provider(settings: ProviderSettings, config_dir: Path) -> Provider:

@@ -16,7 +16,7 @@ import sqlite3
 import threading
 from collections import defaultdict
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from lmsform.errors import ProviderError
 from lmsform.providers.base import Capabilities, KindSupport, Provider, ProviderSettings
@@ -306,7 +306,7 @@ class _Transaction:
     def __enter__(self) -> None:
         self.db.execute("BEGIN IMMEDIATE")
 
-    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> Literal[False]:
         if exc is None:
             self.db.execute("COMMIT")
             return False

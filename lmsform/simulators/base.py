@@ -121,7 +121,7 @@ class Simulator:
     def base_url(self) -> str:
         assert self._server is not None
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     def wait(self) -> None:
         """Block until Ctrl-C, then stop serving."""

@@ -201,7 +201,7 @@ class IlmsSimulator(Simulator):
             raise HttpProblem(400, f"{what} contains restricted characters: {' '.join(bad)}")
         return value
 
-    def _find(self, table: dict, key: Any, what: str) -> dict[str, Any]:
+    def _find(self, table: dict[Any, dict[str, Any]], key: Any, what: str) -> dict[str, Any]:
         try:
             return table[int(key) if not isinstance(next(iter(table), ""), str) else key]
         except (KeyError, ValueError, StopIteration):
@@ -411,7 +411,7 @@ class IlmsSimulator(Simulator):
         value = {k.lower(): v for k, v in (body or {}).items()}.get("userid") \
             if isinstance(body, dict) else None
         try:
-            return int(value)
+            return int(value)  # type: ignore[arg-type]  # None and junk are caught below
         except (TypeError, ValueError):
             raise HttpProblem(400, "userid is required") from None
 
