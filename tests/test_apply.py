@@ -211,3 +211,41 @@ def test_secrets_never_reach_output_plans_logs_or_state(
         assert secret not in text
     (stored,) = sql(org, "SELECT password_hash FROM users WHERE email = 'ada@example.com'")
     assert stored[0].startswith("pbkdf2$") and secret not in stored[0]
+
+
+def test_finished_operations_are_made_durable_before_new_ones_start(
+    org: Org, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events: list[str] = []
+
+    class Recording(LocalProvider):
+        def create(self, kind: str, attrs: dict) -> str:
+            events.append("call")
+            return super().create(kind, attrs)
+
+    def sync(self: FileBackend) -> None:
+        events.append("sync")
+
+    monkeypatch.setattr(FileBackend, "sync", sync)
+    config = load_config(org.dir)
+    state = State.load(FileBackend.at(org.state_path))
+    provider = Recording(config.provider, org.dir)
+    plan = make_plan(config, state, provider)
+    assert apply_plan(plan, state, provider, {}, parallelism=1).ok
+    provider.close()
+    calls = events.count("call")
+    assert calls == len(plan.operations) == 9
+    # one call at a time: each is followed by a sync before the next call starts
+    assert "".join("c" if e == "call" else "s" for e in events).startswith("cs" * calls)
+
+
+def test_a_saved_plan_of_another_format_is_refused(org: Org, tmp_path: Path) -> None:
+    plan_file = tmp_path / "plan.json"
+    assert org.run("plan", "--out", str(plan_file)).exit_code == 0
+    document = json.loads(plan_file.read_text())
+    document["format_version"] = 2
+    plan_file.write_text(json.dumps(document))
+    result = CliRunner().invoke(cli, ["apply", str(plan_file)])
+    assert result.exit_code == 1
+    assert "has plan format 2; this lmsform reads 1" in result.output
+    assert not org.db_path.exists()

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pytest
 
+from lmsform.apply import apply_plan
 from lmsform.backends.file import FileBackend
 from lmsform.config import load_config
 from lmsform.errors import PlanError
 from lmsform.plan import Plan
-from lmsform.planner import PlanOptions, make_plan
+from lmsform.planner import PlanOptions, check_capabilities, make_plan
 from lmsform.providers.base import Capabilities, KindSupport
 from lmsform.providers.local import LocalProvider
 from lmsform.render import closing_line, render_text
-from lmsform.resources import SCHEMAS
+from lmsform.resources import SCHEMAS, LiveResource
 from lmsform.state import State
 from tests.conftest import Org
 
@@ -329,3 +330,140 @@ def test_moved_changes_an_email_and_a_course_key_in_place(org: Org) -> None:
     assert sql(org, "SELECT id FROM users WHERE email = 'robert@example.com'") == [user_id]
     assert sql(org, "SELECT id FROM courses WHERE key = 'sec-101'") == [course_id]
     assert plan_of(org).operations == []
+
+
+def apply_with(org: Org, provider_cls: type[LocalProvider]) -> None:
+    """Plan and apply through a test provider (the CLI only knows installed ones)."""
+    config = load_config(org.dir)
+    provider = provider_cls(config.provider, org.dir)
+    try:
+        state = State.load(FileBackend.at(org.state_path))
+        plan = make_plan(config, state, provider)
+        secrets = {a: r.secrets for a, r in config.resources.items() if r.secrets}
+        assert apply_plan(plan, state, provider, secrets).ok
+    finally:
+        provider.close()
+
+
+def test_a_resource_gone_from_the_lms_and_the_manifests_is_forgotten(org: Org) -> None:
+    apply(org)
+    sql(org, "DELETE FROM coupons")
+    org.edit("org.yaml", "coupons:\n  - code: WELCOME10\n    discount: {percent: 10}\n"
+             "    courses: [security-101]\n", "")
+    (op,) = plan_of(org).operations
+    assert (op.address, op.action) == ("coupon.WELCOME10", "forget")
+    apply(org)
+    assert "coupon.WELCOME10" not in json.loads(org.state_path.read_text())["resources"]
+    assert plan_of(org).operations == []
+
+
+class UndeletableGroups(LocalProvider):
+    capabilities: ClassVar[Capabilities] = Capabilities(kinds={
+        **LocalProvider.capabilities.kinds,
+        "group": KindSupport(fields=frozenset(SCHEMAS["group"].fields), delete=False,
+                             advice="Groups are deleted in the vendor's admin UI."),
+    })
+
+
+def test_removing_a_kind_the_provider_cannot_delete_is_a_plan_error(org: Org) -> None:
+    apply(org)
+    org.edit("org.yaml", "    groups: [Managers]\n", "")
+    org.edit("org.yaml", "  - name: Managers\n    description: People managers\n"
+             "    courses: [security-101]\n", "")
+    org.edit("org.yaml", "groups:\n", "groups: []\n")
+    assert actions(plan_of(org))["group.Managers"] == "delete"
+    with pytest.raises(PlanError) as caught:
+        plan_of(org, UndeletableGroups)
+    assert caught.value.messages == [
+        "group.Managers: removed from the manifests, but the local provider cannot delete "
+        "groups. Groups are deleted in the vendor's admin UI. To stop managing it without "
+        "deleting it, run `lmsform state rm group.Managers`"]
+
+
+def test_prevent_destroy_refuses_a_replace(org: Org) -> None:
+    org.edit("org.yaml", "    discount: {percent: 10}\n",
+             "    discount: {percent: 10}\n    lifecycle: {prevent_destroy: true}\n")
+    apply(org)
+    org.edit("org.yaml", "code: WELCOME10", "code: WELCOME15")
+    org.write("moved.yaml", "moved:\n  - {from: coupon.WELCOME10, to: coupon.WELCOME15}\n")
+    with pytest.raises(PlanError) as caught:
+        plan_of(org)
+    (message,) = caught.value.messages
+    assert message.endswith("coupon.WELCOME15: must be replaced (code cannot be changed in "
+                            "place), but lifecycle.prevent_destroy is set; set it to false "
+                            "first, or undo the change")
+
+
+class UnlistableUsers(LocalProvider):
+    """A vendor with no user list call: users are read by id and looked up by email."""
+
+    capabilities: ClassVar[Capabilities] = Capabilities(kinds={
+        **LocalProvider.capabilities.kinds,
+        "user": KindSupport(fields=frozenset(SCHEMAS["user"].fields), deactivate=True,
+                            listable=False),
+    })
+    calls: ClassVar[list[tuple[str, object]]] = []
+
+    def list_all(self, kind: str) -> list[LiveResource]:
+        assert kind != "user", "users cannot be listed"
+        return super().list_all(kind)
+
+    def read(self, kind: str, ids: list[str]) -> list[LiveResource]:
+        self.calls.append(("read", sorted(ids)))
+        return [r for r in super().list_all(kind) if r.id in ids]
+
+    def find(self, kind: str, key: str) -> LiveResource | None:
+        self.calls.append(("find", key))
+        return next((r for r in super().list_all(kind) if r.attrs["email"] == key), None)
+
+
+def test_a_kind_that_cannot_be_listed_is_read_by_id_and_found_by_key(org: Org) -> None:
+    UnlistableUsers.calls.clear()
+    sql_setup = LocalProvider(load_config(org.dir).provider, org.dir)
+    sql_setup.create("user", {"email": "bob@example.com", "first_name": "Bob"})
+    sql_setup.close()
+    plan = plan_of(org, UnlistableUsers)
+    assert sorted(UnlistableUsers.calls) == [
+        ("find", "ada@example.com"), ("find", "bob@example.com"), ("read", [])]
+    assert actions(plan)["user.ada@example.com"] == "create"
+    assert actions(plan)["user.bob@example.com"] == "update"  # found by email, adopted
+    assert plan.unmanaged["user"] is None
+    assert "users unknown (the LMS cannot list them)" in render_text(plan)
+    apply_with(org, UnlistableUsers)
+    UnlistableUsers.calls.clear()
+    assert plan_of(org, UnlistableUsers).operations == []
+    (call,) = UnlistableUsers.calls  # converged: one read of the ids in state, no lookups
+    assert call[0] == "read" and len(call[1]) == 2  # type: ignore[arg-type]
+
+
+def test_prune_of_a_kind_that_cannot_be_listed_is_refused_offline(org: Org) -> None:
+    org.write("settings.yaml", "settings: {prune: [user]}\n")
+    with pytest.raises(PlanError, match=r"settings.prune: the local provider cannot list "
+                                        r"users, so lmsform cannot see the ones it does not "
+                                        r"manage; take 'user' out of prune"):
+        check_capabilities(load_config(org.dir), UnlistableUsers)
+
+
+class PaddedNames(LocalProvider):
+    """A vendor that pads first names and upper-cases job titles when it reads them back."""
+
+    def list_all(self, kind: str) -> list[LiveResource]:
+        found = super().list_all(kind)
+        if kind == "user":
+            for live in found:
+                live.attrs["first_name"] = f"{live.attrs['first_name']}  "
+        return found
+
+
+class PaddedNamesNormalised(PaddedNames):
+    def normalise(self, kind: str, attrs: dict[str, Any]) -> dict[str, Any]:
+        if kind == "user" and attrs.get("first_name"):
+            return {**attrs, "first_name": attrs["first_name"].rstrip()}
+        return attrs
+
+
+def test_the_normalise_hook_keeps_vendor_formatting_out_of_the_plan(org: Org) -> None:
+    apply(org)
+    drift = plan_of(org, PaddedNames)
+    assert actions(drift) == {"user.ada@example.com": "update", "user.bob@example.com": "update"}
+    assert plan_of(org, PaddedNamesNormalised).operations == []

@@ -1,16 +1,14 @@
-"""State: atomic snapshots, a journal that survives a killed apply, and a lock."""
+"""State: lineage, serials, and a journal that survives a killed apply."""
 
 from __future__ import annotations
 
 import json
-import os
-import socket
 from pathlib import Path
 
 import pytest
 
-from lmsform.backends.file import FileBackend, atomic_write
-from lmsform.errors import LmsformError, StateLockedError
+from lmsform.backends.file import FileBackend
+from lmsform.errors import LmsformError
 from lmsform.state import State, StateEntry
 
 
@@ -64,46 +62,35 @@ def test_journaling_folds_the_journal_into_a_snapshot(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "s.json").read_text())["resources"]["group.A"]["id"] == "1"
 
 
-def test_atomic_write_leaves_the_old_file_when_writing_fails(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    path = tmp_path / "s.json"
-    path.write_text("old")
-
-    def broken_fsync(fd: int) -> None:
-        raise OSError("disk on fire")
-
-    monkeypatch.setattr(os, "fsync", broken_fsync)
-    with pytest.raises(OSError, match="disk on fire"):
-        atomic_write(path, "new")
-    assert path.read_text() == "old"
-    assert [p.name for p in tmp_path.iterdir()] == ["s.json"]
-
-
-def test_the_lock_is_exclusive_and_names_its_holder(tmp_path: Path) -> None:
-    lock = FileBackend.at(tmp_path / "s.json")
-    with lock.lock("apply"):
-        other = FileBackend.at(tmp_path / "s.json")
-        with pytest.raises(StateLockedError) as caught, other.lock("apply"):
-            pass
-        message = str(caught.value)
-        assert f"pid {os.getpid()}" in message and "'apply'" in message
-        assert "lmsform state unlock --force" in message
-    with lock.lock("apply"):  # released: can be taken again
-        pass
-
-
-def test_a_lock_left_by_a_dead_process_says_so(tmp_path: Path) -> None:
-    lock = FileBackend.at(tmp_path / "s.json")
-    lock.lock_path.write_text(json.dumps(
-        {"owner": "ci", "pid": 2**22 + 12345, "host": socket.gethostname(), "operation": "apply",
-         "created": "2026-01-01T00:00:00+00:00"}))
-    with pytest.raises(StateLockedError, match="no longer running"), lock.lock("apply"):
-        pass
-    assert lock.force_unlock() and not lock.lock_path.exists()
-
-
 def test_a_corrupt_state_file_is_an_error_not_an_empty_state(tmp_path: Path) -> None:
     (tmp_path / "s.json").write_text("{not json")
     with pytest.raises(LmsformError, match="is not valid"):
+        load(tmp_path / "s.json")
+
+
+def test_a_journal_of_another_lineage_is_never_replayed(tmp_path: Path) -> None:
+    path = tmp_path / "s.json"
+    state = load(path)
+    state.put("group.A", entry("1"))
+    state.save()
+    journal = tmp_path / "s.json.journal"
+    records = [
+        {"lineage": "another-state", "put": "group.Stranger", "entry": entry("9").model_dump()},
+        {"lineage": "another-state", "remove": "group.A"},
+        {"lineage": state.lineage, "put": "group.B", "entry": entry("2").model_dump()},
+    ]
+    journal.write_text("".join(json.dumps(r) + "\n" for r in records))
+    recovered = load(path)
+    assert set(recovered.resources) == {"group.A", "group.B"}
+
+
+def test_a_state_of_an_unknown_format_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "s.json").write_text(json.dumps({"format_version": 99, "lineage": "x"}))
+    with pytest.raises(LmsformError, match="has format 99; this lmsform reads format 1"):
+        load(tmp_path / "s.json")
+
+
+def test_a_state_path_that_is_a_directory_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "s.json").mkdir()
+    with pytest.raises(LmsformError, match=r"is a directory; name a file"):
         load(tmp_path / "s.json")

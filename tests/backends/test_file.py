@@ -1,0 +1,52 @@
+"""The file backend: atomic snapshots and a lock file that names its holder."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+from lmsform.backends.file import FileBackend, atomic_write
+from lmsform.errors import StateLockedError
+
+
+def test_atomic_write_leaves_the_old_file_when_writing_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "s.json"
+    path.write_text("old")
+
+    def broken_fsync(fd: int) -> None:
+        raise OSError("disk on fire")
+
+    monkeypatch.setattr(os, "fsync", broken_fsync)
+    with pytest.raises(OSError, match="disk on fire"):
+        atomic_write(path, "new")
+    assert path.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["s.json"]
+
+
+def test_the_lock_is_exclusive_and_names_its_holder(tmp_path: Path) -> None:
+    lock = FileBackend.at(tmp_path / "s.json")
+    with lock.lock("apply"):
+        other = FileBackend.at(tmp_path / "s.json")
+        with pytest.raises(StateLockedError) as caught, other.lock("apply"):
+            pass
+        message = str(caught.value)
+        assert f"pid {os.getpid()}" in message and "'apply'" in message
+        assert "lmsform state unlock --force" in message
+    with lock.lock("apply"):  # released: can be taken again
+        pass
+
+
+def test_a_lock_left_by_a_dead_process_says_so(tmp_path: Path) -> None:
+    lock = FileBackend.at(tmp_path / "s.json")
+    lock.lock_path.write_text(json.dumps(
+        {"owner": "ci", "pid": 2**22 + 12345, "host": socket.gethostname(), "operation": "apply",
+         "created": "2026-01-01T00:00:00+00:00"}))
+    with pytest.raises(StateLockedError, match="no longer running"), lock.lock("apply"):
+        pass
+    assert lock.force_unlock() and not lock.lock_path.exists()
