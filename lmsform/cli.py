@@ -188,6 +188,9 @@ def apply(plan_file: Path | None, config_dir: Path, target: tuple[str, ...],
           auto_approve: bool, force: bool) -> None:
     """Make the LMS match the manifests (or run a saved PLAN_FILE exactly)."""
     saved = Plan.load(plan_file) if plan_file is not None else None
+    if saved is not None and (target or exclude):
+        raise LmsformError("--target and --exclude choose what to plan; a saved plan keeps "
+                           "the selection it was made with")
     if saved is not None and saved.config_dir and config_dir == Path("."):
         config_dir = Path(saved.config_dir)
     config = _load(config_dir)

@@ -9,16 +9,20 @@ only parses flags and prints, and tests drive the same sequence the CLI does.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
 
 from lmsform import backends, providers
 from lmsform.apply import ApplyResult, ProgressFn, apply_plan
 from lmsform.backends import StateBackend
 from lmsform.config import Config
 from lmsform.errors import LmsformError
-from lmsform.plan import Operation, Plan
+from lmsform.plan import Plan
 from lmsform.planner import PlanOptions, make_plan
 from lmsform.providers.base import Provider
 from lmsform.state import State
@@ -84,7 +88,7 @@ def apply(config: Config, options: PlanOptions, *, saved: Plan | None = None,
     with open_workspace(config) as ws, ws.backend.lock("apply"):
         state = State.load(ws.backend)
         if saved is not None:
-            the_plan = verify_saved_plan(saved, config, state, ws.provider, options.parallelism)
+            the_plan = verify_saved_plan(saved, config, state, ws.provider, options)
         else:
             the_plan = make_plan(config, state, ws.provider, options)
         hooks.show(the_plan)
@@ -102,9 +106,12 @@ def apply(config: Config, options: PlanOptions, *, saved: Plan | None = None,
 
 
 def verify_saved_plan(saved: Plan, config: Config, state: State, provider: Provider,
-                      parallelism: int) -> Plan:
-    """A saved plan applies only to the state and LMS it was made against, and only while a
-    fresh plan would do exactly the same."""
+                      options: PlanOptions) -> Plan:
+    """The plan to run for a saved one: a fresh plan, made now with the saved plan's
+    selection and the stricter of both deletion limits, that must match the saved one
+    operation for operation and field for field. A saved file is a promise to check, never
+    an instruction: what runs is always what lmsform itself planned, and the safety limits
+    are judged now."""
     recorded = (saved.state.lineage, saved.state.serial) if saved.state else None
     if recorded != state.version:
         then = "/".join(map(str, recorded)) if recorded else "none"
@@ -113,21 +120,36 @@ def verify_saved_plan(saved: Plan, config: Config, state: State, provider: Provi
             f"the state changed since this plan was made (lineage/serial {then} -> {current}); "
             "nothing was applied. Run `lmsform plan` again"
         )
-    options = PlanOptions(saved.targets, saved.excludes, None, parallelism)
-    fresh = make_plan(config, state, provider, options)
+    limits = [n for n in (saved.max_deletes, options.max_deletes) if n is not None]
+    fresh = make_plan(config, state, provider, PlanOptions(
+        saved.targets, saved.excludes, min(limits, default=None), options.parallelism))
     if fresh.provider != saved.provider:
         raise LmsformError("this plan was made for another LMS; nothing was applied")
-    promised = {op.address: _signature(op) for op in saved.operations}
-    now = {op.address: _signature(op) for op in fresh.operations}
-    differing = sorted(a for a in promised.keys() | now.keys() if promised.get(a) != now.get(a))
+    differing = _differences(saved, fresh)
     if differing:
         shown = ", ".join(differing[:5]) + (" ..." if len(differing) > 5 else "")
         raise LmsformError(
-            f"the LMS or the manifests changed since this plan was made ({shown}); nothing "
-            "was applied. Run `lmsform plan` again"
+            f"the LMS or the manifests changed since this plan was made ({shown}), or the "
+            "plan file was edited; nothing was applied. Run `lmsform plan` again"
         )
-    return saved
+    return fresh
 
 
-def _signature(op: Operation) -> str:
-    return op.model_dump_json(include={"action", "id", "changes", "before", "after"})
+def _differences(saved: Plan, fresh: Plan) -> list[str]:
+    """Addresses (or plan fields) where two plans differ, compared in canonical form."""
+    promised = {op.address: canonical(op) for op in saved.operations}
+    now = {op.address: canonical(op) for op in fresh.operations}
+    differing = sorted(a for a in promised.keys() | now.keys() if promised.get(a) != now.get(a))
+    if [op.address for op in saved.operations] != [op.address for op in fresh.operations]:
+        differing.append("the order of operations")
+    for name in ("known_ids", "targets", "excludes"):
+        if canonical(getattr(saved, name)) != canonical(getattr(fresh, name)):
+            differing.append(name)
+    return differing
+
+
+def canonical(value: Any) -> str:
+    """JSON with sorted keys: the same data always gives the same text, whatever the order
+    dictionaries were built in (which can follow the hash seed)."""
+    data = value.model_dump(mode="json") if isinstance(value, BaseModel) else value
+    return json.dumps(data, sort_keys=True, ensure_ascii=False, default=str)

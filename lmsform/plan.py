@@ -126,6 +126,8 @@ class Plan(BaseModel):
     config_dir: str | None = None
     targets: list[str] = Field(default_factory=list)
     excludes: list[str] = Field(default_factory=list)
+    max_deletes: int | None = Field(None, description="The --max-deletes the plan was made "
+                                    "with; applying it saved enforces it again")
     known_ids: dict[str, str] = Field(
         default_factory=dict, description="LMS ids of the resources operations refer to"
     )

@@ -166,9 +166,10 @@ def make_plan(config: Config, state: State, provider: Provider,
         known_ids=_known_ids(operations, planner.ids),
         targets=options.targets,
         excludes=options.excludes,
+        max_deletes=options.max_deletes,
     )
-    plan.blocked = _safety(plan, planner.managed, config.settings.max_delete_fraction,
-                           options.max_deletes)
+    plan.blocked = _safety(plan, planner.managed, planner.live_counts,
+                           config.settings.max_delete_fraction, options.max_deletes)
     return plan
 
 
@@ -197,6 +198,7 @@ class _Planner:
         self.errors: list[str] = []
         self.unmanaged: dict[str, int | None] = {}
         self.managed: dict[str, int] = defaultdict(int)
+        self.live_counts: dict[str, int] = {}  # what the LMS holds, per kind
         # vendor id -> address key, per kind, to translate live references
         self.keys: dict[str, dict[str, str]] = defaultdict(dict)
         self.state_view, self.moved_from = self._apply_moves(state)
@@ -246,6 +248,7 @@ class _Planner:
     def _plan_kind(self, kind: str, desired: list[Resource]) -> Iterator[Operation]:
         # Only the translated views are kept: the raw listing is dropped to save memory.
         views = {r.id: self._view(kind, r) for r in self.live.pop(kind, [])}
+        self.live_counts[kind] = len(views)
         by_natural: dict[str, list[str]] = defaultdict(list)
         for live_id, view in views.items():
             for key in self._match_keys(kind, view):
@@ -522,24 +525,36 @@ def _order(operations: list[Operation]) -> list[Operation]:
     return [by_address[a] for a in topological(by_address, deps, priority)]
 
 
-def _safety(plan: Plan, managed: dict[str, int], fraction: float,
+def _safety(plan: Plan, managed: dict[str, int], live: dict[str, int], fraction: float,
             max_deletes: int | None) -> list[str]:
-    """Limits on how much one plan may remove; exceeding one means apply needs --force."""
+    """Limits on how much one plan may take away; exceeding one means apply needs --force.
+
+    Removals include deactivations (by `user_removal` or by `active: false`). A kind's share is
+    judged against what lmsform manages and against what the LMS holds, so a lost or empty
+    state (nothing managed) cannot let a prune through unchecked."""
     removing: dict[str, int] = defaultdict(int)
     for op in plan.operations:
-        if op.action.removes:
+        if op.action.removes or _switches_off(op):
             removing[op.kind] += 1
     blocked = []
     for kind, count in sorted(removing.items(), key=lambda kv: kind_rank(kv[0])):
-        total = managed.get(kind, 0)
-        if total >= 10 and count / total > fraction:
-            blocked.append(
-                f"removes or replaces {count} of {total} managed {kind}s "
-                f"({count / total:.0%}), more than max_delete_fraction {fraction:.0%}; "
-                "apply with --force if this is intended"
-            )
+        for total, what in ((managed.get(kind, 0), "managed"), (live.get(kind, 0), "live")):
+            if total >= 10 and count / total > fraction:
+                blocked.append(
+                    f"removes or replaces {count} of {total} {what} {kind}s "
+                    f"({count / total:.0%}), more than max_delete_fraction {fraction:.0%}; "
+                    "apply with --force if this is intended"
+                )
+                break
     total_removals = sum(removing.values())
     if max_deletes is not None and total_removals > max_deletes:
         blocked.append(f"removes or replaces {total_removals} resources, more than "
                        f"--max-deletes {max_deletes}; apply with --force if this is intended")
     return blocked
+
+
+def _switches_off(op: Operation) -> bool:
+    """An update that deactivates (`active: false`) takes the resource away as surely as a
+    removal does."""
+    return op.action == Action.UPDATE and any(
+        c.field == "active" and c.after is False and c.before is not False for c in op.changes)

@@ -249,3 +249,102 @@ def test_a_saved_plan_of_another_format_is_refused(org: Org, tmp_path: Path) -> 
     assert result.exit_code == 1
     assert "has plan format 2; this lmsform reads 1" in result.output
     assert not org.db_path.exists()
+
+
+def _edited_plan(org: Org, tmp_path: Path, edit) -> Path:  # type: ignore[no-untyped-def]
+    plan_file = tmp_path / "plan.json"
+    assert org.run("plan", "--out", str(plan_file)).exit_code == 0
+    document = json.loads(plan_file.read_text())
+    edit(document)
+    plan_file.write_text(json.dumps(document))
+    return plan_file
+
+
+def _first(document: dict, address: str) -> dict:
+    return next(op for op in document["operations"] if op["address"] == address)
+
+
+TAMPERINGS = {
+    "kind": lambda d: _first(d, "coupon.WELCOME10").update(kind="course"),
+    "action": lambda d: _first(d, "user.bob@example.com").update(action="delete"),
+    "after": lambda d: _first(d, "user.bob@example.com")["after"].update(
+        department="Americas/Sales/Inside Sales"),
+    "id": lambda d: _first(d, "user.bob@example.com").update(id="999"),
+    "moved_from": lambda d: _first(d, "user.bob@example.com").update(
+        moved_from="user.ada@example.com"),
+    "prevent_destroy": lambda d: _first(d, "user.bob@example.com").update(prevent_destroy=True),
+    "depends_on": lambda d: _first(d, "user.bob@example.com").update(
+        depends_on=["coupon.WELCOME10"]),
+    "known_ids": lambda d: d["known_ids"].update(
+        {"department.Americas/Sales/Field Sales": "999"}),
+    "an operation dropped": lambda d: d["operations"].pop(),
+    "an operation added": lambda d: d["operations"].append(
+        {**_first(d, "user.bob@example.com"), "address": "user.eve@example.com"}),
+    "order": lambda d: d["operations"].reverse(),
+    "targets": lambda d: d.update(targets=["user.*"]),
+}
+
+
+@pytest.mark.parametrize("field", list(TAMPERINGS))
+def test_a_saved_plan_edited_in_any_field_is_refused(org: Org, tmp_path: Path,
+                                                      field: str) -> None:
+    assert org.run("apply", "--auto-approve").exit_code == 0
+    org.edit("org.yaml", "first_name: Bob", "first_name: Robert")
+    org.edit("org.yaml", "discount: {percent: 10}", "discount: {percent: 15}")
+    before = org.state_path.read_text()
+    plan_file = _edited_plan(org, tmp_path, TAMPERINGS[field])
+    result = org.run("apply", str(plan_file))
+    assert result.exit_code == 1, result.output
+    assert "nothing was applied" in result.output or "is not an lmsform plan" in result.output
+    assert org.state_path.read_text() == before
+    assert sql(org, "SELECT first_name FROM users WHERE email = 'bob@example.com'") == [("Bob",)]
+
+
+def _twelve_groups_then_five_removed(org: Org) -> None:
+    org.write("teams.yaml", "groups:\n" + "".join(f"  - name: Team {i}\n" for i in range(12)))
+    assert org.run("apply", "--auto-approve").exit_code == 0
+    org.write("teams.yaml", "groups:\n" + "".join(f"  - name: Team {i}\n" for i in range(7)))
+
+
+def test_safety_limits_are_judged_again_when_a_saved_plan_is_applied(org: Org,
+                                                                      tmp_path: Path) -> None:
+    _twelve_groups_then_five_removed(org)
+    plan_file = _edited_plan(org, tmp_path, lambda d: d.update(blocked=[]))
+    result = org.run("apply", str(plan_file))
+    assert result.exit_code == 1 and "exceeds a safety limit" in result.output
+    assert sql(org, "SELECT count(*) FROM groups_") == [(13,)]
+
+
+def test_max_deletes_holds_for_a_saved_plan(org: Org, tmp_path: Path) -> None:
+    org.write("teams.yaml", "groups:\n" + "".join(f"  - name: Team {i}\n" for i in range(20)))
+    assert org.run("apply", "--auto-approve").exit_code == 0
+    org.write("teams.yaml", "groups:\n" + "".join(f"  - name: Team {i}\n" for i in range(18)))
+    plan_file = _edited_plan(org, tmp_path, lambda d: None)
+    result = org.run("apply", str(plan_file), "--max-deletes", "1")
+    assert result.exit_code == 1 and "more than --max-deletes 1" in result.output
+    # a limit the plan was made with is kept even when apply does not repeat it
+    plan_file = tmp_path / "limited.json"
+    assert org.run("plan", "--max-deletes", "1", "--out", str(plan_file)).exit_code == 0
+    result = org.run("apply", str(plan_file))
+    assert result.exit_code == 1 and "more than --max-deletes 1" in result.output
+    assert sql(org, "SELECT count(*) FROM groups_") == [(21,)]
+    assert org.run("apply", str(plan_file), "--force").exit_code == 0
+    assert sql(org, "SELECT count(*) FROM groups_") == [(19,)]
+
+
+def test_a_saved_plan_applies_whatever_the_hash_seed(org: Org, tmp_path: Path) -> None:
+    def lmsform(seed: int, *args: str) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "PYTHONHASHSEED": str(seed)}
+        return subprocess.run([sys.executable, "-m", "lmsform", *args, "-C", str(org.dir)],
+                              env=env, capture_output=True, text=True, timeout=60)
+
+    assert lmsform(0, "apply", "--auto-approve").returncode == 0
+    org.edit("org.yaml", "categories: [Compliance]", "categories: [Compliance, Security, Law]")
+    org.edit("org.yaml", "amount: 49.00", "amount: 59.00")
+    plan_file = tmp_path / "plan.json"
+    for seed in (1, 2, 3, 4):
+        made = lmsform(seed, "plan", "--out", str(plan_file))
+        assert made.returncode == 0, made.stderr
+        other = lmsform(seed + 10, "apply", str(plan_file), "--max-deletes", "0")
+        assert other.returncode == 0, other.stderr
+        org.edit("org.yaml", f"amount: {59 + seed - 1}.00", f"amount: {59 + seed}.00")

@@ -467,3 +467,36 @@ def test_the_normalise_hook_keeps_vendor_formatting_out_of_the_plan(org: Org) ->
     drift = plan_of(org, PaddedNames)
     assert actions(drift) == {"user.ada@example.com": "update", "user.bob@example.com": "update"}
     assert plan_of(org, PaddedNamesNormalised).operations == []
+
+
+def _many_users(org: Org, count: int) -> None:
+    org.write("many.yaml", "users:\n" + "".join(
+        f"  - email: user{i}@example.com\n    department: Americas/Sales/Inside Sales\n"
+        for i in range(count)))
+
+
+def test_safety_limits_hold_when_the_state_is_lost(org: Org) -> None:
+    _many_users(org, 28)
+    apply(org)
+    org.state_path.unlink()
+    org.write("many.yaml", "users: []\n")
+    org.write("settings.yaml", "settings: {prune: true}\n")
+    plan = plan_of(org)
+    assert plan.summary["deactivate"] == 28
+    assert plan.blocked == [
+        "removes or replaces 28 of 30 live users (93%), more than max_delete_fraction 30%; "
+        "apply with --force if this is intended"]
+    result = org.run("apply", "--auto-approve")
+    assert result.exit_code == 1 and "exceeds a safety limit" in result.output
+
+
+def test_deactivating_through_active_false_counts_as_a_removal(org: Org) -> None:
+    _many_users(org, 12)
+    apply(org)
+    org.edit("many.yaml", "department: Americas/Sales/Inside Sales\n",
+             "department: Americas/Sales/Inside Sales\n    active: false\n")
+    plan = plan_of(org)
+    assert plan.summary["update"] == 12 and plan.summary["deactivate"] == 0
+    assert plan.blocked == [
+        "removes or replaces 12 of 14 managed users (86%), more than max_delete_fraction "
+        "30%; apply with --force if this is intended"]
