@@ -8,9 +8,12 @@ running operations finish, and the state is saved with what did succeed.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,10 +41,11 @@ class ApplyResult:
     applied: list[Operation] = field(default_factory=list)
     failed: list[Failure] = field(default_factory=list)
     skipped: list[Operation] = field(default_factory=list)
+    interrupted: bool = False  # Ctrl-C or SIGTERM: running operations finished, none started
 
     @property
     def ok(self) -> bool:
-        return not self.failed and not self.skipped
+        return not self.failed and not self.skipped and not self.interrupted
 
 
 ProgressFn = Callable[[int, int, Operation, float], None]
@@ -115,6 +119,27 @@ def _failure_message(op: Operation, exc: BaseException) -> str:
     return f"{op.address}: {op.action} failed: {type(exc).__name__}: {exc}"
 
 
+@contextlib.contextmanager
+def _stop_on_signals(result: ApplyResult) -> Iterator[None]:
+    """Ctrl-C and SIGTERM (how CI cancels a job) stop new operations from starting; the
+    running ones finish and are recorded, so nothing the LMS did is lost from state."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: Any) -> None:
+        log.warning("%s: finishing the running operations, starting no more",
+                    signal.Signals(signum).name)
+        result.interrupted = True
+
+    previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
 def apply_plan(
     plan: Plan,
     state: State,
@@ -138,10 +163,12 @@ def apply_plan(
     total, done = len(operations), 0
     started: dict[str, float] = {}
 
-    with state.journaling(), ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
+    with state.journaling(), _stop_on_signals(result), \
+            ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
         running: dict[Future[str | None], Operation] = {}
         while walk.has_ready() or running:
-            while walk.has_ready() and len(running) < parallelism and not result.failed:
+            while (walk.has_ready() and len(running) < parallelism and not result.failed
+                   and not result.interrupted):
                 op = operations[walk.pop()]
                 started[op.address] = time.monotonic()
                 future = pool.submit(_call, provider, op, ids, secrets.get(op.address, {}))

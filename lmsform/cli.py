@@ -9,7 +9,9 @@ from __future__ import annotations
 import gc
 import json
 import logging
+import signal
 import sys
+import threading
 import traceback
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -89,8 +91,21 @@ def cli(ctx: click.Context, verbose: bool, debug: bool) -> None:
     # 50k-user plan). Commands that then run long switch it back on with _collect_garbage().
     gc.disable()
     ctx.call_on_close(_restore_garbage_collection)  # for callers that invoke lmsform in-process
+    _terminate_like_interrupt(ctx)
     level = logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING
     _log_to_stderr(level)
+
+
+def _terminate_like_interrupt(ctx: click.Context) -> None:
+    """SIGTERM (how CI cancels a job) is handled as Ctrl-C is: locks released, state saved."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    ctx.call_on_close(lambda: signal.signal(signal.SIGTERM, previous))
 
 
 def _log_to_stderr(level: int) -> None:
@@ -239,6 +254,10 @@ def _report(result: ApplyResult) -> None:
         click.echo(click.style(f"Apply complete: {done}.", fg="green", bold=True))
         return
     click.echo(f"Applied: {done}.", err=True)
+    if result.interrupted:
+        click.echo(f"interrupted: {len(result.skipped)} operations not started; the state "
+                   "records what was applied. Run apply again to continue", err=True)
+        sys.exit(130)
     for failure in result.failed:
         click.echo(click.style(f"failed: {failure.message}", fg="red"), err=True)
     if result.skipped:

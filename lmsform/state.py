@@ -77,7 +77,14 @@ class State:
         """The backend's state, or a new empty one; an interrupted apply's journal is
         replayed."""
         text = backend.read()
-        data = StateFile() if text is None else _parse(text, backend.location())
+        if text is not None:
+            data = _parse(text, backend.location())
+        else:
+            # A first apply killed before its first save left only a journal: the state is
+            # the one that journal was written for.
+            first = next(iter(backend.replay()), {})
+            lineage = first.get("lineage")
+            data = StateFile(lineage=lineage) if isinstance(lineage, str) else StateFile()
         state = cls(backend, data, persisted=text is not None)
         if state._replay():
             state.serial += 1  # an unfolded journal: the state moved on since the snapshot

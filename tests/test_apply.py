@@ -348,3 +348,35 @@ def test_a_saved_plan_applies_whatever_the_hash_seed(org: Org, tmp_path: Path) -
         other = lmsform(seed + 10, "apply", str(plan_file), "--max-deletes", "0")
         assert other.returncode == 0, other.stderr
         org.edit("org.yaml", f"amount: {59 + seed - 1}.00", f"amount: {59 + seed}.00")
+
+
+def test_sigterm_finishes_running_operations_saves_state_and_releases_the_lock(
+    org: Org,
+) -> None:
+    org.write("many.yaml", "users:\n" + "".join(
+        f"  - email: user{i}@example.com\n    department: Americas/Sales/Inside Sales\n"
+        for i in range(400)))
+    command = [sys.executable, "-m", "lmsform", "apply", "--auto-approve", "--parallelism", "4",
+               "-C", str(org.dir)]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env=env)
+    assert process.stdout is not None
+    done = 0
+    for line in process.stdout:
+        done += line.startswith("[")
+        if done == 60:
+            process.send_signal(signal.SIGTERM)
+            break
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "interrupted:" in stderr and "Run apply again to continue" in stderr
+    assert not org.state_path.with_name("state.json.lock").exists()
+    assert not org.state_path.with_name("state.json.journal").exists()
+    state = json.loads(org.state_path.read_text())["resources"]
+    recorded = {e["id"] for a, e in state.items() if a.startswith("user.")}
+    assert recorded == {str(i) for (i,) in sql(org, "SELECT id FROM users")}
+    assert 0 < len(recorded) < 402
+    rerun = org.run("apply", "--auto-approve")
+    assert rerun.exit_code == 0, rerun.output
+    assert sql_count_users(org) == 402

@@ -94,3 +94,18 @@ def test_a_state_path_that_is_a_directory_is_a_clear_error(tmp_path: Path) -> No
     (tmp_path / "s.json").mkdir()
     with pytest.raises(LmsformError, match=r"is a directory; name a file"):
         load(tmp_path / "s.json")
+
+
+def test_the_journal_of_a_first_apply_killed_before_any_save_is_replayed(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "s.json"
+    state = load(path)
+    state._journaling = True  # a first apply, killed before it saved anything
+    state.put("group.A", entry("1"))
+    state.backend.close()
+    assert not path.exists()
+    recovered = load(path)
+    assert recovered.lineage == state.lineage
+    assert set(recovered.resources) == {"group.A"}
+    assert recovered.version == (state.lineage, 1)  # a saved plan made now stays valid
