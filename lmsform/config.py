@@ -37,7 +37,12 @@ from lmsform.resources import SCHEMAS, Resource, normalise, references, split_ad
 from lmsform.yamlfile import Position, YamlFile, YamlSyntaxError
 
 log = logging.getLogger(__name__)
-ENV_RE = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}")
+# `$${` (an escaped `${`), a reference with an optional default (which holds no `${` nor
+# `}`), or any other `${`, which is malformed.
+ENV_RE = re.compile(
+    r"\$\$\{"
+    r"|\$\{(?:env:(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>(?:[^$}]|\$(?!\{))*))?\})?"
+)
 Loc = tuple[str | int, ...]
 
 
@@ -100,21 +105,31 @@ class _Collector:
         return [p for p in self.problems if not p.warning]
 
 
-def _interpolate(value: Any, loc: Loc, report: Callable[[Loc, str], None]) -> Any:
-    """Substitute ${env:NAME} and ${env:NAME:-default} in every string of the document."""
+def _interpolate(value: Any, loc: Loc, unset: Callable[[Loc, str], None],
+                 malformed: Callable[[Loc, str], None]) -> Any:
+    """Substitute ${env:NAME} and ${env:NAME:-default} in every string of the document;
+    `$${` stands for a literal `${`. Any other `${` is an error: a reference written wrong
+    must never reach the LMS as literal text (it may be a password)."""
     if isinstance(value, dict):
-        return {k: _interpolate(v, (*loc, k), report) for k, v in value.items()}
+        return {k: _interpolate(v, (*loc, k), unset, malformed) for k, v in value.items()}
     if isinstance(value, list):
-        return [_interpolate(v, (*loc, i), report) for i, v in enumerate(value)]
+        return [_interpolate(v, (*loc, i), unset, malformed) for i, v in enumerate(value)]
     if isinstance(value, str) and "${" in value:
 
         def substitute(match: re.Match[str]) -> str:
-            name, default = match.group(1), match.group(2)
-            if name in os.environ:
+            if match.group(0) == "$${":
+                return "${"
+            name, default = match.group("name"), match.group("default")
+            if name is None:
+                malformed(loc, "malformed reference '${...': write ${env:NAME} or "
+                          "${env:NAME:-default} (names are letters, digits and _), or $${ "
+                          "for a literal ${")
+            elif name in os.environ:
                 return os.environ[name]
-            if default is not None:
+            elif default is not None:
                 return default
-            report(loc, f"environment variable {name} is not set")
+            else:
+                unset(loc, f"environment variable {name} is not set")
             return match.group(0)
 
         return ENV_RE.sub(substitute, value)
@@ -176,11 +191,14 @@ def load_config(directory: Path, *, offline: bool = False) -> Config:
             collector.add(name, (), "a manifest must be a mapping of top-level keys")
             continue
 
-        def report(loc: Loc, message: str, name: str = name) -> None:
+        def unset(loc: Loc, message: str, name: str = name) -> None:
             collector.add(name, loc, message, warn=offline)
 
+        def malformed(loc: Loc, message: str, name: str = name) -> None:
+            collector.add(name, loc, message)
+
         if yaml_file.mentions("${"):
-            data = _interpolate(data, (), report)
+            data = _interpolate(data, (), unset, malformed)
         try:
             document = ManifestFile.model_validate(data)
         except ValidationError as exc:
@@ -199,8 +217,6 @@ def load_config(directory: Path, *, offline: bool = False) -> Config:
     if collector.errors:
         raise ManifestError(collector.problems)
     assert config is not None
-    for yaml_file in collector.files.values():
-        yaml_file.store_in_cache()
     config.warnings = collector.problems
     config.files = collector.files
     log.info("loaded %d manifests declaring %d resources from %s in %.2fs", len(paths),

@@ -1,30 +1,39 @@
-"""Reading YAML manifests fast, and finding where a value sits in them only when an error needs it.
+"""Reading YAML manifests fast and safely, and finding where a value sits only when an error
+needs it.
 
 ruamel.yaml's round-trip loader keeps positions but is slow on large manifests (tens of seconds
-for 50k users), so the happy path uses the C-accelerated safe loader and a content-addressed
-cache of the parsed data; positions come from composing the file again, lazily, when something
-has to be reported.
+for 50k users), so the happy path uses the C-accelerated safe loader; positions come from
+composing the file again, lazily, when something has to be reported.
+
+What the loader gives is bounded before anything else sees it: nesting deeper than
+`MAX_DEPTH`, aliases that expand to more than `MAX_EXPANSION` times the file's size (the
+"billion laughs"), and aliases that contain themselves are refused with their position.
+Numbers are numbers only when they read back as written: `0001`, `1.50` or `0044123` stay the
+text the user wrote, so no text field is ever turned into a number and back.
+
+Parsed manifests are not cached: a cache is one more input that could change a plan.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
-import os
-import tempfile
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
+from ruamel.yaml.constructor import SafeConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.resolver import VersionedResolver
 
-# Files smaller than this parse in milliseconds; caching them would only add disk writes.
-CACHE_MIN_BYTES = 64 * 1024
+MAX_DEPTH = 64  # levels of nesting; a manifest needs about ten
+MAX_EXPANSION = 10  # values per byte of the file, after aliases are expanded (a manifest: < 1)
+MIN_BUDGET = 100_000  # values any file may hold, however short
+DEEP_BLOCK = re.compile(rb"^[ \t]{256}|(?:[-?:][ \t]+){%d}" % MAX_DEPTH, re.MULTILINE)
+BRACKETS = re.compile(rb"[\[\]{}]")
 
 
 class _FixedVersionResolver(VersionedResolver):
@@ -35,9 +44,43 @@ class _FixedVersionResolver(VersionedResolver):
         return (1, 2)
 
 
+class _SpellingConstructor(SafeConstructor):
+    """Numbers that do not read back as written (leading zeros, trailing zeros after the
+    point) are kept as the text written; so are dates that do not exist, for the schema to
+    refuse with their position."""
+
+    def construct_yaml_int(self, node: ScalarNode) -> Any:
+        value = super().construct_yaml_int(node)
+        return value if str(value) == node.value.replace("_", "") else node.value
+
+    def construct_yaml_float(self, node: ScalarNode) -> Any:
+        value = super().construct_yaml_float(node)
+        return value if _reads_back(value, node.value) else node.value
+
+    def construct_yaml_timestamp(self, node: ScalarNode, values: Any = None) -> Any:
+        try:
+            return super().construct_yaml_timestamp(node, values)
+        except (ValueError, OverflowError):
+            return node.value
+
+
+_SpellingConstructor.add_constructor("tag:yaml.org,2002:int",
+                                     _SpellingConstructor.construct_yaml_int)
+_SpellingConstructor.add_constructor("tag:yaml.org,2002:float",
+                                     _SpellingConstructor.construct_yaml_float)
+_SpellingConstructor.add_constructor("tag:yaml.org,2002:timestamp",
+                                     _SpellingConstructor.construct_yaml_timestamp)
+
+
+def _reads_back(value: float, text: str) -> bool:
+    return text.lower().lstrip("+") in {repr(value), str(value)} or value != value \
+        or value in (float("inf"), float("-inf"))
+
+
 def _yaml() -> YAML:
     yaml = YAML(typ="safe")
     yaml.Resolver = _FixedVersionResolver
+    yaml.Constructor = _SpellingConstructor
     return yaml
 
 
@@ -56,27 +99,39 @@ class YamlSyntaxError(Exception):
         self.position = position
 
 
-def _plain(value: Any) -> Any:
-    """Turn loader output into JSON-compatible data: dates become ISO strings, keys strings."""
-    if isinstance(value, dict):
-        return {k if isinstance(k, str) else str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, dt.date | dt.datetime):
-        return value.isoformat()
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return value
+class _Budget:
+    """Turns loader output into JSON-compatible data (dates as ISO text, keys as text),
+    counting values so that aliases cannot make it expand without bound."""
+
+    def __init__(self, limit: int) -> None:
+        self.left = limit
+        self.open: set[int] = set()  # containers on the current path: an alias to one loops
+
+    def plain(self, value: Any) -> Any:
+        self.left -= 1
+        if self.left < 0:
+            raise _TooLarge("aliases expand this file to more values than lmsform reads "
+                            f"(at most {MAX_EXPANSION} per byte of the file)")
+        if isinstance(value, dict | list):
+            if id(value) in self.open:
+                raise _TooLarge("an alias refers to a value that contains it")
+            self.open.add(id(value))
+            try:
+                if isinstance(value, dict):
+                    return {k if isinstance(k, str) else str(k): self.plain(v)
+                            for k, v in value.items()}
+                return [self.plain(v) for v in value]
+            finally:
+                self.open.discard(id(value))
+        if isinstance(value, dt.date | dt.datetime):
+            return value.isoformat()
+        if isinstance(value, bytes):
+            return value.decode("utf-8", "replace")
+        return value
 
 
-def _cache_dir() -> Path | None:
-    """LMSFORM_CACHE_DIR, else the user's cache folder; LMSFORM_NO_CACHE=1 turns caching off."""
-    if os.environ.get("LMSFORM_NO_CACHE"):
-        return None
-    if os.environ.get("LMSFORM_CACHE_DIR"):
-        return Path(os.environ["LMSFORM_CACHE_DIR"])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "lmsform" / "yaml"
+class _TooLarge(Exception):
+    pass
 
 
 def _syntax_error(exc: YAMLError) -> YamlSyntaxError:
@@ -89,63 +144,67 @@ def _syntax_error(exc: YAMLError) -> YamlSyntaxError:
     return YamlSyntaxError(f"invalid YAML: {message}", position)
 
 
+def _too_deep(raw: bytes) -> YamlSyntaxError | None:
+    """Nesting deep enough to exhaust the parser's stack is refused before parsing (the C
+    composer recurses without a limit). Brackets inside quoted text count too: a manifest
+    never holds dozens of them unclosed."""
+    depth, at = 0, None
+    for match in BRACKETS.finditer(raw):
+        depth += 1 if match.group() in b"[{" else -1
+        if depth > MAX_DEPTH:
+            at = match.start()
+            break
+    if at is None:
+        block = DEEP_BLOCK.search(raw)
+        at = block.start() if block is not None else None
+    if at is None:
+        return None
+    return YamlSyntaxError(f"nested deeper than lmsform reads (at most {MAX_DEPTH} levels, "
+                           "or 256 columns of indentation)", _position_of(raw, at))
+
+
+def _position_of(raw: bytes, offset: int) -> Position:
+    line_start = raw.rfind(b"\n", 0, offset) + 1
+    return Position(raw.count(b"\n", 0, offset) + 1, offset - line_start + 1)
+
+
 class YamlFile:
     """One manifest file: its parsed data now, the positions of its values on demand."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._raw = path.read_bytes()
-        self._digest = hashlib.sha256(self._raw).hexdigest()
         self._root: Node | None = None
         self._composed = False
-        self._pending_cache: str | None = None  # parsed data to cache once the config validates
 
     def load(self) -> Any:
         """The document as plain Python data; raises YamlSyntaxError."""
-        cached = self._read_cache()
-        if cached is not None:
-            return cached
+        too_deep = _too_deep(self._raw)
+        if too_deep is not None:
+            self._composed = True  # composing it would exhaust the stack too
+            raise too_deep
         try:
-            data = _plain(_yaml().load(self._raw))
+            data = _yaml().load(self._raw)
         except YAMLError as exc:
             raise _syntax_error(exc) from None
-        if self._cache_file() is not None:
-            self._pending_cache = json.dumps(data)
-        return data
+        except RecursionError:
+            self._composed = True
+            raise YamlSyntaxError(f"nested deeper than lmsform reads (at most {MAX_DEPTH} "
+                                  "levels)", Position(1, 1)) from None
+        try:
+            return _Budget(max(MIN_BUDGET, MAX_EXPANSION * len(self._raw))).plain(data)
+        except _TooLarge as exc:
+            raise YamlSyntaxError(str(exc), self._first_alias()) from None
+
+    def _first_alias(self) -> Position:
+        match = re.search(rb"(?<![\w\"'])\*[^\s,\]}]+", self._raw)
+        return _position_of(self._raw, match.start()) if match else Position(1, 1)
 
     def mentions(self, text: str) -> bool:
-        """Whether `text` appears anywhere in the file (a cheap test before walking the data)."""
-        return text.encode() in self._raw
-
-    def _cache_file(self) -> Path | None:
-        directory = _cache_dir()
-        if directory is None or len(self._raw) < CACHE_MIN_BYTES:
-            return None
-        return directory / f"{self._digest}.json"
-
-    def _read_cache(self) -> Any:
-        cache_file = self._cache_file()
-        if cache_file is None:
-            return None
-        try:
-            return json.loads(cache_file.read_bytes())
-        except (OSError, ValueError):
-            return None
-
-    def store_in_cache(self) -> None:
-        """Remember the parsed data of a file that validated; failing to cache is harmless."""
-        cache_file = self._cache_file()
-        if cache_file is None or self._pending_cache is None:
-            return
-        try:
-            cache_file.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=cache_file.parent, suffix=".tmp")
-            with os.fdopen(fd, "w") as out:
-                out.write(self._pending_cache)
-            os.replace(tmp, cache_file)
-        except OSError:
-            pass
-        self._pending_cache = None
+        """Whether `text` may appear in the file (a cheap test before walking the data), in
+        any encoding the loader reads: UTF-8 or UTF-16."""
+        encodings = ("utf-8", "utf-16-le", "utf-16-be")
+        return any(text.encode(encoding) in self._raw for encoding in encodings)
 
     def _tree(self) -> Node | None:
         """The composed node tree, built on first use: only error messages need positions."""

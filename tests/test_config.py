@@ -238,35 +238,86 @@ def test_names_may_not_contain_slashes(cfg: Path) -> None:
     assert "hierarchy[0].region" in message and "must not contain '/'" in message
 
 
-def test_parse_cache_is_used_for_large_files(
-    cfg: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    cache = tmp_path / "cache"
-    monkeypatch.setenv("LMSFORM_CACHE_DIR", str(cache))
-    users = "".join(f"  - email: u{i}@example.com\n    first_name: U{i}\n" for i in range(3000))
-    write(cfg, "users.yaml", "users:\n" + users)
-    first = load_config(cfg)
-    assert len(list(cache.glob("*.json"))) == 1
-    second = load_config(cfg)
-    assert first.resources.keys() == second.resources.keys()
-    # A changed file is parsed afresh, never served from a stale cache entry.
-    (cfg / "users.yaml").write_text("users:\n" + users.replace("U7\n", "Seven\n"))
-    third = load_config(cfg)
-    assert third.resources["user.u7@example.com"].attrs["first_name"] == "Seven"
-
-
-def test_invalid_manifests_are_not_cached(
-    cfg: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    cache = tmp_path / "cache"
-    monkeypatch.setenv("LMSFORM_CACHE_DIR", str(cache))
-    users = "".join(f"  - email: u{i}@example.com\n" for i in range(5000))
-    write(cfg, "users.yaml", "users:\n" + users + "  - email: broken\n")
-    problems(cfg)
-    assert not cache.exists() or not list(cache.iterdir())
-
-
 def test_numbers_written_for_text_fields_are_text(cfg: Path) -> None:
     write(cfg, "b.yaml", "users:\n  - email: ada@example.com\n    employee_id: 1001\n")
     attrs = load_config(cfg).resources["user.ada@example.com"].attrs
     assert attrs["employee_id"] == "1001"
+
+
+@pytest.mark.parametrize("reference", [
+    "${env:PW", "${ENV:PW}", "${ env:PW }", "${env:}", "${env:A:-${env:B}}", "x${y}z",
+])
+def test_a_malformed_reference_is_an_error_at_its_place_even_offline(
+    cfg: Path, reference: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PW", "secret")
+    monkeypatch.setenv("B", "secret")
+    write(cfg, "b.yaml", f"users:\n  - email: ada@example.com\n    password: '{reference}'\n")
+    for offline in (False, True):
+        (message,) = problems(cfg, offline=offline)
+        assert "b.yaml:3:15: error: users[0].password: malformed reference" in message
+        assert "secret" not in message
+
+
+def test_a_doubled_dollar_is_a_literal_reference(cfg: Path) -> None:
+    write(cfg, "b.yaml", "groups:\n  - name: Costs\n    description: 'costs $${env:HOME} $5'\n")
+    attrs = load_config(cfg).resources["group.Costs"].attrs
+    assert attrs["description"] == "costs ${env:HOME} $5"
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-8-sig"])
+def test_references_are_read_in_every_encoding_the_loader_accepts(
+    cfg: Path, encoding: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ADA_NAME", "Augusta")
+    text = "users:\n  - email: ada@example.com\n    first_name: ${env:ADA_NAME}\n"
+    (cfg / "b.yaml").write_bytes(text.encode(encoding))
+    assert load_config(cfg).resources["user.ada@example.com"].attrs["first_name"] == "Augusta"
+    (cfg / "b.yaml").write_bytes(text.replace("${env:ADA_NAME}", "${env:ADA").encode(encoding))
+    (message,) = problems(cfg)
+    assert "users[0].first_name: malformed reference" in message
+
+
+HOSTILE_YAML = {
+    "an alias bomb": "x: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
+        f"{n}: &{n} [{', '.join([f'*{p}'] * 9)}]\n" for p, n in zip("abcdefgh", "bcdefghi")),
+    "deep flow nesting": "x: " + "[ " * 30000 + "]" * 30000 + "\n",
+    "deep mappings": "x: " + "{a: " * 30000 + "}" * 30000 + "\n",
+    "deep block nesting": "x:\n" + "".join(" " * i + "- a:\n" for i in range(0, 20000, 2)),
+    "a recursive alias": "x: &a [1, *a]\n",
+}
+
+
+@pytest.mark.parametrize("name", list(HOSTILE_YAML))
+def test_hostile_yaml_is_refused_with_its_position(cfg: Path, name: str) -> None:
+    (cfg / "b.yaml").write_text(HOSTILE_YAML[name])
+    (message,) = problems(cfg)
+    assert "b.yaml:" in message
+    assert ("nested deeper than lmsform reads" in message
+            or "aliases expand this file" in message
+            or "an alias refers to a value that contains it" in message)
+
+
+def test_numbers_keep_the_spelling_of_text_fields(cfg: Path) -> None:
+    write(cfg, "b.yaml", """\
+        groups:
+          - name: 1.10
+            description: 1.50
+        users:
+          - email: ada@example.com
+            employee_id: 0001
+            job_title: 007
+            custom: {phone: 0044123, floor: 3, ratio: 0.50}
+        """)
+    resources = load_config(cfg).resources
+    assert resources["group.1.10"].attrs["description"] == "1.50"
+    attrs = resources["user.ada@example.com"].attrs
+    assert (attrs["employee_id"], attrs["job_title"]) == ("0001", "007")
+    assert attrs["custom"] == {"phone": "0044123", "floor": 3, "ratio": "0.50"}
+
+
+def test_an_impossible_date_is_a_located_error(cfg: Path) -> None:
+    write(cfg, "b.yaml", "coupons:\n  - code: X\n    discount: {percent: 5}\n"
+          "    expires: 2027-02-30\n")
+    (message,) = problems(cfg)
+    assert "b.yaml:4:14: error: coupons[0].expires: " in message
