@@ -280,7 +280,8 @@ def test_references_are_read_in_every_encoding_the_loader_accepts(
 
 HOSTILE_YAML = {
     "an alias bomb": "x: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
-        f"{n}: &{n} [{', '.join([f'*{p}'] * 9)}]\n" for p, n in zip("abcdefgh", "bcdefghi")),
+        f"{n}: &{n} [{', '.join([f'*{p}'] * 9)}]\n"
+        for p, n in zip("abcdefgh", "bcdefghi", strict=True)),
     "deep flow nesting": "x: " + "[ " * 30000 + "]" * 30000 + "\n",
     "deep mappings": "x: " + "{a: " * 30000 + "}" * 30000 + "\n",
     "deep block nesting": "x:\n" + "".join(" " * i + "- a:\n" for i in range(0, 20000, 2)),
