@@ -177,7 +177,12 @@ def load_config(directory: Path, *, offline: bool = False) -> Config:
     parsed: list[_FileParts] = []
     for path in paths:
         name = display_path(path)
-        yaml_file = YamlFile(path)
+        try:
+            yaml_file = YamlFile(path)
+        except OSError as exc:
+            collector.problems.append(Problem(name, 0, 0, "", f"cannot read this manifest: "
+                                              f"{exc.strerror or type(exc).__name__}"))
+            continue
         collector.files[name] = yaml_file
         try:
             data = yaml_file.load()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import math
 import re
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -86,6 +87,31 @@ def _valid_email(value: str) -> str:
 
 Email = Annotated[str, AfterValidator(_valid_email)]
 
+MAX_COUNT = 2**31 - 1  # the largest count every LMS database can store
+MAX_CREDITS = 100_000
+MAX_CUSTOM_INT = 2**53  # integers beyond this lose precision in JSON and in most LMSs
+
+
+def _storable(value: Any, where: str = "custom") -> Any:
+    """Custom values must survive storing and comparing: no NaN or infinity (never equal to
+    themselves, so a plan would never converge), no integers beyond 2**53."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _storable(item, f"{where}.{key}")
+    elif isinstance(value, list):
+        for item in value:
+            _storable(item, where)
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{where}: {value} is not a number that can be stored; write it in "
+                         "quotes if it is text")
+    elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_CUSTOM_INT:
+        raise ValueError(f"{where}: {value} is too large to store as a number (at most 2**53); "
+                         "write it in quotes if it is text")
+    return value
+
+
+Custom = Annotated[dict[str, Any], AfterValidator(_storable)]
+
 
 class Strict(BaseModel):
     """Unknown fields are errors: a typo must never be silently ignored. Numbers given for
@@ -146,7 +172,7 @@ class UserSpec(Managed):
     enrollments: list[Slug] | None = None
     active: bool | None = None
     password: SecretStr | None = None
-    custom: dict[str, Any] | None = None
+    custom: Custom | None = None
 
 
 class PriceSpec(Strict):
@@ -161,10 +187,10 @@ class CourseSpec(Managed):
     title: Text
     description: str | None = None
     published: bool | None = None
-    credits: Annotated[Decimal, Field(ge=0, allow_inf_nan=False)] | None = None
+    credits: Annotated[Decimal, Field(ge=0, le=MAX_CREDITS, allow_inf_nan=False)] | None = None
     categories: list[Text] | None = None
     pricing: list[PriceSpec] | None = None
-    custom: dict[str, Any] | None = None
+    custom: Custom | None = None
 
     @field_validator("pricing")
     @classmethod
@@ -196,7 +222,7 @@ class CouponSpec(Managed):
     code: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
     discount: DiscountSpec
     courses: list[Slug] | None = None
-    usage_limit: Annotated[int, Field(ge=1)] | None = None
+    usage_limit: Annotated[int, Field(ge=1, le=MAX_COUNT)] | None = None
     expires: dt.date | None = None
 
 

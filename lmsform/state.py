@@ -101,10 +101,19 @@ class State:
         return replayed
 
     def _change(self, record: Record) -> None:
-        if "put" in record:
-            self.data.resources[record["put"]] = StateEntry.model_validate(record["entry"])
-        elif "remove" in record:
-            self.data.resources.pop(record["remove"], None)
+        try:
+            if "put" in record:
+                entry = StateEntry.model_validate(record["entry"])
+                self.data.resources[str(record["put"])] = entry
+            elif "remove" in record:
+                self.data.resources.pop(str(record["remove"]), None)
+        except (ValidationError, KeyError, TypeError):
+            raise LmsformError(
+                f"the journal of the state at {self.backend.location()} is damaged (a record "
+                "that is not lmsform's); restore the state from a backup, or move the journal "
+                "away to continue from the last snapshot and let the next plan adopt what the "
+                "interrupted apply created"
+            ) from None
 
     def put(self, address: str, entry: StateEntry) -> None:
         self._record({"put": address, "entry": entry.model_dump()})

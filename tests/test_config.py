@@ -322,3 +322,48 @@ def test_an_impossible_date_is_a_located_error(cfg: Path) -> None:
           "    expires: 2027-02-30\n")
     (message,) = problems(cfg)
     assert "b.yaml:4:14: error: coupons[0].expires: " in message
+
+
+@pytest.mark.parametrize(("field", "value", "rule"), [
+    ("usage_limit", "99999999999999999999", "less than or equal to 2147483647"),
+    ("expires", "2027-13-01", "expires"),
+])
+def test_values_that_cannot_be_stored_are_refused(cfg: Path, field: str, value: str,
+                                                  rule: str) -> None:
+    write(cfg, "b.yaml", f"coupons:\n  - code: X\n    discount: {{percent: 5}}\n"
+          f"    {field}: {value}\n")
+    (message,) = problems(cfg)
+    assert f"coupons[0].{field}" in message and rule in message
+
+
+@pytest.mark.parametrize(("custom", "rule"), [
+    ("{score: .nan}", "custom.score: nan is not a number that can be stored"),
+    ("{score: .inf}", "custom.score: inf is not a number that can be stored"),
+    ("{big: 123456789012345678901234567890}", "custom.big: 1234567890"),
+])
+def test_custom_values_must_be_storable(cfg: Path, custom: str, rule: str) -> None:
+    write(cfg, "b.yaml", f"users:\n  - email: ada@example.com\n    custom: {custom}\n")
+    (message,) = problems(cfg)
+    assert "users[0].custom" in message and rule in message
+
+
+def test_credits_beyond_any_number_are_refused(cfg: Path) -> None:
+    write(cfg, "b.yaml", "courses:\n  - key: big\n    title: Big\n    credits: 1e400\n")
+    (message,) = problems(cfg)
+    assert "courses[0].credits" in message
+
+
+def test_an_unreadable_manifest_is_named_not_a_crash(
+    cfg: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(cfg, "b.yaml", "groups: []\n")
+    real = Path.read_bytes
+
+    def read_bytes(self: Path) -> bytes:
+        if self.name == "b.yaml":
+            raise PermissionError(13, "Permission denied")
+        return real(self)
+
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    (message,) = problems(cfg)
+    assert message.endswith("b.yaml:0:0: error: cannot read this manifest: Permission denied")

@@ -109,3 +109,12 @@ def test_the_journal_of_a_first_apply_killed_before_any_save_is_replayed(
     assert recovered.lineage == state.lineage
     assert set(recovered.resources) == {"group.A"}
     assert recovered.version == (state.lineage, 1)  # a saved plan made now stays valid
+
+
+def test_a_damaged_journal_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "s.json"
+    state = load(path)
+    state.save()
+    (tmp_path / "s.json.journal").write_text(json.dumps({"put": "group.A", "entry": 3}) + "\n")
+    with pytest.raises(LmsformError, match=r"the journal of the state at .* is damaged"):
+        load(path)

@@ -8,6 +8,7 @@ coupon's code once issued (so such a change plans as a replace).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -15,10 +16,12 @@ import os
 import sqlite3
 import threading
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar, Literal
+from urllib.parse import quote
 
-from lmsform.errors import ProviderError
+from lmsform.errors import ProviderError, display_path
 from lmsform.providers.base import Capabilities, KindSupport, Provider, ProviderSettings
 from lmsform.resources import SCHEMAS, LiveResource
 
@@ -129,25 +132,59 @@ class LocalProvider(Provider):
         self.path = config_dir / settings.path
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
+        self._read_only = False
 
     def identity(self) -> str:
         return f"local:{self.path.resolve()}"
 
     @property
     def db(self) -> sqlite3.Connection:
-        """Opened on first use, so `plan` on a missing file lists nothing and creates nothing."""
-        if self._db is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.execute("PRAGMA foreign_keys=ON")
-            db.executescript(SCHEMA)
-            self._db = db
+        """For writing, opened on first write: `plan` never writes to the LMS file."""
+        if self._db is None or self._read_only:
+            self.close()
+            self._db = self._open(f"file:{quote(str(self.path))}?mode=rwc")
+            self._read_only = False
+            with self._opening():
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=NORMAL")
+                self._db.executescript(SCHEMA)
         return self._db
+
+    @property
+    def reader(self) -> sqlite3.Connection:
+        """For reading: the writer once there is one, else a read-only connection."""
+        if self._db is None:
+            self._db = self._open(f"file:{quote(str(self.path))}?mode=ro")
+            self._read_only = True
+        return self._db
+
+    def _open(self, uri: str) -> sqlite3.Connection:
+        with self._opening():
+            if self.path.is_dir():
+                raise sqlite3.DatabaseError("it is a directory")
+            db = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
+            db.execute("PRAGMA foreign_keys=ON")
+            db.execute("SELECT count(*) FROM sqlite_master").fetchone()  # not a database?
+        return db
+
+    @contextlib.contextmanager
+    def _opening(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise ProviderError(
+                f"opening {display_path(self.path)}",
+                f"{exc}; the local provider's path must name an SQLite file lmsform made, "
+                "or a new file in a writable directory",
+            ) from None
 
     def close(self) -> None:
         if self._db is not None:
+            if not self._read_only:
+                # Back to a rollback journal between runs: a read-only plan then needs no
+                # -wal/-shm files, so it writes nothing beside the LMS file.
+                with contextlib.suppress(sqlite3.Error):
+                    self._db.execute("PRAGMA journal_mode=DELETE")
             self._db.close()
             self._db = None
 
@@ -158,8 +195,9 @@ class LocalProvider(Provider):
             return []
         table, columns = TABLES[kind]
         with self._lock:
-            rows = self.db.execute(f"SELECT * FROM {table} ORDER BY id").fetchall()
-            names = [d[0] for d in self.db.execute(f"SELECT * FROM {table} LIMIT 0").description]
+            db = self.reader
+            rows = db.execute(f"SELECT * FROM {table} ORDER BY id").fetchall()
+            names = [d[0] for d in db.execute(f"SELECT * FROM {table} LIMIT 0").description]
             links = {f: self._links(*spec) for f, spec in LINKS.get(kind, {}).items()}
             prices = self._prices() if kind == "course" else {}
         out = []
@@ -187,13 +225,13 @@ class LocalProvider(Provider):
 
     def _links(self, table: str, owner: str, member: str) -> dict[int, list[str]]:
         found: dict[int, list[str]] = defaultdict(list)
-        for owner_id, member_id in self.db.execute(f"SELECT {owner}, {member} FROM {table}"):
+        for owner_id, member_id in self.reader.execute(f"SELECT {owner}, {member} FROM {table}"):
             found[owner_id].append(str(member_id))
         return found
 
     def _prices(self) -> dict[int, list[dict[str, Any]]]:
         found: dict[int, list[dict[str, Any]]] = defaultdict(list)
-        rows = self.db.execute(
+        rows = self.reader.execute(
             "SELECT course_id, plan, amount, currency, billing FROM course_prices"
         )
         for course_id, plan, amount, currency, billing in rows:

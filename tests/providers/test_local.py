@@ -88,3 +88,26 @@ def test_deactivate_switches_a_user_off(lms: LocalProvider) -> None:
     user = lms.create("user", {"email": "u@example.com"})
     lms.deactivate("user", user)
     assert lms.list_all("user")[0].attrs["active"] is False
+
+
+def test_a_path_that_is_a_directory_or_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "dir.sqlite").mkdir()
+    (tmp_path / "junk.sqlite").write_text("not a database")
+    for name, reason in (("dir.sqlite", "it is a directory"),
+                         ("junk.sqlite", "file is not a database")):
+        lms = LocalProvider(LocalSettings(type="local", path=name), tmp_path)
+        with pytest.raises(ProviderError, match=f"opening .*{name}: {reason}"):
+            lms.list_all("user")
+        lms.close()
+
+
+def test_reading_writes_nothing_beside_the_lms_file(tmp_path: Path) -> None:
+    lms = LocalProvider(LocalSettings(type="local", path="lms.sqlite"), tmp_path)
+    lms.create("region", {"name": "EMEA"})
+    lms.close()
+    before = (tmp_path / "lms.sqlite").read_bytes()
+    reader = LocalProvider(LocalSettings(type="local", path="lms.sqlite"), tmp_path)
+    assert [r.attrs["name"] for r in reader.list_all("region")] == ["EMEA"]
+    reader.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lms.sqlite"]
+    assert (tmp_path / "lms.sqlite").read_bytes() == before
