@@ -2,16 +2,42 @@
 
 Kept apart from the `Plan` model so that a new output (HTML, a CI annotation) is one function
 here, and the model stays a plain description of what will happen.
+
+Names and values come from manifests and from the LMS, so anyone who can open a pull request
+or edit a record can put text in a plan. Everything rendered goes through `inert` (control,
+line-breaking and bidirectional characters shown as escapes) and, in Markdown, into code
+spans, so a reviewer sees exactly one line per operation and nothing that looks like another
+operation, a link or an image.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import click
 
 from lmsform.plan import Action, Operation, Plan
+
+# C0 and C1 controls, DEL, line and paragraph separators, bidirectional overrides/isolates.
+UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def inert(text: str) -> str:
+    """The text with every character that could move the cursor, break a line, colour the
+    terminal or reorder what is shown replaced by its escape (`\\n`, `\\u202e`)."""
+    return UNSAFE.sub(lambda m: json.dumps(m.group())[1:-1] if m.group() in "\n\r\t"
+                      else f"\\u{ord(m.group()):04x}", text)
+
+
+def code(text: str) -> str:
+    """Markdown code span holding `text` literally, also inside a table cell."""
+    text = inert(text).replace("|", "\\|")
+    fence = "`" * (max((len(r) for r in re.findall("`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") or not text.strip() else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
 
 STATE_ONLY_NOTES = {
     Action.ADOPT: "adopt: found in the LMS by its natural key, recorded in state",
@@ -60,8 +86,8 @@ def render_text(plan: Plan) -> str:
     unmanaged = unmanaged_line(plan)
     if unmanaged:
         lines.append(unmanaged)
-    lines.extend(click.style(f"warning: {w}", fg="yellow") for w in plan.warnings)
-    lines.extend(click.style(f"blocked: {b}", fg="red", bold=True) for b in plan.blocked)
+    lines.extend(click.style(f"warning: {inert(w)}", fg="yellow") for w in plan.warnings)
+    lines.extend(click.style(f"blocked: {inert(b)}", fg="red", bold=True) for b in plan.blocked)
     return "\n".join(lines)
 
 
@@ -75,16 +101,16 @@ def render_markdown(plan: Plan) -> str:
         lines += ["", "| | Address | Action | Changes |", "|---|---|---|---|"]
         for op in plan.operations:
             changes = "<br>".join(
-                f"`{c.field}`: {_md(c.before)} → {_md(c.after)}" for c in op.changes
+                f"{code(c.field)}: {_md(c.before)} → {_md(c.after)}" for c in op.changes
             )
-            note = f" (from `{op.moved_from}`)" if op.moved_from else ""
-            lines.append(f"| `{op.action.symbol}` | `{op.address}`{note} | {op.action} "
+            note = f" (from {code(op.moved_from)})" if op.moved_from else ""
+            lines.append(f"| `{op.action.symbol}` | {code(op.address)}{note} | {op.action} "
                          f"| {changes} |")
     unmanaged = unmanaged_line(plan)
     if unmanaged:
         lines += ["", unmanaged]
-    lines += [f"> **Warning:** {w}" for w in plan.warnings]
-    lines += [f"> **Blocked:** {b}" for b in plan.blocked]
+    lines += [f"> **Warning:** {_md_text(w)}" for w in plan.warnings]
+    lines += [f"> **Blocked:** {_md_text(b)}" for b in plan.blocked]
     return "\n".join(lines) + "\n"
 
 
@@ -96,25 +122,31 @@ def _value(value: Any) -> str:
 
 
 def _md(value: Any) -> str:
-    return "_none_" if value is None else f"`{_value(value)}`".replace("|", "\\|")
+    return "_none_" if value is None else code(_value(value))
+
+
+def _md_text(text: str) -> str:
+    """Prose for Markdown: every ASCII punctuation mark escaped, so nothing becomes markup."""
+    return re.sub(r"([!-/:-@\[-`{-~])", r"\\\1", inert(text))
 
 
 def _text_operation(op: Operation) -> list[str]:
-    head = f"  {op.action.symbol} {op.address}"
+    head = f"  {op.action.symbol} {inert(op.address)}"
     notes = []
     if op.moved_from:
-        notes.append(f"moved from {op.moved_from}")
+        notes.append(f"moved from {inert(op.moved_from)}")
     if op.action in STATE_ONLY_NOTES:
         notes.append(STATE_ONLY_NOTES[op.action])
     elif op.action == Action.DEACTIVATE:
         notes.append("deactivate")
     if op.reason:
-        notes.append(op.reason)
+        notes.append(inert(op.reason))
     if notes:
         head += f" ({'; '.join(notes)})"
     lines = [click.style(head, fg=op.action.colour)]
     if op.action == Action.CREATE and op.after:
-        lines += [f"      {k}: {_value(v)}" for k, v in op.after.items()]
+        lines += [f"      {inert(k)}: {inert(_value(v))}" for k, v in op.after.items()]
     for change in op.changes:
-        lines.append(f"      {change.field}: {_value(change.before)} -> {_value(change.after)}")
+        lines.append(f"      {inert(change.field)}: {inert(_value(change.before))} -> "
+                     f"{inert(_value(change.after))}")
     return lines

@@ -1,0 +1,86 @@
+"""Rendering: hostile names and values stay inert text in every output."""
+
+from __future__ import annotations
+
+import re
+
+import click
+import pytest
+
+from lmsform.diff import Change
+from lmsform.plan import Action, Operation, Plan
+from lmsform.render import code, inert, render_markdown, render_text
+from tests.conftest import Org
+
+HOSTILE = [
+    "line\n  + user.fake@example.com (create)",
+    "carriage\rreturn",
+    "\x1b[2J\x1b[31mred",
+    "bidi \u202eevil\u202c",
+    "sep\u2028arator",
+    "pipe | cell",
+    "tick ` and ``` fences",
+    "<img src=x onerror=alert(1)>",
+    "[a link](https://example.com)",
+    "**bold** _it_ # heading",
+]
+
+
+def hostile_plan(text: str) -> Plan:
+    return Plan(
+        operations=[
+            Operation(address=f"group.{text}", kind="group", action=Action.CREATE,
+                      after={"name": text, text: text}),
+            Operation(address=f"user.{text}", kind="user", action=Action.UPDATE, id="1",
+                      moved_from=f"user.old {text}", reason=text,
+                      changes=[Change(field=text, before=text, after=[text])]),
+        ],
+        warnings=[f"warning {text}"],
+        blocked=[f"blocked {text}"],
+    )
+
+
+UNSAFE_CHARS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e]")
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_text_shows_one_line_per_thing_and_no_control_characters(text: str) -> None:
+    output = click.unstyle(render_text(hostile_plan(text)))  # our own colours aside
+    assert not UNSAFE_CHARS.search(output)
+    lines = output.split("\n")
+    heads = [line for line in lines if re.match(r"  [+~] ", line)]
+    assert len(heads) == 2
+    # create: header + 2 attributes; update: header + 1 change; then the summary and notes
+    assert len(lines) == 2 + 3 + 2 + 1 + 1 + 2
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_markdown_keeps_hostile_text_in_code_spans(text: str) -> None:
+    output = render_markdown(hostile_plan(text))
+    assert not UNSAFE_CHARS.search(output)
+    rows = [line for line in output.split("\n") if line.startswith("| `")]
+    assert len(rows) == 2
+    for row in rows:
+        outside = re.sub(r"(`+).*?\1", "", row.replace("\\|", ""))
+        assert outside.count("|") == 5  # four cells, nothing more
+        assert not re.search(r"<(?!br>)|\]\(|\*\*", outside)
+    for line in output.split("\n"):
+        if line.startswith("> **"):
+            assert not re.search(r"(?<!\\)[<\[\]`|*_]", line.split("**", 2)[2])
+
+
+def test_inert_and_code_spans() -> None:
+    assert inert("a\nb\x1b[0m\u202e") == "a\\nb\\u001b[0m\\u202e"
+    assert code("x`y") == "``x`y``"
+    assert code("`edge`") == "`` `edge` ``"
+    assert code("a|b") == "`a\\|b`"
+
+
+def test_a_hostile_group_name_in_a_manifest_cannot_fake_an_operation(org: Org) -> None:
+    org.write("evil.yaml", 'groups:\n  - name: "Evil\\n  + user.fake@example.com"\n'
+                           '    description: "\\e[2J<img src=x>"\n')
+    output = org.run("plan").output
+    assert "group.Evil\\n  + user.fake@example.com" in output
+    assert not any(re.match(r"\s*[-+~=]+ user\.fake", line) for line in output.split("\n"))
+    markdown = org.run("plan", "--format", "markdown").output
+    assert "\n  + user.fake" not in markdown and "\x1b" not in markdown
