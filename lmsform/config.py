@@ -10,6 +10,7 @@ import logging
 import os
 import re
 import time
+import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -153,9 +154,16 @@ def _pydantic_message(error: ErrorDetails) -> tuple[str, bool]:
 
 
 def _manifest_files(directory: Path) -> list[Path]:
+    """Every *.yaml and *.yml file, whatever the case of its extension."""
     return sorted(
-        p for p in directory.iterdir() if p.is_file() and p.suffix in {".yaml", ".yml"}
+        p for p in directory.iterdir()
+        if p.is_file() and p.suffix.lower() in {".yaml", ".yml"}
     )
+
+
+def _folded(address: str) -> str:
+    """An address as LMSs compare names: case and Unicode normalisation ignored."""
+    return unicodedata.normalize("NFC", address).casefold()
 
 
 def load_config(directory: Path, *, offline: bool = False) -> Config:
@@ -261,16 +269,20 @@ def _merge(directory: Path, parsed: list[_FileParts], c: _Collector) -> Config |
         return None
 
     resources: dict[str, Resource] = {}
+    folded: dict[str, Resource] = {}  # by the address as an LMS compares names
 
     def declare(resource: Resource) -> None:
-        previous = resources.get(resource.address)
+        previous = folded.get(_folded(resource.address))
         assert resource.origin is not None
         if previous is not None and previous.origin is not None:
             name, loc = resource.origin
-            c.add(name, loc, f"duplicate {resource.kind} '{resource.key}'; also declared at "
-                  f"{c.where(*previous.origin)}")
+            same = "" if previous.key == resource.key else f" (the same as '{previous.key}' " \
+                "to an LMS, which ignores case and Unicode normalisation)"
+            c.add(name, loc, f"duplicate {resource.kind} '{resource.key}'{same}; also "
+                  f"declared at {c.where(*previous.origin)}")
             return
         resources[resource.address] = resource
+        folded[_folded(resource.address)] = resource
 
     moved: list[tuple[str, int, MovedSpec]] = []
     for part in parsed:

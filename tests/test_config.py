@@ -367,3 +367,29 @@ def test_an_unreadable_manifest_is_named_not_a_crash(
     monkeypatch.setattr(Path, "read_bytes", read_bytes)
     (message,) = problems(cfg)
     assert message.endswith("b.yaml:0:0: error: cannot read this manifest: Permission denied")
+
+
+def test_manifests_with_upper_case_extensions_are_read(cfg: Path) -> None:
+    write(cfg, "b.YAML", "groups:\n  - name: Upper\n")
+    write(cfg, "c.Yml", "groups:\n  - name: Mixed\n")
+    resources = load_config(cfg).resources
+    assert {"group.Upper", "group.Mixed"} <= resources.keys()
+
+
+@pytest.mark.parametrize(("first", "second"), [
+    ("region: Nordics", "region: nordics"),
+    ("region: Caf\u00e9", "region: Cafe\u0301"),
+])
+def test_names_an_lms_treats_as_equal_are_duplicates(cfg: Path, first: str,
+                                                     second: str) -> None:
+    write(cfg, "b.yaml", f"hierarchy:\n  - {first}\n  - {second}\n")
+    (message,) = problems(cfg)
+    assert "b.yaml:3:5: error: hierarchy[1]: duplicate region" in message
+    assert "to an LMS, which ignores case and Unicode normalisation" in message
+
+
+def test_emails_in_nfc_and_nfd_are_the_same_user(cfg: Path) -> None:
+    write(cfg, "b.yaml", "users:\n  - email: caf\u00e9@example.com\n"
+          "  - email: cafe\u0301@example.com\n")
+    (message,) = problems(cfg)
+    assert "users[1]: duplicate user" in message
