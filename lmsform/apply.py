@@ -88,7 +88,7 @@ def _call(provider: Provider, op: Operation, ids: _Ids, secrets: dict[str, str])
     if op.action == Action.UPDATE:
         assert op.after is not None and op.before is not None
         fields = changed_fields(op.changes)
-        changes = ids.resolve(kind, {f: op.after.get(f) for f in fields})
+        changes = ids.resolve(kind, {f: secrets.get(f, op.after.get(f)) for f in fields})
         before = ids.resolve(kind, {f: op.before.get(f) for f in fields})
         provider.update(kind, op.id, changes, before)
     elif op.action == Action.DELETE:

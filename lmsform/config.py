@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, SecretStr, ValidationError
 from pydantic_core import ErrorDetails
 
 from lmsform import backends, providers
@@ -35,6 +35,7 @@ from lmsform.manifest import (
 )
 from lmsform.providers.base import ProviderSettings
 from lmsform.resources import SCHEMAS, Resource, normalise, references, split_address
+from lmsform.secrets import Secrets, secret_settings
 from lmsform.yamlfile import Position, YamlFile, YamlSyntaxError
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,7 @@ ENV_RE = re.compile(
     r"|\$\{(?:env:(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>(?:[^$}]|\$(?!\{))*))?\})?"
 )
 Loc = tuple[str | int, ...]
+CREDENTIAL_RE = re.compile(r"[\x20-\x7e]*")  # printable ASCII: what an HTTP header carries
 
 
 @dataclass
@@ -59,6 +61,21 @@ class Config:
     moved: list[MovedSpec]
     files: dict[str, YamlFile] = field(default_factory=dict)
     warnings: list[Problem] = field(default_factory=list)
+
+    def secrets(self) -> Secrets:
+        """Every secret of this config: credentials and write-only values."""
+        return Secrets([*secret_settings(self.provider), *secret_settings(self.state)],
+                       [v for r in self.resources.values() for v in r.secrets.values()])
+
+    def write_only(self, secrets: Secrets) -> dict[str, dict[str, Any]]:
+        """What apply sends but plans and state never show, by address: write-only fields,
+        and fields whose value shows a secret."""
+        out: dict[str, dict[str, Any]] = {}
+        for address, resource in self.resources.items():
+            hidden = {k: v for k, v in resource.attrs.items() if secrets.shows(v)}
+            if resource.secrets or hidden:
+                out[address] = {**hidden, **resource.secrets}
+        return out
 
     def where(self, resource: Resource, field_name: str | None = None) -> str:
         """`file:line:column` of a resource, or of one of its fields, in the manifests."""
@@ -200,8 +217,11 @@ def load_config(directory: Path, *, offline: bool = False) -> Config:
             continue
         if data is None:
             continue
-        if not isinstance(data, dict):
-            collector.add(name, (), "a manifest must be a mapping of top-level keys")
+        known = ManifestFile.model_fields.keys()
+        if not isinstance(data, dict) or (data and not data.keys() & known):
+            # say what the file is not, never what it holds: it may be any file linked here
+            collector.add(name, (), "not an lmsform manifest: a manifest is a mapping with "
+                          f"some of the keys {', '.join(ManifestFile.model_fields)}")
             continue
 
         def unset(loc: Loc, message: str, name: str = name) -> None:
@@ -324,13 +344,21 @@ def _plugin_settings(name: str, block: str, field: str, spec: BaseModel,
         c.add(name, (block, field), str(exc))
         return None
     try:
-        return cls.settings_model.model_validate(spec.model_dump())
+        settings = cls.settings_model.model_validate(spec.model_dump())
     except ValidationError as exc:
         for error in exc.errors():
             message, at_key = _pydantic_message(error)
             loc = (block, *(s for s in error["loc"] if isinstance(s, str | int)))
             c.add(name, loc, message, key=at_key)
         return None
+    for key in type(settings).model_fields:
+        value = getattr(settings, key)
+        if isinstance(value, SecretStr) and not CREDENTIAL_RE.fullmatch(value.get_secret_value()):
+            c.add(name, (block, key), "holds a line break, a control character or a character "
+                  "outside ASCII, which no HTTP header can carry; check how the credential was "
+                  "copied (its value is not shown)")
+            return None
+    return settings
 
 
 _NO_LIFECYCLE = Lifecycle()

@@ -99,7 +99,7 @@ def apply(config: Config, options: PlanOptions, *, saved: Plan | None = None,
                                "nothing was applied. Re-run with --force if it is intended")
         if saved is None:
             hooks.confirm(the_plan)
-        secrets = {a: r.secrets for a, r in config.resources.items() if r.secrets}
+        secrets = config.write_only(config.secrets())
         hooks.starting()
         return apply_plan(the_plan, state, ws.provider, secrets,
                           parallelism=options.parallelism, progress=hooks.progress)

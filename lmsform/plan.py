@@ -152,8 +152,10 @@ class Plan(BaseModel):
             plan = cls.model_validate_json(path.read_bytes())
         except FileNotFoundError:
             raise LmsformError(f"no plan file {path}") from None
-        except (ValidationError, ValueError) as exc:
-            raise LmsformError(f"{path} is not an lmsform plan: {exc}") from None
+        except (ValidationError, ValueError):
+            # never quote the file: it may be anything (an env file, a key) given by mistake
+            raise LmsformError(f"{path} is not an lmsform plan (the JSON file that "
+                               "`lmsform plan --out FILE` writes); nothing was applied") from None
         if plan.format_version != FORMAT_VERSION:
             raise LmsformError(f"{path} has plan format {plan.format_version}; "
                                f"this lmsform reads {FORMAT_VERSION}")

@@ -37,6 +37,7 @@ from lmsform.resources import (
     references,
     split_address,
 )
+from lmsform.secrets import Secrets
 from lmsform.state import State, StateEntry
 
 log = logging.getLogger(__name__)
@@ -156,6 +157,7 @@ def make_plan(config: Config, state: State, provider: Provider,
             "different from the manifests; meant for emergencies, follow it with a full plan"
         )
     operations = _order(operations)
+    _hide_secrets(operations, config.secrets())
     plan = Plan(
         operations=operations,
         unmanaged={k: n for k, n in planner.unmanaged.items() if n is None or n},
@@ -171,6 +173,25 @@ def make_plan(config: Config, state: State, provider: Provider,
     plan.blocked = _safety(plan, planner.managed, planner.live_counts,
                            config.settings.max_delete_fraction, options.max_deletes)
     return plan
+
+
+def _hide_secrets(operations: list[Operation], secrets: Secrets) -> None:
+    """Whatever shows a secret, on either side, is `(sensitive)` in the plan; apply sends
+    the real value (`Config.write_only`)."""
+    if not secrets.values:
+        return
+    for op in operations:
+        sides = [side for side in (op.before, op.after) if side]
+        hidden = {k for side in sides for k, v in side.items() if secrets.shows(v)}
+        if not hidden:
+            continue
+        # the whole field, on both sides: an old value is as secret as the new one
+        op.before, op.after = (None if side is None else
+                               {k: SENSITIVE if k in hidden else v for k, v in side.items()}
+                               for side in (op.before, op.after))
+        op.changes = [c if c.field.split(".")[0].split("[")[0] not in hidden
+                      else Change(field=c.field, before=SENSITIVE, after=SENSITIVE)
+                      for c in op.changes]
 
 
 def _check_provider_identity(state: State, provider: Provider) -> None:

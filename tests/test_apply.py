@@ -380,3 +380,56 @@ def test_sigterm_finishes_running_operations_saves_state_and_releases_the_lock(
     rerun = org.run("apply", "--auto-approve")
     assert rerun.exit_code == 0, rerun.output
     assert sql_count_users(org) == 402
+
+
+def test_a_credential_repeated_in_a_manifest_is_shown_as_sensitive_everywhere(
+    org: Org, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = "tr4nsaction-KEY-9"
+    monkeypatch.setenv("ADA_PASSWORD", key)
+    org.edit("org.yaml", "    description: People managers\n",
+             "    description: ${env:ADA_PASSWORD}\n")
+    outputs = [org.run("plan").output, org.run("plan", "--json").output,
+               org.run("plan", "--format", "markdown").output]
+    assert '"description": "(sensitive)"' in outputs[1]
+    plan_file = tmp_path / "plan.json"
+    assert org.run("plan", "--out", str(plan_file)).exit_code == 0
+    applied = org.run("apply", str(plan_file))
+    assert applied.exit_code == 0, applied.output
+    outputs += [plan_file.read_text(), applied.output, org.state_path.read_text(),
+                org.run("state", "show", "group.Managers").output]
+    for text in outputs:
+        assert key not in text
+    # the LMS has the real value, and the plan converges without showing it
+    assert sql(org, "SELECT description FROM groups_") == [(key,)]
+    assert org.run("plan", "--detailed-exitcode").exit_code == 0
+    monkeypatch.setenv("ADA_PASSWORD", key + "-rotated")
+    changed = org.run("plan")
+    assert "description: \"(sensitive)\" -> \"(sensitive)\"" in changed.output
+    assert key not in changed.output
+    assert org.run("apply", "--auto-approve").exit_code == 0
+    assert sql(org, "SELECT description FROM groups_") == [(key + "-rotated",)]
+
+
+@pytest.mark.parametrize("credential", ["line\nbreak", "caf\u00e9", "tab\there"])
+def test_a_credential_no_header_can_carry_is_a_configuration_error(
+    org: Org, credential: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lmsform.cli import cli as lmsform_cli
+
+    monkeypatch.setenv("ILMS_KEY", credential)
+    org.write("main.yaml", "provider:\n  type: ilms\n  base_url: http://127.0.0.1:9\n"
+              "  org_id: '1'\n  api_login_id: login\n  transaction_key: ${env:ILMS_KEY}\n")
+    result = CliRunner().invoke(lmsform_cli, ["plan", "-C", str(org.dir)])
+    assert result.exit_code == 1
+    assert "provider.transaction_key: holds a line break, a control character or a character " \
+           "outside ASCII" in result.output
+    assert credential not in result.output
+
+
+def test_a_file_that_is_not_a_plan_is_named_not_quoted(org: Org, tmp_path: Path) -> None:
+    secret_file = tmp_path / "prod.env"
+    secret_file.write_text('{"format_version": "API_KEY=hunter2-hunter2"}')
+    result = org.run("apply", str(secret_file))
+    assert result.exit_code == 1
+    assert "is not an lmsform plan" in result.output and "hunter2" not in result.output

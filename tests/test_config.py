@@ -393,3 +393,10 @@ def test_emails_in_nfc_and_nfd_are_the_same_user(cfg: Path) -> None:
           "  - email: cafe\u0301@example.com\n")
     (message,) = problems(cfg)
     assert "users[1]: duplicate user" in message
+
+
+def test_a_file_that_is_not_a_manifest_is_named_not_quoted(cfg: Path) -> None:
+    write(cfg, "passwd.yaml", "root: x:0:0:root:/root:/bin/bash\nsecret_token: hunter2\n")
+    (message,) = problems(cfg)
+    assert "passwd.yaml:1:1: error: not an lmsform manifest" in message
+    assert "root" not in message.split("error:", 1)[1] and "hunter2" not in message

@@ -1,0 +1,48 @@
+"""Secrets: every value the config treats as one, and hiding them wherever they would show.
+
+Credentials in the `provider:` and `state:` blocks and write-only fields (passwords) are
+secrets. A manifest may also repeat one elsewhere, on purpose or not
+(`description: ${env:ILMS_TRANSACTION_KEY}` in a pull request): such a field is still
+reconciled, but every plan, state and log shows it as `(sensitive)`, and its real value only
+travels to the LMS, the way write-only fields do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from pydantic import BaseModel, SecretStr
+
+MIN_CONTAINED = 6  # shorter secrets hide a value only when they are the whole of it
+
+
+class Secrets:
+    """The secret values of one config, and the test whether a value shows one.
+
+    Credentials (few) are looked for inside every value; write-only values (a password per
+    user, possibly thousands) only as whole values, which costs one set lookup."""
+
+    def __init__(self, credentials: Iterable[str], write_only: Iterable[str] = ()) -> None:
+        self.values = frozenset(v for v in (*credentials, *write_only) if v)
+        self._contained = [v for v in credentials if len(v) >= MIN_CONTAINED]
+
+    def shows(self, value: Any) -> bool:
+        """Whether the value is, or holds anywhere inside it, a secret."""
+        if isinstance(value, str):
+            return value in self.values or any(s in value for s in self._contained)
+        if isinstance(value, dict):
+            return any(self.shows(k) or self.shows(v) for k, v in value.items())
+        if isinstance(value, list | tuple):
+            return any(self.shows(v) for v in value)
+        return False
+
+
+def secret_settings(model: BaseModel) -> Iterator[str]:
+    """Every SecretStr value in a settings model, nested models included."""
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if isinstance(value, SecretStr):
+            yield value.get_secret_value()
+        elif isinstance(value, BaseModel):
+            yield from secret_settings(value)
