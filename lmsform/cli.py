@@ -13,13 +13,12 @@ import signal
 import sys
 import threading
 import traceback
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
 import click
 
-from lmsform import __version__, backends, engine, providers
+from lmsform import __version__, backends, engine, plugins, providers
 from lmsform.apply import ApplyResult, ProgressFn
 from lmsform.config import Config, load_config
 from lmsform.errors import LmsformError, ManifestError
@@ -368,14 +367,12 @@ class _Simulators(click.Group):
     when one is asked for."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(e.name for e in entry_points(group=SIMULATORS))
+        return plugins.names(SIMULATORS)
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        for entry in entry_points(group=SIMULATORS):
-            if entry.name == name:
-                command: click.Command = entry.load()
-                return command
-        return None
+        entry = plugins.find(SIMULATORS, name)
+        command: click.Command | None = entry.load() if entry is not None else None
+        return command
 
 
 @cli.group(cls=_Simulators)

@@ -18,13 +18,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
-from lmsform.errors import LmsformError
+from lmsform import plugins
 
 GROUP = "lmsform.state_backends"
 DEFAULT_BACKEND = "file"
@@ -94,18 +93,11 @@ class StateBackend(ABC):
 
 def available() -> dict[str, type[StateBackend]]:
     """Every installed backend class, by name."""
-    return {e.name: e.load() for e in sorted(entry_points(group=GROUP), key=lambda e: e.name)}
+    return {name: load(name) for name in plugins.names(GROUP)}
 
 
 def load(name: str) -> type[StateBackend]:
-    matches = [e for e in entry_points(group=GROUP) if e.name == name]
-    if not matches:
-        names = ", ".join(sorted(e.name for e in entry_points(group=GROUP))) or "none"
-        raise LmsformError(
-            f"no state backend named '{name}' is installed (installed: {names}); backends "
-            f"register under the '{GROUP}' entry-point group"
-        )
-    cls: type[StateBackend] = matches[0].load()
+    cls: type[StateBackend] = plugins.load(GROUP, name, "state backend")
     return cls
 
 

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 import pytest
 from click.testing import CliRunner
 
-from lmsform import backends
+from lmsform import backends, plugins
 from lmsform.backends import BackendSettings, Record, StateBackend
 from lmsform.cli import cli
 from lmsform.errors import StateLockedError
@@ -78,8 +78,12 @@ def memory_backend(monkeypatch: pytest.MonkeyPatch) -> None:
         EntryPoint("file", "lmsform.backends.file:FileBackend", backends.GROUP),
         EntryPoint("memory", f"{__name__}:MemoryBackend", backends.GROUP),
     ]
-    monkeypatch.setattr(backends, "entry_points",
-                        lambda group: [e for e in installed if e.group == group])
+    real = plugins.entry_points
+
+    def entry_points(group: str) -> list[EntryPoint]:
+        return installed if group == backends.GROUP else list(real(group=group))
+
+    monkeypatch.setattr(plugins, "entry_points", entry_points)
     MemoryBackend.stores.clear()
 
 
