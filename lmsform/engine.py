@@ -41,15 +41,15 @@ class Workspace:
 
 @contextlib.contextmanager
 def open_workspace(config: Config) -> Iterator[Workspace]:
-    backend = backends.open_backend(config.state, config.directory)
-    provider = providers.open_provider(config.provider, config.directory)
-    log.info("config directory %s; state: %s backend at %s; provider: %s", config.directory,
-             config.state.backend, backend.location(), provider.identity())
-    try:
+    with contextlib.ExitStack() as opened:
+        backend = backends.open_backend(config.state, config.directory)
+        opened.callback(backend.close)
+        provider = providers.open_provider(config.provider, config.directory)
+        opened.callback(provider.close)
+        log.info("config directory %s; state: %s backend at %s; provider: %s",
+                 config.directory, config.state.backend, backend.location(),
+                 provider.identity())
         yield Workspace(config, backend, provider)
-    finally:
-        provider.close()
-        backend.close()
 
 
 @contextlib.contextmanager
