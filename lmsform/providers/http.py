@@ -1,40 +1,49 @@
 """The HTTP layer every vendor provider shares.
 
 One `HttpClient` per provider instance wraps an httpx client with what talking to a real LMS
-needs: authentication hooks, timeouts, retries with exponential backoff and jitter (honouring
-Retry-After, within a total budget), a client-side rate limit and a bound on concurrent
-requests, pagination helpers, and errors that name the call and the vendor's message with every
-credential redacted. It is thread-safe: providers are called from apply's worker threads.
+needs: an authentication flow (`lmsform.providers.auth`), JSON, form or empty bodies,
+timeouts, retries with exponential backoff and jitter (honouring Retry-After, within a total
+budget), a client-side rate limit and a bound on concurrent requests, paged listings
+(`lmsform.providers.paging`), a per-vendor `Classifier` that says what a failure looks like and
+where the data sits in an answer, and errors that name the call and the vendor's message with
+every credential redacted. It is thread-safe: providers are called from apply's worker threads.
 
-Writes are never blindly retried. When the answer to a write is lost (a dropped connection or a
-5xx after the server may have acted), the caller's `landed` check reads the LMS to find out
-whether the first attempt took effect before anything is sent again.
+Whether a request may be sent twice is the caller's word, never guessed from the method: some
+vendors read with POST, and not every PUT is idempotent. Writes are never blindly retried. When
+the answer to an unsafe write is lost (a dropped connection or a 5xx after the server may have
+acted), the caller's `landed` check reads the LMS to find out whether the first attempt took
+effect before anything is sent again.
 """
 
 from __future__ import annotations
 
 import email.utils
+import json as jsonlib
 import logging
 import random
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
-from urllib.parse import urlsplit
+from typing import Any, TypeVar, overload
+from urllib.parse import quote, quote_plus, urlsplit
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 from lmsform.errors import LmsformError, ProviderError
+from lmsform.providers.auth import Auth, Outgoing
 from lmsform.providers.base import ProviderSettings
+from lmsform.providers.paging import DEFAULT_PAGES, Pages, paginate
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+# Transport errors raised before a byte of the request left: sending again cannot duplicate.
+NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
 class Timeouts(BaseModel):
@@ -60,37 +69,6 @@ class HttpProviderSettings(ProviderSettings, HttpOptions):
     """A `provider:` block for a vendor reached over HTTP: the vendor's options plus these."""
 
 
-class Auth(Protocol):
-    """How a vendor authenticates; OAuth2 implementations refresh their token on a 401."""
-
-    def headers(self) -> dict[str, str]: ...
-
-    def refresh(self) -> bool:
-        """Renew credentials after a 401; True when a retry may now succeed."""
-        ...
-
-    def secrets(self) -> list[str]:
-        """Values to redact from every message and log line."""
-        ...
-
-
-@dataclass
-class StaticHeaders:
-    """Credentials sent as fixed headers (iLMS, BrainCert...)."""
-
-    values: dict[str, str]
-    secret_names: frozenset[str] = frozenset()
-
-    def headers(self) -> dict[str, str]:
-        return dict(self.values)
-
-    def refresh(self) -> bool:
-        return False
-
-    def secrets(self) -> list[str]:
-        return [self.values[n] for n in self.secret_names if self.values.get(n)]
-
-
 class RateLimiter:
     """At most `rate` requests a second across threads (a token bucket of one second)."""
 
@@ -111,18 +89,114 @@ class RateLimiter:
 
 
 class HttpError(ProviderError):
-    """A failed call: method, path, status and the vendor's own message."""
+    """A failed call: method, path, status and the vendor's own message.
 
-    def __init__(self, method: str, path: str, status: int | None, message: str) -> None:
+    `in_body` marks a failure the vendor reported inside a successful answer (an error field
+    in a 200): the message is the vendor's, without an "HTTP 200" that would mislead.
+    """
+
+    def __init__(self, method: str, path: str, status: int | None, message: str, *,
+                 in_body: bool = False) -> None:
         self.method = method
         self.path = path
-        super().__init__(f"{method} {path}", message if status is None
-                         else f"HTTP {status}: {message}", status=status)
+        self.in_body = in_body
+        text = message if status is None or in_body else f"HTTP {status}: {message}"
+        super().__init__(f"{method} {path}", text, status=status)
+
+
+class Classifier:
+    """What a failed answer looks like for one vendor, and where the data of a good one is.
+
+    The default suits plain JSON APIs: a status of 400 or more is a failure, the message is a
+    JSON message/error/reason/detail field or else the body's text, and the payload is the JSON
+    body. Override `error` for vendors that report failures inside a 200, and `payload` for
+    vendors that wrap their data in an envelope.
+    """
+
+    def error(self, response: httpx.Response) -> str | None:
+        """The vendor's message when `response` reports a failure; None when it succeeded."""
+        return self.message(response) if response.status_code >= 400 else None
+
+    def message(self, response: httpx.Response) -> str:
+        """The vendor's own words: a JSON message/reason field, or the body's text."""
+        try:
+            body = response.json()
+        except ValueError:
+            text = response.text.strip()
+            return text[:500] if text else response.reason_phrase
+        if isinstance(body, dict):
+            for key in ("Message", "message", "error", "Error", "reason", "detail"):
+                value = body.get(key)
+                if value:
+                    return value if isinstance(value, str) else str(value)
+        return str(body)[:500]
+
+    def payload(self, response: httpx.Response) -> Any:
+        """The data of a successful answer; None for an empty body. ValueError: not JSON."""
+        return response.json() if response.content.strip() else None
+
+
+@dataclass
+class Envelope(Classifier):
+    """Answers wrapped as {"message": ..., "data": ...}, failures as
+    {"message": ..., "error": {"code": ..., "details": ...}} (BrainCert). An answer without
+    the data key is its own payload (say, {"message": ..., "id": 12345} after a create)."""
+
+    data_key: str = "data"
+
+    def message(self, response: httpx.Response) -> str:
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        error = body.get("error") if isinstance(body, dict) else None
+        if isinstance(body, dict) and isinstance(error, dict):
+            details = error.get("details") or error.get("message")
+            words = [str(w) for w in (body.get("message"), details) if w]
+            if words:
+                return ": ".join(words)
+        return super().message(response)
+
+    def payload(self, response: httpx.Response) -> Any:
+        body = super().payload(response)
+        if isinstance(body, dict) and self.data_key in body:
+            return body[self.data_key]
+        return body
+
+
+@dataclass
+class StatusInBody(Classifier):
+    """Failures reported inside a 200 by a status field (Course Toolkit: `response` is 0 on
+    success, anything else a failure explained by `response_description`)."""
+
+    field: str = "response"
+    ok: tuple[Any, ...] = (0,)
+    message_field: str = "response_description"
+
+    def error(self, response: httpx.Response) -> str | None:
+        if response.status_code >= 400:
+            return self.message(response)
+        try:
+            body = response.json()
+        except ValueError:
+            return None
+        if not isinstance(body, dict) or self.field not in body:
+            return None
+        status = body[self.field]
+        if str(status) in {str(ok) for ok in self.ok}:
+            return None
+        return str(body.get(self.message_field) or f"{self.field} {status}")
 
 
 def check_base_url(url: str, allow_insecure_http: bool) -> str:
-    """HTTPS only, except a simulator on this machine, unless explicitly allowed."""
+    """HTTPS only, except a simulator on this machine, unless explicitly allowed; never with
+    credentials in it (they would reach state, plans and logs as the LMS's identity)."""
     parts = urlsplit(url)
+    if "@" in parts.netloc:
+        raise LmsformError(
+            "base_url holds credentials (user:password@host); remove them (the URL is not "
+            "shown here) and give them in the provider block's own credential settings"
+        )
     if parts.scheme not in {"http", "https"} or not parts.netloc:
         raise LmsformError(f"base_url '{url}' is not an http(s) URL")
     if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS \
@@ -142,8 +216,37 @@ def retry_after(response: httpx.Response) -> float | None:
     try:
         return max(0.0, float(value))
     except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value)
-        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+        try:
+            parsed = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        return max(0.0, parsed.timestamp() - time.time())
+
+
+def json_param(value: Any) -> str:
+    """A structure as one compact JSON query parameter (AOM LMS's order_by, search_param)."""
+    return jsonlib.dumps(value, separators=(",", ":"))
+
+
+class _RedactHttpxLogs(logging.Filter):
+    """httpx logs every request's full URL (INFO on its own logger): redact the credentials of
+    every open client from it, for applications that turn those logs on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.clients: weakref.WeakSet[HttpClient] = weakref.WeakSet()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = original = record.getMessage()
+        for client in list(self.clients):
+            text = client.redact(text)
+        if text != original:
+            record.msg, record.args = text, ()
+        return True
+
+
+_HTTPX_LOGS = _RedactHttpxLogs()
+logging.getLogger("httpx").addFilter(_HTTPX_LOGS)
 
 
 @dataclass
@@ -152,6 +255,15 @@ class Counters:
 
     requests: int = 0
     retries: int = 0
+
+
+@dataclass
+class _Attempt:
+    """What became of one send: an answer, or a transport failure and whether it left."""
+
+    response: httpx.Response | None
+    failure: str | None  # None: a success
+    unsent: bool = False  # the server cannot have acted (429, a refused connection)
 
 
 class HttpClient:
@@ -163,18 +275,22 @@ class HttpClient:
         auth: Auth,
         options: HttpOptions,
         *,
+        classifier: Classifier | None = None,
         default_rate: float | None = None,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.base_url = check_base_url(base_url, options.allow_insecure_http)
         self.auth = auth
         self.options = options
+        self.classifier = classifier or Classifier()
         self.limiter = RateLimiter(options.requests_per_second or default_rate)
         self.slots = threading.BoundedSemaphore(options.max_concurrency)
         self.counters = Counters()
         self._count_lock = threading.Lock()
         self._sleep = sleep
+        self._clock = clock
         self.client = httpx.Client(
             base_url=self.base_url,
             timeout=httpx.Timeout(options.timeout.read, connect=options.timeout.connect),
@@ -182,12 +298,17 @@ class HttpClient:
             transport=transport,
             limits=httpx.Limits(max_connections=options.max_concurrency),
         )
+        auth.bind(self)
+        _HTTPX_LOGS.clients.add(self)
 
     def close(self) -> None:
         self.client.close()
 
     def redact(self, text: str) -> str:
-        for secret in self.auth.secrets():
+        """`text` with every credential (also URL-encoded) replaced by ***."""
+        variants = {v for s in self.auth.secrets() if s
+                    for v in (s, quote(s, safe=""), quote_plus(s))}
+        for secret in sorted(variants, key=len, reverse=True):
             text = text.replace(secret, "***")
         return text
 
@@ -197,78 +318,173 @@ class HttpClient:
             if retry:
                 self.counters.retries += 1
 
-    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    def _send(self, out: Outgoing) -> httpx.Response:
+        """One request on the wire, within the rate limit and the concurrency bound. Logs
+        method, path, status and time: never headers, query strings or bodies."""
         self.limiter.wait()
+        where = self.redact(out.path)
         with self.slots:
             start = time.monotonic()
             try:
-                response = self.client.request(method, path, headers=self.auth.headers(),
-                                               **kwargs)
+                response = self.client.request(
+                    out.method, out.path, headers=out.headers, params=out.params or None,
+                    json=out.json, data=out.form)
             except httpx.TransportError as exc:
-                log.info("%s %s: %s after %.2fs", method, path, type(exc).__name__,
+                log.info("%s %s: %s after %.2fs", out.method, where, type(exc).__name__,
                          time.monotonic() - start)
                 raise
-        log.info("%s %s: %d in %.2fs", method, path, response.status_code,
+        log.info("%s %s: %d in %.2fs", out.method, where, response.status_code,
                  time.monotonic() - start)
         return response
+
+    def _attempt(self, call: Outgoing, authenticate: bool) -> tuple[Outgoing, _Attempt]:
+        """Sign a fresh copy of the call and send it once."""
+        out = Outgoing(call.method, call.path, dict(call.headers), dict(call.params),
+                       call.json, None if call.form is None else dict(call.form))
+        if authenticate:
+            self.auth.sign(out)  # before taking a slot: a token fetch needs one
+        try:
+            response = self._send(out)
+        except httpx.TransportError as exc:
+            failure = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            return out, _Attempt(None, failure, unsent=isinstance(exc, NOT_SENT))
+        return out, _Attempt(response, self.classifier.error(response),
+                             unsent=response.status_code == 429)
+
+    @overload
+    def request(self, method: str, path: str, *, safe: bool,
+                params: Mapping[str, Any] | None = ..., json: Any = ...,
+                form: Mapping[str, Any] | None = ..., headers: Mapping[str, str] | None = ...,
+                landed: None = ...,
+                already_done: Callable[[httpx.Response], bool] | None = ...,
+                authenticate: bool = ...) -> httpx.Response: ...
+
+    @overload
+    def request(self, method: str, path: str, *, safe: bool,
+                params: Mapping[str, Any] | None = ..., json: Any = ...,
+                form: Mapping[str, Any] | None = ..., headers: Mapping[str, str] | None = ...,
+                landed: Callable[[], T | None],
+                already_done: Callable[[httpx.Response], bool] | None = ...,
+                authenticate: bool = ...) -> httpx.Response | T: ...
 
     def request(
         self,
         method: str,
         path: str,
         *,
-        json: Any = None,
+        safe: bool,
         params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        form: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
         landed: Callable[[], T | None] | None = None,
         already_done: Callable[[httpx.Response], bool] | None = None,
+        authenticate: bool = True,
     ) -> httpx.Response | T:
-        """Send a request, retrying what is safe to retry, and raise HttpError on failure.
+        """Send a request, retrying what is safe to retry; raise HttpError on failure.
 
-        GET, PUT and DELETE are retried as they are idempotent; so is anything refused with a
-        429, which the server did not act on. Otherwise a POST is retried only when `landed` is
-        given: after a lost answer it is called first, and a non-None result (say, the id of
-        the user the first attempt created) is returned instead of sending again.
-        `already_done(response)` recognises an error answer to a retried write that means the
-        first attempt worked ('already a member', a 404 on delete); it should confirm with a
-        read before saying yes.
+        `safe=True` is the caller's word that sending again cannot change anything (a read,
+        even with POST; a PUT or DELETE the vendor makes idempotent). An unsafe request is
+        sent again after a 429 or a refused connection (never acted on); after a lost answer
+        (a dropped connection, a 5xx) only once `landed()` says the first attempt did not
+        land; a non-None result (say, the id of the user it created) is returned instead.
+        `already_done(response)` recognises an error answer, after a lost one, that means the
+        first attempt worked ('already a member'); it should confirm with a read. A 401 asks
+        the auth to refresh, once. See docs/http.md.
         """
-        idempotent = method in {"GET", "PUT", "DELETE", "HEAD"}
-        deadline = time.monotonic() + self.options.retry_budget_seconds
-        attempt = 0
+        if json is not None and form is not None:
+            raise ValueError("a request has a JSON body or a form body, not both")
+        call = Outgoing(method, path, dict(headers or {}), dict(params or {}), json,
+                        None if form is None else dict(form))
+        deadline = self._clock() + self.options.retry_budget_seconds
+        attempt, renewed, lost = 0, False, False
         while True:
             attempt += 1
-            retrying = attempt > 1
-            self._count(retrying)
-            try:
-                response = self._send(method, path, json=json, params=params)
-            except httpx.TransportError as exc:
-                response = None
-                failure = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-            else:
-                if response.status_code < 400:
-                    return response
-                if retrying and already_done is not None and already_done(response):
-                    return response
-                if response.status_code == 401 and attempt == 1 and self.auth.refresh():
+            self._count(attempt > 1)
+            out, result = self._attempt(call, authenticate)
+            response, failure = result.response, result.failure
+            if failure is None and response is not None:
+                return response
+            assert failure is not None
+            if response is not None:
+                if lost and already_done is not None and already_done(response):
+                    return self._landed(out, response)
+                if (response.status_code == 401 and authenticate and not renewed
+                        and self.auth.refresh(out)):
+                    renewed = True
                     continue
-                failure = self._message(response)
                 if response.status_code not in RETRY_STATUSES:
-                    raise self._error(method, path, response.status_code, failure)
-            # A retryable failure: connection trouble, 429 or 5xx.
-            refused = response is not None and response.status_code == 429  # never acted on
-            if not idempotent and not refused:
+                    raise self._failed(out, response, failure, renewed)
+            if not safe and not result.unsent:
                 if landed is None:
                     raise self._error(method, path, _status(response), failure)
-                result = landed()
-                if result is not None:
-                    log.info("%s %s: the first attempt had landed", method, path)
-                    return result
+                found = landed()
+                if found is not None:
+                    return self._landed(out, found)
+            lost = lost or not result.unsent
             wait = self._backoff(attempt, response)
-            if attempt > self.options.max_retries or time.monotonic() + wait > deadline:
+            if attempt > self.options.max_retries or self._clock() + wait > deadline:
                 raise self._error(method, path, _status(response),
                                   f"{failure} (gave up after {attempt} attempts)")
-            log.info("%s %s: retrying in %.2fs (%s)", method, path, wait, failure)
+            log.info("%s %s: retrying in %.2fs (%s)", method, self.redact(path), wait,
+                     self.redact(failure))
             self._sleep(wait)
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        safe: bool,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        form: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        landed: Callable[[], Any] | None = None,
+        already_done: Callable[[httpx.Response], bool] | None = None,
+    ) -> Any:
+        """`request`, returning the answer's payload as the classifier unwraps it (or what
+        `landed` found), so that a provider never handles the vendor's envelope."""
+        send = {"safe": safe, "params": params, "json": json, "form": form, "headers": headers,
+                "already_done": already_done}
+        if landed is None:
+            return self.payload(self.request(method, path, **send))
+        answer = self.request(method, path, landed=landed, **send)
+        return self.payload(answer) if isinstance(answer, httpx.Response) else answer
+
+    def payload(self, response: httpx.Response, *, unwrap: bool = True) -> Any:
+        """An answer's data (`unwrap=False`: its whole JSON body); HttpError when the body is
+        not JSON."""
+        try:
+            if unwrap:
+                return self.classifier.payload(response)
+            return response.json() if response.content.strip() else None
+        except ValueError:
+            try:
+                method, path = response.request.method, response.request.url.path
+            except RuntimeError:  # a response built by hand, never sent
+                method, path = "?", "?"
+            text = response.text.strip()[:200] or "an empty body"
+            raise self._error(method, path, None, f"expected JSON, got: {text}") from None
+
+    def paginate(
+        self,
+        path: str,
+        *,
+        pages: Pages = DEFAULT_PAGES,
+        method: str = "GET",
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        form: Mapping[str, Any] | None = None,
+    ) -> Iterator[Any]:
+        """Every item of a paged listing, as `pages` describes the vendor's paging (see
+        `lmsform.providers.paging`). Every page request is sent as safe: listing only reads,
+        even with POST."""
+        return paginate(self, path, pages, method=method, params=params, json=json, form=form)
+
+    def _landed(self, out: Outgoing, result: T) -> T:
+        log.info("%s %s: the first attempt had landed", out.method, self.redact(out.path))
+        return result
 
     def _backoff(self, attempt: int, response: httpx.Response | None) -> float:
         """Exponential backoff with full jitter; Retry-After when the server gives one."""
@@ -278,70 +494,18 @@ class HttpClient:
                 return asked
         return random.uniform(0, min(8.0, 0.25 * 2 ** (attempt - 1)))
 
-    def _message(self, response: httpx.Response) -> str:
-        """The vendor's own words: a JSON message/reason field, or the body's text."""
-        try:
-            body = response.json()
-        except ValueError:
-            text = response.text.strip()
-            return text[:500] if text else response.reason_phrase
-        if isinstance(body, dict):
-            for key in ("Message", "message", "error", "Error", "reason", "detail"):
-                value = body.get(key)
-                if value:
-                    return value if isinstance(value, str) else str(value)
-        return str(body)[:500]
+    def _failed(self, out: Outgoing, response: httpx.Response, failure: str,
+                renewed: bool) -> HttpError:
+        """The error for an answer that is not worth sending again."""
+        if response.status_code == 401 and renewed:
+            failure = f"{failure} (refused again after renewing the credentials)"
+        return self._error(out.method, out.path, response.status_code, failure,
+                           in_body=response.status_code < 400)
 
-    def _error(self, method: str, path: str, status: int | None, message: str) -> HttpError:
-        return HttpError(method, path, status, self.redact(message))
-
-    def paginate(
-        self,
-        path: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        per_page: int = 100,
-        page_param: str = "page",
-        size_param: str = "per_page",
-        items: Callable[[Any], list[Any]] = lambda body: body,
-    ) -> Iterator[Any]:
-        """Every item of a paged listing (page/per_page style, or any names for them).
-
-        When the first page gives X-Total-Count, the other pages are fetched concurrently
-        (within max_concurrency). Otherwise pages are read one after another until one is
-        short, or until the server sends no `next` link where it sends links at all: vendors
-        differ in which of these they give.
-        """
-
-        def fetch(page: int) -> httpx.Response:
-            query = {**(params or {}), page_param: page, size_param: per_page}
-            response = self.request("GET", path, params=query)
-            assert isinstance(response, httpx.Response)
-            return response
-
-        first = fetch(1)
-        batch = items(first.json())
-        yield from batch
-        total = first.headers.get("X-Total-Count", "")
-        if batch and total.isdigit():
-            # The server may cap the page size: count pages by what the first page held.
-            pages = range(2, -(-int(total) // len(batch)) + 1)
-            if len(pages) > 0:
-                workers = min(len(pages), self.options.max_concurrency)
-                with ThreadPoolExecutor(max_workers=workers) as pool:
-                    for response in pool.map(fetch, pages):
-                        yield from items(response.json())
-            return
-        page, response = 1, first
-        while batch:
-            links = "next" in response.headers or bool(response.links)
-            has_next = "next" in response.headers or "next" in response.links
-            if (links and not has_next) or (not links and len(batch) < per_page):
-                return
-            page += 1
-            response = fetch(page)
-            batch = items(response.json())
-            yield from batch
+    def _error(self, method: str, path: str, status: int | None, message: str, *,
+               in_body: bool = False) -> HttpError:
+        return HttpError(method, self.redact(path), status, self.redact(message),
+                         in_body=in_body)
 
 
 def _status(response: httpx.Response | None) -> int | None:

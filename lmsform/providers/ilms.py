@@ -12,10 +12,8 @@ members, group courses and course enrollments in pages per group or course.
 
 from __future__ import annotations
 
-import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -23,8 +21,11 @@ import httpx
 from pydantic import Field, SecretStr
 
 from lmsform.errors import LmsformError
-from lmsform.providers.base import Capabilities, KindSupport, Provider
-from lmsform.providers.http import HttpClient, HttpProviderSettings, StaticHeaders
+from lmsform.providers.auth import StaticHeaders
+from lmsform.providers.base import Capabilities, KindSupport
+from lmsform.providers.http import HttpClient, HttpProviderSettings
+from lmsform.providers.paging import Pages
+from lmsform.providers.toolkit import Call, HttpProvider, field_rule
 from lmsform.resources import LiveResource
 
 DEFAULT_BASE_URL = "https://api.inspiredlms.com"
@@ -63,7 +64,7 @@ class IlmsSettings(HttpProviderSettings):
     per_page: int = Field(100, ge=1, le=1000)
 
 
-class IlmsProvider(Provider):
+class IlmsProvider(HttpProvider):
     type_name = "ilms"
     description = "iLMS (Inspired LMS) REST API"
     settings_model = IlmsSettings
@@ -96,8 +97,6 @@ class IlmsProvider(Provider):
 
     def __init__(self, settings: IlmsSettings, config_dir: Path,
                  transport: httpx.BaseTransport | None = None) -> None:
-        super().__init__(settings, config_dir)
-        self.settings: IlmsSettings = settings
         auth = StaticHeaders(
             {"APILoginID": settings.api_login_id.get_secret_value(),
              "TransactionKey": settings.transaction_key.get_secret_value(),
@@ -105,12 +104,14 @@ class IlmsProvider(Provider):
              "Content-Type": "application/json"},  # on every request, as the docs show
             secret_names=frozenset({"APILoginID", "TransactionKey"}),
         )
-        self.http = HttpClient(settings.base_url or DEFAULT_BASE_URL, auth, settings,
-                               default_rate=10, transport=transport)
+        http = HttpClient(settings.base_url or DEFAULT_BASE_URL, auth, settings,
+                          default_rate=10, transport=transport)
+        super().__init__(settings, config_dir, http)
+        self.settings: IlmsSettings = settings
         self.root = f"/organizations/{settings.org_id}"
-        self._lock = threading.RLock()
-        self._cache: dict[str, Any] = {}
-        self._cache_locks: dict[str, threading.Lock] = defaultdict(threading.Lock)
+        # X-Total-Count, Link and `next` headers, or a short last page: iLMS implementations
+        # differ in which they send, and Pages' defaults read them all.
+        self.pages = Pages(size=settings.per_page)
         # Where each hierarchy node sits, for the nested URLs: id -> (name, parent id)
         self.regions: dict[str, str] = {}
         self.divisions: dict[str, tuple[str, str]] = {}
@@ -118,9 +119,6 @@ class IlmsProvider(Provider):
 
     def identity(self) -> str:
         return f"ilms:{self.http.base_url}/organizations/{self.settings.org_id}"
-
-    def close(self) -> None:
-        self.http.close()
 
     # plan-time rules
 
@@ -130,9 +128,9 @@ class IlmsProvider(Provider):
         if kind in {"region", "division", "department"}:
             problems += _rule("name", attrs.get("name"), 100, NAME_RESTRICTED)
         if kind == "user":
-            for name, code in USER_CODES.items():
+            for name, user_code in USER_CODES.items():
                 if name in attrs:
-                    limit, restricted, _ = RULES[code]
+                    limit, restricted, _ = RULES[user_code]
                     problems += _rule(name, attrs[name], limit, restricted)
             for key, value in (attrs.get("custom") or {}).items():
                 code = _custom_code(key)
@@ -166,33 +164,16 @@ class IlmsProvider(Provider):
 
     # reading
 
-    def _cached(self, name: str, load: Callable[[], Any]) -> Any:
-        """Load once per provider (a plan): several kinds need the same listings."""
-        with self._lock:
-            lock = self._cache_locks[name]
-        with lock:
-            if name not in self._cache:
-                self._cache[name] = load()
-            return self._cache[name]
-
     def _pages(self, path: str, **params: Any) -> Iterator[Any]:
-        return self.http.paginate(f"{self.root}{path}", params=params,
-                                  per_page=self.settings.per_page)
-
-    def _each(self, items: list[Any], fetch: Callable[[Any], Any]) -> list[Any]:
-        """Fetch something per item concurrently, within the client's bound."""
-        if not items:
-            return []
-        workers = min(len(items), self.settings.max_concurrency)
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            return list(pool.map(fetch, items))
+        return self.http.paginate(f"{self.root}{path}", pages=self.pages, params=params)
 
     def _hierarchy(self) -> dict[str, list[LiveResource]]:
         def load() -> dict[str, list[LiveResource]]:
-            regions = list(self._pages("/regions"))
+            regions: list[dict[str, Any]] = list(self._pages("/regions"))
             divisions_of = self._each(regions, lambda r: list(self._pages(
                 f"/regions/{r['ID']}/divisions")))
-            pairs = [(r, d) for r, ds in zip(regions, divisions_of, strict=True) for d in ds]
+            pairs: list[tuple[dict[str, Any], dict[str, Any]]] = [
+                (r, d) for r, ds in zip(regions, divisions_of, strict=True) for d in ds]
             departments_of = self._each(pairs, lambda p: list(self._pages(
                 f"/regions/{p[0]['ID']}/divisions/{p[1]['ID']}/departments")))
             out: dict[str, list[LiveResource]] = {"region": [], "division": [],
@@ -294,9 +275,9 @@ class IlmsProvider(Provider):
                     return str(node["ID"])
             return None
 
-        response = self.http.request("POST", f"{self.root}{path}", json={"name": name},
-                                     landed=landed)
-        return response if isinstance(response, str) else _new_id(response)
+        response = self.http.request("POST", f"{self.root}{path}", safe=False,
+                                     json={"name": name}, landed=landed)
+        return response if isinstance(response, str) else self._new_id(response)
 
     def _create_user(self, attrs: dict[str, Any]) -> str:
         profile = self._profile(attrs)
@@ -317,8 +298,9 @@ class IlmsProvider(Provider):
         body = {"userProfileData": [{"Key": k, "Value": v} for k, v in profile.items()],
                 "sendRegistrationMail": self.settings.send_registration_mail,
                 "changePasswordAtNextLogin": self.settings.change_password_at_next_login}
-        response = self.http.request("POST", f"{self.root}/users", json=body, landed=landed)
-        user_id = response if isinstance(response, str) else _new_id(response)
+        response = self.http.request("POST", f"{self.root}/users", safe=False, json=body,
+                                     landed=landed)
+        user_id = response if isinstance(response, str) else self._new_id(response)
         self._set_memberships(user_id, attrs.get("groups") or [], [])
         self._set_enrollments(user_id, attrs.get("enrollments") or [], [])
         if attrs.get("active") is False:
@@ -328,7 +310,7 @@ class IlmsProvider(Provider):
     def update(self, kind: str, id: str, changes: dict[str, Any],
                before: dict[str, Any]) -> None:
         if kind in {"region", "division", "department"}:
-            self.http.request("PUT", f"{self.root}{self._node_path(kind, id)}",
+            self.http.request("PUT", f"{self.root}{self._node_path(kind, id)}", safe=True,
                               json={"name": changes["name"]})
             with self._lock:
                 if kind == "region":
@@ -347,7 +329,7 @@ class IlmsProvider(Provider):
     def _update_user(self, id: str, changes: dict[str, Any], before: dict[str, Any]) -> None:
         profile = self._profile(changes)
         if profile:
-            self.http.request("PUT", f"{self.root}/users/{id}",
+            self.http.request("PUT", f"{self.root}/users/{id}", safe=True,
                               json=[{"Key": k, "Value": v} for k, v in profile.items()])
         if "groups" in changes:
             self._set_memberships(id, changes["groups"] or [], before.get("groups") or [])
@@ -358,16 +340,16 @@ class IlmsProvider(Provider):
             if changes["active"] is False:
                 self.deactivate("user", id)
             else:
-                self.http.request("PUT", f"{self.root}/users/{id}/Activate")
+                self.http.request("PUT", f"{self.root}/users/{id}/Activate", safe=True)
 
     def _update_course(self, id: str, changes: dict[str, Any]) -> None:
         if "published" in changes:
             method = "PUT" if changes["published"] else "DELETE"
-            self.http.request(method, f"{self.root}/courses/{id}/Activate")
+            self.http.request(method, f"{self.root}/courses/{id}/Activate", safe=True)
         custom = changes.get("custom")
         if custom is not None and ({"default_due_date", "days_after_enrollment"} & set(custom)):
             due = custom.get("default_due_date")
-            self.http.request("PUT", f"{self.root}/courses/{id}/DueDate", json={
+            self.http.request("PUT", f"{self.root}/courses/{id}/DueDate", safe=True, json={
                 "DefaultDueDate": _due_date(due),
                 "DaysAfterEnrollment": custom.get("days_after_enrollment"),
             })
@@ -376,48 +358,38 @@ class IlmsProvider(Provider):
         if kind not in {"region", "division", "department", "user"}:
             raise LmsformError(f"the ilms provider cannot delete {kind}s")
         path = f"/users/{id}" if kind == "user" else self._node_path(kind, id)
-        self.http.request("DELETE", f"{self.root}{path}",
+        self.http.request("DELETE", f"{self.root}{path}", safe=True,
                           already_done=lambda r: r.status_code == 404)
 
     def deactivate(self, kind: str, id: str) -> None:
-        self.http.request("DELETE", f"{self.root}/users/{id}/Activate")
+        self.http.request("DELETE", f"{self.root}/users/{id}/Activate", safe=True)
 
     # links (members, enrollments, group courses): one call per change, as the API has no
-    # bulk form; after a lost answer or an 'already there', a read decides
-
-    def _sync(self, after: list[str], before: list[str], *, add: Callable[[str], str],
-              body: Callable[[str], dict[str, str]],
-              remove: Callable[[str], tuple[str, dict[str, str] | None]],
-              present: Callable[[str], bool]) -> None:
-        for item in sorted(set(after) - set(before)):
-            self.http.request(
-                "POST", f"{self.root}{add(item)}", json=body(item),
-                landed=lambda i=item: True if present(i) else None,
-                already_done=lambda r, i=item: r.status_code in {400, 409} and present(i),
-            )
-        for item in sorted(set(before) - set(after)):
-            path, json = remove(item)
-            self.http.request(
-                "DELETE", f"{self.root}{path}", json=json,
-                already_done=lambda r, i=item: r.status_code == 404 and not present(i),
-            )
+    # bulk form. Adds are POSTs (unsafe: after a lost answer a read decides); removals are
+    # DELETEs, which iLMS makes idempotent (a 404 the second time, confirmed by a read).
 
     def _set_memberships(self, user: str, after: list[str], before: list[str]) -> None:
-        self._sync(after, before, add=lambda g: f"/groups/{g}/members",
-                   body=lambda g: {"userid": user},
-                   remove=lambda g: (f"/groups/{g}/members/{user}", None),
+        self._sync(after, before,
+                   add=lambda g: Call("POST", f"{self.root}/groups/{g}/members",
+                                      json={"userid": user}),
+                   remove=lambda g: Call("DELETE", f"{self.root}/groups/{g}/members/{user}",
+                                         safe=True),
                    present=lambda g: user in self._members_of(g))
 
     def _set_enrollments(self, user: str, after: list[str], before: list[str]) -> None:
-        self._sync(after, before, add=lambda c: f"/courses/{c}/enrollments",
-                   body=lambda c: {"userid": user},
-                   remove=lambda c: (f"/courses/{c}/enrollments", {"userid": user}),
+        self._sync(after, before,
+                   add=lambda c: Call("POST", f"{self.root}/courses/{c}/enrollments",
+                                      json={"userid": user}),
+                   remove=lambda c: Call("DELETE", f"{self.root}/courses/{c}/enrollments",
+                                         json={"userid": user}, safe=True),
                    present=lambda c: user in self._enrolled_in(c))
 
     def _set_group_courses(self, group: str, after: list[str], before: list[str]) -> None:
-        self._sync(after, before, add=lambda c: f"/groups/{group}/groupcourses",
-                   body=lambda c: {"courseid": c},
-                   remove=lambda c: (f"/groups/{group}/groupcourses/{c}", None),
+        self._sync(after, before,
+                   add=lambda c: Call("POST", f"{self.root}/groups/{group}/groupcourses",
+                                      json={"courseid": c}),
+                   remove=lambda c: Call(
+                       "DELETE", f"{self.root}/groups/{group}/groupcourses/{c}", safe=True),
                    present=lambda c: c in self._courses_of(group))
 
     def _members_of(self, group: str) -> set[str]:
@@ -434,10 +406,9 @@ class IlmsProvider(Provider):
 
     def _known(self, table: dict[str, Any], id: str) -> Any:
         with self._lock:
-            if id not in table:
-                self._cache.pop("hierarchy", None)
-            else:
+            if id in table:
                 return table[id]
+        self._forget("hierarchy")
         self._hierarchy()  # created since we last listed, e.g. by another process
         with self._lock:
             if id not in table:
@@ -488,22 +459,6 @@ class IlmsProvider(Provider):
         return profile
 
 
-def _new_id(response: httpx.Response) -> str:
-    """A 201's body is the new id; the Location header ends with it too."""
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if isinstance(body, dict):  # tolerate {"ID": 123} as well as the documented bare id
-        body = body.get("ID", body.get("id"))
-    if isinstance(body, int | str) and str(body).strip():
-        return str(body).strip()
-    location = response.headers.get("Location", "")
-    if location.rstrip("/"):
-        return location.rstrip("/").rsplit("/", 1)[-1]
-    raise LmsformError("iLMS answered 201 Created without the new id")
-
-
 def _custom_code(key: str) -> str | None:
     return CUSTOM_CODES.get(key)
 
@@ -540,17 +495,5 @@ def _due_date(value: Any) -> str | None:
 
 def _rule(field: str, value: Any, limit: int, restricted: str, *, label: str | None = None,
           show_value: bool = True) -> list[tuple[str, str]]:
-    if value is None:
-        return []
-    text = str(value)
-    prefix = f"{label}: " if label else ""
-    problems = []
-    if len(text) > limit:
-        problems.append((field, f"{prefix}iLMS allows at most {limit} characters"
-                         f" ({len(text)} given)"))
-    bad = sorted(set(restricted) & set(text))
-    if bad:
-        shown = f" in '{text}'" if show_value else ""
-        problems.append((field, f"{prefix}iLMS does not allow the characters "
-                         f"{' '.join(bad)}{shown}"))
-    return problems
+    return field_rule("iLMS", field, value, limit, restricted, label=label,
+                      show_value=show_value)

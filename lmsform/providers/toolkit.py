@@ -1,0 +1,164 @@
+"""What every provider reached over HTTP needs beyond the HTTP client, written once.
+
+`HttpProvider` owns the provider's `HttpClient` and adds: a per-plan cache of listings (several
+kinds often need the same ones, and concurrent callers must load each only once), bounded
+fan-out (fetch something for each of many items, concurrently, within the client's bound), and
+link synchronisation (members, enrollments, group courses: one call per added or removed link,
+with a read deciding after a lost answer or an 'already there'). Two plain functions cover the
+rest: `field_rule`, a vendor's length and character rules for plan-time checks, and `new_id`,
+the id of a resource a create call made.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Collection, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+
+from lmsform.errors import ProviderError
+from lmsform.providers.base import Provider
+from lmsform.providers.http import Classifier, HttpClient, HttpProviderSettings
+
+A = TypeVar("A")
+B = TypeVar("B")
+
+
+@dataclass(frozen=True)
+class Call:
+    """One write, as `HttpProvider._sync` sends it for a link."""
+
+    method: str
+    path: str
+    json: Any = None
+    form: Mapping[str, Any] | None = None
+    params: Mapping[str, Any] | None = None
+    safe: bool = False  # True when the vendor makes sending it twice harmless
+
+
+class HttpProvider(Provider):
+    """A provider that talks to its LMS through an `HttpClient`; subclasses build the client
+    (base URL, auth flow, classifier) and pass it in."""
+
+    def __init__(self, settings: HttpProviderSettings, config_dir: Path,
+                 http: HttpClient) -> None:
+        super().__init__(settings, config_dir)
+        self.http = http
+        self._lock = threading.RLock()  # guards the cache and the subclass's own tables
+        self._cache: dict[str, Any] = {}
+        self._cache_locks: dict[str, threading.Lock] = {}
+
+    def close(self) -> None:
+        self.http.close()
+
+    # reading
+
+    def _cached(self, name: str, load: Callable[[], A]) -> A:
+        """Load once per provider (a plan): several kinds need the same listings. Callers of
+        one name wait for the one load; different names load concurrently."""
+        with self._lock:
+            lock = self._cache_locks.setdefault(name, threading.Lock())
+        with lock:
+            if name not in self._cache:
+                self._cache[name] = load()
+            found: A = self._cache[name]
+            return found
+
+    def _forget(self, name: str) -> None:
+        """Drop a cached listing: the next `_cached` call loads it again."""
+        with self._lock:
+            self._cache.pop(name, None)
+
+    def _each(self, items: Sequence[A], fetch: Callable[[A], B]) -> list[B]:
+        """`fetch` for every item concurrently, within the client's bound; results in order."""
+        if not items:
+            return []
+        workers = min(len(items), self.http.options.max_concurrency)
+        if workers == 1:
+            return [fetch(item) for item in items]
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            return list(pool.map(fetch, items))
+
+    # writing
+
+    def _new_id(self, response: httpx.Response) -> str:
+        return new_id(response, self.http.classifier)
+
+    def _sync(self, after: Collection[str], before: Collection[str], *,
+              add: Callable[[str], Call], remove: Callable[[str], Call],
+              present: Callable[[str], bool], already: Collection[int] = (400, 409),
+              missing: Collection[int] = (404,)) -> None:
+        """Add the links in `after` but not `before` and remove the others, one call each.
+
+        `present(item)` reads whether a link exists now. It decides whenever an answer is in
+        doubt: after a lost answer to an add (did it land?), or when a retried add answers
+        one of the `already` statuses ('already a member') or a retried removal one of the
+        `missing` ones: those count as done only when the read confirms.
+        """
+        for item in sorted(set(after) - set(before)):
+            self._link(add(item), item, present, wanted=True, statuses=already)
+        for item in sorted(set(before) - set(after)):
+            self._link(remove(item), item, present, wanted=False, statuses=missing)
+
+    def _link(self, call: Call, item: str, present: Callable[[str], bool], *, wanted: bool,
+              statuses: Collection[int]) -> None:
+        def landed() -> bool | None:
+            return True if present(item) == wanted else None
+
+        def already_done(response: httpx.Response) -> bool:
+            return response.status_code in statuses and present(item) == wanted
+
+        self.http.request(call.method, call.path, safe=call.safe, json=call.json,
+                          form=call.form, params=call.params, landed=landed,
+                          already_done=already_done)
+
+
+def field_rule(vendor: str, field: str, value: Any, limit: int, restricted: str = "", *,
+               label: str | None = None, show_value: bool = True) -> list[tuple[str, str]]:
+    """A vendor's rules on one text field: at most `limit` characters, none of `restricted`.
+    Returns (field, message) pairs as `Provider.check` does; `show_value=False` for secrets."""
+    if value is None:
+        return []
+    text = str(value)
+    prefix = f"{label}: " if label else ""
+    problems = []
+    if len(text) > limit:
+        problems.append((field, f"{prefix}{vendor} allows at most {limit} characters"
+                         f" ({len(text)} given)"))
+    bad = sorted(set(restricted) & set(text))
+    if bad:
+        shown = f" in '{text}'" if show_value else ""
+        problems.append((field, f"{prefix}{vendor} does not allow the characters "
+                         f"{' '.join(bad)}{shown}"))
+    return problems
+
+
+def new_id(response: httpx.Response, classifier: Classifier | None = None,
+           keys: Sequence[str] = ("ID", "id")) -> str:
+    """The id of the resource a create call made: the answer's payload when it is the bare
+    id, or its `ID`/`id` field; else the last segment of the Location header."""
+    try:
+        body = (classifier or Classifier()).payload(response)
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        body = next((body[k] for k in keys if body.get(k) not in (None, "")), None)
+    if isinstance(body, int | str) and not isinstance(body, bool) and str(body).strip():
+        return str(body).strip()
+    location: str = response.headers.get("Location", "").rstrip("/")
+    if location:
+        return location.rsplit("/", 1)[-1]
+    raise ProviderError(_call_of(response),
+                        f"the LMS answered {response.status_code} without the new "
+                        "resource's id (no id in the body, no Location header)")
+
+
+def _call_of(response: httpx.Response) -> str:
+    try:
+        return f"{response.request.method} {response.request.url.path}"
+    except RuntimeError:  # a response built by hand, never sent
+        return "create"
