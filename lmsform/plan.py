@@ -143,7 +143,11 @@ class Plan(BaseModel):
         return bool(self.operations)
 
     def save(self, path: Path) -> None:
-        atomic_write(path, self.model_dump_json(indent=2) + "\n")
+        try:
+            atomic_write(path, self.model_dump_json(indent=2) + "\n")
+        except OSError as exc:
+            raise LmsformError(f"cannot write the plan to {path}: "
+                               f"{exc.strerror or type(exc).__name__}") from None
 
     @classmethod
     def load(cls, path: Path) -> Plan:

@@ -208,3 +208,18 @@ def test_simulate_ilms_serves_until_stopped(tmp_path: Path) -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_a_plan_that_cannot_be_saved_is_a_clear_error(org: Org, tmp_path: Path) -> None:
+    blocked = tmp_path / "not-a-dir"
+    blocked.write_text("")
+    result = org.run("plan", "--out", str(blocked / "plan.json"))
+    assert result.exit_code == 1
+    assert "cannot write the plan to" in result.output and "internal error" not in result.output
+
+
+def test_a_state_path_pointing_at_another_file_is_named_not_quoted(org: Org) -> None:
+    org.state_path.write_text("API_TOKEN=hunter2-hunter2\n")
+    result = org.run("plan")
+    assert result.exit_code == 1
+    assert "is not valid lmsform state" in result.output and "hunter2" not in result.output

@@ -88,7 +88,13 @@ class FileBackend(StateBackend):
                                "name a file in `state: {path: ...}`") from None
 
     def write(self, snapshot: str) -> None:
-        atomic_write(self.path, snapshot)
+        try:
+            atomic_write(self.path, snapshot)
+        except OSError as exc:
+            raise LmsformError(
+                f"cannot write the state to {self.location()}: "
+                f"{exc.strerror or type(exc).__name__}; its journal is kept, so the next run "
+                "loses nothing once the state can be written") from None
         self.close()
         with contextlib.suppress(FileNotFoundError):
             self.journal_path.unlink()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from lmsform.backends.file import FileBackend, atomic_write
-from lmsform.errors import StateLockedError
+from lmsform.errors import LmsformError, StateLockedError
 
 
 def test_atomic_write_leaves_the_old_file_when_writing_fails(
@@ -50,3 +50,18 @@ def test_a_lock_left_by_a_dead_process_says_so(tmp_path: Path) -> None:
     with pytest.raises(StateLockedError, match="no longer running"), lock.lock("apply"):
         pass
     assert lock.force_unlock() and not lock.lock_path.exists()
+
+
+def test_a_state_that_cannot_be_written_is_a_clear_error_and_keeps_the_journal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backend = FileBackend.at(tmp_path / "s.json")
+    backend.append({"remove": "group.A"})
+
+    def full(path: Path, text: str) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("lmsform.backends.file.atomic_write", full)
+    with pytest.raises(LmsformError, match=r"cannot write the state to .*s.json: No space left"):
+        backend.write("{}")
+    assert (tmp_path / "s.json.journal").exists()
