@@ -6,9 +6,11 @@ tracebacks only with --debug.
 
 from __future__ import annotations
 
+import fnmatch
 import gc
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -25,18 +27,34 @@ from lmsform.errors import LmsformError, ManifestError
 from lmsform.manifest import KINDS, ManifestFile
 from lmsform.plan import Action, Operation, Plan
 from lmsform.planner import PlanOptions, check_capabilities
-from lmsform.render import RENDERERS, render_text
+from lmsform.render import RENDERERS, inert, render_text
 from lmsform.resources import split_address
+from lmsform.state import State
 
 SIMULATORS = "lmsform.simulators"
 
 
+class _UsageError(click.UsageError):
+    """A usage error that exits 1: in CI, 2 must mean only "the plan has changes"."""
+
+    exit_code = 1
+
+
 class _Group(click.Group):
-    """Turns lmsform's errors into messages and exit code 1; --debug shows the traceback."""
+    """Turns lmsform's errors into messages and exit code 1; --debug shows the traceback.
+    Exit code 2 means only "this plan has changes": usage errors exit 1 like any other."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            raise _UsageError(exc.format_message(), exc.ctx) from None
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.UsageError as exc:  # a subcommand's flags
+            raise _UsageError(exc.format_message(), exc.ctx) from None
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
         except LmsformError as exc:
@@ -77,22 +95,52 @@ def _selection_options(func: Any) -> Any:
     return func
 
 
+def _set_level(ctx: click.Context, level: int) -> None:
+    ctx.meta["lmsform.log_level"] = min(level, ctx.meta.get("lmsform.log_level", level))
+    _log_to_stderr(ctx.meta["lmsform.log_level"])
+
+
+def _verbose(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        _set_level(ctx, logging.INFO)
+
+
+def _debug(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.meta["lmsform.debug"] = True
+        _set_level(ctx, logging.DEBUG)
+
+
+def _no_color(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value or os.environ.get("NO_COLOR"):
+        ctx.color = False
+
+
+def _global_options() -> list[click.Option]:
+    """Options every command takes, before or after its name (`lmsform plan -C x -v`)."""
+    flags = {"is_flag": True, "expose_value": False, "is_eager": True}
+    return [
+        click.Option(["-v", "--verbose"], callback=_verbose,
+                     help="Log what lmsform does (to stderr).", **flags),
+        click.Option(["--debug"], callback=_debug,
+                     help="Debug logging, and tracebacks on errors.", **flags),
+        click.Option(["--no-color"], callback=_no_color,
+                     help="No colour, even on a terminal (also: NO_COLOR set).", **flags),
+    ]
+
+
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="lmsform")
-@click.option("-v", "--verbose", is_flag=True, help="Log what lmsform does (to stderr).")
-@click.option("--debug", is_flag=True, help="Debug logging, and tracebacks on errors.")
 @click.pass_context
-def cli(ctx: click.Context, verbose: bool, debug: bool) -> None:
+def cli(ctx: click.Context) -> None:
     """Declarative configuration for learning management systems."""
-    ctx.meta["lmsform.debug"] = debug
     # Loading and planning allocate millions of long-lived objects and almost no garbage
     # cycles; Python's cyclic collector would rescan them over and over (it took a third of a
     # 50k-user plan). Commands that then run long switch it back on with _collect_garbage().
     gc.disable()
     ctx.call_on_close(_restore_garbage_collection)  # for callers that invoke lmsform in-process
     _terminate_like_interrupt(ctx)
-    level = logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING
-    _log_to_stderr(level)
+    _log_to_stderr(ctx.meta.get("lmsform.log_level", logging.WARNING))
 
 
 def _terminate_like_interrupt(ctx: click.Context) -> None:
@@ -164,21 +212,25 @@ def validate(config_dir: Path) -> None:
 @config_dir_option
 @_selection_options
 @parallelism_option
-@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON on stdout.")
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]),
-              default="text", show_default=True, help="How to print the plan.")
+              help="How to print the plan.  [default: text]")
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False),
               help="Save the plan to apply it later with `lmsform apply FILE`.")
 @click.option("--detailed-exitcode", is_flag=True,
               help="Exit 0 with no changes, 2 with changes (1 is always an error).")
 def plan(config_dir: Path, target: tuple[str, ...], exclude: tuple[str, ...],
-         max_deletes: int | None, parallelism: int, as_json: bool, fmt: str, out: Path | None,
+         max_deletes: int | None, parallelism: int, as_json: bool, fmt: str | None,
+         out: Path | None,
          detailed_exitcode: bool) -> None:
     """Show what apply would change in the LMS."""
+    if as_json and fmt not in (None, "json"):
+        raise click.UsageError(f"--json and --format {fmt} ask for two formats; give one")
+    fmt = "json" if as_json else fmt or "text"
     config = _load(config_dir)
     options = PlanOptions(list(target), list(exclude), max_deletes, parallelism)
     the_plan = engine.plan(config, options)
-    output = RENDERERS["json" if as_json else fmt](the_plan)
+    output = RENDERERS[fmt](the_plan)
     click.echo(output, nl=not output.endswith("\n"))
     if out is not None:
         the_plan.save(out)
@@ -211,7 +263,8 @@ def apply(plan_file: Path | None, config_dir: Path, target: tuple[str, ...],
     options = PlanOptions(list(target), list(exclude), max_deletes, parallelism)
     hooks = engine.ApplyHooks(
         show=lambda p: click.echo(render_text(p)),
-        confirm=(lambda p: None) if auto_approve else lambda p: _confirm(len(p.operations)),
+        confirm=(lambda p: None) if auto_approve
+        else lambda p: _confirm(f"Apply these {len(p.operations)} operations?", "apply"),
         starting=_collect_garbage,
         progress=_progress_printer(),
     )
@@ -220,14 +273,14 @@ def apply(plan_file: Path | None, config_dir: Path, target: tuple[str, ...],
         _report(result)
 
 
-def _confirm(count: int) -> None:
+def _confirm(question: str, action: str) -> None:
     if not sys.stdin.isatty():
         raise LmsformError("no terminal to confirm on: re-run with --auto-approve, or apply a "
                            "saved plan (`lmsform plan --out FILE`, then `lmsform apply FILE`)")
-    answer = click.prompt(f"Apply these {count} operations? Only 'yes' is accepted",
-                          default="", show_default=False)
+    answer = click.prompt(f"{question} Only 'yes' is accepted", default="",
+                          show_default=False)
     if answer.strip() != "yes":
-        raise LmsformError("apply cancelled; nothing was changed")
+        raise LmsformError(f"{action} cancelled; nothing was changed")
 
 
 def _progress_printer() -> ProgressFn:
@@ -286,27 +339,41 @@ def state_list(config_dir: Path) -> None:
         click.echo(f"{address}\t{entry.id}")
 
 
+def _matching(the_state: State, patterns: tuple[str, ...]) -> list[str]:
+    """The managed addresses the patterns name (globs, as --target takes); every pattern
+    must name at least one."""
+    unmatched = [p for p in patterns
+                 if not any(fnmatch.fnmatchcase(a, p) for a in the_state.resources)]
+    if unmatched:
+        raise LmsformError(f"not in the state: {', '.join(unmatched)}")
+    return sorted((a for a in the_state.resources
+                   if any(fnmatch.fnmatchcase(a, p) for p in patterns)),
+                  key=lambda a: (KINDS.index(the_state.resources[a].kind), a))
+
+
 @state.command("show")
-@click.argument("address")
+@click.argument("patterns", nargs=-1, required=True, metavar="ADDRESS...")
 @config_dir_option
-def state_show(address: str, config_dir: Path) -> None:
-    """One managed resource as recorded."""
+def state_show(patterns: tuple[str, ...], config_dir: Path) -> None:
+    """Managed resources as recorded (addresses or glob patterns)."""
     with engine.open_state(_load(config_dir, offline=True)) as the_state:
-        entry = the_state.resources.get(address)
-    if entry is None:
-        raise LmsformError(f"{address} is not in the state")
-    click.echo(json.dumps({"address": address, **entry.model_dump()}, indent=2))
+        shown = [{"address": a, **the_state.resources[a].model_dump()}
+                 for a in _matching(the_state, patterns)]
+    click.echo(json.dumps(shown[0] if len(shown) == 1 else shown, indent=2))
 
 
 @state.command("rm")
-@click.argument("addresses", nargs=-1, required=True)
+@click.argument("patterns", nargs=-1, required=True, metavar="ADDRESS...")
 @config_dir_option
-def state_rm(addresses: tuple[str, ...], config_dir: Path) -> None:
-    """Stop managing resources, leaving them in the LMS."""
+@click.option("--auto-approve", is_flag=True, help="Remove several without asking.")
+def state_rm(patterns: tuple[str, ...], config_dir: Path, auto_approve: bool) -> None:
+    """Stop managing resources (addresses or glob patterns), leaving them in the LMS."""
     with engine.open_state(_load(config_dir, offline=True), lock="state rm") as the_state:
-        missing = [a for a in addresses if a not in the_state.resources]
-        if missing:
-            raise LmsformError(f"not in the state: {', '.join(missing)}")
+        addresses = _matching(the_state, patterns)
+        if len(addresses) > 1 and not auto_approve:
+            click.echo("\n".join(["These will no longer be managed (the LMS keeps them):",
+                                   *(f"  {inert(a)}" for a in addresses)]))
+            _confirm(f"Stop managing these {len(addresses)} resources?", "state rm")
         for address in addresses:
             the_state.remove(address)
         the_state.save()
@@ -412,3 +479,13 @@ def schema() -> None:
     document["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     document["title"] = "lmsform manifest"
     click.echo(json.dumps(document, indent=2))
+
+
+def _with_global_options(command: click.Command) -> None:
+    command.params.extend(_global_options())
+    if isinstance(command, click.Group) and not isinstance(command, _Simulators):
+        for sub_command in command.commands.values():
+            _with_global_options(sub_command)
+
+
+_with_global_options(cli)

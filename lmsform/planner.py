@@ -150,6 +150,8 @@ def make_plan(config: Config, state: State, provider: Provider,
     live = fetch_live(provider, kinds, options.parallelism, recorded, declared)
     planner = _Planner(config, state, provider, live)
     operations = planner.run(kinds)
+    known = {*config.resources, *state.resources, *planner.ids}
+    _check_patterns(options.targets + options.excludes, known)
     operations = _select(operations, options)
     if options.targets or options.excludes:
         planner.warnings.append(
@@ -490,6 +492,16 @@ def _known_ids(operations: list[Operation], ids: dict[str, str]) -> dict[str, st
             if ref in ids:
                 known[ref] = ids[ref]
     return dict(sorted(known.items()))
+
+
+def _check_patterns(patterns: list[str], known: set[str]) -> None:
+    """A --target or --exclude that names nothing is a typo, not an empty selection."""
+    unmatched = [p for p in patterns if not any(fnmatch.fnmatchcase(a, p) for a in known)]
+    if unmatched:
+        raise PlanError([
+            f"--target/--exclude '{p}' matches no resource in the manifests, the state or the "
+            "LMS; check the address (KIND.NAME, e.g. user.ada@example.com; globs allowed)"
+            for p in unmatched])
 
 
 def _select(operations: list[Operation], options: PlanOptions) -> list[Operation]:

@@ -128,7 +128,8 @@ def test_missing_directory_is_a_clear_error(tmp_path: Path) -> None:
     assert result.exit_code == 1 and "no such directory" in result.output
 
 
-def run_in_terminal(args: list[str], answer: str | None = None) -> tuple[int, str]:
+def run_in_terminal(args: list[str], answer: str | None = None,
+                    env: dict[str, str] | None = None) -> tuple[int, str]:
     """Run lmsform attached to a pseudo-terminal, as a person at a keyboard would."""
     import pty
     import select
@@ -136,7 +137,7 @@ def run_in_terminal(args: list[str], answer: str | None = None) -> tuple[int, st
     import sys
 
     leader, follower = pty.openpty()
-    env = {**os.environ, "TERM": "xterm", "COLUMNS": "120"}
+    env = {**os.environ, "TERM": "xterm", "COLUMNS": "120", **(env or {})}
     process = subprocess.Popen([sys.executable, "-m", "lmsform", *args], stdin=follower,
                                stdout=follower, stderr=follower, env=env, close_fds=True)
     os.close(follower)
@@ -223,3 +224,55 @@ def test_a_state_path_pointing_at_another_file_is_named_not_quoted(org: Org) -> 
     result = org.run("plan")
     assert result.exit_code == 1
     assert "is not valid lmsform state" in result.output and "hunter2" not in result.output
+
+
+def test_usage_errors_exit_1_never_2(org: Org) -> None:
+    for args in (["plan", "--detailed-exitcode", "--bogus"], ["--bogus"],
+                 ["plan", "--parallelism", "zero"], ["nosuchcommand"]):
+        result = org.run(*args)
+        assert result.exit_code == 1, (args, result.output)
+    assert org.run("plan", "--detailed-exitcode").exit_code == 2  # 2: changes, nothing else
+
+
+def test_global_flags_work_after_the_command(org: Org) -> None:
+    result = CliRunner().invoke(cli, ["plan", "-C", str(org.dir), "-v"])
+    assert result.exit_code == 0 and "INFO lmsform.engine: config directory" in result.output
+    (org.dir / "broken.yaml").write_text("users: [1\n")
+    debug = CliRunner().invoke(cli, ["validate", "-C", str(org.dir), "--debug"])
+    assert debug.exit_code == 1 and "Traceback" in debug.output
+
+
+def test_no_color_and_the_no_color_flag_turn_colour_off_on_a_terminal(org: Org) -> None:
+    code, coloured = run_in_terminal(["plan", "-C", str(org.dir)])
+    assert code == 0 and "\x1b[32m" in coloured
+    code, plain = run_in_terminal(["plan", "-C", str(org.dir)], env={"NO_COLOR": "1"})
+    assert code == 0 and "\x1b[" not in plain and "+ region.Americas" in plain
+    code, flagged = run_in_terminal(["plan", "-C", str(org.dir), "--no-color"])
+    assert code == 0 and "\x1b[" not in flagged
+
+
+def test_one_output_switch_and_conflicts_are_errors(org: Org) -> None:
+    as_json = json.loads(org.run("plan", "--format", "json").output)
+    assert json.loads(org.run("plan", "--json").output)["summary"] == as_json["summary"]
+    conflict = org.run("plan", "--json", "--format", "markdown")
+    assert conflict.exit_code == 1 and "--json and --format markdown" in conflict.output
+
+
+def test_a_target_that_matches_nothing_is_an_error(org: Org) -> None:
+    result = org.run("plan", "--target", "user.ada@exmaple.com")
+    assert result.exit_code == 1
+    assert "--target/--exclude 'user.ada@exmaple.com' matches no resource" in result.output
+    assert org.run("plan", "--exclude", "coupon.*").exit_code == 0
+
+
+def test_state_show_and_rm_take_patterns_and_rm_confirms_several(org: Org) -> None:
+    assert org.run("apply", "--auto-approve").exit_code == 0
+    shown = json.loads(org.run("state", "show", "user.*").output)
+    assert [s["address"] for s in shown] == ["user.ada@example.com", "user.bob@example.com"]
+    refused = org.run("state", "rm", "user.*")  # no terminal to confirm on
+    assert refused.exit_code == 1 and "user.ada@example.com" in refused.output
+    assert len(json.loads(org.run("state", "show", "user.*").output)) == 2
+    removed = org.run("state", "rm", "user.*", "--auto-approve")
+    assert removed.exit_code == 0 and "Removed 2 from the state" in removed.output
+    missing = org.run("state", "rm", "group.Nope*")
+    assert missing.exit_code == 1 and "not in the state: group.Nope*" in missing.output
