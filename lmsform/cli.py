@@ -23,7 +23,7 @@ import click
 from lmsform import __version__, backends, engine, plugins, providers
 from lmsform.apply import ApplyResult, ProgressFn
 from lmsform.config import Config, load_config
-from lmsform.errors import LmsformError, ManifestError
+from lmsform.errors import LmsformError, ManifestError, PlanError, Problem
 from lmsform.manifest import KINDS, ManifestFile
 from lmsform.plan import Action, Operation, Plan
 from lmsform.planner import PlanOptions, check_capabilities
@@ -61,8 +61,8 @@ class _Group(click.Group):
             if ctx.meta.get("lmsform.debug"):
                 traceback.print_exc()
             message = str(exc)
-            click.echo(message if isinstance(exc, ManifestError) or message.startswith("error:")
-                       else f"error: {message}", err=True)
+            located = isinstance(exc, ManifestError | PlanError)  # already in their layout
+            click.echo(message if located else f"error: {message}", err=True)
             ctx.exit(1)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
@@ -193,8 +193,13 @@ def _load(config_dir: Path, *, offline: bool = False) -> Config:
 
 @cli.command()
 @config_dir_option
-def validate(config_dir: Path) -> None:
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "github"]), default="text",
+              show_default=True, help="json: a list of problems; github: workflow annotations "
+              "on the manifests' lines.")
+def validate(config_dir: Path, fmt: str) -> None:
     """Check the manifests offline, and what the provider supports: no LMS, no credentials."""
+    if fmt != "text":
+        sys.exit(_validate_for_machines(config_dir, fmt))
     config = _load(config_dir, offline=True)
     check_capabilities(config, providers.load(config.provider.type))
     counts: dict[str, int] = {}
@@ -203,6 +208,46 @@ def validate(config_dir: Path) -> None:
     described = ", ".join(f"{counts[k]} {k}{'s' if counts[k] != 1 else ''}"
                           for k in KINDS if k in counts) or "no resources"
     click.echo(f"The manifests are valid: {described}.")
+
+
+def _validate_for_machines(config_dir: Path, fmt: str) -> int:
+    """Every problem, errors and warnings, as JSON or as GitHub workflow annotations; the
+    exit code says whether there was an error."""
+    problems: list[Problem] = []
+    messages: list[str] = []
+    try:
+        config = load_config(config_dir, offline=True)
+        problems.extend(config.warnings)
+        check_capabilities(config, providers.load(config.provider.type))
+    except ManifestError as exc:
+        problems = exc.problems
+    except PlanError as exc:
+        problems.extend(exc.problems)
+        messages = exc.messages
+    if fmt == "json":
+        listed: list[dict[str, str | int | None]] = [
+            {"file": p.file, "line": p.line, "column": p.column, "path": p.path,
+             "message": p.message, "severity": "warning" if p.warning else "error"}
+            for p in sorted(problems)]
+        listed += [{"file": None, "line": None, "column": None, "path": "", "message": m,
+                    "severity": "error"} for m in messages]
+        click.echo(json.dumps(listed, indent=2, ensure_ascii=False))
+    else:
+        for p in sorted(problems):
+            where = f"file={_gh(p.file)},line={p.line},col={p.column}" if p.line else \
+                f"file={_gh(p.file)}"
+            text = f"{p.path}: {p.message}" if p.path else p.message
+            click.echo(f"::{'warning' if p.warning else 'error'} {where},title=lmsform::"
+                       f"{_gh(text, data=True)}")
+        for message in messages:
+            click.echo(f"::error title=lmsform::{_gh(message, data=True)}")
+    return 1 if messages or any(not p.warning for p in problems) else 0
+
+
+def _gh(text: str, *, data: bool = False) -> str:
+    """Escaped for a GitHub workflow command (data, or a property value)."""
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return text if data else text.replace(":", "%3A").replace(",", "%2C")
 
 
 # plan

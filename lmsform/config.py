@@ -6,12 +6,14 @@ together in one ManifestError, before anything is contacted or written.
 
 from __future__ import annotations
 
+import difflib
 import logging
 import os
 import re
 import time
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,8 +31,11 @@ from lmsform.manifest import (
     Lifecycle,
     ManifestFile,
     MovedSpec,
+    ProviderSpec,
+    RegionSpec,
     SettingsSpec,
     StateSpec,
+    Strict,
     UserSpec,
 )
 from lmsform.providers.base import ProviderSettings
@@ -76,6 +81,15 @@ class Config:
             if resource.secrets or hidden:
                 out[address] = {**hidden, **resource.secrets}
         return out
+
+    def problem(self, resource: Resource, field_name: str | None, message: str) -> Problem:
+        """An error about a declared resource (or one of its fields), pointing at it."""
+        name, loc = resource.origin or ("", ())
+        if field_name is not None:
+            loc = (*loc, field_name)
+        pos = self.files[name].locate(loc) if name in self.files else Position(0, 0)
+        return Problem(name or resource.address, pos.line, pos.column, field_path(loc),
+                       message)
 
     def where(self, resource: Resource, field_name: str | None = None) -> str:
         """`file:line:column` of a resource, or of one of its fields, in the manifests."""
@@ -199,54 +213,14 @@ def load_config(directory: Path, *, offline: bool = False) -> Config:
             [Problem(display_path(directory), 0, 0, "", "no *.yaml or *.yml manifests here")]
         )
 
-    parsed: list[_FileParts] = []
-    for path in paths:
-        name = display_path(path)
-        try:
-            yaml_file = YamlFile(path)
-        except OSError as exc:
-            collector.problems.append(Problem(name, 0, 0, "", f"cannot read this manifest: "
-                                              f"{exc.strerror or type(exc).__name__}"))
-            continue
-        collector.files[name] = yaml_file
-        try:
-            data = yaml_file.load()
-        except YamlSyntaxError as exc:
-            pos = exc.position
-            collector.problems.append(Problem(name, pos.line, pos.column, "", exc.message))
-            continue
-        if data is None:
-            continue
-        known = ManifestFile.model_fields.keys()
-        if not isinstance(data, dict) or (data and not data.keys() & known):
-            # say what the file is not, never what it holds: it may be any file linked here
-            collector.add(name, (), "not an lmsform manifest: a manifest is a mapping with "
-                          f"some of the keys {', '.join(ManifestFile.model_fields)}")
-            continue
-
-        def unset(loc: Loc, message: str, name: str = name) -> None:
-            collector.add(name, loc, message, warn=offline)
-
-        def malformed(loc: Loc, message: str, name: str = name) -> None:
-            collector.add(name, loc, message)
-
-        if yaml_file.mentions("${"):
-            data = _interpolate(data, (), unset, malformed)
-        try:
-            document = ManifestFile.model_validate(data)
-        except ValidationError as exc:
-            for error in exc.errors():
-                message, at_key = _pydantic_message(error)
-                loc = tuple(s for s in error["loc"] if isinstance(s, str | int))
-                collector.add(name, loc, message, key=at_key)
-            continue
-        del data  # large manifests: keep only one form of the data alive at a time
-        parsed.append(_FileParts.of(name, document))
-        del document
-
-    config = None
-    if not collector.errors:
-        config = _merge(directory, parsed, collector)
+    parsed = [part for path in paths
+              if (part := _read_file(path, collector, offline)) is not None]
+    if collector.errors and len(parsed) < len(collector.files):
+        # A file that did not parse may declare anything: its references cannot be judged.
+        parsed.append(_FileParts("", {}, [], [], dict.fromkeys(SCHEMAS), {"provider"}))
+    # Checks that span files run over every file that parsed, in the same pass: one
+    # `validate` shows everything.
+    config = _merge(directory, parsed, collector)
     if collector.errors:
         raise ManifestError(collector.problems)
     assert config is not None
@@ -257,6 +231,108 @@ def load_config(directory: Path, *, offline: bool = False) -> Config:
     return config
 
 
+def _read_file(path: Path, c: _Collector, offline: bool) -> _FileParts | None:
+    """One manifest, parsed, interpolated and validated; what is valid of it even when some
+    entries are not, so that checks across files still see it."""
+    name = display_path(path)
+    try:
+        yaml_file = YamlFile(path)
+    except OSError as exc:
+        c.problems.append(Problem(name, 0, 0, "", f"cannot read this manifest: "
+                                  f"{exc.strerror or type(exc).__name__}"))
+        return None
+    c.files[name] = yaml_file
+    try:
+        data = yaml_file.load()
+    except YamlSyntaxError as exc:
+        c.problems.append(Problem(name, exc.position.line, exc.position.column, "",
+                                  exc.message))
+        return None
+    if data is None:
+        return None
+    if not isinstance(data, dict) or (data and not data.keys() & ManifestFile.model_fields):
+        # say what the file is not, never what it holds: it may be any file linked here
+        c.add(name, (), "not an lmsform manifest: a manifest is a mapping with some of the "
+              f"keys {', '.join(ManifestFile.model_fields)}")
+        return None
+    if yaml_file.mentions("${"):
+        data = _interpolate(data, (), lambda loc, m: c.add(name, loc, m, warn=offline),
+                            lambda loc, m: c.add(name, loc, m))
+    try:
+        document = ManifestFile.model_validate(data)
+    except ValidationError as exc:
+        for error in exc.errors():
+            message, at_key = _pydantic_message(error)
+            loc = tuple(s for s in error["loc"] if isinstance(s, str | int))
+            c.add(name, loc, _suggest_field(message, at_key, loc), key=at_key)
+        return _salvage(name, data, c)
+    _check_unique_plans(name, document, c)
+    return _FileParts.of(name, document)
+
+
+def _check_unique_plans(name: str, document: ManifestFile, c: _Collector) -> None:
+    """A pricing plan named twice in one course points at the second, naming the first."""
+    for i, course in enumerate(document.courses or []):
+        first: dict[str, int] = {}
+        for j, price in enumerate(course.pricing or []):
+            if price.plan in first:
+                at = c.where(name, ("courses", i, "pricing", first[price.plan]))
+                c.add(name, ("courses", i, "pricing", j, "plan"),
+                      f"pricing plan '{price.plan}' appears twice; the first is at {at}")
+            else:
+                first[price.plan] = j
+
+
+# Each top-level list, and the model of one of its entries.
+SECTIONS: dict[str, type[BaseModel]] = {
+    "hierarchy": RegionSpec, "groups": GroupSpec, "users": UserSpec, "courses": CourseSpec,
+    "coupons": CouponSpec, "moved": MovedSpec, "provider": ProviderSpec, "state": StateSpec,
+    "settings": SettingsSpec,
+}
+# The key field of an entry, and the kind it declares (the hierarchy nests: any of its kinds).
+ENTRY_KEYS = {"groups": ("name", "group"), "users": ("email", "user"),
+              "courses": ("key", "course"), "coupons": ("code", "coupon")}
+
+
+def _salvage(name: str, data: dict[str, Any], c: _Collector) -> _FileParts:
+    """The valid entries of a file that has invalid ones (already reported), and what the
+    invalid ones would declare, so references to them are not reported as unknown too."""
+    valid: dict[str, Any] = {}
+    doubtful: dict[str, set[str] | None] = {}
+    for key, value in data.items():
+        model = SECTIONS.get(key)
+        if model is None:
+            continue
+        entries = value if isinstance(value, list) else [value]
+        kept: list[BaseModel] = []
+        for entry in entries:
+            try:
+                kept.append(model.model_validate(entry))
+            except ValidationError:
+                _doubt(key, entry, doubtful)
+        valid[key] = kept if isinstance(value, list) else kept[0] if kept else None
+    document = ManifestFile.model_construct(**valid)
+    _check_unique_plans(name, document, c)
+    part = _FileParts.of(name, document)
+    part.doubtful = doubtful
+    part.broken = {str(k) for k in ("provider", "state", "settings") if k in data}
+    part.broken -= part.singles.keys()
+    return part
+
+
+def _doubt(section: str, entry: Any, doubtful: dict[str, set[str] | None]) -> None:
+    if section == "hierarchy":
+        doubtful.update(dict.fromkeys(("region", "division", "department")))
+    elif section in ENTRY_KEYS:
+        field_name, kind = ENTRY_KEYS[section]
+        key = entry.get(field_name) if isinstance(entry, dict) else None
+        names = doubtful.setdefault(kind, set())
+        if key is None or names is None:
+            doubtful[kind] = None
+        else:
+            names.add(str(key).lower() if kind == "user" else str(key))
+
+
 @dataclass
 class _FileParts:
     """What one validated file contributes; the pydantic models are not kept (memory)."""
@@ -265,6 +341,9 @@ class _FileParts:
     singles: dict[str, Any]  # provider, state, settings blocks present in this file
     resources: list[Resource]
     moved: list[MovedSpec]
+    # names declared by entries that failed validation, per kind (None: any name)
+    doubtful: dict[str, set[str] | None] = field(default_factory=dict)
+    broken: set[str] = field(default_factory=set)  # provider/state/settings blocks invalid
 
     @classmethod
     def of(cls, name: str, doc: ManifestFile) -> _FileParts:
@@ -274,6 +353,35 @@ class _FileParts:
 
 
 def _merge(directory: Path, parsed: list[_FileParts], c: _Collector) -> Config | None:
+    """One Config from every file that parsed; duplicates and references are checked across
+    them all, even when some file has errors of its own."""
+    singles = _singles(parsed, c)
+    resources, moved = _declare(parsed, c)
+    doubtful: dict[str, set[str] | None] = {}
+    for part in parsed:
+        for kind, names in part.doubtful.items():
+            known = doubtful.get(kind, set())
+            doubtful[kind] = None if names is None or known is None else known | names
+    _check_references(resources, c, doubtful)
+    _check_moves(moved, resources, c)
+    if "provider" not in singles:
+        if not any("provider" in part.broken for part in parsed):  # else: reported already
+            first = parsed[0].name if parsed else next(iter(c.files))
+            c.add(first, (), "no 'provider:' block in any manifest of this directory")
+        return None
+    provider: ProviderSettings | None = _plugin_settings(
+        *singles["provider"], "provider", "type", providers.load, c)
+    state: BackendSettings | None = _plugin_settings(
+        *singles.get("state", ("", StateSpec())), "state", "backend", backends.load, c)
+    if provider is None or state is None:
+        return None
+    return Config(directory=directory, provider=provider,
+                  settings=singles.get("settings", ("", SettingsSpec()))[1], state=state,
+                  resources=resources, moved=[m for _, _, m in moved])
+
+
+def _singles(parsed: list[_FileParts], c: _Collector) -> dict[str, tuple[str, Any]]:
+    """The provider, state and settings blocks, each from the one file that has it."""
     singles: dict[str, tuple[str, Any]] = {}
     for part in parsed:
         for key, value in part.singles.items():
@@ -283,58 +391,33 @@ def _merge(directory: Path, parsed: list[_FileParts], c: _Collector) -> Config |
                       f"{c.where(first, (key,))}", key=True)
             else:
                 singles[key] = (part.name, value)
-    if "provider" not in singles:
-        first = parsed[0].name if parsed else next(iter(c.files))
-        c.add(first, (), "no 'provider:' block in any manifest of this directory")
-        return None
+    return singles
 
+
+def _declare(parsed: list[_FileParts], c: _Collector
+             ) -> tuple[dict[str, Resource], list[tuple[str, int, MovedSpec]]]:
+    """Every resource by address, refusing duplicates (as an LMS compares names)."""
     resources: dict[str, Resource] = {}
-    folded: dict[str, Resource] = {}  # by the address as an LMS compares names
-
-    def declare(resource: Resource) -> None:
-        previous = folded.get(_folded(resource.address))
-        assert resource.origin is not None
-        if previous is not None and previous.origin is not None:
-            name, loc = resource.origin
-            same = "" if previous.key == resource.key else f" (the same as '{previous.key}' " \
-                "to an LMS, which ignores case and Unicode normalisation)"
-            c.add(name, loc, f"duplicate {resource.kind} '{resource.key}'{same}; also "
-                  f"declared at {c.where(*previous.origin)}")
-            return
-        resources[resource.address] = resource
-        folded[_folded(resource.address)] = resource
-
+    folded: dict[str, Resource] = {}
     moved: list[tuple[str, int, MovedSpec]] = []
     for part in parsed:
         for resource in part.resources:
-            declare(resource)
+            previous = folded.get(_folded(resource.address))
+            assert resource.origin is not None
+            if previous is not None and previous.origin is not None:
+                same = "" if previous.key == resource.key else (
+                    f" (the same as '{previous.key}' to an LMS, which ignores case and "
+                    "Unicode normalisation)")
+                c.add(*resource.origin, f"duplicate {resource.kind} '{resource.key}'{same}; "
+                      f"also declared at {c.where(*previous.origin)}")
+                continue
+            resources[resource.address] = resource
+            folded[_folded(resource.address)] = resource
         moved.extend((part.name, i, m) for i, m in enumerate(part.moved))
-
-    _check_references(resources, c)
-    _check_moves(moved, resources, c)
-
-    settings = singles.get("settings", ("", SettingsSpec()))[1]
-    provider_name, provider_spec = singles["provider"]
-    provider: ProviderSettings | None = _plugin_settings(
-        provider_name, "provider", "type", provider_spec, providers.load, c)
-    if provider is None:
-        return None
-    state_name, state_spec = singles.get("state", ("", StateSpec()))
-    state: BackendSettings | None = _plugin_settings(
-        state_name, "state", "backend", state_spec, backends.load, c)
-    if state is None:
-        return None
-    return Config(
-        directory=directory,
-        provider=provider,
-        settings=settings,
-        state=state,
-        resources=resources,
-        moved=[m for _, _, m in moved],
-    )
+    return resources, moved
 
 
-def _plugin_settings(name: str, block: str, field: str, spec: BaseModel,
+def _plugin_settings(name: str, spec: BaseModel, block: str, field: str,
                      load: Callable[[str], Any], c: _Collector) -> Any:
     """Check a `provider:` or `state:` block against its plugin's own settings model: the
     plugin named by `field` (`type`, `backend`) is found first, then validates the rest."""
@@ -417,22 +500,56 @@ def _resource(
     return Resource(kind, key, normalise(kind, attrs), secrets, _lifecycle(spec), origin)
 
 
-def _check_references(resources: dict[str, Resource], c: _Collector) -> None:
-    """Every name a resource refers to must be declared somewhere in the directory."""
+def _check_references(resources: dict[str, Resource], c: _Collector,
+                      doubtful: dict[str, set[str] | None]) -> None:
+    """Every name a resource refers to must be declared somewhere in the directory (or in an
+    entry that failed validation, whose errors are reported already)."""
+    declared: dict[str, list[str]] = defaultdict(list)
+    for resource in resources.values():
+        declared[resource.kind].append(resource.key)
     for resource in resources.values():
         name, loc = resource.origin or ("", ())
         if resource.kind not in {"division", "department"}:  # nesting makes those consistent
             for field_name, target, ref in references(resource.kind, resource.attrs):
-                if f"{target}.{ref}" in resources:
+                if f"{target}.{ref}" in resources or _may_be_declared(doubtful, target, ref):
                     continue
                 where: Loc = (*loc, field_name)
                 if isinstance(resource.attrs[field_name], list):
                     where = (*where, c.files[name].index_in_sequence(where, ref))
-                c.add(name, where, f"unknown {target} '{ref}'{_hint(target)}")
+                c.add(name, where, f"unknown {target} '{ref}'"
+                      f"{did_you_mean(ref, declared[target]) or _hint(target)}")
         for ignored in resource.lifecycle.ignore_changes:
             if ignored not in SCHEMAS[resource.kind].fields:
                 c.add(name, (*loc, "lifecycle", "ignore_changes"),
                       f"'{ignored}' is not a field of {resource.kind}")
+
+
+def _may_be_declared(doubtful: dict[str, set[str] | None], kind: str, key: str) -> bool:
+    if kind not in doubtful:
+        return False
+    names = doubtful[kind]
+    return names is None or key in names
+
+
+def did_you_mean(word: str, candidates: Iterable[str]) -> str:
+    """` (did you mean 'X'?)` for the nearest candidate, or nothing when none is near."""
+    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.75)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _field_names() -> set[str]:
+    names: set[str] = set(ManifestFile.model_fields)
+    for model in (*SECTIONS.values(), *Strict.__subclasses__()):
+        for key, info in model.model_fields.items():
+            names.add(info.alias or key)
+    return names
+
+
+def _suggest_field(message: str, at_key: bool, loc: Loc) -> str:
+    """An unknown field's message, with the nearest field lmsform knows."""
+    if not at_key or not loc or not isinstance(loc[-1], str):
+        return message
+    return message + did_you_mean(loc[-1], _field_names())
 
 
 def _hint(kind: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,11 +42,21 @@ class ManifestError(LmsformError):
 
 
 class PlanError(LmsformError):
-    """The manifests are valid but cannot be reconciled with this provider or this state."""
+    """The manifests are valid but cannot be reconciled with this provider or this state.
 
-    def __init__(self, messages: list[str]) -> None:
+    `problems` point into the manifests and read like any manifest error; `messages` concern
+    what has no place in them (a resource removed from the manifests). One count line ends
+    the report."""
+
+    def __init__(self, messages: list[str], problems: Sequence[Problem] = (), *,
+                 contacted: bool = True) -> None:
         self.messages = messages
-        super().__init__("\n".join(f"error: {m}" for m in messages))
+        self.problems = sorted(problems)
+        lines = [str(p) for p in self.problems] + [f"error: {m}" for m in messages]
+        count = len(lines)
+        done = "nothing was changed" if contacted else "nothing was contacted or changed"
+        lines.append(f"{count} error{'s' if count != 1 else ''}; {done}.")
+        super().__init__("\n".join(lines))
 
 
 class ProviderError(LmsformError):

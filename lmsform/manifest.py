@@ -25,7 +25,6 @@ from pydantic import (
     Field,
     SecretStr,
     StringConstraints,
-    field_validator,
     model_validator,
 )
 from pydantic_extra_types.currency_code import ISO4217
@@ -191,15 +190,7 @@ class CourseSpec(Managed):
     categories: list[Text] | None = None
     pricing: list[PriceSpec] | None = None
     custom: Custom | None = None
-
-    @field_validator("pricing")
-    @classmethod
-    def _plans_unique(cls, pricing: list[PriceSpec] | None) -> list[PriceSpec] | None:
-        plans = [p.plan for p in pricing or []]
-        twice = sorted({p for p in plans if plans.count(p) > 1})
-        if twice:
-            raise ValueError(f"pricing plan {', '.join(map(repr, twice))} appears more than once")
-        return pricing
+    # a plan named twice is reported by the loader, which can point at both places
 
 
 class DiscountSpec(Strict):

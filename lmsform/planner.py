@@ -20,7 +20,7 @@ from typing import Any
 
 from lmsform.config import Config
 from lmsform.diff import Change, changed_fields, diff
-from lmsform.errors import LmsformError, PlanError, ProviderError
+from lmsform.errors import LmsformError, PlanError, Problem, ProviderError
 from lmsform.manifest import KINDS
 from lmsform.order import topological
 from lmsform.plan import Action, Operation, Plan, StateRef, kind_rank
@@ -53,29 +53,27 @@ class PlanOptions:
 
 def check_capabilities(config: Config, provider: type[Provider] | Provider) -> None:
     """Everything the manifests ask of this provider must be possible; fail before any call
-    (and in `validate`, which has no connection)."""
-    errors: list[str] = []
-    caps = provider.capabilities
+    (and in `validate`, which has no connection), pointing into the manifests."""
+    problems: list[Problem] = []
+    caps, vendor = provider.capabilities, provider.type_name
     for resource in config.resources.values():
         support = caps.kinds.get(resource.kind)
         if support is None:
-            errors.append(
-                f"{config.where(resource)}: {resource.address}: the {provider.type_name} provider "
-                f"does not manage {resource.kind}s; remove them from the manifests"
-            )
+            problems.append(config.problem(
+                resource, None, f"the {vendor} provider does not manage {resource.kind}s; "
+                "remove them from the manifests"))
             continue
         identity = SCHEMAS[resource.kind].identity_only
         for name in sorted((resource.attrs.keys() | resource.secrets.keys())
                            - support.fields - identity):
-            errors.append(
-                f"{config.where(resource, name)}: {resource.address}: the {provider.type_name} "
-                f"provider does not support the {resource.kind} field '{name}'; remove it"
-            )
+            problems.append(config.problem(
+                resource, name, f"the {vendor} provider does not support the {resource.kind} "
+                f"field '{name}'; remove it"))
         for name, message in provider.check(resource.kind, {**resource.attrs, **resource.secrets}):
-            errors.append(f"{config.where(resource, name)}: {resource.address}.{name}: {message}")
-    errors.extend(_unprunable(config, provider))
-    if errors:
-        raise PlanError(errors)
+            problems.append(config.problem(resource, name, message))
+    messages = _unprunable(config, provider)
+    if problems or messages:
+        raise PlanError(messages, problems, contacted=False)
 
 
 def _unprunable(config: Config, provider: type[Provider] | Provider) -> list[str]:
@@ -218,7 +216,8 @@ class _Planner:
         self.live = live
         self.caps = provider.capabilities
         self.warnings: list[str] = []
-        self.errors: list[str] = []
+        self.errors: list[str] = []  # about what the manifests no longer declare
+        self.problems: list[Problem] = []  # about declared resources, pointing at them
         self.unmanaged: dict[str, int | None] = {}
         self.managed: dict[str, int] = defaultdict(int)
         self.live_counts: dict[str, int] = {}  # what the LMS holds, per kind
@@ -248,8 +247,8 @@ class _Planner:
         operations: list[Operation] = []
         for kind in kinds:
             operations.extend(self._plan_kind(kind, desired[kind]))
-        if self.errors:
-            raise PlanError(self.errors)
+        if self.errors or self.problems:
+            raise PlanError(self.errors, self.problems)
         return operations
 
     def _view(self, kind: str, live: LiveResource) -> dict[str, Any]:
@@ -320,20 +319,18 @@ class _Planner:
     def _create(self, resource: Resource) -> Iterator[Operation]:
         support = self.caps.kinds[resource.kind]
         if not support.create:
-            self.errors.append(
-                f"{self.config.where(resource)}: {resource.address}: not found in the LMS, and "
-                f"the {self.provider.type_name} provider cannot create {resource.kind}s. "
-                f"{support.advice}".rstrip()
-            )
+            self.problems.append(self.config.problem(
+                resource, None, f"{resource.address}: not found in the LMS, and the "
+                f"{self.provider.type_name} provider cannot create {resource.kind}s. "
+                f"{support.advice}".rstrip()))
             return
         missing = sorted(support.required_on_create - resource.attrs.keys()
                          - resource.secrets.keys())
         if missing:
-            self.errors.append(
-                f"{self.config.where(resource)}: {resource.address}: not found in the LMS, and "
-                f"the {self.provider.type_name} provider needs {', '.join(missing)} to create a "
-                f"{resource.kind}; add {'them' if len(missing) > 1 else 'it'} to the manifest"
-            )
+            self.problems.append(self.config.problem(
+                resource, None, f"{resource.address}: not found in the LMS, and the "
+                f"{self.provider.type_name} provider needs {', '.join(missing)} to create a "
+                f"{resource.kind}; add {'them' if len(missing) > 1 else 'it'} to the manifest"))
             return
         unstored = self._unstored(resource.kind)
         after = {k: v for k, v in resource.attrs.items() if k not in unstored}
@@ -394,16 +391,15 @@ class _Planner:
         why = (f"{', '.join(fields)} cannot be changed in place" if fields
                else f"{self.provider.type_name} cannot update {resource.kind}s")
         if protected:
-            self.errors.append(
-                f"{self.config.where(resource)}: {resource.address}: must be replaced ({why}), "
-                "but lifecycle.prevent_destroy is set; set it to false first, or undo the change"
-            )
+            self.problems.append(self.config.problem(
+                resource, None, f"{resource.address}: must be replaced ({why}), but "
+                "lifecycle.prevent_destroy is set; set it to false first, or undo the change"))
             return None
         if not (support.create and support.delete):
-            self.errors.append(
-                f"{self.config.where(resource)}: {resource.address}: {why}, and the "
-                f"{self.provider.type_name} provider cannot replace it. {support.advice}".rstrip()
-            )
+            self.problems.append(self.config.problem(
+                resource, None, f"{resource.address}: {why}, and the "
+                f"{self.provider.type_name} provider cannot replace it. {support.advice}"
+                .rstrip()))
             return None
         return why
 

@@ -186,7 +186,11 @@ class YamlFile:
         try:
             data = _yaml().load(self._raw)
         except YAMLError as exc:
-            raise _syntax_error(exc) from None
+            error = _syntax_error(exc)
+            if self._indented_with_tab(error.position.line):
+                error = YamlSyntaxError("a tab in the indentation of this line: YAML indents "
+                                        "with spaces only", Position(error.position.line, 1))
+            raise error from None
         except RecursionError:
             self._composed = True
             raise YamlSyntaxError(f"nested deeper than lmsform reads (at most {MAX_DEPTH} "
@@ -199,6 +203,13 @@ class YamlFile:
     def _first_alias(self) -> Position:
         match = re.search(rb"(?<![\w\"'])\*[^\s,\]}]+", self._raw)
         return _position_of(self._raw, match.start()) if match else Position(1, 1)
+
+    def _indented_with_tab(self, line: int) -> bool:
+        lines = self._raw.splitlines()
+        if not 0 < line <= len(lines):
+            return False
+        text = lines[line - 1]
+        return b"\t" in text[:len(text) - len(text.lstrip(b" \t"))]
 
     def mentions(self, text: str) -> bool:
         """Whether `text` may appear in the file (a cheap test before walking the data), in

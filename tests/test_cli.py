@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -276,3 +277,36 @@ def test_state_show_and_rm_take_patterns_and_rm_confirms_several(org: Org) -> No
     assert removed.exit_code == 0 and "Removed 2 from the state" in removed.output
     missing = org.run("state", "rm", "group.Nope*")
     assert missing.exit_code == 1 and "not in the state: group.Nope*" in missing.output
+
+
+def test_validate_reports_every_problem_as_json_or_github_annotations(org: Org) -> None:
+    org.write("bad.yaml", "groups:\n  - name: Leads\n    colour: red\n"
+              "users:\n  - email: eve@example.com\n    groups: [Managrs]\n")
+    result = org.run("validate", "--format", "json")
+    assert result.exit_code == 1
+    problems = json.loads(result.output)
+    assert [(p["file"].rsplit("/", 1)[-1], p["line"], p["column"], p["path"], p["severity"])
+            for p in problems] == [("bad.yaml", 3, 5, "groups[0].colour", "error"),
+                                   ("bad.yaml", 6, 14, "users[0].groups[0]", "error")]
+    assert problems[1]["message"] == "unknown group 'Managrs' (did you mean 'Managers'?)"
+    github = org.run("validate", "--format", "github")
+    assert github.exit_code == 1
+    lines = github.output.splitlines()
+    assert lines[0].startswith("::error file=") and lines[0].endswith(
+        "bad.yaml,line=3,col=5,title=lmsform::groups[0].colour: unknown field 'colour'")
+    assert len(lines) == 2
+    org.write("bad.yaml", "groups: []\n")
+    clean = org.run("validate", "--format", "json")
+    assert clean.exit_code == 0 and json.loads(clean.output) == []
+
+
+def test_capability_errors_read_like_manifest_errors_and_end_with_a_count(org: Org) -> None:
+    org.write("main.yaml", "provider:\n  type: ilms\n  base_url: http://127.0.0.1:9\n"
+              "  org_id: '1'\n  api_login_id: a\n  transaction_key: b\n")
+    result = org.run("validate")
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert all(re.match(r"\S+:\d+:\d+: error: \S+: ", line) for line in lines[:-1]), lines
+    assert re.fullmatch(r"\d+ errors; nothing was contacted or changed\.", lines[-1])
+    assert any("coupons[0]: the ilms provider does not manage coupons" in line
+               for line in lines)

@@ -124,8 +124,9 @@ def test_duplicate_pricing_plan_within_a_course(cfg: Path) -> None:
               - {plan: std, amount: 6, currency: USD}
         """)
     (message,) = problems(cfg)
-    assert "b.yaml:5:7" in message and "courses[0].pricing" in message
-    assert "pricing plan 'std' appears more than once" in message
+    # the duplicate is pointed at, and the first one's place named
+    assert "b.yaml:6:16: error: courses[0].pricing[1].plan: pricing plan 'std' appears twice; " \
+        "the first is at " in message and message.endswith("b.yaml:5:9")
 
 
 def test_duplicate_resources_across_files_name_both_places(cfg: Path) -> None:
@@ -400,3 +401,41 @@ def test_a_file_that_is_not_a_manifest_is_named_not_quoted(cfg: Path) -> None:
     (message,) = problems(cfg)
     assert "passwd.yaml:1:1: error: not an lmsform manifest" in message
     assert "root" not in message.split("error:", 1)[1] and "hunter2" not in message
+
+
+def test_references_are_checked_in_the_same_pass_as_each_file(cfg: Path) -> None:
+    write(cfg, "b.yaml", "groups:\n  - name: Leads\n    colour: red\n")
+    write(cfg, "c.yaml", "users:\n  - email: ada@example.com\n    groups: [Manegers]\n"
+          "    department: EMEA/Ops/Finanse\n")
+    messages = problems(cfg)
+    assert len(messages) == 3
+    assert "b.yaml:3:5: error: groups[0].colour: unknown field 'colour'" in messages[0]
+    assert messages[1].endswith("c.yaml:3:14: error: users[0].groups[0]: unknown group "
+                                "'Manegers' (did you mean 'Managers'?)")
+    assert messages[2].endswith("c.yaml:4:17: error: users[0].department: unknown "
+                                "department 'EMEA/Ops/Finanse' (did you mean 'EMEA/Ops/Finance'?)")
+
+
+def test_an_invalid_entry_hides_no_error_but_invents_none(cfg: Path) -> None:
+    # Leads is invalid (its own error); a reference to it is not reported as unknown too
+    write(cfg, "b.yaml", "groups:\n  - name: Leads\n    colour: red\n"
+          "users:\n  - email: ada@example.com\n    groups: [Leads]\n")
+    (message,) = problems(cfg)
+    assert "groups[0].colour: unknown field" in message
+
+
+def test_unknown_fields_and_sections_suggest_the_nearest_name(cfg: Path) -> None:
+    write(cfg, "b.yaml", "user:\n  - email: ada@example.com\n"
+          "groups:\n  - name: Leads\n    descripton: x\n")
+    messages = problems(cfg)
+    assert any(m.endswith("b.yaml:1:1: error: user: unknown field 'user' (did you mean "
+                          "'users'?)") for m in messages)
+    assert any(m.endswith("groups[0].descripton: unknown field 'descripton' (did you mean "
+                          "'description'?)") for m in messages)
+
+
+def test_a_tab_in_indentation_is_named(cfg: Path) -> None:
+    (cfg / "b.yaml").write_text("groups:\n\t- name: Leads\n")
+    (message,) = problems(cfg)
+    assert message.endswith("b.yaml:2:1: error: a tab in the indentation of this line: YAML "
+                            "indents with spaces only")

@@ -282,11 +282,13 @@ class ReadOnlyCourses(LocalProvider):
 def test_capabilities_turn_impossible_changes_into_plan_errors(org: Org) -> None:
     with pytest.raises(PlanError) as caught:
         plan_of(org, ReadOnlyCourses)
-    messages = caught.value.messages
-    assert any("coupon.WELCOME10: the local provider does not manage coupons" in m
+    messages = [str(p) for p in caught.value.problems]  # one layout for every located error
+    assert any(m.endswith("org.yaml:30:5: error: coupons[0]: the local provider does not "
+                          "manage coupons; remove them from the manifests") for m in messages)
+    assert any(m.endswith("org.yaml:10:14: error: courses[0].credits: the local provider does "
+                          "not support the course field 'credits'; remove it")
                for m in messages)
-    assert any("org.yaml:10:14: course.security-101: the local provider does not support "
-               "the course field 'credits'" in m for m in messages)
+    assert str(caught.value).endswith("2 errors; nothing was contacted or changed.")
     org.edit("org.yaml", "    credits: 2\n", "")
     org.edit("org.yaml", "coupons:\n  - code: WELCOME10\n    discount: {percent: 10}\n"
              "    courses: [security-101]\n", "")
@@ -388,10 +390,11 @@ def test_prevent_destroy_refuses_a_replace(org: Org) -> None:
     org.write("moved.yaml", "moved:\n  - {from: coupon.WELCOME10, to: coupon.WELCOME15}\n")
     with pytest.raises(PlanError) as caught:
         plan_of(org)
-    (message,) = caught.value.messages
-    assert message.endswith("coupon.WELCOME15: must be replaced (code cannot be changed in "
-                            "place), but lifecycle.prevent_destroy is set; set it to false "
-                            "first, or undo the change")
+    (problem,) = caught.value.problems
+    assert str(problem).endswith(
+        "error: coupons[0]: coupon.WELCOME15: must be replaced (code cannot be changed in "
+        "place), but lifecycle.prevent_destroy is set; set it to false first, or undo the "
+        "change")
 
 
 class UnlistableUsers(LocalProvider):
