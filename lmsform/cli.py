@@ -27,7 +27,7 @@ from lmsform.errors import LmsformError, ManifestError, PlanError, Problem
 from lmsform.manifest import KINDS, ManifestFile
 from lmsform.plan import Action, Operation, Plan
 from lmsform.planner import PlanOptions, check_capabilities
-from lmsform.render import RENDERERS, inert, render_text
+from lmsform.render import RENDERERS, inert, render_markdown, render_text
 from lmsform.resources import split_address
 from lmsform.state import State
 
@@ -275,7 +275,8 @@ def plan(config_dir: Path, target: tuple[str, ...], exclude: tuple[str, ...],
     config = _load(config_dir)
     options = PlanOptions(list(target), list(exclude), max_deletes, parallelism)
     the_plan = engine.plan(config, options)
-    output = RENDERERS[fmt](the_plan)
+    output = (render_markdown(the_plan, str(out) if out else None) if fmt == "markdown"
+              else RENDERERS[fmt](the_plan))
     click.echo(output, nl=not output.endswith("\n"))
     if out is not None:
         the_plan.save(out)

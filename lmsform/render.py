@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -71,9 +72,20 @@ def render_json(plan: Plan) -> str:
     return plan.model_dump_json(indent=2)
 
 
+def where_line(plan: Plan, quote: Callable[[str], str] = inert) -> str | None:
+    """Which config directory, and which LMS, the plan is for."""
+    parts = []
+    if plan.config_dir:
+        parts.append(f"config {quote(plan.config_dir)}")
+    if plan.provider:
+        parts.append(f"LMS {quote(plan.provider.get('instance') or plan.provider['type'])}")
+    return "Planned for " + ", ".join(parts) + "." if parts else None
+
+
 def render_text(plan: Plan) -> str:
     """Terraform-style text; colour codes are stripped by click.echo off a TTY."""
-    lines: list[str] = []
+    where = where_line(plan)
+    lines: list[str] = [where, ""] if where else []
     if not plan.operations:
         lines.append("No changes. The LMS matches the manifests.")
     else:
@@ -91,27 +103,64 @@ def render_text(plan: Plan) -> str:
     return "\n".join(lines)
 
 
-def render_markdown(plan: Plan) -> str:
-    """For pull-request comments: a summary, then one table row per operation."""
-    lines = ["### lmsform plan", ""]
+MARKDOWN_BUDGET = 60_000  # GitHub refuses comments over 65,536 characters
+
+
+def render_markdown(plan: Plan, full_plan: str | None = None) -> str:
+    """For pull-request comments: the summary and anything blocked first, then a table row
+    per operation, the attributes of created resources folded away, and what the plan is
+    for. A plan too large for one comment shows counts per kind and action instead, and
+    says where the whole plan is (`full_plan`: the file `plan --out` wrote)."""
+    head = ["### lmsform plan", ""]
+    head.append(f"**{closing_line(plan)}**" if plan.operations
+                else "**No changes.** The LMS matches the manifests.")
+    head += [""] + [f"> **Blocked:** {_md_text(b)}" for b in plan.blocked]
+    head += [f"> **Warning:** {_md_text(w)}" for w in plan.warnings]
+    tail = [""] + [line for line in (unmanaged_line(plan), where_line(plan, code)) if line]
+    body = _operations_table(plan) + _created_details(plan)
+    text = "\n".join([*head, *body, *tail]) + "\n"
+    if len(text) > MARKDOWN_BUDGET:
+        text = "\n".join([*head, *_counts_table(plan, full_plan), *tail]) + "\n"
+    return text
+
+
+def _operations_table(plan: Plan) -> list[str]:
     if not plan.operations:
-        lines.append("**No changes.** The LMS matches the manifests.")
-    else:
-        lines.append(f"**{closing_line(plan)}**")
-        lines += ["", "| | Address | Action | Changes |", "|---|---|---|---|"]
-        for op in plan.operations:
-            changes = "<br>".join(
-                f"{code(c.field)}: {_md(c.before)} → {_md(c.after)}" for c in op.changes
-            )
-            note = f" (from {code(op.moved_from)})" if op.moved_from else ""
-            lines.append(f"| `{op.action.symbol}` | {code(op.address)}{note} | {op.action} "
-                         f"| {changes} |")
-    unmanaged = unmanaged_line(plan)
-    if unmanaged:
-        lines += ["", unmanaged]
-    lines += [f"> **Warning:** {_md_text(w)}" for w in plan.warnings]
-    lines += [f"> **Blocked:** {_md_text(b)}" for b in plan.blocked]
-    return "\n".join(lines) + "\n"
+        return []
+    lines = ["| | Address | Action | Changes |", "|---|---|---|---|"]
+    for op in plan.operations:
+        changes = "<br>".join(
+            f"{code(c.field)}: {_md(c.before)} → {_md(c.after)}" for c in op.changes
+        )
+        note = f" (from {code(op.moved_from)})" if op.moved_from else ""
+        lines.append(f"| `{op.action.symbol}` | {code(op.address)}{note} | {op.action} "
+                     f"| {changes} |")
+    return lines
+
+
+def _created_details(plan: Plan) -> list[str]:
+    created = [op for op in plan.operations if op.action.creates and op.after]
+    if not created:
+        return []
+    lines = ["", f"<details><summary>Attributes of the {len(created)} resources to create"
+                 "</summary>", ""]
+    for op in created:
+        assert op.after is not None
+        fields = ", ".join(f"{code(k)}: {_md(v)}" for k, v in op.after.items())
+        lines.append(f"- {code(op.address)}: {fields}")
+    return [*lines, "", "</details>"]
+
+
+def _counts_table(plan: Plan, full_plan: str | None) -> list[str]:
+    counts: dict[tuple[str, Action], int] = {}
+    for op in plan.operations:
+        counts[op.kind, op.action] = counts.get((op.kind, op.action), 0) + 1
+    where = (f"in {code(full_plan)}" if full_plan else
+             "in the file `lmsform plan --out FILE` writes")
+    lines = [f"This plan is too large for one comment; the whole plan is {where}.", "",
+             "| Kind | Action | Operations |", "|---|---|---:|"]
+    lines += [f"| {kind} | {action} | {n:,} |" for (kind, action), n in counts.items()]
+    return lines
 
 
 RENDERERS = {"text": render_text, "markdown": render_markdown, "json": render_json}

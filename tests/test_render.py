@@ -84,3 +84,44 @@ def test_a_hostile_group_name_in_a_manifest_cannot_fake_an_operation(org: Org) -
     assert not any(re.match(r"\s*[-+~=]+ user\.fake", line) for line in output.split("\n"))
     markdown = org.run("plan", "--format", "markdown").output
     assert "\n  + user.fake" not in markdown and "\x1b" not in markdown
+
+
+def big_plan(count: int) -> Plan:
+    return Plan(
+        operations=[Operation(address=f"user.u{i}@example.com", kind="user",
+                              action=Action.CREATE,
+                              after={"email": f"u{i}@example.com", "first_name": "x" * 40})
+                    for i in range(count)],
+        blocked=["removes or replaces too much"],
+        provider={"type": "local", "instance": "local:/srv/lms.sqlite"},
+        config_dir="/srv/config",
+    )
+
+
+def test_markdown_puts_the_summary_and_what_is_blocked_first_and_names_the_lms() -> None:
+    output = render_markdown(big_plan(3))
+    lines = output.split("\n")
+    assert lines[:5] == ["### lmsform plan", "",
+                         "**Plan: 3 to create, 0 to update, 0 to delete, 0 to adopt.**", "",
+                         "> **Blocked:** removes or replaces too much"]
+    assert "Planned for config `/srv/config`, LMS `local:/srv/lms.sqlite`." in output
+    details = output[output.index("<details>"):output.index("</details>")]
+    assert "- `user.u0@example.com`: `email`: `\"u0@example.com\"`, `first_name`:" in details
+
+
+def test_a_plan_too_large_for_one_comment_shows_counts_and_where_the_whole_plan_is() -> None:
+    small = render_markdown(big_plan(10))
+    assert "too large" not in small
+    output = render_markdown(big_plan(5000), full_plan="plan.json")
+    assert len(output) < 65_536
+    assert "the whole plan is in `plan.json`" in output
+    assert "| user | create | 5,000 |" in output
+    assert output.startswith("### lmsform plan\n\n**Plan: 5000 to create")
+    assert "> **Blocked:**" in output and "`local:/srv/lms.sqlite`" in output
+
+
+def test_text_names_the_config_and_the_lms_first() -> None:
+    output = click.unstyle(render_text(big_plan(1)))
+    assert output.startswith("Planned for config /srv/config, LMS local:/srv/lms.sqlite.\n\n"
+                             "lmsform will perform these operations, in this order:")
+    assert output.rstrip().endswith("blocked: removes or replaces too much")
