@@ -100,11 +100,16 @@ def _call(provider: Provider, op: Operation, ids: _Ids, secrets: dict[str, str])
 
 def _record(state: State, op: Operation, new_id: str | None) -> None:
     """What a finished operation means for the state."""
+    attributes = {k: v for k, v in (op.after or {}).items() if v != SENSITIVE}
+    if op.action == Action.DEACTIVATE:  # removed, but still there: remembered as such
+        assert op.id is not None
+        state.put(op.address, StateEntry(kind=op.kind, id=op.id, attributes=attributes,
+                                         removed=True))
+        return
     if op.action.retires:
         state.remove(op.address)
         return
     assert new_id is not None
-    attributes = {k: v for k, v in (op.after or {}).items() if v != SENSITIVE}
     state.put(op.address, StateEntry(kind=op.kind, id=new_id, attributes=attributes,
                                      prevent_destroy=op.prevent_destroy))
     if op.moved_from and op.moved_from != op.address:

@@ -228,7 +228,9 @@ class _Planner:
         self.consumed: set[str] = set()  # old addresses of resources whose parent was renamed
         self.ids: dict[str, str] = {}  # address -> vendor id, for every live resource
         for entry in self.state_view.values():
-            self.managed[entry.kind] += 1
+            self.managed[entry.kind] += not entry.removed
+        # users as the plan leaves them: live id -> (address key, department key)
+        self.user_departments: dict[str, tuple[str, Any]] = {}
 
     def _apply_moves(self, state: State) -> tuple[dict[str, StateEntry], dict[str, str]]:
         """State as it will be once the manifests' `moved:` entries are taken into account."""
@@ -247,6 +249,7 @@ class _Planner:
         operations: list[Operation] = []
         for kind in kinds:
             operations.extend(self._plan_kind(kind, desired[kind]))
+        self._check_departments_emptied(operations)
         if self.errors or self.problems:
             raise PlanError(self.errors, self.problems)
         return operations
@@ -313,6 +316,9 @@ class _Planner:
                 key = address_key(kind, view)
                 self.keys[kind][live_id] = key
                 self.ids.setdefault(f"{kind}.{key}", live_id)
+        if kind == "user":
+            self.user_departments = {i: (self.keys[kind][i], v.get("department"))
+                                     for i, v in views.items()}
 
         yield from self._removals(kind, desired_addresses, claimed, views)
 
@@ -344,18 +350,21 @@ class _Planner:
     def _reconcile(self, resource: Resource, live_id: str, view: dict[str, Any],
                    how: str) -> Iterator[Operation]:
         kind = resource.kind
-        ignore = [*resource.lifecycle.ignore_changes, *self._unstored(kind)]
-        changes = diff(kind, resource.attrs, view, ignore)
         entry = self.state_view.get(resource.address)
+        attrs = resource.attrs
+        if entry is not None and entry.removed and "active" not in attrs:
+            attrs = {**attrs, "active": True}  # declared again: restore what lmsform removed
+        ignore = [*resource.lifecycle.ignore_changes, *self._unstored(kind)]
+        changes = diff(kind, attrs, view, ignore)
         moved_from = self.moved_from.get(resource.address)
         if how == "natural":
             previous = self.owner.get((kind, live_id))
             if previous is not None and previous != resource.address:
                 moved_from = previous  # its parent was renamed: same resource, new address
                 self.consumed.add(previous)
-        after = {**view, **resource.attrs}
-        if isinstance(resource.attrs.get("custom"), dict):
-            after["custom"] = {**(view.get("custom") or {}), **resource.attrs["custom"]}
+        after = {**view, **attrs}
+        if isinstance(attrs.get("custom"), dict):
+            after["custom"] = {**(view.get("custom") or {}), **attrs["custom"]}
 
         def operation(action: Action, changes: list[Change] | None = None,
                       reason: str | None = None) -> Operation:
@@ -380,7 +389,8 @@ class _Planner:
             yield operation(Action.ADOPT)
         elif moved_from is not None:
             yield operation(Action.MOVE)
-        elif entry is not None and entry.prevent_destroy != resource.lifecycle.prevent_destroy:
+        elif entry is not None and (entry.removed or
+                                    entry.prevent_destroy != resource.lifecycle.prevent_destroy):
             yield operation(Action.RECORD)
 
     def _replace_refused(self, resource: Resource, fields: list[str]) -> str | None:
@@ -415,6 +425,8 @@ class _Planner:
                 yield Operation(address=address, kind=kind, action=Action.FORGET, id=entry.id,
                                 before=entry.attributes)
                 continue
+            if entry.removed:
+                continue  # removed already, and still known
             if entry.prevent_destroy:
                 self.errors.append(
                     f"{address}: removed from the manifests, but its state records "
@@ -444,6 +456,32 @@ class _Planner:
                 unmanaged += 1
         # What a kind the LMS cannot list holds beyond what lmsform knows is unknown.
         self.unmanaged[kind] = unmanaged if support.listable else None
+
+    def _check_departments_emptied(self, operations: list[Operation]) -> None:
+        """A department can only be deleted once no user is in it, deactivated ones
+        included: a plan that would fail at apply for that is refused now, naming them."""
+        final = dict(self.user_departments)
+        for op in operations:
+            if op.kind != "user" or op.id is None:
+                continue
+            if op.action in {Action.DELETE, Action.REPLACE}:
+                final.pop(op.id, None)
+            elif op.action == Action.UPDATE and op.after is not None:
+                final[op.id] = (final.get(op.id, ("", None))[0], op.after.get("department"))
+        members: dict[Any, list[str]] = defaultdict(list)
+        for user, department in final.values():
+            members[department].append(user)
+        for op in operations:
+            department = split_address(op.address)[1]
+            if op.kind == "department" and op.action.removes and members.get(department):
+                users = sorted(members[department])
+                shown = ", ".join(users[:5]) + (f" and {len(users) - 5} more"
+                                                 if len(users) > 5 else "")
+                self.errors.append(
+                    f"{op.address}: to be {op.action.past}, but the LMS still has users in it "
+                    f"(deactivated ones count): {shown}. Declare them with another "
+                    "department (add `active: false` to keep them deactivated), or remove "
+                    "them with settings.user_removal: delete, then remove the department")
 
     def _deactivates(self) -> bool:
         return (self.config.settings.user_removal == "deactivate"

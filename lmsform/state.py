@@ -32,6 +32,9 @@ class StateEntry(BaseModel):
     id: str
     attributes: dict[str, Any] = Field(default_factory=dict)
     prevent_destroy: bool = False
+    # lmsform removed it by deactivating it: still in the LMS, so still known (a department
+    # holding it cannot be deleted), and restored when the manifests declare it again
+    removed: bool = False
 
 
 class ProviderIdentity(BaseModel):

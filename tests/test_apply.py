@@ -63,26 +63,24 @@ def sql_count_users(org: Org) -> int:
 
 def test_a_failure_names_the_resource_call_and_message_and_keeps_what_worked(org: Org) -> None:
     assert org.run("apply", "--auto-approve").exit_code == 0
-    # Someone put a user lmsform does not manage into the department we are about to remove.
-    sql(org, "INSERT INTO users (email, department_id, created_at) SELECT 'ghost@example.com', "
-             "id, 'x' FROM departments WHERE name = 'Field Sales'")
-    org.edit("org.yaml", "[Inside Sales, Field Sales]", "[Inside Sales]")
-    org.edit("org.yaml", "department: Americas/Sales/Field Sales",
-             "department: Americas/Sales/Inside Sales")
+    # Someone gave a user lmsform does not manage the username we are about to give Bob: the
+    # LMS refuses, which no plan could know. (A department that still holds users is refused
+    # at plan time instead: test_planner.)
+    sql(org, "INSERT INTO users (email, username, created_at) "
+             "VALUES ('ghost@example.com', 'bobby', 'x')")
+    org.edit("org.yaml", "    first_name: Bob\n", "    first_name: Bob\n    username: bobby\n")
     org.edit("org.yaml", "description: People managers", "description: Managers of people")
-    result = org.run("apply", "--auto-approve")
+    result = org.run("apply", "--auto-approve", "--parallelism", "1")
     assert result.exit_code == 1
-    assert ("failed: department.Americas/Sales/Field Sales: delete failed: delete department "
-            in result.output)
-    assert "conflict: it is still in use" in result.output
-    assert "Applied: 2 updated." in result.output
+    assert "failed: user.bob@example.com: update failed: update user " in result.output
+    assert "conflict: another resource already has this username" in result.output
+    assert "Applied: 1 updated." in result.output
     state = json.loads(org.state_path.read_text())["resources"]
     assert state["group.Managers"]["attributes"]["description"] == "Managers of people"
-    assert state["user.bob@example.com"]["attributes"]["department"] == (
-        "Americas/Sales/Inside Sales")
+    assert state["user.bob@example.com"]["attributes"].get("username") != "bobby"
     sql(org, "DELETE FROM users WHERE email = 'ghost@example.com'")
     again = org.run("apply", "--auto-approve")
-    assert again.exit_code == 0 and "Apply complete: 1 deleted." in again.output
+    assert again.exit_code == 0 and "Apply complete: 1 updated." in again.output
 
 
 class FailingGroups(LocalProvider):

@@ -163,7 +163,7 @@ def test_removed_users_are_deactivated_or_deleted(org: Org) -> None:
     apply(org)
     assert sql(org, "SELECT active FROM users WHERE email = 'bob@example.com'") == [(0,)]
     plan = plan_of(org)
-    assert plan.operations == [] and plan.unmanaged == {"user": 1}
+    assert plan.operations == [] and plan.unmanaged == {}  # deactivated users stay known
 
 
 def test_user_removal_delete(org: Org) -> None:
@@ -503,3 +503,57 @@ def test_deactivating_through_active_false_counts_as_a_removal(org: Org) -> None
     assert plan.blocked == [
         "removes or replaces 12 of 14 managed users (86%), more than max_delete_fraction "
         "30%; apply with --force if this is intended"]
+
+
+BOB = ("  - email: bob@example.com\n    first_name: Bob\n"
+       "    department: Americas/Sales/Field Sales\n")
+
+
+def test_reverting_a_removal_restores_the_user_lmsform_deactivated(org: Org) -> None:
+    apply(org)
+    org.edit("org.yaml", BOB, "")
+    apply(org)  # bob is deactivated, and state remembers lmsform did it
+    assert json.loads(org.state_path.read_text())["resources"]["user.bob@example.com"][
+        "removed"] is True
+    assert plan_of(org).operations == [] and "user" not in plan_of(org).unmanaged
+    org.edit("org.yaml", "coupons:\n", BOB + "coupons:\n")  # git revert
+    (op,) = plan_of(org).operations
+    assert (op.address, op.action) == ("user.bob@example.com", "update")
+    assert [(c.field, c.before, c.after) for c in op.changes] == [("active", False, True)]
+    apply(org)
+    assert sql(org, "SELECT active FROM users WHERE email = 'bob@example.com'") == [(1,)]
+    assert plan_of(org).operations == []
+    state = json.loads(org.state_path.read_text())["resources"]
+    assert state["user.bob@example.com"]["removed"] is False
+
+
+def test_a_user_declared_again_inactive_stays_inactive(org: Org) -> None:
+    apply(org)
+    org.edit("org.yaml", BOB, "")
+    apply(org)
+    org.edit("org.yaml", "coupons:\n", BOB + "    active: false\ncoupons:\n")
+    (op,) = plan_of(org).operations  # only state learns it is managed again
+    assert (op.address, op.action) == ("user.bob@example.com", "record")
+
+
+def test_deleting_a_department_that_still_holds_deactivated_users_is_refused(org: Org) -> None:
+    apply(org)
+    org.edit("org.yaml", BOB, "")
+    apply(org)
+    org.edit("org.yaml", "departments: [Inside Sales, Field Sales]", "departments: [Inside Sales]")
+    with pytest.raises(PlanError) as caught:
+        plan_of(org)
+    assert caught.value.messages == [
+        "department.Americas/Sales/Field Sales: to be deleted, but the LMS still has users in "
+        "it (deactivated ones count): bob@example.com. Declare them with another department "
+        "(add `active: false` to keep them deactivated), or remove them with "
+        "settings.user_removal: delete, then remove the department"]
+    # moving the user out in the same plan makes the delete possible, and is ordered first
+    org.edit("org.yaml", "coupons:\n", "  - email: bob@example.com\n    department: "
+             "Americas/Sales/Inside Sales\n    active: false\ncoupons:\n")
+    plan = plan_of(org)
+    order = [op.address for op in plan.operations]
+    assert order.index("user.bob@example.com") < order.index(
+        "department.Americas/Sales/Field Sales")
+    apply(org)
+    assert plan_of(org).operations == []
