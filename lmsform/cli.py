@@ -24,7 +24,7 @@ from lmsform import __version__, backends, engine, plugins, providers
 from lmsform.apply import ApplyResult, ProgressFn
 from lmsform.config import Config, load_config
 from lmsform.errors import LmsformError, ManifestError, PlanError, Problem
-from lmsform.manifest import KINDS, ManifestFile
+from lmsform.manifest import KINDS
 from lmsform.plan import Action, Operation, Plan
 from lmsform.planner import PlanOptions, check_capabilities
 from lmsform.render import RENDERERS, inert, render_markdown, render_text
@@ -520,11 +520,10 @@ def providers_command() -> None:
 
 @cli.command()
 def schema() -> None:
-    """JSON Schema of a manifest file, for editors."""
-    document = ManifestFile.model_json_schema(by_alias=True)
-    document["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    document["title"] = "lmsform manifest"
-    click.echo(json.dumps(document, indent=2))
+    """JSON Schema of a manifest file, for editors: it accepts what `validate` accepts."""
+    from lmsform.schema import manifest_schema
+
+    click.echo(json.dumps(manifest_schema(), indent=2))
 
 
 def _with_global_options(command: click.Command) -> None:

@@ -25,6 +25,7 @@ from pydantic import (
     Field,
     SecretStr,
     StringConstraints,
+    WithJsonSchema,
     model_validator,
 )
 from pydantic_extra_types.currency_code import ISO4217
@@ -41,11 +42,24 @@ def _no_slash(value: str) -> str:
     return value
 
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
-Name = Annotated[Text, AfterValidator(_no_slash)]
+# What the editor schema (`lmsform schema`) says of each type: what validation accepts,
+# numbers for text included, since a number written for text is that text.
+_TEXT_SCHEMA = {"anyOf": [{"type": "string", "minLength": 1}, {"type": "number"}]}
+_NAME_SCHEMA = {"anyOf": [{"type": "string", "minLength": 1, "pattern": "^[^/]*$"},
+                          {"type": "number"}]}
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1),
+                 WithJsonSchema(_TEXT_SCHEMA)]
+Name = Annotated[Text, AfterValidator(_no_slash), WithJsonSchema(_NAME_SCHEMA)]
 Slug = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=200)]
-Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2, allow_inf_nan=False)]
-Percent = Annotated[Decimal, Field(gt=0, le=100, decimal_places=4, allow_inf_nan=False)]
+Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2, allow_inf_nan=False),
+                  WithJsonSchema({"anyOf": [
+                      {"type": "number", "minimum": 0, "multipleOf": 0.01},
+                      {"type": "string", "pattern": r"^\d{1,12}(\.\d{1,2})?$"}]})]
+Currency = Annotated[ISO4217, WithJsonSchema({"type": "string", "pattern": "^[A-Za-z]{3}$"})]
+Percent = Annotated[Decimal, Field(gt=0, le=100, decimal_places=4, allow_inf_nan=False),
+                    WithJsonSchema({"anyOf": [
+                        {"type": "number", "exclusiveMinimum": 0, "maximum": 100},
+                        {"type": "string", "pattern": r"^\d{1,3}(\.\d{1,4})?$"}]})]
 ADDRESS_RE = re.compile(r"^(region|division|department|group|course|user|coupon)\.(.+)$")
 
 
@@ -84,7 +98,8 @@ def _valid_email(value: str) -> str:
     return value
 
 
-Email = Annotated[str, AfterValidator(_valid_email)]
+Email = Annotated[str, AfterValidator(_valid_email),
+                  WithJsonSchema({"type": "string", "pattern": r"^[^@\s]+@[^@\s]+\.[^@\s]+$"})]
 
 MAX_COUNT = 2**31 - 1  # the largest count every LMS database can store
 MAX_CREDITS = 100_000
@@ -139,7 +154,8 @@ class DepartmentSpec(Managed):
 
 class DivisionSpec(Managed):
     division: Name
-    departments: list[Annotated[DepartmentSpec, BeforeValidator(_name_shorthand)]] = Field(
+    departments: list[Annotated[DepartmentSpec, BeforeValidator(
+        _name_shorthand, json_schema_input_type=Name | DepartmentSpec)]] = Field(
         default_factory=list
     )
 
@@ -177,7 +193,7 @@ class UserSpec(Managed):
 class PriceSpec(Strict):
     plan: Slug
     amount: Money
-    currency: ISO4217
+    currency: Currency
     billing: Literal["one_time", "monthly", "yearly"] = "one_time"
 
 
@@ -186,7 +202,10 @@ class CourseSpec(Managed):
     title: Text
     description: str | None = None
     published: bool | None = None
-    credits: Annotated[Decimal, Field(ge=0, le=MAX_CREDITS, allow_inf_nan=False)] | None = None
+    credits: Annotated[Decimal, Field(ge=0, le=MAX_CREDITS, allow_inf_nan=False),
+                       WithJsonSchema({"anyOf": [
+                           {"type": "number", "minimum": 0, "maximum": MAX_CREDITS},
+                           {"type": "string", "pattern": r"^\d+(\.\d+)?$"}]})] | None = None
     categories: list[Text] | None = None
     pricing: list[PriceSpec] | None = None
     custom: Custom | None = None
@@ -196,7 +215,7 @@ class CourseSpec(Managed):
 class DiscountSpec(Strict):
     percent: Percent | None = None
     amount: Money | None = None
-    currency: ISO4217 | None = None
+    currency: Currency | None = None
 
     @model_validator(mode="after")
     def _one_kind(self) -> DiscountSpec:
