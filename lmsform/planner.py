@@ -60,15 +60,15 @@ def check_capabilities(config: Config, provider: type[Provider] | Provider) -> N
         support = caps.kinds.get(resource.kind)
         if support is None:
             problems.append(config.problem(
-                resource, None, f"the {vendor} provider does not manage {resource.kind}s; "
-                "remove them from the manifests"))
+                resource, None, f"{resource.address}: the {vendor} provider does not manage "
+                f"{resource.kind}s; remove them from the manifests"))
             continue
         identity = SCHEMAS[resource.kind].identity_only
         for name in sorted((resource.attrs.keys() | resource.secrets.keys())
                            - support.fields - identity):
             problems.append(config.problem(
-                resource, name, f"the {vendor} provider does not support the {resource.kind} "
-                f"field '{name}'; remove it"))
+                resource, name, f"{resource.address}: the {vendor} provider does not support "
+                f"the {resource.kind} field '{name}'; remove it"))
         for name, message in provider.check(resource.kind, {**resource.attrs, **resource.secrets}):
             problems.append(config.problem(resource, name, message))
     messages = _unprunable(config, provider)

@@ -308,5 +308,5 @@ def test_capability_errors_read_like_manifest_errors_and_end_with_a_count(org: O
     lines = result.output.strip().splitlines()
     assert all(re.match(r"\S+:\d+:\d+: error: \S+: ", line) for line in lines[:-1]), lines
     assert re.fullmatch(r"\d+ errors; nothing was contacted or changed\.", lines[-1])
-    assert any("coupons[0]: the ilms provider does not manage coupons" in line
+    assert any("coupons[0]: coupon.WELCOME10: the ilms provider does not manage coupons" in line
                for line in lines)

@@ -283,11 +283,12 @@ def test_capabilities_turn_impossible_changes_into_plan_errors(org: Org) -> None
     with pytest.raises(PlanError) as caught:
         plan_of(org, ReadOnlyCourses)
     messages = [str(p) for p in caught.value.problems]  # one layout for every located error
-    assert any(m.endswith("org.yaml:30:5: error: coupons[0]: the local provider does not "
-                          "manage coupons; remove them from the manifests") for m in messages)
-    assert any(m.endswith("org.yaml:10:14: error: courses[0].credits: the local provider does "
-                          "not support the course field 'credits'; remove it")
+    assert any(m.endswith("org.yaml:30:5: error: coupons[0]: coupon.WELCOME10: the local "
+                          "provider does not manage coupons; remove them from the manifests")
                for m in messages)
+    assert any(m.endswith("org.yaml:10:14: error: courses[0].credits: course.security-101: the "
+                          "local provider does not support the course field 'credits'; "
+                          "remove it") for m in messages)
     assert str(caught.value).endswith("2 errors; nothing was contacted or changed.")
     org.edit("org.yaml", "    credits: 2\n", "")
     org.edit("org.yaml", "coupons:\n  - code: WELCOME10\n    discount: {percent: 10}\n"

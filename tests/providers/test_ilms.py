@@ -260,20 +260,20 @@ def test_listing_users_takes_one_request_per_page(tmp_path: Path,
     ("users:\n", "coupons:\n  - code: X\n    discount: {percent: 5}\nusers:\n",
      "coupon.X: the ilms provider does not manage coupons"),
     ("    first_name: Bob\n", "    first_name: Bob;Robert\n",
-     "org.yaml:34:17: user.bob@example.com.first_name: iLMS does not allow the characters ; "
+     "org.yaml:34:17: error: users[1].first_name: iLMS does not allow the characters ; "
      "in 'Bob;Robert'"),
     ("    job_title: Engineer\n", "    job_title: " + "x" * 51 + "\n",
-     "user.ada@example.com.job_title: iLMS allows at most 50 characters (51 given)"),
+     "users[0].job_title: iLMS allows at most 50 characters (51 given)"),
     ("departments: [Finance]", "departments: [Finance, 'Fin:ance']",
-     "department.EMEA/Operations/Fin:ance.name: iLMS does not allow the characters :"),
+     "hierarchy[1].divisions[0].departments[1].name: iLMS does not allow the characters :"),
     ("    first_name: Dan\n    last_name: Brown\n", "",
      "user.dan@example.com: not found in the LMS, and the ilms provider needs first_name, "
      "last_name to create a user; add them to the manifest"),
     ("custom: {language: English, city: London}", "custom: {postal_code: 12345}",
-     "user.ada@example.com.custom: postal_code: iLMS profile fields are text; write '12345' "
+     "users[0].custom: postal_code: iLMS profile fields are text; write '12345' "
      "in quotes"),
     ("custom: {language: English, city: London}", "custom: {shoe_size: 44}",
-     "user.ada@example.com.custom: 'shoe_size' is not an iLMS profile field"),
+     "users[0].custom: 'shoe_size' is not an iLMS profile field"),
 ])
 def test_impossible_manifests_fail_at_plan_time(ilms: IlmsOrg, old: str, new: str,
                                                 message: str) -> None:
