@@ -9,6 +9,7 @@ set of fields a user wrote is read back with `model_fields_set`.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import functools
 import math
 import re
@@ -65,8 +66,11 @@ ADDRESS_RE = re.compile(r"^(region|division|department|group|course|user|coupon)
 
 def _valid_address(value: str) -> str:
     if not ADDRESS_RE.match(value):
+        kind = value.partition(".")[0]
+        near = difflib.get_close_matches(kind, KINDS, n=1, cutoff=0.6)
+        hint = f" (did you mean '{near[0]}.{value.partition('.')[2]}'?)" if near else ""
         raise ValueError(
-            f"'{value}' is not a resource address; write KIND.NAME, e.g. group.Managers, "
+            f"'{value}' is not a resource address{hint}; write KIND.NAME, e.g. group.Managers, "
             "department.Americas/Sales/Inside Sales, user.ada@example.com"
         )
     return value

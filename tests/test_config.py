@@ -439,3 +439,10 @@ def test_a_tab_in_indentation_is_named(cfg: Path) -> None:
     (message,) = problems(cfg)
     assert message.endswith("b.yaml:2:1: error: a tab in the indentation of this line: YAML "
                             "indents with spaces only")
+
+
+def test_an_unknown_kind_in_an_address_suggests_the_nearest(cfg: Path) -> None:
+    write(cfg, "b.yaml", "moved:\n  - {from: usr.old@example.com, to: user.new@example.com}\n")
+    messages = problems(cfg)
+    assert any("moved[0].from: 'usr.old@example.com' is not a resource address (did you mean "
+               "'user.old@example.com'?)" in m for m in messages)
