@@ -512,6 +512,10 @@ def providers_command() -> None:
             if support.required_on_create:
                 required = ", ".join(sorted(support.required_on_create))
                 click.echo(f"  {'':<11} required to create: {required}")
+            for label, names in (("fixed once created", support.fixed_fields),
+                                 ("only added to", support.grow_only_fields)):
+                if names:
+                    click.echo(f"  {'':<11} {label}: {', '.join(sorted(names))}")
             if support.replace_fields:
                 replace = ", ".join(sorted(support.replace_fields))
                 click.echo(f"  {'':<11} replaced on change: {replace}")

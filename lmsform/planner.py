@@ -376,6 +376,8 @@ class _Planner:
         if changes:
             support = self.caps.kinds[kind]
             fields = changed_fields(changes)
+            if self._impossible_changes(resource, support, changes, fields):
+                return
             replace = sorted(fields & support.replace_fields)
             if replace or not support.update:
                 why = self._replace_refused(resource, replace)
@@ -392,6 +394,30 @@ class _Planner:
         elif entry is not None and (entry.removed or
                                     entry.prevent_destroy != resource.lifecycle.prevent_destroy):
             yield operation(Action.RECORD)
+
+    def _impossible_changes(self, resource: Resource, support: KindSupport,
+                            changes: list[Change], fields: set[str]) -> bool:
+        """Changes the API cannot make and that a replace must not make either: reported
+        at the field, with what the user can do instead."""
+        vendor, found = self.provider.type_name, False
+        for name in sorted(fields & support.fixed_fields):
+            found = True
+            self.problems.append(self.config.problem(
+                resource, name, f"{resource.address}: the {vendor} provider cannot change "
+                f"{name} once the {resource.kind} exists (replacing it would lose its "
+                f"history). Change it in the LMS, or add it to lifecycle.ignore_changes. "
+                f"{support.advice}".rstrip()))
+        for change in changes:
+            if change.field in support.grow_only_fields:
+                removed = sorted(set(change.before or []) - set(change.after or []))
+                if removed:
+                    found = True
+                    self.problems.append(self.config.problem(
+                        resource, change.field, f"{resource.address}: the {vendor} provider "
+                        f"can add to {change.field} but not remove from it "
+                        f"({', '.join(removed)}); remove them in the LMS, or add "
+                        f"{change.field} to lifecycle.ignore_changes"))
+        return found
 
     def _replace_refused(self, resource: Resource, fields: list[str]) -> str | None:
         """Why a resource must be replaced, or None (with an error) when it may not be."""
@@ -494,7 +520,13 @@ class _Planner:
             return Operation(address=address, kind=kind, action=action, id=live_id,
                              before=view, after=after, changes=changes or [], reason=why)
 
-        if kind == "user" and self._deactivates():
+        if kind == "user" and self.config.settings.user_removal == "deactivate" \
+                and not support.deactivate:
+            self.errors.append(
+                f"{address}: {why}, but the {self.provider.type_name} provider cannot "
+                "deactivate users; set settings.user_removal: delete to delete them, or keep "
+                f"declaring it, or stop managing it with `lmsform state rm {address}`")
+        elif kind == "user" and self._deactivates():
             if view.get("active") is False:
                 yield operation(Action.FORGET)
             else:

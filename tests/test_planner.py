@@ -558,3 +558,46 @@ def test_deleting_a_department_that_still_holds_deactivated_users_is_refused(org
         "department.Americas/Sales/Field Sales")
     apply(org)
     assert plan_of(org).operations == []
+
+
+class NoUserUpdates(LocalProvider):
+    """A vendor that cannot rename users, add-only group members, and no deactivation."""
+
+    capabilities: ClassVar[Capabilities] = Capabilities(kinds={
+        **LocalProvider.capabilities.kinds,
+        "user": KindSupport(fields=frozenset(SCHEMAS["user"].fields) - {"active"},
+                            fixed_fields=frozenset({"first_name"}),
+                            grow_only_fields=frozenset({"groups"})),
+    })
+
+
+def test_fixed_and_grow_only_fields_are_plan_errors_never_replacements(org: Org) -> None:
+    apply(org)
+    org.edit("org.yaml", "first_name: Ada", "first_name: Augusta")
+    org.edit("org.yaml", "    groups: [Managers]\n", "    groups: []\n")
+    with pytest.raises(PlanError) as caught:
+        plan_of(org, NoUserUpdates)
+    messages = sorted(str(p) for p in caught.value.problems)
+    assert any(m.endswith("users[0].first_name: user.ada@example.com: the local provider "
+                          "cannot change first_name once the user exists (replacing it would "
+                          "lose its history). Change it in the LMS, or add it to "
+                          "lifecycle.ignore_changes.") for m in messages)
+    assert any(m.endswith("users[0].groups: user.ada@example.com: the local provider can add "
+                          "to groups but not remove from it (Managers); remove them in the "
+                          "LMS, or add groups to lifecycle.ignore_changes") for m in messages)
+    assert "replace" not in {op.action for op in plan_of(org).operations}
+
+
+def test_removing_a_user_where_users_cannot_be_deactivated_needs_user_removal_delete(
+    org: Org,
+) -> None:
+    apply(org)
+    org.edit("org.yaml", BOB, "")
+    with pytest.raises(PlanError) as caught:
+        plan_of(org, NoUserUpdates)
+    assert caught.value.messages == [
+        "user.bob@example.com: removed from the manifests, but the local provider cannot "
+        "deactivate users; set settings.user_removal: delete to delete them, or keep declaring "
+        "it, or stop managing it with `lmsform state rm user.bob@example.com`"]
+    org.write("settings.yaml", "settings: {user_removal: delete}\n")
+    assert actions(plan_of(org, NoUserUpdates)) == {"user.bob@example.com": "delete"}

@@ -32,6 +32,12 @@ class KindSupport:
     delete: bool = True
     deactivate: bool = False  # users: switch off instead of deleting
     replace_fields: frozenset[str] = frozenset()  # a change to one of these means delete + create
+    # set once at create and never changed, where replacing would lose data (a learner's
+    # progress): a change is a plan-time error, with `advice`
+    fixed_fields: frozenset[str] = frozenset()
+    # lists the API can add to but not take from (members without a removal call): a removal
+    # is a plan-time error
+    grow_only_fields: frozenset[str] = frozenset()
     required_on_create: frozenset[str] = frozenset()  # the vendor refuses a create without them
     advice: str = ""  # what the user can do instead when an operation is not supported
 
