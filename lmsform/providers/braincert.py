@@ -18,6 +18,7 @@ coupon is replaced.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -172,7 +173,7 @@ class BraincertProvider(HttpProvider):
         attrs = {"code": first.get("code"), "discount": discount, "courses": courses,
                  "usage_limit": first.get("usage_limit"),
                  "expires": first.get("expiry") or None}
-        return LiveResource(COUPON_SEPARATOR.join(_id(d) for d in discounts), attrs)
+        return LiveResource(_coupon_id(_id(d) for d in discounts), attrs)
 
     # writing
 
@@ -288,7 +289,7 @@ class BraincertProvider(HttpProvider):
     def _create_coupon(self, attrs: dict[str, Any]) -> str:
         courses = attrs.get("courses")
         scopes: list[str | None] = list(courses) if courses else [None]
-        return COUPON_SEPARATOR.join(self._add_discount(attrs, c) for c in scopes)
+        return _coupon_id(self._add_discount(attrs, c) for c in scopes)
 
     def _add_discount(self, attrs: dict[str, Any], course: str | None) -> str:
         discount = attrs["discount"]
@@ -323,6 +324,11 @@ class BraincertProvider(HttpProvider):
                                   safe=True, already_done=lambda r: r.status_code == 404)
         else:
             raise LmsformError(f"the braincert provider cannot delete {kind}s")
+
+
+def _coupon_id(discounts: Iterable[str]) -> str:
+    """One id for a coupon's discounts, the same however they were listed or created."""
+    return COUPON_SEPARATOR.join(sorted(discounts, key=lambda d: (len(d), d)))
 
 
 def _no_removal(item: str) -> Call:

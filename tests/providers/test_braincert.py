@@ -1,0 +1,210 @@
+"""The braincert provider against the BrainCert simulator, over real sockets.
+
+What the LMS holds is checked through the API itself (the documented calls), not through the
+simulator's internals, so these tests read the same against any implementation of the API.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from click.testing import CliRunner, Result
+
+from lmsform.cli import cli
+from lmsform.simulators.base import Faults
+from lmsform.simulators.braincert import BraincertSimulator
+
+EXAMPLE = Path(__file__).parent.parent.parent / "examples" / "braincert"
+HEADERS = {"Authorization": "sim-key", "x-domain-id": "sim-domain"}
+
+
+class School:
+    """The example catalogue in a temporary directory, pointed at a running simulator."""
+
+    def __init__(self, root: Path, faults: Faults | None = None) -> None:
+        self.sim = BraincertSimulator(faults=faults) if faults else BraincertSimulator()
+        self.url = self.sim.start() + "/api/v1"
+        self.dir = root / "braincert"
+        shutil.copytree(EXAMPLE, self.dir)
+        main = (self.dir / "lmsform.yaml").read_text()
+        main = main.replace("${env:BRAINCERT_BASE_URL:-http://127.0.0.1:8081/api/v1}",
+                            self.url).replace("../../state/braincert.json", "state.json")
+        (self.dir / "lmsform.yaml").write_text(main)
+
+    def close(self) -> None:
+        self.sim.stop()
+
+    def run(self, *args: str) -> Result:
+        return CliRunner().invoke(cli, [*args, "-C", str(self.dir)])
+
+    def apply(self) -> Result:
+        result = self.run("apply", "--auto-approve")
+        assert result.exit_code == 0, result.output
+        return result
+
+    def edit(self, name: str, old: str, new: str) -> None:
+        path = self.dir / name
+        text = path.read_text()
+        assert old in text, old
+        path.write_text(text.replace(old, new))
+
+    # the LMS, through its API
+
+    def call(self, method: str, path: str, **body: Any) -> Any:
+        response = httpx.request(method, self.url + path, headers=HEADERS,
+                                 json=body or None, timeout=10)
+        assert response.status_code < 400, response.text
+        return response.json()
+
+    def listing(self, path: str, **body: Any) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        page = 1
+        while True:
+            answer = self.call("POST", path, page=page, limit=100, **body)
+            found += answer["data"]
+            if len(found) >= int(answer["total"]) or not answer["data"]:
+                return found
+            page += 1
+
+    def users(self) -> dict[str, str]:
+        """email -> id"""
+        return {u["email"]: str(u.get("id") or u.get("user_id"))
+                for u in self.listing("/users/list")}
+
+    def courses(self) -> dict[str, str]:
+        """name -> id"""
+        return {c.get("name") or c.get("title"): str(c.get("id") or c.get("course_id"))
+                for c in self.listing("/courses/list")}
+
+    def enrolled(self, course: str) -> set[str]:
+        ids = {str(u.get("id") or u.get("user_id")) for u in self.listing(
+            "/users/listUsersenrolledincourse", course_id=int(self.courses()[course]))}
+        return {email for email, uid in self.users().items() if uid in ids}
+
+    def pricing(self, course: str) -> dict[str, float]:
+        plans = self.call("GET", f"/shoppingCart/courses/pricing/{self.courses()[course]}")
+        return {p["plan_name"]: float(p["price"]) for p in plans["data"]}
+
+    def discounts(self) -> Counter[tuple[str, str | None]]:
+        """(code, course name or None for global) -> how many"""
+        names = {v: k for k, v in self.courses().items()}
+        found: Counter[tuple[str, str | None]] = Counter(
+            (d["code"], None)
+            for d in self.call("GET", "/discounts/globaldiscounts/list")["data"])
+        for cid in self.courses().values():
+            for d in self.call("GET", f"/discounts/courses/{cid}")["data"]:
+                found[d["code"], names[cid]] += 1
+        return found
+
+    def assert_converged_and_state_matches(self) -> None:
+        plan = self.run("plan", "--detailed-exitcode")
+        assert plan.exit_code == 0, plan.output
+        state = json.loads((self.dir / "state.json").read_text())["resources"]
+        users = self.users()
+        assert {a[5:]: e["id"] for a, e in state.items() if a.startswith("user.")} == users
+        assert all(n == 1 for n in self.discounts().values()), self.discounts()
+
+
+@pytest.fixture
+def school(tmp_path: Path) -> Any:
+    created = School(tmp_path)
+    yield created
+    created.close()
+
+
+def test_the_example_applies_and_converges(school: School) -> None:
+    school.apply()
+    assert len(school.users()) == 5
+    assert school.enrolled("Security Awareness") == {
+        "ada.lovelace@acme.example", "grace.hopper@acme.example",
+        "linus.pauling@acme.example", "marie.curie@acme.example"}
+    assert school.pricing("Negotiation for Sales Teams") == {"standard": 129.0, "monthly": 19.0}
+    assert school.discounts() == Counter({
+        ("WELCOME10", None): 1, ("SALES25", "Negotiation for Sales Teams"): 1,
+        ("SALES25", "Leadership Essentials"): 1, ("EUPRIVACY", "GDPR Basics"): 1})
+    school.assert_converged_and_state_matches()
+
+
+def test_an_edit_applies_and_converges(school: School) -> None:
+    school.apply()
+    school.edit("catalogue.yaml", "amount: 129.00", "amount: 149.00")
+    school.edit("catalogue.yaml", "discount: {percent: 15}", "discount: {percent: 20}")
+    school.edit("people.yaml", "enrollments: [sales-negotiation]\n",
+                "enrollments: [gdpr-basics]\n")
+    school.edit("people.yaml", "  - email: marie.curie@acme.example\n    username: marie.curie\n"
+                "    first_name: Marie\n    last_name: Curie\n"
+                "    enrollments: [gdpr-basics, security-101]\n", "")
+    plan = school.run("plan").output
+    assert "~ course.sales-negotiation" in plan and "pricing[standard]" in plan
+    assert "-/+ coupon.EUPRIVACY" in plan and "- user.marie.curie@acme.example" in plan
+    school.apply()
+    assert school.pricing("Negotiation for Sales Teams")["standard"] == 149.0
+    assert "frida.kahlo@acme.example" in school.enrolled("GDPR Basics")
+    assert "frida.kahlo@acme.example" not in school.enrolled("Negotiation for Sales Teams")
+    assert "marie.curie@acme.example" not in school.users()
+    school.assert_converged_and_state_matches()
+
+
+def test_what_the_api_cannot_do_is_refused_at_plan_time(school: School) -> None:
+    school.apply()
+    school.edit("people.yaml", "first_name: Ada", "first_name: Augusta")
+    school.edit("people.yaml", "    groups: [Sales Team]\n    enrollments: [sales-negotiation]\n",
+                "    groups: []\n    enrollments: [sales-negotiation]\n")
+    result = school.run("plan")
+    assert result.exit_code == 1
+    assert "users[0].first_name: user.ada.lovelace@acme.example: the braincert provider " \
+           "cannot change first_name once the user exists" in result.output
+    assert "can add to groups but not remove from it (Sales Team)" in result.output
+    school.edit("people.yaml", "first_name: Augusta", "first_name: Ada")
+    school.edit("people.yaml", "    groups: []\n", "    groups: [Sales Team]\n")
+    school.edit("lmsform.yaml", "user_removal: delete", "user_removal: deactivate")
+    school.edit("people.yaml", "  - email: marie.curie@acme.example\n", "  - email: x@y.example\n")
+    refused = school.run("plan")
+    assert refused.exit_code == 1 and "cannot deactivate users" in refused.output
+
+
+def test_the_same_under_faults_creates_nothing_twice(tmp_path: Path) -> None:
+    school = School(tmp_path, Faults(latency_ms=2, fail_every=7, drop_every=11))
+    try:
+        for _ in range(6):  # a failure may stop an apply: running it again continues
+            if school.run("apply", "--auto-approve").exit_code == 0:
+                break
+        else:
+            pytest.fail("apply did not converge under faults")
+        school.sim.faults = Faults()
+        assert Counter(school.users().keys()).most_common(1)[0][1] == 1
+        assert len(school.users()) == 5
+        assert school.pricing("Security Awareness") == {"standard": 49.0, "team": 399.0}
+        school.assert_converged_and_state_matches()
+    finally:
+        school.close()
+
+
+def test_planning_reads_users_in_pages(tmp_path: Path) -> None:
+    school = School(tmp_path)
+    try:
+        users = "".join(f"  - email: u{i}@example.com\n    username: u{i}\n"
+                        for i in range(250))
+        (school.dir / "many.yaml").write_text("users:\n" + users)
+        school.apply()
+        school.sim.reset_counts()
+        assert school.run("plan", "--detailed-exitcode").exit_code == 0
+        by_route = school.sim.stats()["by_route"]
+        assert by_route["POST users list"] == math.ceil(255 / 100)  # pages, not one per user
+    finally:
+        school.close()
+
+
+def test_credentials_never_show(school: School) -> None:
+    school.apply()
+    result = CliRunner().invoke(cli, ["-v", "plan", "-C", str(school.dir)])
+    state = (school.dir / "state.json").read_text()
+    for text in (result.output, state):
+        assert "sim-key" not in text and "sim-domain" not in text
