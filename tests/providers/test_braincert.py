@@ -208,3 +208,31 @@ def test_credentials_never_show(school: School) -> None:
     state = (school.dir / "state.json").read_text()
     for text in (result.output, state):
         assert "sim-key" not in text and "sim-domain" not in text
+
+
+def test_a_catalogue_plans_the_same_on_local_and_braincert(school: School, tmp_path: Path
+                                                           ) -> None:
+    local = tmp_path / "local"
+    local.mkdir()
+    (local / "lmsform.yaml").write_text("provider: {type: local, path: lms.sqlite}\n"
+                                        "state: {path: state.json}\n")
+    shutil.copy(school.dir / "catalogue.yaml", local)
+    (school.dir / "people.yaml").unlink()
+
+    def operations(directory: Path) -> list[tuple[str, str, list[str]]]:
+        result = CliRunner().invoke(cli, ["plan", "--json", "-C", str(directory)])
+        assert result.exit_code == 0, result.output
+        return sorted((op["address"], op["action"], sorted(c["field"] for c in op["changes"]))
+                      for op in json.loads(result.output)["operations"])
+
+    assert operations(local) == operations(school.dir)
+    for directory in (local, school.dir):
+        assert CliRunner().invoke(cli, ["apply", "--auto-approve", "-C",
+                                        str(directory)]).exit_code == 0
+        catalogue = directory / "catalogue.yaml"
+        catalogue.write_text(catalogue.read_text().replace("amount: 39.00", "amount: 45.00")
+                             .replace("For new managers", "For new and future managers"))
+    edited = operations(local)
+    assert edited == operations(school.dir) == [
+        ("course.gdpr-basics", "update", ["pricing[standard]"]),
+        ("course.leadership-essentials", "update", ["description"])]
