@@ -1,11 +1,12 @@
-"""Benchmark the ilms provider against the iLMS simulator with network latency.
+"""Benchmark a vendor provider against its simulator with network latency.
 
-For each size N: start `lmsform simulate ilms` with 20 ms latency in its own process, apply an
-organisation of N users to it, then plan the converged organisation. Reports wall time and
+For each size N: start `lmsform simulate VENDOR` with 20 ms latency in its own process, apply
+an organisation of N users to it, then plan the converged organisation. Reports wall time and
 the requests the simulator served, next to the sequential lower bound (requests x latency):
 what the same work would take one request at a time.
 
-    python benchmarks/ilms.py 1000 5000
+    python benchmarks/vendor.py ilms 1000 5000
+    python benchmarks/vendor.py braincert 1000
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def write_org(directory: Path, users: int, port: int) -> None:
+def write_ilms(directory: Path, users: int, port: int) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     departments = [f"Department {i}" for i in range(max(1, users // 250))]
     lines = [
@@ -58,6 +59,35 @@ def write_org(directory: Path, users: int, port: int) -> None:
     (directory / "org.yaml").write_text("\n".join(lines) + "\n")
 
 
+def write_braincert(directory: Path, users: int, port: int) -> None:
+    """A catalogue (two priced courses, a coupon) and N users in groups, enrolled."""
+    directory.mkdir(parents=True, exist_ok=True)
+    lines = [
+        "provider:", "  type: braincert", f"  base_url: http://127.0.0.1:{port}/api/v1",
+        "  api_key: sim-key", "  domain_id: sim-domain", f"  max_concurrency: {PARALLELISM}",
+        "state: {path: state.json}", "settings: {user_removal: delete}",
+        "courses:",
+        "  - {key: security, title: Security Awareness, published: true,"
+        " pricing: [{plan: standard, amount: 49.00, currency: USD}]}",
+        "  - {key: privacy, title: Data Privacy Basics, published: true,"
+        " pricing: [{plan: standard, amount: 39.00, currency: USD}]}",
+        "coupons:", "  - {code: WELCOME10, discount: {percent: 10}}",
+        "groups:", "  - {name: Managers}", "  - {name: Sales Team}",
+        "users:",
+    ]
+    groups, courses = ["Managers", "Sales Team"], ["security", "privacy"]
+    for i in range(users):
+        lines += [
+            f"  - email: user{i}@bench.example", f"    username: user{i}",
+            f"    first_name: First{i}", f"    last_name: Last{i}",
+            f"    groups: [{groups[i % 2]}]", f"    enrollments: [{courses[i % 2]}]",
+        ]
+    (directory / "org.yaml").write_text("\n".join(lines) + "\n")
+
+
+VENDORS = {"ilms": write_ilms, "braincert": write_braincert}
+
+
 def stats(port: int) -> int:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/_simulator/stats") as response:
         return json.load(response)["requests"]
@@ -70,10 +100,10 @@ def run(args: list[str], env: dict[str, str]) -> float:
     return time.perf_counter() - start
 
 
-def bench(users: int, work: Path) -> list[tuple[str, float, int]]:
+def bench(vendor: str, users: int, work: Path) -> list[tuple[str, float, int]]:
     port = free_port()
     simulator = subprocess.Popen(
-        [sys.executable, "-m", "lmsform", "simulate", "ilms", "--port", str(port),
+        [sys.executable, "-m", "lmsform", "simulate", vendor, "--port", str(port),
          "--latency-ms", str(LATENCY_MS)], stdout=subprocess.DEVNULL)
     try:
         for _ in range(100):
@@ -82,8 +112,8 @@ def bench(users: int, work: Path) -> list[tuple[str, float, int]]:
                 break
             except OSError:
                 time.sleep(0.1)
-        directory = work / f"ilms-{users}"
-        write_org(directory, users, port)
+        directory = work / f"{vendor}-{users}"
+        VENDORS[vendor](directory, users, port)
         env = dict(os.environ)
         results = []
         before = stats(port)
@@ -102,13 +132,14 @@ def bench(users: int, work: Path) -> list[tuple[str, float, int]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("sizes", nargs="*", type=int, default=[1000, 5000])
+    parser.add_argument("vendor", choices=sorted(VENDORS))
+    parser.add_argument("sizes", nargs="*", type=int, default=[1000])
     args = parser.parse_args()
     print("| users | run | wall time | requests | sequential lower bound | speed-up |")
     print("|---:|---|---:|---:|---:|---:|")
     with tempfile.TemporaryDirectory() as tmp:
         for users in args.sizes:
-            for name, seconds, requests in bench(users, Path(tmp)):
+            for name, seconds, requests in bench(args.vendor, users, Path(tmp)):
                 bound = requests * LATENCY_MS / 1000
                 print(f"| {users:,} | {name} | {seconds:.1f} s | {requests:,} | {bound:.1f} s "
                       f"| {bound / seconds:.1f}x |", flush=True)
