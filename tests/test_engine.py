@@ -110,5 +110,7 @@ def test_the_apply_sequence_runs_through_its_hooks_in_order(tmp_path: Path) -> N
 
 def test_simulate_lists_every_installed_simulator() -> None:
     output = run("simulate", "--help")
-    assert "ilms  The iLMS API, in memory." in output
+    listed = [line.split(None, 1) for line in output.split("Commands:")[1].strip().splitlines()]
+    assert ["ilms", "The iLMS API, in memory."] in listed
+    assert ["braincert", "The BrainCert API, in memory."] in listed
     assert "--fail-every" in run("simulate", "ilms", "--help")
