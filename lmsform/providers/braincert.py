@@ -95,12 +95,12 @@ class BraincertProvider(HttpProvider):
         if kind == "user":
             return self._users()
         if kind == "group":
-            return [LiveResource(_id(g), {"name": g.get("name"),
+            return [LiveResource(_id(g, "group"), {"name": g.get("name"),
                                           "description": g.get("description") or ""})
                     for g in self._groups()]
         if kind == "course":
-            pricing = self._each(self._courses(), lambda c: self._pricing(_id(c)))
-            return [LiveResource(_id(c), {**_course_attrs(c), "pricing": _plans(p)})
+            pricing = self._each(self._courses(), lambda c: self._pricing(_id(c, "course")))
+            return [LiveResource(_id(c, "course"), {**_course_attrs(c), "pricing": _plans(p)})
                     for c, p in zip(self._courses(), pricing, strict=True)]
         if kind == "coupon":
             return self._coupons()
@@ -116,33 +116,35 @@ class BraincertProvider(HttpProvider):
         return self._cached("courses", lambda: self._pages("/courses/list"))
 
     def _users(self) -> list[LiveResource]:
-        members = self._by_user("members", self._groups(), self._members_of)
-        enrolled = self._by_user("enrolled", self._courses(), self._enrolled_in)
-        return [LiveResource(_id(u), {
+        members = self._by_user("members", "group", self._groups(), self._members_of)
+        enrolled = self._by_user("enrolled", "course", self._courses(), self._enrolled_in)
+        return [LiveResource(_id(u, "user"), {
             "email": u.get("email"), "username": u.get("username"),
             "first_name": _pick(u, "first_name", "firstname"),
             "last_name": _pick(u, "last_name", "lastname"),
-            "groups": members.get(_id(u), []), "enrollments": enrolled.get(_id(u), []),
+            "groups": members.get(_id(u, "user"), []),
+            "enrollments": enrolled.get(_id(u, "user"), []),
         }) for u in self._pages("/users/list")]
 
-    def _by_user(self, name: str, owners: list[dict[str, Any]],
+    def _by_user(self, name: str, kind: str, owners: list[dict[str, Any]],
                  users_of: Any) -> dict[str, list[str]]:
         """user id -> ids of the groups (courses) listing them, one paged call per owner."""
         def load() -> dict[str, list[str]]:
             found: dict[str, list[str]] = defaultdict(list)
-            for owner, users in zip(owners, self._each(owners, lambda o: users_of(_id(o))),
+            for owner, users in zip(owners, self._each(owners, lambda o: users_of(_id(o, kind))),
                                     strict=True):
                 for user in users:
-                    found[user].append(_id(owner))
+                    found[user].append(_id(owner, kind))
             return found
 
         return self._cached(name, load)
 
     def _members_of(self, group: str) -> set[str]:
-        return {_id(u) for u in self._pages("/groups/listallusers", group_id=_num(group))}
+        return {_id(u, "user") for u in self._pages("/groups/listallusers",
+                                                    group_id=_num(group))}
 
     def _enrolled_in(self, course: str) -> set[str]:
-        return {_id(u) for u in self._pages("/users/listUsersenrolledincourse",
+        return {_id(u, "user") for u in self._pages("/users/listUsersenrolledincourse",
                                             course_id=_num(course))}
 
     def _pricing(self, course: str) -> list[dict[str, Any]]:
@@ -151,17 +153,17 @@ class BraincertProvider(HttpProvider):
 
     def _coupons(self) -> list[LiveResource]:
         """Discounts with one code grouped into one coupon: global, or for listed courses."""
-        courses = [_id(c) for c in self._courses()]
+        courses = [_id(c, "course") for c in self._courses()]
         per_course = self._each(courses, lambda c: _records(self.http.call(
             "GET", f"/discounts/courses/{c}", safe=True)))
         found = _records(self.http.call("GET", "/discounts/globaldiscounts/list", safe=True))
-        scoped: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        scoped: dict[str, list[tuple[str, dict[str, Any]]]] = defaultdict(list)
         for course, discounts in zip(courses, per_course, strict=True):
             for d in discounts:
-                scoped[str(d.get("code"))].append({**d, "course_id": course})
+                scoped[str(d.get("code"))].append((course, d))
         coupons = [self._coupon([d], None) for d in found]
-        coupons += [self._coupon(ds, sorted(str(d["course_id"]) for d in ds))
-                    for ds in scoped.values()]
+        coupons += [self._coupon([d for _, d in pairs], sorted(c for c, _ in pairs))
+                    for pairs in scoped.values()]
         return coupons
 
     def _coupon(self, discounts: list[dict[str, Any]], courses: list[str] | None
@@ -173,7 +175,7 @@ class BraincertProvider(HttpProvider):
         attrs = {"code": first.get("code"), "discount": discount, "courses": courses,
                  "usage_limit": first.get("usage_limit"),
                  "expires": first.get("expiry") or None}
-        return LiveResource(_coupon_id(_id(d) for d in discounts), attrs)
+        return LiveResource(_coupon_id(_id(d, "discount") for d in discounts), attrs)
 
     # writing
 
@@ -198,14 +200,18 @@ class BraincertProvider(HttpProvider):
         self._forget(f"{what}s")
         answer = self.http.request("POST", path, safe=False, json=body,
                                    landed=lambda: named(body["name"]))
-        return answer if isinstance(answer, str) else new_id(answer, self.http.classifier)
+        return answer if isinstance(answer, str) else self._made(answer, what)
+
+    def _made(self, answer: httpx.Response, kind: str) -> str:
+        """The id a create answered: `id`, or named after the kind (`user_id`)."""
+        return new_id(answer, self.http.classifier, ("id", f"{kind}_id"))
 
     def _groups_named(self, name: str) -> str | None:
-        return next((_id(g) for g in self._pages("/groups/list") if g.get("name") == name),
+        return next((_id(g, "group") for g in self._pages("/groups/list") if g.get("name") == name),
                     None)
 
     def _courses_named(self, name: str) -> str | None:
-        return next((_id(c) for c in self._pages("/courses/list")
+        return next((_id(c, "course") for c in self._pages("/courses/list")
                      if _pick(c, "name", "title") == name), None)
 
     def _create_user(self, attrs: dict[str, Any]) -> str:
@@ -217,7 +223,7 @@ class BraincertProvider(HttpProvider):
             body["password"] = attrs["password"]
         answer = self.http.request("POST", "/users/create", safe=False, json=body,
                                    landed=lambda: self._user_by_email(email))
-        user = answer if isinstance(answer, str) else new_id(answer, self.http.classifier)
+        user = answer if isinstance(answer, str) else self._made(answer, "user")
         self._set_links(user, {"groups": attrs.get("groups") or [],
                                "enrollments": attrs.get("enrollments") or []}, {})
         return user
@@ -230,7 +236,7 @@ class BraincertProvider(HttpProvider):
                 return None
             raise
         record = found[0] if isinstance(found, list) and found else found
-        return _id(record) if isinstance(record, dict) else None
+        return _id(record, "user") if isinstance(record, dict) else None
 
     def update(self, kind: str, id: str, changes: dict[str, Any],
                before: dict[str, Any]) -> None:
@@ -302,13 +308,13 @@ class BraincertProvider(HttpProvider):
         answer = self.http.request("POST", "/discounts/addCourseDiscount", safe=False,
                                    json=body, landed=lambda: self._discount_id(attrs["code"],
                                                                                course))
-        return answer if isinstance(answer, str) else new_id(answer, self.http.classifier)
+        return answer if isinstance(answer, str) else self._made(answer, "discount")
 
     def _discount_id(self, code: str, course: str | None) -> str | None:
         path = ("/discounts/globaldiscounts/list" if course is None
                 else f"/discounts/courses/{course}")
         found = _records(self.http.call("GET", path, safe=True))
-        return next((_id(d) for d in found if d.get("code") == code), None)
+        return next((_id(d, "discount") for d in found if d.get("code") == code), None)
 
     def delete(self, kind: str, id: str) -> None:
         if kind == "user":
@@ -346,9 +352,8 @@ def _pick(record: dict[str, Any], *names: str) -> Any:
     return next((record[n] for n in names if record.get(n) not in (None, "")), None)
 
 
-def _id(record: dict[str, Any]) -> str:
-    value = _pick(record, "id", "user_id", "group_id", "course_id", "discount_id",
-                  "pricing_id")
+def _id(record: dict[str, Any], kind: str) -> str:
+    value = _pick(record, "id", f"{kind}_id")
     if value is None:
         raise LmsformError("BrainCert answered a record without an id")
     return str(value)

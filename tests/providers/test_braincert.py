@@ -236,3 +236,68 @@ def test_a_catalogue_plans_the_same_on_local_and_braincert(school: School, tmp_p
     assert edited == operations(school.dir) == [
         ("course.gdpr-basics", "update", ["pricing[standard]"]),
         ("course.leadership-essentials", "update", ["description"])]
+
+
+class OtherBraincert(BraincertSimulator):
+    """Another reading of the same document: records keyed `user_id`/`course_id`/..., ids and
+    prices as text, creates that answer the new record in `data`, pages capped at 50, and
+    `firstname`/`lastname` spellings. The provider must not depend on our own choices."""
+
+    KEYS = {"users": "user_id", "groups": "group_id", "courses": "course_id",
+            "discounts": "discount_id"}
+
+    def _page(self, request: Any, items: list[Any]) -> Any:
+        body = self._body(request)
+        body["limit"] = min(50, int(body.get("limit") or 50))
+        request.body, request.query = body, {}
+        answer = super()._page(request, [self._renamed(i) for i in items])
+        answer.body["limit"] = body["limit"]
+        return answer
+
+    def _ok(self, data: Any, message: str = "Success", status: int = 200) -> Any:
+        if isinstance(data, list):
+            data = [self._renamed(d) for d in data]
+        elif isinstance(data, dict):
+            data = self._renamed(data)
+        return super()._ok(data, message, status)
+
+    def _renamed(self, record: dict[str, Any]) -> dict[str, Any]:
+        out = {k: (str(v) if k in {"id", "price", "value", "pricing_id"} and v is not None
+                   else v) for k, v in record.items()}
+        if "email" in out:
+            out["user_id"] = out.pop("id")
+            out["firstname"], out["lastname"] = out.pop("first_name"), out.pop("last_name")
+        elif "code" in out:
+            out["discount_id"] = out.pop("id")
+        return out
+
+    def create_user(self, request: Any) -> Any:
+        answer = super().create_user(request)
+        user = self.users[answer.body["id"]]
+        return self._ok(user, "User successfully created")
+
+
+def test_another_reading_of_the_document_works_too(tmp_path: Path) -> None:
+    school = School.__new__(School)
+    school.sim = OtherBraincert()
+    school.url = school.sim.start() + "/api/v1"
+    school.dir = tmp_path / "braincert"
+    shutil.copytree(EXAMPLE, school.dir)
+    main = (school.dir / "lmsform.yaml").read_text()
+    (school.dir / "lmsform.yaml").write_text(main.replace(
+        "${env:BRAINCERT_BASE_URL:-http://127.0.0.1:8081/api/v1}", school.url).replace(
+        "../../state/braincert.json", "state.json"))
+    users = "".join(f"  - email: u{i}@example.com\n    username: u{i}\n" for i in range(70))
+    (school.dir / "many.yaml").write_text("users:\n" + users)
+    try:
+        school.apply()
+        school.assert_converged_and_state_matches()
+        school.edit("catalogue.yaml", "amount: 129.00", "amount: 149.00")
+        school.apply()
+        school.assert_converged_and_state_matches()
+        prices = [p for p in school.sim.pricing.values() if p["plan_name"] == "standard"
+                  and school.sim.courses[p["course_id"]]["name"] == "Negotiation for Sales Teams"]
+        assert [p["price"] for p in prices] == [149.0]
+        assert len(school.sim.users) == 75
+    finally:
+        school.close()
