@@ -24,6 +24,7 @@ class Secrets:
     user, possibly thousands) only as whole values, which costs one set lookup."""
 
     def __init__(self, credentials: Iterable[str], write_only: Iterable[str] = ()) -> None:
+        credentials = list(credentials)
         self.values = frozenset(v for v in (*credentials, *write_only) if v)
         self._contained = [v for v in credentials if len(v) >= MIN_CONTAINED]
 
