@@ -301,6 +301,7 @@ class _Planner:
                     claimed[candidates[0]] = resource.address
                     matches[resource.address] = (candidates[0], "natural")
                     break
+        self._complete(kind, views, desired, matches)
 
         for resource in desired:
             match = matches.get(resource.address)
@@ -321,6 +322,30 @@ class _Planner:
                                      for i, v in views.items()}
 
         yield from self._removals(kind, desired_addresses, claimed, views)
+
+    def _complete(self, kind: str, views: dict[str, dict[str, Any]], desired: list[Resource],
+                  matches: dict[str, tuple[str, str]]) -> None:
+        """Fill the fields the LMS's list leaves out (`KindSupport.unlisted_fields`): the
+        last applied value from state, as Terraform keeps what a read cannot see; and, for a
+        matched resource state does not know whose manifest sets one, a read by id."""
+        unlisted = self.caps.kinds[kind].unlisted_fields
+        if not unlisted:
+            return
+        for live_id, view in views.items():
+            address = self.owner.get((kind, live_id))
+            recorded = self.state_view[address].attributes if address else {}
+            for name in unlisted - view.keys():
+                if name in recorded:
+                    view[name] = recorded[name]
+        unread = sorted({live_id for r in desired if r.address in matches
+                         for live_id in [matches[r.address][0]]
+                         if (unlisted & r.attrs.keys()) - views[live_id].keys()})
+        if unread:
+            for live in self.provider.read(kind, unread):
+                full = self._view(kind, live)
+                view = views[live.id]
+                view.update({name: full[name] for name in unlisted - view.keys()
+                             if name in full})
 
     def _create(self, resource: Resource) -> Iterator[Operation]:
         support = self.caps.kinds[resource.kind]

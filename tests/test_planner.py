@@ -601,3 +601,44 @@ def test_removing_a_user_where_users_cannot_be_deactivated_needs_user_removal_de
         "it, or stop managing it with `lmsform state rm user.bob@example.com`"]
     org.write("settings.yaml", "settings: {user_removal: delete}\n")
     assert actions(plan_of(org, NoUserUpdates)) == {"user.bob@example.com": "delete"}
+
+
+class UnlistedActive(LocalProvider):
+    """A vendor whose user list leaves `active` out: only a read by id shows it."""
+
+    capabilities: ClassVar[Capabilities] = Capabilities(kinds={
+        **LocalProvider.capabilities.kinds,
+        "user": KindSupport(fields=frozenset(SCHEMAS["user"].fields), deactivate=True,
+                            unlisted_fields=frozenset({"active"})),
+    })
+    reads: ClassVar[list[list[str]]] = []
+
+    def list_all(self, kind: str) -> list[LiveResource]:
+        found = super().list_all(kind)
+        for live in found if kind == "user" else []:
+            live.attrs.pop("active", None)
+        return found
+
+    def read(self, kind: str, ids: list[str]) -> list[LiveResource]:
+        self.reads.append(sorted(ids))
+        return [r for r in super().list_all(kind) if r.id in ids]
+
+
+def test_unlisted_fields_come_from_state_and_are_read_by_id_only_when_unknown(org: Org
+                                                                             ) -> None:
+    org.edit("org.yaml", "    first_name: Bob\n", "    first_name: Bob\n    active: false\n")
+    UnlistedActive.reads.clear()
+    apply_with(org, UnlistedActive)
+    assert sql(org, "SELECT active FROM users WHERE email = 'bob@example.com'") == [(0,)]
+    assert plan_of(org, UnlistedActive).operations == []  # from state: no reads
+    assert UnlistedActive.reads == []
+    # Adopting: state does not know Bob, whose manifest sets `active`: one read, his alone.
+    org.state_path.unlink()
+    plan = plan_of(org, UnlistedActive)
+    (bob,) = sql(org, "SELECT id FROM users WHERE email = 'bob@example.com'")
+    assert UnlistedActive.reads == [[str(bob[0])]]
+    assert actions(plan)["user.bob@example.com"] == "adopt"
+    # What the list cannot show is not seen as drift: the state's value stands.
+    apply_with(org, UnlistedActive)
+    sql(org, "UPDATE users SET active = 1 WHERE email = 'bob@example.com'")
+    assert plan_of(org, UnlistedActive).operations == []

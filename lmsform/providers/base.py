@@ -39,6 +39,10 @@ class KindSupport:
     # is a plan-time error
     grow_only_fields: frozenset[str] = frozenset()
     required_on_create: frozenset[str] = frozenset()  # the vendor refuses a create without them
+    # fields the list call does not return (a user's `disabled` flag, only in the one-user
+    # read): the planner takes them from the state's last applied attributes, and reads by id
+    # (`read`) the resources state does not know whose manifest sets one. Never references.
+    unlisted_fields: frozenset[str] = frozenset()
     advice: str = ""  # what the user can do instead when an operation is not supported
 
 
@@ -82,8 +86,8 @@ class Provider(ABC):
         """Every live resource of a listable kind, reading all pages."""
 
     def read(self, kind: str, ids: list[str]) -> list[LiveResource]:
-        """The live resources with these ids, for a kind the LMS cannot list; ids that no
-        longer exist are left out. Only called for kinds declared `listable=False`."""
+        """The live resources with these ids; ids that no longer exist are left out. Called
+        for kinds declared `listable=False`, and to fill a kind's `unlisted_fields`."""
         raise NotImplementedError(f"{self.type_name} cannot read {kind}s by id")
 
     def find(self, kind: str, key: str) -> LiveResource | None:
