@@ -98,6 +98,45 @@ def _call(provider: Provider, op: Operation, ids: _Ids, secrets: dict[str, str])
     return op.id
 
 
+Outcome = str | None | BaseException  # an operation's new id, or why it failed
+
+
+def _next_batch(walk: DependencyWalk[str], operations: dict[str, Operation],
+                provider: Provider) -> list[Operation]:
+    """The next ready operation, with the ready creates of its kind that follow it when the
+    provider creates that kind in batches (`KindSupport.batch_create`)."""
+    first = operations[walk.pop()]
+    support = provider.capabilities.kinds.get(first.kind)
+    size = support.batch_create if support is not None else 0
+    batch = [first]
+    if first.action != Action.CREATE:
+        return batch
+    while len(batch) < size and walk.has_ready():
+        following = operations[walk.peek()]
+        if following.action != Action.CREATE or following.kind != first.kind:
+            break
+        batch.append(operations[walk.pop()])
+    return batch
+
+
+def _call_batch(provider: Provider, batch: list[Operation], ids: _Ids,
+                secrets: dict[str, dict[str, str]]) -> list[Outcome]:
+    """One operation, or a batch of creates, in a worker thread: an outcome for each."""
+    if len(batch) == 1:
+        op = batch[0]
+        try:
+            return [_call(provider, op, ids, secrets.get(op.address, {}))]
+        except Exception as exc:
+            return [exc]
+    items = [ids.resolve(op.kind, {**{k: v for k, v in (op.after or {}).items()
+                                      if v != SENSITIVE}, **secrets.get(op.address, {})})
+             for op in batch]
+    try:
+        return list(provider.create_many(batch[0].kind, items))
+    except Exception as exc:
+        return [exc] * len(batch)
+
+
 def _record(state: State, op: Operation, new_id: str | None) -> None:
     """What a finished operation means for the state."""
     attributes = {k: v for k, v in (op.after or {}).items() if v != SENSITIVE}
@@ -170,36 +209,35 @@ def apply_plan(
 
     with state.journaling(), _stop_on_signals(result), \
             ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
-        running: dict[Future[str | None], Operation] = {}
+        running: dict[Future[list[Outcome]], list[Operation]] = {}
         while walk.has_ready() or running:
             while (walk.has_ready() and len(running) < parallelism and not result.failed
                    and not result.interrupted):
-                op = operations[walk.pop()]
-                started[op.address] = time.monotonic()
-                future = pool.submit(_call, provider, op, ids, secrets.get(op.address, {}))
-                running[future] = op
+                batch = _next_batch(walk, operations, provider)
+                for op in batch:
+                    started[op.address] = time.monotonic()
+                running[pool.submit(_call_batch, provider, batch, ids, secrets)] = batch
             if not running:
                 break
             finished, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in sorted(finished, key=lambda f: order[running[f].address]):
-                op = running.pop(future)
-                seconds = time.monotonic() - started[op.address]
-                try:
-                    new_id = future.result()
-                except Exception as exc:
-                    failure = Failure(op, _failure_message(op, exc), exc)
-                    log.info("%s after %.2fs", failure.message, seconds)
-                    result.failed.append(failure)
-                    continue
-                log.info("%s %s: done in %.2fs", op.action, op.address, seconds)
-                _record(state, op, new_id)
-                if new_id is not None:
-                    ids.ids[op.address] = new_id
-                result.applied.append(op)
-                done += 1
-                if progress is not None:
-                    progress(done, total, op, seconds)
-                walk.done(op.address)
+            for future in sorted(finished, key=lambda f: order[running[f][0].address]):
+                batch = running.pop(future)
+                for op, outcome in zip(batch, future.result(), strict=True):
+                    seconds = time.monotonic() - started[op.address]
+                    if isinstance(outcome, BaseException):
+                        failure = Failure(op, _failure_message(op, outcome), outcome)
+                        log.info("%s after %.2fs", failure.message, seconds)
+                        result.failed.append(failure)
+                        continue
+                    log.info("%s %s: done in %.2fs", op.action, op.address, seconds)
+                    _record(state, op, outcome)
+                    if outcome is not None:
+                        ids.ids[op.address] = outcome
+                    result.applied.append(op)
+                    done += 1
+                    if progress is not None:
+                        progress(done, total, op, seconds)
+                    walk.done(op.address)
             state.sync()  # what finished is durable before anything new starts
     finished_addresses = {op.address for op in result.applied}
     finished_addresses |= {f.operation.address for f in result.failed}

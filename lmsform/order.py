@@ -43,6 +43,10 @@ class DependencyWalk(Generic[T]):
     def has_ready(self) -> bool:
         return bool(self._ready)
 
+    def peek(self) -> T:
+        """The node `pop` would return next."""
+        return self._ready[0][2]
+
     def pop(self) -> T:
         """The next ready node (it stays pending until `done`)."""
         return heapq.heappop(self._ready)[2]

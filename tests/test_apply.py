@@ -9,6 +9,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -18,8 +19,9 @@ from lmsform.apply import apply_plan
 from lmsform.backends.file import FileBackend
 from lmsform.cli import cli
 from lmsform.config import load_config
-from lmsform.errors import ProviderError
+from lmsform.errors import LmsformError, ProviderError
 from lmsform.planner import make_plan
+from lmsform.providers.base import Capabilities
 from lmsform.providers.local import LocalProvider
 from lmsform.state import State
 from tests.conftest import Org
@@ -105,6 +107,42 @@ def test_after_a_failure_nothing_new_starts_and_dependents_are_skipped(org: Org)
     skipped = {op.address for op in result.skipped}
     assert {"user.ada@example.com", "coupon.WELCOME10"} <= skipped
     assert set(State.load(FileBackend.at(org.state_path)).resources) == set(applied)
+
+
+class BatchedUsers(LocalProvider):
+    """Creates users three at a time, and refuses one of them."""
+
+    capabilities = Capabilities(kinds={
+        **LocalProvider.capabilities.kinds,
+        "user": replace(LocalProvider.capabilities.kinds["user"], batch_create=3)})
+    batches: list[list[str]] = []
+
+    def create_many(self, kind: str, items: list[dict]) -> list[str | LmsformError]:
+        self.batches.append([item["email"] for item in items])
+        return [ProviderError("POST /users/bulk", "invalid email") if "bad" in item["email"]
+                else self.create(kind, item) for item in items]
+
+
+def test_ready_creates_of_a_batching_kind_go_together_and_fail_one_by_one(org: Org) -> None:
+    users = "".join(f"  - email: u{i}@example.com\n    first_name: U{i}\n" for i in range(4))
+    org.write("more.yaml", "users:\n" + users + "  - email: bad@example.com\n"
+              "    first_name: Bad\n")
+    config = load_config(org.dir)
+    state = State.load(FileBackend.at(org.state_path))
+    provider = BatchedUsers(config.provider, org.dir)
+    BatchedUsers.batches.clear()
+    plan = make_plan(config, state, provider)
+    result = apply_plan(plan, state, provider, {"user.ada@example.com": {
+        "password": "initial-Secret-1"}}, parallelism=1)
+    provider.close()
+    # ada, bad, bob were ready together (after the department, group and course)
+    assert BatchedUsers.batches == [["ada@example.com", "bad@example.com", "bob@example.com"]]
+    assert [f.message for f in result.failed] == [
+        "user.bad@example.com: create failed: POST /users/bulk: invalid email"]
+    recorded = set(State.load(FileBackend.at(org.state_path)).resources)
+    assert {"user.ada@example.com", "user.bob@example.com"} <= recorded
+    assert "user.bad@example.com" not in recorded
+    assert {f"user.u{i}@example.com" for i in range(4)} <= {op.address for op in result.skipped}
 
 
 def test_a_killed_apply_reruns_to_convergence_without_duplicates(org: Org) -> None:

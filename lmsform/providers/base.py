@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
+from lmsform.errors import LmsformError
 from lmsform.resources import LiveResource
 
 
@@ -43,6 +44,9 @@ class KindSupport:
     # read): the planner takes them from the state's last applied attributes, and reads by id
     # (`read`) the resources state does not know whose manifest sets one. Never references.
     unlisted_fields: frozenset[str] = frozenset()
+    # creates the vendor takes many at a time: apply hands `Provider.create_many` up to this
+    # many ready creates of the kind at once; 0: one by one
+    batch_create: int = 0
     advice: str = ""  # what the user can do instead when an operation is not supported
 
 
@@ -104,6 +108,13 @@ class Provider(ABC):
     @abstractmethod
     def create(self, kind: str, attrs: dict[str, Any]) -> str:
         """Create a resource and return its new id. `attrs` includes write-only fields."""
+
+    def create_many(self, kind: str, items: list[dict[str, Any]]
+                    ) -> list[str | LmsformError]:
+        """Create several resources of a kind declaring `batch_create`, in as few calls as
+        the vendor allows. One new id or one error per item, in order, so that a failure is
+        pinned to its resource and the others are still recorded."""
+        raise NotImplementedError(f"{self.type_name} cannot create {kind}s in batches")
 
     @abstractmethod
     def update(
