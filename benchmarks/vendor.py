@@ -7,6 +7,7 @@ what the same work would take one request at a time.
 
     python benchmarks/vendor.py ilms 1000 5000
     python benchmarks/vendor.py braincert 1000
+    python benchmarks/vendor.py aomlms 1000
 """
 
 from __future__ import annotations
@@ -85,7 +86,31 @@ def write_braincert(directory: Path, users: int, port: int) -> None:
     (directory / "org.yaml").write_text("\n".join(lines) + "\n")
 
 
-VENDORS = {"ilms": write_ilms, "braincert": write_braincert}
+def write_aomlms(directory: Path, users: int, port: int) -> None:
+    """Two courses with categories, a coupon, and N users, each enrolled in one course."""
+    directory.mkdir(parents=True, exist_ok=True)
+    lines = [
+        "provider:", "  type: aomlms", f"  base_url: http://127.0.0.1:{port}",
+        "  token: sim-token", f"  max_concurrency: {PARALLELISM}",
+        "state: {path: state.json}",
+        "courses:",
+        "  - {key: security, title: Security Awareness, published: true,"
+        " categories: [Compliance]}",
+        "  - {key: privacy, title: Data Privacy Basics, published: true,"
+        " categories: [Compliance]}",
+        "coupons:", "  - {code: WELCOME10, discount: {percent: 10}}",
+        "users:",
+    ]
+    courses = ["security", "privacy"]
+    for i in range(users):
+        lines += [
+            f"  - email: user{i}@bench.example", f"    first_name: First{i}",
+            f"    last_name: Last{i}", f"    enrollments: [{courses[i % 2]}]",
+        ]
+    (directory / "org.yaml").write_text("\n".join(lines) + "\n")
+
+
+VENDORS = {"ilms": write_ilms, "braincert": write_braincert, "aomlms": write_aomlms}
 
 
 def stats(port: int) -> int:

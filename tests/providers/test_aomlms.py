@@ -1,0 +1,291 @@
+"""The aomlms provider against the AOM LMS simulator, over real sockets.
+
+What the LMS holds is checked through the documented API calls, not through the simulator's
+internals (except to add an order, which the API cannot), so these tests read the same against
+any implementation of the API.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from click.testing import CliRunner, Result
+
+from lmsform.cli import cli
+from lmsform.simulators.aomlms import AomlmsSimulator
+from lmsform.simulators.base import Faults
+
+EXAMPLE = Path(__file__).parent.parent.parent / "examples" / "aomlms"
+HEADERS = {"Authorization": "Bearer sim-token", "Accept": "application/json"}
+DEFAULT_URL = "${env:AOMLMS_BASE_URL:-http://127.0.0.1:8082}"
+
+
+class School:
+    """The example in a temporary directory, pointed at a running simulator."""
+
+    def __init__(self, root: Path, sim: AomlmsSimulator | None = None) -> None:
+        self.sim = sim or AomlmsSimulator()
+        self.url = self.sim.start()
+        self.dir = root / "aomlms"
+        shutil.copytree(EXAMPLE, self.dir)
+        self.edit("lmsform.yaml", DEFAULT_URL, self.url)
+        self.edit("lmsform.yaml", "../../state/aomlms.json", "state.json")
+
+    def close(self) -> None:
+        self.sim.stop()
+
+    def run(self, *args: str) -> Result:
+        return CliRunner().invoke(cli, [*args, "-C", str(self.dir)])
+
+    def apply(self) -> Result:
+        result = self.run("apply", "--auto-approve")
+        assert result.exit_code == 0, result.output
+        return result
+
+    def edit(self, name: str, old: str, new: str) -> None:
+        path = self.dir / name
+        text = path.read_text()
+        assert old in text, old
+        path.write_text(text.replace(old, new))
+
+    # the LMS, through its API
+
+    def call(self, method: str, path: str, params: dict[str, Any] | None = None,
+             **body: Any) -> Any:
+        response = httpx.request(method, f"{self.url}/api{path}", headers=HEADERS,
+                                 params=params, json=body or None, timeout=10)
+        assert response.status_code < 400, response.text
+        return response.json()
+
+    def listing(self, path: str, **params: Any) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        page = 1
+        while True:
+            answer = self.call("GET", path, {**params, "page_size": 100, "page_number": page})
+            found += answer["records"]
+            if len(found) >= int(answer["recordsTotal"]) or not answer["records"]:
+                return found
+            page += 1
+
+    def users(self) -> dict[str, str]:
+        """email -> id"""
+        return {u["email"]: str(u["id"]) for u in self.listing("/users/tabularlist")}
+
+    def disabled(self) -> set[str]:
+        return {email for email, uid in self.users().items()
+                if self.call("GET", f"/user/{uid}")["disabled"]}
+
+    def courses(self) -> dict[str, dict[str, Any]]:
+        """slug -> the course as its one-course read shows it, with its id"""
+        return {c["slug"]: {**self.call("GET", f"/course/{c['id']}"), "id": str(c["id"])}
+                for c in self.listing("/courses/tabularlist")}
+
+    def category_names(self) -> dict[str, str]:
+        return {str(c["id"]): c["name"] for c in self.call("GET", "/categories/course/lookup")}
+
+    def enrolled(self, slug: str) -> set[str]:
+        course = self.courses()[slug]["id"]
+        return {r["email"] for r in self.listing("/course/enrolled-students", course_id=course)}
+
+    def coupons(self) -> dict[str, dict[str, Any]]:
+        """code -> the coupon as its one-coupon read shows it, with its id"""
+        return {c["code"]: {**self.call("GET", f"/coupon/{c['id']}"), "id": str(c["id"])}
+                for c in self.listing("/coupons/tabularlist")}
+
+    def assert_converged_and_state_matches(self) -> None:
+        plan = self.run("plan", "--detailed-exitcode")
+        assert plan.exit_code == 0, plan.output
+        state = json.loads((self.dir / "state.json").read_text())["resources"]
+        users = self.users()
+        assert Counter(u["email"] for u in self.listing("/users/tabularlist")).most_common(1)[0][
+            1] == 1
+        assert {a[5:]: e["id"] for a, e in state.items() if a.startswith("user.")} == users
+        assert {a[7:]: e["id"] for a, e in state.items() if a.startswith("course.")} == {
+            slug: c["id"] for slug, c in self.courses().items()}
+        assert {a[7:]: e["id"] for a, e in state.items() if a.startswith("coupon.")} == {
+            code: c["id"] for code, c in self.coupons().items()}
+
+
+@pytest.fixture
+def school(tmp_path: Path) -> Any:
+    created = School(tmp_path)
+    yield created
+    created.close()
+
+
+def test_the_example_applies_and_converges(school: School) -> None:
+    school.apply()
+    assert len(school.users()) == 6
+    assert school.disabled() == {"alan.turing@acme.example"}
+    assert school.enrolled("security-101") == {
+        "ada.lovelace@acme.example", "grace.hopper@acme.example", "linus.pauling@acme.example",
+        "marie.curie@acme.example", "alan.turing@acme.example"}
+    courses, names = school.courses(), school.category_names()
+    gdpr = courses["gdpr-basics"]
+    assert (gdpr["name"], gdpr["status"], int(gdpr["credits"])) == ("GDPR Basics", "publish", 1)
+    assert sorted(names[str(c)] for c in gdpr["categories"]) == ["Compliance", "Privacy"]
+    assert courses["leadership-essentials"]["status"] == "draft"
+    assert (gdpr["gradingRule"], gdpr["durationRule"]) == ("no_grading", "unlimited")
+    assert sorted(names.values()) == ["Compliance", "Privacy", "Sales"]
+    coupons = school.coupons()
+    assert (coupons["WELCOME10"]["type"], float(coupons["WELCOME10"]["value"])) == (
+        "percent_amount", 10.0)
+    assert (coupons["SALES25"]["type"], float(coupons["SALES25"]["value"])) == (
+        "fixed_amount", 25.0)
+    assert str(coupons["WELCOME10"]["expiry"])[:10] == "2027-12-31"
+    assert int(coupons["SALES25"]["usage_limit"]) == 50
+    school.assert_converged_and_state_matches()
+
+
+def test_an_edit_applies_and_converges(school: School) -> None:
+    school.apply()
+    # rename a course key under `moved:`: same course, new slug
+    school.edit("catalogue.yaml", "key: security-101", "key: security-awareness")
+    school.edit("people.yaml", "security-101", "security-awareness")
+    (school.dir / "moved.yaml").write_text(
+        "moved:\n  - {from: course.security-101, to: course.security-awareness}\n")
+    # disable one user and enable another; move an enrollment; change a coupon
+    school.edit("people.yaml", "    last_name: Hopper\n",
+                "    last_name: Hopper\n    active: false\n")
+    school.edit("people.yaml", "active: false              # on leave: the account stays, "
+                "switched off", "active: true")
+    school.edit("people.yaml", "    last_name: Kahlo\n    enrollments: [sales-negotiation]",
+                "    last_name: Kahlo\n    enrollments: [gdpr-basics]")
+    school.edit("catalogue.yaml", "discount: {percent: 10}", "discount: {percent: 12}")
+    school.edit("catalogue.yaml", "categories: [Sales]", "categories: [Sales, Negotiation]")
+    plan = school.run("plan").output
+    assert "course.security-awareness" in plan and "security-101" in plan, plan
+    school.apply()
+    courses = school.courses()
+    assert "security-awareness" in courses and "security-101" not in courses
+    assert school.disabled() == {"grace.hopper@acme.example"}
+    assert "frida.kahlo@acme.example" in school.enrolled("gdpr-basics")
+    assert "frida.kahlo@acme.example" not in school.enrolled("sales-negotiation")
+    assert float(school.coupons()["WELCOME10"]["value"]) == 12.0
+    names = school.category_names()
+    assert sorted(names[str(c)] for c in courses["sales-negotiation"]["categories"]) == [
+        "Negotiation", "Sales"]
+    school.assert_converged_and_state_matches()
+
+
+def test_a_coupon_with_orders_is_refused_for_that_coupon_only(school: School) -> None:
+    school.apply()
+    school.sim.add_order(int(school.coupons()["SPRING15"]["id"]))
+    school.edit("catalogue.yaml", "  - code: SPRING15\n    discount: {percent: 15}\n", "")
+    school.edit("catalogue.yaml", "usage_limit: 50", "usage_limit: 60")
+    result = school.run("apply", "--auto-approve")
+    assert result.exit_code == 1
+    assert "coupon.SPRING15: delete failed: POST /api/coupon/delete" in result.output
+    assert "order" in result.output.split("coupon.SPRING15: delete failed")[1].split("\n")[0]
+    coupons = school.coupons()
+    assert "SPRING15" in coupons and int(coupons["SALES25"]["usage_limit"]) == 60
+    plan = school.run("plan").output
+    assert "- coupon.SPRING15" in plan and "Plan: 0 to create, 0 to update, 1 to delete" in plan
+
+
+def test_removed_users_are_disabled_or_deleted_as_settings_say(school: School) -> None:
+    school.apply()
+    school.edit("people.yaml", "  - email: marie.curie@acme.example\n",
+                "  - email: marie.curie@acme.example\n    active: true\n")
+    school.apply()
+    text = (school.dir / "people.yaml").read_text()
+    start = text.index("  - email: marie.curie")
+    end = text.index("  - email: frida.kahlo")
+    school.edit("people.yaml", text[start:end], "")
+    school.apply()
+    assert "marie.curie@acme.example" in school.disabled()
+    school.assert_converged_and_state_matches()
+    school.edit("lmsform.yaml", "user_removal: deactivate", "user_removal: delete")
+    text = (school.dir / "people.yaml").read_text()
+    start = text.index("  - email: frida.kahlo")
+    end = text.index("  - email: alan.turing")
+    school.edit("people.yaml", text[start:end], "")
+    school.apply()  # Frida has an enrollment: AOM deletes only users without one
+    assert "frida.kahlo@acme.example" not in school.users()
+    school.assert_converged_and_state_matches()
+
+
+def test_adopting_reads_the_disabled_flag_by_id(school: School) -> None:
+    school.apply()
+    (school.dir / "state.json").unlink()
+    school.sim.reset_counts()
+    result = school.run("plan", "--detailed-exitcode")
+    assert result.exit_code == 2, result.output
+    assert "~ user" not in result.output and "to adopt" in result.output
+    gets = {route: n for route, n in school.sim.stats()["by_route"].items()
+            if route.startswith("GET") and "user" in route and "{" in route}
+    assert sum(gets.values()) == 1  # only Alan's manifest sets `active`
+
+
+def test_the_same_under_faults_creates_nothing_twice(tmp_path: Path) -> None:
+    school = School(tmp_path, AomlmsSimulator(faults=Faults(latency_ms=2, fail_every=7,
+                                                            drop_every=11)))
+    try:
+        for _ in range(8):  # a failure may stop an apply: running it again continues
+            if school.run("apply", "--auto-approve").exit_code == 0:
+                break
+        else:
+            pytest.fail("apply did not converge under faults")
+        school.sim.faults = Faults()
+        assert len(school.users()) == 6
+        assert len(school.listing("/courses/tabularlist")) == 4
+        assert len(school.listing("/coupons/tabularlist")) == 3
+        assert sorted(school.category_names().values()) == ["Compliance", "Privacy", "Sales"]
+        assert school.disabled() == {"alan.turing@acme.example"}
+        school.assert_converged_and_state_matches()
+    finally:
+        school.close()
+
+
+def test_planning_reads_users_in_pages(school: School) -> None:
+    users = "".join(f"  - email: u{i}@example.com\n    first_name: U{i}\n" for i in range(250))
+    (school.dir / "many.yaml").write_text("users:\n" + users)
+    school.apply()
+    created = school.sim.stats()["by_route"]
+    assert created.get("POST user/create", 0) <= 1  # new users go 100 at a time (a lone
+    # ready one, by itself)
+    assert created["POST user/bulkUpload"] <= math.ceil(250 / 100) + 4  # + enrollment sets
+    school.sim.reset_counts()
+    assert school.run("plan", "--detailed-exitcode").exit_code == 0
+    requests = school.sim.stats()["by_route"]
+    listing = [n for route, n in requests.items() if "users/tabularlist" in route]
+    assert listing == [math.ceil(256 / 100)]  # pages, not one request per user
+    assert sum(requests.values()) <= 3 + 1 + 4 + 1  # users, courses, enrollments, coupons
+
+
+def test_what_the_api_cannot_do_is_refused_at_plan_time(school: School) -> None:
+    (school.dir / "org.yaml").write_text(
+        "groups:\n  - name: Managers\n"
+        "hierarchy:\n  - region: Europe\n")
+    school.edit("catalogue.yaml", "    credits: 1\n",
+                "    credits: 1\n    pricing: [{plan: standard, amount: 10, currency: USD}]\n")
+    result = school.run("plan")
+    assert result.exit_code == 1
+    assert "the aomlms provider does not manage groups" in result.output
+    assert "the aomlms provider does not manage regions" in result.output
+    assert "does not support the course field 'pricing'" in result.output
+    assert school.sim.stats()["requests"] == 0  # refused before any call
+
+
+def test_credentials_never_show(school: School) -> None:
+    school.apply()
+    result = CliRunner().invoke(cli, ["-v", "plan", "-C", str(school.dir)])
+    state = (school.dir / "state.json").read_text()
+    for text in (result.output, state):
+        assert "sim-token" not in text and "change-me-on-first-login" not in text
+
+
+def test_users_can_be_created_one_by_one(school: School) -> None:
+    school.edit("lmsform.yaml", "  token:", "  bulk_upload: false\n  token:")
+    school.apply()
+    requests = school.sim.stats()["by_route"]
+    assert requests["POST user/create"] == 6 and "POST user/bulkUpload" not in requests
+    assert school.disabled() == {"alan.turing@acme.example"}
+    school.assert_converged_and_state_matches()
