@@ -7,7 +7,7 @@ what the same work would take one request at a time.
 
     python benchmarks/vendor.py ilms 1000 5000
     python benchmarks/vendor.py braincert 1000
-    python benchmarks/vendor.py aomlms 1000
+    python benchmarks/vendor.py aomlms 1000             (aomlms-per-user: without bulkUpload)
 """
 
 from __future__ import annotations
@@ -86,12 +86,13 @@ def write_braincert(directory: Path, users: int, port: int) -> None:
     (directory / "org.yaml").write_text("\n".join(lines) + "\n")
 
 
-def write_aomlms(directory: Path, users: int, port: int) -> None:
+def write_aomlms(directory: Path, users: int, port: int, bulk: bool = True) -> None:
     """Two courses with categories, a coupon, and N users, each enrolled in one course."""
     directory.mkdir(parents=True, exist_ok=True)
     lines = [
         "provider:", "  type: aomlms", f"  base_url: http://127.0.0.1:{port}",
         "  token: sim-token", f"  max_concurrency: {PARALLELISM}",
+        f"  bulk_upload: {'true' if bulk else 'false'}",
         "state: {path: state.json}",
         "courses:",
         "  - {key: security, title: Security Awareness, published: true,"
@@ -110,7 +111,8 @@ def write_aomlms(directory: Path, users: int, port: int) -> None:
     (directory / "org.yaml").write_text("\n".join(lines) + "\n")
 
 
-VENDORS = {"ilms": write_ilms, "braincert": write_braincert, "aomlms": write_aomlms}
+VENDORS = {"ilms": write_ilms, "braincert": write_braincert, "aomlms": write_aomlms,
+           "aomlms-per-user": lambda d, u, p: write_aomlms(d, u, p, bulk=False)}
 
 
 def stats(port: int) -> int:
@@ -128,7 +130,7 @@ def run(args: list[str], env: dict[str, str]) -> float:
 def bench(vendor: str, users: int, work: Path) -> list[tuple[str, float, int]]:
     port = free_port()
     simulator = subprocess.Popen(
-        [sys.executable, "-m", "lmsform", "simulate", vendor, "--port", str(port),
+        [sys.executable, "-m", "lmsform", "simulate", vendor.split("-")[0], "--port", str(port),
          "--latency-ms", str(LATENCY_MS)], stdout=subprocess.DEVNULL)
     try:
         for _ in range(100):
