@@ -28,6 +28,7 @@ import re
 import secrets
 import threading
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -39,7 +40,7 @@ from lmsform.providers.auth import BearerToken
 from lmsform.providers.base import Capabilities, KindSupport
 from lmsform.providers.http import Classifier, HttpClient, HttpProviderSettings
 from lmsform.providers.paging import Pages
-from lmsform.providers.toolkit import Call, HttpProvider, new_id
+from lmsform.providers.toolkit import Call, HttpProvider
 from lmsform.resources import LiveResource
 
 API_PREFIX = "/api"
@@ -173,6 +174,11 @@ class AomlmsProvider(HttpProvider):
             raise
         return found if isinstance(found, dict) else None
 
+    def _listed_id(self, path: str, field: str, value: str) -> str | None:
+        """The id of the record of a listing whose `field` is `value`: a lost create's
+        confirmation."""
+        return next((_id(r) for r in self._pages(path) if r.get(field) == value), None)
+
     def _existing(self, path: str, what: str) -> dict[str, Any]:
         """A record an update sends back whole: it must still be there."""
         record = self._get(path)
@@ -207,22 +213,24 @@ class AomlmsProvider(HttpProvider):
         return found
 
     def _enrolled_in(self, course: str) -> dict[str, str]:
-        """user id -> enrollment id, for one course; remembered for unenrolling."""
-        records = self._pages("/course/enrolled-students", course_id=course)
-        enrolled = {str(r["user_id"]): str(r["id"]) for r in records
-                    if r.get("user_id") is not None and r.get("id") is not None}
-        with self._lock:
-            self._enrollments.update({(course, u): e for u, e in enrolled.items()})
-        return enrolled
+        """user id -> enrollment id, for one course."""
+        return self._enrollment_ids("/course/enrolled-students", "user_id",
+                                    lambda user: (course, user), course_id=course)
 
     def _courses_of(self, user: str) -> dict[str, str]:
         """course id -> enrollment id, for one user."""
-        records = self._pages("/users/enrolled-courses", user_id=user)
-        enrolled = {str(r["courseId"]): str(r["id"]) for r in records
-                    if r.get("courseId") is not None and r.get("id") is not None}
+        return self._enrollment_ids("/users/enrolled-courses", "courseId",
+                                    lambda course: (course, user), user_id=user)
+
+    def _enrollment_ids(self, path: str, field: str, pair: Callable[[str], tuple[str, str]],
+                        **params: Any) -> dict[str, str]:
+        """One enrollment listing as `field` -> enrollment id, each remembered under its
+        (course, user) `pair` for unenrolling."""
+        found = {str(r[field]): str(r["id"]) for r in self._pages(path, **params)
+                 if r.get(field) is not None and r.get("id") is not None}
         with self._lock:
-            self._enrollments.update({(c, user): e for c, e in enrolled.items()})
-        return enrolled
+            self._enrollments.update({pair(key): e for key, e in found.items()})
+        return found
 
     def _coupon_attrs(self, coupon: dict[str, Any]) -> dict[str, Any]:
         value = coupon.get("value")
@@ -292,8 +300,9 @@ class AomlmsProvider(HttpProvider):
                 "lastName": attrs.get("last_name") or "", "email": email,
                 "password": password, "password_confirmation": password}
         answer = self.http.request("POST", "/user/create", safe=False, json=body,
-                                   landed=lambda: self._user_by_email(email))
-        user = answer if isinstance(answer, str) else new_id(answer, self.http.classifier)
+                                   landed=lambda: self._users_named({email.lower()}).get(
+                                       email.lower()))
+        user = self._new_id(answer)
         if attrs.get("active") is False:
             self._put_user(user, {"active": False})
         self._enroll_all(user, attrs.get("enrollments") or [], [])
@@ -365,11 +374,6 @@ class AomlmsProvider(HttpProvider):
             return exc
         return user
 
-    def _user_by_email(self, email: str) -> str | None:
-        wanted = email.lower()
-        return next((_id(u) for u in self._pages("/users/tabularlist")
-                     if str(u.get("email", "")).lower() == wanted), None)
-
     def _update_user(self, id: str, changes: dict[str, Any], before: dict[str, Any]) -> None:
         fields = {k: v for k, v in changes.items() if k in USER_FIELDS}
         if fields:
@@ -421,12 +425,9 @@ class AomlmsProvider(HttpProvider):
             body["credits"] = attrs["credits"]
         self._forget("courses")
         answer = self.http.request("POST", "/course", safe=False, json=body,
-                                   landed=lambda: self._course_by_slug(slug))
-        return answer if isinstance(answer, str) else new_id(answer, self.http.classifier)
-
-    def _course_by_slug(self, slug: str) -> str | None:
-        return next((_id(c) for c in self._pages("/courses/tabularlist")
-                     if c.get("slug") == slug), None)
+                                   landed=lambda: self._listed_id("/courses/tabularlist",
+                                                                  "slug", slug))
+        return self._new_id(answer)
 
     def _update_course(self, id: str, changes: dict[str, Any]) -> None:
         if "key" in changes:  # a course renamed under `moved:` keeps its id, gets a new slug
@@ -482,12 +483,9 @@ class AomlmsProvider(HttpProvider):
         code = str(attrs["code"])
         answer = self.http.request("POST", "/coupon/create", safe=False,
                                    json=_coupon_body(attrs),
-                                   landed=lambda: self._coupon_by_code(code))
-        return answer if isinstance(answer, str) else new_id(answer, self.http.classifier)
-
-    def _coupon_by_code(self, code: str) -> str | None:
-        return next((_id(c) for c in self._pages("/coupons/tabularlist")
-                     if c.get("code") == code), None)
+                                   landed=lambda: self._listed_id("/coupons/tabularlist",
+                                                                  "code", code))
+        return self._new_id(answer)
 
     def _update_coupon(self, id: str, changes: dict[str, Any]) -> None:
         record = self._existing(f"/coupon/{id}", "coupon")

@@ -30,7 +30,7 @@ from lmsform.providers.auth import StaticHeaders
 from lmsform.providers.base import Capabilities, KindSupport
 from lmsform.providers.http import Envelope, HttpClient, HttpProviderSettings
 from lmsform.providers.paging import Pages
-from lmsform.providers.toolkit import Call, HttpProvider, new_id
+from lmsform.providers.toolkit import Call, HttpProvider
 from lmsform.resources import LiveResource, decimal_text
 
 DEFAULT_BASE_URL = "https://lms.braincert.com/api/v1"
@@ -200,11 +200,11 @@ class BraincertProvider(HttpProvider):
         self._forget(f"{what}s")
         answer = self.http.request("POST", path, safe=False, json=body,
                                    landed=lambda: named(body["name"]))
-        return answer if isinstance(answer, str) else self._made(answer, what)
+        return self._made(answer, what)
 
-    def _made(self, answer: httpx.Response, kind: str) -> str:
-        """The id a create answered: `id`, or named after the kind (`user_id`)."""
-        return new_id(answer, self.http.classifier, ("id", f"{kind}_id"))
+    def _made(self, answer: httpx.Response | str, kind: str) -> str:
+        """The id a create left: `id`, or named after the kind (`user_id`)."""
+        return self._new_id(answer, ("id", f"{kind}_id"))
 
     def _groups_named(self, name: str) -> str | None:
         return next((_id(g, "group") for g in self._pages("/groups/list") if g.get("name") == name),
@@ -223,7 +223,7 @@ class BraincertProvider(HttpProvider):
             body["password"] = attrs["password"]
         answer = self.http.request("POST", "/users/create", safe=False, json=body,
                                    landed=lambda: self._user_by_email(email))
-        user = answer if isinstance(answer, str) else self._made(answer, "user")
+        user = self._made(answer, "user")
         self._set_links(user, {"groups": attrs.get("groups") or [],
                                "enrollments": attrs.get("enrollments") or []}, {})
         return user
@@ -308,7 +308,7 @@ class BraincertProvider(HttpProvider):
         answer = self.http.request("POST", "/discounts/addCourseDiscount", safe=False,
                                    json=body, landed=lambda: self._discount_id(attrs["code"],
                                                                                course))
-        return answer if isinstance(answer, str) else self._made(answer, "discount")
+        return self._made(answer, "discount")
 
     def _discount_id(self, code: str, course: str | None) -> str | None:
         path = ("/discounts/globaldiscounts/list" if course is None

@@ -277,7 +277,7 @@ class IlmsProvider(HttpProvider):
 
         response = self.http.request("POST", f"{self.root}{path}", safe=False,
                                      json={"name": name}, landed=landed)
-        return response if isinstance(response, str) else self._new_id(response)
+        return self._new_id(response)
 
     def _create_user(self, attrs: dict[str, Any]) -> str:
         profile = self._profile(attrs)
@@ -300,7 +300,7 @@ class IlmsProvider(HttpProvider):
                 "changePasswordAtNextLogin": self.settings.change_password_at_next_login}
         response = self.http.request("POST", f"{self.root}/users", safe=False, json=body,
                                      landed=landed)
-        user_id = response if isinstance(response, str) else self._new_id(response)
+        user_id = self._new_id(response)
         self._set_memberships(user_id, attrs.get("groups") or [], [])
         self._set_enrollments(user_id, attrs.get("enrollments") or [], [])
         if attrs.get("active") is False:

@@ -85,8 +85,11 @@ class HttpProvider(Provider):
 
     # writing
 
-    def _new_id(self, response: httpx.Response) -> str:
-        return new_id(response, self.http.classifier)
+    def _new_id(self, answer: httpx.Response | str,
+                keys: Sequence[str] = ("ID", "id")) -> str:
+        """The id a create left behind: read from its answer, or, when its answer was lost,
+        the id its `landed` check found (what `HttpClient.request` returns then)."""
+        return answer if isinstance(answer, str) else new_id(answer, self.http.classifier, keys)
 
     def _sync(self, after: Collection[str], before: Collection[str], *,
               add: Callable[[str], Call], remove: Callable[[str], Call],
