@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import textwrap
 from pathlib import Path
 
@@ -55,14 +56,11 @@ coupons:
 """
 
 
-class Org:
-    """A config directory in tmp_path, with helpers to edit it and run lmsform on it."""
+class ConfigDir:
+    """A config directory, with helpers to edit it and run lmsform on it."""
 
-    def __init__(self, root: Path) -> None:
-        self.dir = root / "org"
-        self.dir.mkdir()
-        self.write("main.yaml", BASE)
-        self.write("org.yaml", ORG)
+    def __init__(self, directory: Path) -> None:
+        self.dir = directory
 
     def write(self, name: str, text: str) -> Path:
         path = self.dir / name
@@ -77,6 +75,30 @@ class Org:
 
     def run(self, *args: str, input: str | None = None) -> Result:
         return CliRunner().invoke(cli, [*args, "-C", str(self.dir)], input=input)
+
+    def apply(self) -> Result:
+        result = self.run("apply", "--auto-approve")
+        assert result.exit_code == 0, result.output
+        return result
+
+
+def copy_example(example: Path, directory: Path, replace: dict[str, str]) -> Path:
+    """An example config copied to `directory`, its `lmsform.yaml` edited (the simulator's
+    URL and the state path, say)."""
+    shutil.copytree(example, directory)
+    for old, new in replace.items():
+        ConfigDir(directory).edit("lmsform.yaml", old, new)
+    return directory
+
+
+class Org(ConfigDir):
+    """The small organisation most tests use, in tmp_path, on the `local` LMS."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root / "org")
+        self.dir.mkdir()
+        self.write("main.yaml", BASE)
+        self.write("org.yaml", ORG)
 
     @property
     def state_path(self) -> Path:

@@ -9,51 +9,35 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import CliRunner
 
 from lmsform.cli import cli
 from lmsform.simulators.aomlms import AomlmsSimulator
 from lmsform.simulators.base import Faults
+from tests.conftest import ConfigDir, copy_example
 
 EXAMPLE = Path(__file__).parent.parent.parent / "examples" / "aomlms"
 HEADERS = {"Authorization": "Bearer sim-token", "Accept": "application/json"}
 DEFAULT_URL = "${env:AOMLMS_BASE_URL:-http://127.0.0.1:8082}"
 
 
-class School:
+class School(ConfigDir):
     """The example in a temporary directory, pointed at a running simulator."""
 
     def __init__(self, root: Path, sim: AomlmsSimulator | None = None) -> None:
         self.sim = sim or AomlmsSimulator()
         self.url = self.sim.start()
-        self.dir = root / "aomlms"
-        shutil.copytree(EXAMPLE, self.dir)
-        self.edit("lmsform.yaml", DEFAULT_URL, self.url)
-        self.edit("lmsform.yaml", "../../state/aomlms.json", "state.json")
+        super().__init__(copy_example(EXAMPLE, root / "aomlms", {
+            DEFAULT_URL: self.url, "../../state/aomlms.json": "state.json"}))
 
     def close(self) -> None:
         self.sim.stop()
-
-    def run(self, *args: str) -> Result:
-        return CliRunner().invoke(cli, [*args, "-C", str(self.dir)])
-
-    def apply(self) -> Result:
-        result = self.run("apply", "--auto-approve")
-        assert result.exit_code == 0, result.output
-        return result
-
-    def edit(self, name: str, old: str, new: str) -> None:
-        path = self.dir / name
-        text = path.read_text()
-        assert old in text, old
-        path.write_text(text.replace(old, new))
 
     # the LMS, through its API
 

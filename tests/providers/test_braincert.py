@@ -15,45 +15,29 @@ from typing import Any
 
 import httpx
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import CliRunner
 
 from lmsform.cli import cli
 from lmsform.simulators.base import Faults
 from lmsform.simulators.braincert import BraincertSimulator
+from tests.conftest import ConfigDir, copy_example
 
 EXAMPLE = Path(__file__).parent.parent.parent / "examples" / "braincert"
 HEADERS = {"Authorization": "sim-key", "x-domain-id": "sim-domain"}
 
 
-class School:
+class School(ConfigDir):
     """The example catalogue in a temporary directory, pointed at a running simulator."""
 
-    def __init__(self, root: Path, faults: Faults | None = None) -> None:
-        self.sim = BraincertSimulator(faults=faults) if faults else BraincertSimulator()
+    def __init__(self, root: Path, sim: BraincertSimulator | None = None) -> None:
+        self.sim = sim or BraincertSimulator()
         self.url = self.sim.start() + "/api/v1"
-        self.dir = root / "braincert"
-        shutil.copytree(EXAMPLE, self.dir)
-        main = (self.dir / "lmsform.yaml").read_text()
-        main = main.replace("${env:BRAINCERT_BASE_URL:-http://127.0.0.1:8081/api/v1}",
-                            self.url).replace("../../state/braincert.json", "state.json")
-        (self.dir / "lmsform.yaml").write_text(main)
+        super().__init__(copy_example(EXAMPLE, root / "braincert", {
+            "${env:BRAINCERT_BASE_URL:-http://127.0.0.1:8081/api/v1}": self.url,
+            "../../state/braincert.json": "state.json"}))
 
     def close(self) -> None:
         self.sim.stop()
-
-    def run(self, *args: str) -> Result:
-        return CliRunner().invoke(cli, [*args, "-C", str(self.dir)])
-
-    def apply(self) -> Result:
-        result = self.run("apply", "--auto-approve")
-        assert result.exit_code == 0, result.output
-        return result
-
-    def edit(self, name: str, old: str, new: str) -> None:
-        path = self.dir / name
-        text = path.read_text()
-        assert old in text, old
-        path.write_text(text.replace(old, new))
 
     # the LMS, through its API
 
@@ -171,7 +155,8 @@ def test_what_the_api_cannot_do_is_refused_at_plan_time(school: School) -> None:
 
 
 def test_the_same_under_faults_creates_nothing_twice(tmp_path: Path) -> None:
-    school = School(tmp_path, Faults(latency_ms=2, fail_every=7, drop_every=11))
+    school = School(tmp_path, BraincertSimulator(faults=Faults(latency_ms=2, fail_every=7,
+                                                                drop_every=11)))
     try:
         for _ in range(6):  # a failure may stop an apply: running it again continues
             if school.run("apply", "--auto-approve").exit_code == 0:
@@ -278,15 +263,7 @@ class OtherBraincert(BraincertSimulator):
 
 
 def test_another_reading_of_the_document_works_too(tmp_path: Path) -> None:
-    school = School.__new__(School)
-    school.sim = OtherBraincert()
-    school.url = school.sim.start() + "/api/v1"
-    school.dir = tmp_path / "braincert"
-    shutil.copytree(EXAMPLE, school.dir)
-    main = (school.dir / "lmsform.yaml").read_text()
-    (school.dir / "lmsform.yaml").write_text(main.replace(
-        "${env:BRAINCERT_BASE_URL:-http://127.0.0.1:8081/api/v1}", school.url).replace(
-        "../../state/braincert.json", "state.json"))
+    school = School(tmp_path, OtherBraincert())
     users = "".join(f"  - email: u{i}@example.com\n    username: u{i}\n" for i in range(70))
     (school.dir / "many.yaml").write_text("users:\n" + users)
     try:

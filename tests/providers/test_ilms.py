@@ -11,11 +11,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import CliRunner
 
 from lmsform.cli import cli
 from lmsform.simulators.base import Faults
 from lmsform.simulators.ilms import IlmsSimulator
+from tests.conftest import ConfigDir
 
 KEY = "sim-key-0f9e8d7c"
 ORG = """\
@@ -70,11 +71,11 @@ users:
 """
 
 
-class IlmsOrg:
+class IlmsOrg(ConfigDir):
     def __init__(self, root: Path, faults: Faults | None = None, **provider: object) -> None:
         self.sim = IlmsSimulator(transaction_key=KEY, faults=faults)
         self.sim.start()
-        self.dir = root / "ilms"
+        super().__init__(root / "ilms")
         self.dir.mkdir()
         options = "".join(f"  {k}: {v}\n" for k, v in provider.items())
         (self.dir / "main.yaml").write_text(
@@ -83,20 +84,6 @@ class IlmsOrg:
             f"  api_login_id: sim-login\n  transaction_key: ${{env:ILMS_KEY}}\n{options}"
             "state:\n  path: state.json\n")
         (self.dir / "org.yaml").write_text(ORG)
-
-    def run(self, *args: str) -> Result:
-        return CliRunner().invoke(cli, [*args, "-C", str(self.dir)])
-
-    def apply(self) -> Result:
-        result = self.run("apply", "--auto-approve")
-        assert result.exit_code == 0, result.output
-        return result
-
-    def edit(self, old: str, new: str) -> None:
-        path = self.dir / "org.yaml"
-        text = path.read_text()
-        assert old in text, old
-        path.write_text(text.replace(old, new))
 
     def user(self, email: str) -> dict:
         (user,) = [u for u in self.sim.users.values() if u["Profile"]["F015"] == email]
@@ -153,7 +140,7 @@ EDITS = [
 
 def edit_scenario(org: IlmsOrg) -> None:
     for old, new in EDITS:
-        org.edit(old, new)
+        org.edit("org.yaml", old, new)
     (org.dir / "moved.yaml").write_text(textwrap.dedent("""\
         moved:
           - from: department.Americas/Sales/Field Sales
@@ -277,7 +264,7 @@ def test_listing_users_takes_one_request_per_page(tmp_path: Path,
 ])
 def test_impossible_manifests_fail_at_plan_time(ilms: IlmsOrg, old: str, new: str,
                                                 message: str) -> None:
-    ilms.edit(old, new)
+    ilms.edit("org.yaml", old, new)
     ilms.sim.reset_counts()
     result = ilms.run("plan")
     assert result.exit_code == 1
