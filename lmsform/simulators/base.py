@@ -72,6 +72,9 @@ class Simulator:
 
     name = "simulator"
     title = "Simulator"  # the vendor's name as people write it
+    # Vendors that take form-encoded bodies (an OAuth2 token endpoint, Course Toolkit) set
+    # this: such a body then arrives as a dict of text (the last value of a repeated field).
+    accepts_form_bodies = False
 
     def __init__(self, faults: Faults | None = None) -> None:
         self.faults = faults or Faults()
@@ -217,9 +220,13 @@ class _RequestHandler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         body: Any = None
-        if raw:
-            content_type = self.headers.get("Content-Type", "")
-            if "application/json" not in content_type.lower():
+        content_type = self.headers.get("Content-Type", "").lower()
+        if raw and self.sim.accepts_form_bodies and (
+                "application/x-www-form-urlencoded" in content_type):
+            body = {k: v[-1] for k, v in parse_qs(raw.decode("utf-8", "replace"),
+                                                  keep_blank_values=True).items()}
+        elif raw:
+            if "application/json" not in content_type:
                 self._write(Response(415, self.sim.error_body(
                     415, "Unsupported media type: send application/json")))
                 return
