@@ -238,6 +238,7 @@ class CouponSpec(Managed):
     courses: list[Slug] | None = None
     usage_limit: Annotated[int, Field(ge=1, le=MAX_COUNT)] | None = None
     expires: dt.date | None = None
+    custom: Custom | None = None
 
 
 class MovedSpec(Strict):

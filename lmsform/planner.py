@@ -71,7 +71,7 @@ def check_capabilities(config: Config, provider: type[Provider] | Provider) -> N
                 f"the {resource.kind} field '{name}'; remove it"))
         for name, message in provider.check(resource.kind, {**resource.attrs, **resource.secrets}):
             problems.append(config.problem(resource, name, message))
-    messages = _unprunable(config, provider)
+    messages = _unprunable(config, provider) + _undeletable_users(config, provider)
     if problems or messages:
         raise PlanError(messages, problems, contacted=False)
 
@@ -87,6 +87,18 @@ def _unprunable(config: Config, provider: type[Provider] | Provider) -> list[str
         for kind in pruned
         if kind in provider.capabilities.kinds and not provider.capabilities.kinds[kind].listable
     ]
+
+
+def _undeletable_users(config: Config, provider: type[Provider] | Provider) -> list[str]:
+    """`user_removal: delete` where the LMS cannot delete users would fail at the first
+    removal: say so now, whether or not this plan removes anyone."""
+    support = provider.capabilities.kinds.get("user")
+    if config.settings.user_removal != "delete" or support is None or support.delete:
+        return []
+    switch = ("set it to deactivate (the default), which "
+              f"{'switches removed users off' if support.deactivate else 'is not possible either'}")
+    return [f"settings.user_removal: delete: the {provider.type_name} provider cannot delete "
+            f"users; {switch}. {support.advice}".rstrip()]
 
 
 def fetch_live(provider: Provider, kinds: list[str], parallelism: int,

@@ -55,7 +55,7 @@ SCHEMAS: dict[str, KindSchema] = {
         write_only=frozenset({"password"}),
     ),
     "coupon": KindSchema(
-        fields=("code", "discount", "courses", "usage_limit", "expires"),
+        fields=("code", "discount", "courses", "usage_limit", "expires", "custom"),
         references={"courses": "course"},
         set_fields=frozenset({"courses"}),
     ),

@@ -603,6 +603,29 @@ def test_removing_a_user_where_users_cannot_be_deactivated_needs_user_removal_de
     assert actions(plan_of(org, NoUserUpdates)) == {"user.bob@example.com": "delete"}
 
 
+class SuspendOnly(LocalProvider):
+    capabilities: ClassVar[Capabilities] = Capabilities(kinds={
+        **LocalProvider.capabilities.kinds,
+        "user": KindSupport(fields=frozenset(SCHEMAS["user"].fields), deactivate=True,
+                            delete=False, advice="Users are suspended, never deleted."),
+    })
+
+
+def test_user_removal_delete_where_users_cannot_be_deleted_is_refused_offline(
+    org: Org,
+) -> None:
+    org.write("settings.yaml", "settings: {user_removal: delete}\n")
+    with pytest.raises(PlanError) as caught:
+        check_capabilities(load_config(org.dir), SuspendOnly)
+    assert caught.value.messages == [
+        "settings.user_removal: delete: the local provider cannot delete users; set it to "
+        "deactivate (the default), which switches removed users off. Users are suspended, "
+        "never deleted."]
+    assert str(caught.value).endswith("nothing was contacted or changed.")
+    org.write("settings.yaml", "settings: {user_removal: deactivate}\n")
+    check_capabilities(load_config(org.dir), SuspendOnly)
+
+
 class UnlistedActive(LocalProvider):
     """A vendor whose user list leaves `active` out: only a read by id shows it."""
 
