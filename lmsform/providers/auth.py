@@ -134,8 +134,8 @@ class OAuth2ClientCredentials(Auth):
     with a form-encoded grant_type=client_credentials, client_id and client_secret.
 
     The token is fetched once and shared by every thread, renewed shortly before `expires_in`
-    runs out, and renewed once on a 401: every thread that got the 401 for the same token
-    shares that one renewal, and a thread whose rejected token is older than the current one
+    runs out, and renewed on a 401: every thread that got the 401 for the same token shares
+    that one renewal, and a thread whose rejected token is older than the current one
     simply sends again with the current one. The client secret and every token are secrets.
     """
 

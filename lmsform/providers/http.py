@@ -42,6 +42,11 @@ T = TypeVar("T")
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+# How many times one request may renew the credentials after a 401. More than one: a token
+# renewed for this request can itself expire (or be revoked) before the request is sent
+# again; each renewal is shared by every thread refused with the same token. A server that
+# refuses every token is an error after this many, never a loop.
+MAX_RENEWALS = 3
 # Transport errors raised before a byte of the request left: sending again cannot duplicate.
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
@@ -390,14 +395,14 @@ class HttpClient:
         land; a non-None result (say, the id of the user it created) is returned instead.
         `already_done(response)` recognises an error answer, after a lost one, that means the
         first attempt worked ('already a member'); it should confirm with a read. A 401 asks
-        the auth to refresh, once. See docs/http.md.
+        the auth to refresh (up to MAX_RENEWALS times). See docs/http.md.
         """
         if json is not None and form is not None:
             raise ValueError("a request has a JSON body or a form body, not both")
         call = Outgoing(method, path, dict(headers or {}), dict(params or {}), json,
                         None if form is None else dict(form))
         deadline = self._clock() + self.options.retry_budget_seconds
-        attempt, renewed, lost = 0, False, False
+        attempt, renewals, lost = 0, 0, False
         while True:
             attempt += 1
             self._count(attempt > 1)
@@ -409,12 +414,12 @@ class HttpClient:
             if response is not None:
                 if lost and already_done is not None and already_done(response):
                     return self._landed(out, response)
-                if (response.status_code == 401 and authenticate and not renewed
-                        and self.auth.refresh(out)):
-                    renewed = True
+                if (response.status_code == 401 and authenticate
+                        and renewals < MAX_RENEWALS and self.auth.refresh(out)):
+                    renewals += 1
                     continue
                 if response.status_code not in RETRY_STATUSES:
-                    raise self._failed(out, response, failure, renewed)
+                    raise self._failed(out, response, failure, renewals > 0)
             if not safe and not result.unsent:
                 if landed is None:
                     raise self._error(method, path, _status(response), failure)
