@@ -359,6 +359,17 @@ class _Planner:
                 view.update({name: full[name] for name in unlisted - view.keys()
                              if name in full})
 
+    def _desired(self, resource: Resource) -> dict[str, Any]:
+        """The manifest's attributes, with the custom lists the provider holds as sets
+        (`KindSupport.custom_sets`) sorted, as the live side reads them."""
+        sets = self.caps.kinds[resource.kind].custom_sets
+        custom = resource.attrs.get("custom")
+        if not sets or not isinstance(custom, dict) or not sets & custom.keys():
+            return resource.attrs
+        return {**resource.attrs, "custom": {
+            k: sorted({str(i) for i in v}) if k in sets and isinstance(v, list) else v
+            for k, v in custom.items()}}
+
     def _create(self, resource: Resource) -> Iterator[Operation]:
         support = self.caps.kinds[resource.kind]
         if not support.create:
@@ -376,7 +387,7 @@ class _Planner:
                 f"{resource.kind}; add {'them' if len(missing) > 1 else 'it'} to the manifest"))
             return
         unstored = self._unstored(resource.kind)
-        after = {k: v for k, v in resource.attrs.items() if k not in unstored}
+        after = {k: v for k, v in self._desired(resource).items() if k not in unstored}
         after.update({name: SENSITIVE for name in resource.secrets})
         entry = self.state_view.get(resource.address)
         reason = "deleted outside lmsform; it will be created again" if entry else None
@@ -388,7 +399,7 @@ class _Planner:
                    how: str) -> Iterator[Operation]:
         kind = resource.kind
         entry = self.state_view.get(resource.address)
-        attrs = resource.attrs
+        attrs = self._desired(resource)
         if entry is not None and entry.removed and "active" not in attrs:
             attrs = {**attrs, "active": True}  # declared again: restore what lmsform removed
         ignore = [*resource.lifecycle.ignore_changes, *self._unstored(kind)]

@@ -47,6 +47,8 @@ class KindSupport:
     # creates the vendor takes many at a time: apply hands `Provider.create_many` up to this
     # many ready creates of the kind at once; 0: one by one
     batch_create: int = 0
+    # `custom` keys whose lists are sets (a user's tags): compared and stored sorted
+    custom_sets: frozenset[str] = frozenset()
     advice: str = ""  # what the user can do instead when an operation is not supported
 
 
