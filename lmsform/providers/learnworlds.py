@@ -1,0 +1,687 @@
+"""`learnworlds`: LearnWorlds API v2, with OAuth2 client credentials.
+
+Built from the vendor's OpenAPI description of API v2 (the one LearnWorlds publishes on its
+Stoplight portal; the shared overview lost its paths). Every call goes to the school's API URL
+(`https://yourschool.learnworlds.com/admin/api`) plus `/v2/...`, with a bearer token from the
+client credentials grant at `<API URL>/oauth2/access_token` and the client id in the
+`Lw-Client` header. Listings page with `page` and `items_per_page` and tell their size in a
+`meta` block; failures are `{"errors": [{"code", "context", "message"}], "success": false}` or
+`{"error": "..."}`. LearnWorlds allows 30 requests in 10 seconds: that is the default pace.
+
+What the API cannot do shapes the rest, and is refused at plan time rather than at apply:
+- users cannot be deleted, only suspended (`user_removal: deactivate`); users have no first or
+  last name, only a `username`;
+- courses and user groups cannot be deleted, and a course's id is its key (its `titleId`),
+  so a course key cannot change;
+- a course has one price: a single one-time pricing plan (in the school's currency);
+- coupons live inside promotions, which carry the discount and the courses: lmsform keeps one
+  promotion per discount shape, or uses the one `custom: {promotion: NAME}` names; coupons can
+  be created but never changed or deleted;
+- the region/division/department hierarchy does not exist.
+Memberships are read per group and enrollments per course (one paged listing each), never one
+request per user.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, ClassVar
+from urllib.parse import quote
+
+import httpx
+from pydantic import Field, SecretStr
+
+from lmsform.errors import LmsformError, ProviderError
+from lmsform.manifest import Role
+from lmsform.providers.auth import OAuth2ClientCredentials
+from lmsform.providers.base import Capabilities, KindSupport
+from lmsform.providers.http import HttpClient, HttpProviderSettings, StatusInBody
+from lmsform.providers.paging import Pages, dig
+from lmsform.providers.toolkit import Call, HttpProvider
+from lmsform.resources import LiveResource, decimal_text
+
+TOKEN_PATH = "/oauth2/access_token"
+# "LearnWorlds has a Rate limit of 30 requests / 10 sec": the default pace, evenly spread.
+DOCUMENTED_RATE = 30 / 10
+# Items asked for per page. The description documents `items_per_page` without a maximum;
+# answers say how many pages there are (`meta.totalPages`), so a lower server cap still works.
+ITEMS_PER_PAGE = 100
+PAGES = Pages(size=ITEMS_PER_PAGE, page_param="page", size_param="items_per_page",
+              items="data", total_pages="meta.totalPages", total_header=None)
+# The group member list is described as paged 20 at a time, while its schema is a bare array.
+GROUP_MEMBERS_PAGE = 20
+# lmsform's roles -> the access level of the school role used by default, and the title of
+# the built-in role of that level preferred among several (a school also has "Course creator"
+# at the instructor level, for one).
+ROLE_LEVELS: dict[str, str] = {"learner": "user", "instructor": "instructor", "admin": "admin"}
+ROLE_TITLES: dict[str, str] = {"learner": "User", "instructor": "Instructor", "admin": "Admin"}
+PROMOTION_TYPES = {"percent": "percentage", "amount": "fixed"}
+DRAFT = "draft"
+USER_CUSTOM = frozenset({"tags"})
+COUPON_CUSTOM = frozenset({"promotion"})
+
+
+@dataclass
+class LearnworldsErrors(StatusInBody):
+    """The documented error bodies, `{"errors": [{"code", "context", "message"}], "success":
+    false}` or `{"error": "..."}`; a `"success": false` answered with a 200 fails too."""
+
+    field: str = "success"
+    ok: tuple[Any, ...] = (True,)
+
+    def error(self, response: httpx.Response) -> str | None:
+        return None if super().error(response) is None else self.message(response)
+
+    def message(self, response: httpx.Response) -> str:
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        errors = body.get("errors") if isinstance(body, dict) else None
+        words = [_error_words(e) for e in errors] if isinstance(errors, list) else []
+        if isinstance(errors, dict):
+            words = [f"{field}: {_error_words(e)}" for field, e in errors.items()]
+        words = [w for w in words if w]
+        return "; ".join(words) if words else super().message(response)
+
+
+def _error_words(error: Any) -> str:
+    if isinstance(error, dict):
+        message = error.get("message") or error.get("context") or ""
+        return str(message)
+    if isinstance(error, list):
+        return " ".join(map(str, error))
+    return str(error or "")
+
+
+class LearnworldsToken(OAuth2ClientCredentials):
+    """LearnWorlds answers the grant as `{"tokenData": {"access_token", "expires_in"},
+    "success": true}`; a bare OAuth2 answer is read too."""
+
+    def read_token(self, body: Any) -> tuple[str, float | None]:
+        if isinstance(body, dict) and isinstance(body.get("tokenData"), dict):
+            body = body["tokenData"]
+        return super().read_token(body)
+
+
+class LearnworldsSettings(HttpProviderSettings):
+    base_url: str  # the API URL LearnWorlds gives the school, ending in /admin/api
+    client_id: str  # also sent as the Lw-Client header on every request
+    client_secret: SecretStr
+    # lmsform role -> the school role (its id or title) to give; by default the school's
+    # built-in role of that access level (user, instructor, admin)
+    roles: dict[Role, str] = Field(default_factory=dict)
+    # a course's one price: read back as this pricing plan, in the school's currency
+    price_plan: str = "standard"
+    currency: str = Field("USD", pattern=r"^[A-Z]{3}$")
+    send_enrollment_email: bool = False
+
+
+class LearnworldsProvider(HttpProvider):
+    type_name = "learnworlds"
+    description = ("LearnWorlds API v2: users with tags, roles and suspension, user groups, "
+                   "courses with a price, enrollments, coupons")
+    settings_model = LearnworldsSettings
+    capabilities: ClassVar[Capabilities] = Capabilities(kinds={
+        "course": KindSupport(
+            fields=frozenset({"key", "title", "description", "published", "categories",
+                              "pricing"}),
+            delete=False, fixed_fields=frozenset({"key"}),
+            advice="LearnWorlds' API cannot delete courses or change a course's id (its key); "
+                   "do that in LearnWorlds."),
+        "group": KindSupport(
+            fields=frozenset({"name", "description", "courses"}), delete=False,
+            advice="LearnWorlds' API cannot delete user groups; delete it in LearnWorlds."),
+        "user": KindSupport(
+            fields=frozenset({"email", "username", "role", "active", "groups", "enrollments",
+                              "password", "custom"}),
+            delete=False, deactivate=True, custom_sets=USER_CUSTOM,
+            advice="LearnWorlds' API cannot delete users: lmsform suspends them "
+                   "(settings.user_removal: deactivate)."),
+        "coupon": KindSupport(
+            fields=frozenset({"code", "discount", "courses", "usage_limit", "expires",
+                              "custom"}),
+            update=False, delete=False,
+            advice="LearnWorlds' API can create coupons but not change or delete them: change "
+                   "or delete it in LearnWorlds, or declare a new coupon with another code."),
+    })
+
+    def __init__(self, settings: LearnworldsSettings, config_dir: Path,
+                 transport: httpx.BaseTransport | None = None) -> None:
+        auth = LearnworldsToken(settings.client_id, settings.client_secret.get_secret_value(),
+                                token_path=TOKEN_PATH,
+                                headers={"Lw-Client": settings.client_id})
+        http = HttpClient(settings.base_url, auth, settings, classifier=LearnworldsErrors(),
+                          default_rate=DOCUMENTED_RATE, transport=transport)
+        super().__init__(settings, config_dir, http)
+        self.settings: LearnworldsSettings = settings
+        self._promotions_lock = threading.Lock()
+        self._promotion_names: dict[str, dict[str, Any]] = {}  # name -> promotion record
+
+    def identity(self) -> str:
+        return f"learnworlds:{self.http.base_url}"
+
+    @classmethod
+    def check(cls, kind: str, attrs: dict[str, Any]) -> list[tuple[str, str]]:
+        if kind == "course":
+            return _check_pricing(attrs.get("pricing"))
+        allowed = {"user": USER_CUSTOM, "coupon": COUPON_CUSTOM}.get(kind)
+        custom = attrs.get("custom")
+        if allowed is None or not isinstance(custom, dict):
+            return []
+        problems = [("custom", f"LearnWorlds {kind}s have no custom field '{name}'; the "
+                               f"provider manages {', '.join(sorted(allowed))}")
+                    for name in sorted(custom.keys() - allowed)]
+        if kind == "user" and not _text_list(custom.get("tags", [])):
+            problems.append(("custom", "custom.tags is a list of tags (text)"))
+        if kind == "coupon" and not isinstance(custom.get("promotion", ""), str):
+            problems.append(("custom", "custom.promotion is a promotion's name"))
+        return problems
+
+    # reading
+
+    def list_all(self, kind: str) -> list[LiveResource]:
+        if kind == "user":
+            return self._list_users()
+        if kind == "group":
+            return [LiveResource(_id(g), _group_attrs(g)) for g in self._groups()]
+        if kind == "course":
+            return [LiveResource(_id(c), self._course_attrs(c)) for c in self._courses()]
+        if kind == "coupon":
+            return [LiveResource(str(c["code"]), attrs) for c, attrs in self._coupons()]
+        raise LmsformError(f"learnworlds does not manage {kind}s")
+
+    def _list_users(self) -> list[LiveResource]:
+        groups, courses = self._memberships(), self._enrollments()
+        return [LiveResource(_id(u), {**self._user_attrs(u),
+                                      "groups": groups.get(_id(u), []),
+                                      "enrollments": courses.get(_id(u), [])})
+                for u in self._users()]
+
+    def _pages(self, path: str, **params: Any) -> list[dict[str, Any]]:
+        return [r for r in self.http.paginate(path, pages=PAGES, params=params or None)
+                if isinstance(r, dict)]
+
+    def _users(self) -> list[dict[str, Any]]:
+        return self._cached("users", lambda: self._pages("/v2/users",
+                                                         include_suspended="true"))
+
+    def _groups(self) -> list[dict[str, Any]]:
+        return self._cached("groups", lambda: self._pages("/v2/user_groups"))
+
+    def _courses(self) -> list[dict[str, Any]]:
+        return self._cached("courses", lambda: self._pages("/v2/courses"))
+
+    def _memberships(self) -> dict[str, list[str]]:
+        """user id -> group ids: one member listing per group."""
+        return self._linked([_id(g) for g in self._groups()], self._members)
+
+    def _enrollments(self) -> dict[str, list[str]]:
+        """user id -> course ids: one paged listing of enrolled users per course."""
+        return self._linked([_id(c) for c in self._courses()], self._enrolled)
+
+    def _linked(self, owners: list[str], users: Callable[[str], set[str]]
+                ) -> dict[str, list[str]]:
+        """user id -> the owners (groups, courses) listing them, read concurrently."""
+        found: dict[str, list[str]] = defaultdict(list)
+        for owner, listed in zip(owners, self._each(owners, users), strict=True):
+            for user in listed:
+                found[user].append(owner)
+        return found
+
+    def _enrolled(self, course: str) -> set[str]:
+        return {_id(u) for u in self._pages(f"/v2/courses/{_path(course)}/users")}
+
+    def _members(self, group: str) -> set[str]:
+        """The ids of a group's members. The description documents the answer both as a
+        paged `{"data", "meta"}` block and as a bare array: both are read."""
+        path = f"/v2/user_groups/{_path(group)}/users"
+
+        def page(number: int) -> Any:
+            return self.http.call("GET", path, safe=True,
+                                  params={"page": number, "items_per_page": ITEMS_PER_PAGE})
+
+        first = page(1)
+        if isinstance(first, list):
+            return self._bare_members(first, page)
+        pages = dig(first, "meta.totalPages")
+        rest = self._each(list(range(2, int(pages) + 1)) if isinstance(pages, int) else [],
+                          page)
+        return {_id(u) for body in [first, *rest] for u in _records(body)}
+
+    @staticmethod
+    def _bare_members(first: list[Any], page: Callable[[int], Any]) -> set[str]:
+        """A bare array, read page by page until a page is short (the documented 20) or
+        holds nobody new (a server answers the last page again past the end)."""
+        members: set[str] = set()
+        number, batch = 1, first
+        while True:
+            ids = {_id(u) for u in batch if isinstance(u, dict)}
+            if not ids or ids <= members:
+                return members
+            members |= ids
+            if len(batch) < GROUP_MEMBERS_PAGE:
+                return members
+            number += 1
+            found = page(number)
+            batch = found if isinstance(found, list) else []
+
+    def _user_attrs(self, user: dict[str, Any]) -> dict[str, Any]:
+        tags = user.get("tags")
+        return {"email": user.get("email"), "username": user.get("username"),
+                "role": self._role_of(user),
+                "active": not bool(user.get("is_suspended")),
+                "custom": {"tags": sorted({str(t) for t in tags})
+                           if isinstance(tags, list) else []}}
+
+    def _role_of(self, user: dict[str, Any]) -> str | None:
+        """lmsform's name for a user's role: a role the provider block maps, else by access
+        level; a level lmsform has no name for is shown as it is (say, `reporter`)."""
+        found = user.get("role")
+        role: dict[str, Any] = found if isinstance(found, dict) else {}
+        for ours, theirs in self.settings.roles.items():
+            if theirs in (role.get("name"), role.get("id")):
+                return ours
+        level = role.get("level") or ("admin" if user.get("is_admin") else
+                                      "instructor" if user.get("is_instructor") else "user")
+        named = next((r for r, lvl in ROLE_LEVELS.items() if lvl == level), None)
+        return named or str(level)
+
+    def _course_attrs(self, course: dict[str, Any]) -> dict[str, Any]:
+        price = _first(course, "original_price", "final_price", "price")
+        pricing = ([{"plan": self.settings.price_plan, "amount": price,
+                     "currency": self.settings.currency, "billing": "one_time"}]
+                   if price not in (None, "") and Decimal(str(price)) > 0 else [])
+        categories = course.get("categories")
+        return {"key": _id(course), "title": course.get("title"),
+                "description": course.get("description") or None,
+                "published": str(course.get("access") or DRAFT) != DRAFT,
+                "categories": list(categories) if isinstance(categories, list) else [],
+                "pricing": pricing}
+
+    def _promotions(self) -> list[dict[str, Any]]:
+        return self._cached("promotions", lambda: self._pages("/v2/promotions"))
+
+    def _coupons(self) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+        """(coupon, its attributes) for every coupon of every promotion. A promotion lists
+        its coupons; one that does not is asked for them."""
+        promotions = self._promotions()
+        unlisted = [p for p in promotions if not isinstance(p.get("coupons"), list)]
+        asked = dict(zip([_id(p) for p in unlisted],
+                         self._each(unlisted, lambda p: self._promotion_coupons(_id(p))),
+                         strict=True))
+        return [(coupon, self._coupon_attrs(coupon, promotion))
+                for promotion in promotions
+                for coupon in asked.get(_id(promotion), promotion.get("coupons") or [])
+                if isinstance(coupon, dict) and coupon.get("code")]
+
+    def _promotion_coupons(self, promotion: str) -> list[dict[str, Any]]:
+        return _records(self.http.call("GET", f"/v2/promotions/{_path(promotion)}/coupons",
+                                        safe=True))
+
+    def _coupon_attrs(self, coupon: dict[str, Any],
+                      promotion: dict[str, Any]) -> dict[str, Any]:
+        return {"code": coupon["code"], "discount": self._discount_of(promotion),
+                "courses": _promoted_courses(promotion),
+                "usage_limit": coupon.get("quantity"),
+                "expires": coupon.get("expires") or None,
+                "custom": {"promotion": promotion.get("name")}}
+
+    def _discount_of(self, promotion: dict[str, Any]) -> dict[str, Any]:
+        if promotion.get("type") == PROMOTION_TYPES["amount"]:
+            return {"amount": promotion.get("value"), "currency": self.settings.currency}
+        return {"percent": promotion.get("value")}
+
+    def _get(self, path: str, **params: Any) -> dict[str, Any] | None:
+        """One record, or None when the LMS says there is none."""
+        try:
+            found = self.http.call("GET", path, safe=True, params=params or None)
+        except ProviderError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return found if isinstance(found, dict) else None
+
+    # writing
+
+    def create(self, kind: str, attrs: dict[str, Any]) -> str:
+        if kind == "user":
+            return self._create_user(attrs)
+        if kind == "group":
+            return self._create_group(attrs)
+        if kind == "course":
+            return self._create_course(attrs)
+        if kind == "coupon":
+            return self._create_coupon(attrs)
+        raise LmsformError(f"the learnworlds provider cannot create {kind}s")
+
+    def update(self, kind: str, id: str, changes: dict[str, Any],
+               before: dict[str, Any]) -> None:
+        if kind == "user":
+            self._update_user(id, changes, before)
+        elif kind == "group":
+            self._update_group(id, changes)
+        elif kind == "course":
+            self._update_course(id, changes)
+        else:
+            raise LmsformError(f"the learnworlds provider cannot update {kind}s")
+
+    def deactivate(self, kind: str, id: str) -> None:
+        self._set_active(id, False)
+
+    def delete(self, kind: str, id: str) -> None:
+        raise LmsformError(f"the learnworlds provider cannot delete {kind}s")
+
+    # users
+
+    def _create_user(self, attrs: dict[str, Any]) -> str:
+        email = str(attrs["email"])
+        body: dict[str, Any] = {"email": email, "username": attrs.get("username") or email,
+                                "send_registration_email": False}
+        if attrs.get("password"):
+            body["password"] = str(attrs["password"])
+        tags = (attrs.get("custom") or {}).get("tags")
+        if tags:
+            body["tags"] = list(tags)
+        answer = self.http.request("POST", "/v2/users", safe=False, json=body,
+                                   landed=lambda: self._user_id(email))
+        user = self._new_id(answer, ("id",))
+        # A new account is an active learner: only what differs is sent.
+        rest = {k: attrs[k] for k in ("groups", "enrollments") if attrs.get(k)}
+        if attrs.get("role") not in (None, "learner"):
+            rest["role"] = attrs["role"]
+        if attrs.get("active") is False:
+            rest["active"] = False
+        self._update_user(user, rest, {})
+        return user
+
+    def _user_id(self, email: str) -> str | None:
+        """A user's id by email (the one-user read takes either): a lost create's check."""
+        found = self._get(f"/v2/users/{_path(email)}", include_suspended="true")
+        return _id(found) if found and found.get("id") else None
+
+    def _update_user(self, id: str, changes: dict[str, Any], before: dict[str, Any]) -> None:
+        profile = {k: changes[k] for k in ("email", "username") if k in changes}
+        if profile:
+            self.http.request("PUT", f"/v2/users/{_path(id)}", safe=True, json=profile)
+        if isinstance(changes.get("custom"), dict) and "tags" in changes["custom"]:
+            self._set_tags(id, changes["custom"]["tags"] or [],
+                           (before.get("custom") or {}).get("tags") or [])
+        if changes.get("role") is not None:
+            self._set_role(id, str(changes["role"]))
+        if "active" in changes and changes["active"] is not None:
+            self._set_active(id, bool(changes["active"]))
+        if "groups" in changes:
+            self._sync(changes["groups"] or [], before.get("groups") or [],
+                       add=lambda g: Call("POST", _member_path(g, id)),
+                       remove=lambda g: Call("DELETE", _member_path(g, id)),
+                       present=lambda g: id in self._members(g), already=(400, 409, 422))
+        if "enrollments" in changes:
+            self._sync(changes["enrollments"] or [], before.get("enrollments") or [],
+                       add=lambda c: Call("POST", f"/v2/users/{_path(id)}/enrollment",
+                                          json=self._enrollment(c)),
+                       remove=lambda c: Call("DELETE", f"/v2/users/{_path(id)}/enrollment",
+                                             json={"productId": c, "productType": "course"}),
+                       present=lambda c: id in self._enrolled(c), already=(400, 409, 422))
+
+    def _enrollment(self, course: str) -> dict[str, Any]:
+        return {"productId": course, "productType": "course", "price": 0,
+                "justification": "Enrolled by lmsform",
+                "send_enrollment_email": self.settings.send_enrollment_email}
+
+    def _set_tags(self, user: str, after: list[str], before: list[str]) -> None:
+        """Attach and detach are set operations: sending either again changes nothing."""
+        for action, tags in (("attach", set(after) - set(before)),
+                             ("detach", set(before) - set(after))):
+            if tags:
+                self.http.request("PUT", f"/v2/users/{_path(user)}/tags", safe=True,
+                                  json={"tags": sorted(tags), "action": action})
+
+    def _set_active(self, user: str, active: bool) -> None:
+        verb = "unsuspend" if active else "suspend"
+        self.http.request("PUT", f"/v2/users/{_path(user)}/{verb}", safe=True)
+
+    def _set_role(self, user: str, role: str) -> None:
+        school_role = self._school_role(role)
+        body: dict[str, Any] = {"role_id": school_role["id"]}
+        if school_role.get("access_level") == "instructor":
+            body["assigned_courses"] = []  # required for instructors; lmsform assigns none
+        self.http.request("PUT", f"/v2/users/{_path(user)}/user-role", safe=True, json=body)
+
+    def _school_role(self, role: str) -> dict[str, Any]:
+        """The school role for an lmsform role: the one the provider block names (id or
+        title), else the school's built-in role of that access level, the one titled after
+        it first."""
+        roles = self._cached("roles", lambda: _records(
+            self.http.call("GET", "/v2/user-roles", safe=True)))
+        wanted = next((theirs for ours, theirs in self.settings.roles.items() if ours == role),
+                      None)
+        level = ROLE_LEVELS.get(role)
+        for candidate in sorted(roles, key=lambda r: (bool(r.get("custom_role")),
+                                                      r.get("title") != ROLE_TITLES.get(role),
+                                                      str(r.get("title")))):
+            if wanted is not None and wanted in (candidate.get("id"), candidate.get("title")):
+                return candidate
+            if wanted is None and level is not None and candidate.get("access_level") == level:
+                return candidate
+        raise ProviderError("GET /v2/user-roles", f"the school has no role for lmsform's "
+                            f"'{role}' ({wanted or f'access level {level}'}); name one in "
+                            f"the provider block's roles: {role}: ROLE")
+
+    # groups
+
+    def _create_group(self, attrs: dict[str, Any]) -> str:
+        name = str(attrs["name"])
+        body = {"title": name, "description": attrs.get("description") or "",
+                "products": {"courses": list(attrs.get("courses") or [])}}
+        self._forget("groups")
+        answer = self.http.request("POST", "/v2/user_groups", safe=False, json=body,
+                                   landed=lambda: self._group_id(name))
+        return self._new_id(answer, ("id",))
+
+    def _group_id(self, name: str) -> str | None:
+        return next((_id(g) for g in self._pages("/v2/user_groups") if g.get("title") == name),
+                    None)
+
+    def _update_group(self, id: str, changes: dict[str, Any]) -> None:
+        """The update replaces the group: what lmsform does not manage is sent back as read."""
+        record = self._get(f"/v2/user_groups/{_path(id)}")
+        if record is None:
+            raise ProviderError(f"GET /v2/user_groups/{id}", "the user group no longer exists",
+                                status=404)
+        body: dict[str, Any] = {
+            "title": changes.get("name", record.get("title")),
+            "description": changes.get("description", record.get("description")) or "",
+            "products": {"courses": list(changes["courses"] or []) if "courses" in changes
+                         else _group_attrs(record)["courses"]}}
+        for kept in ("enroll_users_on_courses", "tags", "max_number_of_users"):
+            if record.get(kept) is not None:
+                body[kept] = record[kept]
+        managers = record.get("group_managers")
+        if isinstance(managers, list):
+            body["group_managers"] = [m.get("id") if isinstance(m, dict) else m
+                                      for m in managers]
+        self.http.request("PUT", f"/v2/user_groups/{_path(id)}", safe=True, json=body)
+
+    # courses
+
+    def _create_course(self, attrs: dict[str, Any]) -> str:
+        key = str(attrs["key"])
+        body: dict[str, Any] = {"titleId": key, "title": attrs["title"],
+                                "price": float(self._price(attrs)),
+                                "access": self._access(attrs, DRAFT)}
+        if attrs.get("description"):
+            body["description"] = attrs["description"]
+        if attrs.get("categories"):
+            body["categories"] = list(attrs["categories"])
+        self._forget("courses")
+        answer = self.http.request("POST", "/v2/courses", safe=False, json=body,
+                                   landed=lambda: key if self._get(
+                                       f"/v2/courses/{_path(key)}") else None)
+        return self._new_id(answer, ("id",))
+
+    def _update_course(self, id: str, changes: dict[str, Any]) -> None:
+        body: dict[str, Any] = {}
+        if "title" in changes:
+            body["title"] = changes["title"]
+        if "description" in changes:
+            body["description"] = changes["description"] or ""
+        if "categories" in changes:
+            body["categories"] = list(changes["categories"] or [])
+        if "pricing" in changes:
+            body["price"] = float(self._price(changes))
+        if "published" in changes or "pricing" in changes:
+            current = self._get(f"/v2/courses/{_path(id)}") or {}
+            attrs = {**self._course_attrs({**current, "id": id}), **changes}
+            body["access"] = self._access(attrs, str(current.get("access") or DRAFT))
+        if body:
+            self.http.request("PUT", f"/v2/courses/{_path(id)}", safe=True, json=body)
+
+    def _price(self, attrs: dict[str, Any]) -> Decimal:
+        """The course's one price; the plan name and currency must be the provider's."""
+        plans = attrs.get("pricing") or {}
+        if isinstance(plans, list):
+            plans = {str(p.get("plan")): p for p in plans}
+        if not plans:
+            return Decimal(0)
+        (plan, price), = plans.items()
+        currency = str(price.get("currency", self.settings.currency)).upper()
+        if plan != self.settings.price_plan or currency != self.settings.currency:
+            raise LmsformError(
+                f"pricing plan '{plan}' in {currency}: a LearnWorlds course has one price, "
+                f"read back as plan '{self.settings.price_plan}' in "
+                f"{self.settings.currency}; rename the plan, or set price_plan and currency "
+                "in the provider block")
+        return Decimal(str(price["amount"]))
+
+    def _access(self, attrs: dict[str, Any], current: str) -> str:
+        """`draft` for an unpublished course; a published one is `paid` when it has a price
+        and `free` when not, unless it already has another published access (say,
+        `private` or `coming_soon`), which lmsform keeps."""
+        published = attrs.get("published")
+        if published is None:
+            return current
+        if not published:
+            return DRAFT
+        if current not in (DRAFT, "paid", "free"):
+            return current
+        return "paid" if self._price(attrs) > 0 else "free"
+
+    # coupons
+
+    def _create_coupon(self, attrs: dict[str, Any]) -> str:
+        code = str(attrs["code"])
+        promotion = self._promotion_for(attrs)
+        body: dict[str, Any] = {"code": code}
+        if attrs.get("usage_limit") is not None:
+            body["quantity"] = int(attrs["usage_limit"])
+        if attrs.get("expires"):
+            body["expires"] = str(attrs["expires"])[:10]
+        path = f"/v2/promotions/{_path(promotion)}/coupons"
+        self.http.request("POST", path, safe=False, json=body, landed=lambda: code if any(
+            c.get("code") == code for c in self._promotion_coupons(promotion)) else None)
+        return code
+
+    def _promotion_for(self, attrs: dict[str, Any]) -> str:
+        """The promotion a coupon goes in: the one named in custom.promotion, else the one
+        lmsform keeps for its discount and courses; created when missing (one at a time, so
+        that two coupons never make two promotions)."""
+        wanted = self._promotion_body(attrs)
+        name = wanted["name"]
+        with self._promotions_lock:
+            if name not in self._promotion_names:
+                self._forget("promotions")
+                self._promotion_names.update({str(p.get("name")): p
+                                              for p in self._promotions()})
+            found = self._promotion_names.get(name)
+            if found is None:
+                answer = self.http.request("POST", "/v2/promotions", safe=False, json=wanted,
+                                           landed=lambda: self._promotion_named(name))
+                found = self._promotion_names[name] = {**wanted,
+                                                       "id": self._new_id(answer, ("id",))}
+        shape = (self._discount_of(found), sorted(_promoted_courses(found)))
+        if shape != (self._discount_of(wanted), sorted(_promoted_courses(wanted))):
+            raise LmsformError(
+                f"coupon {attrs['code']}: promotion '{name}' gives another discount "
+                "or other courses; name another promotion in custom.promotion, or leave it out")
+        return _id(found)
+
+    def _promotion_named(self, name: str) -> str | None:
+        return next((_id(p) for p in self._pages("/v2/promotions") if p.get("name") == name),
+                    None)
+
+    def _promotion_body(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        discount = attrs["discount"]
+        percent = discount.get("percent") is not None
+        value = Decimal(str(discount["percent"] if percent else discount["amount"]))
+        courses = sorted(attrs.get("courses") or [])
+        off = (f"{decimal_text(value)}%" if percent
+               else f"{decimal_text(value, 2)} {discount.get('currency')}")
+        name = (attrs.get("custom") or {}).get("promotion") or (
+            f"lmsform: {off} off {', '.join(courses) if courses else 'all courses'}")
+        if not percent and str(discount.get("currency")).upper() != self.settings.currency:
+            raise LmsformError(f"coupon {attrs['code']}: a fixed discount is in the school's "
+                               f"currency, {self.settings.currency}; set currency in the "
+                               "provider block")
+        return {"name": name, "type": PROMOTION_TYPES["percent" if percent else "amount"],
+                "value": float(value),
+                "applies_to_all": ["none"] if courses else ["courses"],
+                "products": [{"type": "course", "id": c} for c in courses]}
+
+
+def _check_pricing(pricing: Any) -> list[tuple[str, str]]:
+    plans = list(pricing.values()) if isinstance(pricing, dict) else list(pricing or [])
+    if len(plans) > 1:
+        return [("pricing", "a LearnWorlds course has one price: declare at most one plan")]
+    if plans and (plans[0].get("billing") or "one_time") != "one_time":
+        return [("pricing", "a LearnWorlds course's price is paid once: billing must be "
+                            "one_time (subscriptions are not managed by lmsform)")]
+    return []
+
+
+def _group_attrs(group: dict[str, Any]) -> dict[str, Any]:
+    courses = dig(group, "products.courses")
+    if not isinstance(courses, list):
+        courses = []
+    return {"name": group.get("title"), "description": group.get("description") or None,
+            "courses": [str(c.get("id")) if isinstance(c, dict) else str(c) for c in courses]}
+
+
+def _promoted_courses(promotion: dict[str, Any]) -> list[str]:
+    products = promotion.get("products")
+    return [str(p.get("id")) for p in (products if isinstance(products, list) else [])
+            if isinstance(p, dict) and p.get("type", "course") == "course" and p.get("id")]
+
+
+def _records(found: Any) -> list[dict[str, Any]]:
+    items = found.get("data") if isinstance(found, dict) else found
+    return [r for r in items if isinstance(r, dict)] if isinstance(items, list) else []
+
+
+def _text_list(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _member_path(group: str, user: str) -> str:
+    return f"/v2/user_groups/{_path(group)}/users/{_path(user)}"
+
+
+def _path(value: str) -> str:
+    """An id or email as one path segment."""
+    return quote(str(value), safe="")
+
+
+def _first(record: dict[str, Any], *names: str) -> Any:
+    return next((record[n] for n in names if record.get(n) not in (None, "")), None)
+
+
+def _id(record: dict[str, Any]) -> str:
+    value = record.get("id")
+    if value in (None, ""):
+        raise LmsformError("LearnWorlds answered a record without an id")
+    return str(value)
