@@ -8,6 +8,7 @@ what the same work would take one request at a time.
     python benchmarks/vendor.py ilms 1000 5000
     python benchmarks/vendor.py braincert 1000
     python benchmarks/vendor.py aomlms 1000             (aomlms-per-user: without bulkUpload)
+    python benchmarks/vendor.py learnworlds 1000
 """
 
 from __future__ import annotations
@@ -111,8 +112,40 @@ def write_aomlms(directory: Path, users: int, port: int, bulk: bool = True) -> N
     (directory / "org.yaml").write_text("\n".join(lines) + "\n")
 
 
+def write_learnworlds(directory: Path, users: int, port: int) -> None:
+    """Two priced courses, two groups, a coupon, and N users in a group, enrolled, tagged.
+    The simulator's documented 30 requests / 10 s limit is off and the provider's pace
+    raised, to measure what concurrency and latency allow (at the documented pace, a run
+    takes requests / 3 seconds)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    lines = [
+        "provider:", "  type: learnworlds", f"  base_url: http://127.0.0.1:{port}/admin/api",
+        "  client_id: sim-client", "  client_secret: sim-secret",
+        f"  max_concurrency: {PARALLELISM}", "  requests_per_second: 1000",
+        "state: {path: state.json}",
+        "courses:",
+        "  - {key: security, title: Security Awareness, published: true,"
+        " pricing: [{plan: standard, amount: 49.00, currency: USD}]}",
+        "  - {key: privacy, title: Data Privacy Basics, published: true}",
+        "coupons:", "  - {code: WELCOME10, discount: {percent: 10}}",
+        "groups:", "  - {name: Managers}", "  - {name: Sales Team}",
+        "users:",
+    ]
+    groups, courses = ["Managers", "Sales Team"], ["security", "privacy"]
+    for i in range(users):
+        lines += [
+            f"  - email: user{i}@bench.example", f"    username: User {i}",
+            f"    groups: [{groups[i % 2]}]", f"    enrollments: [{courses[i % 2]}]",
+            "    custom: {tags: [bench]}",
+        ]
+    (directory / "org.yaml").write_text("\n".join(lines) + "\n")
+
+
 VENDORS = {"ilms": write_ilms, "braincert": write_braincert, "aomlms": write_aomlms,
-           "aomlms-per-user": lambda d, u, p: write_aomlms(d, u, p, bulk=False)}
+           "aomlms-per-user": lambda d, u, p: write_aomlms(d, u, p, bulk=False),
+           "learnworlds": write_learnworlds}
+# Simulator options beyond the port and the latency.
+SIMULATOR_OPTIONS = {"learnworlds": ["--lw-rate-limit", "off"]}
 
 
 def stats(port: int) -> int:
@@ -131,7 +164,8 @@ def bench(vendor: str, users: int, work: Path) -> list[tuple[str, float, int]]:
     port = free_port()
     simulator = subprocess.Popen(
         [sys.executable, "-m", "lmsform", "simulate", vendor.split("-")[0], "--port", str(port),
-         "--latency-ms", str(LATENCY_MS)], stdout=subprocess.DEVNULL)
+         "--latency-ms", str(LATENCY_MS), *SIMULATOR_OPTIONS.get(vendor, [])],
+        stdout=subprocess.DEVNULL)
     try:
         for _ in range(100):
             try:

@@ -594,8 +594,7 @@ class LearnworldsProvider(HttpProvider):
         wanted = self._promotion_body(attrs)
         name = wanted["name"]
         with self._promotions_lock:
-            if name not in self._promotion_names:
-                self._forget("promotions")
+            if not self._promotion_names:  # the promotions as read once, then as made
                 self._promotion_names.update({str(p.get("name")): p
                                               for p in self._promotions()})
             found = self._promotion_names.get(name)
