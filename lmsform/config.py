@@ -362,7 +362,7 @@ def _merge(directory: Path, parsed: list[_FileParts], c: _Collector) -> Config |
         for kind, names in part.doubtful.items():
             known = doubtful.get(kind, set())
             doubtful[kind] = None if names is None or known is None else known | names
-    _check_references(resources, c, doubtful)
+    _check_references(resources, c, doubtful, _external_kinds(singles.get("provider")))
     _check_moves(moved, resources, c)
     if "provider" not in singles:
         if not any("provider" in part.broken for part in parsed):  # else: reported already
@@ -500,10 +500,24 @@ def _resource(
     return Resource(kind, key, normalise(kind, attrs), secrets, _lifecycle(spec), origin)
 
 
+def _external_kinds(provider: tuple[str, Any] | None) -> frozenset[str]:
+    """The kinds whose references the named provider takes as its LMS's own ids."""
+    if provider is None:
+        return frozenset()
+    try:
+        cls = providers.load(provider[1].type)
+    except LmsformError:
+        return frozenset()  # reported with the provider block
+    external: frozenset[str] = cls.capabilities.external_kinds
+    return external
+
+
 def _check_references(resources: dict[str, Resource], c: _Collector,
-                      doubtful: dict[str, set[str] | None]) -> None:
+                      doubtful: dict[str, set[str] | None],
+                      external: frozenset[str] = frozenset()) -> None:
     """Every name a resource refers to must be declared somewhere in the directory (or in an
-    entry that failed validation, whose errors are reported already)."""
+    entry that failed validation, whose errors are reported already), except references to
+    the provider's external kinds, which are the LMS's own ids."""
     declared: dict[str, list[str]] = defaultdict(list)
     for resource in resources.values():
         declared[resource.kind].append(resource.key)
@@ -511,7 +525,8 @@ def _check_references(resources: dict[str, Resource], c: _Collector,
         name, loc = resource.origin or ("", ())
         if resource.kind not in {"division", "department"}:  # nesting makes those consistent
             for field_name, target, ref in references(resource.kind, resource.attrs):
-                if f"{target}.{ref}" in resources or _may_be_declared(doubtful, target, ref):
+                if f"{target}.{ref}" in resources or target in external \
+                        or _may_be_declared(doubtful, target, ref):
                     continue
                 where: Loc = (*loc, field_name)
                 if isinstance(resource.attrs[field_name], list):

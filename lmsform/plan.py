@@ -121,6 +121,11 @@ class Plan(BaseModel):
         default_factory=list, description="Safety limits this plan exceeds: apply needs --force"
     )
     warnings: list[str] = Field(default_factory=list)
+    notes: list[str] = Field(
+        default_factory=list,
+        description="How the plan was made, for its reader (a kind read one resource at a "
+                    "time, and what that took); not part of what applying a saved plan checks",
+    )
     state: StateRef | None = None
     provider: dict[str, str] = Field(default_factory=dict)
     config_dir: str | None = None

@@ -89,6 +89,19 @@ def _unprunable(config: Config, provider: type[Provider] | Provider) -> list[str
     ]
 
 
+def _read_one_by_one(provider: Provider, timings: dict[str, tuple[int, float]]) -> list[str]:
+    """What reading a kind the LMS cannot list cost, so that a reviewer of a large plan
+    knows why it took as long as it did, and what a larger one would take."""
+    notes = []
+    for kind, (count, seconds) in timings.items():
+        if provider.capabilities.kinds[kind].listable or not count:
+            continue
+        notes.append(f"{kind}s: the LMS cannot list them, so the {count:,} lmsform knows "
+                     f"were read one by one, in {seconds:.1f} s (about "
+                     f"{seconds / count * 1000:,.0f} s per 1,000)")
+    return notes
+
+
 def _undeletable_users(config: Config, provider: type[Provider] | Provider) -> list[str]:
     """`user_removal: delete` where the LMS cannot delete users would fail at the first
     removal: say so now, whether or not this plan removes anyone."""
@@ -103,11 +116,15 @@ def _undeletable_users(config: Config, provider: type[Provider] | Provider) -> l
 
 def fetch_live(provider: Provider, kinds: list[str], parallelism: int,
                recorded: dict[str, dict[str, str]] | None = None,
-               declared: dict[str, list[str]] | None = None) -> dict[str, list[LiveResource]]:
+               declared: dict[str, list[str]] | None = None,
+               timings: dict[str, tuple[int, float]] | None = None,
+               ) -> dict[str, list[LiveResource]]:
     """Every kind read once, the kinds concurrently: one listing (all pages) per listable
     kind; for a kind the LMS cannot list, the ids state `recorded` (kind -> key -> id) read
-    back, and the `declared` keys state does not know looked up one by one."""
+    back, and the `declared` keys state does not know looked up one by one. `timings`
+    receives, per kind, how many were read and in how many seconds."""
     recorded, declared = recorded or {}, declared or {}
+    timings = {} if timings is None else timings
 
     def timed_read(kind: str) -> list[LiveResource]:
         start = time.monotonic()
@@ -116,7 +133,9 @@ def fetch_live(provider: Provider, kinds: list[str], parallelism: int,
         else:
             found = _read_unlistable(provider, kind, recorded.get(kind, {}),
                                      declared.get(kind, []), parallelism)
-        log.info("read %d %ss in %.2fs", len(found), kind, time.monotonic() - start)
+        seconds = time.monotonic() - start
+        log.info("read %d %ss in %.2fs", len(found), kind, seconds)
+        timings[kind] = (len(found), seconds)
         return found
 
     with ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(kinds)))) as pool:
@@ -157,7 +176,8 @@ def make_plan(config: Config, state: State, provider: Provider,
     declared: dict[str, list[str]] = defaultdict(list)
     for resource in config.resources.values():
         declared[resource.kind].append(resource.key)
-    live = fetch_live(provider, kinds, options.parallelism, recorded, declared)
+    timings: dict[str, tuple[int, float]] = {}
+    live = fetch_live(provider, kinds, options.parallelism, recorded, declared, timings)
     planner = _Planner(config, state, provider, live)
     operations = planner.run(kinds)
     known = {*config.resources, *state.resources, *planner.ids}
@@ -174,10 +194,11 @@ def make_plan(config: Config, state: State, provider: Provider,
         operations=operations,
         unmanaged={k: n for k, n in planner.unmanaged.items() if n is None or n},
         warnings=planner.warnings,
+        notes=_read_one_by_one(provider, timings),
         state=StateRef(lineage=state.version[0], serial=state.version[1]),
         provider={"type": provider.type_name, "instance": provider.identity()},
         config_dir=str(config.directory.absolute()),
-        known_ids=_known_ids(operations, planner.ids),
+        known_ids=_known_ids(operations, planner.ids, provider.capabilities.external_kinds),
         targets=options.targets,
         excludes=options.excludes,
         max_deletes=options.max_deletes,
@@ -272,7 +293,10 @@ class _Planner:
         return normalise(kind, map_references(kind, attrs, self._key_of))
 
     def _key_of(self, kind: str, vendor_id: Any) -> str:
-        """The address key of a live resource; '#id' for one lmsform could not name."""
+        """The address key of a live resource; '#id' for one lmsform could not name; an
+        external kind's ids are their own keys."""
+        if kind in self.caps.external_kinds:
+            return str(vendor_id)
         return self.keys[kind].get(str(vendor_id)) or f"#{vendor_id}"
 
     def _match_keys(self, kind: str, attrs: dict[str, Any]) -> list[str]:
@@ -390,7 +414,9 @@ class _Planner:
         after = {k: v for k, v in self._desired(resource).items() if k not in unstored}
         after.update({name: SENSITIVE for name in resource.secrets})
         entry = self.state_view.get(resource.address)
-        reason = "deleted outside lmsform; it will be created again" if entry else None
+        why = ["deleted outside lmsform; it will be created again" if entry else "",
+               support.create_note]
+        reason = "; ".join(w for w in why if w) or None
         yield Operation(address=resource.address, kind=resource.kind, action=Action.CREATE,
                         after=after, reason=reason,
                         prevent_destroy=resource.lifecycle.prevent_destroy)
@@ -452,9 +478,9 @@ class _Planner:
             found = True
             self.problems.append(self.config.problem(
                 resource, name, f"{resource.address}: the {vendor} provider cannot change "
-                f"{name} once the {resource.kind} exists (replacing it would lose its "
-                f"history). Change it in the LMS, or add it to lifecycle.ignore_changes. "
-                f"{support.advice}".rstrip()))
+                f"{name}{_what_changes(changes, name)} once the {resource.kind} exists "
+                f"(replacing it would lose its history). Change it in the LMS, or add it to "
+                f"lifecycle.ignore_changes. {support.advice}".rstrip()))
         for change in changes:
             if change.field in support.grow_only_fields:
                 removed = sorted(set(change.before or []) - set(change.after or []))
@@ -592,19 +618,39 @@ class _Planner:
             )
 
 
+def _what_changes(changes: list[Change], name: str) -> str:
+    """' (adds X; removes Y)' for a list field, naming the items (the courses of an
+    enrollment change, say); '' for anything else."""
+    words = []
+    for change in changes:
+        if change.field != name or not isinstance(change.after or [], list) \
+                or not isinstance(change.before or [], list):
+            continue
+        added = sorted(set(change.after or []) - set(change.before or []))
+        removed = sorted(set(change.before or []) - set(change.after or []))
+        words += [f"{verb} {', '.join(map(str, items))}"
+                  for verb, items in (("adds", added), ("removes", removed)) if items]
+    return f" ({'; '.join(words)})" if words else ""
+
+
 def _references(kind: str, attrs: dict[str, Any] | None) -> Iterator[str]:
     """Addresses a resource's attributes refer to."""
     for _, target, key in references(kind, attrs):
         yield f"{target}.{key}"
 
 
-def _known_ids(operations: list[Operation], ids: dict[str, str]) -> dict[str, str]:
-    """The vendor ids of every resource the operations refer to, for apply to send."""
+def _known_ids(operations: list[Operation], ids: dict[str, str],
+               external: frozenset[str] = frozenset()) -> dict[str, str]:
+    """The vendor ids of every resource the operations refer to, for apply to send (an
+    external kind's key is its id)."""
     known = {}
     for op in operations:
         for ref in (*_references(op.kind, op.before), *_references(op.kind, op.after)):
+            kind, key = split_address(ref)
             if ref in ids:
                 known[ref] = ids[ref]
+            elif kind in external:
+                known[ref] = key
     return dict(sorted(known.items()))
 
 

@@ -98,6 +98,7 @@ def render_text(plan: Plan) -> str:
     unmanaged = unmanaged_line(plan)
     if unmanaged:
         lines.append(unmanaged)
+    lines.extend(f"Note: {inert(n)}." for n in plan.notes)
     lines.extend(click.style(f"warning: {inert(w)}", fg="yellow") for w in plan.warnings)
     lines.extend(click.style(f"blocked: {inert(b)}", fg="red", bold=True) for b in plan.blocked)
     return "\n".join(lines)
@@ -117,6 +118,7 @@ def render_markdown(plan: Plan, full_plan: str | None = None) -> str:
     head += [""] + [f"> **Blocked:** {_md_text(b)}" for b in plan.blocked]
     head += [f"> **Warning:** {_md_text(w)}" for w in plan.warnings]
     tail = [""] + [line for line in (unmanaged_line(plan), where_line(plan, code)) if line]
+    tail += [f"Note: {_md_text(n)}." for n in plan.notes]
     body = _operations_table(plan) + _created_details(plan)
     text = "\n".join([*head, *body, *tail]) + "\n"
     if len(text) > MARKDOWN_BUDGET:

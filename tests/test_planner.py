@@ -8,10 +8,11 @@ from typing import Any, ClassVar
 
 import pytest
 
+from lmsform import providers
 from lmsform.apply import apply_plan
 from lmsform.backends.file import FileBackend
 from lmsform.config import load_config
-from lmsform.errors import PlanError
+from lmsform.errors import LmsformError, PlanError
 from lmsform.plan import Plan
 from lmsform.planner import PlanOptions, check_capabilities, make_plan
 from lmsform.providers.base import Capabilities, KindSupport
@@ -438,6 +439,11 @@ def test_a_kind_that_cannot_be_listed_is_read_by_id_and_found_by_key(org: Org) -
     assert plan_of(org, UnlistableUsers).operations == []
     (call,) = UnlistableUsers.calls  # converged: one read of the ids in state, no lookups
     assert call[0] == "read" and len(call[1]) == 2  # type: ignore[arg-type]
+    notes = plan_of(org, UnlistableUsers).notes
+    assert len(notes) == 1 and notes[0].startswith(
+        "users: the LMS cannot list them, so the 2 lmsform knows were read one by one, in ")
+    assert notes[0].endswith(" s per 1,000)")
+    assert plan_of(org).notes == []  # a kind read by listing needs no note
 
 
 def test_prune_of_a_kind_that_cannot_be_listed_is_refused_offline(org: Org) -> None:
@@ -665,3 +671,33 @@ def test_unlisted_fields_come_from_state_and_are_read_by_id_only_when_unknown(or
     apply_with(org, UnlistedActive)
     sql(org, "UPDATE users SET active = 1 WHERE email = 'bob@example.com'")
     assert plan_of(org, UnlistedActive).operations == []
+
+
+class ExternalCourses(LocalProvider):
+    """A vendor that holds courses but cannot manage them: enrollments name its course ids,
+    and a create may meet an account that exists already."""
+
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        kinds={**{k: v for k, v in LocalProvider.capabilities.kinds.items()
+                  if k not in {"course", "group", "coupon"}},
+               "user": KindSupport(fields=frozenset(SCHEMAS["user"].fields),
+                                   create_note="an account with this email is adopted")},
+        external_kinds=frozenset({"course"}))
+
+
+def test_references_to_an_external_kind_are_the_vendors_ids(
+    org: Org, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    org.write("org.yaml", "users:\n  - email: ada@example.com\n"
+                          "    enrollments: [C-101, C-202]\n")
+    with pytest.raises(LmsformError, match="unknown course 'C-101'"):
+        load_config(org.dir)  # the local provider holds no external kinds
+    monkeypatch.setattr(providers, "load", lambda name: ExternalCourses)
+    plan = plan_of(org, ExternalCourses)
+    (create,) = plan.operations
+    assert create.after is not None and create.after["enrollments"] == ["C-101", "C-202"]
+    assert create.reason == "an account with this email is adopted"
+    assert plan.known_ids == {"course.C-101": "C-101", "course.C-202": "C-202"}
+    org.write("courses.yaml", "courses:\n  - {key: C-101, title: Intro}\n")
+    with pytest.raises(PlanError, match="does not manage courses"):
+        plan_of(org, ExternalCourses)  # declaring one is still not something it can do

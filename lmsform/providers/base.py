@@ -47,6 +47,9 @@ class KindSupport:
     # creates the vendor takes many at a time: apply hands `Provider.create_many` up to this
     # many ready creates of the kind at once; 0: one by one
     batch_create: int = 0
+    # said in the plan of every create of this kind (what the vendor does with a create that
+    # meets an existing resource, say)
+    create_note: str = ""
     # `custom` keys whose lists are sets (a user's tags): compared and stored sorted
     custom_sets: frozenset[str] = frozenset()
     advice: str = ""  # what the user can do instead when an operation is not supported
@@ -55,6 +58,9 @@ class KindSupport:
 @dataclass(frozen=True)
 class Capabilities:
     kinds: dict[str, KindSupport] = field(default_factory=dict)
+    # kinds the LMS holds but no API call manages (Course Toolkit's courses): references to
+    # them (a user's enrollments) are the vendor's ids, and need no declaration
+    external_kinds: frozenset[str] = frozenset()
 
     def operations(self, kind: str) -> list[str]:
         support = self.kinds.get(kind)
