@@ -503,11 +503,15 @@ def providers_command() -> None:
         click.echo(click.style(f"{name}", bold=True) + f"  {cls.description}")
         for kind in KINDS:
             support = cls.capabilities.kinds.get(kind)
+            if kind in cls.capabilities.external_kinds:
+                click.echo(f"  {kind:<11} the LMS's own, not managed: references name its ids")
+                continue
             if support is None:
                 click.echo(f"  {kind:<11} not supported")
                 continue
             operations = ", ".join(cls.capabilities.operations(kind)) or "read only"
-            click.echo(f"  {kind:<11} {operations}")
+            unlisted = "" if support.listable else " (no list call: read one by one)"
+            click.echo(f"  {kind:<11} {operations}{unlisted}")
             click.echo(f"  {'':<11} fields: {', '.join(sorted(support.fields))}")
             if support.required_on_create:
                 required = ", ".join(sorted(support.required_on_create))

@@ -385,14 +385,14 @@ class _Planner:
 
     def _desired(self, resource: Resource) -> dict[str, Any]:
         """The manifest's attributes, with the custom lists the provider holds as sets
-        (`KindSupport.custom_sets`) sorted, as the live side reads them."""
+        (`KindSupport.custom_sets`: a list, or a mapping of lists) sorted, as the live side
+        reads them."""
         sets = self.caps.kinds[resource.kind].custom_sets
         custom = resource.attrs.get("custom")
         if not sets or not isinstance(custom, dict) or not sets & custom.keys():
             return resource.attrs
         return {**resource.attrs, "custom": {
-            k: sorted({str(i) for i in v}) if k in sets and isinstance(v, list) else v
-            for k, v in custom.items()}}
+            k: _as_sets(v) if k in sets else v for k, v in custom.items()}}
 
     def _create(self, resource: Resource) -> Iterator[Operation]:
         support = self.caps.kinds[resource.kind]
@@ -616,6 +616,15 @@ class _Planner:
                 f"{kind}s. {advice}To stop managing it without deleting it, run "
                 f"`lmsform state rm {address}`"
             )
+
+
+def _as_sets(value: Any) -> Any:
+    """A list as its sorted distinct items (as text); a mapping with each list so."""
+    if isinstance(value, list):
+        return sorted({str(item) for item in value})
+    if isinstance(value, dict):
+        return {k: _as_sets(v) for k, v in value.items()}
+    return value
 
 
 def _what_changes(changes: list[Change], name: str) -> str:

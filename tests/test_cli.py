@@ -113,6 +113,8 @@ def test_providers_lists_capabilities() -> None:
     assert "local  Embedded LMS in a SQLite file" in result.output
     assert "  user        create, update, delete, deactivate" in result.output
     assert "replaced on change: code" in result.output
+    assert "  user        create, delete (no list call: read one by one)" in result.output
+    assert "  course      the LMS's own, not managed: references name its ids" in result.output
 
 
 def test_schema_is_a_json_schema_of_the_manifest() -> None:

@@ -50,7 +50,8 @@ class KindSupport:
     # said in the plan of every create of this kind (what the vendor does with a create that
     # meets an existing resource, say)
     create_note: str = ""
-    # `custom` keys whose lists are sets (a user's tags): compared and stored sorted
+    # `custom` keys whose lists are sets (a user's tags; lists keyed by course): compared and
+    # stored sorted, as text
     custom_sets: frozenset[str] = frozenset()
     advice: str = ""  # what the user can do instead when an operation is not supported
 
