@@ -9,6 +9,7 @@ what the same work would take one request at a time.
     python benchmarks/vendor.py braincert 1000
     python benchmarks/vendor.py aomlms 1000             (aomlms-per-user: without bulkUpload)
     python benchmarks/vendor.py learnworlds 1000
+    python benchmarks/vendor.py coursetoolkit 1000 5000
 """
 
 from __future__ import annotations
@@ -141,9 +142,22 @@ def write_learnworlds(directory: Path, users: int, port: int) -> None:
     (directory / "org.yaml").write_text("\n".join(lines) + "\n")
 
 
+def write_coursetoolkit(directory: Path, users: int, port: int) -> None:
+    """N users: Course Toolkit manages nothing else, and reads them one get-user each."""
+    directory.mkdir(parents=True, exist_ok=True)
+    lines = [
+        "provider:", "  type: coursetoolkit", f"  base_url: http://127.0.0.1:{port}/api",
+        "  account_id: '523098'", "  api_key: sim-key", f"  max_concurrency: {PARALLELISM}",
+        "state: {path: state.json}", "settings: {user_removal: delete}",
+        "users:",
+    ]
+    lines += [f"  - email: user{i}@bench.example" for i in range(users)]
+    (directory / "org.yaml").write_text("\n".join(lines) + "\n")
+
+
 VENDORS = {"ilms": write_ilms, "braincert": write_braincert, "aomlms": write_aomlms,
            "aomlms-per-user": lambda d, u, p: write_aomlms(d, u, p, bulk=False),
-           "learnworlds": write_learnworlds}
+           "learnworlds": write_learnworlds, "coursetoolkit": write_coursetoolkit}
 # Simulator options beyond the port and the latency.
 SIMULATOR_OPTIONS = {"learnworlds": ["--lw-rate-limit", "off"]}
 
