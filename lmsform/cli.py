@@ -263,17 +263,24 @@ def _gh(text: str, *, data: bool = False) -> str:
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False),
               help="Save the plan to apply it later with `lmsform apply FILE`.")
 @click.option("--detailed-exitcode", is_flag=True,
-              help="Exit 0 with no changes, 2 with changes (1 is always an error).")
+              help="Exit 0 with no changes, 2 with changes (1 is always an error); with "
+                   "--refresh-only, 2 means drift.")
+@click.option("--refresh-only", is_flag=True,
+              help="Report what changed in the LMS outside lmsform since it last applied; "
+                   "propose nothing.")
+@click.option("--show-unmanaged", is_flag=True,
+              help="List the resources in neither the manifests nor the state by address.")
 def plan(config_dir: Path, target: tuple[str, ...], exclude: tuple[str, ...],
          max_deletes: int | None, parallelism: int, as_json: bool, fmt: str | None,
-         out: Path | None,
-         detailed_exitcode: bool) -> None:
-    """Show what apply would change in the LMS."""
+         out: Path | None, detailed_exitcode: bool, refresh_only: bool,
+         show_unmanaged: bool) -> None:
+    """Show what apply would change in the LMS (or, --refresh-only, what drifted)."""
     if as_json and fmt not in (None, "json"):
         raise click.UsageError(f"--json and --format {fmt} ask for two formats; give one")
     fmt = "json" if as_json else fmt or "text"
     config = _load(config_dir)
-    options = PlanOptions(list(target), list(exclude), max_deletes, parallelism)
+    options = PlanOptions(list(target), list(exclude), max_deletes, parallelism,
+                          refresh_only=refresh_only, show_unmanaged=show_unmanaged)
     the_plan = engine.plan(config, options)
     output = (render_markdown(the_plan, str(out) if out else None) if fmt == "markdown"
               else RENDERERS[fmt](the_plan))
@@ -295,10 +302,19 @@ def plan(config_dir: Path, target: tuple[str, ...], exclude: tuple[str, ...],
 @parallelism_option
 @click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation.")
 @click.option("--force", is_flag=True, help="Apply even when the plan exceeds a safety limit.")
+@click.option("--refresh-only", is_flag=True,
+              help="Accept what changed in the LMS outside lmsform into the state; write "
+                   "nothing to the LMS.")
 def apply(plan_file: Path | None, config_dir: Path, target: tuple[str, ...],
           exclude: tuple[str, ...], max_deletes: int | None, parallelism: int,
-          auto_approve: bool, force: bool) -> None:
+          auto_approve: bool, force: bool, refresh_only: bool) -> None:
     """Make the LMS match the manifests (or run a saved PLAN_FILE exactly)."""
+    if refresh_only:
+        if plan_file is not None:
+            raise click.UsageError("--refresh-only plans afresh; give no PLAN_FILE")
+        _refresh(config_dir, PlanOptions(list(target), list(exclude), max_deletes,
+                                         parallelism), auto_approve)
+        return
     saved = Plan.load(plan_file) if plan_file is not None else None
     if saved is not None and (target or exclude):
         raise LmsformError("--target and --exclude choose what to plan; a saved plan keeps "
@@ -317,6 +333,17 @@ def apply(plan_file: Path | None, config_dir: Path, target: tuple[str, ...],
     result = engine.apply(config, options, saved=saved, force=force, hooks=hooks)
     if result is not None:
         _report(result)
+
+
+def _refresh(config_dir: Path, options: PlanOptions, auto_approve: bool) -> None:
+    hooks = engine.ApplyHooks(
+        show=lambda p: click.echo(render_text(p)),
+        confirm=(lambda p: None) if auto_approve
+        else lambda p: _confirm(f"Record these {len(p.drift)} LMS changes in the state?",
+                                "apply --refresh-only"))
+    accepted = engine.refresh(_load(config_dir), options, hooks=hooks)
+    if accepted is not None:
+        click.echo(f"State updated: {accepted} resources now recorded as the LMS holds them.")
 
 
 def _confirm(question: str, action: str) -> None:

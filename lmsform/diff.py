@@ -8,7 +8,7 @@ almost every resource of a converged LMS is unchanged; DeepDiff then names what 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Literal
 
 from deepdiff import DeepDiff
 from pydantic import BaseModel
@@ -19,10 +19,16 @@ from lmsform.resources import SCHEMAS
 PER_ENTRY = {"pricing": "{field}[{key}]", "custom": "{field}.{key}"}
 
 
+# Why an update changes a field (see `lmsform.drift`): the manifests were edited, the LMS
+# was changed outside lmsform, or both.
+Cause = Literal["manifests", "lms", "both"]
+
+
 class Change(BaseModel):
     field: str
     before: Any = None
     after: Any = None
+    cause: Cause | None = None  # set on updates where state tells; None: it cannot
 
 
 def managed_view(kind: str, desired: dict[str, Any], live: dict[str, Any],

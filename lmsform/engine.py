@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from lmsform import backends, providers
+from lmsform import backends, drift, providers
 from lmsform.apply import ApplyResult, ProgressFn, apply_plan
 from lmsform.backends import StateBackend
 from lmsform.config import Config
@@ -85,6 +85,9 @@ def apply(config: Config, options: PlanOptions, *, saved: Plan | None = None,
     """Plan (or verify `saved`), confirm and apply under the state lock; None when there
     was nothing to do. A saved plan was confirmed when it was reviewed: it is not asked."""
     hooks = hooks or ApplyHooks()
+    if saved is not None and saved.refresh_only:
+        raise LmsformError("this is a --refresh-only plan: it reports drift and applies "
+                           "nothing; accept drift with `lmsform apply --refresh-only`")
     with open_workspace(config) as ws, ws.backend.lock("apply"):
         state = State.load(ws.backend)
         if saved is not None:
@@ -103,6 +106,26 @@ def apply(config: Config, options: PlanOptions, *, saved: Plan | None = None,
         hooks.starting()
         return apply_plan(the_plan, state, ws.provider, secrets,
                           parallelism=options.parallelism, progress=hooks.progress)
+
+
+def refresh(config: Config, options: PlanOptions, *,
+            hooks: ApplyHooks | None = None) -> int | None:
+    """Accept drift into state (`apply --refresh-only`): under the lock, find what the LMS
+    changed outside lmsform, confirm, and make state hold the LMS's values; the LMS is not
+    written. The number of resources whose record changed; None when there was no drift."""
+    hooks = hooks or ApplyHooks()
+    with open_workspace(config) as ws, ws.backend.lock("apply --refresh-only"):
+        state = State.load(ws.backend)
+        options = PlanOptions(options.targets, options.excludes, options.max_deletes,
+                              options.parallelism, refresh_only=True)
+        the_plan = make_plan(config, state, ws.provider, options)
+        hooks.show(the_plan)
+        if not the_plan.drift:
+            return None
+        hooks.confirm(the_plan)
+        with state.journaling():
+            drift.accept(state, the_plan.drift)
+        return len(the_plan.drift)
 
 
 def verify_saved_plan(saved: Plan, config: Config, state: State, provider: Provider,

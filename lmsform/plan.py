@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field, ValidationError
 from lmsform import __version__
 from lmsform.backends.file import atomic_write
 from lmsform.diff import Change
+from lmsform.drift import Drift
 from lmsform.errors import LmsformError
 from lmsform.manifest import KINDS
 
@@ -126,6 +127,17 @@ class Plan(BaseModel):
         description="How the plan was made, for its reader (a kind read one resource at a "
                     "time, and what that took); not part of what applying a saved plan checks",
     )
+    refresh_only: bool = Field(False, description="Made with --refresh-only: drift alone, "
+                                                  "no operations")
+    drift: list[Drift] = Field(
+        default_factory=list,
+        description="With --refresh-only: managed resources the LMS changed outside lmsform "
+                    "since it last applied",
+    )
+    unmanaged_resources: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="With --show-unmanaged: the addresses of the unmanaged resources, per kind",
+    )
     state: StateRef | None = None
     provider: dict[str, str] = Field(default_factory=dict)
     config_dir: str | None = None
@@ -145,7 +157,8 @@ class Plan(BaseModel):
 
     @property
     def has_changes(self) -> bool:
-        return bool(self.operations)
+        """Operations to apply, or (a refresh-only plan) drift to accept."""
+        return bool(self.operations) or bool(self.drift)
 
     def save(self, path: Path) -> None:
         try:

@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from lmsform import drift
 from lmsform.config import Config
 from lmsform.diff import Change, changed_fields, diff
 from lmsform.errors import LmsformError, PlanError, Problem, ProviderError
@@ -49,6 +50,8 @@ class PlanOptions:
     excludes: list[str] = field(default_factory=list)
     max_deletes: int | None = None
     parallelism: int = 8
+    refresh_only: bool = False  # report drift alone (`plan --refresh-only`)
+    show_unmanaged: bool = False  # list unmanaged resources by address, not only count them
 
 
 def check_capabilities(config: Config, provider: type[Provider] | Provider) -> None:
@@ -167,7 +170,8 @@ def _read_unlistable(provider: Provider, kind: str, recorded: dict[str, str],
 def make_plan(config: Config, state: State, provider: Provider,
               options: PlanOptions | None = None) -> Plan:
     options = options or PlanOptions()
-    check_capabilities(config, provider)
+    if not options.refresh_only:  # drift concerns the LMS and state, not the manifests
+        check_capabilities(config, provider)
     _check_provider_identity(state, provider)
     kinds = [k for k in KINDS if k in provider.capabilities.kinds]
     recorded: dict[str, dict[str, str]] = defaultdict(dict)
@@ -178,7 +182,7 @@ def make_plan(config: Config, state: State, provider: Provider,
         declared[resource.kind].append(resource.key)
     timings: dict[str, tuple[int, float]] = {}
     live = fetch_live(provider, kinds, options.parallelism, recorded, declared, timings)
-    planner = _Planner(config, state, provider, live)
+    planner = _Planner(config, state, provider, live, options)
     operations = planner.run(kinds)
     known = {*config.resources, *state.resources, *planner.ids}
     _check_patterns(options.targets + options.excludes, known)
@@ -195,6 +199,9 @@ def make_plan(config: Config, state: State, provider: Provider,
         unmanaged={k: n for k, n in planner.unmanaged.items() if n is None or n},
         warnings=planner.warnings,
         notes=_read_one_by_one(provider, timings),
+        refresh_only=options.refresh_only,
+        drift=planner.drift,
+        unmanaged_resources={k: sorted(v) for k, v in planner.unmanaged_addresses.items()},
         state=StateRef(lineage=state.version[0], serial=state.version[1]),
         provider={"type": provider.type_name, "instance": provider.identity()},
         config_dir=str(config.directory.absolute()),
@@ -243,8 +250,11 @@ class _Planner:
     """The matching and diffing of one plan; a class only to share its lookup tables."""
 
     def __init__(self, config: Config, state: State, provider: Provider,
-                 live: dict[str, list[LiveResource]]) -> None:
+                 live: dict[str, list[LiveResource]], options: PlanOptions) -> None:
         self.config = config
+        self.options = options
+        self.drift: list[drift.Drift] = []  # with options.refresh_only
+        self.unmanaged_addresses: dict[str, list[str]] = defaultdict(list)
         self.provider = provider
         self.live = live
         self.caps = provider.capabilities
@@ -282,6 +292,8 @@ class _Planner:
         operations: list[Operation] = []
         for kind in kinds:
             operations.extend(self._plan_kind(kind, desired[kind]))
+        if self.options.refresh_only:
+            return []  # drift only: what the manifests would change is not asked
         self._check_departments_emptied(operations)
         if self.errors or self.problems:
             raise PlanError(self.errors, self.problems)
@@ -338,6 +350,8 @@ class _Planner:
                     matches[resource.address] = (candidates[0], "natural")
                     break
         self._complete(kind, views, desired, matches)
+        if self.options.refresh_only:
+            self.drift += self._drift(kind, views, by_natural)
 
         for resource in desired:
             match = matches.get(resource.address)
@@ -382,6 +396,19 @@ class _Planner:
                 view = views[live.id]
                 view.update({name: full[name] for name in unlisted - view.keys()
                              if name in full})
+
+    def _drift(self, kind: str, views: dict[str, dict[str, Any]],
+               by_natural: dict[str, list[str]]) -> list[drift.Drift]:
+        """What the LMS changed outside lmsform in the managed resources of one kind."""
+        def found_by_key(address: str, entry: StateEntry) -> str | None:
+            for key in self._match_keys(kind, entry.attributes):
+                for live_id in by_natural.get(key, []):
+                    if (kind, live_id) not in self.owner:
+                        return live_id
+            return None
+
+        entries = {a: e for a, e in self.state_view.items() if e.kind == kind}
+        return drift.of_kind(kind, entries, views, found_by_key, self._unstored(kind))
 
     def _desired(self, resource: Resource) -> dict[str, Any]:
         """The manifest's attributes, with the custom lists the provider holds as sets
@@ -430,6 +457,8 @@ class _Planner:
             attrs = {**attrs, "active": True}  # declared again: restore what lmsform removed
         ignore = [*resource.lifecycle.ignore_changes, *self._unstored(kind)]
         changes = diff(kind, attrs, view, ignore)
+        for change in changes:
+            change.cause = drift.cause(change, entry.attributes if entry else None)
         moved_from = self.moved_from.get(resource.address)
         if how == "natural":
             previous = self.owner.get((kind, live_id))
@@ -554,6 +583,8 @@ class _Planner:
                                         "pruned: declared nowhere")
             else:
                 unmanaged += 1
+                if self.options.show_unmanaged:
+                    self.unmanaged_addresses[kind].append(f"{kind}.{address_key(kind, view)}")
         # What a kind the LMS cannot list holds beyond what lmsform knows is unknown.
         self.unmanaged[kind] = unmanaged if support.listable else None
 

@@ -86,7 +86,9 @@ def render_text(plan: Plan) -> str:
     """Terraform-style text; colour codes are stripped by click.echo off a TTY."""
     where = where_line(plan)
     lines: list[str] = [where, ""] if where else []
-    if not plan.operations:
+    if plan.refresh_only:
+        lines.extend(_text_drift(plan))
+    elif not plan.operations:
         lines.append("No changes. The LMS matches the manifests.")
     else:
         lines.append("lmsform will perform these operations, in this order:")
@@ -98,6 +100,8 @@ def render_text(plan: Plan) -> str:
     unmanaged = unmanaged_line(plan)
     if unmanaged:
         lines.append(unmanaged)
+    for addresses in plan.unmanaged_resources.values():
+        lines.extend(f"  ? {inert(a)}" for a in addresses)
     lines.extend(f"Note: {inert(n)}." for n in plan.notes)
     lines.extend(click.style(f"warning: {inert(w)}", fg="yellow") for w in plan.warnings)
     lines.extend(click.style(f"blocked: {inert(b)}", fg="red", bold=True) for b in plan.blocked)
@@ -113,13 +117,18 @@ def render_markdown(plan: Plan, full_plan: str | None = None) -> str:
     for. A plan too large for one comment shows counts per kind and action instead, and
     says where the whole plan is (`full_plan`: the file `plan --out` wrote)."""
     head = ["### lmsform plan", ""]
-    head.append(f"**{closing_line(plan)}**" if plan.operations
-                else "**No changes.** The LMS matches the manifests.")
+    if plan.refresh_only:
+        head.append(f"**{drift_summary(plan)}**" if plan.drift
+                    else "**No drift.** The LMS holds what lmsform last applied.")
+    else:
+        head.append(f"**{closing_line(plan)}**" if plan.operations
+                    else "**No changes.** The LMS matches the manifests.")
     head += [""] + [f"> **Blocked:** {_md_text(b)}" for b in plan.blocked]
     head += [f"> **Warning:** {_md_text(w)}" for w in plan.warnings]
     tail = [""] + [line for line in (unmanaged_line(plan), where_line(plan, code)) if line]
     tail += [f"Note: {_md_text(n)}." for n in plan.notes]
-    body = _operations_table(plan) + _created_details(plan)
+    body = _operations_table(plan) + _created_details(plan) + _drift_table(plan) \
+        + _unmanaged_details(plan)
     text = "\n".join([*head, *body, *tail]) + "\n"
     if len(text) > MARKDOWN_BUDGET:
         text = "\n".join([*head, *_counts_table(plan, full_plan), *tail]) + "\n"
@@ -132,12 +141,33 @@ def _operations_table(plan: Plan) -> list[str]:
     lines = ["| | Address | Action | Changes |", "|---|---|---|---|"]
     for op in plan.operations:
         changes = "<br>".join(
-            f"{code(c.field)}: {_md(c.before)} → {_md(c.after)}" for c in op.changes
+            f"{code(c.field)}: {_md(c.before)} → {_md(c.after)}"
+            f"{_md_text(CAUSE_NOTES.get(c.cause, ''))}" for c in op.changes
         )
         note = f" (from {code(op.moved_from)})" if op.moved_from else ""
         lines.append(f"| `{op.action.symbol}` | {code(op.address)}{note} | {op.action} "
                      f"| {changes} |")
     return lines
+
+
+def _drift_table(plan: Plan) -> list[str]:
+    if not plan.drift:
+        return []
+    lines = ["| | Address | Outside lmsform | Last applied → now |", "|---|---|---|---|"]
+    for item in plan.drift:
+        symbol, _, what = DRIFT_LOOK[item.what]
+        changes = "<br>".join(f"{code(c.field)}: {_md(c.before)} → {_md(c.after)}"
+                              for c in item.changes)
+        lines.append(f"| `{symbol}` | {code(item.address)} | {what} | {changes} |")
+    return lines
+
+
+def _unmanaged_details(plan: Plan) -> list[str]:
+    addresses = [a for found in plan.unmanaged_resources.values() for a in found]
+    if not addresses:
+        return []
+    return ["", f"<details><summary>The {len(addresses)} unmanaged resources</summary>", "",
+            *[f"- {code(a)}" for a in addresses], "", "</details>"]
 
 
 def _created_details(plan: Plan) -> list[str]:
@@ -199,5 +229,38 @@ def _text_operation(op: Operation) -> list[str]:
         lines += [f"      {inert(k)}: {inert(_value(v))}" for k, v in op.after.items()]
     for change in op.changes:
         lines.append(f"      {inert(change.field)}: {inert(_value(change.before))} -> "
-                     f"{inert(_value(change.after))}")
+                     f"{inert(_value(change.after))}{CAUSE_NOTES.get(change.cause, '')}")
     return lines
+
+
+# How a change's cause is told where it is not the usual edit of the manifests.
+CAUSE_NOTES: dict[str | None, str] = {"lms": "  (changed in the LMS since the last apply)",
+               "both": "  (changed in the LMS and in the manifests)"}
+DRIFT_LOOK = {"changed": ("~", "yellow", "changed"),
+              "deleted": ("-", "red", "deleted outside lmsform"),
+              "recreated": ("-/+", "magenta", "re-created outside lmsform")}
+
+
+def drift_summary(plan: Plan) -> str:
+    counts = {what: sum(d.what == what for d in plan.drift) for what in DRIFT_LOOK}
+    words = [f"{n} {DRIFT_LOOK[w][2].replace(' outside lmsform', '')}"
+             for w, n in counts.items() if n]
+    return f"Drift: {', '.join(words)}."
+
+
+def _text_drift(plan: Plan) -> list[str]:
+    """A refresh-only plan: what the LMS changed outside lmsform, nothing proposed."""
+    if not plan.drift:
+        return ["No drift. The LMS holds what lmsform last applied."]
+    lines = ["The LMS changed these outside lmsform since it last applied:", ""]
+    for item in plan.drift:
+        symbol, colour, what = DRIFT_LOOK[item.what]
+        if item.new_id:
+            what += f": id {item.id} -> {item.new_id}"
+        lines.append(click.style(f"  {symbol} {inert(item.address)} ({inert(what)})",
+                                 fg=colour))
+        lines += [f"      {inert(c.field)}: {inert(_value(c.before))} -> "
+                  f"{inert(_value(c.after))}" for c in item.changes]
+    return [*lines, "", click.style(drift_summary(plan), bold=True),
+            "`lmsform apply --refresh-only` accepts it into the state; `lmsform apply` puts "
+            "the manifests' values back."]

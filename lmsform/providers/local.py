@@ -1,9 +1,10 @@
 """`local`: an embedded LMS in one SQLite file, to try lmsform with no account.
 
-It behaves like a real LMS on purpose: it assigns its own ids, keeps server-side fields
-(creation time), enforces unique emails, usernames and coupon codes, refuses to delete a
-department that still has users or a region that still has divisions, and cannot change a
-coupon's code once issued (so such a change plans as a replace).
+It behaves like a real LMS on purpose: it assigns its own ids (never reusing a deleted
+resource's, in files it creates), keeps server-side fields (creation time), enforces unique
+emails, usernames and coupon codes, refuses to delete a department that still has users or a
+region that still has divisions, and cannot change a coupon's code once issued (so such a
+change plans as a replace).
 """
 
 from __future__ import annotations
@@ -27,15 +28,15 @@ from lmsform.resources import SCHEMAS, LiveResource
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS regions (
-    id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, created_at TEXT NOT NULL);
+    id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL UNIQUE, created_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS divisions (
-    id INTEGER PRIMARY KEY, region_id INTEGER NOT NULL REFERENCES regions(id),
+    id INTEGER PRIMARY KEY AUTOINCREMENT, region_id INTEGER NOT NULL REFERENCES regions(id),
     name TEXT NOT NULL, created_at TEXT NOT NULL, UNIQUE (region_id, name));
 CREATE TABLE IF NOT EXISTS departments (
-    id INTEGER PRIMARY KEY, division_id INTEGER NOT NULL REFERENCES divisions(id),
+    id INTEGER PRIMARY KEY AUTOINCREMENT, division_id INTEGER NOT NULL REFERENCES divisions(id),
     name TEXT NOT NULL, created_at TEXT NOT NULL, UNIQUE (division_id, name));
 CREATE TABLE IF NOT EXISTS courses (
-    id INTEGER PRIMARY KEY, key TEXT UNIQUE, title TEXT NOT NULL, description TEXT,
+    id INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT UNIQUE, title TEXT NOT NULL, description TEXT,
     published INTEGER NOT NULL DEFAULT 0, credits REAL, categories TEXT NOT NULL DEFAULT '[]',
     custom TEXT NOT NULL DEFAULT '{}', created_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS course_prices (
@@ -43,14 +44,14 @@ CREATE TABLE IF NOT EXISTS course_prices (
     amount TEXT NOT NULL, currency TEXT NOT NULL, billing TEXT NOT NULL,
     PRIMARY KEY (course_id, plan));
 CREATE TABLE IF NOT EXISTS groups_ (
-    id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, description TEXT,
+    id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL UNIQUE, description TEXT,
     created_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS group_courses (
     group_id INTEGER NOT NULL REFERENCES groups_(id) ON DELETE CASCADE,
     course_id INTEGER NOT NULL REFERENCES courses(id) ON DELETE CASCADE,
     PRIMARY KEY (group_id, course_id));
 CREATE TABLE IF NOT EXISTS users (
-    id INTEGER PRIMARY KEY, email TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    id INTEGER PRIMARY KEY AUTOINCREMENT, email TEXT NOT NULL UNIQUE COLLATE NOCASE,
     first_name TEXT, last_name TEXT, username TEXT UNIQUE, employee_id TEXT, job_title TEXT,
     role TEXT NOT NULL DEFAULT 'learner', department_id INTEGER REFERENCES departments(id),
     active INTEGER NOT NULL DEFAULT 1, password_hash TEXT, custom TEXT NOT NULL DEFAULT '{}',
@@ -64,7 +65,7 @@ CREATE TABLE IF NOT EXISTS enrollments (
     course_id INTEGER NOT NULL REFERENCES courses(id) ON DELETE CASCADE,
     PRIMARY KEY (user_id, course_id));
 CREATE TABLE IF NOT EXISTS coupons (
-    id INTEGER PRIMARY KEY, code TEXT NOT NULL UNIQUE, percent TEXT, amount TEXT,
+    id INTEGER PRIMARY KEY AUTOINCREMENT, code TEXT NOT NULL UNIQUE, percent TEXT, amount TEXT,
     currency TEXT, usage_limit INTEGER, expires TEXT, created_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS coupon_courses (
     coupon_id INTEGER NOT NULL REFERENCES coupons(id) ON DELETE CASCADE,

@@ -399,3 +399,23 @@ def test_roles_named_in_the_provider_block_are_given_and_read_back(school: Schoo
     ada = school.users()["ada.lovelace@acme.example"]
     assert ada["role"] == {"level": "instructor", "name": "Course creator"}
     school.assert_converged_and_state_matches()
+
+
+def test_drift_in_the_school_is_reported_and_accepted(school: School) -> None:
+    school.apply()
+    users = school.users()
+    school.call("PUT", f"/v2/users/{users['grace.hopper@acme.example']['id']}/suspend")
+    school.call("PUT", f"/v2/users/{users['alan.turing@acme.example']['id']}/unsuspend")
+    school.call("PUT", f"/v2/users/{users['frida.kahlo@acme.example']['id']}/tags",
+                body={"tags": ["vip"], "action": "attach"})
+    report = school.run("plan", "--refresh-only", "--detailed-exitcode")
+    assert report.exit_code == 2, report.output
+    assert "grace" not in report.output  # her manifest does not manage `active`
+    assert "~ user.alan.turing@acme.example (changed)" in report.output
+    assert "active: false -> true" in report.output
+    assert 'custom.tags: ["contractor"] -> ["contractor", "vip"]' in report.output
+    plan = school.run("plan")
+    assert "(changed in the LMS since the last apply)" in plan.output
+    assert school.run("apply", "--refresh-only", "--auto-approve").exit_code == 0
+    assert school.run("plan", "--refresh-only", "--detailed-exitcode").exit_code == 0
+    assert school.suspended() == {"grace.hopper@acme.example"}  # the LMS was not written
