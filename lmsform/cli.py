@@ -393,6 +393,40 @@ def _report(result: ApplyResult) -> None:
                        "cause and run apply again: it continues from there")
 
 
+# export
+
+
+@cli.command("export")
+@config_dir_option
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False),
+              help="Write the manifests here, with a copy of the provider block and a state "
+                   "of its own.  [default: the config directory]")
+@click.option("--kinds", metavar="KIND,...",
+              help="Export only these kinds (say, into a config that manages the rest).")
+@click.option("--force", is_flag=True, help="Overwrite manifest files that exist.")
+@click.option("--provider-only", is_flag=True,
+              help="Read only the provider, state and settings blocks of the config "
+                   "directory; its other manifests are not read.")
+@parallelism_option
+def export_command(config_dir: Path, out: Path | None, kinds: str | None, force: bool,
+                   provider_only: bool, parallelism: int) -> None:
+    """Write what the LMS holds as manifests, and record it in the state, so that a plan
+    right after shows no changes."""
+    from lmsform.export import ExportOptions, export
+
+    source = load_config(config_dir, blocks_only=provider_only)
+    wanted = [k.strip() for k in kinds.split(",") if k.strip()] if kinds else None
+    result = export(source, ExportOptions(out=out or config_dir, kinds=wanted, force=force,
+                                          parallelism=parallelism))
+    counts = ", ".join(f"{n:,} {kind}{'s' if n != 1 else ''}"
+                       for kind, n in result.counts.items()) or "nothing"
+    click.echo(f"Exported {counts} in {result.seconds:.1f} s to "
+               f"{', '.join(str(p) for p in result.files) or 'no file'}; the state records "
+               "them, so `lmsform plan` shows no changes.")
+    for reason in result.left_out:
+        click.echo(click.style(f"not exported: {inert(reason)}", fg="yellow"), err=True)
+
+
 # state
 
 

@@ -184,6 +184,10 @@ def _pydantic_message(error: ErrorDetails) -> tuple[str, bool]:
     return message, False
 
 
+# A top-level provider, state or settings block, as `blocks_only` looks for them.
+BLOCK_LINE = re.compile(r"^(provider|state|settings)\s*:", re.MULTILINE)
+
+
 def _manifest_files(directory: Path) -> list[Path]:
     """Every *.yaml and *.yml file, whatever the case of its extension."""
     return sorted(
@@ -197,17 +201,23 @@ def _folded(address: str) -> str:
     return unicodedata.normalize("NFC", address).casefold()
 
 
-def load_config(directory: Path, *, offline: bool = False) -> Config:
+def load_config(directory: Path, *, offline: bool = False,
+                blocks_only: bool = False) -> Config:
     """Read, validate and merge the manifests of `directory`.
 
     With offline=True (`lmsform validate`), unset environment variables are warnings, so
-    manifests can be checked where no secrets exist (pre-commit, forks).
+    manifests can be checked where no secrets exist (pre-commit, forks). With
+    blocks_only=True (`export --provider-only`), only the files holding the provider, state
+    or settings block are read, and no resources: the others may be unfinished.
     """
     started = time.monotonic()
     collector = _Collector()
     if not directory.is_dir():
         raise ManifestError([Problem(display_path(directory), 0, 0, "", "no such directory")])
     paths = _manifest_files(directory)
+    if blocks_only:
+        paths = [p for p in paths if BLOCK_LINE.search(p.read_text(encoding="utf-8",
+                                                                   errors="replace"))]
     if not paths:
         raise ManifestError(
             [Problem(display_path(directory), 0, 0, "", "no *.yaml or *.yml manifests here")]
@@ -215,6 +225,8 @@ def load_config(directory: Path, *, offline: bool = False) -> Config:
 
     parsed = [part for path in paths
               if (part := _read_file(path, collector, offline)) is not None]
+    if blocks_only:
+        parsed = [_FileParts(p.name, p.singles, [], [], {}, p.broken) for p in parsed]
     if collector.errors and len(parsed) < len(collector.files):
         # A file that did not parse may declare anything: its references cannot be judged.
         parsed.append(_FileParts("", {}, [], [], dict.fromkeys(SCHEMAS), {"provider"}))

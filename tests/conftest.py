@@ -113,3 +113,13 @@ class Org(ConfigDir):
 def org(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Org:
     monkeypatch.setenv("LMSFORM_NO_CACHE", "1")
     return Org(tmp_path)
+
+
+def assert_export_round_trips(source: ConfigDir, out: Path, *extra: str) -> str:
+    """Export the LMS `source` names into `out`, then plan there: nothing to do. Returns what
+    export printed (its 'not exported' lines included)."""
+    exported = source.run("export", "--out", str(out), *extra)
+    assert exported.exit_code == 0, exported.output
+    plan = CliRunner().invoke(cli, ["plan", "--detailed-exitcode", "-C", str(out)])
+    assert plan.exit_code == 0, plan.output
+    return exported.output

@@ -77,6 +77,12 @@ class ProviderSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)  # org_id: 99999
     type: str
 
+    def moved(self, source: Path, target: Path) -> dict[str, str]:
+        """Settings to write differently when this block is copied from the config directory
+        `source` to `target` (`export --out`) so that it still names the same LMS: a path
+        relative to the config directory, say. Most providers name their LMS by URL: none."""
+        return {}
+
 
 class Provider(ABC):
     """An LMS, as lmsform drives it."""

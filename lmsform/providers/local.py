@@ -98,7 +98,12 @@ JSON_COLUMNS = {"categories", "custom"}
 
 
 class LocalSettings(ProviderSettings):
-    path: str = "lms.sqlite"
+    path: str = "lms.sqlite"  # relative to the config directory
+
+    def moved(self, source: Path, target: Path) -> dict[str, str]:
+        if Path(self.path).is_absolute():
+            return {}
+        return {"path": os.path.relpath((source / self.path).resolve(), target.resolve())}
 
 
 def _hash_password(password: str) -> str:

@@ -20,7 +20,7 @@ from click.testing import CliRunner
 from lmsform.cli import cli
 from lmsform.simulators.aomlms import AomlmsSimulator
 from lmsform.simulators.base import Faults
-from tests.conftest import ConfigDir, copy_example
+from tests.conftest import ConfigDir, assert_export_round_trips, copy_example
 
 EXAMPLE = Path(__file__).parent.parent.parent / "examples" / "aomlms"
 HEADERS = {"Authorization": "Bearer sim-token", "Accept": "application/json"}
@@ -272,3 +272,8 @@ def test_users_can_be_created_one_by_one(school: School) -> None:
     assert requests["POST user create"] == 6 and "POST user bulk upload" not in requests
     assert school.disabled() == {"alan.turing@acme.example"}
     school.assert_converged_and_state_matches()
+
+
+def test_export_round_trips(school: School, tmp_path: Path) -> None:
+    school.apply()
+    assert_export_round_trips(school, tmp_path / "exported")

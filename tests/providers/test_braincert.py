@@ -20,7 +20,7 @@ from click.testing import CliRunner
 from lmsform.cli import cli
 from lmsform.simulators.base import Faults
 from lmsform.simulators.braincert import BraincertSimulator
-from tests.conftest import ConfigDir, copy_example
+from tests.conftest import ConfigDir, assert_export_round_trips, copy_example
 
 EXAMPLE = Path(__file__).parent.parent.parent / "examples" / "braincert"
 HEADERS = {"Authorization": "sim-key", "x-domain-id": "sim-domain"}
@@ -278,3 +278,10 @@ def test_another_reading_of_the_document_works_too(tmp_path: Path) -> None:
         assert len(school.sim.users) == 75
     finally:
         school.close()
+
+
+def test_export_round_trips(school: School, tmp_path: Path) -> None:
+    school.apply()
+    assert_export_round_trips(school, tmp_path / "exported")
+    courses = (tmp_path / "exported" / "courses.yaml").read_text()
+    assert "key: security-awareness" in courses  # BrainCert keeps no key: one from the title

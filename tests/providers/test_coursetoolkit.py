@@ -19,7 +19,7 @@ import pytest
 from lmsform.providers.coursetoolkit import CoursetoolkitProvider, CoursetoolkitSettings
 from lmsform.simulators.base import Faults
 from lmsform.simulators.coursetoolkit import CoursetoolkitSimulator
-from tests.conftest import ConfigDir, copy_example
+from tests.conftest import ConfigDir, assert_export_round_trips, copy_example
 
 EXAMPLE = Path(__file__).parent.parent.parent / "examples" / "coursetoolkit"
 DEFAULT_URL = "${env:COURSETOOLKIT_URL:-http://127.0.0.1:8084/api}"
@@ -224,3 +224,13 @@ def test_the_api_key_never_shows(account: Account) -> None:
     refused = account.run("plan")
     assert refused.exit_code == 1 and "wrong-key" not in refused.output
     assert "POST /api (get-user): " in refused.output, refused.output
+
+
+def test_export_round_trips_with_the_users_the_state_knows(account: Account,
+                                                           tmp_path: Path) -> None:
+    account.apply()
+    account.sim.seed_user("someone.else@acme.example")  # cannot be seen: no list call
+    output = assert_export_round_trips(account, tmp_path / "exported")
+    assert "not exported: users: coursetoolkit cannot list them; exported the 3 the " \
+           "source's state knows" in output
+    assert "someone.else" not in (tmp_path / "exported" / "users.yaml").read_text()

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from lmsform.cli import cli
 from lmsform.simulators.base import Faults
 from lmsform.simulators.ilms import IlmsSimulator
-from tests.conftest import ConfigDir
+from tests.conftest import ConfigDir, assert_export_round_trips
 
 KEY = "sim-key-0f9e8d7c"
 ORG = """\
@@ -347,3 +347,14 @@ def test_the_provider_reads_a_terser_implementation_of_the_api(
         assert org.user("bob@example.com")["Profile"]["F021"] == "Field Sales"
     finally:
         org.close()
+
+
+def test_export_round_trips(ilms: IlmsOrg, tmp_path: Path) -> None:
+    ilms.apply()
+    output = assert_export_round_trips(ilms, tmp_path / "exported")
+    assert "4 users" in output
+    exported = (tmp_path / "exported" / "users.yaml").read_text()
+    assert "department: Americas/Sales/Field Sales" in exported
+    assert "${env:ILMS_KEY}" in (tmp_path / "exported" / "lmsform.yaml").read_text()
+    assert KEY not in "".join(p.read_text() for p in (tmp_path / "exported").rglob("*")
+                              if p.is_file())

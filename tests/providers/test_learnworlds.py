@@ -25,7 +25,7 @@ from lmsform.providers.learnworlds import (
 )
 from lmsform.simulators.base import Faults
 from lmsform.simulators.learnworlds import LearnworldsSimulator
-from tests.conftest import ConfigDir, copy_example
+from tests.conftest import ConfigDir, assert_export_round_trips, copy_example
 
 EXAMPLE = Path(__file__).parent.parent.parent / "examples" / "learnworlds"
 DEFAULT_URL = "${env:LEARNWORLDS_BASE_URL:-http://127.0.0.1:8083/admin/api}"
@@ -419,3 +419,10 @@ def test_drift_in_the_school_is_reported_and_accepted(school: School) -> None:
     assert school.run("apply", "--refresh-only", "--auto-approve").exit_code == 0
     assert school.run("plan", "--refresh-only", "--detailed-exitcode").exit_code == 0
     assert school.suspended() == {"grace.hopper@acme.example"}  # the LMS was not written
+
+
+def test_export_round_trips(school: School, tmp_path: Path) -> None:
+    school.apply()
+    assert_export_round_trips(school, tmp_path / "exported")
+    coupons = (tmp_path / "exported" / "coupons.yaml").read_text()
+    assert "promotion: Spring sale" in coupons

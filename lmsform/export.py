@@ -1,0 +1,396 @@
+"""Export: a live LMS written out as manifests, and recorded in state, in one command.
+
+Nobody starts with an empty LMS. `lmsform export` reads what the LMS that a config directory's
+`provider:` block names holds, through the provider, and writes it as manifests laid out as
+lmsform's own examples are (one file per kind, stable order, references by name, a comment at
+the top saying where and when it came from). It records every exported resource in the state,
+so that `lmsform plan` right after shows no changes: a reviewed, converged starting point.
+
+It reads straight through: read the LMS (and, for a kind it cannot list, the ids the source
+state knows) -> name every resource (manifest keys, references by name) -> keep what the
+manifests can say -> write the files, checked first as a whole config directory in a scratch
+copy, so that a failure writes nothing -> record the state.
+
+What is never written: secrets (a password becomes nothing; the provider block keeps its
+`${env:...}` references, copied as written), fields at their usual value (`active: true`,
+`role: learner`, empty lists), and anything the LMS holds that a manifest cannot say (a name
+with `/`, an address that is not an email), which is reported instead.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import shutil
+import tempfile
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap
+
+from lmsform import backends, providers
+from lmsform.backends.file import atomic_write
+from lmsform.config import Config, load_config
+from lmsform.errors import LmsformError
+from lmsform.manifest import (
+    KINDS,
+    CouponSpec,
+    CourseSpec,
+    DepartmentSpec,
+    GroupSpec,
+    UserSpec,
+)
+from lmsform.planner import fetch_live
+from lmsform.providers.base import Provider
+from lmsform.resources import (
+    SCHEMAS,
+    LiveResource,
+    address_key,
+    map_references,
+    normalise,
+    references,
+)
+from lmsform.state import ProviderIdentity, State, StateEntry
+
+# Users per file: one file up to this many, then users-001.yaml, users-002.yaml... in email
+# order, so that a diff of a re-export stays readable and no file grows past what an editor
+# and a reviewer handle comfortably.
+USERS_PER_FILE = 5000
+FILES = {"region": "hierarchy.yaml", "course": "courses.yaml", "group": "groups.yaml",
+         "user": "users.yaml", "coupon": "coupons.yaml"}
+HIERARCHY = ("region", "division", "department")
+# Values a manifest leaves out because they are what an LMS does anyway.
+USUAL = {"active": True, "role": "learner"}
+SPECS: dict[str, type[BaseModel]] = {"course": CourseSpec, "group": GroupSpec,
+                                     "user": UserSpec, "coupon": CouponSpec,
+                                     "region": DepartmentSpec, "division": DepartmentSpec,
+                                     "department": DepartmentSpec}
+
+
+@dataclass
+class ExportOptions:
+    out: Path  # the config directory to write (the source itself by default)
+    kinds: list[str] | None = None  # None: every kind the provider manages
+    force: bool = False  # overwrite files that exist
+    parallelism: int = 8
+
+
+@dataclass
+class Exported:
+    """One resource as the manifests will say it."""
+
+    kind: str
+    key: str
+    id: str
+    attrs: dict[str, Any]
+
+
+@dataclass
+class ExportResult:
+    files: list[Path] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    left_out: list[str] = field(default_factory=list)  # what could not be exported, and why
+    seconds: float = 0.0
+
+
+def export(source: Config, options: ExportOptions) -> ExportResult:
+    """Write the LMS `source` names as manifests in `options.out` and record them in its
+    state; nothing is written when the result would not be a valid config directory."""
+    started = time.monotonic()
+    result = ExportResult()
+    provider = providers.open_provider(source.provider, source.directory)
+    try:
+        kinds = _kinds(provider, options.kinds)
+        recorded = _recorded_ids(source, provider)
+        live = fetch_live(provider, _with_references(provider, kinds), options.parallelism,
+                          recorded)
+        exported = _name_everything(provider, live, result.left_out)
+        for kind in kinds:
+            if not provider.capabilities.kinds[kind].listable:
+                result.left_out.append(
+                    f"{kind}s: {provider.type_name} cannot list them; exported the "
+                    f"{len(exported[kind])} the source's state knows")
+        chosen = {k: v for k, v in exported.items() if k in kinds}
+        documents = _documents(chosen, provider, source, options)
+        result.files = _write(options, documents)
+        _record(options.out, chosen, provider)
+        result.counts = {k: len(v) for k, v in chosen.items() if v}
+    finally:
+        provider.close()
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _kinds(provider: Provider, wanted: list[str] | None) -> list[str]:
+    supported = [k for k in KINDS if k in provider.capabilities.kinds]
+    if wanted is None:
+        return supported
+    unknown = [k for k in wanted if k not in KINDS]
+    if unknown:
+        raise LmsformError(f"--kinds: {', '.join(unknown)} is not a kind; the kinds are "
+                           f"{', '.join(KINDS)}")
+    missing = [k for k in wanted if k not in supported]
+    if missing:
+        raise LmsformError(f"--kinds: the {provider.type_name} provider does not manage "
+                           f"{', '.join(missing)}")
+    if set(wanted) & set(HIERARCHY) and not set(HIERARCHY) <= set(wanted):
+        wanted = [*wanted, *HIERARCHY]  # one file holds the whole hierarchy
+    return [k for k in supported if k in wanted]
+
+
+def _with_references(provider: Provider, kinds: list[str]) -> list[str]:
+    """The kinds to read: those exported and those they refer to, all the way up (a user's
+    department is named by its division and region)."""
+    needed, todo = set(kinds), list(kinds)
+    while todo:
+        for target in SCHEMAS[todo.pop()].references.values():
+            if target not in needed:
+                needed.add(target)
+                todo.append(target)
+    return [k for k in KINDS if k in needed and k in provider.capabilities.kinds]
+
+
+def _recorded_ids(source: Config, provider: Provider) -> dict[str, dict[str, str]]:
+    """kind -> address key -> id the source's state knows: the only way to read a kind the
+    LMS cannot list."""
+    backend = backends.open_backend(source.state, source.directory)
+    try:
+        state = State.load(backend)
+    finally:
+        backend.close()
+    recorded: dict[str, dict[str, str]] = defaultdict(dict)
+    for address, entry in state.resources.items():
+        if entry.kind in provider.capabilities.kinds:
+            recorded[entry.kind][address.partition(".")[2]] = entry.id
+    return recorded
+
+
+def _name_everything(provider: Provider, live: dict[str, list[LiveResource]],
+                     left_out: list[str]) -> dict[str, list[Exported]]:
+    """Every live resource with its manifest key and references by name, parents first; a
+    resource a manifest cannot say is left out with the reason."""
+    keys: dict[str, dict[str, str]] = defaultdict(dict)
+    exported: dict[str, list[Exported]] = defaultdict(list)
+    external = provider.capabilities.external_kinds
+
+    def key_of(kind: str, vendor_id: Any) -> str:
+        if kind in external:
+            return str(vendor_id)
+        return keys[kind].get(str(vendor_id)) or f"#{vendor_id}"
+
+    for kind in [k for k in KINDS if k in live]:
+        taken: set[str] = set()
+        for resource in sorted(live[kind], key=lambda r: _sort_key(kind, r)):
+            attrs = normalise(kind, map_references(
+                kind, provider.normalise(kind, resource.attrs), key_of))
+            if kind == "course" and not attrs.get("key"):
+                attrs["key"] = _unique(_slug(str(attrs.get("title") or resource.id)), taken)
+            key = address_key(kind, attrs)
+            problem = _cannot_say(kind, key, attrs, taken)
+            if problem:
+                left_out.append(f"{kind} {key!r} (id {resource.id}): {problem}")
+                continue
+            taken.add(key.casefold())
+            keys[kind][resource.id] = key
+            exported[kind].append(Exported(kind, key, resource.id, attrs))
+    return exported
+
+
+def _sort_key(kind: str, resource: LiveResource) -> str:
+    value = resource.attrs.get({"user": "email", "coupon": "code", "course": "title"}.get(
+        kind, "name"))
+    return f"{str(value or '').casefold()}\0{resource.id}"
+
+
+def _cannot_say(kind: str, key: str, attrs: dict[str, Any], taken: set[str]) -> str | None:
+    """Why a manifest cannot declare this resource, or None."""
+    if key.casefold() in taken:
+        return "another resource of this kind has the same name; exported the first"
+    if "#" in key or any(str(ref).startswith("#") for _, _, ref in references(kind, attrs)):
+        return "it refers to something the LMS did not list"
+    spec = SPECS[kind]
+    data = {k: v for k, v in _manifest_fields(kind, attrs, None).items()
+            if k in spec.model_fields}
+    if kind in HIERARCHY:
+        data = {"name": attrs.get("name")}
+    try:
+        spec.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(p) for p in error["loc"])
+        return f"a manifest cannot say it ({where}: {error['msg']})"
+    return None
+
+
+def _manifest_fields(kind: str, attrs: dict[str, Any],
+                     supported: frozenset[str] | None) -> dict[str, Any]:
+    """The fields a manifest writes: never write-only ones, nor values that say nothing."""
+    out: dict[str, Any] = {}
+    for name in SCHEMAS[kind].fields:
+        value = attrs.get(name)
+        if name in SCHEMAS[kind].write_only or (supported is not None and name not in
+                                                 supported and name != "key"):
+            continue
+        if name == "custom" and isinstance(value, dict):
+            value = {k: v for k, v in value.items() if v not in (None, [], {}, "")}
+        if value is None or value in ([], {}, "") or USUAL.get(name, object()) == value:
+            continue
+        out[name] = _yaml_value(name, value)
+    return out
+
+
+def _yaml_value(name: str, value: Any) -> Any:
+    """Canonical values as a manifest writes them: prices as lists of plans, money and
+    percentages as decimals, dates as dates."""
+    if name == "pricing":
+        return [{"plan": plan, "amount": Decimal(p["amount"]), "currency": p["currency"],
+                 **({"billing": p["billing"]} if p.get("billing") not in (None, "one_time")
+                    else {})} for plan, p in value.items()]
+    if name == "discount":
+        return {k: Decimal(v) if k in ("percent", "amount") else v for k, v in value.items()}
+    if name == "expires":
+        return dt.date.fromisoformat(str(value)[:10])
+    return value
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.casefold()).strip("-") or "course"
+
+
+def _unique(slug: str, taken: set[str]) -> str:
+    candidate, n = slug, 1
+    while candidate.casefold() in taken:
+        n += 1
+        candidate = f"{slug}-{n}"
+    return candidate
+
+
+# writing
+
+
+def _documents(exported: dict[str, list[Exported]], provider: Provider, source: Config,
+               options: ExportOptions) -> dict[str, CommentedMap]:
+    """File name -> the document to write, each with a comment saying where it came from."""
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    header = (f"Exported by `lmsform export` from {provider.identity()} on {stamp}.\n"
+              "Review it, commit it: `lmsform plan` shows no changes until you edit it.")
+    documents: dict[str, CommentedMap] = {}
+    caps = provider.capabilities.kinds
+    if any(exported.get(k) for k in HIERARCHY):
+        documents[FILES["region"]] = _doc(header, "hierarchy", _hierarchy(exported))
+    for kind in ("course", "group", "coupon"):
+        if exported.get(kind):
+            documents[FILES[kind]] = _doc(header, f"{kind}s", [
+                _manifest_fields(kind, e.attrs, caps[kind].fields) for e in exported[kind]])
+    users = [_manifest_fields("user", e.attrs, caps["user"].fields)
+             for e in exported.get("user", [])]
+    chunks = [users[i:i + USERS_PER_FILE] for i in range(0, len(users), USERS_PER_FILE)]
+    for n, chunk in enumerate(chunks, 1):
+        name = FILES["user"] if len(chunks) == 1 else f"users-{n:03d}.yaml"
+        documents[name] = _doc(header, "users", chunk)
+    if options.out.resolve() != source.directory.resolve():
+        documents["lmsform.yaml"] = _provider_document(source, options.out, header)
+    return documents
+
+
+def _hierarchy(exported: dict[str, list[Exported]]) -> list[dict[str, Any]]:
+    divisions: dict[str, list[Exported]] = defaultdict(list)
+    for division in exported.get("division", []):
+        divisions[str(division.attrs.get("region"))].append(division)
+    departments: dict[str, list[str]] = defaultdict(list)
+    for department in exported.get("department", []):
+        departments[str(department.attrs.get("division"))].append(str(department.attrs["name"]))
+    return [{"region": region.attrs["name"], "divisions": [
+        {"division": d.attrs["name"], "departments": departments.get(d.key, [])}
+        for d in divisions.get(region.key, [])]} for region in exported.get("region", [])]
+
+
+def _doc(header: str, section: str, entries: list[Any]) -> CommentedMap:
+    document = CommentedMap({section: entries})
+    document.yaml_set_start_comment(header)
+    return document
+
+
+def _provider_document(source: Config, out: Path, header: str) -> CommentedMap:
+    """The source's provider block (and settings) as written, `${env:...}` kept, with what
+    reads differently from `out` rewritten (`ProviderSettings.moved`); state is left to
+    the new directory's default, so two directories never share one state file."""
+    yaml = YAML()
+    for path in sorted(source.directory.iterdir()):
+        if path.suffix.lower() not in {".yaml", ".yml"}:
+            continue
+        document = yaml.load(path.read_text(encoding="utf-8"))
+        if isinstance(document, dict) and "provider" in document:
+            kept = CommentedMap()
+            for name in ("version", "provider", "settings"):
+                if name in document:
+                    kept[name] = document[name]
+            kept["provider"].update(source.provider.moved(source.directory, out))
+            kept.yaml_set_start_comment(header + "\nThe state lives in .lmsform/ here "
+                                                 "unless a `state:` block says otherwise.")
+            return kept
+    raise LmsformError(f"no provider block found in {source.directory}")
+
+
+def _yaml() -> YAML:
+    yaml = YAML()
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.width = 100
+    yaml.representer.add_representer(
+        Decimal, lambda r, d: r.represent_scalar("tag:yaml.org,2002:float", f"{d:f}"))
+    return yaml
+
+
+def _write(options: ExportOptions, documents: dict[str, CommentedMap]) -> list[Path]:
+    """Check the directory as it would be, in a scratch copy, then write the files."""
+    out = options.out
+    existing = [out / name for name in documents if (out / name).exists()]
+    if existing and not options.force:
+        shown = ", ".join(str(p) for p in existing)
+        raise LmsformError(f"export would overwrite {shown}; nothing was written. Use "
+                           "--force to overwrite, or --out DIR for another directory")
+    yaml = _yaml()
+    with tempfile.TemporaryDirectory() as scratch:
+        trial = Path(scratch)
+        if out.is_dir():
+            for path in out.iterdir():
+                if path.is_file() and path.suffix.lower() in {".yaml", ".yml"} and \
+                        path.name not in documents:
+                    shutil.copy(path, trial / path.name)
+        for name, document in documents.items():
+            with (trial / name).open("w", encoding="utf-8") as handle:
+                yaml.dump(document, handle)
+        load_config(trial)  # a ManifestError here writes nothing
+        out.mkdir(parents=True, exist_ok=True)
+        written = []
+        for name in documents:
+            atomic_write(out / name, (trial / name).read_text(encoding="utf-8"))
+            written.append(out / name)
+    return written
+
+
+def _record(out: Path, exported: dict[str, list[Exported]], provider: Provider) -> None:
+    """Every exported resource in the out directory's state, as a plan would match it."""
+    config = load_config(out)
+    backend = backends.open_backend(config.state, config.directory)
+    try:
+        with backend.lock("export"):
+            state = State.load(backend)
+            state.data.provider = ProviderIdentity(type=provider.type_name,
+                                                   instance=provider.identity())
+            for kind, items in exported.items():  # one step: saved whole, or not at all
+                for item in items:
+                    address = f"{kind}.{item.key}"
+                    declared = config.resources.get(address)
+                    attributes = declared.attrs if declared else item.attrs
+                    state.put(address, StateEntry(kind=kind, id=item.id,
+                                                  attributes=dict(attributes)))
+            state.save()
+    finally:
+        backend.close()

@@ -1,0 +1,123 @@
+"""Export: the LMS written as manifests and recorded in state, on the local LMS (each vendor's
+round trip runs against its simulator in tests/providers)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from lmsform import export as export_module
+from lmsform.cli import cli
+from lmsform.config import load_config
+from lmsform.providers.local import LocalProvider
+from tests.conftest import Org, assert_export_round_trips
+
+
+def run(*args: str) -> str:
+    result = CliRunner().invoke(cli, list(args))
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_an_lms_exports_to_manifests_that_plan_no_changes(org: Org, tmp_path: Path) -> None:
+    org.apply()
+    out = tmp_path / "exported"
+    output = assert_export_round_trips(org, out)
+    assert "Exported 1 region, 1 division, 2 departments, 1 course, 1 group, 2 users, " \
+           "1 coupon" in output
+    assert sorted(p.name for p in out.glob("*.yaml")) == [
+        "coupons.yaml", "courses.yaml", "groups.yaml", "hierarchy.yaml", "lmsform.yaml",
+        "users.yaml"]
+    users = (out / "users.yaml").read_text()
+    assert users.startswith("# Exported by `lmsform export` from local:")
+    assert "password" not in users and "initial-Secret-1" not in users
+    assert "department: Americas/Sales/Inside Sales" in users
+    assert (out / "hierarchy.yaml").read_text().endswith(
+        "hierarchy:\n  - region: Americas\n    divisions:\n      - division: Sales\n"
+        "        departments:\n          - Field Sales\n          - Inside Sales\n")
+    assert "amount: 49.00" in (out / "courses.yaml").read_text()
+    assert "expires" not in (out / "coupons.yaml").read_text()
+    state = json.loads((out / ".lmsform" / "state.json").read_text())
+    assert len(state["resources"]) == 9
+    assert state["provider"]["instance"] == f"local:{org.db_path.resolve()}"
+
+
+def test_exporting_again_gives_the_same_files(org: Org, tmp_path: Path) -> None:
+    org.apply()
+    run("export", "-C", str(org.dir), "--out", str(tmp_path / "a"))
+    run("export", "-C", str(org.dir), "--out", str(tmp_path / "b"))
+    for first in (tmp_path / "a").glob("*.yaml"):
+        second = tmp_path / "b" / first.name
+        stamp = re.compile(r" on \d{4}-\d\d-\d\d \d\d:\d\d UTC")
+        assert stamp.sub("", first.read_text()) == stamp.sub("", second.read_text())
+
+
+def test_files_are_never_overwritten_without_force(org: Org, tmp_path: Path) -> None:
+    org.apply()
+    out = tmp_path / "exported"
+    run("export", "-C", str(org.dir), "--out", str(out))
+    (out / "users.yaml").write_text("# mine\nusers: []\n")
+    refused = CliRunner().invoke(cli, ["export", "-C", str(org.dir), "--out", str(out)])
+    assert refused.exit_code == 1 and "would overwrite" in refused.output
+    assert (out / "users.yaml").read_text() == "# mine\nusers: []\n"
+    run("export", "-C", str(org.dir), "--out", str(out), "--force")
+    assert "ada@example.com" in (out / "users.yaml").read_text()
+
+
+def test_kinds_export_part_of_an_lms_into_a_config_that_manages_the_rest(org: Org) -> None:
+    org.apply()
+    text = (org.dir / "org.yaml").read_text()
+    org.write("org.yaml", text[:text.index("users:")] + text[text.index("coupons:"):])
+    run("state", "rm", "user.*", "-C", str(org.dir), "--auto-approve")
+    output = run("export", "-C", str(org.dir), "--kinds", "user")
+    assert "Exported 2 users" in output
+    assert sorted(p.name for p in org.dir.glob("*.yaml")) == ["main.yaml", "org.yaml",
+                                                              "users.yaml"]
+    plan = CliRunner().invoke(cli, ["plan", "--detailed-exitcode", "-C", str(org.dir)])
+    assert plan.exit_code == 0, plan.output
+
+
+def test_unknown_or_unmanaged_kinds_are_refused(org: Org) -> None:
+    org.apply()
+    refused = CliRunner().invoke(cli, ["export", "-C", str(org.dir), "--kinds", "users"])
+    assert refused.exit_code == 1 and "--kinds: users is not a kind" in refused.output
+
+
+def test_provider_only_reads_nothing_but_the_provider_block(org: Org, tmp_path: Path) -> None:
+    org.apply()
+    org.write("draft.yaml", "users:\n  - email: not an email\n")
+    assert CliRunner().invoke(cli, ["export", "-C", str(org.dir), "--out",
+                                    str(tmp_path / "x")]).exit_code == 1
+    out = tmp_path / "exported"
+    run("export", "-C", str(org.dir), "--out", str(out), "--provider-only")
+    assert "ada@example.com" in (out / "users.yaml").read_text()
+
+
+def test_what_a_manifest_cannot_say_is_reported_not_written(org: Org, tmp_path: Path) -> None:
+    org.apply()
+    lms = LocalProvider(load_config(org.dir).provider, org.dir)
+    try:
+        lms.create("group", {"name": "Sales/Marketing"})
+    finally:
+        lms.close()
+    out = tmp_path / "exported"
+    result = CliRunner().invoke(cli, ["export", "-C", str(org.dir), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "not exported: group 'Sales/Marketing'" in result.output
+    assert "must not contain '/'" in result.output
+    assert "Sales/Marketing" not in (out / "groups.yaml").read_text()
+
+
+def test_many_users_are_written_in_chunks(org: Org, tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    org.apply()
+    monkeypatch.setattr(export_module, "USERS_PER_FILE", 1)
+    out = tmp_path / "exported"
+    assert_export_round_trips(org, out)
+    assert sorted(p.name for p in out.glob("users*.yaml")) == ["users-001.yaml",
+                                                               "users-002.yaml"]
+    assert "ada@example.com" in (out / "users-001.yaml").read_text()
