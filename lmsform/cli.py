@@ -84,6 +84,12 @@ parallelism_option = click.option(
     help="How many independent operations (and listings) run at once.",
 )
 
+drop_unsupported_option = click.option(
+    "--drop-unsupported", is_flag=True,
+    help="Leave out, and list first, the kinds and fields this LMS cannot hold, instead of "
+         "refusing them (moving to another vendor).",
+)
+
 
 def _selection_options(func: Any) -> Any:
     func = click.option("--max-deletes", type=click.IntRange(min=0),
@@ -270,17 +276,19 @@ def _gh(text: str, *, data: bool = False) -> str:
                    "propose nothing.")
 @click.option("--show-unmanaged", is_flag=True,
               help="List the resources in neither the manifests nor the state by address.")
+@drop_unsupported_option
 def plan(config_dir: Path, target: tuple[str, ...], exclude: tuple[str, ...],
          max_deletes: int | None, parallelism: int, as_json: bool, fmt: str | None,
          out: Path | None, detailed_exitcode: bool, refresh_only: bool,
-         show_unmanaged: bool) -> None:
+         show_unmanaged: bool, drop_unsupported: bool) -> None:
     """Show what apply would change in the LMS (or, --refresh-only, what drifted)."""
     if as_json and fmt not in (None, "json"):
         raise click.UsageError(f"--json and --format {fmt} ask for two formats; give one")
     fmt = "json" if as_json else fmt or "text"
     config = _load(config_dir)
     options = PlanOptions(list(target), list(exclude), max_deletes, parallelism,
-                          refresh_only=refresh_only, show_unmanaged=show_unmanaged)
+                          refresh_only=refresh_only, show_unmanaged=show_unmanaged,
+                          drop_unsupported=drop_unsupported)
     the_plan = engine.plan(config, options)
     output = (render_markdown(the_plan, str(out) if out else None) if fmt == "markdown"
               else RENDERERS[fmt](the_plan))
@@ -305,9 +313,10 @@ def plan(config_dir: Path, target: tuple[str, ...], exclude: tuple[str, ...],
 @click.option("--refresh-only", is_flag=True,
               help="Accept what changed in the LMS outside lmsform into the state; write "
                    "nothing to the LMS.")
+@drop_unsupported_option
 def apply(plan_file: Path | None, config_dir: Path, target: tuple[str, ...],
           exclude: tuple[str, ...], max_deletes: int | None, parallelism: int,
-          auto_approve: bool, force: bool, refresh_only: bool) -> None:
+          auto_approve: bool, force: bool, refresh_only: bool, drop_unsupported: bool) -> None:
     """Make the LMS match the manifests (or run a saved PLAN_FILE exactly)."""
     if refresh_only:
         if plan_file is not None:
@@ -321,8 +330,11 @@ def apply(plan_file: Path | None, config_dir: Path, target: tuple[str, ...],
                            "the selection it was made with")
     if saved is not None and saved.config_dir and config_dir == Path("."):
         config_dir = Path(saved.config_dir)
+    if saved is not None and drop_unsupported:
+        raise click.UsageError("a saved plan keeps the --drop-unsupported it was made with")
     config = _load(config_dir)
-    options = PlanOptions(list(target), list(exclude), max_deletes, parallelism)
+    options = PlanOptions(list(target), list(exclude), max_deletes, parallelism,
+                          drop_unsupported=drop_unsupported)
     hooks = engine.ApplyHooks(
         show=lambda p: click.echo(render_text(p)),
         confirm=(lambda p: None) if auto_approve

@@ -127,6 +127,13 @@ class Plan(BaseModel):
         description="How the plan was made, for its reader (a kind read one resource at a "
                     "time, and what that took); not part of what applying a saved plan checks",
     )
+    drop_unsupported: bool = Field(False, description="Made with --drop-unsupported: what "
+                                                      "the provider cannot hold is left out")
+    dropped: list[str] = Field(
+        default_factory=list,
+        description="With --drop-unsupported: the kinds and fields the manifests declare that "
+                    "the provider cannot hold, left out of the plan, with counts",
+    )
     refresh_only: bool = Field(False, description="Made with --refresh-only: drift alone, "
                                                   "no operations")
     drift: list[Drift] = Field(

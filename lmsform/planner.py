@@ -9,6 +9,7 @@ order, and the safety limits are checked.
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import logging
 import time
@@ -51,6 +52,8 @@ class PlanOptions:
     max_deletes: int | None = None
     parallelism: int = 8
     refresh_only: bool = False  # report drift alone (`plan --refresh-only`)
+    # leave out, and list, what the provider cannot hold instead of refusing (a migration)
+    drop_unsupported: bool = False
     show_unmanaged: bool = False  # list unmanaged resources by address, not only count them
 
 
@@ -77,6 +80,34 @@ def check_capabilities(config: Config, provider: type[Provider] | Provider) -> N
     messages = _unprunable(config, provider) + _undeletable_users(config, provider)
     if problems or messages:
         raise PlanError(messages, problems, contacted=False)
+
+
+def without_unsupported(config: Config, provider: Provider) -> tuple[Config, list[str]]:
+    """The manifests less what this provider cannot hold, and what was left out, grouped
+    by kind and field with counts (`plan --drop-unsupported`: moving to another vendor
+    loses nothing silently)."""
+    caps, vendor = provider.capabilities, provider.type_name
+    kept: dict[str, Resource] = {}
+    kinds: dict[str, int] = defaultdict(int)
+    fields: dict[tuple[str, str], int] = defaultdict(int)
+    for address, resource in config.resources.items():
+        support = caps.kinds.get(resource.kind)
+        if support is None:
+            kinds[resource.kind] += 1
+            continue
+        allowed = support.fields | SCHEMAS[resource.kind].identity_only
+        for name in (resource.attrs.keys() | resource.secrets.keys()) - allowed:
+            fields[resource.kind, name] += 1
+        kept[address] = dataclasses.replace(
+            resource, attrs={k: v for k, v in resource.attrs.items() if k in allowed},
+            secrets={k: v for k, v in resource.secrets.items() if k in allowed})
+    dropped = [f"{kind}s: all {n} (the {vendor} provider does not manage {kind}s)"
+               for kind, n in sorted(kinds.items(), key=lambda i: KINDS.index(i[0]))]
+    dropped += [f"{kind}.{name}: on {n} {kind}{'s' if n != 1 else ''} (the {vendor} "
+                f"provider does not hold this field)"
+                for (kind, name), n in sorted(fields.items(),
+                                              key=lambda i: (KINDS.index(i[0][0]), i[0][1]))]
+    return dataclasses.replace(config, resources=kept), dropped
 
 
 def _unprunable(config: Config, provider: type[Provider] | Provider) -> list[str]:
@@ -170,6 +201,9 @@ def _read_unlistable(provider: Provider, kind: str, recorded: dict[str, str],
 def make_plan(config: Config, state: State, provider: Provider,
               options: PlanOptions | None = None) -> Plan:
     options = options or PlanOptions()
+    dropped: list[str] = []
+    if options.drop_unsupported:
+        config, dropped = without_unsupported(config, provider)
     if not options.refresh_only:  # drift concerns the LMS and state, not the manifests
         check_capabilities(config, provider)
     _check_provider_identity(state, provider)
@@ -201,6 +235,8 @@ def make_plan(config: Config, state: State, provider: Provider,
         notes=_read_one_by_one(provider, timings),
         refresh_only=options.refresh_only,
         drift=planner.drift,
+        drop_unsupported=options.drop_unsupported,
+        dropped=dropped,
         unmanaged_resources={k: sorted(v) for k, v in planner.unmanaged_addresses.items()},
         state=StateRef(lineage=state.version[0], serial=state.version[1]),
         provider={"type": provider.type_name, "instance": provider.identity()},

@@ -86,6 +86,9 @@ def render_text(plan: Plan) -> str:
     """Terraform-style text; colour codes are stripped by click.echo off a TTY."""
     where = where_line(plan)
     lines: list[str] = [where, ""] if where else []
+    if plan.dropped:
+        lines += [click.style(DROPPED_HEAD, fg="yellow", bold=True)]
+        lines += [click.style(f"  ! {inert(d)}", fg="yellow") for d in plan.dropped] + [""]
     if plan.refresh_only:
         lines.extend(_text_drift(plan))
     elif not plan.operations:
@@ -125,6 +128,9 @@ def render_markdown(plan: Plan, full_plan: str | None = None) -> str:
                     else "**No changes.** The LMS matches the manifests.")
     head += [""] + [f"> **Blocked:** {_md_text(b)}" for b in plan.blocked]
     head += [f"> **Warning:** {_md_text(w)}" for w in plan.warnings]
+    if plan.dropped:
+        head += ["", f"**{_md_text(DROPPED_HEAD)}**", "",
+                 *[f"- {_md_text(d)}" for d in plan.dropped], ""]
     tail = [""] + [line for line in (unmanaged_line(plan), where_line(plan, code)) if line]
     tail += [f"Note: {_md_text(n)}." for n in plan.notes]
     body = _operations_table(plan) + _created_details(plan) + _drift_table(plan) \
@@ -231,6 +237,10 @@ def _text_operation(op: Operation) -> list[str]:
         lines.append(f"      {inert(change.field)}: {inert(_value(change.before))} -> "
                      f"{inert(_value(change.after))}{CAUSE_NOTES.get(change.cause, '')}")
     return lines
+
+
+DROPPED_HEAD = ("Not carried over (--drop-unsupported: the manifests declare them, this LMS "
+                "cannot hold them):")
 
 
 # How a change's cause is told where it is not the usual edit of the manifests.
