@@ -118,8 +118,8 @@ def export(source: Config, options: ExportOptions) -> ExportResult:
                     f"{len(exported[kind])} the source's state knows")
         chosen = {k: v for k, v in exported.items() if k in kinds}
         documents = _documents(chosen, provider, source, options)
-        result.files = _write(options, documents)
-        _record(options.out, chosen, provider)
+        result.files, written = _write(options, documents)
+        _record(options.out, written, chosen, provider)
         result.counts = {k: len(v) for k, v in chosen.items() if v}
     finally:
         provider.close()
@@ -342,13 +342,16 @@ def _yaml() -> YAML:
     yaml = YAML()
     yaml.indent(mapping=2, sequence=4, offset=2)
     yaml.width = 100
+    yaml.default_flow_style = None  # short lists and maps inline, as the examples write them
     yaml.representer.add_representer(
         Decimal, lambda r, d: r.represent_scalar("tag:yaml.org,2002:float", f"{d:f}"))
     return yaml
 
 
-def _write(options: ExportOptions, documents: dict[str, CommentedMap]) -> list[Path]:
-    """Check the directory as it would be, in a scratch copy, then write the files."""
+def _write(options: ExportOptions, documents: dict[str, CommentedMap]
+           ) -> tuple[list[Path], Config]:
+    """Check the directory as it would be, in a scratch copy, then write the files; the
+    files and the config they make."""
     out = options.out
     existing = [out / name for name in documents if (out / name).exists()]
     if existing and not options.force:
@@ -366,19 +369,19 @@ def _write(options: ExportOptions, documents: dict[str, CommentedMap]) -> list[P
         for name, document in documents.items():
             with (trial / name).open("w", encoding="utf-8") as handle:
                 yaml.dump(document, handle)
-        load_config(trial)  # a ManifestError here writes nothing
+        checked = load_config(trial)  # a ManifestError here writes nothing
         out.mkdir(parents=True, exist_ok=True)
         written = []
         for name in documents:
             atomic_write(out / name, (trial / name).read_text(encoding="utf-8"))
             written.append(out / name)
-    return written
+    return written, checked
 
 
-def _record(out: Path, exported: dict[str, list[Exported]], provider: Provider) -> None:
-    """Every exported resource in the out directory's state, as a plan would match it."""
-    config = load_config(out)
-    backend = backends.open_backend(config.state, config.directory)
+def _record(out: Path, config: Config, exported: dict[str, list[Exported]],
+            provider: Provider) -> None:
+    """Every exported resource in the out directory's state, as the manifests declare it."""
+    backend = backends.open_backend(config.state, out)
     try:
         with backend.lock("export"):
             state = State.load(backend)

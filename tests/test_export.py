@@ -38,7 +38,8 @@ def test_an_lms_exports_to_manifests_that_plan_no_changes(org: Org, tmp_path: Pa
     assert "department: Americas/Sales/Inside Sales" in users
     assert (out / "hierarchy.yaml").read_text().endswith(
         "hierarchy:\n  - region: Americas\n    divisions:\n      - division: Sales\n"
-        "        departments:\n          - Field Sales\n          - Inside Sales\n")
+        "        departments: [Field Sales, Inside Sales]\n")
+    assert "    groups: [Managers]\n" in users
     assert "amount: 49.00" in (out / "courses.yaml").read_text()
     assert "expires" not in (out / "coupons.yaml").read_text()
     state = json.loads((out / ".lmsform" / "state.json").read_text())

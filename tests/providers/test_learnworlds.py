@@ -426,3 +426,10 @@ def test_export_round_trips(school: School, tmp_path: Path) -> None:
     assert_export_round_trips(school, tmp_path / "exported")
     coupons = (tmp_path / "exported" / "coupons.yaml").read_text()
     assert "promotion: Spring sale" in coupons
+
+
+def test_unmanaged_users_are_listed_by_address(school: School) -> None:
+    school.apply()
+    school.call("POST", "/v2/users", body={"email": "walk.in@acme.example", "username": "W"})
+    listed = school.run("plan", "--show-unmanaged")
+    assert "1 user." in listed.output and "  ? user.walk.in@acme.example" in listed.output
