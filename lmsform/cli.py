@@ -11,18 +11,19 @@ import gc
 import json
 import logging
 import os
+import re
 import signal
 import sys
 import threading
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import click
 
 from lmsform import __version__, backends, engine, plugins, providers
 from lmsform.apply import ApplyResult, ProgressFn
-from lmsform.config import Config, load_config
+from lmsform.config import Config, load_config, state_block
 from lmsform.errors import LmsformError, ManifestError, PlanError, Problem
 from lmsform.manifest import KINDS
 from lmsform.plan import Action, Operation, Plan
@@ -84,6 +85,27 @@ parallelism_option = click.option(
     help="How many independent operations (and listings) run at once.",
 )
 
+class Duration(click.ParamType):  # type: ignore[type-arg]  # generic only in newer click
+    """Seconds, written `30s`, `2m`, `1h` or a plain number of seconds."""
+
+    name = "duration"
+    UNITS: ClassVar[dict[str, int]] = {"": 1, "s": 1, "m": 60, "h": 3600}
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> float:
+        if isinstance(value, int | float):
+            return float(value)
+        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", str(value))
+        if not match:
+            self.fail(f"'{value}' is not a duration: write 30s, 2m or 1h", param, ctx)
+        return float(match.group(1)) * float(self.UNITS[match.group(2)])
+
+
+lock_timeout_option = click.option(
+    "--lock-timeout", type=Duration(), default="0s", show_default=True,
+    help="Wait this long for another lmsform holding the state lock (30s, 2m); then fail "
+         "naming it.",
+)
 drop_unsupported_option = click.option(
     "--drop-unsupported", is_flag=True,
     help="Leave out, and list first, the kinds and fields this LMS cannot hold, instead of "
@@ -314,15 +336,17 @@ def plan(config_dir: Path, target: tuple[str, ...], exclude: tuple[str, ...],
               help="Accept what changed in the LMS outside lmsform into the state; write "
                    "nothing to the LMS.")
 @drop_unsupported_option
+@lock_timeout_option
 def apply(plan_file: Path | None, config_dir: Path, target: tuple[str, ...],
           exclude: tuple[str, ...], max_deletes: int | None, parallelism: int,
-          auto_approve: bool, force: bool, refresh_only: bool, drop_unsupported: bool) -> None:
+          auto_approve: bool, force: bool, refresh_only: bool, drop_unsupported: bool,
+          lock_timeout: float) -> None:
     """Make the LMS match the manifests (or run a saved PLAN_FILE exactly)."""
     if refresh_only:
         if plan_file is not None:
             raise click.UsageError("--refresh-only plans afresh; give no PLAN_FILE")
         _refresh(config_dir, PlanOptions(list(target), list(exclude), max_deletes,
-                                         parallelism), auto_approve)
+                                         parallelism), auto_approve, lock_timeout)
         return
     saved = Plan.load(plan_file) if plan_file is not None else None
     if saved is not None and (target or exclude):
@@ -342,18 +366,21 @@ def apply(plan_file: Path | None, config_dir: Path, target: tuple[str, ...],
         starting=_collect_garbage,
         progress=_progress_printer(),
     )
-    result = engine.apply(config, options, saved=saved, force=force, hooks=hooks)
+    result = engine.apply(config, options, saved=saved, force=force, hooks=hooks,
+                          lock_timeout=lock_timeout)
     if result is not None:
         _report(result)
 
 
-def _refresh(config_dir: Path, options: PlanOptions, auto_approve: bool) -> None:
+def _refresh(config_dir: Path, options: PlanOptions, auto_approve: bool,
+             lock_timeout: float) -> None:
     hooks = engine.ApplyHooks(
         show=lambda p: click.echo(render_text(p)),
         confirm=(lambda p: None) if auto_approve
         else lambda p: _confirm(f"Record these {len(p.drift)} LMS changes in the state?",
                                 "apply --refresh-only"))
-    accepted = engine.refresh(_load(config_dir), options, hooks=hooks)
+    accepted = engine.refresh(_load(config_dir), options, hooks=hooks,
+                              lock_timeout=lock_timeout)
     if accepted is not None:
         click.echo(f"State updated: {accepted} resources now recorded as the LMS holds them.")
 
@@ -485,9 +512,12 @@ def state_show(patterns: tuple[str, ...], config_dir: Path) -> None:
 @click.argument("patterns", nargs=-1, required=True, metavar="ADDRESS...")
 @config_dir_option
 @click.option("--auto-approve", is_flag=True, help="Remove several without asking.")
-def state_rm(patterns: tuple[str, ...], config_dir: Path, auto_approve: bool) -> None:
+@lock_timeout_option
+def state_rm(patterns: tuple[str, ...], config_dir: Path, auto_approve: bool,
+             lock_timeout: float) -> None:
     """Stop managing resources (addresses or glob patterns), leaving them in the LMS."""
-    with engine.open_state(_load(config_dir, offline=True), lock="state rm") as the_state:
+    with engine.open_state(_load(config_dir, offline=True), lock="state rm",
+                           lock_timeout=lock_timeout) as the_state:
         addresses = _matching(the_state, patterns)
         if len(addresses) > 1 and not auto_approve:
             click.echo("\n".join(["These will no longer be managed (the LMS keeps them):",
@@ -503,7 +533,8 @@ def state_rm(patterns: tuple[str, ...], config_dir: Path, auto_approve: bool) ->
 @click.argument("old")
 @click.argument("new")
 @config_dir_option
-def state_mv(old: str, new: str, config_dir: Path) -> None:
+@lock_timeout_option
+def state_mv(old: str, new: str, config_dir: Path, lock_timeout: float) -> None:
     """Give a managed resource a new address (a rename in the manifests)."""
     config = _load(config_dir, offline=True)
     try:
@@ -513,7 +544,7 @@ def state_mv(old: str, new: str, config_dir: Path) -> None:
         raise LmsformError(str(exc)) from None
     if old_kind != new_kind:
         raise LmsformError(f"cannot move a {old_kind} to a {new_kind}")
-    with engine.open_state(config, lock="state mv") as the_state:
+    with engine.open_state(config, lock="state mv", lock_timeout=lock_timeout) as the_state:
         entry = the_state.resources.get(old)
         if entry is None:
             raise LmsformError(f"{old} is not in the state")
@@ -523,6 +554,24 @@ def state_mv(old: str, new: str, config_dir: Path) -> None:
         the_state.put(new, entry)
         the_state.save()
     click.echo(f"Moved {old} to {new}.")
+
+
+@state.command("migrate")
+@config_dir_option
+@click.option("--to", "target", required=True, metavar="STATE_BLOCK",
+              help="The state block to move to, as YAML: '{backend: postgres, dsn: "
+                   "${env:LMSFORM_STATE_DSN}, name: acme}' or '{backend: file, path: s.json}'.")
+@click.option("--force", is_flag=True, help="Replace a state the target holds already.")
+@lock_timeout_option
+def state_migrate(config_dir: Path, target: str, force: bool, lock_timeout: float) -> None:
+    """Move the state to another backend, keeping its lineage and serial; then point the
+    manifests' `state:` block at it."""
+    config = _load(config_dir)
+    moved = engine.migrate_state(config, state_block(target), force=force,
+                                 lock_timeout=lock_timeout)
+    click.echo(f"Moved the state ({len(moved.resources)} resources, lineage {moved.lineage}, "
+               f"serial {moved.serial}) to the new backend. Now set the manifests' `state:` "
+               "block to it; the old state is left as it was.")
 
 
 @state.command("unlock")

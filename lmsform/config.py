@@ -20,6 +20,8 @@ from typing import Any
 
 from pydantic import BaseModel, SecretStr, ValidationError
 from pydantic_core import ErrorDetails
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
 
 from lmsform import backends, providers
 from lmsform.backends import BackendSettings
@@ -166,6 +168,30 @@ def _interpolate(value: Any, loc: Loc, unset: Callable[[Loc, str], None],
 
         return ENV_RE.sub(substitute, value)
     return value
+
+
+def state_block(text: str) -> BackendSettings:
+    """A `state:` block given on the command line (`state migrate --to '{backend: ...}'`),
+    read as YAML, with `${env:...}` references, and validated as the manifests' one is."""
+    def refuse(loc: Loc, message: str) -> None:
+        raise LmsformError(f"--to: {message}")
+
+    try:
+        data = YAML(typ="safe").load(text)
+    except YAMLError as exc:
+        raise LmsformError(f"--to is not a YAML mapping: {str(exc).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise LmsformError("--to takes a state block as a YAML mapping, such as "
+                           "'{backend: postgres, dsn: ${env:LMSFORM_STATE_DSN}, name: acme}'")
+    data = _interpolate(data, (), refuse, refuse)
+    try:
+        settings: BackendSettings = backends.load(str(data.get("backend", "file"))
+                                                  ).settings_model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise LmsformError(f"--to: {'.'.join(map(str, first['loc']))}: "
+                           f"{_pydantic_message(first)[0]}") from None
+    return settings
 
 
 def _pydantic_message(error: ErrorDetails) -> tuple[str, bool]:

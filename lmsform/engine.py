@@ -25,7 +25,7 @@ from lmsform.errors import LmsformError
 from lmsform.plan import Plan
 from lmsform.planner import PlanOptions, make_plan
 from lmsform.providers.base import Provider
-from lmsform.state import State
+from lmsform.state import State, copy_state
 
 log = logging.getLogger(__name__)
 
@@ -53,15 +53,34 @@ def open_workspace(config: Config) -> Iterator[Workspace]:
 
 
 @contextlib.contextmanager
-def open_state(config: Config, *, lock: str | None = None) -> Iterator[State]:
+def open_state(config: Config, *, lock: str | None = None,
+               lock_timeout: float = 0.0) -> Iterator[State]:
     """The state of a config directory, under the lock when `lock` names an operation;
     for the state commands, which need no LMS."""
     backend = backends.open_backend(config.state, config.directory)
     try:
-        with backend.lock(lock) if lock else contextlib.nullcontext():
+        with (backends.hold_lock(backend, lock, lock_timeout) if lock
+              else contextlib.nullcontext()):
             yield State.load(backend)
     finally:
         backend.close()
+
+
+def migrate_state(config: Config, target: backends.BackendSettings, *, force: bool = False,
+                  lock_timeout: float = 0.0) -> State:
+    """Move the state of a config directory to another backend (`state migrate`), under
+    both locks, keeping its lineage and serial; the manifests' `state:` block is then the
+    user's to change. The state as moved."""
+    with open_state(config, lock="state migrate", lock_timeout=lock_timeout) as source:
+        destination = backends.open_backend(target, config.directory)
+        try:
+            if destination.location() == source.backend.location():
+                raise LmsformError("the target is the state itself")
+            with backends.hold_lock(destination, "state migrate", lock_timeout):
+                copy_state(source, destination, force=force)
+        finally:
+            destination.close()
+        return source
 
 
 def plan(config: Config, options: PlanOptions) -> Plan:
@@ -81,14 +100,15 @@ class ApplyHooks:
 
 
 def apply(config: Config, options: PlanOptions, *, saved: Plan | None = None,
-          force: bool = False, hooks: ApplyHooks | None = None) -> ApplyResult | None:
+          force: bool = False, hooks: ApplyHooks | None = None,
+          lock_timeout: float = 0.0) -> ApplyResult | None:
     """Plan (or verify `saved`), confirm and apply under the state lock; None when there
     was nothing to do. A saved plan was confirmed when it was reviewed: it is not asked."""
     hooks = hooks or ApplyHooks()
     if saved is not None and saved.refresh_only:
         raise LmsformError("this is a --refresh-only plan: it reports drift and applies "
                            "nothing; accept drift with `lmsform apply --refresh-only`")
-    with open_workspace(config) as ws, ws.backend.lock("apply"):
+    with open_workspace(config) as ws, backends.hold_lock(ws.backend, "apply", lock_timeout):
         state = State.load(ws.backend)
         if saved is not None:
             the_plan = verify_saved_plan(saved, config, state, ws.provider, options)
@@ -108,13 +128,14 @@ def apply(config: Config, options: PlanOptions, *, saved: Plan | None = None,
                           parallelism=options.parallelism, progress=hooks.progress)
 
 
-def refresh(config: Config, options: PlanOptions, *,
-            hooks: ApplyHooks | None = None) -> int | None:
+def refresh(config: Config, options: PlanOptions, *, hooks: ApplyHooks | None = None,
+            lock_timeout: float = 0.0) -> int | None:
     """Accept drift into state (`apply --refresh-only`): under the lock, find what the LMS
     changed outside lmsform, confirm, and make state hold the LMS's values; the LMS is not
     written. The number of resources whose record changed; None when there was no drift."""
     hooks = hooks or ApplyHooks()
-    with open_workspace(config) as ws, ws.backend.lock("apply --refresh-only"):
+    with open_workspace(config) as ws, \
+            backends.hold_lock(ws.backend, "apply --refresh-only", lock_timeout):
         state = State.load(ws.backend)
         options = PlanOptions(options.targets, options.excludes, options.max_deletes,
                               options.parallelism, refresh_only=True)

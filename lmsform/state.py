@@ -156,6 +156,17 @@ class State:
         self.persisted = True
 
 
+def copy_state(source: State, target: StateBackend, *, force: bool = False) -> None:
+    """Put `source` (its journal replayed) into another backend as it is: same lineage,
+    same serial, so that a saved plan made before the move still applies after it. A target
+    that holds a state already is refused unless `force`. The caller holds both locks."""
+    if target.read() is not None and not force:
+        raise LmsformError(f"{target.location()} holds a state already; refusing to replace "
+                           "it (--force replaces it)")
+    data = source.data.model_copy(update={"serial": source.serial})
+    target.write(data.model_dump_json(indent=2) + "\n")
+
+
 def _parse(text: str, location: str) -> StateFile:
     try:
         data = StateFile.model_validate_json(text)

@@ -15,6 +15,9 @@ A backend stores three things for one state:
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
@@ -24,8 +27,12 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict
 
 from lmsform import plugins
+from lmsform.errors import StateLockedError
+
+log = logging.getLogger(__name__)
 
 GROUP = "lmsform.state_backends"
+LOCK_POLL_SECONDS = 0.25  # how often a waiting run tries the lock again
 DEFAULT_BACKEND = "file"
 
 Record = dict[str, Any]  # one journal entry: {"put": address, "entry": {...}} or {"remove": ...}
@@ -89,6 +96,30 @@ class StateBackend(ABC):
 
     def close(self) -> None:  # noqa: B027 - the file backend holds nothing open between calls
         """Release connections."""
+
+
+@contextlib.contextmanager
+def hold_lock(backend: StateBackend, operation: str, timeout: float = 0.0) -> Iterator[None]:
+    """The backend's lock for a block, waiting up to `timeout` seconds for a holder to
+    finish (`--lock-timeout`); then, or at once without a timeout, the holder's error.
+    Written once over `lock`, so every backend waits the same way."""
+    deadline = time.monotonic() + timeout
+    announced = False
+    with contextlib.ExitStack() as held:
+        while True:
+            try:
+                held.enter_context(backend.lock(operation))
+                break
+            except StateLockedError as exc:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    waited = f" (waited {timeout:g} s)" if timeout else ""
+                    raise StateLockedError(f"{exc}{waited}") from None
+                if not announced:
+                    log.warning("waiting up to %g s for the state lock: %s", timeout, exc)
+                    announced = True
+                time.sleep(min(LOCK_POLL_SECONDS, left))
+        yield
 
 
 def available() -> dict[str, type[StateBackend]]:

@@ -1,0 +1,218 @@
+"""The postgres state backend, against the real server every machine of this project runs
+(127.0.0.1:5432, trust authentication, database `test`; LMSFORM_TEST_POSTGRES_DSN names
+another). Each test works in a schema of its own, dropped afterwards. Without a server these
+tests skip, unless LMSFORM_REQUIRE_POSTGRES is set (CI sets it: they must run there)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lmsform.backends.postgres import PostgresBackend, PostgresSettings, StateConflictError
+from lmsform.state import State, StateEntry
+from tests.conftest import Org
+
+psycopg = pytest.importorskip("psycopg")
+DSN = os.environ.get("LMSFORM_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(scope="module")
+def server() -> str:
+    try:
+        psycopg.connect(DSN, connect_timeout=3).close()
+    except psycopg.Error as exc:
+        if os.environ.get("LMSFORM_REQUIRE_POSTGRES"):
+            pytest.fail(f"LMSFORM_REQUIRE_POSTGRES is set, but no PostgreSQL answers: {exc}")
+        pytest.skip(f"no PostgreSQL server for LMSFORM_TEST_POSTGRES_DSN: {exc}")
+    return DSN
+
+
+@pytest.fixture
+def schema(server: str) -> Iterator[str]:
+    name = f"lmsform_test_{uuid.uuid4().hex[:12]}"
+    yield name
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
+
+
+def backend(schema: str, name: str = "acme", dsn: str = DSN) -> PostgresBackend:
+    settings = PostgresSettings.model_validate({"backend": "postgres", "dsn": dsn,
+                                                "name": name, "schema": schema})
+    return PostgresBackend(settings, Path("."))
+
+
+def use_postgres(org: Org, schema: str, dsn: str = "${env:LMSFORM_STATE_DSN}") -> None:
+    org.write("main.yaml", f"""\
+        version: 1
+        provider: {{type: local, path: lms.sqlite}}
+        state: {{backend: postgres, dsn: "{dsn}", name: acme, schema: {schema}}}
+        """)
+
+
+@pytest.fixture
+def pg_org(org: Org, schema: str, monkeypatch: pytest.MonkeyPatch) -> Org:
+    monkeypatch.setenv("LMSFORM_STATE_DSN", DSN)
+    use_postgres(org, schema)
+    return org
+
+
+def lmsform(org: Org, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    """lmsform in a process of its own, as a second CI runner would run it."""
+    return subprocess.Popen([sys.executable, "-m", "lmsform", *args, "-C", str(org.dir)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, **(env or {})})
+
+
+def test_a_whole_apply_keeps_its_state_in_postgres(pg_org: Org, schema: str) -> None:
+    pg_org.apply()
+    plan = pg_org.run("plan", "--detailed-exitcode")
+    assert plan.exit_code == 0, plan.output
+    listed = pg_org.run("state", "list").output
+    assert "user.ada@example.com" in listed
+    with psycopg.connect(DSN) as conn:
+        (name, serial, journal), = conn.execute(
+            f"SELECT name, serial, (SELECT count(*) FROM {schema}.journal) "
+            f"FROM {schema}.states").fetchall()
+    assert (name, serial, journal) == ("acme", 1, 0)  # the journal is folded in at the end
+
+
+def test_the_lock_names_its_holder_and_a_second_run_can_wait(pg_org: Org, schema: str) -> None:
+    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import sys, time
+        from pathlib import Path
+        from lmsform.backends.postgres import PostgresBackend, PostgresSettings
+        b = PostgresBackend(PostgresSettings.model_validate(
+            {{"backend": "postgres", "dsn": {DSN!r}, "name": "acme", "schema": {schema!r}}}),
+            Path("."))
+        with b.lock("apply"):
+            print("held", flush=True)
+            time.sleep(float(sys.argv[1]))
+        """), "2.5"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        refused = pg_org.run("apply", "--auto-approve")
+        assert refused.exit_code == 1
+        assert f"pid {holder.pid} on {socket.gethostname()}" in refused.output
+        assert "'apply' since" in refused.output
+        waited = pg_org.run("apply", "--auto-approve", "--lock-timeout", "20s")
+        assert waited.exit_code == 0, waited.output
+    finally:
+        holder.wait(timeout=20)
+
+
+def test_two_applies_at_once_never_write_over_each_other(pg_org: Org) -> None:
+    runs = [lmsform(pg_org, "apply", "--auto-approve") for _ in range(2)]
+    outputs = [(r.wait(timeout=60), r.communicate()[0]) for r in runs]
+    assert 0 in [code for code, _ in outputs], outputs
+    for code, output in outputs:
+        assert code == 0 or "the state is locked by" in output, output
+    assert pg_org.run("plan", "--detailed-exitcode").exit_code == 0
+    with sqlite3.connect(pg_org.db_path) as db:
+        assert db.execute("SELECT count(*), count(DISTINCT email) FROM users").fetchone() == (2, 2)
+
+
+def test_a_killed_apply_loses_nothing_and_the_next_one_converges(pg_org: Org,
+                                                                 schema: str) -> None:
+    users = "".join(f"  - email: user{n}@example.com\n" for n in range(1500))
+    pg_org.write("many.yaml", "users:\n" + users)
+    # Its output goes nowhere: a full pipe would stop it before its first operation.
+    run = subprocess.Popen([sys.executable, "-m", "lmsform", "apply", "--auto-approve",
+                            "--parallelism", "2", "-C", str(pg_org.dir)],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           env={**os.environ, "LMSFORM_STATE_DSN": DSN})
+    journaled = 0
+    with psycopg.connect(DSN, autocommit=True) as conn:
+        deadline = time.monotonic() + 60
+        while journaled < 50 and time.monotonic() < deadline and run.poll() is None:
+            with contextlib.suppress(psycopg.errors.UndefinedTable):
+                journaled = conn.execute(f"SELECT count(*) FROM {schema}.journal").fetchone()[0]
+            time.sleep(0.005)
+        assert run.poll() is None, "the apply ended before it could be killed"
+        os.kill(run.pid, signal.SIGKILL)
+        run.wait()
+        left = conn.execute(f"SELECT count(*) FROM {schema}.journal").fetchone()[0]
+        assert 50 <= left < 1509  # killed half-way: a journal, and no snapshot yet
+        assert conn.execute(f"SELECT count(*) FROM {schema}.states").fetchone() == (0,)
+    assert backend(schema).lock_holder() is None  # died with its connection: nothing to force
+    again = pg_org.run("apply", "--auto-approve")
+    assert again.exit_code == 0, again.output
+    assert pg_org.run("plan", "--detailed-exitcode").exit_code == 0
+    with sqlite3.connect(pg_org.db_path) as db:
+        assert db.execute("SELECT count(*), count(DISTINCT email) FROM users").fetchone() == (
+            1502, 1502)
+
+
+def test_a_write_whose_serial_moved_on_is_refused(schema: str) -> None:
+    first, second = backend(schema), backend(schema)
+    try:
+        a, b = State.load(first), State.load(second)
+        a.put("group.Managers", StateEntry(kind="group", id="1"))
+        a.save()
+        b.put("group.Leads", StateEntry(kind="group", id="2"))
+        with pytest.raises(StateConflictError, match=r"changed by someone else since it was "
+                                                     r"read \(serial none, now 1\)"):
+            b.save()
+        again = State.load(second)
+        assert set(again.resources) == {"group.Managers"}  # the first write was not lost
+        again.put("group.Leads", StateEntry(kind="group", id="2"))
+        again.save()
+        with pytest.raises(StateConflictError, match=r"\(serial 1, now 2\)"):
+            a.save()
+    finally:
+        first.close()
+        second.close()
+
+
+def test_the_state_migrates_to_postgres_and_back(org: Org, schema: str,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    org.apply()
+    before = json.loads(org.state_path.read_text())
+    monkeypatch.setenv("LMSFORM_STATE_DSN", DSN)
+    target = f"{{backend: postgres, dsn: '${{env:LMSFORM_STATE_DSN}}', name: acme, " \
+             f"schema: {schema}}}"
+    moved = org.run("state", "migrate", "--to", target)
+    assert moved.exit_code == 0, moved.output
+    assert f"lineage {before['lineage']}, serial {before['serial']}" in moved.output
+    assert org.run("state", "migrate", "--to", target).exit_code == 1  # never replaced...
+    assert org.run("state", "migrate", "--to", target, "--force").exit_code == 0  # ...unasked
+    use_postgres(org, schema)
+    assert org.run("plan", "--detailed-exitcode").exit_code == 0
+    org.apply()  # nothing to do: the state is where it was
+    back = org.run("state", "migrate", "--to", "{backend: file, path: back.json}")
+    assert back.exit_code == 0, back.output
+    returned = json.loads((org.dir / "back.json").read_text())
+    assert (returned["lineage"], returned["serial"]) == (before["lineage"], before["serial"])
+    assert returned["resources"] == before["resources"]
+    org.write("main.yaml", "version: 1\nprovider: {type: local, path: lms.sqlite}\n"
+                           "state: {path: back.json}\n")
+    assert org.run("plan", "--detailed-exitcode").exit_code == 0
+
+
+def test_the_password_never_shows(org: Org, schema: str,
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = "pw-Secret-8cf1"
+    monkeypatch.setenv("LMSFORM_STATE_DSN", DSN.replace("postgres@", f"postgres:{secret}@"))
+    use_postgres(org, schema)
+    applied = org.run("-v", "apply", "--auto-approve", "--debug")
+    assert applied.exit_code == 0 and secret not in applied.output
+    assert "127.0.0.1:5432/test" in applied.output
+    with psycopg.connect(DSN) as conn:
+        (snapshot,), = conn.execute(f"SELECT snapshot FROM {schema}.states").fetchall()
+    assert secret not in snapshot
+    monkeypatch.setenv("LMSFORM_STATE_DSN", f"postgresql://postgres:{secret}@127.0.0.1:1/test")
+    refused = org.run("plan", "--debug")
+    assert refused.exit_code == 1 and secret not in refused.output
+    assert "cannot connect to the state database at 127.0.0.1:1/test" in refused.output
