@@ -50,7 +50,8 @@ log = logging.getLogger(__name__)
 # `}`), or any other `${`, which is malformed.
 ENV_RE = re.compile(
     r"\$\$\{"
-    r"|\$\{(?:env:(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>(?:[^$}]|\$(?!\{))*))?\})?"
+    r"|\$\{(?:(?P<source>env|var):(?P<name>[A-Za-z_][A-Za-z0-9_]*)"
+    r"(?::-(?P<default>(?:[^$}]|\$(?!\{))*))?\})?"
 )
 Loc = tuple[str | int, ...]
 CREDENTIAL_RE = re.compile(r"[\x20-\x7e]*")  # printable ASCII: what an HTTP header carries
@@ -140,14 +141,18 @@ class _Collector:
 
 
 def _interpolate(value: Any, loc: Loc, unset: Callable[[Loc, str], None],
-                 malformed: Callable[[Loc, str], None]) -> Any:
-    """Substitute ${env:NAME} and ${env:NAME:-default} in every string of the document;
-    `$${` stands for a literal `${`. Any other `${` is an error: a reference written wrong
-    must never reach the LMS as literal text (it may be a password)."""
+                 malformed: Callable[[Loc, str], None],
+                 variables: dict[str, str] | None = None) -> Any:
+    """Substitute ${env:NAME}, ${var:NAME} (an environment's `vars:`) and their
+    `:-default` forms in every string of the document; `$${` stands for a literal `${`. Any
+    other `${` is an error: a reference written wrong must never reach the LMS as literal
+    text (it may be a password). An unknown variable is always an error."""
     if isinstance(value, dict):
-        return {k: _interpolate(v, (*loc, k), unset, malformed) for k, v in value.items()}
+        return {k: _interpolate(v, (*loc, k), unset, malformed, variables)
+                for k, v in value.items()}
     if isinstance(value, list):
-        return [_interpolate(v, (*loc, i), unset, malformed) for i, v in enumerate(value)]
+        return [_interpolate(v, (*loc, i), unset, malformed, variables)
+                for i, v in enumerate(value)]
     if isinstance(value, str) and "${" in value:
 
         def substitute(match: re.Match[str]) -> str:
@@ -155,9 +160,15 @@ def _interpolate(value: Any, loc: Loc, unset: Callable[[Loc, str], None],
                 return "${"
             name, default = match.group("name"), match.group("default")
             if name is None:
-                malformed(loc, "malformed reference '${...': write ${env:NAME} or "
-                          "${env:NAME:-default} (names are letters, digits and _), or $${ "
-                          "for a literal ${")
+                malformed(loc, "malformed reference '${...': write ${env:NAME}, "
+                          "${var:NAME} or ${env:NAME:-default} (names are letters, digits and "
+                          "_), or $${ for a literal ${")
+            elif match.group("source") == "var":
+                if name in (variables or {}):
+                    return (variables or {})[name]
+                if default is not None:
+                    return default
+                malformed(loc, f"variable {name} is not in this directory's vars: block")
             elif name in os.environ:
                 return os.environ[name]
             elif default is not None:
@@ -222,6 +233,66 @@ def _manifest_files(directory: Path) -> list[Path]:
     )
 
 
+# The environment blocks, as `_environment` looks for them before reading every file.
+ENVIRONMENT_LINE = re.compile(r"^(include|vars)\s*:", re.MULTILINE)
+# What an included (shared) directory may not say: it is read as part of another one.
+NOT_SHARED = ("provider", "state", "settings", "include", "vars")
+
+
+def _environment(paths: list[Path]) -> tuple[list[tuple[str, int, str]], dict[str, str]]:
+    """What the files holding `include:` or `vars:` say, read before the rest: the shared
+    directories to read (file, index, directory) and the variables' values. Their types are
+    checked with the rest of the file."""
+    includes: list[tuple[str, int, str]] = []
+    variables: dict[str, str] = {}
+    for path in paths:
+        try:
+            if not ENVIRONMENT_LINE.search(path.read_text(encoding="utf-8", errors="replace")):
+                continue
+            data = YamlFile(path).load()
+        except (OSError, YamlSyntaxError):
+            continue  # reported when the file is read
+        if not isinstance(data, dict):
+            continue
+        for index, entry in enumerate(data.get("include") or []):
+            if isinstance(entry, str):
+                includes.append((display_path(path), index, entry))
+        values = data.get("vars")
+        if isinstance(values, dict):
+            variables.update({str(k): _text(v) for k, v in values.items()
+                              if isinstance(v, str | int | float | bool)})
+    return includes, variables
+
+
+def _text(value: str | int | float | bool) -> str:
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
+def _read_included(directory: Path, includes: list[tuple[str, int, str]], c: _Collector,
+                   offline: bool, variables: dict[str, str]) -> list[_FileParts]:
+    """The manifests of the shared directories `include:` names, read as this directory's
+    own (with its variables); their problems name their own files."""
+    parsed: list[_FileParts] = []
+    seen: set[Path] = {directory.resolve()}
+    for name, index, entry in includes:
+        shared = (directory / entry).resolve()
+        if not shared.is_dir():
+            c.add(name, ("include", index), f"no such directory: {entry}")
+            continue
+        if shared in seen:
+            continue
+        seen.add(shared)
+        for path in _manifest_files(shared):
+            part = _read_file(path, c, offline, variables)
+            if part is None:
+                continue
+            for block in part.singles.keys() & set(NOT_SHARED):
+                c.add(part.name, (block,), f"an included directory holds shared resources "
+                      f"only; '{block}' belongs in the directory that includes it", key=True)
+            parsed.append(part)
+    return parsed
+
+
 def _folded(address: str) -> str:
     """An address as LMSs compare names: case and Unicode normalisation ignored."""
     return unicodedata.normalize("NFC", address).casefold()
@@ -249,8 +320,10 @@ def load_config(directory: Path, *, offline: bool = False,
             [Problem(display_path(directory), 0, 0, "", "no *.yaml or *.yml manifests here")]
         )
 
+    includes, variables = _environment(paths)
     parsed = [part for path in paths
-              if (part := _read_file(path, collector, offline)) is not None]
+              if (part := _read_file(path, collector, offline, variables)) is not None]
+    parsed += _read_included(directory, includes, collector, offline, variables)
     if blocks_only:
         parsed = [_FileParts(p.name, p.singles, [], [], {}, p.broken) for p in parsed]
     if collector.errors and len(parsed) < len(collector.files):
@@ -269,7 +342,8 @@ def load_config(directory: Path, *, offline: bool = False,
     return config
 
 
-def _read_file(path: Path, c: _Collector, offline: bool) -> _FileParts | None:
+def _read_file(path: Path, c: _Collector, offline: bool,
+               variables: dict[str, str] | None = None) -> _FileParts | None:
     """One manifest, parsed, interpolated and validated; what is valid of it even when some
     entries are not, so that checks across files still see it."""
     name = display_path(path)
@@ -295,7 +369,7 @@ def _read_file(path: Path, c: _Collector, offline: bool) -> _FileParts | None:
         return None
     if yaml_file.mentions("${"):
         data = _interpolate(data, (), lambda loc, m: c.add(name, loc, m, warn=offline),
-                            lambda loc, m: c.add(name, loc, m))
+                            lambda loc, m: c.add(name, loc, m), variables)
     try:
         document = ManifestFile.model_validate(data)
     except ValidationError as exc:
@@ -385,7 +459,8 @@ class _FileParts:
 
     @classmethod
     def of(cls, name: str, doc: ManifestFile) -> _FileParts:
-        singles = {k: getattr(doc, k) for k in ("provider", "state", "settings")
+        singles = {k: getattr(doc, k) for k in ("provider", "state", "settings", "include",
+                                                 "vars")
                    if getattr(doc, k) is not None}
         return cls(name, singles, list(_resources_of(name, doc)), list(doc.moved or []))
 
