@@ -220,14 +220,30 @@ def _load(config_dir: Path, *, offline: bool = False) -> Config:
 
 
 @cli.command()
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
 @config_dir_option
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "github"]), default="text",
               show_default=True, help="json: a list of problems; github: workflow annotations "
               "on the manifests' lines.")
-def validate(config_dir: Path, fmt: str) -> None:
-    """Check the manifests offline, and what the provider supports: no LMS, no credentials."""
+@click.pass_context
+def validate(ctx: click.Context, files: tuple[Path, ...], config_dir: Path, fmt: str) -> None:
+    """Check the manifests offline, and what the provider supports: no LMS, no credentials.
+
+    With FILES (what pre-commit passes), check each config directory holding one of them,
+    and for a file in a shared directory, each config directory that includes it; files
+    that are not lmsform manifests are left alone."""
+    if files:
+        _files_or_config_dir(ctx, files)
+        from lmsform.precommit import config_dirs
+
+        sys.exit(_validate_dirs(config_dirs(files), fmt))
     if fmt != "text":
         sys.exit(_validate_for_machines(config_dir, fmt))
+    click.echo(_validated(config_dir))
+
+
+def _validated(config_dir: Path) -> str:
+    """What a valid config directory declares; raises on the first kind of error found."""
     config = _load(config_dir, offline=True)
     check_capabilities(config, providers.load(config.provider.type))
     counts: dict[str, int] = {}
@@ -235,12 +251,45 @@ def validate(config_dir: Path, fmt: str) -> None:
         counts[resource.kind] = counts.get(resource.kind, 0) + 1
     described = ", ".join(f"{counts[k]} {k}{'s' if counts[k] != 1 else ''}"
                           for k in KINDS if k in counts) or "no resources"
-    click.echo(f"The manifests are valid: {described}.")
+    return f"The manifests are valid: {described}."
+
+
+def _validate_dirs(config_dirs: list[Path], fmt: str) -> int:
+    """Several config directories, each checked whatever the others hold: every error of
+    every one is reported; exit 1 if any has one."""
+    from lmsform.errors import display_path
+
+    if fmt != "text":
+        problems: list[Problem] = []
+        messages: list[str] = []
+        for directory in config_dirs:
+            found, said = _problems(directory)
+            problems += found
+            messages += [f"{display_path(directory)}: {m}" for m in said]
+        return _print_problems(problems, messages, fmt)
+    failed = 0
+    for directory in config_dirs:
+        try:
+            click.echo(f"{display_path(directory)}: {_validated(directory)}")
+        except LmsformError as exc:
+            failed += 1
+            located = isinstance(exc, ManifestError | PlanError)
+            click.echo(str(exc) if located else f"error: {display_path(directory)}: {exc}",
+                       err=True)
+    if not config_dirs:
+        click.echo("No lmsform manifests among the files given.")
+    return 1 if failed else 0
 
 
 def _validate_for_machines(config_dir: Path, fmt: str) -> int:
     """Every problem, errors and warnings, as JSON or as GitHub workflow annotations; the
     exit code says whether there was an error."""
+    return _print_problems(*_problems(config_dir), fmt)
+
+
+def _problems(config_dir: Path) -> tuple[list[Problem], list[str]]:
+    """Every problem of a config directory, errors and warnings, and the errors that have
+    no place in a file."""
     problems: list[Problem] = []
     messages: list[str] = []
     try:
@@ -252,6 +301,11 @@ def _validate_for_machines(config_dir: Path, fmt: str) -> int:
     except PlanError as exc:
         problems.extend(exc.problems)
         messages = exc.messages
+    return problems, messages
+
+
+def _print_problems(problems: list[Problem], messages: list[str], fmt: str) -> int:
+    """Problems as JSON or as GitHub workflow annotations; 1 if any is an error."""
     if fmt == "json":
         listed: list[dict[str, str | int | None]] = [
             {"file": p.file, "line": p.line, "column": p.column, "path": p.path,
@@ -430,6 +484,103 @@ def _report(result: ApplyResult) -> None:
         click.echo(f"skipped ({len(result.skipped)}): {names}{more}", err=True)
     raise LmsformError("apply did not finish; the state records what was applied. Fix the "
                        "cause and run apply again: it continues from there")
+
+
+# fmt, init and completion: tools around the manifests (lmsform/fmt.py, scaffold.py, ...)
+
+
+def _files_or_config_dir(ctx: click.Context, files: tuple[Path, ...]) -> None:
+    """FILES (what pre-commit passes) and -C each say what to work on: give one."""
+    if files and ctx.get_parameter_source("config_dir") is not \
+            click.core.ParameterSource.DEFAULT:
+        raise click.UsageError("give -C DIR or FILES, not both")
+
+
+def _manifests(n: int) -> str:
+    return f"{n} manifest{'s' if n != 1 else ''}"
+
+
+@cli.command("fmt")
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
+@config_dir_option
+@click.option("--check", is_flag=True,
+              help="Change nothing: list the files that would change; exit 1 if any would.")
+@click.pass_context
+def fmt_command(ctx: click.Context, files: tuple[Path, ...], config_dir: Path,
+                check: bool) -> None:
+    """Rewrite manifests in lmsform's canonical layout, every comment kept.
+
+    Without FILES, every manifest of the config directory; with FILES (what pre-commit
+    passes), those of them that are lmsform manifests. Nothing is written if any file cannot
+    be read or formatted."""
+    from lmsform import fmt
+    from lmsform.errors import display_path
+
+    _files_or_config_dir(ctx, files)
+    results = fmt.format_files(fmt.targets(config_dir, files))
+    changed = [r for r in results if r.changed]
+    if not check:
+        fmt.write(changed)
+    for result in changed:
+        click.echo(display_path(result.path))
+    if not results:
+        click.echo("No lmsform manifests among the files given.", err=True)
+    elif not changed:
+        click.echo(f"{_manifests(len(results))} already formatted.", err=True)
+    elif check:
+        click.echo(f"{len(changed)} of {_manifests(len(results))} would be reformatted; "
+                   "`lmsform fmt` rewrites them.", err=True)
+        sys.exit(1)
+    else:
+        click.echo(f"Reformatted {len(changed)} of {_manifests(len(results))}.", err=True)
+
+
+def _complete_providers(ctx: click.Context, param: click.Parameter,
+                        incomplete: str) -> list[str]:
+    return [name for name in plugins.names(providers.GROUP) if name.startswith(incomplete)]
+
+
+@cli.command("init")
+@config_dir_option
+@click.option("--provider", "provider_type", default="local", show_default=True,
+              metavar="TYPE", shell_complete=_complete_providers,
+              help="The provider the config is for (`lmsform providers` lists them).")
+@click.option("--force", is_flag=True,
+              help="Write even into a directory that has manifests (replacing lmsform.yaml "
+                   "and users.yaml).")
+def init_command(config_dir: Path, provider_type: str, force: bool) -> None:
+    """Start a config directory: a commented lmsform.yaml written from the provider's
+    settings, an example manifest, and a .gitignore for the state."""
+    from lmsform import scaffold
+    from lmsform.errors import display_path
+
+    result = scaffold.init(config_dir, provider_type, force=force)
+    click.echo(f"Wrote {', '.join(display_path(p) for p in result.files)}.")
+    todo = []
+    if result.placeholders:
+        todo.append(f"replace the placeholders in {scaffold.CONFIG_FILE} "
+                    f"({', '.join(result.placeholders)})")
+    if result.variables:
+        todo.append(f"set {', '.join(result.variables)} in the environment")
+    where = "" if config_dir == Path(".") else f" -C {display_path(config_dir)}"
+    first = f"{'; '.join(todo)}; then " if todo else ""
+    click.echo(f"Next: {first}`lmsform validate{where}` and `lmsform plan{where}`.")
+
+
+@cli.command("completion")
+@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+@click.pass_context
+def completion_command(ctx: click.Context, shell: str) -> None:
+    """Print the shell completion script for lmsform.
+
+    \b
+    bash: eval "$(lmsform completion bash)"   (in ~/.bashrc)
+    zsh:  eval "$(lmsform completion zsh)"    (in ~/.zshrc)
+    fish: lmsform completion fish > ~/.config/fish/completions/lmsform.fish
+    """
+    from lmsform.completion import completion_script
+
+    click.echo(completion_script(ctx.find_root().command, shell))
 
 
 # export
