@@ -1,8 +1,5 @@
 """lmsform: declarative, infrastructure-as-code reconciler for LMS configuration."""
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("lmsform")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0"
+# The one place the version is written: pyproject.toml reads it from here, and reading it here
+# costs nothing at start-up (importlib.metadata would take a twentieth of a second).
+__version__ = "0.1.0"

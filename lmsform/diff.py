@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Literal
 
-from deepdiff import DeepDiff
 from pydantic import BaseModel
 
 from lmsform.resources import SCHEMAS
@@ -52,6 +51,8 @@ def diff(kind: str, desired: dict[str, Any], live: dict[str, Any],
     want, have = managed_view(kind, desired, live, ignore)
     if want == have:
         return []
+    from deepdiff import DeepDiff  # only when something differs: a converged plan never needs it
+
     changed = DeepDiff(have, want, verbose_level=0).affected_root_keys or [
         f for f in want if want[f] != have.get(f)
     ]

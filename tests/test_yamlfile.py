@@ -1,0 +1,163 @@
+"""The fast path of manifest reading (rapidyaml and JSON) gives exactly what the full
+ruamel.yaml loader gives, or steps aside: compared on generated manifests full of the
+constructs where YAML and JSON could disagree, and on every example."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from lmsform.yamlfile import YamlFile, YamlSyntaxError, _fast_load
+
+ROOT = Path(__file__).parent.parent
+# Spellings where a plain scalar's type is in question: numbers that do or do not read back,
+# YAML 1.2 booleans and nulls in every case, dates real and impossible, timestamps, hex,
+# underscores, special floats, and ordinary text.
+ORDINARY = ["12", "0", "-0", "0001", "1.50", "1.5", "1.0", "1e3", "1E+3", "-3.5", "true",
+            "false", "null", "yes", "no", "on", "2027-12-31", "2027-02-30", "abc",
+            "Ada Lovelace", "é café", "it's", "a-b_c", "security-101", "EMEA/Sales", "49.00",
+            "100", "3.14159", ""]
+TRICKY = ["+12", ".5", "1.", "True", "FALSE", "Null", "~", "2027-12-31 10:00:00",
+          "2027-12-31T10:00:00Z", "0x1F", "0o17", "1_000", ".inf", "-.inf", ".nan"]
+KEYS = ["email", "first_name", "amount", "key", "users", "x y", "1", "2.5", "true", "null"]
+
+
+def scalar(token: str, style: str) -> str:
+    if style == "double":
+        return json.dumps(token, ensure_ascii=False)
+    if style == "single":
+        return "'" + token.replace("'", "''") + "'"
+    return token if token else "''"
+
+
+# mostly what the fast path reads, so that it is taken and compared; sometimes what it must
+# step aside for
+tokens = st.one_of(*[st.sampled_from(ORDINARY)] * 6, st.sampled_from(TRICKY))
+styles = st.sampled_from(["plain", "plain", "double", "single"])
+scalars = st.builds(scalar, tokens, styles)
+
+
+def block(data: Any, indent: int) -> list[str]:
+    pad = " " * indent
+    lines: list[str] = []
+    for key, (kind, value) in data:
+        head = f"{pad}{key}:"
+        if kind == "scalar":
+            lines.append(f"{head} {value}")
+        elif kind == "flow":
+            lines.append(f"{head} [{', '.join(value)}]")
+        elif kind == "list":
+            lines.append(head)
+            lines += [f"{pad}  - {item}" for item in value]
+        elif kind == "text":
+            lines += [f"{head} |", *(f"{pad}  {line}" for line in value)]
+        else:
+            lines.append(head)
+            lines += block(value, indent + 2)
+    return lines
+
+
+keys = st.one_of(*[st.sampled_from(KEYS[:6])] * 6, st.sampled_from(KEYS[6:])).map(
+    lambda k: k if k != "x y" else '"x y"')
+leaves = st.one_of(
+    st.tuples(st.just("scalar"), scalars),
+    st.tuples(st.just("flow"), st.lists(scalars, max_size=4)),
+    st.tuples(st.just("list"), st.lists(scalars, min_size=1, max_size=4)),
+    st.tuples(st.just("text"), st.lists(st.sampled_from(["line one", "  indented", "a: b",
+                                                         "# not a comment"]), min_size=1,
+                                        max_size=3)),
+)
+mappings = st.recursive(
+    st.lists(st.tuples(keys, leaves), min_size=1, max_size=3),
+    lambda inner: st.lists(st.tuples(keys, st.tuples(st.just("map"), inner)), min_size=1,
+                           max_size=2),
+    max_leaves=6)
+extras = st.one_of(*[st.sampled_from(["", "# a comment\n"])] * 4, st.sampled_from([
+    "anchor: &a [1, 2]\nalias: *a\n", "base: &b {x: 1}\nmerged:\n  <<: *b\n  y: 2\n",
+    "tag: !!str 12\n", "\t\n"]))
+
+
+def full(path: Path) -> Any:
+    try:
+        return YamlFile(path).load_full()
+    except YamlSyntaxError:
+        return "error"
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                   HealthCheck.function_scoped_fixture])
+@given(document=mappings, extra=extras)
+def test_the_fast_path_gives_what_the_full_loader_gives_or_steps_aside(
+        tmp_path: Path, document: Any, extra: str) -> None:
+    text = extra + "\n".join(block(document, 0)) + "\n"
+    path = tmp_path / "m.yaml"
+    path.write_text(text, encoding="utf-8")
+    fast = _fast_load(path.read_bytes())
+    expected = full(path)
+    if fast is not None:
+        assert expected != "error", text  # a file the full loader refuses is never read fast
+        assert fast == expected, text
+        assert json.dumps(fast, sort_keys=True) == json.dumps(expected, sort_keys=True)
+    if "&" in extra or "<<" in extra or "!!" in extra or "\t" in extra:
+        assert fast is None
+
+
+@pytest.mark.parametrize("path", sorted(ROOT.glob("examples/**/*.yaml")), ids=str)
+def test_every_example_is_read_fast_and_the_same(path: Path) -> None:
+    fast = _fast_load(path.read_bytes())
+    assert fast is not None, "an example the fast path steps aside for: see _not_fast"
+    assert fast == YamlFile(path).load_full()
+
+
+@pytest.mark.parametrize("text", ["a: 1\na: 2\n", "a: [1, 2\n", "a:\n\t- 1\n",
+                                  "x: &a [*a]\n", "---\na: 1\n---\nb: 2\n"])
+def test_what_needs_a_position_goes_to_the_full_loader(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "m.yaml"
+    path.write_text(text)
+    assert _fast_load(path.read_bytes()) is None
+    with pytest.raises(YamlSyntaxError):
+        YamlFile(path).load()
+
+
+ordinary_leaves = st.one_of(
+    st.tuples(st.just("scalar"), st.builds(scalar, st.sampled_from(ORDINARY), styles)),
+    st.tuples(st.just("flow"), st.lists(st.builds(scalar, st.sampled_from(ORDINARY), styles),
+                                        max_size=4)),
+    st.tuples(st.just("list"), st.lists(st.builds(scalar, st.sampled_from(ORDINARY), styles),
+                                        min_size=1, max_size=4)),
+)
+ordinary = st.recursive(
+    st.lists(st.tuples(st.sampled_from(KEYS[:5]), ordinary_leaves), min_size=1, max_size=4),
+    lambda inner: st.lists(st.tuples(st.sampled_from(KEYS[:5]),
+                                     st.tuples(st.just("map"), inner)), min_size=1, max_size=2),
+    max_leaves=8)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                   HealthCheck.function_scoped_fixture])
+@given(document=ordinary)
+def test_ordinary_manifests_are_read_fast_and_the_same(tmp_path: Path, document: Any) -> None:
+    text = "\n".join(block(document, 0)) + "\n"
+    path = tmp_path / "m.yaml"
+    path.write_text(text, encoding="utf-8")
+    fast = _fast_load(path.read_bytes())
+    expected = full(path)
+    if expected == "error":  # a key written twice: the full loader's to report
+        assert fast is None
+        return
+    assert fast is not None, text
+    assert fast == expected, text
+
+
+@pytest.mark.parametrize("value", [".5", "-.5", "1.", "+1.5", "01.5", "1.e3", "-01", "1.5e3",
+                                   "0.50", "1E3", "-0.0", "2e308", "1_000", "0x1F", "~"])
+def test_every_number_spelling_reads_the_same(tmp_path: Path, value: str) -> None:
+    path = tmp_path / "m.yaml"
+    path.write_text(f"a: {value}\nb: [{value}, x]\n")
+    fast = _fast_load(path.read_bytes())
+    assert fast is None or fast == YamlFile(path).load_full()
