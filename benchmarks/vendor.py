@@ -6,6 +6,7 @@ the requests the simulator served, next to the sequential lower bound (requests 
 what the same work would take one request at a time.
 
     python benchmarks/vendor.py ilms 1000 5000
+    python benchmarks/vendor.py ilms-limited 500        (a server allowing 50 requests a second)
     python benchmarks/vendor.py braincert 1000
     python benchmarks/vendor.py aomlms 1000             (aomlms-per-user: without bulkUpload)
     python benchmarks/vendor.py learnworlds 1000
@@ -41,7 +42,7 @@ def write_ilms(directory: Path, users: int, port: int) -> None:
     lines = [
         "provider:", "  type: ilms", f"  base_url: http://127.0.0.1:{port}",
         "  org_id: '99999'", "  api_login_id: sim-login", "  transaction_key: sim-key",
-        f"  max_concurrency: {PARALLELISM}", "  requests_per_second: 1000",
+        f"  max_concurrency: {PARALLELISM}",  # no requests_per_second: the pace is learnt
         "state: {path: state.json}",
         "hierarchy:", "  - region: Bench", "    divisions:", "      - division: All",
         f"        departments: [{', '.join(departments)}]",
@@ -157,9 +158,12 @@ def write_coursetoolkit(directory: Path, users: int, port: int) -> None:
 
 VENDORS = {"ilms": write_ilms, "braincert": write_braincert, "aomlms": write_aomlms,
            "aomlms-per-user": lambda d, u, p: write_aomlms(d, u, p, bulk=False),
-           "learnworlds": write_learnworlds, "coursetoolkit": write_coursetoolkit}
+           "learnworlds": write_learnworlds, "coursetoolkit": write_coursetoolkit,
+           "ilms-limited": write_ilms}
 # Simulator options beyond the port and the latency.
-SIMULATOR_OPTIONS = {"learnworlds": ["--lw-rate-limit", "off"]}
+SIMULATOR_OPTIONS = {"learnworlds": ["--lw-rate-limit", "off"],
+                     # a server allowing 50 requests a second: the pace lmsform learns
+                     "ilms-limited": ["--rate-limit", "50"]}
 
 
 def stats(port: int) -> int:
@@ -210,14 +214,16 @@ def main() -> None:
     parser.add_argument("vendor", choices=sorted(VENDORS))
     parser.add_argument("sizes", nargs="*", type=int, default=[1000])
     args = parser.parse_args()
-    print("| users | run | wall time | requests | sequential lower bound | speed-up |")
-    print("|---:|---|---:|---:|---:|---:|")
+    print("| users | run | wall time | requests | requests a second | sequential lower bound "
+          "| speed-up |")
+    print("|---:|---|---:|---:|---:|---:|---:|")
     with tempfile.TemporaryDirectory() as tmp:
         for users in args.sizes:
             for name, seconds, requests in bench(args.vendor, users, Path(tmp)):
                 bound = requests * LATENCY_MS / 1000
-                print(f"| {users:,} | {name} | {seconds:.1f} s | {requests:,} | {bound:.1f} s "
-                      f"| {bound / seconds:.1f}x |", flush=True)
+                print(f"| {users:,} | {name} | {seconds:.1f} s | {requests:,} "
+                      f"| {requests / seconds:.0f} | {bound:.1f} s | {bound / seconds:.1f}x |",
+                      flush=True)
 
 
 if __name__ == "__main__":

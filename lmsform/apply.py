@@ -106,8 +106,7 @@ def _next_batch(walk: DependencyWalk[str], operations: dict[str, Operation],
     """The next ready operation, with the ready creates of its kind that follow it when the
     provider creates that kind in batches (`KindSupport.batch_create`)."""
     first = operations[walk.pop()]
-    support = provider.capabilities.kinds.get(first.kind)
-    size = support.batch_create if support is not None else 0
+    size = provider.batch_size(first.kind)
     batch = [first]
     if first.action != Action.CREATE:
         return batch

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -313,3 +315,10 @@ def test_capability_errors_read_like_manifest_errors_and_end_with_a_count(org: O
     assert re.fullmatch(r"\d+ errors; nothing was contacted or changed\.", lines[-1])
     assert any("coupons[0]: coupon.WELCOME10: the ilms provider does not manage coupons" in line
                for line in lines)
+
+
+def test_the_command_answers_version_as_the_command_line_would() -> None:
+    fast = subprocess.run([sys.executable, "-m", "lmsform", "--version"], capture_output=True,
+                          text=True, check=True).stdout
+    assert fast == CliRunner().invoke(cli, ["--version"]).output == f"lmsform, version " \
+                                                                    f"{__version__}\n"

@@ -124,6 +124,12 @@ class Provider(ABC):
     def create(self, kind: str, attrs: dict[str, Any]) -> str:
         """Create a resource and return its new id. `attrs` includes write-only fields."""
 
+    def batch_size(self, kind: str) -> int:
+        """How many ready creates of a kind apply hands `create_many` at once: the declared
+        `batch_create`, unless this instance's settings say otherwise."""
+        support = self.capabilities.kinds.get(kind)
+        return support.batch_create if support is not None else 0
+
     def create_many(self, kind: str, items: list[dict[str, Any]]
                     ) -> list[str | LmsformError]:
         """Create several resources of a kind declaring `batch_create`, in as few calls as

@@ -3,10 +3,11 @@
 One `HttpClient` per provider instance wraps an httpx client with what talking to a real LMS
 needs: an authentication flow (`lmsform.providers.auth`), JSON, form or empty bodies,
 timeouts, retries with exponential backoff and jitter (honouring Retry-After, within a total
-budget), a client-side rate limit and a bound on concurrent requests, paged listings
-(`lmsform.providers.paging`), a per-vendor `Classifier` that says what a failure looks like and
-where the data sits in an answer, and errors that name the call and the vendor's message with
-every credential redacted. It is thread-safe: providers are called from apply's worker threads.
+budget), a pace (fixed, or learnt from the server's 429s: `lmsform.providers.pacing`) and a
+bound on concurrent requests, paged listings (`lmsform.providers.paging`), a per-vendor
+`Classifier` that says what a failure looks like and where the data sits in an answer, and
+errors that name the call and the vendor's message with every credential redacted. It is
+thread-safe: providers are called from apply's worker threads.
 
 Whether a request may be sent twice is the caller's word, never guessed from the method: some
 vendors read with POST, and not every PUT is idempotent. Writes are never blindly retried. When
@@ -35,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from lmsform.errors import LmsformError, ProviderError
 from lmsform.providers.auth import Auth, Outgoing
 from lmsform.providers.base import ProviderSettings
+from lmsform.providers.pacing import AdaptivePace, RateLimiter
 from lmsform.providers.paging import DEFAULT_PAGES, Pages, paginate
 
 log = logging.getLogger(__name__)
@@ -72,25 +74,6 @@ class HttpOptions(BaseModel):
 
 class HttpProviderSettings(ProviderSettings, HttpOptions):
     """A `provider:` block for a vendor reached over HTTP: the vendor's options plus these."""
-
-
-class RateLimiter:
-    """At most `rate` requests a second across threads (a token bucket of one second)."""
-
-    def __init__(self, rate: float | None) -> None:
-        self.rate = rate
-        self._lock = threading.Lock()
-        self._next = time.monotonic()
-
-    def wait(self) -> None:
-        if not self.rate:
-            return
-        with self._lock:
-            now = time.monotonic()
-            slot = max(now, self._next)
-            self._next = slot + 1.0 / self.rate
-        if slot > now:
-            time.sleep(slot - now)
 
 
 class HttpError(ProviderError):
@@ -290,7 +273,8 @@ class HttpClient:
         self.auth = auth
         self.options = options
         self.classifier = classifier or Classifier()
-        self.limiter = RateLimiter(options.requests_per_second or default_rate)
+        fixed = options.requests_per_second or default_rate  # the block's, or the vendor's
+        self.limiter = RateLimiter(fixed) if fixed else AdaptivePace()
         self.slots = threading.BoundedSemaphore(options.max_concurrency)
         self.counters = Counters()
         self._count_lock = threading.Lock()
@@ -353,6 +337,10 @@ class HttpClient:
         except httpx.TransportError as exc:
             failure = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             return out, _Attempt(None, failure, unsent=isinstance(exc, NOT_SENT))
+        if response.status_code == 429:
+            self.limiter.throttled()
+        else:
+            self.limiter.succeeded()
         return out, _Attempt(response, self.classifier.error(response),
                              unsent=response.status_code == 429)
 

@@ -105,7 +105,7 @@ class IlmsProvider(HttpProvider):
             secret_names=frozenset({"APILoginID", "TransactionKey"}),
         )
         http = HttpClient(settings.base_url or DEFAULT_BASE_URL, auth, settings,
-                          default_rate=10, transport=transport)
+                          transport=transport)
         super().__init__(settings, config_dir, http)
         self.settings: IlmsSettings = settings
         self.root = f"/organizations/{settings.org_id}"

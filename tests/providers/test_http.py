@@ -377,15 +377,10 @@ def test_pagination_survives_a_server_capping_the_page_size() -> None:
 
 
 def test_rate_limiter_spaces_requests() -> None:
-    limiter = RateLimiter(10)
     waits: list[float] = []
-    original = time.sleep
-    try:
-        time.sleep = waits.append  # type: ignore[assignment]
-        for _ in range(5):
-            limiter.wait()
-    finally:
-        time.sleep = original
+    limiter = RateLimiter(10, sleep=waits.append)
+    for _ in range(5):
+        limiter.wait()
     # Time stands still while sleeping is mocked: each request is booked 0.1 s after the last.
     assert waits == pytest.approx([0.1, 0.2, 0.3, 0.4], abs=0.02)
 

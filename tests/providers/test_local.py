@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from lmsform.config import load_config
 from lmsform.errors import ProviderError
 from lmsform.providers.local import LocalProvider, LocalSettings
+from tests.conftest import Org
 
 
 @pytest.fixture
@@ -111,3 +113,19 @@ def test_reading_writes_nothing_beside_the_lms_file(tmp_path: Path) -> None:
     reader.close()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["lms.sqlite"]
     assert (tmp_path / "lms.sqlite").read_bytes() == before
+
+
+def test_creates_in_a_batch_are_one_transaction_and_fail_one_by_one(org: Org) -> None:
+    provider = LocalProvider(load_config(org.dir).provider, org.dir)
+    try:
+        made = provider.create_many("user", [
+            {"email": "a@example.com", "first_name": "A"},
+            {"email": "b@example.com", "first_name": "B"},
+            {"email": "A@example.com", "first_name": "Again"},  # emails ignore case
+            {"email": "c@example.com", "first_name": "C"}])
+        assert [type(m) for m in made] == [str, str, ProviderError, str]
+        assert "conflict: another resource already has this email" in str(made[2])
+        assert sorted(u.attrs["email"] for u in provider.list_all("user")) == [
+            "a@example.com", "b@example.com", "c@example.com"]
+    finally:
+        provider.close()
