@@ -26,6 +26,7 @@ Parsed manifests are not cached: a cache is one more input that could change a p
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import re
 from collections.abc import Sequence
@@ -44,6 +45,8 @@ MAX_EXPANSION = 10  # values per byte of the file, after aliases are expanded (a
 MIN_BUDGET = 100_000  # values any file may hold, however short
 DEEP_BLOCK = re.compile(rb"^[ \t]{256}|(?:[-?:][ \t]+){%d}" % MAX_DEPTH, re.MULTILINE)
 BRACKETS = re.compile(rb"[\[\]{}]")
+NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+BRACKET_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
 # What `_fast_load` leaves to the full loader (see the module docstring): literal markers,
 # found at C speed, then the few patterns a literal cannot say. A false alarm (one inside
 # quoted text) only costs speed, never correctness.
@@ -214,11 +217,14 @@ def _too_deep(raw: bytes) -> YamlSyntaxError | None:
     composer recurses without a limit). Brackets inside quoted text count too: a manifest
     never holds dozens of them unclosed."""
     depth, at = 0, None
-    for match in BRACKETS.finditer(raw):
-        depth += 1 if match.group() in b"[{" else -1
-        if depth > MAX_DEPTH:
-            at = match.start()
-            break
+    brackets = raw.translate(None, NOT_BRACKETS)  # the deepest point, at C speed, first
+    if brackets and max(itertools.accumulate(map(BRACKET_STEP.__getitem__, brackets))) \
+            > MAX_DEPTH:
+        for match in BRACKETS.finditer(raw):
+            depth += 1 if match.group() in b"[{" else -1
+            if depth > MAX_DEPTH:
+                at = match.start()
+                break
     if at is None:
         block = DEEP_BLOCK.search(raw)
         at = block.start() if block is not None else None
