@@ -186,25 +186,29 @@ def _discount(value: dict[str, Any]) -> dict[str, Any]:
     return {"amount": decimal_text(value["amount"], 2), "currency": str(value["currency"]).upper()}
 
 
+def _as_set(value: Any) -> list[str]:
+    return sorted({str(v) for v in value})
+
+
+# Per kind, the fields whose values need putting in canonical form, and how; every other field
+# is compared as it is. Built once: normalising runs for every resource on both sides.
+_CANONICAL: dict[str, dict[str, Callable[[Any], Any]]] = {
+    kind: {
+        **dict.fromkeys(schema.set_fields, _as_set),
+        **{name: fn for name, fn in (
+            ("email", lambda v: str(v).lower()), ("pricing", _pricing),
+            ("discount", _discount), ("credits", _number),
+            ("expires", lambda v: str(v)[:10])) if name in schema.fields},
+    }
+    for kind, schema in SCHEMAS.items()
+}
+
+
 def normalise(kind: str, attrs: dict[str, Any]) -> dict[str, Any]:
     """Canonical form of attributes, applied to both sides of every comparison."""
-    schema = SCHEMAS[kind]
-    out: dict[str, Any] = {}
-    for name, value in attrs.items():
-        if value is None:
-            out[name] = None
-        elif name in schema.set_fields:
-            out[name] = sorted({str(v) for v in value})
-        elif name == "email":
-            out[name] = str(value).lower()
-        elif name == "pricing":
-            out[name] = _pricing(value)
-        elif name == "discount":
-            out[name] = _discount(value)
-        elif name == "credits":
-            out[name] = _number(value)
-        elif name == "expires":
-            out[name] = str(value)[:10]
-        else:
-            out[name] = value
+    out = dict(attrs)
+    for name, canonical in _CANONICAL[kind].items():
+        value = out.get(name)
+        if value is not None:
+            out[name] = canonical(value)
     return out

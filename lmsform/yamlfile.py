@@ -54,9 +54,11 @@ BRACKET_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
 # What `_fast_load` leaves to the full loader (see the module docstring): literal markers,
 # found at C speed, then the few patterns a literal cannot say. A false alarm (one inside
 # quoted text) only costs speed, never correctness.
-NOT_FAST_LITERALS = (b"\t", b"<<", b"\n---", b"\n...", b"True", b"TRUE", b"False", b"FALSE",
-                     b"Null", b"NULL", b"~", b".inf", b".Inf", b".INF", b".nan", b".NaN",
-                     b".NAN", b"0x", b"0o", b"&", b"*", b"!", b"? ")
+NOT_FAST_CHARS = b"\t~&*!"  # tabs, ~, anchors, aliases, tags: one pass finds them all
+NOT_FAST_OTHER_BYTES = bytes(b for b in range(256) if b not in NOT_FAST_CHARS)
+NOT_FAST_LITERALS = (b"<<", b"\n---", b"\n...", b"True", b"TRUE", b"False", b"FALSE", b"Null",
+                     b"NULL", b".inf", b".Inf", b".INF", b".nan", b".NaN", b".NAN", b"0x", b"0o",
+                     b"? ")
 # Each pattern starts with a literal character, which the regex engine finds at C speed: the
 # same patterns written with the lookbehind first took ten times longer on a large file.
 NOT_FAST_PATTERNS = tuple(re.compile(p, re.MULTILINE) for p in (
@@ -75,6 +77,7 @@ NOT_FAST_PATTERNS = tuple(re.compile(p, re.MULTILINE) for p in (
 def _not_fast(raw: bytes) -> bool:
     first_line = b"\n" + raw[:raw.find(b"\n") + 1 or len(raw)]  # the patterns anchor on \n
     return (raw.startswith((b"---", b"...", b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff"))
+            or bool(raw.translate(None, NOT_FAST_OTHER_BYTES))
             or any(literal in raw for literal in NOT_FAST_LITERALS)
             or any(p.search(raw) or p.search(first_line) for p in NOT_FAST_PATTERNS))
 
