@@ -54,22 +54,19 @@ BRACKET_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
 # What `_fast_load` leaves to the full loader (see the module docstring): literal markers,
 # found at C speed, then the few patterns a literal cannot say. A false alarm (one inside
 # quoted text) only costs speed, never correctness.
+KEY_SUSPECT = frozenset("tfnTFN~+-.0123456789")  # the first characters of such keys
 NOT_FAST_CHARS = b"\t~&*!"  # tabs, ~, anchors, aliases, tags: one pass finds them all
 NOT_FAST_OTHER_BYTES = bytes(b for b in range(256) if b not in NOT_FAST_CHARS)
-NOT_FAST_LITERALS = (b"<<", b"\n---", b"\n...", b"True", b"TRUE", b"False", b"FALSE", b"Null",
-                     b"NULL", b".inf", b".Inf", b".INF", b".nan", b".NaN", b".NAN", b"0x", b"0o",
-                     b"? ")
+
 # Each pattern starts with a literal character, which the regex engine finds at C speed: the
 # same patterns written with the lookbehind first took ten times longer on a large file.
 NOT_FAST_PATTERNS = tuple(re.compile(p, re.MULTILINE) for p in (
+    rb"T(?:rue|RUE)", rb"F(?:alse|ALSE)", rb"N(?:ull|ULL)",  # YAML 1.2's other spellings
+    rb"\.(?:inf|Inf|INF|nan|NaN|NAN)", rb"0[xo]", rb"<<", rb"\n(?:---|\.\.\.)", rb"\? ",
     rb"_(?<=\d_)_*\d",  # 1_000
     rb"-(?<=\d{4}-)\d\d?-\d\d?(?:[Tt]|[ \t]+)\d",  # a timestamp with a time
     # .5 and 1.: rapidyaml writes them 0.5 and 1.0
     rb"\.(?:(?<=[^\w.]\.)\d|(?<=[^\w.][-+]\.)\d|(?<=\d\.)[^\w.])",
-    # keys that are not text (1:, 2.5:, true:), on a line or in a flow mapping
-    rb"\n[ \t-]*(?:[\d.+-]+[ \t]*:(?:[ \t]|\n)|(?:true|false|null)[ \t]*:)",
-    rb"\{[ \t]*(?:true|false|null|[\d.+-]+)[ \t]*:",
-    rb",[ \t]*(?:true|false|null|[\d.+-]+)[ \t]*:",
     rb"\r(?!\n)",  # a lone carriage return
 ))
 
@@ -78,7 +75,6 @@ def _not_fast(raw: bytes) -> bool:
     first_line = b"\n" + raw[:raw.find(b"\n") + 1 or len(raw)]  # the patterns anchor on \n
     return (raw.startswith((b"---", b"...", b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff"))
             or bool(raw.translate(None, NOT_FAST_OTHER_BYTES))
-            or any(literal in raw for literal in NOT_FAST_LITERALS)
             or any(p.search(raw) or p.search(first_line) for p in NOT_FAST_PATTERNS))
 
 
@@ -141,10 +137,28 @@ def _fast_load(raw: bytes) -> Any | None:
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A mapping, refused (for the full loader to read) when a key is written twice or is a
+    YAML boolean, null or number whose text the full loader would not keep (`true`, `1.50`)."""
     found = dict(pairs)
     if len(found) != len(pairs):
         raise ValueError("duplicate key")  # the full loader reports it with its position
+    for key in found:
+        if key[:1] in KEY_SUSPECT and not _same_key(key):
+            raise ValueError("a key that is not text")
     return found
+
+
+def _same_key(key: str) -> bool:
+    """Whether the full loader reads this key as this text (numbers that read back as
+    written do: `1`, `2.5`)."""
+    if key in {"true", "false", "null", "~", "True", "False", "TRUE", "FALSE", "Null", "NULL"}:
+        return False
+    try:
+        number = float(key)
+    except ValueError:
+        return True
+    return key.lstrip("+") == str(int(number) if number.is_integer() and "." not in key
+                                  and "e" not in key.lower() else number)
 
 
 def _int(text: str) -> int | str:
