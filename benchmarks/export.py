@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from generate import generate
-from vendor import LATENCY_MS, PARALLELISM, free_port, stats, write_ilms
+from vendor import PARALLELISM, simulator, stats, write_ilms
 
 
 def lmsform(*args: str) -> float:
@@ -43,17 +43,7 @@ def bench_local(users: int, work: Path) -> tuple[float, int | None]:
 
 
 def bench_ilms(users: int, work: Path) -> tuple[float, int | None]:
-    port = free_port()
-    simulator = subprocess.Popen(
-        [sys.executable, "-m", "lmsform", "simulate", "ilms", "--port", str(port),
-         "--latency-ms", str(LATENCY_MS)], stdout=subprocess.DEVNULL)
-    try:
-        for _ in range(100):
-            try:
-                stats(port)
-                break
-            except OSError:
-                time.sleep(0.1)
+    with simulator("ilms") as port:
         source = work / "source"
         write_ilms(source, users, port)
         lmsform("apply", "--auto-approve", "--parallelism", str(PARALLELISM), "-C", str(source))
@@ -62,9 +52,6 @@ def bench_ilms(users: int, work: Path) -> tuple[float, int | None]:
         requests = stats(port) - before
         lmsform("plan", "--detailed-exitcode", "-C", str(work / "exported"))
         return seconds, requests
-    finally:
-        simulator.terminate()
-        simulator.wait()
 
 
 def main() -> None:

@@ -16,6 +16,7 @@ what the same work would take one request at a time.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import socket
@@ -24,6 +25,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 LATENCY_MS = 20
@@ -178,12 +180,14 @@ def run(args: list[str], env: dict[str, str]) -> float:
     return time.perf_counter() - start
 
 
-def bench(vendor: str, users: int, work: Path) -> list[tuple[str, float, int]]:
+@contextlib.contextmanager
+def simulator(vendor: str, options: list[str] | None = None) -> Iterator[int]:
+    """`lmsform simulate` with 20 ms latency in a process of its own, until the block ends;
+    yields its port once it answers."""
     port = free_port()
-    simulator = subprocess.Popen(
-        [sys.executable, "-m", "lmsform", "simulate", vendor.split("-")[0], "--port", str(port),
-         "--latency-ms", str(LATENCY_MS), *SIMULATOR_OPTIONS.get(vendor, [])],
-        stdout=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "lmsform", "simulate", vendor, "--port", str(port),
+         "--latency-ms", str(LATENCY_MS), *(options or [])], stdout=subprocess.DEVNULL)
     try:
         for _ in range(100):
             try:
@@ -191,6 +195,14 @@ def bench(vendor: str, users: int, work: Path) -> list[tuple[str, float, int]]:
                 break
             except OSError:
                 time.sleep(0.1)
+        yield port
+    finally:
+        process.terminate()
+        process.wait()
+
+
+def bench(vendor: str, users: int, work: Path) -> list[tuple[str, float, int]]:
+    with simulator(vendor.split("-")[0], SIMULATOR_OPTIONS.get(vendor)) as port:
         directory = work / f"{vendor}-{users}"
         VENDORS[vendor](directory, users, port)
         env = dict(os.environ)
@@ -203,9 +215,6 @@ def bench(vendor: str, users: int, work: Path) -> list[tuple[str, float, int]]:
         seconds = run(["plan", "--detailed-exitcode", "-C", str(directory)], env)
         results.append(("plan, converged", seconds, stats(port) - before))
         return results
-    finally:
-        simulator.terminate()
-        simulator.wait()
 
 
 def main() -> None:
