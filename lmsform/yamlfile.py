@@ -11,7 +11,8 @@ What the loader gives is bounded before anything else sees it: nesting deeper th
 Numbers are numbers only when they read back as written: `0001`, `1.50` or `0044123` stay the
 text the user wrote, so no text field is ever turned into a number and back.
 
-Faster still, a file whose every construct reads the same either way is parsed by rapidyaml
+Faster still, a file whose constructs are all known to read the same either way is parsed by
+rapidyaml
 (a C++ parser) and emitted as JSON for the standard library to load, about ten times faster
 than constructing it in Python: `_fast_load`. It vouches only for what it can: any construct
 whose JSON would lose a distinction YAML makes (plain `True`, `~`, `.inf`, `1_000`, hex,
@@ -25,11 +26,13 @@ Parsed manifests are not cached: a cache is one more input that could change a p
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import itertools
 import json
+import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,6 +66,15 @@ NOT_FAST_OTHER_BYTES = bytes(b for b in range(256) if b not in NOT_FAST_CHARS)
 NOT_FAST_PATTERNS = tuple(re.compile(p, re.MULTILINE) for p in (
     rb"T(?:rue|RUE)", rb"F(?:alse|ALSE)", rb"N(?:ull|ULL)",  # YAML 1.2's other spellings
     rb"\.(?:inf|Inf|INF|nan|NaN|NAN)", rb"0[xo]", rb"<<", rb"\n(?:---|\.\.\.)", rb"\? ",
+    # rapidyaml writes plain nan, inf and infinity as .nan and .inf
+    rb"nan(?<![\w.]nan)(?![\w.])", rb"inf(?<![\w.]inf)(?:inity)?(?![\w.])",
+    rb"\\u[dD][89a-fA-F]",  # an escaped lone surrogate: the full loader refuses it
+    # a scalar starting with a character YAML reserves (@, `), or a lone = : the full loader
+    # refuses them, rapidyaml does not
+    *(rb"%s(?:(?<=[:\-\[{,] %s)|(?<=[\[{,\n]%s))" % (c, c, c) for c in (b"@", b"`")),
+    rb"=(?:(?<=[:\-\[{,] =)|(?<=[\[{,\n]=))(?=[\s,\]}])",
+    rb"\xc2\x85|\xe2\x80[\xa8\xa9]",  # NEL and the Unicode line separators
+
     rb"_(?<=\d_)_*\d",  # 1_000
     rb"-(?<=\d{4}-)\d\d?-\d\d?(?:[Tt]|[ \t]+)\d",  # a timestamp with a time
     # .5 and 1.: rapidyaml writes them 0.5 and 1.0
@@ -128,12 +140,28 @@ def _fast_load(raw: bytes) -> Any | None:
         import ryml
 
         raw.decode("utf-8")
-        tree = ryml.parse_in_arena(raw)
+        with _quiet_stderr():
+            tree = ryml.parse_in_arena(raw)
         text = ryml.emit_json(tree)
         return json.loads(text, object_pairs_hook=_unique_keys, parse_int=_int,
                           parse_float=_float)
     except Exception:  # not installed, not UTF-8, not valid YAML, a duplicate key...
         return None
+
+
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """rapidyaml writes its own diagnostics to the process's stderr when a file does not
+    parse; lmsform reports the problem itself, with its position, through the full loader.
+    Manifests are read on one thread, before any other starts."""
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -22,7 +22,8 @@ ORDINARY = ["12", "0", "-0", "0001", "1.50", "1.5", "1.0", "1e3", "1E+3", "-3.5"
             "false", "null", "yes", "no", "on", "2027-12-31", "2027-02-30", "abc",
             "Ada Lovelace", "é café", "it's", "a-b_c", "security-101", "EMEA/Sales", "49.00",
             "100", "3.14159", ""]
-TRICKY = ["+12", ".5", "1.", "True", "FALSE", "Null", "~", "2027-12-31 10:00:00",
+TRICKY = ["+12", ".5", "1.", "nan", "inf", "-inf", "infinity", "@x", "`x", "=", "x\u2028y",
+          "x\u0085y", "True", "FALSE", "Null", "~", "2027-12-31 10:00:00",
           "2027-12-31T10:00:00Z", "0x1F", "0o17", "1_000", ".inf", "-.inf", ".nan"]
 KEYS = ["email", "first_name", "amount", "key", "users", "x y", "1", "2.5", "true", "null"]
 
@@ -155,7 +156,9 @@ def test_ordinary_manifests_are_read_fast_and_the_same(tmp_path: Path, document:
 
 
 @pytest.mark.parametrize("value", [".5", "-.5", "1.", "+1.5", "01.5", "1.e3", "-01", "1.5e3",
-                                   "0.50", "1E3", "-0.0", "2e308", "1_000", "0x1F", "~"])
+                                   "0.50", "1E3", "-0.0", "2e308", "1_000", "0x1F", "~", "nan",
+                                   "inf", "-inf", "infinity", "@x", "`x", "=", '"\\ud83d"',
+                                   "x\u2028y", "x\u0085y"])
 def test_every_number_spelling_reads_the_same(tmp_path: Path, value: str) -> None:
     path = tmp_path / "m.yaml"
     path.write_text(f"a: {value}\nb: [{value}, x]\n")
