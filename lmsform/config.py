@@ -259,6 +259,9 @@ def _environment(paths: list[Path]) -> tuple[list[tuple[str, int, str]], dict[st
                 includes.append((display_path(path), index, entry))
         values = data.get("vars")
         if isinstance(values, dict):
+            # ${env:...} in a value is expanded (its problems are reported when the file is
+            # read): a reference must never reach the LMS as text
+            values = _interpolate(values, (), lambda loc, m: None, lambda loc, m: None)
             variables.update({str(k): _text(v) for k, v in values.items()
                               if isinstance(v, str | int | float | bool)})
     return includes, variables

@@ -41,13 +41,15 @@ class Drift(BaseModel):
 
 def of_kind(kind: str, entries: dict[str, StateEntry], views: dict[str, dict[str, Any]],
             found_by_key: Callable[[str, StateEntry], str | None],
-            ignore: Collection[str]) -> list[Drift]:
+            ignored: Callable[[str], Collection[str]]) -> list[Drift]:
     """Drift of the managed resources of one kind. `entries` are the kind's state entries by
     address; `views` the live resources by id, as the planner compares them;
     `found_by_key(address, entry)` the id of an unowned live resource with the entry's
-    natural key (it was deleted and created again); `ignore` the fields never compared."""
+    natural key (it was deleted and created again); `ignored(address)` the fields never
+    compared for it (`lifecycle.ignore_changes`, what the vendor does not store)."""
     found = []
     for address, entry in sorted(entries.items()):
+        ignore = ignored(address)
         recorded = {k: v for k, v in entry.attributes.items() if k not in ignore}
         view = views.get(entry.id)
         if view is None:

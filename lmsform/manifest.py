@@ -280,7 +280,7 @@ class ManifestFile(Strict):
     coupons: list[CouponSpec] | None = None
     moved: list[MovedSpec] | None = None
     # environments: shared manifest directories read as this directory's own, and the values
-    # their `${var:NAME}` references take here (docs/environments.md)
+    # their `${var:NAME}` references take here (docs/manifests.md, Environments)
     include: list[Text] | None = None
     vars: dict[Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")],
                str | int | float | bool] | None = None

@@ -234,7 +234,7 @@ def make_plan(config: Config, state: State, provider: Provider,
         warnings=planner.warnings,
         notes=_read_one_by_one(provider, timings),
         refresh_only=options.refresh_only,
-        drift=planner.drift,
+        drift=[d for d in planner.drift if _chosen(d.address, options)],
         drop_unsupported=options.drop_unsupported,
         dropped=dropped,
         unmanaged_resources={k: sorted(v) for k, v in planner.unmanaged_addresses.items()},
@@ -443,8 +443,13 @@ class _Planner:
                         return live_id
             return None
 
+        def ignored(address: str) -> set[str]:
+            declared = self.config.resources.get(address)
+            ignore = declared.lifecycle.ignore_changes if declared else []
+            return {*ignore, *self._unstored(kind)}
+
         entries = {a: e for a, e in self.state_view.items() if e.kind == kind}
-        return drift.of_kind(kind, entries, views, found_by_key, self._unstored(kind))
+        return drift.of_kind(kind, entries, views, found_by_key, ignored)
 
     def _desired(self, resource: Resource) -> dict[str, Any]:
         """The manifest's attributes, with the custom lists the provider holds as sets
@@ -740,17 +745,20 @@ def _check_patterns(patterns: list[str], known: set[str]) -> None:
             for p in unmatched])
 
 
+def _chosen(address: str, options: PlanOptions) -> bool:
+    """Whether --target / --exclude keep this address."""
+    def matches(patterns: list[str]) -> bool:
+        return any(fnmatch.fnmatchcase(address, p) for p in patterns)
+
+    return (not options.targets or matches(options.targets)) and not matches(options.excludes)
+
+
 def _select(operations: list[Operation], options: PlanOptions) -> list[Operation]:
     """--target / --exclude: keep the matching operations, refusing to leave a need behind."""
     if not options.targets and not options.excludes:
         return operations
 
-    def matches(op: Operation, patterns: list[str]) -> bool:
-        return any(fnmatch.fnmatchcase(op.address, p) for p in patterns)
-
-    kept = [op for op in operations
-            if (not options.targets or matches(op, options.targets))
-            and not matches(op, options.excludes)]
+    kept = [op for op in operations if _chosen(op.address, options)]
     created = {op.address for op in operations if op.action.creates}
     kept_addresses = {op.address for op in kept}
     errors = [

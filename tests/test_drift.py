@@ -130,3 +130,19 @@ def test_show_unmanaged_lists_them_by_address(org: Org) -> None:
     assert plan["unmanaged_resources"] == {"user": ["user.stranger@example.com"]}
     markdown = org.run("plan", "--show-unmanaged", "--format", "markdown").output
     assert "- `user.stranger@example.com`" in markdown
+
+
+def test_ignored_fields_are_not_drift_and_a_target_narrows_it(org: Org) -> None:
+    org.edit("org.yaml", "    first_name: Ada\n",
+             "    first_name: Ada\n    lifecycle: {ignore_changes: [first_name]}\n")
+    org.apply()
+    drift_lms(org)
+    plan = json.loads(org.run("plan", "--refresh-only", "--json").output)
+    assert "user.ada@example.com" not in {d["address"] for d in plan["drift"]}
+    targeted = json.loads(org.run("plan", "--refresh-only", "--json", "--target",
+                                  "group.*").output)
+    assert [d["address"] for d in targeted["drift"]] == ["group.Managers"]
+    accepted = org.run("apply", "--refresh-only", "--auto-approve", "--target", "group.*")
+    assert "State updated: 1 resources" in accepted.output
+    assert state(org)["user.bob@example.com"]["id"] != str(  # bob's record was left alone
+        users(outside_lmsform(org))["bob@example.com"].id)

@@ -94,3 +94,17 @@ def test_an_include_that_is_not_a_directory_is_an_error(envs: Path) -> None:
     result = run(envs / "staging", "validate")
     assert result.exit_code == 1
     assert "lmsform.yaml:9:11: error: include[0]: no such directory: ../shard" in result.output
+
+
+def test_env_references_in_vars_are_expanded(envs: Path, monkeypatch: pytest.MonkeyPatch
+                                             ) -> None:
+    lmsform_yaml = envs / "production" / "lmsform.yaml"
+    lmsform_yaml.write_text(lmsform_yaml.read_text().replace(
+        "security_price: 49.00", "security_price: ${env:PRODUCTION_PRICE}"))
+    monkeypatch.setenv("PRODUCTION_PRICE", "59.00")
+    plan = plan_json(envs / "production")
+    (course,) = [op for op in plan["operations"] if op["address"] == "course.security-101"]
+    assert course["after"]["pricing"]["standard"]["amount"] == "59.00"
+    monkeypatch.delenv("PRODUCTION_PRICE")
+    refused = run(envs / "production", "plan")
+    assert refused.exit_code == 1 and "PRODUCTION_PRICE is not set" in refused.output
