@@ -598,8 +598,9 @@ def completion_command(ctx: click.Context, shell: str) -> None:
               help="Read only the provider, state and settings blocks of the config "
                    "directory; its other manifests are not read.")
 @parallelism_option
+@lock_timeout_option
 def export_command(config_dir: Path, out: Path | None, kinds: str | None, force: bool,
-                   provider_only: bool, parallelism: int) -> None:
+                   provider_only: bool, parallelism: int, lock_timeout: float) -> None:
     """Write what the LMS holds as manifests, and record it in the state, so that a plan
     right after shows no changes."""
     from lmsform.export import ExportOptions, export
@@ -607,7 +608,7 @@ def export_command(config_dir: Path, out: Path | None, kinds: str | None, force:
     source = load_config(config_dir, blocks_only=provider_only)
     wanted = [k.strip() for k in kinds.split(",") if k.strip()] if kinds else None
     result = export(source, ExportOptions(out=out or config_dir, kinds=wanted, force=force,
-                                          parallelism=parallelism))
+                                          parallelism=parallelism, lock_timeout=lock_timeout))
     counts = ", ".join(f"{n:,} {kind}{'s' if n != 1 else ''}"
                        for kind, n in result.counts.items()) or "nothing"
     click.echo(f"Exported {counts} in {result.seconds:.1f} s to "

@@ -35,7 +35,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 
 from lmsform import backends, providers
-from lmsform.backends.file import atomic_write
+from lmsform.backends.file import FileSettings, atomic_write
 from lmsform.config import Config, load_config
 from lmsform.errors import LmsformError
 from lmsform.manifest import (
@@ -56,6 +56,7 @@ from lmsform.resources import (
     normalise,
     references,
 )
+from lmsform.secrets import Secrets
 from lmsform.state import ProviderIdentity, State, StateEntry
 
 # Users per file: one file up to this many, then users-001.yaml, users-002.yaml... in email
@@ -78,6 +79,7 @@ class ExportOptions:
     out: Path  # the config directory to write (the source itself by default)
     kinds: list[str] | None = None  # None: every kind the provider manages
     force: bool = False  # overwrite files that exist
+    lock_timeout: float = 0.0  # seconds to wait for the state lock
     parallelism: int = 8
 
 
@@ -110,7 +112,7 @@ def export(source: Config, options: ExportOptions) -> ExportResult:
         recorded = _recorded_ids(source, provider)
         live = fetch_live(provider, _with_references(provider, kinds), options.parallelism,
                           recorded)
-        exported = _name_everything(provider, live, result.left_out)
+        exported = _name_everything(provider, live, result.left_out, source.secrets())
         for kind in kinds:
             if not provider.capabilities.kinds[kind].listable:
                 result.left_out.append(
@@ -118,8 +120,17 @@ def export(source: Config, options: ExportOptions) -> ExportResult:
                     f"{len(exported[kind])} the source's state knows")
         chosen = {k: v for k, v in exported.items() if k in kinds}
         documents = _documents(chosen, provider, source, options)
-        result.files, written = _write(options, documents)
-        _record(options.out, written, chosen, provider)
+        state_settings = (source.state if options.out.resolve() == source.directory.resolve()
+                          else FileSettings())  # a new directory gets the default state
+        backend = backends.open_backend(state_settings, options.out)
+        try:
+            with backends.hold_lock(backend, "export", options.lock_timeout):
+                state = State.load(backend)
+                _same_lms(state, provider)  # before anything is written
+                result.files, written = _write(options, documents)
+                _record(state, written, chosen, provider)
+        finally:
+            backend.close()
         result.counts = {k: len(v) for k, v in chosen.items() if v}
     finally:
         provider.close()
@@ -172,7 +183,7 @@ def _recorded_ids(source: Config, provider: Provider) -> dict[str, dict[str, str
 
 
 def _name_everything(provider: Provider, live: dict[str, list[LiveResource]],
-                     left_out: list[str]) -> dict[str, list[Exported]]:
+                     left_out: list[str], secrets: Secrets) -> dict[str, list[Exported]]:
     """Every live resource with its manifest key and references by name, parents first; a
     resource a manifest cannot say is left out with the reason."""
     keys: dict[str, dict[str, str]] = defaultdict(dict)
@@ -192,6 +203,9 @@ def _name_everything(provider: Provider, live: dict[str, list[LiveResource]],
             if kind == "course" and not attrs.get("key"):
                 attrs["key"] = _unique(_slug(str(attrs.get("title") or resource.id)), taken)
             key = address_key(kind, attrs)
+            for name in [n for n, v in attrs.items() if secrets.shows(v)]:
+                del attrs[name]  # a credential in the LMS: never written to a manifest
+                left_out.append(f"{kind} {key!r}: field {name} shows a credential")
             problem = _cannot_say(kind, key, attrs, taken)
             if problem:
                 left_out.append(f"{kind} {key!r} (id {resource.id}): {problem}")
@@ -359,7 +373,9 @@ def _write(options: ExportOptions, documents: dict[str, CommentedMap]
         raise LmsformError(f"export would overwrite {shown}; nothing was written. Use "
                            "--force to overwrite, or --out DIR for another directory")
     yaml = _yaml()
-    with tempfile.TemporaryDirectory() as scratch:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # beside `out`, so that relative paths (`include: [../shared]`) read the same from it
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=".lmsform-export-") as scratch:
         trial = Path(scratch)
         if out.is_dir():
             for path in out.iterdir():
@@ -378,22 +394,26 @@ def _write(options: ExportOptions, documents: dict[str, CommentedMap]
     return written, checked
 
 
-def _record(out: Path, config: Config, exported: dict[str, list[Exported]],
+def _same_lms(state: State, provider: Provider) -> None:
+    """A state belongs to one LMS: exporting another one into it is refused."""
+    recorded = state.data.provider
+    if recorded is not None and state.resources and \
+            (recorded.type, recorded.instance) != (provider.type_name, provider.identity()):
+        raise LmsformError(
+            f"the state at {state.backend.location()} belongs to {recorded.type} "
+            f"'{recorded.instance}', not to {provider.identity()}; refusing to mix them: "
+            "export into another directory (--out)")
+
+
+def _record(state: State, config: Config, exported: dict[str, list[Exported]],
             provider: Provider) -> None:
-    """Every exported resource in the out directory's state, as the manifests declare it."""
-    backend = backends.open_backend(config.state, out)
-    try:
-        with backend.lock("export"):
-            state = State.load(backend)
-            state.data.provider = ProviderIdentity(type=provider.type_name,
-                                                   instance=provider.identity())
-            for kind, items in exported.items():  # one step: saved whole, or not at all
-                for item in items:
-                    address = f"{kind}.{item.key}"
-                    declared = config.resources.get(address)
-                    attributes = declared.attrs if declared else item.attrs
-                    state.put(address, StateEntry(kind=kind, id=item.id,
-                                                  attributes=dict(attributes)))
-            state.save()
-    finally:
-        backend.close()
+    """Every exported resource in the state (its lock held), as the manifests declare it."""
+    state.data.provider = ProviderIdentity(type=provider.type_name,
+                                           instance=provider.identity())
+    for kind, items in exported.items():  # one step: saved whole, or not at all
+        for item in items:
+            address = f"{kind}.{item.key}"
+            declared = config.resources.get(address)
+            attributes = declared.attrs if declared else item.attrs
+            state.put(address, StateEntry(kind=kind, id=item.id, attributes=dict(attributes)))
+    state.save()

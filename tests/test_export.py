@@ -4,7 +4,9 @@ round trip runs against its simulator in tests/providers)."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -122,3 +124,53 @@ def test_many_users_are_written_in_chunks(org: Org, tmp_path: Path,
     assert sorted(p.name for p in out.glob("users*.yaml")) == ["users-001.yaml",
                                                                "users-002.yaml"]
     assert "ada@example.com" in (out / "users-001.yaml").read_text()
+
+
+def test_a_state_of_another_lms_is_never_mixed_in(org: Org, tmp_path: Path) -> None:
+    org.apply()
+    out = tmp_path / "exported"
+    run("export", "-C", str(org.dir), "--out", str(out))
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "main.yaml").write_text("provider: {type: local, path: other.sqlite}\n")
+    shutil.copy(org.db_path, other / "other.sqlite")
+    lmsform_yaml = out / "lmsform.yaml"
+    lmsform_yaml.write_text(lmsform_yaml.read_text().replace(
+        f"path: {os.path.relpath(org.db_path, out)}", "path: ../other/other.sqlite"))
+    before = (out / ".lmsform" / "state.json").read_text()
+    refused = CliRunner().invoke(cli, ["export", "-C", str(out), "--force"])
+    assert refused.exit_code == 1 and "refusing to mix them" in refused.output
+    assert (out / ".lmsform" / "state.json").read_text() == before
+
+
+def test_a_value_that_shows_a_credential_is_never_written(org: Org, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    monkeypatch.setenv("ADA_PASSWORD", "Sw0rdfish-Secret")
+    org.apply()
+    lms = LocalProvider(load_config(org.dir).provider, org.dir)
+    try:
+        (course,) = lms.list_all("course")
+        lms.update("course", course.id, {"description": "Sw0rdfish-Secret"}, {})
+    finally:
+        lms.close()
+    out = tmp_path / "exported"
+    result = CliRunner().invoke(cli, ["export", "-C", str(org.dir), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "field description shows a credential" in result.output
+    assert "Sw0rdfish" not in "".join(p.read_text() for p in out.rglob("*") if p.is_file())
+
+
+def test_an_environment_exports_into_itself_with_its_shared_directory(tmp_path: Path) -> None:
+    root = tmp_path / "environments"
+    shutil.copytree(Path(__file__).parent.parent / "examples" / "environments", root)
+    production = root / "production"
+    lmsform_yaml = production / "lmsform.yaml"
+    lmsform_yaml.write_text(lmsform_yaml.read_text().replace(
+        "../../../state/environments-production.json", "state.json"))
+    run("apply", "-C", str(production), "--auto-approve")
+    (production / "people.yaml").unlink()
+    run("state", "rm", "user.*", "-C", str(production), "--auto-approve")
+    run("export", "-C", str(production), "--kinds", "user")
+    plan = CliRunner().invoke(cli, ["plan", "--detailed-exitcode", "-C", str(production)])
+    assert plan.exit_code == 0, plan.output
