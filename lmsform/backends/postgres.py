@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 
 SCHEMA_VERSION = 1
 IDENTIFIER = r"^[a-z_][a-z0-9_]{0,62}$"
+WRITTEN_PASSWORD = re.compile(r"^\w+://[^:/@]*:([^@]*)@|[?&]password=([^&]*)")
 # Statements creating version N of the tables, from version N - 1; {s} is the schema.
 MIGRATIONS: dict[int, list[str]] = {
     1: [
@@ -87,6 +88,8 @@ class PostgresBackend(StateBackend):
         self._dsn = settings.dsn.get_secret_value()
         self._conn: psycopg.Connection[Any] | None = None
         self._serial: int | None = None  # the serial read or last written: what a write expects
+        self._seq = 0  # the last journal row this process read or wrote: what a write drops
+        self._locked = False  # the lock lives on the connection: losing one loses the other
         self._ready = False
 
     def location(self) -> str:
@@ -95,6 +98,11 @@ class PostgresBackend(StateBackend):
     # connection
 
     def _connection(self) -> psycopg.Connection[Any]:
+        if self._locked and (self._conn is None or self._conn.closed):
+            raise LmsformError(
+                f"lost the connection to the state {self.location()} while holding its lock, "
+                "so the lock is gone too: stopping rather than writing without it. What was "
+                "journaled is kept; run lmsform again")
         if self._conn is None or self._conn.closed:
             try:
                 import psycopg
@@ -115,7 +123,8 @@ class PostgresBackend(StateBackend):
         """Create or bring the tables up to SCHEMA_VERSION, one process at a time."""
         s = self.schema
         with conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_key(f"{s}/schema"),))
+            # a space cannot be in a state's name: this key is never a state's lock
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_key(f"{s}/schema migration"),))
             conn.execute(f"CREATE SCHEMA IF NOT EXISTS {s}")
             conn.execute(f"CREATE TABLE IF NOT EXISTS {s}.lmsform_schema (version int NOT NULL)")
             row = conn.execute(f"SELECT max(version) FROM {s}.lmsform_schema").fetchone()
@@ -130,8 +139,9 @@ class PostgresBackend(StateBackend):
 
     def _redact(self, exc: BaseException) -> str:
         text = str(exc).strip()
-        password = _password(self._dsn)
-        return text.replace(password, "***") if password else text
+        for password in {_password(self._dsn), *_written_passwords(self._dsn)} - {""}:
+            text = text.replace(password, "***")
+        return text
 
     @contextlib.contextmanager
     def _errors(self, doing: str) -> Iterator[None]:
@@ -172,8 +182,8 @@ class PostgresBackend(StateBackend):
                     (lineage, serial, snapshot, self.state_name, self._serial)).rowcount
             if done != 1:
                 raise StateConflictError(self._conflict())
-            conn.execute(f"DELETE FROM {self.schema}.journal WHERE name = %s",
-                         (self.state_name,))
+            conn.execute(f"DELETE FROM {self.schema}.journal WHERE name = %s AND seq <= %s",
+                         (self.state_name, self._seq))  # only what this snapshot holds
         self._serial = serial
 
     def _conflict(self) -> str:
@@ -190,9 +200,10 @@ class PostgresBackend(StateBackend):
 
     def append(self, record: Record) -> None:
         with self._errors("journaling to"):
-            self._connection().execute(
-                f"INSERT INTO {self.schema}.journal (name, record) VALUES (%s, %s)",
-                (self.state_name, json.dumps(record)))  # committed: survives kill -9
+            row = self._connection().execute(
+                f"INSERT INTO {self.schema}.journal (name, record) VALUES (%s, %s) "
+                "RETURNING seq", (self.state_name, json.dumps(record))).fetchone()
+        self._seq = max(self._seq, int(row[0])) if row else self._seq  # committed: survives kill -9
 
     def sync(self) -> None:
         """Every record is committed as it is appended: durable already."""
@@ -200,9 +211,10 @@ class PostgresBackend(StateBackend):
     def replay(self) -> Iterator[Record]:
         with self._errors("reading the journal of"):
             rows = self._connection().execute(
-                f"SELECT record FROM {self.schema}.journal WHERE name = %s ORDER BY seq",
+                f"SELECT seq, record FROM {self.schema}.journal WHERE name = %s ORDER BY seq",
                 (self.state_name,)).fetchall()
-        for (text,) in rows:
+        for seq, text in rows:
+            self._seq = max(self._seq, int(seq))
             with contextlib.suppress(ValueError):
                 record = json.loads(text)
                 if isinstance(record, dict):
@@ -221,6 +233,7 @@ class PostgresBackend(StateBackend):
                 "If no lmsform is running against it, release the lock with "
                 "`lmsform state unlock --force`",
                 "PostgreSQL releases it when that process ends; wait with --lock-timeout"))
+        self._locked = True
         try:
             with self._errors("locking"):
                 conn.execute(
@@ -229,6 +242,7 @@ class PostgresBackend(StateBackend):
                     (self.state_name, json.dumps(holder_info(operation))))
             yield
         finally:
+            self._locked = False
             if not conn.closed:
                 with contextlib.suppress(Exception):
                     conn.execute(f"DELETE FROM {self.schema}.lock_holders WHERE name = %s",
@@ -288,12 +302,26 @@ def _version(snapshot: str) -> tuple[str, int]:
 
 
 def _password(dsn: str) -> str:
-    """The password in a DSN, URI (`postgresql://u:p@h/db`) or key/value (`password=p`)."""
+    """The password in a DSN, as libpq reads it (URI, query parameter or key/value); as
+    written, when the DSN cannot be read."""
+    try:
+        from psycopg.conninfo import conninfo_to_dict
+
+        found = conninfo_to_dict(dsn).get("password")
+        if found:
+            return str(found)
+    except Exception:  # an unreadable DSN: look for it as written
+        pass
     uri = re.match(r"^\w+://[^:/@]*:([^@]*)@", dsn)
     if uri:
         return uri.group(1)
     keyword = re.search(r"(?:^|\s)password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)", dsn)
     return keyword.group(1).strip("'") if keyword else ""
+
+
+def _written_passwords(dsn: str) -> list[str]:
+    """The password as the DSN spells it (percent-encoded, say), besides as libpq reads it."""
+    return [p for pair in WRITTEN_PASSWORD.findall(dsn) for p in pair if p]
 
 
 def _where(dsn: str) -> str:

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from lmsform.backends.postgres import PostgresBackend, PostgresSettings, StateConflictError
+from lmsform.errors import LmsformError
 from lmsform.state import State, StateEntry
 from tests.conftest import Org
 
@@ -216,3 +217,21 @@ def test_the_password_never_shows(org: Org, schema: str,
     refused = org.run("plan", "--debug")
     assert refused.exit_code == 1 and secret not in refused.output
     assert "cannot connect to the state database at 127.0.0.1:1/test" in refused.output
+
+
+def test_a_lost_connection_while_locked_stops_rather_than_writing_unlocked(schema: str) -> None:
+    held = backend(schema)
+    try:
+        with held.lock("apply"):
+            state = State.load(held)
+            pid = held._connection().info.backend_pid
+            with psycopg.connect(DSN, autocommit=True) as admin:
+                admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+            with pytest.raises(LmsformError):  # the first call finds the session ended
+                state.put("group.Managers", StateEntry(kind="group", id="1"))
+                held.append({"put": "group.Managers", "entry": {"kind": "group", "id": "1"}})
+            with pytest.raises(LmsformError, match="lost the connection to the state"):
+                held.append({"put": "group.Leads", "entry": {"kind": "group", "id": "2"}})
+        assert backend(schema).lock_holder() is None
+    finally:
+        held.close()
