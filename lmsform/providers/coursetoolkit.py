@@ -43,8 +43,8 @@ USER_ID_FIELDS = ("userid", "user_id", "id", "account_number", "accountid")
 # Where get-user's details hold the course permissions (the page does not name the field).
 PERMISSION_FIELDS = ("permissions", "course_permissions", "courses")
 # A failure that means the account is not there (the page lists no codes): read as gone.
-NOT_FOUND = re.compile(r"not found|no such|does not exist|doesn't exist|unknown user|"
-                       r"invalid user|no user", re.IGNORECASE)
+NOT_FOUND = re.compile(r"not found|no such|does not exist|doesn't exist|unknown user|no user",
+                       re.IGNORECASE)
 FULL_ACCESS = "all"
 USER_CUSTOM = frozenset({"modules"})
 
@@ -150,8 +150,9 @@ class CoursetoolkitProvider(HttpProvider):
 
     def create(self, kind: str, attrs: dict[str, Any]) -> str:
         """create-user makes the account or answers the one with this email, so sending it
-        again after a lost answer cannot duplicate it. The account's course access is then
-        checked against the manifest: the API cannot grant it."""
+        again after a lost answer cannot duplicate it. The account is recorded whatever its
+        course access: should it differ from the manifest's, the next plan says so, naming
+        the courses (the API cannot grant access)."""
         email = str(attrs["email"])
         answer = self._call(self.settings.actions.create_user, safe=True, email=email)
         userid = next((str(answer[f]) for f in USER_ID_FIELDS if answer.get(f) not in
@@ -159,30 +160,7 @@ class CoursetoolkitProvider(HttpProvider):
         if userid is None:
             raise ProviderError(f"POST {self.path} ({self.settings.actions.create_user})",
                                 "the answer has no account number (userid)")
-        if attrs.get("enrollments") is not None or (attrs.get("custom") or {}).get("modules"):
-            self._check_access(userid, attrs)
         return userid
-
-    def _check_access(self, userid: str, attrs: dict[str, Any]) -> None:
-        account = self._get_user(userid)
-        live = _user_attrs(account or {})
-        wanted = set(attrs.get("enrollments") or [])
-        missing = sorted(wanted - set(live["enrollments"]))
-        extra = sorted(set(live["enrollments"]) - wanted)
-        if attrs.get("enrollments") is not None and (missing or extra):
-            words = [f"{verb} {', '.join(items)}" for verb, items in
-                     (("lacks", missing), ("also has", extra)) if items]
-            raise ProviderError(
-                f"POST {self.path} ({self.settings.actions.get_user})",
-                f"account {userid} ({attrs['email']}) {' and '.join(words)} full access to "
-                "courses the manifest lists; Course Toolkit's API cannot grant or remove "
-                "course access: set it in Course Toolkit, then apply again")
-        modules = (attrs.get("custom") or {}).get("modules")
-        if modules and _module_sets(modules) != live["custom"]["modules"]:
-            raise ProviderError(
-                f"POST {self.path} ({self.settings.actions.get_user})",
-                f"account {userid} ({attrs['email']}) has other partial course access than "
-                "custom.modules says; set it in Course Toolkit, then apply again")
 
     def update(self, kind: str, id: str, changes: dict[str, Any],
                before: dict[str, Any]) -> None:
@@ -222,7 +200,3 @@ def _permission_lines(account: dict[str, Any]) -> list[tuple[str, str]]:
         if course and permissions.strip():
             pairs.append((course, permissions.strip()))
     return pairs
-
-
-def _module_sets(modules: dict[str, Any]) -> dict[str, list[str]]:
-    return {str(course): sorted({str(m) for m in ids}) for course, ids in modules.items()}

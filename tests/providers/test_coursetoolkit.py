@@ -136,20 +136,20 @@ def test_course_access_is_read_and_a_change_is_refused_naming_the_course(
     assert refused.exit_code == 1 and "cannot change custom" in refused.output
 
 
-def test_a_new_user_whose_account_lacks_the_declared_access_fails_until_it_is_set(
+def test_a_new_user_whose_account_lacks_the_declared_access_is_recorded_and_reported(
     account: Account,
 ) -> None:
     account.edit("people.yaml", "  - email: ada.lovelace@acme.example\n",
                  "  - email: ada.lovelace@acme.example\n    enrollments: [101]\n")
-    failed = account.run("apply", "--auto-approve")
-    assert failed.exit_code == 1
-    assert "lacks 101 full access" in failed.output and "set it in Course Toolkit" in failed.output
-    (ada,) = [i for i, u in account.sim.users.items() if u["email"].startswith("ada")]
-    account.sim.grant(ada, "101", "all")
-    account.apply()  # adopts the account it made before: no duplicate
-    assert account.state()["user.ada.lovelace@acme.example"] == ada
-    assert account.emails() == sorted(EMAILS)
+    account.apply()  # the account is made, and recorded: never lost from state
+    ada = account.state()["user.ada.lovelace@acme.example"]
+    refused = account.run("plan")
+    assert refused.exit_code == 1
+    assert "cannot change enrollments (adds 101)" in refused.output
+    assert "set it in Course Toolkit" in refused.output
+    account.sim.grant(ada, "101", "all")  # the owner grants it in Course Toolkit
     account.assert_converged_and_state_matches()
+    assert account.emails() == sorted(EMAILS)
 
 
 def test_what_the_api_cannot_do_is_refused(account: Account) -> None:
