@@ -337,10 +337,11 @@ class HttpClient:
         except httpx.TransportError as exc:
             failure = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             return out, _Attempt(None, failure, unsent=isinstance(exc, NOT_SENT))
-        if response.status_code == 429:
-            self.limiter.throttled()
-        else:
-            self.limiter.succeeded()
+        status = response.status_code
+        if status == 429 or (status == 503 and "Retry-After" in response.headers):
+            self.limiter.throttled()  # the server says: slower
+        elif status < 400:
+            self.limiter.succeeded()  # errors say nothing about the pace
         return out, _Attempt(response, self.classifier.error(response),
                              unsent=response.status_code == 429)
 

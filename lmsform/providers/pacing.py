@@ -82,6 +82,8 @@ class AdaptivePace(RateLimiter):
             if self._decreased is not None and now - self._decreased < WINDOW:
                 return
             self._decreased = now
+            while self._sent and now - self._sent[0] > WINDOW:
+                self._sent.popleft()
             seen = len(self._sent) / WINDOW
             current = min(seen, self.rate) if self.rate else seen
             self._refused_at = max(current, MIN_RATE)

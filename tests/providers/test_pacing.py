@@ -9,7 +9,7 @@ import pytest
 
 from lmsform.providers.auth import StaticHeaders
 from lmsform.providers.http import HttpClient, HttpOptions
-from lmsform.providers.pacing import BACK_OFF, AdaptivePace, RateLimiter
+from lmsform.providers.pacing import BACK_OFF, MIN_RATE, AdaptivePace, RateLimiter
 from lmsform.simulators.base import Faults
 from lmsform.simulators.ilms import IlmsSimulator
 
@@ -95,3 +95,12 @@ def test_a_client_without_a_fixed_pace_learns_the_servers() -> None:
     assert isinstance(fixed.limiter, RateLimiter) and not isinstance(fixed.limiter,
                                                                      AdaptivePace)
     fixed.close()
+
+
+def test_the_rate_is_measured_over_the_last_second_only() -> None:
+    clock = Clock()
+    pace = AdaptivePace(clock, clock.sleep)
+    send(pace, clock, 20, 0.01)  # 20 requests...
+    clock.now += 1.0  # ...whose 429 comes a second later: none of them was in that second
+    pace.throttled()
+    assert pace.rate == MIN_RATE
