@@ -73,7 +73,7 @@ NOT_FAST_PATTERNS = tuple(re.compile(p, re.MULTILINE) for p in (
     # refuses them, rapidyaml does not
     *(rb"%s(?:(?<=[:\-\[{,] %s)|(?<=[\[{,\n]%s))" % (c, c, c) for c in (b"@", b"`")),
     rb"=(?:(?<=[:\-\[{,] =)|(?<=[\[{,\n]=))(?=[\s,\]}])",
-    rb"\xc2\x85|\xe2\x80[\xa8\xa9]",  # NEL and the Unicode line separators
+    rb"\xc2\x85", rb"\xe2\x80[\xa8\xa9]",  # NEL and the Unicode line separators
 
     rb"_(?<=\d_)_*\d",  # 1_000
     rb"-(?<=\d{4}-)\d\d?-\d\d?(?:[Tt]|[ \t]+)\d",  # a timestamp with a time
