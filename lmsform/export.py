@@ -37,7 +37,7 @@ from ruamel.yaml.comments import CommentedMap
 from lmsform import backends, providers
 from lmsform.backends.file import FileSettings, atomic_write
 from lmsform.config import Config, load_config
-from lmsform.errors import LmsformError
+from lmsform.errors import LmsformError, ManifestError, display_path
 from lmsform.manifest import (
     KINDS,
     CouponSpec,
@@ -385,13 +385,26 @@ def _write(options: ExportOptions, documents: dict[str, CommentedMap]
         for name, document in documents.items():
             with (trial / name).open("w", encoding="utf-8") as handle:
                 yaml.dump(document, handle)
-        checked = load_config(trial)  # a ManifestError here writes nothing
+        checked = _check_as_out(trial, out)
         out.mkdir(parents=True, exist_ok=True)
         written = []
         for name in documents:
             atomic_write(out / name, (trial / name).read_text(encoding="utf-8"))
             written.append(out / name)
     return written, checked
+
+
+def _check_as_out(trial: Path, out: Path) -> Config:
+    """Load the scratch copy as a config; its errors name the files as `out` will hold them,
+    since the scratch directory is gone by the time the user reads them."""
+    try:
+        return load_config(trial)
+    except ManifestError as error:
+        scratch, final = display_path(trial), display_path(out)
+        lines = [str(p).replace(scratch, final) for p in error.problems]
+        lines.append(f"the exported files would not make {final} a valid config directory; "
+                     "nothing was written")
+        raise LmsformError("\n".join(lines)) from None
 
 
 def _same_lms(state: State, provider: Provider) -> None:

@@ -84,6 +84,19 @@ def test_kinds_export_part_of_an_lms_into_a_config_that_manages_the_rest(org: Or
     assert plan.exit_code == 0, plan.output
 
 
+def test_an_export_that_would_not_load_names_the_final_files(org: Org) -> None:
+    org.apply()
+    run("state", "rm", "user.*", "-C", str(org.dir), "--auto-approve")
+    before = sorted(p.name for p in org.dir.iterdir())
+    refused = CliRunner().invoke(cli, ["export", "-C", str(org.dir), "--kinds", "user"])
+    assert refused.exit_code == 1
+    assert re.search(r"users\.yaml:\d+:\d+: error: .*ada@example\.com", refused.output), \
+        refused.output
+    assert ".lmsform-export-" not in refused.output
+    assert "nothing was written" in refused.output
+    assert sorted(p.name for p in org.dir.iterdir()) == before
+
+
 def test_unknown_or_unmanaged_kinds_are_refused(org: Org) -> None:
     org.apply()
     refused = CliRunner().invoke(cli, ["export", "-C", str(org.dir), "--kinds", "users"])
