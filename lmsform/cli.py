@@ -400,7 +400,7 @@ def apply(plan_file: Path | None, config_dir: Path, target: tuple[str, ...],
         if plan_file is not None:
             raise click.UsageError("--refresh-only plans afresh; give no PLAN_FILE")
         _refresh(config_dir, PlanOptions(list(target), list(exclude), max_deletes,
-                                         parallelism), auto_approve, lock_timeout)
+                                         parallelism), auto_approve, force, lock_timeout)
         return
     saved = Plan.load(plan_file) if plan_file is not None else None
     if saved is not None and (target or exclude):
@@ -426,14 +426,14 @@ def apply(plan_file: Path | None, config_dir: Path, target: tuple[str, ...],
         _report(result)
 
 
-def _refresh(config_dir: Path, options: PlanOptions, auto_approve: bool,
+def _refresh(config_dir: Path, options: PlanOptions, auto_approve: bool, force: bool,
              lock_timeout: float) -> None:
     hooks = engine.ApplyHooks(
         show=lambda p: click.echo(render_text(p)),
         confirm=(lambda p: None) if auto_approve
         else lambda p: _confirm(f"Record these {len(p.drift)} LMS changes in the state?",
                                 "apply --refresh-only"))
-    accepted = engine.refresh(_load(config_dir), options, hooks=hooks,
+    accepted = engine.refresh(_load(config_dir), options, hooks=hooks, force=force,
                               lock_timeout=lock_timeout)
     if accepted is not None:
         click.echo(f"State updated: {accepted} resources now recorded as the LMS holds them.")

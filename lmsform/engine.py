@@ -129,7 +129,7 @@ def apply(config: Config, options: PlanOptions, *, saved: Plan | None = None,
 
 
 def refresh(config: Config, options: PlanOptions, *, hooks: ApplyHooks | None = None,
-            lock_timeout: float = 0.0) -> int | None:
+            force: bool = False, lock_timeout: float = 0.0) -> int | None:
     """Accept drift into state (`apply --refresh-only`): under the lock, find what the LMS
     changed outside lmsform, confirm, and make state hold the LMS's values; the LMS is not
     written. The number of resources whose record changed; None when there was no drift."""
@@ -143,6 +143,10 @@ def refresh(config: Config, options: PlanOptions, *, hooks: ApplyHooks | None = 
         hooks.show(the_plan)
         if not the_plan.drift:
             return None
+        if the_plan.blocked and not force:
+            raise LmsformError("this refresh exceeds a safety limit (see 'blocked' above); "
+                               "the state was not changed. Re-run with --force if it is "
+                               "intended")
         hooks.confirm(the_plan)
         with state.journaling():
             drift.accept(state, the_plan.drift)

@@ -808,24 +808,30 @@ def _safety(plan: Plan, managed: dict[str, int], live: dict[str, int], fraction:
 
     Removals include deactivations (by `user_removal` or by `active: false`). A kind's share is
     judged against what lmsform manages and against what the LMS holds, so a lost or empty
-    state (nothing managed) cannot let a prune through unchecked."""
+    state (nothing managed) cannot let a prune through unchecked. A refresh-only plan removes
+    nothing from the LMS but forgets what it found deleted: the same limits hold, since an
+    LMS read from the wrong account looks like everything deleted."""
     removing: dict[str, int] = defaultdict(int)
     for op in plan.operations:
         if op.action.removes or _switches_off(op):
             removing[op.kind] += 1
+    for found in plan.drift:
+        if found.what == "deleted":
+            removing[found.kind] += 1
+    verb = "forgets (found deleted)" if plan.refresh_only else "removes or replaces"
     blocked = []
     for kind, count in sorted(removing.items(), key=lambda kv: kind_rank(kv[0])):
         for total, what in ((managed.get(kind, 0), "managed"), (live.get(kind, 0), "live")):
             if total >= 10 and count / total > fraction:
                 blocked.append(
-                    f"removes or replaces {count} of {total} {what} {kind}s "
+                    f"{verb} {count} of {total} {what} {kind}s "
                     f"({count / total:.0%}), more than max_delete_fraction {fraction:.0%}; "
                     "apply with --force if this is intended"
                 )
                 break
     total_removals = sum(removing.values())
     if max_deletes is not None and total_removals > max_deletes:
-        blocked.append(f"removes or replaces {total_removals} resources, more than "
+        blocked.append(f"{verb} {total_removals} resources, more than "
                        f"--max-deletes {max_deletes}; apply with --force if this is intended")
     return blocked
 

@@ -146,3 +146,28 @@ def test_ignored_fields_are_not_drift_and_a_target_narrows_it(org: Org) -> None:
     assert "State updated: 1 resources" in accepted.output
     assert state(org)["user.bob@example.com"]["id"] != str(  # bob's record was left alone
         users(outside_lmsform(org))["bob@example.com"].id)
+
+
+def test_forgetting_what_was_found_deleted_keeps_the_safety_limits(org: Org) -> None:
+    org.write("more.yaml", "users:\n" + "".join(
+        f"  - {{email: u{i}@example.com, first_name: U{i}}}\n" for i in range(10)))
+    org.apply()
+    lms = outside_lmsform(org)
+    try:  # an LMS read from the wrong account looks like this: nearly everything gone
+        for email, user in users(lms).items():
+            if email != "ada@example.com":
+                lms.delete("user", user.id)
+    finally:
+        lms.close()
+    before = org.state_path.read_text()
+    refused = org.run("apply", "--refresh-only", "--auto-approve")
+    assert refused.exit_code == 1, refused.output
+    assert "blocked: forgets (found deleted) 11 of 12 managed users" in refused.output
+    assert org.state_path.read_text() == before
+    limited = org.run("apply", "--refresh-only", "--auto-approve", "--target", "user.u1*",
+                      "--max-deletes", "0")
+    assert limited.exit_code == 1 and "more than --max-deletes 0" in limited.output
+    assert org.state_path.read_text() == before
+    forced = org.run("apply", "--refresh-only", "--auto-approve", "--force")
+    assert forced.exit_code == 0, forced.output
+    assert sorted(a for a in state(org) if a.startswith("user.")) == ["user.ada@example.com"]
