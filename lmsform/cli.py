@@ -24,7 +24,7 @@ import click
 from lmsform import __version__, backends, engine, plugins, providers
 from lmsform.apply import ApplyResult, ProgressFn
 from lmsform.config import Config, load_config, state_block
-from lmsform.errors import LmsformError, ManifestError, PlanError, Problem
+from lmsform.errors import LmsformError, ManifestError, PlanError, Problem, display_path
 from lmsform.manifest import KINDS
 from lmsform.plan import Action, Operation, Plan
 from lmsform.planner import PlanOptions, check_capabilities
@@ -257,8 +257,6 @@ def _validated(config_dir: Path) -> str:
 def _validate_dirs(config_dirs: list[Path], fmt: str) -> int:
     """Several config directories, each checked whatever the others hold: every error of
     every one is reported; exit 1 if any has one."""
-    from lmsform.errors import display_path
-
     if fmt != "text":
         problems: list[Problem] = []
         messages: list[str] = []
@@ -514,8 +512,6 @@ def fmt_command(ctx: click.Context, files: tuple[Path, ...], config_dir: Path,
     passes), those of them that are lmsform manifests. Nothing is written if any file cannot
     be read or formatted."""
     from lmsform import fmt
-    from lmsform.errors import display_path
-
     _files_or_config_dir(ctx, files)
     results = fmt.format_files(fmt.targets(config_dir, files))
     changed = [r for r in results if r.changed]
@@ -552,8 +548,6 @@ def init_command(config_dir: Path, provider_type: str, force: bool) -> None:
     """Start a config directory: a commented lmsform.yaml written from the provider's
     settings, an example manifest, and a .gitignore for the state."""
     from lmsform import scaffold
-    from lmsform.errors import display_path
-
     result = scaffold.init(config_dir, provider_type, force=force)
     click.echo(f"Wrote {', '.join(display_path(p) for p in result.files)}.")
     todo = []
