@@ -40,11 +40,11 @@ class Drift(BaseModel):
 
 
 def of_kind(kind: str, entries: dict[str, StateEntry], views: dict[str, dict[str, Any]],
-            found_by_key: Callable[[str, StateEntry], str | None],
+            found_by_key: Callable[[StateEntry], str | None],
             ignored: Callable[[str], Collection[str]]) -> list[Drift]:
     """Drift of the managed resources of one kind. `entries` are the kind's state entries by
     address; `views` the live resources by id, as the planner compares them;
-    `found_by_key(address, entry)` the id of an unowned live resource with the entry's
+    `found_by_key(entry)` the id of an unowned live resource with the entry's
     natural key (it was deleted and created again); `ignored(address)` the fields never
     compared for it (`lifecycle.ignore_changes`, what the vendor does not store)."""
     found = []
@@ -53,7 +53,7 @@ def of_kind(kind: str, entries: dict[str, StateEntry], views: dict[str, dict[str
         recorded = {k: v for k, v in entry.attributes.items() if k not in ignore}
         view = views.get(entry.id)
         if view is None:
-            new_id = found_by_key(address, entry)
+            new_id = found_by_key(entry)
             if new_id is None:
                 found.append(Drift(address=address, kind=kind, id=entry.id, what="deleted"))
             else:

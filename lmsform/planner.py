@@ -354,6 +354,12 @@ class _Planner:
         """Identity fields this provider does not store: never diffed nor sent."""
         return SCHEMAS[kind].identity_only - self.caps.kinds[kind].fields
 
+    def _not_compared(self, kind: str, resource: Resource | None) -> set[str]:
+        """Fields never diffed for a resource, in a plan or in drift: its
+        `lifecycle.ignore_changes` and what this provider does not store."""
+        ignore = resource.lifecycle.ignore_changes if resource else []
+        return {*ignore, *self._unstored(kind)}
+
     def _plan_kind(self, kind: str, desired: list[Resource]) -> Iterator[Operation]:
         # Only the translated views are kept: the raw listing is dropped to save memory.
         views = {r.id: self._view(kind, r) for r in self.live.pop(kind, [])}
@@ -436,7 +442,7 @@ class _Planner:
     def _drift(self, kind: str, views: dict[str, dict[str, Any]],
                by_natural: dict[str, list[str]]) -> list[drift.Drift]:
         """What the LMS changed outside lmsform in the managed resources of one kind."""
-        def found_by_key(address: str, entry: StateEntry) -> str | None:
+        def found_by_key(entry: StateEntry) -> str | None:
             for key in self._match_keys(kind, entry.attributes):
                 for live_id in by_natural.get(key, []):
                     if (kind, live_id) not in self.owner:
@@ -444,9 +450,7 @@ class _Planner:
             return None
 
         def ignored(address: str) -> set[str]:
-            declared = self.config.resources.get(address)
-            ignore = declared.lifecycle.ignore_changes if declared else []
-            return {*ignore, *self._unstored(kind)}
+            return self._not_compared(kind, self.config.resources.get(address))
 
         entries = {a: e for a, e in self.state_view.items() if e.kind == kind}
         return drift.of_kind(kind, entries, views, found_by_key, ignored)
@@ -496,8 +500,7 @@ class _Planner:
         attrs = self._desired(resource)
         if entry is not None and entry.removed and "active" not in attrs:
             attrs = {**attrs, "active": True}  # declared again: restore what lmsform removed
-        ignore = [*resource.lifecycle.ignore_changes, *self._unstored(kind)]
-        changes = diff(kind, attrs, view, ignore)
+        changes = diff(kind, attrs, view, self._not_compared(kind, resource))
         for change in changes:
             change.cause = drift.cause(change, entry.attributes if entry else None)
         moved_from = self.moved_from.get(resource.address)
