@@ -72,8 +72,7 @@ class AdaptivePace(RateLimiter):
         with self._lock:
             now = self._clock()
             self._sent.append(now)
-            while self._sent and now - self._sent[0] > WINDOW:
-                self._sent.popleft()
+            self._forget_sent_before(now - WINDOW)
 
     def throttled(self) -> None:
         """One decrease per window: the requests in flight together are refused together."""
@@ -82,12 +81,16 @@ class AdaptivePace(RateLimiter):
             if self._decreased is not None and now - self._decreased < WINDOW:
                 return
             self._decreased = now
-            while self._sent and now - self._sent[0] > WINDOW:
-                self._sent.popleft()
+            self._forget_sent_before(now - WINDOW)
             seen = len(self._sent) / WINDOW
             current = min(seen, self.rate) if self.rate else seen
             self._refused_at = max(current, MIN_RATE)
             self.rate = max(current * BACK_OFF, MIN_RATE)
+
+    def _forget_sent_before(self, moment: float) -> None:
+        """Only the last window's requests measure the rate; the caller holds the lock."""
+        while self._sent and self._sent[0] < moment:
+            self._sent.popleft()
 
     def succeeded(self) -> None:
         with self._lock:
