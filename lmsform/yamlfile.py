@@ -83,6 +83,16 @@ NOT_FAST_PATTERNS = tuple(re.compile(p, re.MULTILINE) for p in (
 ))
 
 
+PIECE_BYTES = 4 * 2**20  # rapidyaml reads a large file in pieces of about this size
+# a line starting at column 0 that is neither a comment nor a sequence entry: a top-level key
+TOP_LEVEL_KEY = re.compile(rb"^(?:[^\s#\-]|-[^\s])", re.MULTILINE)
+# `users:` (a plain key, maybe a comment) and, after blank or comment lines, the indentation
+# of its sequence's first entry
+SEQUENCE_HEADER = re.compile(
+    rb"(?P<line>(?P<key>[A-Za-z_][A-Za-z0-9_]*):[ ]*(?:#[^\n]*)?\r?\n)"
+    rb"(?:[ ]*(?:#[^\n]*)?\r?\n)*(?P<indent>[ ]*)-[ \r\n]")
+
+
 def _not_fast(raw: bytes) -> bool:
     first_line = b"\n" + raw[:raw.find(b"\n") + 1 or len(raw)]  # the patterns anchor on \n
     return (raw.startswith((b"---", b"...", b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff"))
@@ -131,22 +141,100 @@ def _reads_back(value: float, text: str) -> bool:
         or value in (float("inf"), float("-inf"))
 
 
-def _fast_load(raw: bytes) -> Any | None:
+def _fast_load(raw: bytes, piece_bytes: int = PIECE_BYTES) -> Any | None:
     """The document through rapidyaml and JSON, or None where that cannot be trusted to give
-    what the full loader gives (then the caller uses it)."""
+    what the full loader gives (then the caller uses it). A large file is read in pieces of
+    about `piece_bytes` (see `_pieces`)."""
     if _not_fast(raw):
         return None
     try:
         import ryml
 
         raw.decode("utf-8")
+        document: dict[str, Any] = {}
         with _quiet_stderr():
-            tree = ryml.parse_in_arena(raw)
-        text = ryml.emit_json(tree)
-        return json.loads(text, object_pairs_hook=_unique_keys, parse_int=_int,
-                          parse_float=_float)
+            for continues, piece in _pieces(raw, piece_bytes):
+                tree = ryml.parse_in_arena(piece)
+                text = ryml.emit_json(tree)
+                del tree  # ten times the size of the piece: gone before the next one
+                if text is None and len(piece) < len(raw):
+                    continue  # comments only
+                data = json.loads(text, object_pairs_hook=_unique_keys, parse_int=_int,
+                                  parse_float=_float)
+                if len(piece) == len(raw):
+                    return data  # the whole file: whatever it holds
+                if not _join(document, continues, data):
+                    return None
+        return document
     except Exception:  # not installed, not UTF-8, not valid YAML, a duplicate key...
         return None
+
+
+def _join(document: dict[str, Any], continues: str | None, data: Any) -> bool:
+    """Add one piece to the document; False where the pieces do not make one mapping (a
+    top-level key written twice, which the full loader reports)."""
+    if not isinstance(data, dict):
+        return False
+    if continues is None:
+        if data.keys() & document.keys():
+            return False
+        document.update(data)
+        return True
+    entries = document.get(continues)
+    if list(data) != [continues] or not isinstance(entries, list) \
+            or not isinstance(data[continues], list):
+        return False
+    entries.extend(data[continues])
+    return True
+
+
+def _pieces(raw: bytes, piece_bytes: int) -> Iterator[tuple[str | None, bytes]]:
+    """A file as documents of about `piece_bytes` each, parsed one at a time: rapidyaml's
+    tree takes about ten times the size of what it parses, which made a 30 MB users file
+    peak at 400 MB. Top-level keys are never split; a long block sequence (the users) is cut
+    between its entries, each run after the first under a copy of its key's line and yielded
+    with that key, for the caller to join to the first.
+
+    A cut can only fall where a line starts with the entry marker at the entries' own
+    indentation: no scalar or mapping continues there, and a flow collection or quoted
+    text left open makes the piece fail to parse, which sends the file to the full loader.
+    """
+    if len(raw) <= piece_bytes:
+        yield None, raw
+        return
+    starts = [m.start() for m in TOP_LEVEL_KEY.finditer(raw)] + [len(raw)]
+    pending = 0  # where the sections not yet yielded begin
+    for start, end in itertools.pairwise(starts):
+        if end - start <= piece_bytes:
+            if end - pending > piece_bytes and pending < start:
+                yield None, raw[pending:start]
+                pending = start
+            continue
+        if pending < start:
+            yield None, raw[pending:start]
+        yield from _sequence_runs(raw[start:end], piece_bytes)
+        pending = end
+    if pending < len(raw):
+        yield None, raw[pending:]
+
+
+def _sequence_runs(section: bytes, piece_bytes: int) -> Iterator[tuple[str | None, bytes]]:
+    """One large top-level section: its block sequence's entries in runs of about
+    `piece_bytes`, or the whole section where it is not a plain `key:` over a block
+    sequence."""
+    header = SEQUENCE_HEADER.match(section)
+    if header is None:
+        yield None, section
+        return
+    marker = re.compile(rb"^%s-(?=[ \r\n])" % re.escape(header["indent"]), re.MULTILINE)
+    cuts = [0]
+    for entry in marker.finditer(section, header.end()):
+        if entry.start() - cuts[-1] > piece_bytes:
+            cuts.append(entry.start())
+    key, line = header["key"].decode("utf-8"), header["line"]
+    yield None, section[:cuts[1] if len(cuts) > 1 else len(section)]
+    for begin, end in itertools.pairwise([*cuts[1:], len(section)]):
+        yield key, line + section[begin:end]
 
 
 @contextlib.contextmanager

@@ -103,6 +103,7 @@ def test_the_fast_path_gives_what_the_full_loader_gives_or_steps_aside(
     if fast is not None:
         assert expected != "error", text  # a file the full loader refuses is never read fast
         assert fast == expected, text
+        assert _fast_load(path.read_bytes(), piece_bytes=8) == fast, text  # read in pieces
         assert json.dumps(fast, sort_keys=True) == json.dumps(expected, sort_keys=True)
     if "&" in extra or "<<" in extra or "!!" in extra or "\t" in extra:
         assert fast is None
@@ -153,6 +154,43 @@ def test_ordinary_manifests_are_read_fast_and_the_same(tmp_path: Path, document:
         return
     assert fast is not None, text
     assert fast == expected, text
+    assert _fast_load(path.read_bytes(), piece_bytes=8) == fast, text  # read in pieces
+
+
+def users_file(entries: int, indent: str, newline: str = "\n") -> str:
+    lines = ["# the organisation's people", "version: 1", "users:  # every one", ""]
+    for i in range(entries):
+        lines += [f"{indent}- email: u{i}@example.com", f"{indent}  groups: [a, b]",
+                  f"{indent}  # note", f"{indent}  description: |", f"{indent}    - not an entry",
+                  f"{indent}    line {i}"]
+    lines += ["groups:", "- name: a", "- name: b", "courses: []"]
+    return newline.join(lines) + newline
+
+
+@pytest.mark.parametrize("indent", ["", "  "])
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_a_large_file_is_read_in_pieces_the_same(tmp_path: Path, indent: str,
+                                                 newline: str) -> None:
+    path = tmp_path / "users.yaml"
+    path.write_bytes(users_file(40, indent, newline).encode())
+    expected = YamlFile(path).load_full()
+    for piece_bytes in (1, 50, 300, 10**6):
+        assert _fast_load(path.read_bytes(), piece_bytes=piece_bytes) == expected
+
+
+@pytest.mark.parametrize("text", [
+    users_file(20, "  ") + "users:\n- email: again@example.com\n",  # a key written twice
+    "users:\n- email: a@example.com\n  groups: [a,\n- b]\n- email: c@example.com\n",
+    'users:\n- email: a@example.com\n  job_title: "a\n- b"\n- email: c@example.com\n',
+])
+def test_pieces_that_do_not_join_go_to_the_full_loader(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "users.yaml"
+    path.write_text(text)
+    pieces = _fast_load(path.read_bytes(), piece_bytes=1)
+    whole = full(path)
+    assert pieces is None or pieces == whole
+    if whole == "error":
+        assert pieces is None
 
 
 @pytest.mark.parametrize("value", [".5", "-.5", "1.", "+1.5", "01.5", "1.e3", "-01", "1.5e3",
