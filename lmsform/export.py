@@ -52,8 +52,7 @@ from lmsform.resources import (
     SCHEMAS,
     LiveResource,
     address_key,
-    map_references,
-    normalise,
+    live_view,
     references,
 )
 from lmsform.secrets import Secrets
@@ -198,8 +197,7 @@ def _name_everything(provider: Provider, live: dict[str, list[LiveResource]],
     for kind in [k for k in KINDS if k in live]:
         taken: set[str] = set()
         for resource in sorted(live[kind], key=lambda r: _sort_key(kind, r)):
-            attrs = normalise(kind, map_references(
-                kind, provider.normalise(kind, resource.attrs), key_of))
+            attrs = live_view(kind, provider.normalise(kind, resource.attrs), key_of)
             if kind == "course" and not attrs.get("key"):
                 attrs["key"] = _unique(_slug(str(attrs.get("title") or resource.id)), taken)
             key = address_key(kind, attrs)

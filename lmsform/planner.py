@@ -33,9 +33,8 @@ from lmsform.resources import (
     LiveResource,
     Resource,
     address_key,
-    map_references,
+    live_view,
     natural_keys,
-    normalise,
     references,
     split_address,
 )
@@ -282,6 +281,13 @@ def _check_provider_identity(state: State, provider: Provider) -> None:
         )
 
 
+def _to_record(entry: StateEntry | None, resource: Resource) -> bool:
+    """Whether state must change for a resource the LMS already matches: lmsform removed it
+    and it is declared again, or its `prevent_destroy` changed."""
+    return entry is not None and (entry.removed or
+                                  entry.prevent_destroy != resource.lifecycle.prevent_destroy)
+
+
 class _Planner:
     """The matching and diffing of one plan; a class only to share its lookup tables."""
 
@@ -337,8 +343,7 @@ class _Planner:
 
     def _view(self, kind: str, live: LiveResource) -> dict[str, Any]:
         """Live attributes with references translated from vendor ids to address keys."""
-        attrs = self.provider.normalise(kind, live.attrs)
-        return normalise(kind, map_references(kind, attrs, self._key_of))
+        return live_view(kind, self.provider.normalise(kind, live.attrs), self._key_of)
 
     def _key_of(self, kind: str, vendor_id: Any) -> str:
         """The address key of a live resource; '#id' for one lmsform could not name; an
@@ -354,11 +359,13 @@ class _Planner:
         """Identity fields this provider does not store: never diffed nor sent."""
         return SCHEMAS[kind].identity_only - self.caps.kinds[kind].fields
 
-    def _not_compared(self, kind: str, resource: Resource | None) -> set[str]:
+    def _not_compared(self, kind: str, resource: Resource | None) -> frozenset[str]:
         """Fields never diffed for a resource, in a plan or in drift: its
         `lifecycle.ignore_changes` and what this provider does not store."""
-        ignore = resource.lifecycle.ignore_changes if resource else []
-        return {*ignore, *self._unstored(kind)}
+        unstored = self._unstored(kind)
+        if resource is None or not resource.lifecycle.ignore_changes:
+            return unstored
+        return unstored | set(resource.lifecycle.ignore_changes)
 
     def _plan_kind(self, kind: str, desired: list[Resource]) -> Iterator[Operation]:
         # Only the translated views are kept: the raw listing is dropped to save memory.
@@ -449,7 +456,7 @@ class _Planner:
                         return live_id
             return None
 
-        def ignored(address: str) -> set[str]:
+        def ignored(address: str) -> frozenset[str]:
             return self._not_compared(kind, self.config.resources.get(address))
 
         entries = {a: e for a, e in self.state_view.items() if e.kind == kind}
@@ -509,6 +516,9 @@ class _Planner:
             if previous is not None and previous != resource.address:
                 moved_from = previous  # its parent was renamed: same resource, new address
                 self.consumed.add(previous)
+        if not changes and how == "state" and moved_from is None \
+                and not _to_record(entry, resource):
+            return  # converged, as almost every resource of a large plan: no operation built
         after = {**view, **attrs}
         if isinstance(attrs.get("custom"), dict):
             after["custom"] = {**(view.get("custom") or {}), **attrs["custom"]}
@@ -538,8 +548,7 @@ class _Planner:
             yield operation(Action.ADOPT)
         elif moved_from is not None:
             yield operation(Action.MOVE)
-        elif entry is not None and (entry.removed or
-                                    entry.prevent_destroy != resource.lifecycle.prevent_destroy):
+        elif _to_record(entry, resource):
             yield operation(Action.RECORD)
 
     def _impossible_changes(self, resource: Resource, support: KindSupport,

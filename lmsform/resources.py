@@ -107,13 +107,28 @@ def map_references(kind: str, attrs: dict[str, Any],
     """A copy of the attributes with each reference passed through translate(kind, value):
     vendor ids to address keys when reading the LMS, and back when writing to it."""
     out = dict(attrs)
-    for name, target in SCHEMAS[kind].references.items():
-        value = out.get(name)
-        if isinstance(value, list):
-            out[name] = [translate(target, v) for v in value]
-        elif value is not None:
-            out[name] = translate(target, value)
+    _translate(kind, out, translate)
     return out
+
+
+def live_view(kind: str, attrs: dict[str, Any],
+              translate: Callable[[str, Any], str]) -> dict[str, Any]:
+    """Live attributes as the engine compares them: references translated to address keys,
+    then canonical (`map_references` and `normalise` in one copy, as planning does it for
+    every live resource)."""
+    out = dict(attrs)
+    _translate(kind, out, translate)
+    _make_canonical(kind, out)
+    return out
+
+
+def _translate(kind: str, attrs: dict[str, Any], translate: Callable[[str, Any], str]) -> None:
+    for name, target in SCHEMAS[kind].references.items():
+        value = attrs.get(name)
+        if isinstance(value, list):
+            attrs[name] = [translate(target, v) for v in value]
+        elif value is not None:
+            attrs[name] = translate(target, value)
 
 
 def address_key(kind: str, attrs: dict[str, Any]) -> str:
@@ -207,8 +222,12 @@ _CANONICAL: dict[str, dict[str, Callable[[Any], Any]]] = {
 def normalise(kind: str, attrs: dict[str, Any]) -> dict[str, Any]:
     """Canonical form of attributes, applied to both sides of every comparison."""
     out = dict(attrs)
-    for name, canonical in _CANONICAL[kind].items():
-        value = out.get(name)
-        if value is not None:
-            out[name] = canonical(value)
+    _make_canonical(kind, out)
     return out
+
+
+def _make_canonical(kind: str, attrs: dict[str, Any]) -> None:
+    for name, canonical in _CANONICAL[kind].items():
+        value = attrs.get(name)
+        if value is not None:
+            attrs[name] = canonical(value)
