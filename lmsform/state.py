@@ -167,7 +167,7 @@ def copy_state(source: State, target: StateBackend, *, force: bool = False) -> N
     target.write(data.model_dump_json(indent=2) + "\n")
 
 
-def _parse(text: str, location: str) -> StateFile:
+def _parse(text: str | bytes, location: str) -> StateFile:
     try:
         data = StateFile.model_validate_json(text)
     except (ValidationError, ValueError):

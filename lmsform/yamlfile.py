@@ -228,9 +228,8 @@ def _sequence_runs(section: bytes, piece_bytes: int) -> Iterator[tuple[str | Non
         return
     marker = re.compile(rb"^%s-(?=[ \r\n])" % re.escape(header["indent"]), re.MULTILINE)
     cuts = [0]
-    for entry in marker.finditer(section, header.end()):
-        if entry.start() - cuts[-1] > piece_bytes:
-            cuts.append(entry.start())
+    while entry := marker.search(section, max(header.end(), cuts[-1] + piece_bytes)):
+        cuts.append(entry.start())
     key, line = header["key"].decode("utf-8"), header["line"]
     yield None, section[:cuts[1] if len(cuts) > 1 else len(section)]
     for begin, end in itertools.pairwise([*cuts[1:], len(section)]):

@@ -62,8 +62,10 @@ def test_journaling_folds_the_journal_into_a_snapshot(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "s.json").read_text())["resources"]["group.A"]["id"] == "1"
 
 
-def test_a_corrupt_state_file_is_an_error_not_an_empty_state(tmp_path: Path) -> None:
-    (tmp_path / "s.json").write_text("{not json")
+@pytest.mark.parametrize("content", [b"{not json", b'{"resources": {"\xff": 1}}'])
+def test_a_corrupt_state_file_is_an_error_not_an_empty_state(tmp_path: Path,
+                                                             content: bytes) -> None:
+    (tmp_path / "s.json").write_bytes(content)  # not JSON; not UTF-8
     with pytest.raises(LmsformError, match="is not valid"):
         load(tmp_path / "s.json")
 

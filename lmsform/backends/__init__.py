@@ -62,8 +62,9 @@ class StateBackend(ABC):
         secret."""
 
     @abstractmethod
-    def read(self) -> str | None:
-        """The snapshot's JSON text, or None when there is none yet."""
+    def read(self) -> str | bytes | None:
+        """The snapshot's JSON text (or its UTF-8 bytes, which spare decoding a large file
+        before parsing it), or None when there is none yet."""
 
     @abstractmethod
     def write(self, snapshot: str) -> None:

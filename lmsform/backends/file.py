@@ -78,9 +78,9 @@ class FileBackend(StateBackend):
 
     # snapshot
 
-    def read(self) -> str | None:
+    def read(self) -> bytes | None:
         try:
-            return self.path.read_text(encoding="utf-8")
+            return self.path.read_bytes()
         except FileNotFoundError:
             return None
         except IsADirectoryError:
