@@ -380,29 +380,78 @@ def _read_file(path: Path, c: _Collector, offline: bool,
     if yaml_file.mentions("${"):
         data = _interpolate(data, (), lambda loc, m: c.add(name, loc, m, warn=offline),
                             lambda loc, m: c.add(name, loc, m), variables)
-    try:
-        document = ManifestFile.model_validate(data)
-    except ValidationError as exc:
-        for error in exc.errors():
-            message, at_key = _pydantic_message(error)
-            loc = tuple(s for s in error["loc"] if isinstance(s, str | int))
-            c.add(name, loc, _suggest_field(message, at_key, loc), key=at_key)
-        return _salvage(name, data, c)
-    _check_unique_plans(name, document, c)
-    return _FileParts.of(name, document)
+    return _validated(name, data, c)
 
 
-def _check_unique_plans(name: str, document: ManifestFile, c: _Collector) -> None:
-    """A pricing plan named twice in one course points at the second, naming the first."""
-    for i, course in enumerate(document.courses or []):
-        first: dict[str, int] = {}
-        for j, price in enumerate(course.pricing or []):
-            if price.plan in first:
-                at = c.where(name, ("courses", i, "pricing", first[price.plan]))
-                c.add(name, ("courses", i, "pricing", j, "plan"),
-                      f"pricing plan '{price.plan}' appears twice; the first is at {at}")
+# The lists whose entries are validated one at a time, in the order their resources are
+# declared.
+ENTRY_LISTS = ("hierarchy", "courses", "groups", "users", "coupons", "moved")
+
+
+def _validated(name: str, data: dict[str, Any], c: _Collector) -> _FileParts:
+    """One file's blocks and resources, and what is valid of it even when some entries are
+    not (their errors reported), so that checks across files still see it.
+
+    The blocks are validated together, the entries of each list one by one, each raw entry
+    dropped as soon as its resources exist: a file of 100k users never holds its raw data,
+    its pydantic models and its resources all at once."""
+    lists = {k: data[k] for k in ENTRY_LISTS if isinstance(data.get(k), list)}
+    part = _FileParts(name, _blocks(name, {k: v for k, v in data.items() if k not in lists},
+                                    c), [], [])
+    part.broken = {k for k in ("provider", "state", "settings") if k in data}
+    part.broken -= part.singles.keys()
+    for key, entries in lists.items():
+        model = SECTIONS[key]
+        for i, entry in enumerate(entries):
+            entries[i] = None
+            try:
+                spec = model.model_validate(entry)
+            except ValidationError as exc:
+                _report(name, (key, i), exc, c)
+                _doubt(key, entry, part.doubtful)
+                continue
+            if isinstance(spec, MovedSpec):
+                part.moved.append(spec)
             else:
-                first[price.plan] = j
+                part.resources.extend(_resources_of(name, (key, i), spec, c))
+    return part
+
+
+def _blocks(name: str, blocks: dict[str, Any], c: _Collector) -> dict[str, Any]:
+    """The file's provider, state, settings, include and vars blocks that are valid (the
+    others reported); unknown top-level keys are reported here too."""
+    try:
+        document = ManifestFile.model_validate(blocks)
+    except ValidationError as exc:
+        _report(name, (), exc, c)
+        valid = {}
+        for key, value in blocks.items():  # each block on its own: keep the valid ones
+            try:
+                valid[key] = getattr(ManifestFile.model_validate({key: value}), key)
+            except ValidationError:
+                continue
+        document = ManifestFile.model_construct(**valid)
+    return {k: getattr(document, k) for k in ("provider", "state", "settings", "include", "vars")
+            if getattr(document, k) is not None}
+
+
+def _report(name: str, prefix: Loc, exc: ValidationError, c: _Collector) -> None:
+    for error in exc.errors():
+        message, at_key = _pydantic_message(error)
+        loc = (*prefix, *(s for s in error["loc"] if isinstance(s, str | int)))
+        c.add(name, loc, _suggest_field(message, at_key, loc), key=at_key)
+
+
+def _check_unique_plans(name: str, loc: Loc, course: CourseSpec, c: _Collector) -> None:
+    """A pricing plan named twice in one course points at the second, naming the first."""
+    first: dict[str, int] = {}
+    for j, price in enumerate(course.pricing or []):
+        if price.plan in first:
+            at = c.where(name, (*loc, "pricing", first[price.plan]))
+            c.add(name, (*loc, "pricing", j, "plan"),
+                  f"pricing plan '{price.plan}' appears twice; the first is at {at}")
+        else:
+            first[price.plan] = j
 
 
 # Each top-level list, and the model of one of its entries.
@@ -414,32 +463,6 @@ SECTIONS: dict[str, type[BaseModel]] = {
 # The key field of an entry, and the kind it declares (the hierarchy nests: any of its kinds).
 ENTRY_KEYS = {"groups": ("name", "group"), "users": ("email", "user"),
               "courses": ("key", "course"), "coupons": ("code", "coupon")}
-
-
-def _salvage(name: str, data: dict[str, Any], c: _Collector) -> _FileParts:
-    """The valid entries of a file that has invalid ones (already reported), and what the
-    invalid ones would declare, so references to them are not reported as unknown too."""
-    valid: dict[str, Any] = {}
-    doubtful: dict[str, set[str] | None] = {}
-    for key, value in data.items():
-        model = SECTIONS.get(key)
-        if model is None:
-            continue
-        entries = value if isinstance(value, list) else [value]
-        kept: list[BaseModel] = []
-        for entry in entries:
-            try:
-                kept.append(model.model_validate(entry))
-            except ValidationError:
-                _doubt(key, entry, doubtful)
-        valid[key] = kept if isinstance(value, list) else kept[0] if kept else None
-    document = ManifestFile.model_construct(**valid)
-    _check_unique_plans(name, document, c)
-    part = _FileParts.of(name, document)
-    part.doubtful = doubtful
-    part.broken = {str(k) for k in ("provider", "state", "settings") if k in data}
-    part.broken -= part.singles.keys()
-    return part
 
 
 def _doubt(section: str, entry: Any, doubtful: dict[str, set[str] | None]) -> None:
@@ -466,13 +489,6 @@ class _FileParts:
     # names declared by entries that failed validation, per kind (None: any name)
     doubtful: dict[str, set[str] | None] = field(default_factory=dict)
     broken: set[str] = field(default_factory=set)  # provider/state/settings blocks invalid
-
-    @classmethod
-    def of(cls, name: str, doc: ManifestFile) -> _FileParts:
-        singles = {k: getattr(doc, k) for k in ("provider", "state", "settings", "include",
-                                                 "vars")
-                   if getattr(doc, k) is not None}
-        return cls(name, singles, list(_resources_of(name, doc)), list(doc.moved or []))
 
 
 def _merge(directory: Path, parsed: list[_FileParts], c: _Collector) -> Config | None:
@@ -574,31 +590,36 @@ def _lifecycle(spec: Any) -> Lifecycle:
     return spec.lifecycle or _NO_LIFECYCLE
 
 
-def _resources_of(name: str, doc: ManifestFile) -> Iterator[Resource]:
-    """Desired resources with canonical attributes: only the fields the manifest sets."""
-    for r, region in enumerate(doc.hierarchy or []):
-        loc: Loc = ("hierarchy", r)
-        yield Resource("region", region.region, {"name": region.region},
-                       lifecycle=_lifecycle(region), origin=(name, loc))
-        for d, division in enumerate(region.divisions):
-            dloc = (*loc, "divisions", d)
-            division_key = f"{region.region}/{division.division}"
-            yield Resource("division", division_key,
-                           {"name": division.division, "region": region.region},
-                           lifecycle=_lifecycle(division), origin=(name, dloc))
-            for p, department in enumerate(division.departments):
-                yield Resource("department", f"{division_key}/{department.name}",
-                               {"name": department.name, "division": division_key},
-                               lifecycle=_lifecycle(department),
-                               origin=(name, (*dloc, "departments", p)))
-    for i, course in enumerate(doc.courses or []):
-        yield _resource("course", course.key, course, (name, ("courses", i)))
-    for i, group in enumerate(doc.groups or []):
-        yield _resource("group", group.name, group, (name, ("groups", i)))
-    for i, user in enumerate(doc.users or []):
-        yield _resource("user", str(user.email).lower(), user, (name, ("users", i)))
-    for i, coupon in enumerate(doc.coupons or []):
-        yield _resource("coupon", coupon.code, coupon, (name, ("coupons", i)))
+def _resources_of(name: str, loc: Loc, spec: BaseModel, c: _Collector) -> Iterator[Resource]:
+    """The resources one valid entry declares, with canonical attributes: only the fields
+    the manifest sets. A region declares its divisions and departments too."""
+    if isinstance(spec, RegionSpec):
+        yield from _hierarchy(name, loc, spec)
+    elif isinstance(spec, CourseSpec):
+        _check_unique_plans(name, loc, spec, c)
+        yield _resource("course", spec.key, spec, (name, loc))
+    elif isinstance(spec, GroupSpec):
+        yield _resource("group", spec.name, spec, (name, loc))
+    elif isinstance(spec, UserSpec):
+        yield _resource("user", str(spec.email).lower(), spec, (name, loc))
+    elif isinstance(spec, CouponSpec):
+        yield _resource("coupon", spec.code, spec, (name, loc))
+
+
+def _hierarchy(name: str, loc: Loc, region: RegionSpec) -> Iterator[Resource]:
+    yield Resource("region", region.region, {"name": region.region},
+                   lifecycle=_lifecycle(region), origin=(name, loc))
+    for d, division in enumerate(region.divisions):
+        dloc = (*loc, "divisions", d)
+        division_key = f"{region.region}/{division.division}"
+        yield Resource("division", division_key,
+                       {"name": division.division, "region": region.region},
+                       lifecycle=_lifecycle(division), origin=(name, dloc))
+        for p, department in enumerate(division.departments):
+            yield Resource("department", f"{division_key}/{department.name}",
+                           {"name": department.name, "division": division_key},
+                           lifecycle=_lifecycle(department),
+                           origin=(name, (*dloc, "departments", p)))
 
 
 def _resource(
@@ -608,9 +629,9 @@ def _resource(
     schema = SCHEMAS[kind]
     attrs: dict[str, Any] = {}
     secrets: dict[str, str] = {}
-    fields_set = spec.model_fields_set
+    fields_set, values = spec.model_fields_set, spec.__dict__
     for field_name in [f for f in schema.fields if f in fields_set]:
-        value = getattr(spec, field_name)
+        value = values[field_name]
         if field_name in schema.write_only:
             if value is not None:
                 secrets[field_name] = value.get_secret_value()
