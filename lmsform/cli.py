@@ -649,7 +649,7 @@ def _matching(the_state: State, patterns: tuple[str, ...]) -> list[str]:
 def state_show(patterns: tuple[str, ...], config_dir: Path) -> None:
     """Managed resources as recorded (addresses or glob patterns)."""
     with engine.open_state(_load(config_dir, offline=True)) as the_state:
-        shown = [{"address": a, **the_state.resources[a].model_dump()}
+        shown = [{"address": a, **the_state.resources[a].dump()}
                  for a in _matching(the_state, patterns)]
     click.echo(json.dumps(shown[0] if len(shown) == 1 else shown, indent=2))
 

@@ -15,6 +15,7 @@ writes.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Collection
 from typing import Any, Literal
 
@@ -120,5 +121,5 @@ def accept(state: State, drift: list[Drift]) -> None:
             state.remove(item.address)
             continue
         attributes = {**entry.attributes, **(item.live or {})}
-        state.put(item.address, entry.model_copy(update={
-            "id": item.new_id or entry.id, "attributes": attributes}))
+        state.put(item.address, dataclasses.replace(
+            entry, id=item.new_id or entry.id, attributes=attributes))

@@ -345,6 +345,16 @@ class _Planner:
         """Live attributes with references translated from vendor ids to address keys."""
         return live_view(kind, self.provider.normalise(kind, live.attrs), self._key_of)
 
+    def _views(self, kind: str, listing: list[LiveResource]) -> dict[str, dict[str, Any]]:
+        """A kind's live views by id. The raw listing is consumed as the views are made: of
+        100k users, the two are never both whole in memory."""
+        views: dict[str, dict[str, Any]] = {}
+        listing.reverse()
+        while listing:
+            live = listing.pop()
+            views[live.id] = self._view(kind, live)
+        return views
+
     def _key_of(self, kind: str, vendor_id: Any) -> str:
         """The address key of a live resource; '#id' for one lmsform could not name; an
         external kind's ids are their own keys."""
@@ -368,8 +378,7 @@ class _Planner:
         return unstored | set(resource.lifecycle.ignore_changes)
 
     def _plan_kind(self, kind: str, desired: list[Resource]) -> Iterator[Operation]:
-        # Only the translated views are kept: the raw listing is dropped to save memory.
-        views = {r.id: self._view(kind, r) for r in self.live.pop(kind, [])}
+        views = self._views(kind, self.live.pop(kind, []))
         self.live_counts[kind] = len(views)
         by_natural: dict[str, list[str]] = defaultdict(list)
         for live_id, view in views.items():

@@ -85,13 +85,12 @@ class Resource:
 class LiveResource:
     """A resource as the LMS reports it: the vendor's id and canonical attributes.
 
-    Reference fields hold vendor ids here; server-only fields (created time...) go in `extra`,
-    which is never diffed.
+    Reference fields hold vendor ids here. What the vendor keeps that lmsform does not
+    manage (created times...) is left out: 100k users' worth of it would only cost memory.
     """
 
     id: str
     attrs: dict[str, Any]
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def references(kind: str, attrs: dict[str, Any] | None) -> Iterator[tuple[str, str, str]]:

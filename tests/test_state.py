@@ -77,9 +77,9 @@ def test_a_journal_of_another_lineage_is_never_replayed(tmp_path: Path) -> None:
     state.save()
     journal = tmp_path / "s.json.journal"
     records = [
-        {"lineage": "another-state", "put": "group.Stranger", "entry": entry("9").model_dump()},
+        {"lineage": "another-state", "put": "group.Stranger", "entry": entry("9").dump()},
         {"lineage": "another-state", "remove": "group.A"},
-        {"lineage": state.lineage, "put": "group.B", "entry": entry("2").model_dump()},
+        {"lineage": state.lineage, "put": "group.B", "entry": entry("2").dump()},
     ]
     journal.write_text("".join(json.dumps(r) + "\n" for r in records))
     recovered = load(path)

@@ -224,7 +224,7 @@ class IlmsProvider(HttpProvider):
         if kind in {"region", "division", "department"}:
             return self._hierarchy()[kind]
         if kind == "course":
-            return [LiveResource(str(c["ID"]), _course_attrs(c), {"type": c.get("Type")})
+            return [LiveResource(str(c["ID"]), _course_attrs(c))
                     for c in self._courses()]
         if kind == "group":
             courses = self._each(self._groups(), lambda g: [
@@ -240,7 +240,7 @@ class IlmsProvider(HttpProvider):
                     **_user_attrs(u, self._department_id),
                     "groups": memberships.get(str(u["ID"]), []),
                     "enrollments": enrollments.get(str(u["ID"]), []),
-                }, {"registered": u["Profile"].get("F032")})
+                })
                 for u in self._pages("/users", userstatus="active,inactive")
             ]
         raise LmsformError(f"ilms does not manage {kind}s")

@@ -30,7 +30,7 @@ def test_listing_a_missing_file_creates_nothing(lms: LocalProvider) -> None:
     assert not lms.path.exists()
 
 
-def test_create_assigns_ids_and_server_fields(lms: LocalProvider) -> None:
+def test_create_assigns_ids_and_fills_defaults(lms: LocalProvider) -> None:
     department = hierarchy(lms)
     group = lms.create("group", {"name": "Managers"})
     user_id = lms.create("user", {"email": "Ada@Example.com", "department": department,
@@ -39,7 +39,7 @@ def test_create_assigns_ids_and_server_fields(lms: LocalProvider) -> None:
     assert user.id == user_id
     assert user.attrs["department"] == department and user.attrs["groups"] == [group]
     assert user.attrs["active"] is True and "password" not in user.attrs
-    assert user.extra["created_at"]
+    assert user.attrs["role"] == "learner"
 
 
 def test_emails_are_unique_case_insensitively(lms: LocalProvider) -> None:
