@@ -23,7 +23,7 @@ from pydantic_core import ErrorDetails
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from lmsform import backends, providers
+from lmsform import backends, memory, providers
 from lmsform.backends import BackendSettings
 from lmsform.errors import LmsformError, ManifestError, Problem, display_path
 from lmsform.manifest import (
@@ -345,6 +345,7 @@ def load_config(directory: Path, *, offline: bool = False,
     if collector.errors:
         raise ManifestError(collector.problems)
     assert config is not None
+    memory.release_after(len(config.resources))
     config.warnings = collector.problems
     config.files = collector.files
     log.info("loaded %d manifests declaring %d resources from %s in %.2fs", len(paths),

@@ -213,6 +213,7 @@ def make_plan(config: Config, state: State, provider: Provider,
     declared: dict[str, list[str]] = defaultdict(list)
     for resource in config.resources.values():
         declared[resource.kind].append(resource.key)
+    _share_recorded(config, state)
     timings: dict[str, tuple[int, float]] = {}
     live = fetch_live(provider, kinds, options.parallelism, recorded, declared, timings)
     planner = _Planner(config, state, provider, live, options)
@@ -248,6 +249,16 @@ def make_plan(config: Config, state: State, provider: Provider,
     plan.blocked = _safety(plan, planner.managed, planner.live_counts,
                            config.settings.max_delete_fraction, options.max_deletes)
     return plan
+
+
+def _share_recorded(config: Config, state: State) -> None:
+    """A state entry whose recorded attributes equal the manifests' takes the manifests'
+    dict, before the LMS is read: in a converged plan of 100k users the state's copies are
+    100 MB that nothing needs twice. Neither side is ever changed in place."""
+    for address, entry in state.resources.items():
+        resource = config.resources.get(address)
+        if resource is not None and entry.attributes == resource.attrs:
+            entry.attributes = resource.attrs
 
 
 def _hide_secrets(operations: list[Operation], secrets: Secrets) -> None:

@@ -113,12 +113,11 @@ def map_references(kind: str, attrs: dict[str, Any],
 def live_view(kind: str, attrs: dict[str, Any],
               translate: Callable[[str, Any], str]) -> dict[str, Any]:
     """Live attributes as the engine compares them: references translated to address keys,
-    then canonical (`map_references` and `normalise` in one copy, as planning does it for
-    every live resource)."""
-    out = dict(attrs)
-    _translate(kind, out, translate)
-    _make_canonical(kind, out)
-    return out
+    then canonical, in place: the dict is a listing's, which its reader owns
+    (`Provider.list_all`), and a copy of each of 100k users' would only cost memory."""
+    _translate(kind, attrs, translate)
+    _make_canonical(kind, attrs)
+    return attrs
 
 
 def _translate(kind: str, attrs: dict[str, Any], translate: Callable[[str, Any], str]) -> None:

@@ -102,7 +102,8 @@ class Provider(ABC):
 
     @abstractmethod
     def list_all(self, kind: str) -> list[LiveResource]:
-        """Every live resource of a listable kind, reading all pages."""
+        """Every live resource of a listable kind, reading all pages. Each call returns new
+        attribute dicts, which the caller owns: the planner makes them canonical in place."""
 
     def read(self, kind: str, ids: list[str]) -> list[LiveResource]:
         """The live resources with these ids; ids that no longer exist are left out. Called
