@@ -23,7 +23,7 @@ from lmsform.backends import StateBackend
 from lmsform.config import Config
 from lmsform.errors import LmsformError
 from lmsform.plan import Plan
-from lmsform.planner import PlanOptions, make_plan
+from lmsform.planner import PlanOptions, make_plan, start_reading
 from lmsform.providers.base import Provider
 from lmsform.state import State, copy_state
 
@@ -84,9 +84,10 @@ def migrate_state(config: Config, target: backends.BackendSettings, *, force: bo
 
 
 def plan(config: Config, options: PlanOptions) -> Plan:
-    """What apply would do now; reads the state without locking it."""
-    with open_workspace(config) as ws:
-        return make_plan(config, State.load(ws.backend), ws.provider, options)
+    """What apply would do now; reads the state without locking it (while the LMS is
+    being read)."""
+    with open_workspace(config) as ws, start_reading(config, ws.provider, options) as reading:
+        return make_plan(config, State.load(ws.backend), ws.provider, options, reading)
 
 
 @dataclass
@@ -109,11 +110,13 @@ def apply(config: Config, options: PlanOptions, *, saved: Plan | None = None,
         raise LmsformError("this is a --refresh-only plan: it reports drift and applies "
                            "nothing; accept drift with `lmsform apply --refresh-only`")
     with open_workspace(config) as ws, backends.hold_lock(ws.backend, "apply", lock_timeout):
-        state = State.load(ws.backend)
         if saved is not None:
+            state = State.load(ws.backend)
             the_plan = verify_saved_plan(saved, config, state, ws.provider, options)
         else:
-            the_plan = make_plan(config, state, ws.provider, options)
+            with start_reading(config, ws.provider, options) as reading:
+                state = State.load(ws.backend)  # while the LMS is being read
+                the_plan = make_plan(config, state, ws.provider, options, reading)
         hooks.show(the_plan)
         if not the_plan.has_changes:
             return None
@@ -136,10 +139,11 @@ def refresh(config: Config, options: PlanOptions, *, hooks: ApplyHooks | None = 
     hooks = hooks or ApplyHooks()
     with open_workspace(config) as ws, \
             backends.hold_lock(ws.backend, "apply --refresh-only", lock_timeout):
-        state = State.load(ws.backend)
         options = PlanOptions(options.targets, options.excludes, options.max_deletes,
                               options.parallelism, refresh_only=True)
-        the_plan = make_plan(config, state, ws.provider, options)
+        with start_reading(config, ws.provider, options) as reading:
+            state = State.load(ws.backend)  # while the LMS is being read
+            the_plan = make_plan(config, state, ws.provider, options, reading)
         hooks.show(the_plan)
         if not the_plan.drift:
             return None

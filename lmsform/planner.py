@@ -14,7 +14,7 @@ import fnmatch
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -147,40 +147,85 @@ def _undeletable_users(config: Config, provider: type[Provider] | Provider) -> l
             f"users; {switch}. {support.advice}".rstrip()]
 
 
-def fetch_live(provider: Provider, kinds: list[str], parallelism: int,
-               recorded: dict[str, dict[str, str]] | None = None,
-               declared: dict[str, list[str]] | None = None,
-               timings: dict[str, tuple[int, float]] | None = None,
-               ) -> dict[str, list[LiveResource]]:
-    """Every kind read once, the kinds concurrently: one listing (all pages) per listable
-    kind; for a kind the LMS cannot list, the ids state `recorded` (kind -> key -> id) read
-    back, and the `declared` keys state does not know looked up one by one. `timings`
-    receives, per kind, how many were read and in how many seconds."""
-    recorded, declared = recorded or {}, declared or {}
-    timings = {} if timings is None else timings
+class LiveRead:
+    """The LMS being read in the background: every listable kind is listed from the moment
+    reading starts, so the listings (pages over the network, for a vendor) come in while the
+    caller loads the state; a kind the LMS cannot list waits for the ids state records
+    (`result`). Made by `start_reading`, after the checks that need no LMS."""
 
-    def timed_read(kind: str) -> list[LiveResource]:
+    def __init__(self, provider: Provider, kinds: list[str], parallelism: int) -> None:
+        self.provider, self.kinds, self.parallelism = provider, kinds, parallelism
+        # the manifests as `start_reading` checked them, and what --drop-unsupported left out
+        self.checked: Config | None = None
+        self.dropped: list[str] = []
+        self.timings: dict[str, tuple[int, float]] = {}  # per kind: how many, in how long
+        self._pool = ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(self.kinds))))
+        self._futures = {kind: self._pool.submit(self._timed, kind, provider.list_all, kind)
+                         for kind in self.kinds
+                         if provider.capabilities.kinds[kind].listable}
+
+    def __enter__(self) -> LiveRead:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop reading what has not started (after an error, nobody waits for it)."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def result(self, recorded: dict[str, dict[str, str]] | None = None,
+               declared: dict[str, list[str]] | None = None) -> dict[str, list[LiveResource]]:
+        """Every kind, read once: the listings, and for a kind the LMS cannot list, the ids
+        state `recorded` (kind -> key -> id) read back and the `declared` keys state does
+        not know looked up one by one."""
+        recorded, declared = recorded or {}, declared or {}
+        for kind in self.kinds:
+            if kind not in self._futures:
+                self._futures[kind] = self._pool.submit(
+                    self._timed, kind, _read_unlistable, self.provider, kind,
+                    recorded.get(kind, {}), declared.get(kind, []), self.parallelism)
+        live: dict[str, list[LiveResource]] = {}
+        try:
+            for kind in self.kinds:
+                live[kind] = self._futures[kind].result()
+        except ProviderError as exc:
+            raise ProviderError(f"reading {kind}s: {exc.call}", exc.vendor_message,
+                                status=exc.status) from None
+        finally:
+            self.close()
+        return live
+
+    def _timed(self, kind: str, read: Callable[..., list[LiveResource]],
+               *args: Any) -> list[LiveResource]:
         start = time.monotonic()
-        if provider.capabilities.kinds[kind].listable:
-            found = provider.list_all(kind)
-        else:
-            found = _read_unlistable(provider, kind, recorded.get(kind, {}),
-                                     declared.get(kind, []), parallelism)
+        found = read(*args)
         seconds = time.monotonic() - start
         log.info("read %d %ss in %.2fs", len(found), kind, seconds)
-        timings[kind] = (len(found), seconds)
+        self.timings[kind] = (len(found), seconds)
         return found
 
-    with ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(kinds)))) as pool:
-        futures = {kind: pool.submit(timed_read, kind) for kind in kinds}
-        live: dict[str, list[LiveResource]] = {}
-        for kind, future in futures.items():
-            try:
-                live[kind] = future.result()
-            except ProviderError as exc:
-                raise ProviderError(f"reading {kind}s: {exc.call}", exc.vendor_message,
-                                    status=exc.status) from None
-    return live
+
+def start_reading(config: Config, provider: Provider, options: PlanOptions) -> LiveRead:
+    """Check what the manifests ask of the provider, which needs no LMS (and fails before
+    any call), then start reading the LMS for `make_plan`."""
+    dropped: list[str] = []
+    if options.drop_unsupported:
+        config, dropped = without_unsupported(config, provider)
+    if not options.refresh_only:  # drift concerns the LMS and state, not the manifests
+        check_capabilities(config, provider)
+    reading = LiveRead(provider, [k for k in KINDS if k in provider.capabilities.kinds],
+                       options.parallelism)
+    reading.checked, reading.dropped = config, dropped
+    return reading
+
+
+def fetch_live(provider: Provider, kinds: list[str], parallelism: int,
+               recorded: dict[str, dict[str, str]] | None = None,
+               ) -> dict[str, list[LiveResource]]:
+    """These kinds read at once (`LiveRead.result`), for export."""
+    with LiveRead(provider, kinds, parallelism) as reading:
+        return reading.result(recorded)
 
 
 def _read_unlistable(provider: Provider, kind: str, recorded: dict[str, str],
@@ -198,26 +243,18 @@ def _read_unlistable(provider: Provider, kind: str, recorded: dict[str, str],
 
 
 def make_plan(config: Config, state: State, provider: Provider,
-              options: PlanOptions | None = None) -> Plan:
+              options: PlanOptions | None = None, reading: LiveRead | None = None) -> Plan:
+    """The plan; `reading` is the LMS already being read (`start_reading`), or it is read
+    now."""
     options = options or PlanOptions()
-    dropped: list[str] = []
-    if options.drop_unsupported:
-        config, dropped = without_unsupported(config, provider)
-    if not options.refresh_only:  # drift concerns the LMS and state, not the manifests
-        check_capabilities(config, provider)
-    _check_provider_identity(state, provider)
-    kinds = [k for k in KINDS if k in provider.capabilities.kinds]
-    recorded: dict[str, dict[str, str]] = defaultdict(dict)
-    for address, entry in state.resources.items():
-        recorded[entry.kind][split_address(address)[1]] = entry.id
-    declared: dict[str, list[str]] = defaultdict(list)
-    for resource in config.resources.values():
-        declared[resource.kind].append(resource.key)
-    _share_recorded(config, state)
-    timings: dict[str, tuple[int, float]] = {}
-    live = fetch_live(provider, kinds, options.parallelism, recorded, declared, timings)
+    with reading or start_reading(config, provider, options) as reading:
+        assert reading.checked is not None, "a reading for a plan comes from start_reading"
+        config, dropped = reading.checked, reading.dropped
+        _check_provider_identity(state, provider)
+        _share_recorded(config, state)
+        live = reading.result(*_known_keys(config, state))
     planner = _Planner(config, state, provider, live, options)
-    operations = planner.run(kinds)
+    operations = planner.run(reading.kinds)
     known = {*config.resources, *state.resources, *planner.ids}
     _check_patterns(options.targets + options.excludes, known)
     operations = _select(operations, options)
@@ -232,7 +269,7 @@ def make_plan(config: Config, state: State, provider: Provider,
         operations=operations,
         unmanaged={k: n for k, n in planner.unmanaged.items() if n is None or n},
         warnings=planner.warnings,
-        notes=_read_one_by_one(provider, timings),
+        notes=_read_one_by_one(provider, reading.timings),
         refresh_only=options.refresh_only,
         drift=[d for d in planner.drift if _chosen(d.address, options)],
         drop_unsupported=options.drop_unsupported,
@@ -249,6 +286,19 @@ def make_plan(config: Config, state: State, provider: Provider,
     plan.blocked = _safety(plan, planner.managed, planner.live_counts,
                            config.settings.max_delete_fraction, options.max_deletes)
     return plan
+
+
+def _known_keys(config: Config, state: State
+                ) -> tuple[dict[str, dict[str, str]], dict[str, list[str]]]:
+    """What to read of a kind the LMS cannot list: the ids state records (kind -> key ->
+    id) and the keys the manifests declare (kind -> keys)."""
+    recorded: dict[str, dict[str, str]] = defaultdict(dict)
+    for address, entry in state.resources.items():
+        recorded[entry.kind][split_address(address)[1]] = entry.id
+    declared: dict[str, list[str]] = defaultdict(list)
+    for resource in config.resources.values():
+        declared[resource.kind].append(resource.key)
+    return recorded, declared
 
 
 def _share_recorded(config: Config, state: State) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import hashlib
 import json
 import os
@@ -146,7 +147,9 @@ class LocalProvider(Provider):
         self.settings: LocalSettings = settings
         self.path = config_dir / settings.path
 
-        self._lock = threading.Lock()
+        # one connection, shared by the planner's and apply's threads; closing takes it too,
+        # so that a listing still running after an error finishes before its cursor goes
+        self._lock = threading.RLock()
         self._db: sqlite3.Connection | None = None
         self._read_only = False
 
@@ -195,35 +198,28 @@ class LocalProvider(Provider):
             ) from None
 
     def close(self) -> None:
-        if self._db is not None:
-            if not self._read_only:
-                # Back to a rollback journal between runs: a read-only plan then needs no
-                # -wal/-shm files, so it writes nothing beside the LMS file.
-                with contextlib.suppress(sqlite3.Error):
-                    self._db.execute("PRAGMA journal_mode=DELETE")
-            self._db.close()
-            self._db = None
+        with self._lock:
+            if self._db is not None:
+                if not self._read_only:
+                    # Back to a rollback journal between runs: a read-only plan then needs no
+                    # -wal/-shm files, so it writes nothing beside the LMS file.
+                    with contextlib.suppress(sqlite3.Error):
+                        self._db.execute("PRAGMA journal_mode=DELETE")
+                self._db.close()
+                self._db = None
 
     # reading
 
     def list_all(self, kind: str) -> list[LiveResource]:
         if self._db is None and not self.path.exists():
             return []
-        table = TABLES[kind][0]
         with self._lock:
-            links = {f: self._links(*spec) for f, spec in LINKS.get(kind, {}).items()}
             prices = self._prices() if kind == "course" else {}
-            rows = self.reader.execute(f"SELECT * FROM {table} ORDER BY id")
+            rows = self.reader.execute(_listing_query(kind))
             names = [d[0] for d in rows.description]
             # row by row from the cursor: 100k users never sit in memory twice
-            return [_live(kind, dict(zip(names, values, strict=True)), links, prices)
+            return [_live(kind, dict(zip(names, values, strict=True)), prices)
                     for values in rows]
-
-    def _links(self, table: str, owner: str, member: str) -> dict[int, list[str]]:
-        found: dict[int, list[str]] = defaultdict(list)
-        for owner_id, member_id in self.reader.execute(f"SELECT {owner}, {member} FROM {table}"):
-            found[owner_id].append(str(member_id))
-        return found
 
     def _prices(self) -> dict[int, list[dict[str, Any]]]:
         found: dict[int, list[dict[str, Any]]] = defaultdict(list)
@@ -374,16 +370,28 @@ class _Transaction:
         return False
 
 
-def _live(kind: str, row: dict[str, Any], links: dict[str, dict[int, list[str]]],
-          prices: dict[int, list[dict[str, Any]]]) -> LiveResource:
-    """One row of a kind's table, with its links and prices, as canonical attributes."""
+@functools.cache
+def _listing_query(kind: str) -> str:
+    """A kind's rows, each with its links' member ids as one comma-separated column per
+    field (SQLite gathers them through the link tables' keys, faster than Python could)."""
+    table = TABLES[kind][0]
+    links = "".join(f", (SELECT group_concat({member}) FROM {link} WHERE {owner} = t.id) "
+                    f'AS "{field}"'
+                    for field, (link, owner, member) in LINKS.get(kind, {}).items())
+    return f"SELECT t.*{links} FROM {table} AS t ORDER BY t.id"
+
+
+def _live(kind: str, row: dict[str, Any], prices: dict[int, list[dict[str, Any]]]
+          ) -> LiveResource:
+    """One row of a kind's listing query, with its prices, as canonical attributes."""
     attrs: dict[str, Any] = {c: row[c] for c in TABLES[kind][1]}
     for field, column in PARENTS.get(kind, {}).items():
         attrs[field] = None if row[column] is None else str(row[column])
-    for field, members in links.items():
-        attrs[field] = members.get(row["id"], [])
-    for column in JSON_COLUMNS & row.keys():
-        attrs[column] = json.loads(row[column])
+    for field in LINKS.get(kind, ()):
+        attrs[field] = row[field].split(",") if row[field] else []
+    for column in JSON_COLUMNS:
+        if column in row:
+            attrs[column] = {} if row[column] == "{}" else json.loads(row[column])
     if "active" in row:
         attrs["active"] = bool(row["active"])
     if kind == "course":
