@@ -36,8 +36,9 @@ def managed_view(kind: str, desired: dict[str, Any], live: dict[str, Any],
 
     Only fields the manifest sets are managed; of `custom`, only the keys it sets.
     """
-    skip = set(ignore) | SCHEMAS[kind].write_only
-    want = {f: v for f, v in desired.items() if f not in skip}
+    skip = SCHEMAS[kind].write_only.union(ignore)
+    want = {f: v for f, v in desired.items() if f not in skip} if skip & desired.keys() \
+        else desired
     have = {f: live.get(f) for f in want}
     if isinstance(want.get("custom"), dict):
         live_custom = have.get("custom") or {}

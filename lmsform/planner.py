@@ -419,9 +419,10 @@ class _Planner:
     def _key_of(self, kind: str, vendor_id: Any) -> str:
         """The address key of a live resource; '#id' for one lmsform could not name; an
         external kind's ids are their own keys."""
+        vendor_id = str(vendor_id)
         if kind in self.caps.external_kinds:
-            return str(vendor_id)
-        return self.keys[kind].get(str(vendor_id)) or f"#{vendor_id}"
+            return vendor_id
+        return self.keys[kind].get(vendor_id) or f"#{vendor_id}"
 
     def _match_keys(self, kind: str, attrs: dict[str, Any]) -> list[str]:
         return self.provider.match_keys(kind, attrs) + natural_keys(kind, attrs)
@@ -441,36 +442,11 @@ class _Planner:
     def _plan_kind(self, kind: str, desired: list[Resource]) -> Iterator[Operation]:
         views = self._views(kind, self.live.pop(kind, []))
         self.live_counts[kind] = len(views)
-        by_natural: dict[str, list[str]] = defaultdict(list)
-        for live_id, view in views.items():
-            for key in self._match_keys(kind, view):
-                by_natural[key].append(live_id)
-
-        claimed: dict[str, str] = {}  # live id -> desired address
-        matches: dict[str, tuple[str, str]] = {}  # address -> (live id, how)
-        # First by state: an address state knows keeps its id even if its name changed.
-        for resource in desired:
-            entry = self.state_view.get(resource.address)
-            if entry is not None and entry.id in views and entry.id not in claimed:
-                claimed[entry.id] = resource.address
-                matches[resource.address] = (entry.id, "state")
-        # Then by natural key, never taking an id that state gives to another live address.
         desired_addresses = {r.address for r in desired}
-        for resource in desired:
-            if resource.address in matches:
-                continue
-            for key in self._match_keys(kind, resource.attrs):
-                candidates = [
-                    i for i in by_natural.get(key, [])
-                    if i not in claimed and self.owner.get((kind, i)) not in desired_addresses
-                ]
-                if candidates:
-                    claimed[candidates[0]] = resource.address
-                    matches[resource.address] = (candidates[0], "natural")
-                    break
+        claimed, matches = self._match(kind, views, desired, desired_addresses)
         self._complete(kind, views, desired, matches)
         if self.options.refresh_only:
-            self.drift += self._drift(kind, views, by_natural)
+            self.drift += self._drift(kind, views, self._natural_index(kind, views))
 
         for resource in desired:
             match = matches.get(resource.address)
@@ -491,6 +467,43 @@ class _Planner:
                                      for i, v in views.items()}
 
         yield from self._removals(kind, desired_addresses, claimed, views)
+
+    def _match(self, kind: str, views: dict[str, dict[str, Any]], desired: list[Resource],
+               desired_addresses: set[str]
+               ) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
+        """Desired resources paired with live ids: live id -> address, and address ->
+        (live id, "state" or "natural")."""
+        claimed: dict[str, str] = {}
+        matches: dict[str, tuple[str, str]] = {}
+        # First by state: an address state knows keeps its id even if its name changed.
+        for resource in desired:
+            entry = self.state_view.get(resource.address)
+            if entry is not None and entry.id in views and entry.id not in claimed:
+                claimed[entry.id] = resource.address
+                matches[resource.address] = (entry.id, "state")
+        # Then by natural key, never taking an id that state gives to another live address.
+        unmatched = [r for r in desired if r.address not in matches]
+        by_natural = self._natural_index(kind, views) if unmatched else {}
+        for resource in unmatched:
+            for key in self._match_keys(kind, resource.attrs):
+                candidates = [
+                    i for i in by_natural.get(key, [])
+                    if i not in claimed and self.owner.get((kind, i)) not in desired_addresses
+                ]
+                if candidates:
+                    claimed[candidates[0]] = resource.address
+                    matches[resource.address] = (candidates[0], "natural")
+                    break
+        return claimed, matches
+
+    def _natural_index(self, kind: str, views: dict[str, dict[str, Any]]
+                       ) -> dict[str, list[str]]:
+        """Live ids by natural key; built only when something is left to match by it."""
+        by_natural: dict[str, list[str]] = defaultdict(list)
+        for live_id, view in views.items():
+            for key in self._match_keys(kind, view):
+                by_natural[key].append(live_id)
+        return by_natural
 
     def _complete(self, kind: str, views: dict[str, dict[str, Any]], desired: list[Resource],
                   matches: dict[str, tuple[str, str]]) -> None:

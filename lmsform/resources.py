@@ -75,10 +75,11 @@ class Resource:
     secrets: dict[str, str] = field(default_factory=dict)
     lifecycle: Lifecycle = field(default_factory=Lifecycle)
     origin: tuple[str, tuple[str | int, ...]] | None = None  # (file name, path in that file)
+    # kind.key, made once: a plan looks it up a dozen times per resource
+    address: str = field(init=False)
 
-    @property
-    def address(self) -> str:
-        return f"{self.kind}.{self.key}"
+    def __post_init__(self) -> None:
+        self.address = f"{self.kind}.{self.key}"
 
 
 @dataclass(slots=True)
