@@ -419,10 +419,10 @@ class _Planner:
     def _key_of(self, kind: str, vendor_id: Any) -> str:
         """The address key of a live resource; '#id' for one lmsform could not name; an
         external kind's ids are their own keys."""
-        vendor_id = str(vendor_id)
+        text = str(vendor_id)
         if kind in self.caps.external_kinds:
-            return vendor_id
-        return self.keys[kind].get(vendor_id) or f"#{vendor_id}"
+            return text
+        return self.keys[kind].get(text) or f"#{text}"
 
     def _match_keys(self, kind: str, attrs: dict[str, Any]) -> list[str]:
         return self.provider.match_keys(kind, attrs) + natural_keys(kind, attrs)

@@ -117,7 +117,7 @@ def live_view(kind: str, attrs: dict[str, Any],
     then canonical, in place: the dict is a listing's, which its reader owns
     (`Provider.list_all`), and a copy of each of 100k users' would only cost memory."""
     _translate(kind, attrs, translate)
-    _make_canonical(kind, attrs)
+    make_canonical(kind, attrs)
     return attrs
 
 
@@ -221,11 +221,12 @@ _CANONICAL: dict[str, dict[str, Callable[[Any], Any]]] = {
 def normalise(kind: str, attrs: dict[str, Any]) -> dict[str, Any]:
     """Canonical form of attributes, applied to both sides of every comparison."""
     out = dict(attrs)
-    _make_canonical(kind, out)
+    make_canonical(kind, out)
     return out
 
 
-def _make_canonical(kind: str, attrs: dict[str, Any]) -> None:
+def make_canonical(kind: str, attrs: dict[str, Any]) -> None:
+    """`normalise` in place, for a dict its maker owns."""
     for name, canonical in _CANONICAL[kind].items():
         value = attrs.get(name)
         if value is not None:
