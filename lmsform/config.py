@@ -7,6 +7,7 @@ together in one ManifestError, before anything is contacted or written.
 from __future__ import annotations
 
 import difflib
+import itertools
 import logging
 import os
 import re
@@ -43,7 +44,7 @@ from lmsform.manifest import (
 from lmsform.providers.base import ProviderSettings
 from lmsform.resources import SCHEMAS, Resource, make_canonical, references, split_address
 from lmsform.secrets import Secrets, secret_settings
-from lmsform.yamlfile import Position, YamlFile, YamlSyntaxError
+from lmsform.yamlfile import LaterRunError, Position, YamlFile, YamlSyntaxError
 
 log = logging.getLogger(__name__)
 # `$${` (an escaped `${`), a reference with an optional default (which holds no `${` nor
@@ -367,23 +368,47 @@ def _read_file(path: Path, c: _Collector, offline: bool,
                                   f"{exc.strerror or type(exc).__name__}"))
         return None
     c.files[name] = yaml_file
+    interpolated = yaml_file.mentions("${")
+    reported = len(c.problems)
     try:
-        data = yaml_file.load()
+        # a long list is read a run at a time, unless interpolation needs it whole
+        data, later = (yaml_file.load(), {}) if interpolated else yaml_file.load_in_runs()
+        if not _is_manifest(name, data, c):
+            return None
+        if interpolated:
+            data = _interpolate(data, (), lambda loc, m: c.add(name, loc, m, warn=offline),
+                                lambda loc, m: c.add(name, loc, m), variables)
+        return _validated(name, data, c, later)
+    except LaterRunError:
+        del c.problems[reported:]  # what the runs read so far said, said again below
+        return _read_again(name, yaml_file, c)
     except YamlSyntaxError as exc:
         c.problems.append(Problem(name, exc.position.line, exc.position.column, "",
                                   exc.message))
         return None
-    if data is None:
+
+
+def _read_again(name: str, yaml_file: YamlFile, c: _Collector) -> _FileParts | None:
+    """A file whose later runs did not parse, read whole by the loader that says where."""
+    try:
+        data = yaml_file.load_full()
+    except YamlSyntaxError as exc:
+        c.problems.append(Problem(name, exc.position.line, exc.position.column, "",
+                                  exc.message))
         return None
+    return _validated(name, data, c) if _is_manifest(name, data, c) else None
+
+
+def _is_manifest(name: str, data: Any, c: _Collector) -> bool:
+    """Whether a file is a manifest (an empty one is, and declares nothing); the error
+    says what the file is not, never what it holds: it may be any file linked here."""
+    if data is None:
+        return False
     if not isinstance(data, dict) or (data and not data.keys() & ManifestFile.model_fields):
-        # say what the file is not, never what it holds: it may be any file linked here
         c.add(name, (), "not an lmsform manifest: a manifest is a mapping with some of the "
               f"keys {', '.join(ManifestFile.model_fields)}")
-        return None
-    if yaml_file.mentions("${"):
-        data = _interpolate(data, (), lambda loc, m: c.add(name, loc, m, warn=offline),
-                            lambda loc, m: c.add(name, loc, m), variables)
-    return _validated(name, data, c)
+        return False
+    return True
 
 
 # The lists whose entries are validated one at a time, in the order their resources are
@@ -391,33 +416,48 @@ def _read_file(path: Path, c: _Collector, offline: bool,
 ENTRY_LISTS = ("hierarchy", "courses", "groups", "users", "coupons", "moved")
 
 
-def _validated(name: str, data: dict[str, Any], c: _Collector) -> _FileParts:
+def _validated(name: str, data: dict[str, Any], c: _Collector,
+               later: dict[str, Iterator[list[Any]]] | None = None) -> _FileParts:
     """One file's blocks and resources, and what is valid of it even when some entries are
     not (their errors reported), so that checks across files still see it.
 
     The blocks are validated together, the entries of each list one by one, each raw entry
-    dropped as soon as its resources exist: a file of 100k users never holds its raw data,
-    its pydantic models and its resources all at once."""
+    dropped as soon as its resources exist, and a long list's `later` runs read only once
+    the run before is done: a file of 100k users never holds its raw data, its pydantic
+    models and its resources all at once."""
     lists = {k: data[k] for k in ENTRY_LISTS if isinstance(data.get(k), list)}
     part = _FileParts(name, _blocks(name, {k: v for k, v in data.items() if k not in lists},
                                     c), [], [])
     part.broken = {k for k in ("provider", "state", "settings") if k in data}
     part.broken -= part.singles.keys()
-    for key, entries in lists.items():
-        model = SECTIONS[key]
-        for i, entry in enumerate(entries):
-            entries[i] = None
-            try:
-                spec = model.model_validate(entry)
-            except ValidationError as exc:
-                _report(name, (key, i), exc, c)
-                _doubt(key, entry, part.doubtful)
-                continue
-            if isinstance(spec, MovedSpec):
-                part.moved.append(spec)
-            else:
-                part.resources.extend(_resources_of(name, (key, i), spec, c))
+    later = later or {}
+    for key, first in lists.items():
+        start = 0
+        for entries in itertools.chain([first], later.pop(key, ())):
+            _validate_entries(name, key, start, entries, part, c)
+            start += len(entries)
+    for runs in later.values():  # a long list under an unknown key: reported, but parsed
+        for _ in runs:  # too, where a syntax error may hide
+            pass
     return part
+
+
+def _validate_entries(name: str, key: str, start: int, entries: list[Any], part: _FileParts,
+                      c: _Collector) -> None:
+    """Entries `start`... of the list under `key`, each replaced by None once done."""
+    model = SECTIONS[key]
+    for i, entry in enumerate(entries):
+        entries[i] = None
+        try:
+            spec = model.model_validate(entry)
+        except ValidationError as exc:
+            _report(name, (key, start + i), exc, c)
+            _doubt(key, entry, part.doubtful)
+            continue
+        if isinstance(spec, MovedSpec):
+            part.moved.append(spec)
+        else:
+            part.resources.extend(_resources_of(name, (key, start + i), spec, c))
 
 
 def _blocks(name: str, blocks: dict[str, Any], c: _Collector) -> dict[str, Any]:

@@ -83,7 +83,7 @@ NOT_FAST_PATTERNS = tuple(re.compile(p, re.MULTILINE) for p in (
 ))
 
 
-PIECE_BYTES = 4 * 2**20  # rapidyaml reads a large file in pieces of about this size
+PIECE_BYTES = 2**20  # rapidyaml reads a large file in pieces of about this size
 # a line starting at column 0 that is neither a comment nor a sequence entry: a top-level key
 TOP_LEVEL_KEY = re.compile(rb"^(?:[^\s#\-]|-[^\s])", re.MULTILINE)
 # `users:` (a plain key, maybe a comment) and, after blank or comment lines, the indentation
@@ -145,46 +145,73 @@ def _fast_load(raw: bytes, piece_bytes: int = PIECE_BYTES) -> Any | None:
     """The document through rapidyaml and JSON, or None where that cannot be trusted to give
     what the full loader gives (then the caller uses it). A large file is read in pieces of
     about `piece_bytes` (see `_pieces`)."""
-    if _not_fast(raw):
-        return None
     try:
-        import ryml
-
-        raw.decode("utf-8")
-        document: dict[str, Any] = {}
-        with _quiet_stderr():
-            for continues, piece in _pieces(raw, piece_bytes):
-                tree = ryml.parse_in_arena(piece)
-                text = ryml.emit_json(tree)
-                del tree  # ten times the size of the piece: gone before the next one
-                if text is None and len(piece) < len(raw):
-                    continue  # comments only
-                data = json.loads(text, object_pairs_hook=_unique_keys, parse_int=_int,
-                                  parse_float=_float)
-                if len(piece) == len(raw):
-                    return data  # the whole file: whatever it holds
-                if not _join(document, continues, data):
-                    return None
+        parts = _fast_parts(raw, piece_bytes)
+        if parts is None:
+            return None
+        document, later = parts
+        for key, runs in later.items():
+            for run in runs:
+                document[key].extend(_run_entries(key, run))
         return document
     except Exception:  # not installed, not UTF-8, not valid YAML, a duplicate key...
         return None
 
 
-def _join(document: dict[str, Any], continues: str | None, data: Any) -> bool:
-    """Add one piece to the document; False where the pieces do not make one mapping (a
-    top-level key written twice, which the full loader reports)."""
-    if not isinstance(data, dict):
+def _fast_parts(raw: bytes, piece_bytes: int
+                ) -> tuple[Any, dict[str, list[bytes]]] | None:
+    """The fast path's document, but for the runs of a long sequence after its first,
+    which are returned unparsed by key, in order (`_run_entries` parses one). None where
+    the fast path steps aside; raises where a piece does not parse."""
+    if _not_fast(raw):
+        return None
+    raw.decode("utf-8")
+    document: dict[str, Any] = {}
+    later: dict[str, list[bytes]] = {}
+    for continues, piece in _pieces(raw, piece_bytes):
+        if continues is not None:
+            later.setdefault(continues, []).append(piece)
+            continue
+        data = _parse_piece(piece)
+        if len(piece) == len(raw):
+            return data, {}  # the whole file: whatever it holds
+        if data is not None and not _join(document, data):
+            return None
+    if any(not isinstance(document.get(key), list) for key in later):
+        return None
+    return document, later
+
+
+def _parse_piece(piece: bytes) -> Any:
+    """One piece through rapidyaml and JSON; None for a piece of comments only."""
+    import ryml
+
+    with _quiet_stderr():
+        tree = ryml.parse_in_arena(piece)
+    text = ryml.emit_json(tree)
+    del tree  # ten times the size of the piece: gone before the next one
+    if text is None:
+        return None
+    return json.loads(text, object_pairs_hook=_unique_keys, parse_int=_int,
+                      parse_float=_float)
+
+
+def _run_entries(key: str, run: bytes) -> list[Any]:
+    """The entries of one later run of the sequence under `key`; raises where the run is
+    not a plain run of entries."""
+    data = _parse_piece(run)
+    if not isinstance(data, dict) or list(data) != [key] or not isinstance(data[key], list):
+        raise ValueError(f"a run of '{key}' that does not join the others")
+    entries: list[Any] = data[key]
+    return entries
+
+
+def _join(document: dict[str, Any], data: Any) -> bool:
+    """Add one piece's top-level keys to the document; False where the pieces do not make
+    one mapping (a top-level key written twice, which the full loader reports)."""
+    if not isinstance(data, dict) or data.keys() & document.keys():
         return False
-    if continues is None:
-        if data.keys() & document.keys():
-            return False
-        document.update(data)
-        return True
-    entries = document.get(continues)
-    if list(data) != [continues] or not isinstance(entries, list) \
-            or not isinstance(data[continues], list):
-        return False
-    entries.extend(data[continues])
+    document.update(data)
     return True
 
 
@@ -344,6 +371,18 @@ class _TooLarge(Exception):
     pass
 
 
+class LaterRunError(Exception):
+    """A later run of a long sequence did not parse (see `YamlFile.load_in_runs`)."""
+
+
+def _runs(key: str, runs: list[bytes]) -> Iterator[list[Any]]:
+    for run in runs:
+        try:
+            yield _run_entries(key, run)
+        except Exception:
+            raise LaterRunError(key) from None
+
+
 def _syntax_error(exc: YAMLError) -> YamlSyntaxError:
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     position = Position(mark.line + 1, mark.column + 1) if mark is not None else Position(1, 1)
@@ -399,6 +438,25 @@ class YamlFile:
             raise too_deep
         fast = _fast_load(self._raw)
         return fast if fast is not None else self.load_full()
+
+    def load_in_runs(self) -> tuple[Any, dict[str, Iterator[list[Any]]]]:
+        """`load`, but for a long sequence (100k users) only its first run of entries is in
+        the document: the others come from iterators by key, each run parsed when reached,
+        so that the caller can make its own objects from one run before the next exists.
+        An iterator raises `LaterRunError` where a run does not parse as the first did
+        (then the file is invalid: the caller reads it with `load_full`, which says where)."""
+        too_deep = _too_deep(self._raw)
+        if too_deep is not None:
+            self._composed = True
+            raise too_deep
+        try:
+            parts = _fast_parts(self._raw, PIECE_BYTES)
+        except Exception:
+            parts = None
+        if parts is None:
+            return self.load_full(), {}
+        document, later = parts
+        return document, {key: _runs(key, runs) for key, runs in later.items()}
 
     def load_full(self) -> Any:
         """The document through ruamel.yaml, every check and position included."""

@@ -446,3 +446,42 @@ def test_an_unknown_kind_in_an_address_suggests_the_nearest(cfg: Path) -> None:
     messages = problems(cfg)
     assert any("moved[0].from: 'usr.old@example.com' is not a resource address (did you mean "
                "'user.old@example.com'?)" in m for m in messages)
+
+
+def users_yaml(count: int, broken: int | None = None) -> str:
+    lines = ["users:"]
+    for i in range(count):
+        email = "not-an-email" if i == broken else f"u{i}@example.com"
+        lines += [f"  - email: {email}", "    groups: [Managers]"]
+    return "\n".join(lines) + "\n"
+
+
+def test_a_long_list_is_read_a_run_at_a_time_with_the_same_result(
+        cfg: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write(cfg, "users.yaml", users_yaml(60))
+    whole = load_config(cfg)
+    monkeypatch.setattr("lmsform.yamlfile.PIECE_BYTES", 100)  # runs of a few users
+    in_runs = load_config(cfg)
+    assert list(in_runs.resources) == list(whole.resources)
+    assert [r.origin for r in in_runs.resources.values()] == \
+        [r.origin for r in whole.resources.values()]
+    name, loc = in_runs.resources["user.u59@example.com"].origin or ("", ())
+    assert name.endswith("users.yaml") and loc == ("users", 59)
+
+
+def test_an_error_in_a_later_run_names_its_own_line(
+        cfg: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write(cfg, "users.yaml", users_yaml(60, broken=47))
+    monkeypatch.setattr("lmsform.yamlfile.PIECE_BYTES", 100)
+    (problem,) = problems(cfg)
+    assert "users.yaml:96:12: error: users[47].email:" in problem, problem
+
+
+def test_a_later_run_that_does_not_parse_is_reported_once_where_it_breaks(
+        cfg: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    text = users_yaml(60, broken=3).replace("  - email: u50@", "  - email: [u50@")
+    write(cfg, "users.yaml", text)
+    monkeypatch.setattr("lmsform.yamlfile.PIECE_BYTES", 100)
+    found = problems(cfg)
+    assert len(found) == 1, found  # the bad email before the break is not said twice
+    assert "users.yaml:103:11: error: invalid YAML" in found[0], found
