@@ -15,6 +15,7 @@ import re
 import signal
 import sys
 import threading
+import time
 import traceback
 from pathlib import Path
 from typing import Any, ClassVar
@@ -448,15 +449,23 @@ def _confirm(question: str, action: str) -> None:
 
 
 def _progress_printer() -> ProgressFn:
+    """A line per finished operation: rewritten in place on a terminal; elsewhere (a CI
+    log) written as it comes and flushed at most once a second, since a flush per line cost
+    a large apply seconds."""
     tty = sys.stdout.isatty()
+    flushed = time.monotonic()
 
     def show(done: int, total: int, op: Operation, seconds: float) -> None:
-        line = f"[{done}/{total}] {op.action.symbol} {op.address}: {op.action} done " \
-               f"({seconds:.2f}s)"
+        nonlocal flushed
+        line = f"[{done}/{total}] {op.action.symbol} {inert(op.address)}: {op.action} " \
+               f"done ({seconds:.2f}s)"
         if tty:
             click.echo(f"\r\033[K{line}", nl=done == total)
-        else:
-            click.echo(line)
+            return
+        sys.stdout.write(line + "\n")
+        if done == total or time.monotonic() - flushed >= 1.0:
+            sys.stdout.flush()
+            flushed = time.monotonic()
 
     return show
 

@@ -30,6 +30,8 @@ class Secrets:
 
     def shows(self, value: Any) -> bool:
         """Whether the value is, or holds anywhere inside it, a secret."""
+        if not self.values:
+            return False
         if isinstance(value, str):
             return value in self.values or any(s in value for s in self._contained)
         if isinstance(value, dict):

@@ -46,8 +46,9 @@ class StateEntry:
     removed: bool = False
 
     def dump(self) -> dict[str, Any]:
-        dumped: dict[str, Any] = _ENTRY.dump_python(self)
-        return dumped
+        """The entry as the journal writes it (and `TypeAdapter(StateEntry)` reads it)."""
+        return {"kind": self.kind, "id": self.id, "attributes": self.attributes,
+                "prevent_destroy": self.prevent_destroy, "removed": self.removed}
 
 
 _ENTRY = TypeAdapter(StateEntry)
@@ -135,17 +136,17 @@ class State:
             ) from None
 
     def put(self, address: str, entry: StateEntry) -> None:
-        self._record({"put": address, "entry": entry.dump()})
+        """Record a resource (the entry is the state's from now on); while journaling, in
+        the backend too before returning."""
+        self.data.resources[address] = entry
+        if self._journaling:
+            self.backend.append({"lineage": self.lineage, "put": address,
+                                 "entry": entry.dump()})
 
     def remove(self, address: str) -> None:
-        self._record({"remove": address})
-
-    def _record(self, record: Record) -> None:
-        """Change the state in memory and, while journaling, in the backend before
-        returning."""
-        self._change(record)
+        self.data.resources.pop(address, None)
         if self._journaling:
-            self.backend.append({"lineage": self.lineage, **record})
+            self.backend.append({"lineage": self.lineage, "remove": address})
 
     def sync(self) -> None:
         """Make the journal durable: apply calls it once per batch of finished operations,
