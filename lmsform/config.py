@@ -348,6 +348,8 @@ def load_config(directory: Path, *, offline: bool = False,
     if collector.errors:
         raise ManifestError(collector.problems)
     assert config is not None
+    for yaml_file in collector.files.values():
+        yaml_file.release()
     memory.release_after(len(config.resources))
     config.warnings = collector.problems
     config.files = collector.files

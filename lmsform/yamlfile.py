@@ -427,17 +427,34 @@ class YamlFile:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._raw = path.read_bytes()
+        self._raw: bytes | None = path.read_bytes()
         self._root: Node | None = None
         self._composed = False
 
+    @property
+    def raw(self) -> bytes:
+        """The file's bytes, read again if `release` dropped them (nothing when the file is
+        gone by then: positions fall back to the start of the file)."""
+        if self._raw is None:
+            try:
+                self._raw = self.path.read_bytes()
+            except OSError:
+                self._raw = b""
+        return self._raw
+
+    def release(self) -> None:
+        """Drop the file's bytes once it is read: 100k users' 30 MB need not last a whole
+        plan. Should an error need a position after that, the file is read again (if it was
+        edited in between, the position is in the edited file)."""
+        self._raw = None
+
     def load(self) -> Any:
         """The document as plain Python data; raises YamlSyntaxError."""
-        too_deep = _too_deep(self._raw)
+        too_deep = _too_deep(self.raw)
         if too_deep is not None:
             self._composed = True  # composing it would exhaust the stack too
             raise too_deep
-        fast = _fast_load(self._raw)
+        fast = _fast_load(self.raw)
         return fast if fast is not None else self.load_full()
 
     def load_in_runs(self) -> tuple[Any, dict[str, Iterator[list[Any]]]]:
@@ -446,12 +463,12 @@ class YamlFile:
         so that the caller can make its own objects from one run before the next exists.
         An iterator raises `LaterRunError` where a run does not parse as the first did
         (then the file is invalid: the caller reads it with `load_full`, which says where)."""
-        too_deep = _too_deep(self._raw)
+        too_deep = _too_deep(self.raw)
         if too_deep is not None:
             self._composed = True
             raise too_deep
         try:
-            parts = _fast_parts(self._raw, PIECE_BYTES)
+            parts = _fast_parts(self.raw, PIECE_BYTES)
         except Exception:
             parts = None
         if parts is None:
@@ -462,7 +479,7 @@ class YamlFile:
     def load_full(self) -> Any:
         """The document through ruamel.yaml, every check and position included."""
         try:
-            data = _yaml().load(self._raw)
+            data = _yaml().load(self.raw)
         except YAMLError as exc:
             error = _syntax_error(exc)
             if self._indented_with_tab(error.position.line):
@@ -474,16 +491,16 @@ class YamlFile:
             raise YamlSyntaxError(f"nested deeper than lmsform reads (at most {MAX_DEPTH} "
                                   "levels)", Position(1, 1)) from None
         try:
-            return _Budget(max(MIN_BUDGET, MAX_EXPANSION * len(self._raw))).plain(data)
+            return _Budget(max(MIN_BUDGET, MAX_EXPANSION * len(self.raw))).plain(data)
         except _TooLarge as exc:
             raise YamlSyntaxError(str(exc), self._first_alias()) from None
 
     def _first_alias(self) -> Position:
-        match = re.search(rb"(?<![\w\"'])\*[^\s,\]}]+", self._raw)
-        return _position_of(self._raw, match.start()) if match else Position(1, 1)
+        match = re.search(rb"(?<![\w\"'])\*[^\s,\]}]+", self.raw)
+        return _position_of(self.raw, match.start()) if match else Position(1, 1)
 
     def _indented_with_tab(self, line: int) -> bool:
-        lines = self._raw.splitlines()
+        lines = self.raw.splitlines()
         if not 0 < line <= len(lines):
             return False
         text = lines[line - 1]
@@ -493,14 +510,14 @@ class YamlFile:
         """Whether `text` may appear in the file (a cheap test before walking the data), in
         any encoding the loader reads: UTF-8 or UTF-16."""
         encodings = ("utf-8", "utf-16-le", "utf-16-be")
-        return any(text.encode(encoding) in self._raw for encoding in encodings)
+        return any(text.encode(encoding) in self.raw for encoding in encodings)
 
     def _tree(self) -> Node | None:
         """The composed node tree, built on first use: only error messages need positions."""
         if not self._composed:
             self._composed = True
             try:
-                self._root = _yaml().compose(self._raw)
+                self._root = _yaml().compose(self.raw)
             except YAMLError:
                 self._root = None
         return self._root

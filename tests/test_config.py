@@ -485,3 +485,10 @@ def test_a_later_run_that_does_not_parse_is_reported_once_where_it_breaks(
     found = problems(cfg)
     assert len(found) == 1, found  # the bad email before the break is not said twice
     assert "users.yaml:103:11: error: invalid YAML" in found[0], found
+
+
+def test_positions_are_found_after_the_files_are_let_go(cfg: Path) -> None:
+    config = load_config(cfg)
+    assert all(f._raw is None for f in config.files.values())  # not carried through a plan
+    where = config.where(config.resources["group.Managers"], "name")
+    assert where.endswith("a.yaml:11:11"), where
