@@ -687,6 +687,8 @@ def _resource(
             value = value.model_dump(exclude_none=True)
         attrs[field_name] = value
     make_canonical(kind, attrs)
+    if attrs.get("email") == key:
+        key = attrs["email"]  # a user's key is its email: one string for both
     return Resource(kind, key, attrs, secrets, _lifecycle(spec), origin)
 
 
