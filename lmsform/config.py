@@ -42,7 +42,7 @@ from lmsform.manifest import (
     UserSpec,
 )
 from lmsform.providers.base import ProviderSettings
-from lmsform.resources import SCHEMAS, Resource, make_canonical, references, split_address
+from lmsform.resources import SCHEMAS, Resource, make_canonical, split_address
 from lmsform.secrets import Secrets, secret_settings
 from lmsform.yamlfile import LaterRunError, Position, YamlFile, YamlSyntaxError
 
@@ -713,22 +713,35 @@ def _check_references(resources: dict[str, Resource], c: _Collector,
     declared: dict[str, set[str]] = defaultdict(set)
     for resource in resources.values():
         declared[resource.kind].add(resource.key)
+    # per kind, the reference fields to check (nesting makes divisions and departments
+    # consistent; an external kind's references are ids)
+    checked = {kind: [(f, t) for f, t in schema.references.items() if t not in external]
+               for kind, schema in SCHEMAS.items() if kind not in {"division", "department"}}
     for resource in resources.values():
-        name, loc = resource.origin or ("", ())
-        if resource.kind not in {"division", "department"}:  # nesting makes those consistent
-            for field_name, target, ref in references(resource.kind, resource.attrs):
-                if ref in declared[target] or target in external \
-                        or _may_be_declared(doubtful, target, ref):
-                    continue
-                where: Loc = (*loc, field_name)
-                if isinstance(resource.attrs[field_name], list):
-                    where = (*where, c.files[name].index_in_sequence(where, ref))
-                c.add(name, where, f"unknown {target} '{ref}'"
-                      f"{did_you_mean(ref, sorted(declared[target])) or _hint(target)}")
+        for field_name, target in checked.get(resource.kind, ()):
+            value = resource.attrs.get(field_name)
+            known = declared[target]
+            if value is None or (known.issuperset(value) if isinstance(value, list)
+                                 else value in known):
+                continue
+            for ref in value if isinstance(value, list) else [value]:
+                if ref not in known and not _may_be_declared(doubtful, target, ref):
+                    _unknown_reference(resource, field_name, target, ref, known, c)
         for ignored in resource.lifecycle.ignore_changes:
             if ignored not in SCHEMAS[resource.kind].fields:
+                name, loc = resource.origin or ("", ())
                 c.add(name, (*loc, "lifecycle", "ignore_changes"),
                       f"'{ignored}' is not a field of {resource.kind}")
+
+
+def _unknown_reference(resource: Resource, field_name: str, target: str, ref: str,
+                       known: set[str], c: _Collector) -> None:
+    name, loc = resource.origin or ("", ())
+    where: Loc = (*loc, field_name)
+    if isinstance(resource.attrs[field_name], list):
+        where = (*where, c.files[name].index_in_sequence(where, ref))
+    c.add(name, where, f"unknown {target} '{ref}'"
+          f"{did_you_mean(ref, sorted(known)) or _hint(target)}")
 
 
 def _may_be_declared(doubtful: dict[str, set[str] | None], kind: str, key: str) -> bool:
