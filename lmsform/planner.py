@@ -68,13 +68,14 @@ def check_capabilities(config: Config, provider: type[Provider] | Provider) -> N
                 resource, None, f"{resource.address}: the {vendor} provider does not manage "
                 f"{resource.kind}s; remove them from the manifests"))
             continue
-        identity = SCHEMAS[resource.kind].identity_only
-        for name in sorted((resource.attrs.keys() | resource.secrets.keys())
-                           - support.fields - identity):
-            problems.append(config.problem(
-                resource, name, f"{resource.address}: the {vendor} provider does not support "
-                f"the {resource.kind} field '{name}'; remove it"))
-        for name, message in provider.check(resource.kind, {**resource.attrs, **resource.secrets}):
+        allowed = support.fields | SCHEMAS[resource.kind].identity_only
+        if not (resource.attrs.keys() <= allowed and resource.secrets.keys() <= allowed):
+            for name in sorted((resource.attrs.keys() | resource.secrets.keys()) - allowed):
+                problems.append(config.problem(
+                    resource, name, f"{resource.address}: the {vendor} provider does not "
+                    f"support the {resource.kind} field '{name}'; remove it"))
+        values = {**resource.attrs, **resource.secrets} if resource.secrets else resource.attrs
+        for name, message in provider.check(resource.kind, values):
             problems.append(config.problem(resource, name, message))
     messages = _unprunable(config, provider) + _undeletable_users(config, provider)
     if problems or messages:
