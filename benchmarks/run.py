@@ -1,9 +1,10 @@
 """Benchmark plan and apply on the embedded `local` LMS.
 
 For each size N: generate an organisation of N users, apply it to an empty LMS, then plan the
-converged organisation (the best of three plans). Each measurement runs in a fresh process,
-which reports its wall time and peak memory (max RSS). lmsform keeps no cache of parsed
-manifests, so every plan is the first plan after an edit, as in CI.
+converged organisation (the best time of three plans, and the highest peak). Each
+measurement runs in a fresh process, which reports its wall time and peak memory (max RSS).
+lmsform keeps no cache of parsed manifests, so every plan is the first plan after an edit, as
+in CI.
 
 Shared machines change speed from minute to minute; the last line says how long a fixed loop
 of Python took around the measurements, so that figures from two runs can be compared.
@@ -61,7 +62,8 @@ def bench(users: int, work: Path) -> dict[str, dict[str, float]]:
     results = {"apply": measure(["apply", "--auto-approve", "-C", str(directory)], env)}
     plans = [measure(["plan", "--detailed-exitcode", "-C", str(directory)], env)
              for _ in range(PLANS)]
-    results["plan"] = min(plans, key=lambda r: r["seconds"])
+    results["plan"] = {"seconds": min(r["seconds"] for r in plans),
+                       "peak_mb": max(r["peak_mb"] for r in plans)}
     return results
 
 

@@ -6,6 +6,7 @@ tracebacks only with --debug.
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import gc
 import json
@@ -15,7 +16,6 @@ import re
 import signal
 import sys
 import threading
-import time
 import traceback
 from pathlib import Path
 from typing import Any, ClassVar
@@ -450,27 +450,36 @@ def _confirm(question: str, action: str) -> None:
 
 def _progress_printer() -> ProgressFn:
     """A line per finished operation: rewritten in place on a terminal; elsewhere (a CI
-    log) written as it comes and flushed at most once a second, since a flush per line cost
-    a large apply seconds."""
+    log) written as it comes and flushed within a second, by a timer, since a flush per line
+    cost a large apply seconds."""
     tty = sys.stdout.isatty()
-    flushed = time.monotonic()
+    timer: threading.Timer | None = None
 
     def show(done: int, total: int, op: Operation, seconds: float) -> None:
-        nonlocal flushed
+        nonlocal timer
         line = f"[{done}/{total}] {op.action.symbol} {inert(op.address)}: {op.action} " \
                f"done ({seconds:.2f}s)"
         if tty:
             click.echo(f"\r\033[K{line}", nl=done == total)
             return
         sys.stdout.write(line + "\n")
-        if done == total or time.monotonic() - flushed >= 1.0:
+        if done == total:
             sys.stdout.flush()
-            flushed = time.monotonic()
+        elif timer is None or not timer.is_alive():
+            timer = threading.Timer(1.0, _flush, [sys.stdout])
+            timer.daemon = True
+            timer.start()
 
     return show
 
 
+def _flush(stream: Any) -> None:
+    with contextlib.suppress(ValueError, OSError):  # closed by then: nothing left to show
+        stream.flush()
+
+
 def _report(result: ApplyResult) -> None:
+    sys.stdout.flush()  # the progress lines, before any failure on stderr
     counts: dict[Action, int] = {}
     for op in result.applied:
         counts[op.action] = counts.get(op.action, 0) + 1

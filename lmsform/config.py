@@ -385,8 +385,7 @@ def _read_file(path: Path, c: _Collector, offline: bool,
         del c.problems[reported:]  # what the runs read so far said, said again below
         return _read_again(name, yaml_file, c)
     except YamlSyntaxError as exc:
-        c.problems.append(Problem(name, exc.position.line, exc.position.column, "",
-                                  exc.message))
+        _syntax_problem(name, exc, c)
         return None
 
 
@@ -395,10 +394,13 @@ def _read_again(name: str, yaml_file: YamlFile, c: _Collector) -> _FileParts | N
     try:
         data = yaml_file.load_full()
     except YamlSyntaxError as exc:
-        c.problems.append(Problem(name, exc.position.line, exc.position.column, "",
-                                  exc.message))
+        _syntax_problem(name, exc, c)
         return None
     return _validated(name, data, c) if _is_manifest(name, data, c) else None
+
+
+def _syntax_problem(name: str, exc: YamlSyntaxError, c: _Collector) -> None:
+    c.problems.append(Problem(name, exc.position.line, exc.position.column, "", exc.message))
 
 
 def _is_manifest(name: str, data: Any, c: _Collector) -> bool:
@@ -457,7 +459,7 @@ def _validate_entries(name: str, key: str, start: int, entries: list[Any], part:
             _doubt(key, entry, part.doubtful)
             continue
         if isinstance(spec, MovedSpec):
-            part.moved.append(spec)
+            part.moved.append((start + i, spec))
         else:
             part.resources.extend(_resources_of(name, (key, start + i), spec, c))
 
@@ -530,7 +532,7 @@ class _FileParts:
     name: str
     singles: dict[str, Any]  # provider, state, settings blocks present in this file
     resources: list[Resource]
-    moved: list[MovedSpec]
+    moved: list[tuple[int, MovedSpec]]  # with its index under `moved:`
     # names declared by entries that failed validation, per kind (None: any name)
     doubtful: dict[str, set[str] | None] = field(default_factory=dict)
     broken: set[str] = field(default_factory=set)  # provider/state/settings blocks invalid
@@ -597,7 +599,7 @@ def _declare(parsed: list[_FileParts], c: _Collector
                 continue
             resources[resource.address] = resource
             folded[_folded(resource.address)] = resource
-        moved.extend((part.name, i, m) for i, m in enumerate(part.moved))
+        moved.extend((part.name, i, m) for i, m in part.moved)
     return resources, moved
 
 

@@ -86,8 +86,15 @@ def migrate_state(config: Config, target: backends.BackendSettings, *, force: bo
 def plan(config: Config, options: PlanOptions) -> Plan:
     """What apply would do now; reads the state without locking it (while the LMS is
     being read)."""
-    with open_workspace(config) as ws, start_reading(config, ws.provider, options) as reading:
-        return make_plan(config, State.load(ws.backend), ws.provider, options, reading)
+    with open_workspace(config) as ws:
+        return _plan_reading(config, ws, options)[1]
+
+
+def _plan_reading(config: Config, ws: Workspace, options: PlanOptions) -> tuple[State, Plan]:
+    """The state and a fresh plan, the LMS read while the state loads."""
+    with start_reading(config, ws.provider, options) as reading:
+        state = State.load(ws.backend)
+        return state, make_plan(config, state, ws.provider, options, reading)
 
 
 @dataclass
@@ -114,9 +121,7 @@ def apply(config: Config, options: PlanOptions, *, saved: Plan | None = None,
             state = State.load(ws.backend)
             the_plan = verify_saved_plan(saved, config, state, ws.provider, options)
         else:
-            with start_reading(config, ws.provider, options) as reading:
-                state = State.load(ws.backend)  # while the LMS is being read
-                the_plan = make_plan(config, state, ws.provider, options, reading)
+            state, the_plan = _plan_reading(config, ws, options)
         hooks.show(the_plan)
         if not the_plan.has_changes:
             return None
@@ -141,9 +146,7 @@ def refresh(config: Config, options: PlanOptions, *, hooks: ApplyHooks | None = 
             backends.hold_lock(ws.backend, "apply --refresh-only", lock_timeout):
         options = PlanOptions(options.targets, options.excludes, options.max_deletes,
                               options.parallelism, refresh_only=True)
-        with start_reading(config, ws.provider, options) as reading:
-            state = State.load(ws.backend)  # while the LMS is being read
-            the_plan = make_plan(config, state, ws.provider, options, reading)
+        state, the_plan = _plan_reading(config, ws, options)
         hooks.show(the_plan)
         if not the_plan.drift:
             return None

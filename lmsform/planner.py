@@ -1,10 +1,12 @@
 """Planning: compare the manifests with the live LMS and the state, and decide what to do.
 
-The path reads straight through `make_plan`: check the manifests against the provider's
-capabilities (before any call), fetch every kind once, then kind by kind (parents first)
-match desired resources to live ones (by state, then by natural key), diff them, and decide
-removals, adoptions and what is left unmanaged. Finally operations get their dependencies and
-order, and the safety limits are checked.
+The path reads straight through: `start_reading` checks the manifests against the provider's
+capabilities (before any call) and starts listing every kind in the background while the
+caller loads the state; `make_plan` checks that the state belongs to this LMS, takes the
+listings, then kind by kind (parents first) matches desired resources to live ones (by
+state, then by natural key), diffs them, and decides removals, adoptions and what is left
+unmanaged. Finally operations get their dependencies and order, and the safety limits are
+checked.
 """
 
 from __future__ import annotations
@@ -172,8 +174,9 @@ class LiveRead:
         self.close()
 
     def close(self) -> None:
-        """Stop reading what has not started (after an error, nobody waits for it)."""
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        """Cancel the reads not started and wait for those running: after an error, the
+        provider is closed next, and must not be while a listing still uses it."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
     def result(self, recorded: dict[str, dict[str, str]] | None = None,
                declared: dict[str, list[str]] | None = None) -> dict[str, list[LiveResource]]:
@@ -408,12 +411,13 @@ class _Planner:
         return live_view(kind, self.provider.normalise(kind, live.attrs), self._key_of)
 
     def _views(self, kind: str, listing: list[LiveResource]) -> dict[str, dict[str, Any]]:
-        """A kind's live views by id. The raw listing is consumed as the views are made: of
-        100k users, the two are never both whole in memory."""
+        """A kind's live views by id, made in the listing's own dicts (`Provider.list_all`
+        hands them over). The listing is consumed as the views are made, from a copy of the
+        list: of 100k users, the two are never both whole in memory."""
         views: dict[str, dict[str, Any]] = {}
-        listing.reverse()
-        while listing:
-            live = listing.pop()
+        pending = listing[::-1]
+        while pending:
+            live = pending.pop()
             views[live.id] = self._view(kind, live)
         return views
 

@@ -215,7 +215,8 @@ def _shared(value: Any) -> Any:
 # is compared as it is. Built once: normalising runs for every resource on both sides.
 _CANONICAL: dict[str, dict[str, Callable[[Any], Any]]] = {
     kind: {
-        **dict.fromkeys([*schema.references, "role"], _shared),
+        **dict.fromkeys([f for f in schema.fields if f in schema.references or f == "role"],
+                        _shared),
         **dict.fromkeys(schema.set_fields, _as_set),
         **{name: fn for name, fn in (
             ("email", lambda v: str(v).lower()), ("pricing", _pricing),

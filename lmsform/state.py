@@ -140,13 +140,15 @@ class State:
         the backend too before returning."""
         self.data.resources[address] = entry
         if self._journaling:
-            self.backend.append({"lineage": self.lineage, "put": address,
-                                 "entry": entry.dump()})
+            self._journal({"put": address, "entry": entry.dump()})
 
     def remove(self, address: str) -> None:
         self.data.resources.pop(address, None)
         if self._journaling:
-            self.backend.append({"lineage": self.lineage, "remove": address})
+            self._journal({"remove": address})
+
+    def _journal(self, record: Record) -> None:
+        self.backend.append({"lineage": self.lineage, **record})
 
     def sync(self) -> None:
         """Make the journal durable: apply calls it once per batch of finished operations,

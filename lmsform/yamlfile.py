@@ -21,6 +21,11 @@ merge keys), tags, tabs, several documents, duplicate keys, another encoding, or
 error sends the file down the path above, which reports problems with their position. A
 property test compares the two on generated manifests.
 
+rapidyaml's tree takes about ten times the size of what it parses, so a large file goes through
+it in pieces of about a megabyte, cut between the entries of a long sequence (`_pieces`); and
+`load_in_runs` leaves the runs of entries after the first unparsed until the caller asks for
+them, so that 100k users' raw data is never all in memory at once.
+
 Parsed manifests are not cached: a cache is one more input that could change a plan.
 """
 
@@ -142,18 +147,18 @@ def _reads_back(value: float, text: str) -> bool:
         or value in (float("inf"), float("-inf"))
 
 
-def _fast_load(raw: bytes, piece_bytes: int = PIECE_BYTES) -> Any | None:
+def _fast_load(raw: bytes, piece_bytes: int | None = None) -> Any | None:
     """The document through rapidyaml and JSON, or None where that cannot be trusted to give
     what the full loader gives (then the caller uses it). A large file is read in pieces of
     about `piece_bytes` (see `_pieces`)."""
     try:
-        parts = _fast_parts(raw, piece_bytes)
+        parts = _fast_parts(raw, piece_bytes or PIECE_BYTES)
         if parts is None:
             return None
         document, later = parts
         for key, runs in later.items():
-            for run in runs:
-                document[key].extend(_run_entries(key, run))
+            for entries in _runs(key, runs):
+                document[key].extend(entries)
         return document
     except Exception:  # not installed, not UTF-8, not valid YAML, a duplicate key...
         return None
@@ -268,7 +273,8 @@ def _sequence_runs(section: bytes, piece_bytes: int) -> Iterator[tuple[str | Non
 def _quiet_stderr() -> Iterator[None]:
     """rapidyaml writes its own diagnostics to the process's stderr when a file does not
     parse; lmsform reports the problem itself, with its position, through the full loader.
-    Manifests are read on one thread, before any other starts."""
+    Manifests (and `load_in_runs`'s later runs) are read on one thread, before any other
+    starts: the redirection is the whole process's."""
     saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
     try:
         os.dup2(devnull, 2)
@@ -450,10 +456,7 @@ class YamlFile:
 
     def load(self) -> Any:
         """The document as plain Python data; raises YamlSyntaxError."""
-        too_deep = _too_deep(self.raw)
-        if too_deep is not None:
-            self._composed = True  # composing it would exhaust the stack too
-            raise too_deep
+        self._refuse_too_deep()
         fast = _fast_load(self.raw)
         return fast if fast is not None else self.load_full()
 
@@ -463,10 +466,7 @@ class YamlFile:
         so that the caller can make its own objects from one run before the next exists.
         An iterator raises `LaterRunError` where a run does not parse as the first did
         (then the file is invalid: the caller reads it with `load_full`, which says where)."""
-        too_deep = _too_deep(self.raw)
-        if too_deep is not None:
-            self._composed = True
-            raise too_deep
+        self._refuse_too_deep()
         try:
             parts = _fast_parts(self.raw, PIECE_BYTES)
         except Exception:
@@ -475,6 +475,12 @@ class YamlFile:
             return self.load_full(), {}
         document, later = parts
         return document, {key: _runs(key, runs) for key, runs in later.items()}
+
+    def _refuse_too_deep(self) -> None:
+        too_deep = _too_deep(self.raw)
+        if too_deep is not None:
+            self._composed = True  # composing it would exhaust the stack too
+            raise too_deep
 
     def load_full(self) -> Any:
         """The document through ruamel.yaml, every check and position included."""

@@ -221,6 +221,14 @@ def test_moved_entries_are_checked(cfg: Path) -> None:
     assert any("moved[0].to: 'group.New' is not declared" in p for p in found)
     assert any("moved[1]: cannot move a group to a course" in p for p in found)
     assert any("moved[1].from: 'group.Managers' is still declared" in p for p in found)
+    write(cfg, "b.yaml", """\
+        moved:
+          - {from: nonsense, to: group.Managers}
+          - {from: group.Old, to: group.New}
+        """)  # the second is valid, and still named as the second
+    found = problems(cfg)
+    assert any("b.yaml:3:27: error: moved[1].to: 'group.New' is not declared" in p
+               for p in found), found
 
 
 def test_ignore_changes_must_name_fields(cfg: Path) -> None:

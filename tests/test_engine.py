@@ -114,3 +114,26 @@ def test_simulate_lists_every_installed_simulator() -> None:
     assert ["ilms", "The iLMS API, in memory."] in listed
     assert ["braincert", "The BrainCert API, in memory."] in listed
     assert "--fail-every" in run("simulate", "ilms", "--help")
+
+
+def test_planning_and_applying_change_neither_the_manifests_nor_the_recorded_state(
+        tmp_path: Path) -> None:
+    """Planning shares dicts between the manifests and the state where they are equal (to
+    save memory); nothing along plan and apply may then change one in place."""
+    import copy
+
+    directory = config_dir(tmp_path / "acme", state_block=True)
+    assert engine.apply(load_config(directory), PlanOptions()) is not None
+    (directory / "org.yaml").write_text(ORG.replace("first_name: Bob", "first_name: Robert"))
+    config = load_config(directory)
+    declared = copy.deepcopy({a: r.attrs for a, r in config.resources.items()})
+    with engine.open_state(config) as state:
+        recorded = copy.deepcopy({a: e.attributes for a, e in state.resources.items()})
+    result = engine.apply(config, PlanOptions())
+    assert result is not None and [op.address for op in result.applied] == ["user.bob@example.com"]
+    assert {a: r.attrs for a, r in config.resources.items()} == declared
+    with engine.open_state(config) as state:
+        now = {a: e.attributes for a, e in state.resources.items()}
+    assert now["user.bob@example.com"]["first_name"] == "Robert"
+    assert {a: v for a, v in now.items() if a != "user.bob@example.com"} == \
+        {a: v for a, v in recorded.items() if a != "user.bob@example.com"}

@@ -221,8 +221,8 @@ class IlmsProvider(HttpProvider):
         return found
 
     def list_all(self, kind: str) -> list[LiveResource]:
-        if kind in {"region", "division", "department"}:
-            return self._hierarchy()[kind]
+        if kind in {"region", "division", "department"}:  # copies: the caller owns them
+            return [LiveResource(r.id, dict(r.attrs)) for r in self._hierarchy()[kind]]
         if kind == "course":
             return [LiveResource(str(c["ID"]), _course_attrs(c))
                     for c in self._courses()]

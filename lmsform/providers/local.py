@@ -148,7 +148,7 @@ class LocalProvider(Provider):
         self.path = config_dir / settings.path
 
         # one connection, shared by the planner's and apply's threads; closing takes it too,
-        # so that a listing still running after an error finishes before its cursor goes
+        # so that it never closes under a listing
         self._lock = threading.RLock()
         self._db: sqlite3.Connection | None = None
         self._read_only = False
@@ -211,9 +211,9 @@ class LocalProvider(Provider):
     # reading
 
     def list_all(self, kind: str) -> list[LiveResource]:
-        if self._db is None and not self.path.exists():
-            return []
         with self._lock:
+            if self._db is None and not self.path.exists():
+                return []
             prices = self._prices() if kind == "course" else {}
             rows = self.reader.execute(_listing_query(kind))
             names = [d[0] for d in rows.description]

@@ -13,6 +13,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
+from lmsform import backends
 from lmsform.cli import cli
 from lmsform.simulators.base import Faults
 from lmsform.simulators.ilms import IlmsSimulator
@@ -358,3 +359,24 @@ def test_export_round_trips(ilms: IlmsOrg, tmp_path: Path) -> None:
     assert "${env:ILMS_KEY}" in (tmp_path / "exported" / "lmsform.yaml").read_text()
     assert KEY not in "".join(p.read_text() for p in (tmp_path / "exported").rglob("*")
                               if p.is_file())
+
+
+def test_a_plan_leaves_the_providers_listings_as_they_were(ilms: IlmsOrg) -> None:
+    """The planner makes live views in the dicts `list_all` returns: those must be the
+    caller's, never the provider's cached hierarchy."""
+    from lmsform import providers
+    from lmsform.config import load_config
+    from lmsform.planner import make_plan
+    from lmsform.state import State
+
+    assert ilms.apply().exit_code == 0
+    config = load_config(ilms.dir)
+    provider = providers.open_provider(config.provider, config.directory)
+    try:
+        before = {k: provider.list_all(k) for k in ("region", "division", "department")}
+        make_plan(config, State.load(backends.open_backend(config.state, config.directory)),
+                  provider)
+        after = {k: provider.list_all(k) for k in ("region", "division", "department")}
+    finally:
+        provider.close()
+    assert after == before and len(after["department"]) == 3
