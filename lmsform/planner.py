@@ -178,6 +178,10 @@ class LiveRead:
         provider is closed next, and must not be while a listing still uses it."""
         self._pool.shutdown(wait=True, cancel_futures=True)
 
+    def unlistable(self) -> set[str]:
+        """The kinds read by id once state is known (`result`)."""
+        return set(self.kinds) - self._futures.keys()
+
     def result(self, recorded: dict[str, dict[str, str]] | None = None,
                declared: dict[str, list[str]] | None = None) -> dict[str, list[LiveResource]]:
         """Every kind, read once: the listings, and for a kind the LMS cannot list, the ids
@@ -256,7 +260,7 @@ def make_plan(config: Config, state: State, provider: Provider,
         config, dropped = reading.checked, reading.dropped
         _check_provider_identity(state, provider)
         _share_recorded(config, state)
-        live = reading.result(*_known_keys(config, state))
+        live = reading.result(*_known_keys(config, state, reading.unlistable()))
     planner = _Planner(config, state, provider, live, options)
     operations = planner.run(reading.kinds)
     known = {*config.resources, *state.resources, *planner.ids}
@@ -292,16 +296,20 @@ def make_plan(config: Config, state: State, provider: Provider,
     return plan
 
 
-def _known_keys(config: Config, state: State
+def _known_keys(config: Config, state: State, kinds: set[str]
                 ) -> tuple[dict[str, dict[str, str]], dict[str, list[str]]]:
-    """What to read of a kind the LMS cannot list: the ids state records (kind -> key ->
+    """What to read of the kinds the LMS cannot list: the ids state records (kind -> key ->
     id) and the keys the manifests declare (kind -> keys)."""
     recorded: dict[str, dict[str, str]] = defaultdict(dict)
-    for address, entry in state.resources.items():
-        recorded[entry.kind][split_address(address)[1]] = entry.id
     declared: dict[str, list[str]] = defaultdict(list)
+    if not kinds:
+        return recorded, declared  # every kind is listed: nothing to look up
+    for address, entry in state.resources.items():
+        if entry.kind in kinds:
+            recorded[entry.kind][split_address(address)[1]] = entry.id
     for resource in config.resources.values():
-        declared[resource.kind].append(resource.key)
+        if resource.kind in kinds:
+            declared[resource.kind].append(resource.key)
     return recorded, declared
 
 
@@ -374,7 +382,10 @@ class _Planner:
         # vendor id -> address key, per kind, to translate live references
         self.keys: dict[str, dict[str, str]] = defaultdict(dict)
         self.state_view, self.moved_from = self._apply_moves(state)
-        self.owner = {(e.kind, e.id): a for a, e in self.state_view.items()}
+        # per kind, vendor id -> the address state records for it
+        self.owner: dict[str, dict[str, str]] = defaultdict(dict)
+        for address, entry in self.state_view.items():
+            self.owner[entry.kind][entry.id] = address
         self.consumed: set[str] = set()  # old addresses of resources whose parent was renamed
         self.ids: dict[str, str] = {}  # address -> vendor id, for every live resource
         for entry in self.state_view.values():
@@ -493,7 +504,7 @@ class _Planner:
             for key in self._match_keys(kind, resource.attrs):
                 candidates = [
                     i for i in by_natural.get(key, [])
-                    if i not in claimed and self.owner.get((kind, i)) not in desired_addresses
+                    if i not in claimed and self.owner[kind].get(i) not in desired_addresses
                 ]
                 if candidates:
                     claimed[candidates[0]] = resource.address
@@ -519,7 +530,7 @@ class _Planner:
         if not unlisted:
             return
         for live_id, view in views.items():
-            address = self.owner.get((kind, live_id))
+            address = self.owner[kind].get(live_id)
             recorded = self.state_view[address].attributes if address else {}
             for name in unlisted - view.keys():
                 if name in recorded:
@@ -540,7 +551,7 @@ class _Planner:
         def found_by_key(entry: StateEntry) -> str | None:
             for key in self._match_keys(kind, entry.attributes):
                 for live_id in by_natural.get(key, []):
-                    if (kind, live_id) not in self.owner:
+                    if live_id not in self.owner[kind]:
                         return live_id
             return None
 
@@ -600,7 +611,7 @@ class _Planner:
             change.cause = drift.cause(change, entry.attributes if entry else None)
         moved_from = self.moved_from.get(resource.address)
         if how == "natural":
-            previous = self.owner.get((kind, live_id))
+            previous = self.owner[kind].get(live_id)
             if previous is not None and previous != resource.address:
                 moved_from = previous  # its parent was renamed: same resource, new address
                 self.consumed.add(previous)
@@ -711,7 +722,7 @@ class _Planner:
         unmanaged = 0
         pruned: set[str] = set()
         for live_id, view in views.items():
-            if live_id in claimed or (kind, live_id) in self.owner:
+            if live_id in claimed or live_id in self.owner[kind]:
                 continue
             if pruning and not (kind == "user" and self._deactivates() and
                                 view.get("active") is False):
