@@ -159,6 +159,7 @@ class LiveRead:
     def __init__(self, provider: Provider, kinds: list[str], parallelism: int) -> None:
         self.provider, self.kinds, self.parallelism = provider, kinds, parallelism
         # the manifests as `start_reading` checked them, and what --drop-unsupported left out
+        self.source: tuple[Config, PlanOptions] | None = None  # what it was started for
         self.checked: Config | None = None
         self.dropped: list[str] = []
         self.timings: dict[str, tuple[int, float]] = {}  # per kind: how many, in how long
@@ -216,7 +217,9 @@ class LiveRead:
 
 def start_reading(config: Config, provider: Provider, options: PlanOptions) -> LiveRead:
     """Check what the manifests ask of the provider, which needs no LMS (and fails before
-    any call), then start reading the LMS for `make_plan`."""
+    any call), then start reading the LMS for `make_plan` (with the same config and
+    options)."""
+    source = config
     dropped: list[str] = []
     if options.drop_unsupported:
         config, dropped = without_unsupported(config, provider)
@@ -224,7 +227,7 @@ def start_reading(config: Config, provider: Provider, options: PlanOptions) -> L
         check_capabilities(config, provider)
     reading = LiveRead(provider, [k for k in KINDS if k in provider.capabilities.kinds],
                        options.parallelism)
-    reading.checked, reading.dropped = config, dropped
+    reading.source, reading.checked, reading.dropped = (source, options), config, dropped
     return reading
 
 
@@ -256,7 +259,9 @@ def make_plan(config: Config, state: State, provider: Provider,
     now."""
     options = options or PlanOptions()
     with reading or start_reading(config, provider, options) as reading:
-        assert reading.checked is not None, "a reading for a plan comes from start_reading"
+        assert reading.checked is not None and reading.source is not None \
+            and reading.source[0] is config and reading.source[1] is options, \
+            "a plan's reading comes from start_reading, for the same config and options"
         config, dropped = reading.checked, reading.dropped
         _check_provider_identity(state, provider)
         _share_recorded(config, state)
