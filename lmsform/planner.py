@@ -158,8 +158,8 @@ class LiveRead:
 
     def __init__(self, provider: Provider, kinds: list[str], parallelism: int) -> None:
         self.provider, self.kinds, self.parallelism = provider, kinds, parallelism
-        # the manifests as `start_reading` checked them, and what --drop-unsupported left out
         self.source: tuple[Config, PlanOptions] | None = None  # what it was started for
+        # the manifests as `start_reading` checked them, and what --drop-unsupported left out
         self.checked: Config | None = None
         self.dropped: list[str] = []
         self.timings: dict[str, tuple[int, float]] = {}  # per kind: how many, in how long
