@@ -644,13 +644,13 @@ def _resources_of(name: str, loc: Loc, spec: BaseModel, c: _Collector) -> Iterat
         yield from _hierarchy(name, loc, spec)
     elif isinstance(spec, CourseSpec):
         _check_unique_plans(name, loc, spec, c)
-        yield _resource("course", spec.key, spec, (name, loc))
+        yield _resource("course", "key", spec, (name, loc))
     elif isinstance(spec, GroupSpec):
-        yield _resource("group", spec.name, spec, (name, loc))
+        yield _resource("group", "name", spec, (name, loc))
     elif isinstance(spec, UserSpec):
-        yield _resource("user", str(spec.email).lower(), spec, (name, loc))
+        yield _resource("user", "email", spec, (name, loc))
     elif isinstance(spec, CouponSpec):
-        yield _resource("coupon", spec.code, spec, (name, loc))
+        yield _resource("coupon", "code", spec, (name, loc))
 
 
 def _hierarchy(name: str, loc: Loc, region: RegionSpec) -> Iterator[Resource]:
@@ -670,7 +670,7 @@ def _hierarchy(name: str, loc: Loc, region: RegionSpec) -> Iterator[Resource]:
 
 
 def _resource(
-    kind: str, key: str, spec: CourseSpec | GroupSpec | UserSpec | CouponSpec,
+    kind: str, key_field: str, spec: CourseSpec | GroupSpec | UserSpec | CouponSpec,
     origin: tuple[str, Loc],
 ) -> Resource:
     schema = SCHEMAS[kind]
@@ -689,9 +689,9 @@ def _resource(
             value = value.model_dump(exclude_none=True)
         attrs[field_name] = value
     make_canonical(kind, attrs)
-    if attrs.get("email") == key:
-        key = attrs["email"]  # a user's key is its email: one string for both
-    return Resource(kind, key, attrs, secrets, _lifecycle(spec), origin)
+    # the key is the key field as made canonical (a user's lower-cased email): the same
+    # string, not a copy, for 100k users
+    return Resource(kind, attrs[key_field], attrs, secrets, _lifecycle(spec), origin)
 
 
 def _external_kinds(provider: tuple[str, Any] | None) -> frozenset[str]:
