@@ -18,7 +18,7 @@ import contextlib
 import dataclasses
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import pydantic
@@ -93,10 +93,12 @@ class State:
         return self.data.resources
 
     @classmethod
-    def load(cls, backend: StateBackend) -> State:
+    def load(cls, backend: StateBackend, like: Iterable[dict[str, Any]] = ()) -> State:
         """The backend's state, or a new empty one; an interrupted apply's journal is
-        replayed."""
-        data = _read_snapshot(backend)
+        replayed. Recorded attributes equal to a dict of `like` (the manifests' attributes)
+        are that very dict: in a converged state of 100k users the two would otherwise be
+        100 MB of the same values. Neither side is ever changed in place."""
+        data = _read_snapshot(backend, _Sharing(like))
         persisted = data is not None
         if data is None:
             # A first apply killed before its first save left only a journal: the state is
@@ -186,11 +188,29 @@ def copy_state(source: State, target: StateBackend, *, force: bool = False) -> N
     target.write(data.model_dump_json(indent=2) + "\n")
 
 
-def _read_snapshot(backend: StateBackend) -> StateFile | None:
+class _Sharing:
+    """Swaps a dict for an equal one of `like`, found by the value of its first member (a
+    user's email, a group's name); a few same-named departments keep their own copies."""
+
+    def __init__(self, like: Iterable[dict[str, Any]]) -> None:
+        self.by_first: dict[str, dict[str, Any]] = {}
+        for attributes in like:
+            first = next(iter(attributes.values()), None)
+            if isinstance(first, str):
+                self.by_first.setdefault(first, attributes)
+
+    def __call__(self, parsed: dict[str, Any]) -> dict[str, Any]:
+        first = next(iter(parsed.values()), None)
+        found = self.by_first.get(first) if isinstance(first, str) else None
+        return found if found is not None and found == parsed else parsed
+
+
+def _read_snapshot(backend: StateBackend, share: _Sharing) -> StateFile | None:
     """The backend's snapshot, validated; None when there is none. Parsed by the standard
-    library, then validated entry by entry, each raw entry replaced as it goes: for 100k
-    users, the file's text, its parse and the entries are never all in memory at once
-    (pydantic's own JSON parsing held them together, 150 MB more at the peak)."""
+    library, each object shared as soon as it is parsed (so the parse never holds a second
+    copy of the manifests), then validated entry by entry, each raw entry replaced as it
+    goes: for 100k users, the file's text, its parse and the entries are never all in
+    memory at once (pydantic's own JSON parsing held them together, 150 MB more)."""
     text = backend.read()
     if text is None:
         return None
@@ -198,7 +218,7 @@ def _read_snapshot(backend: StateBackend) -> StateFile | None:
     try:
         if isinstance(text, bytes):
             text = text.decode("utf-8")  # the bytes go: json.loads would hold both at once
-        raw = json.loads(text)
+        raw = json.loads(text, object_hook=share)
         del text
         entries = raw.pop("resources", {}) if isinstance(raw, dict) else None
         data = StateFile.model_validate(raw)
@@ -208,7 +228,8 @@ def _read_snapshot(backend: StateBackend) -> StateFile | None:
         if not isinstance(entries, dict):
             raise ValueError("resources is not a mapping")
         for address, entry in entries.items():
-            entries[address] = _ENTRY.validate_python(entry)
+            entries[address] = validated = _ENTRY.validate_python(entry)
+            validated.attributes = share(validated.attributes)  # validation copied it
         data.resources = entries
     except (ValidationError, ValueError):
         raise LmsformError(

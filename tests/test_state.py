@@ -120,3 +120,25 @@ def test_a_damaged_journal_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "s.json.journal").write_text(json.dumps({"put": "group.A", "entry": 3}) + "\n")
     with pytest.raises(LmsformError, match=r"the journal of the state at .* is damaged"):
         load(path)
+
+
+def test_recorded_attributes_equal_to_the_manifests_are_the_manifests_dicts(
+        tmp_path: Path) -> None:
+    path = tmp_path / "s.json"
+    state = load(path)
+    state.put("group.A", StateEntry(kind="group", id="1", attributes={
+        "name": "A", "custom": {"name": "B"}}))
+    state.put("group.B", StateEntry(kind="group", id="2", attributes={"name": "B"}))
+    state.put("group.C", StateEntry(kind="group", id="3", attributes={"name": "C",
+                                                                      "description": "old"}))
+    state.save()
+    declared = [{"name": "A", "custom": {"name": "B"}}, {"name": "B"},
+                {"name": "C", "description": "new"}]
+
+    again = State.load(FileBackend.at(path), like=declared)
+
+    assert again.resources["group.A"].attributes is declared[0]
+    assert again.resources["group.B"].attributes is declared[1]
+    # different values are never shared, even under the same first value
+    assert again.resources["group.C"].attributes == {"name": "C", "description": "old"}
+    assert declared[2] == {"name": "C", "description": "new"}
