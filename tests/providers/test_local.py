@@ -42,6 +42,18 @@ def test_create_assigns_ids_and_fills_defaults(lms: LocalProvider) -> None:
     assert user.attrs["role"] == "learner"
 
 
+def test_values_repeated_across_a_listing_are_one_string(lms: LocalProvider) -> None:
+    department = hierarchy(lms)
+    group = lms.create("group", {"name": "Managers"})
+    for email in ("ada@example.com", "bob@example.com"):
+        lms.create("user", {"email": email, "department": department, "groups": [group],
+                            "job_title": "Engineer"})
+    ada, bob = lms.list_all("user")
+    for field in ("department", "role", "job_title"):
+        assert ada.attrs[field] == bob.attrs[field] and ada.attrs[field] is bob.attrs[field]
+    assert ada.attrs["groups"][0] is bob.attrs["groups"][0]
+
+
 def test_emails_are_unique_case_insensitively(lms: LocalProvider) -> None:
     lms.create("user", {"email": "ada@example.com"})
     with pytest.raises(ProviderError, match="another resource already has this email"):
