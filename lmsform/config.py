@@ -42,7 +42,7 @@ from lmsform.manifest import (
     UserSpec,
 )
 from lmsform.providers.base import ProviderSettings
-from lmsform.resources import SCHEMAS, Resource, make_canonical, split_address
+from lmsform.resources import NO_SECRETS, SCHEMAS, Resource, make_canonical, split_address
 from lmsform.secrets import Secrets, secret_settings
 from lmsform.yamlfile import LaterRunError, Position, YamlFile, YamlSyntaxError
 
@@ -691,7 +691,8 @@ def _resource(
     make_canonical(kind, attrs)
     # the key is the key field as made canonical (a user's lower-cased email): the same
     # string, not a copy, for 100k users
-    return Resource(kind, attrs[key_field], attrs, secrets, _lifecycle(spec), origin)
+    return Resource(kind, attrs[key_field], attrs, secrets or NO_SECRETS, _lifecycle(spec),
+                    origin)
 
 
 def _external_kinds(provider: tuple[str, Any] | None) -> frozenset[str]:

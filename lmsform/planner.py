@@ -264,12 +264,12 @@ def make_plan(config: Config, state: State, provider: Provider,
             "a plan's reading comes from start_reading, for the same config and options"
         config, dropped = reading.checked, reading.dropped
         _check_provider_identity(state, provider)
-        _share_recorded(config, state)
         live = reading.result(*_known_keys(config, state, reading.unlistable()))
     planner = _Planner(config, state, provider, live, options)
     operations = planner.run(reading.kinds)
-    known = {*config.resources, *state.resources, *planner.ids}
-    _check_patterns(options.targets + options.excludes, known)
+    if options.targets or options.excludes:
+        _check_patterns(options.targets + options.excludes,
+                        {*config.resources, *state.resources, *planner.ids})
     operations = _select(operations, options)
     if options.targets or options.excludes:
         planner.warnings.append(
@@ -316,16 +316,6 @@ def _known_keys(config: Config, state: State, kinds: set[str]
         if resource.kind in kinds:
             declared[resource.kind].append(resource.key)
     return recorded, declared
-
-
-def _share_recorded(config: Config, state: State) -> None:
-    """A state entry whose recorded attributes equal the manifests' takes the manifests'
-    dict, before the LMS is read: in a converged plan of 100k users the state's copies are
-    100 MB that nothing needs twice. Neither side is ever changed in place."""
-    for address, entry in state.resources.items():
-        resource = config.resources.get(address)
-        if resource is not None and entry.attributes == resource.attrs:
-            entry.attributes = resource.attrs
 
 
 def _hide_secrets(operations: list[Operation], secrets: Secrets) -> None:
@@ -395,14 +385,17 @@ class _Planner:
         self.ids: dict[str, str] = {}  # address -> vendor id, for every live resource
         for entry in self.state_view.values():
             self.managed[entry.kind] += not entry.removed
-        # users as the plan leaves them: live id -> (address key, department key)
-        self.user_departments: dict[str, tuple[str, Any]] = {}
+        # users as the plan leaves them: live id -> department key
+        self.user_departments: dict[str, Any] = {}
 
     def _apply_moves(self, state: State) -> tuple[dict[str, StateEntry], dict[str, str]]:
         """State as it will be once the manifests' `moved:` entries are taken into account."""
+        moves = [m for m in self.config.moved if m.from_ in state.resources]
+        if not moves:
+            return state.resources, {}  # read only: no copy of 100k entries
         view = dict(state.resources)
         moved_from: dict[str, str] = {}
-        for move in self.config.moved:
+        for move in moves:
             if move.from_ in view and move.to not in view:
                 view[move.to] = view.pop(move.from_)
                 moved_from[move.to] = move.from_
@@ -457,20 +450,19 @@ class _Planner:
     def _plan_kind(self, kind: str, desired: list[Resource]) -> Iterator[Operation]:
         views = self._views(kind, self.live.pop(kind, []))
         self.live_counts[kind] = len(views)
-        desired_addresses = {r.address for r in desired}
-        claimed, matches = self._match(kind, views, desired, desired_addresses)
+        claimed, matches, natural = self._match(kind, views, desired)
         self._complete(kind, views, desired, matches)
         if self.options.refresh_only:
             self.drift += self._drift(kind, views, self._natural_index(kind, views))
 
         for resource in desired:
-            match = matches.get(resource.address)
-            if match is None:
+            live_id = matches.get(resource.address)
+            if live_id is None:
                 yield from self._create(resource)
             else:
-                live_id, how = match
                 self.keys[kind][live_id] = resource.key
                 self.ids[resource.address] = live_id
+                how = "natural" if resource.address in natural else "state"
                 yield from self._reconcile(resource, live_id, views[live_id], how)
         for live_id, view in views.items():
             if live_id not in claimed:
@@ -478,24 +470,26 @@ class _Planner:
                 self.keys[kind][live_id] = key
                 self.ids.setdefault(f"{kind}.{key}", live_id)
         if kind == "user":
-            self.user_departments = {i: (self.keys[kind][i], v.get("department"))
-                                     for i, v in views.items()}
+            self.user_departments = {i: v.get("department") for i, v in views.items()}
 
-        yield from self._removals(kind, desired_addresses, claimed, views)
+        yield from self._removals(kind, claimed, views)
 
-    def _match(self, kind: str, views: dict[str, dict[str, Any]], desired: list[Resource],
-               desired_addresses: set[str]
-               ) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
-        """Desired resources paired with live ids: live id -> address, and address ->
-        (live id, "state" or "natural")."""
+    def _declared(self, address: str) -> bool:
+        return address in self.config.resources
+
+    def _match(self, kind: str, views: dict[str, dict[str, Any]], desired: list[Resource]
+               ) -> tuple[dict[str, str], dict[str, str], set[str]]:
+        """Desired resources paired with live ids: live id -> address, address -> live id,
+        and the addresses matched by natural key rather than by state."""
         claimed: dict[str, str] = {}
-        matches: dict[str, tuple[str, str]] = {}
+        matches: dict[str, str] = {}
+        natural: set[str] = set()
         # First by state: an address state knows keeps its id even if its name changed.
         for resource in desired:
             entry = self.state_view.get(resource.address)
             if entry is not None and entry.id in views and entry.id not in claimed:
                 claimed[entry.id] = resource.address
-                matches[resource.address] = (entry.id, "state")
+                matches[resource.address] = entry.id
         # Then by natural key, never taking an id that state gives to another live address.
         unmatched = [r for r in desired if r.address not in matches]
         by_natural = self._natural_index(kind, views) if unmatched else {}
@@ -503,13 +497,14 @@ class _Planner:
             for key in self._match_keys(kind, resource.attrs):
                 candidates = [
                     i for i in by_natural.get(key, [])
-                    if i not in claimed and self.owner[kind].get(i) not in desired_addresses
+                    if i not in claimed and not self._declared(self.owner[kind].get(i, ""))
                 ]
                 if candidates:
                     claimed[candidates[0]] = resource.address
-                    matches[resource.address] = (candidates[0], "natural")
+                    matches[resource.address] = candidates[0]
+                    natural.add(resource.address)
                     break
-        return claimed, matches
+        return claimed, matches, natural
 
     def _natural_index(self, kind: str, views: dict[str, dict[str, Any]]
                        ) -> dict[str, list[str]]:
@@ -521,7 +516,7 @@ class _Planner:
         return by_natural
 
     def _complete(self, kind: str, views: dict[str, dict[str, Any]], desired: list[Resource],
-                  matches: dict[str, tuple[str, str]]) -> None:
+                  matches: dict[str, str]) -> None:
         """Fill the fields the LMS's list leaves out (`KindSupport.unlisted_fields`): the
         last applied value from state, as Terraform keeps what a read cannot see; and, for a
         matched resource state does not know whose manifest sets one, a read by id."""
@@ -535,7 +530,7 @@ class _Planner:
                 if name in recorded:
                     view[name] = recorded[name]
         unread = sorted({live_id for r in desired if r.address in matches
-                         for live_id in [matches[r.address][0]]
+                         for live_id in [matches[r.address]]
                          if (unlisted & r.attrs.keys()) - views[live_id].keys()})
         if unread:
             for live in self.provider.read(kind, unread):
@@ -693,11 +688,11 @@ class _Planner:
             return None
         return why
 
-    def _removals(self, kind: str, desired_addresses: set[str], claimed: dict[str, str],
+    def _removals(self, kind: str, claimed: dict[str, str],
                   views: dict[str, dict[str, Any]]) -> Iterator[Operation]:
         support = self.caps.kinds[kind]
         for address, entry in self.state_view.items():
-            if entry.kind != kind or address in desired_addresses:
+            if entry.kind != kind or self._declared(address):
                 continue
             if address in self.consumed:
                 continue
@@ -726,7 +721,7 @@ class _Planner:
             if pruning and not (kind == "user" and self._deactivates() and
                                 view.get("active") is False):
                 address = f"{kind}.{address_key(kind, view)}"
-                if address in desired_addresses or address in self.state_view or \
+                if self._declared(address) or address in self.state_view or \
                         address in pruned:
                     address += f"#{live_id}"  # a duplicate in the LMS: name it by its id too
                 pruned.add(address)
@@ -749,10 +744,10 @@ class _Planner:
             if op.action in {Action.DELETE, Action.REPLACE}:
                 final.pop(op.id, None)
             elif op.action == Action.UPDATE and op.after is not None:
-                final[op.id] = (final.get(op.id, ("", None))[0], op.after.get("department"))
+                final[op.id] = op.after.get("department")
         members: dict[Any, list[str]] = defaultdict(list)
-        for user, department in final.values():
-            members[department].append(user)
+        for user_id, department in final.items():
+            members[department].append(self.keys["user"][user_id])
         for op in operations:
             department = split_address(op.address)[1]
             if op.kind == "department" and op.action.removes and members.get(department):

@@ -10,9 +10,10 @@ translates keys back to ids when it writes.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any
 
 from lmsform.manifest import KINDS, Lifecycle
@@ -64,6 +65,8 @@ SCHEMAS: dict[str, KindSchema] = {
 assert tuple(SCHEMAS) == tuple(sorted(SCHEMAS, key=KINDS.index))
 
 SENSITIVE = "(sensitive)"
+# the secrets of a resource that has none, shared: an empty dict each would be 6 MB at 100k
+NO_SECRETS: Mapping[str, str] = MappingProxyType({})
 
 
 @dataclass(slots=True)
@@ -73,7 +76,7 @@ class Resource:
     kind: str
     key: str
     attrs: dict[str, Any]
-    secrets: dict[str, str] = field(default_factory=dict)
+    secrets: Mapping[str, str] = field(default_factory=lambda: NO_SECRETS)
     lifecycle: Lifecycle = field(default_factory=Lifecycle)
     origin: tuple[str, tuple[str | int, ...]] | None = None  # (file name, path in that file)
     # kind.key, made once: a plan looks it up a dozen times per resource
