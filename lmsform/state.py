@@ -229,7 +229,7 @@ def _read_snapshot(backend: StateBackend, share: _Sharing) -> StateFile | None:
             raise ValueError("resources is not a mapping")
         for address, entry in entries.items():
             entries[address] = validated = _ENTRY.validate_python(entry)
-            validated.attributes = share(validated.attributes)  # validation copied it
+            validated.attributes = entry.get("attributes", validated.attributes)  # not a copy
         data.resources = entries
     except (ValidationError, ValueError):
         raise LmsformError(
