@@ -18,7 +18,7 @@ import contextlib
 import dataclasses
 import json
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import pydantic
@@ -98,7 +98,7 @@ class State:
         replayed. Recorded attributes equal to a dict of `like` (the manifests' attributes)
         are that very dict: in a converged state of 100k users the two would otherwise be
         100 MB of the same values. Neither side is ever changed in place."""
-        data = _read_snapshot(backend, _Sharing(like))
+        data = _read_snapshot(backend, _sharing(like))
         persisted = data is not None
         if data is None:
             # A first apply killed before its first save left only a journal: the state is
@@ -188,24 +188,32 @@ def copy_state(source: State, target: StateBackend, *, force: bool = False) -> N
     target.write(data.model_dump_json(indent=2) + "\n")
 
 
-class _Sharing:
-    """Swaps a dict for an equal one of `like`, found by the value of its first member (a
-    user's email, a group's name); a few same-named departments keep their own copies."""
+def _sharing(like: Iterable[dict[str, Any]]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """A function that swaps a dict for an equal one of `like`, found by the value of its
+    first member (a user's email, a group's name); a few same-named departments keep their
+    own copies. A closure rather than a class: it runs for every object of the state file."""
+    by_first: dict[str, dict[str, Any]] = {}
+    for attributes in like:
+        for first in attributes.values():
+            if type(first) is str:
+                by_first.setdefault(first, attributes)
+            break
+    find = by_first.get
 
-    def __init__(self, like: Iterable[dict[str, Any]]) -> None:
-        self.by_first: dict[str, dict[str, Any]] = {}
-        for attributes in like:
-            first = next(iter(attributes.values()), None)
-            if isinstance(first, str):
-                self.by_first.setdefault(first, attributes)
+    def share(parsed: dict[str, Any]) -> dict[str, Any]:
+        for first in parsed.values():
+            if type(first) is str:
+                found = find(first)
+                if found is not None and found == parsed:
+                    return found
+            break
+        return parsed
 
-    def __call__(self, parsed: dict[str, Any]) -> dict[str, Any]:
-        first = next(iter(parsed.values()), None)
-        found = self.by_first.get(first) if isinstance(first, str) else None
-        return found if found is not None and found == parsed else parsed
+    return share
 
 
-def _read_snapshot(backend: StateBackend, share: _Sharing) -> StateFile | None:
+def _read_snapshot(backend: StateBackend, share: Callable[[dict[str, Any]], dict[str, Any]]
+                   ) -> StateFile | None:
     """The backend's snapshot, validated; None when there is none. Parsed by the standard
     library, each object shared as soon as it is parsed (so the parse never holds a second
     copy of the manifests), then validated entry by entry, each raw entry replaced as it
