@@ -98,11 +98,14 @@ LINKS = {
              "enrollments": ("enrollments", "user_id", "course_id")},
     "coupon": {"courses": ("coupon_courses", "coupon_id", "course_id")},
 }
-JSON_COLUMNS = {"categories", "custom"}
+# kind -> columns holding JSON
+JSON_COLUMNS = {"course": ("categories", "custom"), "user": ("custom",)}
 # Columns whose values repeat across rows (a handful of roles and titles). They, and the ids
 # of parents and links, are listed as one shared string each: SQLite hands out a new string
 # per row, 35 MB of copies in a listing of 100k users.
-REPEATED_COLUMNS = {"role", "job_title"}
+REPEATED_COLUMNS = {"user": ("role", "job_title")}
+# What the LMS keeps for itself and never lists: reading 100k of them only costs time.
+SERVER_ONLY_COLUMNS = {"created_at", "password_hash"}
 
 
 # Creates a batch holds at most: one transaction each (see `create_many`).
@@ -220,7 +223,10 @@ class LocalProvider(Provider):
             if self._db is None and not self.path.exists():
                 return []
             prices = self._prices() if kind == "course" else {}
-            rows = self.reader.execute(_listing_query(kind))
+            table = TABLES[kind][0]
+            columns = tuple(c for _, c, *_ in self.reader.execute(f"PRAGMA table_info({table})")
+                            if c not in SERVER_ONLY_COLUMNS)
+            rows = self.reader.execute(_listing_query(kind, columns))
             names = [d[0] for d in rows.description]
             # row by row from the cursor: 100k users never sit in memory twice
             return [_live(kind, dict(zip(names, values, strict=True)), prices)
@@ -312,7 +318,7 @@ class LocalProvider(Provider):
         for field, column in PARENTS.get(kind, {}).items():
             if field in attrs:
                 row[column] = None if attrs[field] is None else int(attrs[field])
-        for column in JSON_COLUMNS & set(attrs):
+        for column in [c for c in JSON_COLUMNS.get(kind, ()) if c in attrs]:
             row[column] = json.dumps(attrs[column] or ({} if column == "custom" else []))
         if "credits" in row and row["credits"] is not None:
             row["credits"] = float(row["credits"])
@@ -376,31 +382,30 @@ class _Transaction:
 
 
 @functools.cache
-def _listing_query(kind: str) -> str:
+def _listing_query(kind: str, columns: tuple[str, ...]) -> str:
     """A kind's rows, each with its links' member ids as one comma-separated column per
     field (SQLite gathers them through the link tables' keys, faster than Python could)."""
     table = TABLES[kind][0]
     links = "".join(f", (SELECT group_concat({member}) FROM {link} WHERE {owner} = t.id) "
                     f'AS "{field}"'
                     for field, (link, owner, member) in LINKS.get(kind, {}).items())
-    return f"SELECT t.*{links} FROM {table} AS t ORDER BY t.id"
+    return f"SELECT {', '.join(f't.{c}' for c in columns)}{links} FROM {table} AS t ORDER BY t.id"
 
 
 def _live(kind: str, row: dict[str, Any], prices: dict[int, list[dict[str, Any]]]
           ) -> LiveResource:
     """One row of a kind's listing query, with its prices, as canonical attributes."""
     attrs: dict[str, Any] = {c: row[c] for c in TABLES[kind][1]}
-    for column in REPEATED_COLUMNS & attrs.keys():
-        if isinstance(attrs[column], str):
+    for column in REPEATED_COLUMNS.get(kind, ()):
+        if attrs[column] is not None:
             attrs[column] = sys.intern(attrs[column])
     for field, column in PARENTS.get(kind, {}).items():
         attrs[field] = None if row[column] is None else sys.intern(str(row[column]))
     for field in LINKS.get(kind, ()):
         attrs[field] = [sys.intern(i) for i in row[field].split(",")] if row[field] else []
-    for column in JSON_COLUMNS:
-        if column in row:
-            attrs[column] = {} if row[column] == "{}" else json.loads(row[column])
-    if "active" in row:
+    for column in JSON_COLUMNS.get(kind, ()):
+        attrs[column] = {} if row[column] == "{}" else json.loads(row[column])
+    if kind == "user":
         attrs["active"] = bool(row["active"])
     if kind == "course":
         attrs["published"] = bool(row["published"])
