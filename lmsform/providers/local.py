@@ -254,21 +254,28 @@ class LocalProvider(Provider):
 
     def create_many(self, kind: str, items: list[dict[str, Any]]
                     ) -> list[str | LmsformError]:
-        """Many creates in one transaction (a commit each is most of a large apply's time),
-        each in a savepoint of its own, so that one refused create is that resource's
-        failure and the others are still made."""
-        outcomes: list[str | LmsformError] = []
+        """Many creates in one transaction (a commit each is most of a large apply's time).
+        A refused create is that resource's failure alone: the batch is undone and made
+        again one create at a time, each in a savepoint of its own."""
         with self._lock, self._transaction(f"create {len(items)} {kind}s"):
-            for attrs in items:
-                self.db.execute("SAVEPOINT item")
-                try:
-                    outcomes.append(self._insert(kind, attrs))
-                except sqlite3.IntegrityError as exc:
-                    self.db.execute("ROLLBACK TO item")
-                    outcomes.append(ProviderError(f"create {kind}", _explain(str(exc)),
-                                                  status=409))
-                self.db.execute("RELEASE item")
+            self.db.execute("SAVEPOINT batch")
+            try:
+                outcomes: list[str | LmsformError] = [self._insert(kind, a) for a in items]
+            except sqlite3.IntegrityError:
+                self.db.execute("ROLLBACK TO batch")
+                outcomes = [self._insert_alone(kind, a) for a in items]
+            self.db.execute("RELEASE batch")
         return outcomes
+
+    def _insert_alone(self, kind: str, attrs: dict[str, Any]) -> str | LmsformError:
+        self.db.execute("SAVEPOINT item")
+        try:
+            return self._insert(kind, attrs)
+        except sqlite3.IntegrityError as exc:
+            self.db.execute("ROLLBACK TO item")
+            return ProviderError(f"create {kind}", _explain(str(exc)), status=409)
+        finally:
+            self.db.execute("RELEASE item")
 
     def _insert(self, kind: str, attrs: dict[str, Any]) -> str:
         table, _ = TABLES[kind]
