@@ -104,8 +104,9 @@ JSON_COLUMNS = {"course": ("categories", "custom"), "user": ("custom",)}
 # of parents and links, are listed as one shared string each: SQLite hands out a new string
 # per row, 35 MB of copies in a listing of 100k users.
 REPEATED_COLUMNS = {"user": ("role", "job_title")}
-# What the LMS keeps for itself and never lists: reading 100k of them only costs time.
-SERVER_ONLY_COLUMNS = {"created_at", "password_hash"}
+# kind -> the columns a listing converts into fields of another type or name
+CONVERTED_COLUMNS = {"user": ("active",), "course": ("published",),
+                     "coupon": ("percent", "amount", "currency")}
 
 
 # Creates a batch holds at most: one transaction each (see `create_many`).
@@ -223,10 +224,7 @@ class LocalProvider(Provider):
             if self._db is None and not self.path.exists():
                 return []
             prices = self._prices() if kind == "course" else {}
-            table = TABLES[kind][0]
-            columns = tuple(c for _, c, *_ in self.reader.execute(f"PRAGMA table_info({table})")
-                            if c not in SERVER_ONLY_COLUMNS)
-            rows = self.reader.execute(_listing_query(kind, columns))
+            rows = self.reader.execute(_listing_query(kind))
             names = [d[0] for d in rows.description]
             # row by row from the cursor: 100k users never sit in memory twice
             return [_live(kind, dict(zip(names, values, strict=True)), prices)
@@ -389,40 +387,47 @@ class _Transaction:
 
 
 @functools.cache
-def _listing_query(kind: str, columns: tuple[str, ...]) -> str:
-    """A kind's rows, each with its links' member ids as one comma-separated column per
-    field (SQLite gathers them through the link tables' keys, faster than Python could)."""
-    table = TABLES[kind][0]
+def _listing_query(kind: str) -> str:
+    """A kind's rows: the columns lmsform reads (not creation times nor password hashes),
+    parents' id columns named as their fields, and its links' member ids as one
+    comma-separated column per field (SQLite gathers them through the link tables' keys,
+    faster than Python could)."""
+    table, plain = TABLES[kind]
+    selected = ", ".join([
+        "t.id", *(f"t.{c}" for c in plain),
+        *(f't.{column} AS "{field}"' for field, column in PARENTS.get(kind, {}).items()),
+        *(f"t.{c}" for c in (*JSON_COLUMNS.get(kind, ()), *CONVERTED_COLUMNS.get(kind, ())))])
     links = "".join(f", (SELECT group_concat({member}) FROM {link} WHERE {owner} = t.id) "
                     f'AS "{field}"'
                     for field, (link, owner, member) in LINKS.get(kind, {}).items())
-    return f"SELECT {', '.join(f't.{c}' for c in columns)}{links} FROM {table} AS t ORDER BY t.id"
+    return f"SELECT {selected}{links} FROM {table} AS t ORDER BY t.id"
 
 
 def _live(kind: str, row: dict[str, Any], prices: dict[int, list[dict[str, Any]]]
           ) -> LiveResource:
-    """One row of a kind's listing query, with its prices, as canonical attributes."""
-    attrs: dict[str, Any] = {c: row[c] for c in TABLES[kind][1]}
-    for column in REPEATED_COLUMNS.get(kind, ()):
-        if attrs[column] is not None:
-            attrs[column] = sys.intern(attrs[column])
-    for field, column in PARENTS.get(kind, {}).items():
-        attrs[field] = None if row[column] is None else sys.intern(str(row[column]))
+    """One row of a kind's listing query, with its prices, made canonical attributes in
+    place: its columns are already named as fields."""
+    row_id = row.pop("id")
+    for field in REPEATED_COLUMNS.get(kind, ()):
+        if row[field] is not None:
+            row[field] = sys.intern(row[field])
+    for field in PARENTS.get(kind, ()):
+        if row[field] is not None:
+            row[field] = sys.intern(str(row[field]))
     for field in LINKS.get(kind, ()):
-        attrs[field] = [sys.intern(i) for i in row[field].split(",")] if row[field] else []
-    for column in JSON_COLUMNS.get(kind, ()):
-        attrs[column] = {} if row[column] == "{}" else json.loads(row[column])
+        row[field] = [sys.intern(i) for i in row[field].split(",")] if row[field] else []
+    for field in JSON_COLUMNS.get(kind, ()):
+        row[field] = {} if row[field] == "{}" else json.loads(row[field])
     if kind == "user":
-        attrs["active"] = bool(row["active"])
+        row["active"] = bool(row["active"])
     if kind == "course":
-        attrs["published"] = bool(row["published"])
-        attrs["pricing"] = prices.get(row["id"], [])
+        row["published"] = bool(row["published"])
+        row["pricing"] = prices.get(row_id, [])
     if kind == "coupon":
-        attrs["discount"] = (
-            {"percent": row["percent"]} if row["percent"] is not None
-            else {"amount": row["amount"], "currency": row["currency"]}
-        )
-    return LiveResource(str(row["id"]), attrs)
+        percent, amount, currency = row.pop("percent"), row.pop("amount"), row.pop("currency")
+        row["discount"] = ({"percent": percent} if percent is not None
+                           else {"amount": amount, "currency": currency})
+    return LiveResource(str(row_id), row)
 
 
 def _explain(message: str) -> str:
