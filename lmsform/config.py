@@ -713,9 +713,11 @@ def _check_references(resources: dict[str, Resource], c: _Collector,
     """Every name a resource refers to must be declared somewhere in the directory (or in an
     entry that failed validation, whose errors are reported already), except references to
     the provider's external kinds, which are the LMS's own ids."""
+    targets = {t for schema in SCHEMAS.values() for t in schema.references.values()}
     declared: dict[str, set[str]] = defaultdict(set)
     for resource in resources.values():
-        declared[resource.kind].add(resource.key)
+        if resource.kind in targets:  # not users: nothing refers to them
+            declared[resource.kind].add(resource.key)
     # per kind, the reference fields to check (nesting makes divisions and departments
     # consistent; an external kind's references are ids)
     checked = {kind: [(f, t) for f, t in schema.references.items() if t not in external]

@@ -63,14 +63,15 @@ def check_capabilities(config: Config, provider: type[Provider] | Provider) -> N
     (and in `validate`, which has no connection), pointing into the manifests."""
     problems: list[Problem] = []
     caps, vendor = provider.capabilities, provider.type_name
+    fields = {kind: support.fields | SCHEMAS[kind].identity_only
+              for kind, support in caps.kinds.items()}
     for resource in config.resources.values():
-        support = caps.kinds.get(resource.kind)
-        if support is None:
+        allowed = fields.get(resource.kind)
+        if allowed is None:
             problems.append(config.problem(
                 resource, None, f"{resource.address}: the {vendor} provider does not manage "
                 f"{resource.kind}s; remove them from the manifests"))
             continue
-        allowed = support.fields | SCHEMAS[resource.kind].identity_only
         if not (resource.attrs.keys() <= allowed and resource.secrets.keys() <= allowed):
             for name in sorted((resource.attrs.keys() | resource.secrets.keys()) - allowed):
                 problems.append(config.problem(
