@@ -42,7 +42,14 @@ from lmsform.manifest import (
     UserSpec,
 )
 from lmsform.providers.base import ProviderSettings
-from lmsform.resources import NO_SECRETS, SCHEMAS, Resource, make_canonical, split_address
+from lmsform.resources import (
+    NO_SECRETS,
+    REFERENCED_KINDS,
+    SCHEMAS,
+    Resource,
+    make_canonical,
+    split_address,
+)
 from lmsform.secrets import Secrets, secret_settings
 from lmsform.yamlfile import LaterRunError, Position, YamlFile, YamlSyntaxError
 
@@ -713,10 +720,9 @@ def _check_references(resources: dict[str, Resource], c: _Collector,
     """Every name a resource refers to must be declared somewhere in the directory (or in an
     entry that failed validation, whose errors are reported already), except references to
     the provider's external kinds, which are the LMS's own ids."""
-    targets = {t for schema in SCHEMAS.values() for t in schema.references.values()}
     declared: dict[str, set[str]] = defaultdict(set)
     for resource in resources.values():
-        if resource.kind in targets:  # not users: nothing refers to them
+        if resource.kind in REFERENCED_KINDS:  # not users: nothing refers to them
             declared[resource.kind].add(resource.key)
     # per kind, the reference fields to check (nesting makes divisions and departments
     # consistent; an external kind's references are ids)

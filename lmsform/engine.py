@@ -93,7 +93,8 @@ def plan(config: Config, options: PlanOptions) -> Plan:
 def _plan_reading(config: Config, ws: Workspace, options: PlanOptions) -> tuple[State, Plan]:
     """The state and a fresh plan, the LMS read while the state loads."""
     with start_reading(config, ws.provider, options) as reading:
-        state = State.load(ws.backend, like=(r.attrs for r in config.resources.values()))
+        planned = reading.checked or config  # less what --drop-unsupported leaves out
+        state = State.load(ws.backend, like=(r.attrs for r in planned.resources.values()))
         return state, make_plan(config, state, ws.provider, options, reading)
 
 

@@ -392,7 +392,7 @@ class _Planner:
     def _apply_moves(self, state: State) -> tuple[dict[str, StateEntry], dict[str, str]]:
         """State as it will be once the manifests' `moved:` entries are taken into account."""
         moves = [m for m in self.config.moved if m.from_ in state.resources]
-        if not moves:
+        if not moves:  # (`moved:` entries never chain: a target is declared, a source not)
             return state.resources, {}  # read only: no copy of 100k entries
         view = dict(state.resources)
         moved_from: dict[str, str] = {}
@@ -475,7 +475,9 @@ class _Planner:
 
         yield from self._removals(kind, claimed, views)
 
-    def _declared(self, address: str) -> bool:
+    def _declared(self, address: str | None) -> bool:
+        """Whether the manifests declare this address (every address starts with its kind,
+        so this is also "among this kind's desired resources")."""
         return address in self.config.resources
 
     def _match(self, kind: str, views: dict[str, dict[str, Any]], desired: list[Resource]
@@ -498,7 +500,7 @@ class _Planner:
             for key in self._match_keys(kind, resource.attrs):
                 candidates = [
                     i for i in by_natural.get(key, [])
-                    if i not in claimed and not self._declared(self.owner[kind].get(i, ""))
+                    if i not in claimed and not self._declared(self.owner[kind].get(i))
                 ]
                 if candidates:
                     claimed[candidates[0]] = resource.address

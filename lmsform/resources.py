@@ -63,6 +63,8 @@ SCHEMAS: dict[str, KindSchema] = {
     ),
 }
 assert tuple(SCHEMAS) == tuple(sorted(SCHEMAS, key=KINDS.index))
+# the kinds some field refers to (users are not among them)
+REFERENCED_KINDS = frozenset(t for schema in SCHEMAS.values() for t in schema.references.values())
 
 SENSITIVE = "(sensitive)"
 # the secrets of a resource that has none, shared: an empty dict each would be 6 MB at 100k

@@ -191,7 +191,10 @@ def copy_state(source: State, target: StateBackend, *, force: bool = False) -> N
 def _sharing(like: Iterable[dict[str, Any]]) -> Callable[[dict[str, Any]], dict[str, Any]]:
     """A function that swaps a dict for an equal one of `like`, found by the value of its
     first member (a user's email, a group's name); a few same-named departments keep their
-    own copies. A closure rather than a class: it runs for every object of the state file."""
+    own copies. Any equal object is swapped, a nested one too (equal as `==` says: 1 and
+    true alike, as comparing state with the manifests always has): which is only sound
+    because shared dicts are never changed in place. A closure rather than a class: it runs
+    for every object of the state file."""
     by_first: dict[str, dict[str, Any]] = {}
     for attributes in like:
         for first in attributes.values():
@@ -237,7 +240,9 @@ def _read_snapshot(backend: StateBackend, share: Callable[[dict[str, Any]], dict
             raise ValueError("resources is not a mapping")
         for address, entry in entries.items():
             entries[address] = validated = _ENTRY.validate_python(entry)
-            validated.attributes = entry.get("attributes", validated.attributes)  # not a copy
+            # the parsed (maybe shared) dict, not the copy validation made: `attributes` has
+            # no validator of its own that this would skip
+            validated.attributes = entry.get("attributes", validated.attributes)
         data.resources = entries
     except (ValidationError, ValueError):
         raise LmsformError(

@@ -396,17 +396,17 @@ def _listing_query(kind: str) -> str:
     selected = ", ".join([
         "t.id", *(f"t.{c}" for c in plain),
         *(f't.{column} AS "{field}"' for field, column in PARENTS.get(kind, {}).items()),
+        *(f'(SELECT group_concat({member}) FROM {link} WHERE {owner} = t.id) AS "{field}"'
+          for field, (link, owner, member) in LINKS.get(kind, {}).items()),
         *(f"t.{c}" for c in (*JSON_COLUMNS.get(kind, ()), *CONVERTED_COLUMNS.get(kind, ())))])
-    links = "".join(f", (SELECT group_concat({member}) FROM {link} WHERE {owner} = t.id) "
-                    f'AS "{field}"'
-                    for field, (link, owner, member) in LINKS.get(kind, {}).items())
-    return f"SELECT {selected}{links} FROM {table} AS t ORDER BY t.id"
+    return f"SELECT {selected} FROM {table} AS t ORDER BY t.id"
 
 
 def _live(kind: str, row: dict[str, Any], prices: dict[int, list[dict[str, Any]]]
           ) -> LiveResource:
-    """One row of a kind's listing query, with its prices, made canonical attributes in
-    place: its columns are already named as fields."""
+    """One row of a kind's listing query, with its prices, turned into the resource's
+    attributes in place: most columns are named as fields already; ids, links, JSON and
+    flags are converted here."""
     row_id = row.pop("id")
     for field in REPEATED_COLUMNS.get(kind, ()):
         if row[field] is not None:

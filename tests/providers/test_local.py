@@ -98,6 +98,30 @@ def test_courses_keep_prices_and_coupons_their_discounts(lms: LocalProvider) -> 
     assert coupon.attrs["courses"] == [course]
 
 
+def test_a_listing_holds_each_kinds_fields_and_nothing_the_lms_keeps_for_itself(
+        lms: LocalProvider) -> None:
+    department = hierarchy(lms)
+    course = lms.create("course", {"key": "k", "title": "K"})
+    group = lms.create("group", {"name": "G", "courses": [course]})
+    lms.create("user", {"email": "u@example.com", "department": department, "groups": [group],
+                        "password": "s3cret"})
+    lms.create("coupon", {"code": "P", "discount": {"percent": "10"}, "courses": [course]})
+    fields = {kind: set(lms.list_all(kind)[0].attrs) for kind in
+              ("region", "division", "department", "course", "group", "user", "coupon")}
+    assert fields == {
+        "region": {"name"}, "division": {"name", "region"},
+        "department": {"name", "division"},
+        "course": {"key", "title", "description", "credits", "categories", "custom",
+                   "published", "pricing"},
+        "group": {"name", "description", "courses"},
+        "user": {"email", "first_name", "last_name", "username", "employee_id", "job_title",
+                 "role", "department", "groups", "enrollments", "custom", "active"},
+        "coupon": {"code", "usage_limit", "expires", "courses", "discount"},
+    }
+    assert lms.list_all("coupon")[0].attrs["discount"] == {"percent": "10"}
+    assert lms.list_all("user")[0].attrs["department"] == department
+
+
 def test_deactivate_switches_a_user_off(lms: LocalProvider) -> None:
     user = lms.create("user", {"email": "u@example.com"})
     lms.deactivate("user", user)
@@ -125,6 +149,22 @@ def test_reading_writes_nothing_beside_the_lms_file(tmp_path: Path) -> None:
     reader.close()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["lms.sqlite"]
     assert (tmp_path / "lms.sqlite").read_bytes() == before
+
+
+def test_a_batch_without_refusals_makes_every_resource(lms: LocalProvider) -> None:
+    made = lms.create_many("group", [{"name": f"G{i}"} for i in range(3)])
+    assert all(isinstance(m, str) for m in made)
+    assert {g.id: g.attrs["name"] for g in lms.list_all("group")} == {
+        made[0]: "G0", made[1]: "G1", made[2]: "G2"}
+
+
+def test_a_batch_that_breaks_on_something_else_than_a_refusal_makes_nothing(
+        lms: LocalProvider) -> None:
+    lms.create("region", {"name": "EMEA"})  # the file exists
+    with pytest.raises(ValueError):
+        lms.create_many("user", [{"email": "a@example.com"},
+                                 {"email": "b@example.com", "department": "not an id"}])
+    assert lms.list_all("user") == []
 
 
 def test_creates_in_a_batch_are_one_transaction_and_fail_one_by_one(org: Org) -> None:
