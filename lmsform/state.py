@@ -93,12 +93,12 @@ class State:
         return self.data.resources
 
     @classmethod
-    def load(cls, backend: StateBackend, like: Iterable[dict[str, Any]] = ()) -> State:
+    def load(cls, backend: StateBackend, share_with: Iterable[dict[str, Any]] = ()) -> State:
         """The backend's state, or a new empty one; an interrupted apply's journal is
-        replayed. Recorded attributes equal to a dict of `like` (the manifests' attributes)
+        replayed. Recorded attributes equal to a dict of `share_with` (the manifests' attributes)
         are that very dict: in a converged state of 100k users the two would otherwise be
         100 MB of the same values. Neither side is ever changed in place."""
-        data = _read_snapshot(backend, _sharing(like))
+        data = _read_snapshot(backend, _sharing(share_with))
         persisted = data is not None
         if data is None:
             # A first apply killed before its first save left only a journal: the state is
@@ -188,15 +188,15 @@ def copy_state(source: State, target: StateBackend, *, force: bool = False) -> N
     target.write(data.model_dump_json(indent=2) + "\n")
 
 
-def _sharing(like: Iterable[dict[str, Any]]) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    """A function that swaps a dict for an equal one of `like`, found by the value of its
+def _sharing(share_with: Iterable[dict[str, Any]]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """A function that swaps a dict for an equal one of `share_with`, found by the value of its
     first member (a user's email, a group's name); a few same-named departments keep their
     own copies. Any equal object is swapped, a nested one too (equal as `==` says: 1 and
     true alike, as comparing state with the manifests always has): which is only sound
     because shared dicts are never changed in place. A closure rather than a class: it runs
     for every object of the state file."""
     by_first: dict[str, dict[str, Any]] = {}
-    for attributes in like:
+    for attributes in share_with:
         for first in attributes.values():
             if type(first) is str:
                 by_first.setdefault(first, attributes)

@@ -135,7 +135,7 @@ def test_recorded_attributes_equal_to_the_manifests_are_the_manifests_dicts(
     declared = [{"name": "A", "custom": {"name": "B"}}, {"name": "B"},
                 {"name": "C", "description": "new"}]
 
-    again = State.load(FileBackend.at(path), like=declared)
+    again = State.load(FileBackend.at(path), share_with=declared)
 
     assert again.resources["group.A"].attributes is declared[0]
     assert again.resources["group.B"].attributes is declared[1]
