@@ -21,9 +21,14 @@ from pathlib import Path
 
 import pytest
 
-from lmsform.backends.postgres import PostgresBackend, PostgresSettings, StateConflictError
+from lmsform.backends.postgres import (
+    PostgresBackend,
+    PostgresSettings,
+    StateConflictError,
+    _version,
+)
 from lmsform.errors import LmsformError
-from lmsform.state import State, StateEntry
+from lmsform.state import State, StateEntry, StateFile
 from tests.conftest import Org
 
 psycopg = pytest.importorskip("psycopg")
@@ -235,3 +240,11 @@ def test_a_lost_connection_while_locked_stops_rather_than_writing_unlocked(schem
         assert backend(schema).lock_holder() is None
     finally:
         held.close()
+
+
+def test_a_snapshots_lineage_and_serial_are_read_from_its_head_or_from_the_whole() -> None:
+    written = StateFile(serial=7, resources={"group.A": StateEntry(kind="group", id="1")})
+    assert _version(written.model_dump_json(indent=2)) == (written.lineage, 7)
+    assert _version('{"serial": 3, "lineage": "other-layout"}') == ("other-layout", 3)
+    with pytest.raises(LmsformError, match="without lineage and serial"):
+        _version('{"format_version": 1}')
