@@ -4,10 +4,12 @@ Kept apart from the `Plan` model so that a new output (HTML, a CI annotation) is
 here, and the model stays a plain description of what will happen.
 
 Names and values come from manifests and from the LMS, so anyone who can open a pull request
-or edit a record can put text in a plan. Everything rendered goes through `inert` (control,
-line-breaking and bidirectional characters shown as escapes) and, in Markdown, into code
-spans, so a reviewer sees exactly one line per operation and nothing that looks like another
-operation, a link or an image.
+or edit a record can put text in a plan. Everything rendered goes through `inert` (every
+character Python does not call printable shown as an escape: controls, line breaks,
+bidirectional marks, and invisible format characters such as zero-width spaces, so two
+different names never print the same) and, in Markdown, into code spans, so a reviewer sees
+exactly one line per operation and nothing that looks like another operation, a link or an
+image.
 """
 
 from __future__ import annotations
@@ -21,23 +23,47 @@ import click
 
 from lmsform.plan import Action, Operation, Plan
 
-# C0 and C1 controls, DEL, line and paragraph separators, bidirectional overrides/isolates.
-UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-
 
 def inert(text: str) -> str:
-    """The text with every character that could move the cursor, break a line, colour the
-    terminal or reorder what is shown replaced by its escape (`\\n`, `\\u202e`)."""
-    return UNSAFE.sub(lambda m: json.dumps(m.group())[1:-1] if m.group() in "\n\r\t"
-                      else f"\\u{ord(m.group()):04x}", text)
+    """Bare text (an address, a field, a message) as it is shown: every character that is
+    not printable replaced by its escape (`\\n`, `\\u202e`, `\\u200b`), and a backslash
+    doubled, so that an escape never reads the same as a name that spells it out. Not
+    printable: what could move the cursor, break a line, colour the terminal or reorder what
+    is shown, and what shows nothing at all (Unicode's format characters: zero-width spaces
+    and joiners, the word joiner, the BOM, the soft hyphen; separators other than the
+    space). `str.isprintable` is Unicode's own list of them."""
+    if text.isprintable() and "\\" not in text:
+        return text  # nearly every name: two checks in C
+    return "".join("\\\\" if ch == "\\" else _escape(ch) for ch in text)
+
+
+def _visible(json_text: str) -> str:
+    """JSON text (whose backslashes are escaped already) with what is not printable shown
+    as escapes."""
+    if json_text.isprintable():
+        return json_text
+    return "".join(_escape(ch) for ch in json_text)
+
+
+def _escape(ch: str) -> str:
+    if ch.isprintable():
+        return ch
+    if ch in "\n\r\t":
+        return json.dumps(ch)[1:-1]
+    return f"\\u{ord(ch):04x}" if ord(ch) <= 0xFFFF else f"\\U{ord(ch):08x}"
 
 
 def code(text: str) -> str:
-    """Markdown code span holding `text` literally, also inside a table cell."""
-    text = inert(text).replace("|", "\\|")
-    fence = "`" * (max((len(r) for r in re.findall("`+", text)), default=0) + 1)
-    pad = " " if text.startswith("`") or text.endswith("`") or not text.strip() else ""
-    return f"{fence}{pad}{text}{pad}{fence}"
+    """Markdown code span holding bare `text` literally, also inside a table cell."""
+    return _span(inert(text))
+
+
+def _span(shown: str) -> str:
+    """A code span around text already made visible."""
+    shown = shown.replace("|", "\\|")
+    fence = "`" * (max((len(r) for r in re.findall("`+", shown)), default=0) + 1)
+    pad = " " if shown.startswith("`") or shown.endswith("`") or not shown.strip() else ""
+    return f"{fence}{pad}{shown}{pad}{fence}"
 
 
 STATE_ONLY_NOTES = {
@@ -205,11 +231,12 @@ RENDERERS = {"text": render_text, "markdown": render_markdown, "json": render_js
 
 
 def _value(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, default=str)
+    """A value as JSON text, made visible."""
+    return _visible(json.dumps(value, ensure_ascii=False, default=str))
 
 
 def _md(value: Any) -> str:
-    return "_none_" if value is None else code(_value(value))
+    return "_none_" if value is None else _span(_value(value))
 
 
 def _md_text(text: str) -> str:
@@ -232,10 +259,10 @@ def _text_operation(op: Operation) -> list[str]:
         head += f" ({'; '.join(notes)})"
     lines = [click.style(head, fg=op.action.colour)]
     if op.action == Action.CREATE and op.after:
-        lines += [f"      {inert(k)}: {inert(_value(v))}" for k, v in op.after.items()]
+        lines += [f"      {inert(k)}: {_value(v)}" for k, v in op.after.items()]
     for change in op.changes:
-        lines.append(f"      {inert(change.field)}: {inert(_value(change.before))} -> "
-                     f"{inert(_value(change.after))}{CAUSE_NOTES.get(change.cause, '')}")
+        lines.append(f"      {inert(change.field)}: {_value(change.before)} -> "
+                     f"{_value(change.after)}{CAUSE_NOTES.get(change.cause, '')}")
     return lines
 
 
@@ -269,8 +296,8 @@ def _text_drift(plan: Plan) -> list[str]:
             what += f": id {item.id} -> {item.new_id}"
         lines.append(click.style(f"  {symbol} {inert(item.address)} ({inert(what)})",
                                  fg=colour))
-        lines += [f"      {inert(c.field)}: {inert(_value(c.before))} -> "
-                  f"{inert(_value(c.after))}" for c in item.changes]
+        lines += [f"      {inert(c.field)}: {_value(c.before)} -> "
+                  f"{_value(c.after)}" for c in item.changes]
     return [*lines, "", click.style(drift_summary(plan), bold=True),
             "`lmsform apply --refresh-only` accepts it into the state; `lmsform apply` puts "
             "the manifests' values back."]

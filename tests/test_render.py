@@ -69,6 +69,36 @@ def test_markdown_keeps_hostile_text_in_code_spans(text: str) -> None:
             assert not re.search(r"(?<!\\)[<\[\]`|*_]", line.split("**", 2)[2])
 
 
+# Unicode's invisible format characters (category Cf): two names differing only by one of
+# them would print the same.
+INVISIBLE = ["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad", "\u2063",
+             "\U000e0041", "\u00a0"]
+
+
+@pytest.mark.parametrize("mark", INVISIBLE)
+def test_invisible_characters_are_shown_as_escapes(mark: str) -> None:
+    plain, marked = "Managers", f"Mana{mark}gers"
+    for render in (render_text, render_markdown):
+        shown = [click.unstyle(render(Plan(operations=[Operation(
+            address=f"group.{name}", kind="group", action=Action.CREATE,
+            after={"name": name})]))) for name in (plain, marked)]
+        assert shown[0] != shown[1]
+        assert mark not in shown[1]
+        assert f"\\u{ord(mark):04x}" in shown[1] or f"\\U{ord(mark):08x}" in shown[1]
+
+
+def test_a_name_that_spells_an_escape_never_reads_as_one() -> None:
+    """A backslash is doubled in bare text, so `a\\u200bb` written out and `a`, U+200B, `b`
+    print differently; values are JSON, whose backslashes are escaped already."""
+    spelt, invisible = "a\\u200bb", "a\u200bb"
+    assert inert(spelt) != inert(invisible)
+    for render in (render_text, render_markdown):
+        shown = {render(Plan(operations=[Operation(
+            address=f"group.{name}", kind="group", action=Action.CREATE,
+            after={"name": name})])) for name in (spelt, invisible)}
+        assert len(shown) == 2
+
+
 def test_inert_and_code_spans() -> None:
     assert inert("a\nb\x1b[0m\u202e") == "a\\nb\\u001b[0m\\u202e"
     assert code("x`y") == "``x`y``"
