@@ -61,6 +61,10 @@ ENV_RE = re.compile(
     r"|\$\{(?:(?P<source>env|var):(?P<name>[A-Za-z_][A-Za-z0-9_]*)"
     r"(?::-(?P<default>(?:[^$}]|\$(?!\{))*))?\})?"
 )
+# Every way a `${` can be written in UTF-8 YAML: as itself, or through the escapes of a
+# double-quoted scalar (`\x24{`, `$\x7b`, `\u0024{`, a `$\` line continuation). A file
+# holding none of them holds no reference, and is read without walking its values.
+ESCAPED_DOLLAR = re.compile(rb"\\(?:x24|u0024|U00000024)")
 Loc = tuple[str | int, ...]
 CREDENTIAL_RE = re.compile(r"[\x20-\x7e]*")  # printable ASCII: what an HTTP header carries
 
@@ -77,10 +81,14 @@ class Config:
     moved: list[MovedSpec]
     files: dict[str, YamlFile] = field(default_factory=dict)
     warnings: list[Problem] = field(default_factory=list)
+    # every value a resource or a variable took from ${env:...} (see `_expand`)
+    from_env: frozenset[str] = frozenset()
 
     def secrets(self) -> Secrets:
-        """Every secret of this config: credentials and write-only values."""
-        return Secrets([*secret_settings(self.provider), *secret_settings(self.state)],
+        """Every secret of this config: credentials, values taken from the environment, and
+        write-only values."""
+        return Secrets([*secret_settings(self.provider), *secret_settings(self.state),
+                        *self.from_env],
                        [v for r in self.resources.values() for v in r.secrets.values()])
 
     def write_only(self, secrets: Secrets) -> dict[str, dict[str, Any]]:
@@ -127,6 +135,9 @@ class _Collector:
     def __init__(self) -> None:
         self.files: dict[str, YamlFile] = {}
         self.problems: list[Problem] = []
+        self.from_env: set[str] = set()  # values the manifests took from the environment
+        # (file, place) of each reference left as text: reported as such, and not validated
+        self.unexpanded: set[tuple[str, Loc]] = set()
 
     def position(self, name: str, loc: Loc, *, key: bool = False) -> Position:
         yaml_file = self.files[name]
@@ -148,51 +159,95 @@ class _Collector:
         return [p for p in self.problems if not p.warning]
 
 
-def _interpolate(value: Any, loc: Loc, unset: Callable[[Loc, str], None],
-                 malformed: Callable[[Loc, str], None],
-                 variables: dict[str, str] | None = None) -> Any:
-    """Substitute ${env:NAME}, ${var:NAME} (an environment's `vars:`) and their
-    `:-default` forms in every string of the document; `$${` stands for a literal `${`. Any
-    other `${` is an error: a reference written wrong must never reach the LMS as literal
-    text (it may be a password). An unknown variable is always an error."""
-    if isinstance(value, dict):
-        return {k: _interpolate(v, (*loc, k), unset, malformed, variables)
-                for k, v in value.items()}
-    if isinstance(value, list):
-        return [_interpolate(v, (*loc, i), unset, malformed, variables)
-                for i, v in enumerate(value)]
-    if isinstance(value, str) and "${" in value:
+Report = Callable[[Loc, str, bool], None]  # (where, message, whether it is about a key)
 
-        def substitute(match: re.Match[str]) -> str:
-            if match.group(0) == "$${":
-                return "${"
-            name, default = match.group("name"), match.group("default")
-            if name is None:
-                malformed(loc, "malformed reference '${...': write ${env:NAME}, "
-                          "${var:NAME} or ${env:NAME:-default} (names are letters, digits and "
-                          "_), or $${ for a literal ${")
-            elif match.group("source") == "var":
-                if name in (variables or {}):
-                    return (variables or {})[name]
-                if default is not None:
-                    return default
-                malformed(loc, f"variable {name} is not in this directory's vars: block")
-            elif name in os.environ:
-                return os.environ[name]
+
+def _ignore(loc: Loc, message: str, at_key: bool) -> None:
+    pass
+
+
+@dataclass
+class _Expander:
+    """Substitutes ${env:NAME}, ${var:NAME} (an environment's `vars:`) and their `:-default`
+    forms in every string of a document, mapping keys included; `$${` stands for a literal
+    `${`. Any other `${` is an error at its position: a reference written wrong must never
+    reach the LMS as literal text (it may be a password). One pass: a substituted value is
+    data, never read for references again.
+
+    `variables` is None where variables do not exist yet (the `vars:` and `include:` blocks,
+    read first): a `${var:...}` there is an error, so a variable never refers to another or
+    to itself. Every value taken from the environment is kept in `from_env`: the secrets set
+    knows it."""
+
+    unset: Report
+    malformed: Report
+    variables: _Variables | None = None
+    from_env: set[str] = field(default_factory=set)
+    unexpanded: set[Loc] = field(default_factory=set)  # where a reference was left as text
+
+    def value(self, value: Any, loc: Loc) -> Any:
+        if isinstance(value, dict):
+            return {self.text(k, (*loc, k), True): self.value(v, (*loc, k))
+                    for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.value(v, (*loc, i)) for i, v in enumerate(value)]
+        return self.text(value, loc, False)
+
+    def text(self, value: Any, loc: Loc, at_key: bool) -> Any:
+        if not isinstance(value, str) or "${" not in value:
+            return value
+        return ENV_RE.sub(lambda match: self._reference(match, loc, at_key), value)
+
+    def _reference(self, match: re.Match[str], loc: Loc, at_key: bool) -> str:
+        if match.group(0) == "$${":
+            return "${"
+        self.unexpanded.add(loc)  # until expanded below
+        name, default = match.group("name"), match.group("default")
+        if name is None:
+            self.malformed(loc, "malformed reference '${...': write ${env:NAME}, "
+                           "${var:NAME} or ${env:NAME:-default} (names are letters, digits "
+                           "and _), or $${ for a literal ${", at_key)
+        elif match.group("source") == "var":
+            if self.variables is None:
+                self.malformed(loc, "a ${var:...} cannot be used in vars: or include:, which "
+                               "are read before any variable has a value (a variable never "
+                               "refers to another, nor to itself)", at_key)
+            elif name in self.variables.values:
+                return self._expanded(loc, self.variables.values[name])
+            elif name in self.variables.broken:
+                pass  # reported where it is defined
             elif default is not None:
-                return default
+                return self._expanded(loc, default)
             else:
-                unset(loc, f"environment variable {name} is not set")
-            return match.group(0)
+                self.malformed(loc, f"variable {name} is not in this directory's vars: block",
+                               at_key)
+        elif name in os.environ:
+            self.from_env.add(os.environ[name])
+            return self._expanded(loc, os.environ[name])
+        elif default is not None:
+            return self._expanded(loc, default)
+        else:
+            self.unset(loc, f"environment variable {name} is not set", at_key)
+        return match.group(0)
 
-        return ENV_RE.sub(substitute, value)
-    return value
+    def _expanded(self, loc: Loc, value: str) -> str:
+        self.unexpanded.discard(loc)
+        return value
+
+
+@dataclass
+class _Variables:
+    """An environment's `vars:`: the values, and the names whose value is in error (a use of
+    one is not reported again)."""
+
+    values: dict[str, str] = field(default_factory=dict)
+    broken: set[str] = field(default_factory=set)
 
 
 def state_block(text: str) -> BackendSettings:
     """A `state:` block given on the command line (`state migrate --to '{backend: ...}'`),
     read as YAML, with `${env:...}` references, and validated as the manifests' one is."""
-    def refuse(loc: Loc, message: str) -> None:
+    def refuse(loc: Loc, message: str, at_key: bool) -> None:
         raise LmsformError(f"--to: {message}")
 
     try:
@@ -202,7 +257,7 @@ def state_block(text: str) -> BackendSettings:
     if not isinstance(data, dict):
         raise LmsformError("--to takes a state block as a YAML mapping, such as "
                            "'{backend: postgres, dsn: ${env:LMSFORM_STATE_DSN}, name: acme}'")
-    data = _interpolate(data, (), refuse, refuse)
+    data = _Expander(refuse, refuse, _Variables()).value(data, ())
     try:
         settings: BackendSettings = backends.load(str(data.get("backend", "file"))
                                                   ).settings_model.model_validate(data)
@@ -255,12 +310,12 @@ ENVIRONMENT_BLOCKS = ("include", "vars")
 NOT_SHARED = (*SINGLE_BLOCKS, *ENVIRONMENT_BLOCKS)
 
 
-def _environment(paths: list[Path]) -> tuple[list[tuple[str, int, str]], dict[str, str]]:
+def _environment(paths: list[Path]) -> tuple[list[tuple[str, int, str]], _Variables]:
     """What the files holding `include:` or `vars:` say, read before the rest: the shared
-    directories to read (file, index, directory) and the variables' values. Their types are
-    checked with the rest of the file."""
+    directories to read (file, index, directory) and the variables. Their types are checked,
+    and their references' problems reported, with the rest of the file."""
     includes: list[tuple[str, int, str]] = []
-    variables: dict[str, str] = {}
+    variables = _Variables()
     for path in paths:
         try:
             if not _has_top_level(path, ENVIRONMENT_BLOCKS):
@@ -270,16 +325,19 @@ def _environment(paths: list[Path]) -> tuple[list[tuple[str, int, str]], dict[st
             continue  # reported when the file is read
         if not isinstance(data, dict):
             continue
+        # a reference must never reach the LMS, or a path, as text
+        early = _Expander(_ignore, _ignore)
         for index, entry in enumerate(data.get("include") or []):
             if isinstance(entry, str):
-                includes.append((display_path(path), index, entry))
+                includes.append((display_path(path), index, early.text(entry, (), False)))
         values = data.get("vars")
         if isinstance(values, dict):
-            # ${env:...} in a value is expanded (its problems are reported when the file is
-            # read): a reference must never reach the LMS as text
-            values = _interpolate(values, (), lambda loc, m: None, lambda loc, m: None)
-            variables.update({str(k): _text(v) for k, v in values.items()
-                              if isinstance(v, str | int | float | bool)})
+            values = early.value(values, ())
+            for name, value in values.items():
+                if (name,) in early.unexpanded:
+                    variables.broken.add(str(name))
+                elif isinstance(value, str | int | float | bool):
+                    variables.values[str(name)] = _text(value)
     return includes, variables
 
 
@@ -288,7 +346,7 @@ def _text(value: str | int | float | bool) -> str:
 
 
 def _read_included(directory: Path, includes: list[tuple[str, int, str]], c: _Collector,
-                   offline: bool, variables: dict[str, str]) -> list[_FileParts]:
+                   offline: bool, variables: _Variables) -> list[_FileParts]:
     """The manifests of the shared directories `include:` names, read as this directory's
     own (with its variables); their problems name their own files."""
     parsed: list[_FileParts] = []
@@ -296,7 +354,9 @@ def _read_included(directory: Path, includes: list[tuple[str, int, str]], c: _Co
     for name, index, entry in includes:
         shared = (directory / entry).resolve()
         if not shared.is_dir():
-            c.add(name, ("include", index), f"no such directory: {entry}")
+            if "${" not in entry:  # else: its reference is reported as such
+                c.add(name, ("include", index), f"no such directory: {entry}")
+            parsed.append(_UNREAD)  # what it would declare is unknown
             continue
         if shared in seen:
             continue
@@ -347,8 +407,7 @@ def load_config(directory: Path, *, offline: bool = False,
     if blocks_only:
         parsed = [_FileParts(p.name, p.singles, [], [], {}, p.broken) for p in parsed]
     if collector.errors and len(parsed) < len(collector.files):
-        # A file that did not parse may declare anything: its references cannot be judged.
-        parsed.append(_FileParts("", {}, [], [], dict.fromkeys(SCHEMAS), {"provider"}))
+        parsed.append(_UNREAD)
     # Checks that span files run over every file that parsed, in the same pass: one
     # `validate` shows everything.
     config = _merge(directory, parsed, collector)
@@ -360,13 +419,14 @@ def load_config(directory: Path, *, offline: bool = False,
     memory.release_after(len(config.resources))
     config.warnings = collector.problems
     config.files = collector.files
+    config.from_env = frozenset(collector.from_env)
     log.info("loaded %d manifests declaring %d resources from %s in %.2fs", len(paths),
              len(config.resources), display_path(directory), time.monotonic() - started)
     return config
 
 
 def _read_file(path: Path, c: _Collector, offline: bool,
-               variables: dict[str, str] | None = None) -> _FileParts | None:
+               variables: _Variables) -> _FileParts | None:
     """One manifest, parsed, interpolated and validated; what is valid of it even when some
     entries are not, so that checks across files still see it."""
     name = display_path(path)
@@ -377,7 +437,7 @@ def _read_file(path: Path, c: _Collector, offline: bool,
                                   f"{exc.strerror or type(exc).__name__}"))
         return None
     c.files[name] = yaml_file
-    interpolated = yaml_file.mentions("${")
+    interpolated = _may_refer(yaml_file.raw)
     reported = len(c.problems)
     try:
         # a long list is read a run at a time, unless interpolation needs it whole
@@ -385,8 +445,7 @@ def _read_file(path: Path, c: _Collector, offline: bool,
         if not _is_manifest(name, data, c):
             return None
         if interpolated:
-            data = _interpolate(data, (), lambda loc, m: c.add(name, loc, m, warn=offline),
-                                lambda loc, m: c.add(name, loc, m), variables)
+            data = _expand(name, data, c, offline, variables)
         return _validated(name, data, c, later)
     except LaterRunError:
         del c.problems[reported:]  # what the runs read so far said, said again below
@@ -394,6 +453,40 @@ def _read_file(path: Path, c: _Collector, offline: bool,
     except YamlSyntaxError as exc:
         _syntax_problem(name, exc, c)
         return None
+
+
+def _may_refer(raw: bytes) -> bool:
+    """Whether a manifest may hold a `${` (`ESCAPED_DOLLAR`): two scans for one byte each
+    in nearly every file. A file in UTF-16 or UTF-32 is always walked."""
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in raw[:4]:
+        return True
+    return (b"$" in raw and (b"${" in raw or b"$\\" in raw)) or \
+        (b"\\" in raw and ESCAPED_DOLLAR.search(raw) is not None)
+
+
+def _expand(name: str, data: dict[str, Any], c: _Collector, offline: bool,
+            variables: _Variables) -> dict[str, Any]:
+    """A manifest with its references expanded (`_Expander`): `vars:` and `include:` before
+    any variable exists; the rest with this directory's variables. What came from the
+    environment is a secret (`_Collector.from_env`), but in the provider and state blocks,
+    whose settings other than credentials say which LMS and which state they are."""
+    def unset(loc: Loc, message: str, at_key: bool) -> None:
+        c.add(name, loc, message, key=at_key, warn=offline)
+
+    def malformed(loc: Loc, message: str, at_key: bool) -> None:
+        c.add(name, loc, message, key=at_key)
+
+    early = _Expander(unset, malformed, None, c.from_env)
+    blocks = _Expander(unset, malformed, variables)
+    late = _Expander(unset, malformed, variables, c.from_env)
+    expanded: dict[str, Any] = {}
+    for key, value in data.items():
+        expander = (early if key in ENVIRONMENT_BLOCKS
+                    else blocks if key in ("provider", "state") else late)
+        expanded[late.text(key, (key,), True)] = expander.value(value, (key,))
+    c.unexpanded.update((name, loc) for expander in (early, blocks, late)
+                        for loc in expander.unexpanded)
+    return expanded
 
 
 def _read_again(name: str, yaml_file: YamlFile, c: _Collector) -> _FileParts | None:
@@ -493,6 +586,8 @@ def _report(name: str, prefix: Loc, exc: ValidationError, c: _Collector) -> None
     for error in exc.errors():
         message, at_key = _pydantic_message(error)
         loc = (*prefix, *(s for s in error["loc"] if isinstance(s, str | int)))
+        if (name, loc) in c.unexpanded:
+            continue  # its reference is the problem, reported already
         c.add(name, loc, _suggest_field(message, at_key, loc), key=at_key)
 
 
@@ -543,6 +638,11 @@ class _FileParts:
     # names declared by entries that failed validation, per kind (None: any name)
     doubtful: dict[str, set[str] | None] = field(default_factory=dict)
     broken: set[str] = field(default_factory=set)  # provider/state/settings blocks invalid
+
+
+# Stands for a file that did not parse, or a directory `include:` could not read: it may
+# declare anything, so references to what it might hold cannot be judged.
+_UNREAD = _FileParts("", {}, [], [], dict.fromkeys(SCHEMAS), {"provider"})
 
 
 def _merge(directory: Path, parsed: list[_FileParts], c: _Collector) -> Config | None:
@@ -751,6 +851,8 @@ def _unknown_reference(resource: Resource, field_name: str, target: str, ref: st
     where: Loc = (*loc, field_name)
     if isinstance(resource.attrs[field_name], list):
         where = (*where, c.files[name].index_in_sequence(where, ref))
+    if (name, where) in c.unexpanded:
+        return  # its reference is the problem, reported already
     c.add(name, where, f"unknown {target} '{ref}'"
           f"{did_you_mean(ref, sorted(known)) or _hint(target)}")
 

@@ -274,6 +274,38 @@ def test_a_doubled_dollar_is_a_literal_reference(cfg: Path) -> None:
     assert attrs["description"] == "costs ${env:HOME} $5"
 
 
+@pytest.mark.parametrize("spelling", [
+    r'"\x24{env:ADA_NAME}"', r'"\u0024{env:ADA_NAME}"', r'"$\x7benv:ADA_NAME}"',
+    r'"\U00000024{env:ADA_NAME}"', '"$\\\n  {env:ADA_NAME}"',
+])
+def test_a_reference_spelt_with_yaml_escapes_is_expanded_too(
+    cfg: Path, spelling: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A double-quoted scalar can spell `${` with escapes or a line continuation: the value
+    read holds a `${` all the same, and is expanded or refused like any other."""
+    monkeypatch.setenv("ADA_NAME", "Augusta")
+    write(cfg, "b.yaml", f"users:\n  - email: ada@example.com\n    first_name: {spelling}\n")
+    assert load_config(cfg).resources["user.ada@example.com"].attrs["first_name"] == "Augusta"
+    write(cfg, "b.yaml", "users:\n  - email: ada@example.com\n"
+          f"    first_name: {spelling.replace('env:', 'nope:')}\n")
+    (message,) = problems(cfg)
+    assert "b.yaml:3:17: error: users[0].first_name: malformed reference" in message
+
+
+def test_references_in_mapping_keys_are_expanded_or_refused(
+    cfg: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FIELD", "cost_centre")
+    write(cfg, "b.yaml", "users:\n  - email: ada@example.com\n"
+          "    custom: {'${env:FIELD}': C1, '$${kept}': x}\n")
+    custom = load_config(cfg).resources["user.ada@example.com"].attrs["custom"]
+    assert custom == {"cost_centre": "C1", "${kept}": "x"}
+    write(cfg, "b.yaml", "users:\n  - email: ada@example.com\n"
+          "    custom:\n      ok: 1\n      '${oops}': C1\n")
+    (message,) = problems(cfg)
+    assert "b.yaml:5:7: error: users[0].custom.${oops}: malformed reference" in message
+
+
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-8-sig"])
 def test_references_are_read_in_every_encoding_the_loader_accepts(
     cfg: Path, encoding: str, monkeypatch: pytest.MonkeyPatch

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -98,13 +99,64 @@ def test_an_include_that_is_not_a_directory_is_an_error(envs: Path) -> None:
 
 def test_env_references_in_vars_are_expanded(envs: Path, monkeypatch: pytest.MonkeyPatch
                                              ) -> None:
+    """A value taken from the environment is a secret to lmsform: the LMS gets it, plans
+    show `(sensitive)`, the state does not keep it."""
     lmsform_yaml = envs / "production" / "lmsform.yaml"
     lmsform_yaml.write_text(lmsform_yaml.read_text().replace(
         "security_price: 49.00", "security_price: ${env:PRODUCTION_PRICE}"))
     monkeypatch.setenv("PRODUCTION_PRICE", "59.00")
     plan = plan_json(envs / "production")
     (course,) = [op for op in plan["operations"] if op["address"] == "course.security-101"]
-    assert course["after"]["pricing"]["standard"]["amount"] == "59.00"
+    assert course["after"]["pricing"] == "(sensitive)"
+    assert run(envs / "production", "apply", "--auto-approve").exit_code == 0
+    lms = sqlite3.connect(envs / "production" / "production-lms.sqlite")
+    assert lms.execute("SELECT amount FROM course_prices").fetchall() == [("59.00",)]
+    state = (envs / "production" / "state.json").read_text()
+    assert "59.00" not in state and "course.security-101" in state
+    assert run(envs / "production", "plan", "--detailed-exitcode").exit_code == 0
     monkeypatch.delenv("PRODUCTION_PRICE")
     refused = run(envs / "production", "plan")
     assert refused.exit_code == 1 and "PRODUCTION_PRICE is not set" in refused.output
+
+
+@pytest.mark.parametrize(("vars_block", "where"), [
+    ("vars:\n  security_price: ${var:security_price}\n", "lmsform.yaml:12:19"),
+    ("vars:\n  base: 49.00\n  security_price: ${var:base}\n", "lmsform.yaml:13:19"),
+    ("vars:\n  security_price: 49.00\ninclude: ['${var:security_price}']\n",
+     "lmsform.yaml:12:11"),
+])
+def test_a_variable_never_refers_to_another_nor_to_itself(
+    envs: Path, vars_block: str, where: str
+) -> None:
+    """`vars:` and `include:` are read before any variable has a value: a `${var:...}` in
+    them is an error at its place, never text that reaches the LMS."""
+    lmsform_yaml = envs / "production" / "lmsform.yaml"
+    text = lmsform_yaml.read_text()
+    text = text[:text.index("include:")] + ("include: [../shared]\n"
+                                            if "include:" not in vars_block else "")
+    lmsform_yaml.write_text(text + vars_block)
+    result = run(envs / "production", "validate")
+    assert result.exit_code == 1
+    assert f"{where}: error:" in result.output
+    assert "cannot be used in vars: or include:" in result.output
+    assert "1 error in the manifests" in result.output  # no cascade of unknown names
+
+
+def test_env_references_in_include_are_expanded(envs: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SHARED_DIR", "../shared")
+    lmsform_yaml = envs / "production" / "lmsform.yaml"
+    lmsform_yaml.write_text(lmsform_yaml.read_text().replace(
+        "[../shared]", "['${env:SHARED_DIR}']"))
+    plan = plan_json(envs / "production")
+    assert any(op["address"] == "course.security-101" for op in plan["operations"])
+
+
+def test_a_malformed_reference_in_an_included_file_names_that_file(envs: Path) -> None:
+    catalogue = envs / "shared" / "catalogue.yaml"
+    catalogue.write_text(catalogue.read_text().replace(
+        '"${var:security_price}"', '"\\x24{var:security_price"'))
+    result = run(envs / "production", "validate")
+    assert result.exit_code == 1
+    assert "shared/catalogue.yaml:11:" in result.output
+    assert "malformed reference" in result.output
