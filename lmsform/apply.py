@@ -65,8 +65,6 @@ class _Ids:
         return map_references(kind, attrs, self._id)
 
     def _id(self, kind: str, key: str) -> str:
-        if key.startswith("#"):  # a live reference lmsform could not name: its raw id
-            return key[1:]
         try:
             return self.ids[f"{kind}.{key}"]
         except KeyError:

@@ -61,7 +61,7 @@ def open_state(config: Config, *, lock: str | None = None,
     try:
         with (backends.hold_lock(backend, lock, lock_timeout) if lock
               else contextlib.nullcontext()):
-            yield State.load(backend)
+            yield State.load(backend, secrets=config.secrets())
     finally:
         backend.close()
 
@@ -94,7 +94,8 @@ def _plan_reading(config: Config, ws: Workspace, options: PlanOptions) -> tuple[
     """The state and a fresh plan, the LMS read while the state loads."""
     with start_reading(config, ws.provider, options) as reading:
         planned = reading.checked or config  # less what --drop-unsupported leaves out
-        state = State.load(ws.backend, share_with=(r.attrs for r in planned.resources.values()))
+        state = State.load(ws.backend, share_with=(r.attrs for r in planned.resources.values()),
+                           secrets=config.secrets())
         return state, make_plan(config, state, ws.provider, options, reading)
 
 
@@ -119,7 +120,7 @@ def apply(config: Config, options: PlanOptions, *, saved: Plan | None = None,
                            "nothing; accept drift with `lmsform apply --refresh-only`")
     with open_workspace(config) as ws, backends.hold_lock(ws.backend, "apply", lock_timeout):
         if saved is not None:
-            state = State.load(ws.backend)
+            state = State.load(ws.backend, secrets=config.secrets())
             the_plan = verify_saved_plan(saved, config, state, ws.provider, options)
         else:
             state, the_plan = _plan_reading(config, ws, options)

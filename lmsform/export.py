@@ -50,6 +50,7 @@ from lmsform.planner import fetch_live
 from lmsform.providers.base import Provider
 from lmsform.resources import (
     SCHEMAS,
+    LiveNames,
     LiveResource,
     address_key,
     live_view,
@@ -124,7 +125,7 @@ def export(source: Config, options: ExportOptions) -> ExportResult:
         backend = backends.open_backend(state_settings, options.out)
         try:
             with backends.hold_lock(backend, "export", options.lock_timeout):
-                state = State.load(backend)
+                state = State.load(backend, secrets=source.secrets())
                 _same_lms(state, provider)  # before anything is written
                 result.files, written = _write(options, documents)
                 _record(state, written, chosen, provider)
@@ -185,31 +186,24 @@ def _name_everything(provider: Provider, live: dict[str, list[LiveResource]],
                      left_out: list[str], secrets: Secrets) -> dict[str, list[Exported]]:
     """Every live resource with its manifest key and references by name, parents first; a
     resource a manifest cannot say is left out with the reason."""
-    keys: dict[str, dict[str, str]] = defaultdict(dict)
+    names = LiveNames(provider.capabilities.external_kinds)
     exported: dict[str, list[Exported]] = defaultdict(list)
-    external = provider.capabilities.external_kinds
-
-    def key_of(kind: str, vendor_id: Any) -> str:
-        if kind in external:
-            return str(vendor_id)
-        return keys[kind].get(str(vendor_id)) or f"#{vendor_id}"
-
     for kind in [k for k in KINDS if k in live]:
         taken: set[str] = set()
         for resource in sorted(live[kind], key=lambda r: _sort_key(kind, r)):
-            attrs = live_view(kind, provider.normalise(kind, resource.attrs), key_of)
+            attrs = live_view(kind, provider.normalise(kind, resource.attrs), names.key_of)
             if kind == "course" and not attrs.get("key"):
                 attrs["key"] = _unique(_slug(str(attrs.get("title") or resource.id)), taken)
             key = address_key(kind, attrs)
             for name in [n for n, v in attrs.items() if secrets.shows(v)]:
                 del attrs[name]  # a credential in the LMS: never written to a manifest
                 left_out.append(f"{kind} {key!r}: field {name} shows a credential")
-            problem = _cannot_say(kind, key, attrs, taken)
+            problem = _cannot_say(kind, key, attrs, taken, names)
             if problem:
                 left_out.append(f"{kind} {key!r} (id {resource.id}): {problem}")
                 continue
             taken.add(key.casefold())
-            keys[kind][resource.id] = key
+            names.name(kind, resource.id, key)
             exported[kind].append(Exported(kind, key, resource.id, attrs))
     return exported
 
@@ -220,12 +214,13 @@ def _sort_key(kind: str, resource: LiveResource) -> str:
     return f"{str(value or '').casefold()}\0{resource.id}"
 
 
-def _cannot_say(kind: str, key: str, attrs: dict[str, Any], taken: set[str]) -> str | None:
+def _cannot_say(kind: str, key: str, attrs: dict[str, Any], taken: set[str],
+                names: LiveNames) -> str | None:
     """Why a manifest cannot declare this resource, or None."""
     if key.casefold() in taken:
         return "another resource of this kind has the same name; exported the first"
-    if "#" in key or any(str(ref).startswith("#") for _, _, ref in references(kind, attrs)):
-        return "it refers to something the LMS did not list"
+    if any(names.is_unnamed(target, ref) for _, target, ref in references(kind, attrs)):
+        return "it refers to something the LMS did not list, or that is not exported"
     spec = SPECS[kind]
     data = {k: v for k, v in _manifest_fields(kind, attrs, None).items()
             if k in spec.model_fields}

@@ -32,6 +32,7 @@ from lmsform.providers.base import KindSupport, Provider
 from lmsform.resources import (
     SCHEMAS,
     SENSITIVE,
+    LiveNames,
     LiveResource,
     Resource,
     address_key,
@@ -292,7 +293,7 @@ def make_plan(config: Config, state: State, provider: Provider,
         state=StateRef(lineage=state.version[0], serial=state.version[1]),
         provider={"type": provider.type_name, "instance": provider.identity()},
         config_dir=str(config.directory.absolute()),
-        known_ids=_known_ids(operations, planner.ids, provider.capabilities.external_kinds),
+        known_ids=_known_ids(operations, planner.ids, planner.names),
         targets=options.targets,
         excludes=options.excludes,
         max_deletes=options.max_deletes,
@@ -375,9 +376,10 @@ class _Planner:
         self.unmanaged: dict[str, int | None] = {}
         self.managed: dict[str, int] = defaultdict(int)
         self.live_counts: dict[str, int] = {}  # what the LMS holds, per kind
-        # vendor id -> address key, per kind, to translate live references
-        self.keys: dict[str, dict[str, str]] = defaultdict(dict)
         self.state_view, self.moved_from = self._apply_moves(state)
+        # vendor id -> address key, per kind, to translate live references
+        self.names = LiveNames(self.caps.external_kinds, lambda kind, key: (
+            f"{kind}.{key}" in config.resources or f"{kind}.{key}" in self.state_view))
         # per kind, vendor id -> the address state records for it
         self.owner: dict[str, dict[str, str]] = defaultdict(dict)
         for address, entry in self.state_view.items():
@@ -418,20 +420,12 @@ class _Planner:
 
     def _view(self, kind: str, live: LiveResource) -> dict[str, Any]:
         """Live attributes with references translated from vendor ids to address keys."""
-        return live_view(kind, self.provider.normalise(kind, live.attrs), self._key_of)
+        return live_view(kind, self.provider.normalise(kind, live.attrs), self.names.key_of)
 
     def _views(self, kind: str, listing: list[LiveResource]) -> dict[str, dict[str, Any]]:
         """A kind's live views by id, made in the listing's own dicts (`Provider.list_all`
         hands them over): no second copy of 100k users."""
         return {live.id: self._view(kind, live) for live in listing}
-
-    def _key_of(self, kind: str, vendor_id: Any) -> str:
-        """The address key of a live resource; '#id' for one lmsform could not name; an
-        external kind's ids are their own keys."""
-        text = str(vendor_id)
-        if kind in self.caps.external_kinds:
-            return text
-        return self.keys[kind].get(text) or f"#{text}"
 
     def _match_keys(self, kind: str, attrs: dict[str, Any]) -> list[str]:
         return self.provider.match_keys(kind, attrs) + natural_keys(kind, attrs)
@@ -461,14 +455,14 @@ class _Planner:
             if live_id is None:
                 yield from self._create(resource)
             else:
-                self.keys[kind][live_id] = resource.key
+                self.names.name(kind, live_id, resource.key)
                 self.ids[resource.address] = live_id
                 how = "natural" if resource.address in natural else "state"
                 yield from self._reconcile(resource, live_id, views[live_id], how)
         for live_id, view in views.items():
             if live_id not in claimed:
                 key = address_key(kind, view)
-                self.keys[kind][live_id] = key
+                self.names.name(kind, live_id, key)
                 self.ids.setdefault(f"{kind}.{key}", live_id)
         if kind == "user":
             self.user_departments = {i: v.get("department") for i, v in views.items()}
@@ -750,7 +744,7 @@ class _Planner:
                 final[op.id] = op.after.get("department")
         members: dict[Any, list[str]] = defaultdict(list)
         for user_id, department in final.items():
-            members[department].append(self.keys["user"][user_id])
+            members[department].append(self.names.keys["user"][user_id])
         for op in operations:
             department = split_address(op.address)[1]
             if op.kind == "department" and op.action.removes and members.get(department):
@@ -828,17 +822,20 @@ def _references(kind: str, attrs: dict[str, Any] | None) -> Iterator[str]:
         yield f"{target}.{key}"
 
 
-def _known_ids(operations: list[Operation], ids: dict[str, str],
-               external: frozenset[str] = frozenset()) -> dict[str, str]:
-    """The vendor ids of every resource the operations refer to, for apply to send (an
-    external kind's key is its id)."""
+def _known_ids(operations: list[Operation], ids: dict[str, str], names: LiveNames
+               ) -> dict[str, str]:
+    """The vendor ids of every resource the operations refer to, for apply to send: a live
+    resource's, an unnamed reference's (`LiveNames`), or an external kind's key, which is
+    its id."""
     known = {}
     for op in operations:
         for ref in (*_references(op.kind, op.before), *_references(op.kind, op.after)):
             kind, key = split_address(ref)
             if ref in ids:
                 known[ref] = ids[ref]
-            elif kind in external:
+            elif ref in names.unnamed:
+                known[ref] = names.unnamed[ref]
+            elif kind in names.external:
                 known[ref] = key
     return dict(sorted(known.items()))
 

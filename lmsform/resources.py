@@ -10,6 +10,7 @@ translates keys back to ids when it writes.
 from __future__ import annotations
 
 import sys
+from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -134,6 +135,48 @@ def _translate(kind: str, attrs: dict[str, Any], translate: Callable[[str, Any],
             attrs[name] = [translate(target, v) for v in value]
         elif value is not None:
             attrs[name] = translate(target, value)
+
+
+class LiveNames:
+    """How the LMS's ids become address keys as its resources are read, for the planner and
+    for export alike.
+
+    A listed resource is known by its name (`name`). A reference to an id no listing gave
+    (something the LMS did not list) gets an unnamed key, `#<id>`, lengthened with `#`
+    until it is no name of that kind, neither in the LMS nor in the manifests or the state
+    (`taken`): a group called `#12` is a group, and never stands for the id 12. `unnamed`
+    maps those keys' addresses back to their ids, for apply. References are read parents
+    first, so every name of a kind is known before anything refers to it."""
+
+    def __init__(self, external: frozenset[str] = frozenset(),
+                 taken: Callable[[str, str], bool] = lambda kind, key: False) -> None:
+        self.external = external  # kinds whose ids are their own keys
+        self.taken = taken  # whether (kind, key) is declared or recorded somewhere else
+        self.keys: dict[str, dict[str, str]] = defaultdict(dict)  # kind -> id -> key
+        self._names: dict[str, set[str]] = defaultdict(set)  # kind -> every key given out
+        self.unnamed: dict[str, str] = {}  # address of an unnamed key -> its id
+
+    def name(self, kind: str, vendor_id: str, key: str) -> None:
+        self.keys[kind][vendor_id] = key
+        if kind in REFERENCED_KINDS:  # not 100k users: nothing refers to them
+            self._names[kind].add(key)
+
+    def key_of(self, kind: str, vendor_id: Any) -> str:
+        """The address key for an id the LMS gave in a reference."""
+        text = str(vendor_id)
+        if kind in self.external:
+            return text
+        key = self.keys[kind].get(text)
+        if key is None:
+            key = f"#{text}"
+            while key in self._names[kind] or self.taken(kind, key):
+                key = f"#{key}"
+            self.name(kind, text, key)
+            self.unnamed[f"{kind}.{key}"] = text
+        return key
+
+    def is_unnamed(self, kind: str, key: str) -> bool:
+        return f"{kind}.{key}" in self.unnamed
 
 
 def address_key(kind: str, attrs: dict[str, Any]) -> str:

@@ -9,7 +9,9 @@ a large apply quadratic.
 
 Journal records carry the lineage of the state they belong to, so a journal left beside a
 snapshot of another state (a restored backup, a state replaced by hand) is never applied to it.
-State never holds secrets: write-only fields are not part of the attributes it records.
+State never holds secrets: write-only fields are not part of the attributes it records, and
+`State.put` leaves out every attribute whose value shows a secret the config knows
+(credentials, values taken from the environment), whichever command records it.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 from lmsform import memory
 from lmsform.backends import Record, StateBackend
 from lmsform.errors import LmsformError
+from lmsform.secrets import Secrets
 
 FORMAT_VERSION = 1
 
@@ -72,11 +75,13 @@ class StateFile(BaseModel):
 class State:
     """The state of one config directory, as its backend holds it."""
 
-    def __init__(self, backend: StateBackend, data: StateFile, persisted: bool) -> None:
+    def __init__(self, backend: StateBackend, data: StateFile, persisted: bool,
+                 secrets: Secrets | None = None) -> None:
         self.backend = backend
         self.data = data
         self.serial = data.serial
         self.persisted = persisted  # whether a snapshot or journal exists in the backend
+        self.secrets = secrets or Secrets(())  # what `put` never records
         self._journaling = False
 
     @property
@@ -93,11 +98,13 @@ class State:
         return self.data.resources
 
     @classmethod
-    def load(cls, backend: StateBackend, share_with: Iterable[dict[str, Any]] = ()) -> State:
+    def load(cls, backend: StateBackend, share_with: Iterable[dict[str, Any]] = (),
+             secrets: Secrets | None = None) -> State:
         """The backend's state, or a new empty one; an interrupted apply's journal is
         replayed. Recorded attributes equal to a dict of `share_with` (the manifests' attributes)
         are that very dict: in a converged state of 100k users the two would otherwise be
-        100 MB of the same values. Neither side is ever changed in place."""
+        100 MB of the same values. Neither side is ever changed in place. `secrets`: the
+        config's, whose values `put` never records."""
         data = _read_snapshot(backend, _sharing(share_with))
         persisted = data is not None
         if data is None:
@@ -107,7 +114,7 @@ class State:
             lineage = first.get("lineage")
             data = StateFile(lineage=lineage) if isinstance(lineage, str) else StateFile()
         memory.release_after(len(data.resources))
-        state = cls(backend, data, persisted=persisted)
+        state = cls(backend, data, persisted=persisted, secrets=secrets)
         if state._replay():
             state.serial += 1  # an unfolded journal: the state moved on since the snapshot
             state.persisted = True
@@ -138,8 +145,11 @@ class State:
             ) from None
 
     def put(self, address: str, entry: StateEntry) -> None:
-        """Record a resource (the entry is the state's from now on); while journaling, in
-        the backend too before returning."""
+        """Record a resource (the entry is the state's from now on), less any attribute
+        whose value shows a secret; while journaling, in the backend too before returning."""
+        shows = self.secrets.shows
+        if self.secrets.values and any(shows(v) for v in entry.attributes.values()):
+            entry.attributes = {k: v for k, v in entry.attributes.items() if not shows(v)}
         self.data.resources[address] = entry
         if self._journaling:
             self._journal({"put": address, "entry": entry.dump()})

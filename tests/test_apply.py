@@ -480,3 +480,28 @@ def test_a_file_that_is_not_a_plan_is_named_not_quoted(org: Org, tmp_path: Path)
     result = org.run("apply", str(secret_file))
     assert result.exit_code == 1
     assert "is not an lmsform plan" in result.output and "hunter2" not in result.output
+
+
+def test_a_name_is_data_even_when_it_looks_like_an_id(org: Org) -> None:
+    """A reference the LMS gives to something it did not list reads `#<id>`; a group that
+    is *called* `#<id of another group>` or `#hash` is a group all the same, never read as
+    an id."""
+    org.edit("org.yaml", "groups:\n", "groups:\n  - name: Others\n")
+    org.apply()
+    lms = sqlite3.connect(org.db_path)
+    (others,) = lms.execute("SELECT id FROM groups_ WHERE name = 'Others'").fetchone()
+    looks_like_others = f"#{others}"
+    org.edit("org.yaml", "groups:\n", f"groups:\n  - name: '{looks_like_others}'\n"
+             "  - name: '#hash'\n")
+    org.edit("org.yaml", "groups: [Managers]", f"groups: [Managers, '{looks_like_others}', "
+             "'#hash']")
+    org.apply()
+    ada_groups = {name for (name,) in lms.execute(
+        "SELECT g.name FROM user_groups ug JOIN groups_ g ON g.id = ug.group_id "
+        "JOIN users u ON u.id = ug.user_id WHERE u.email = 'ada@example.com'")}
+    assert ada_groups == {"Managers", looks_like_others, "#hash"}
+    assert org.run("plan", "--detailed-exitcode").exit_code == 0
+    org.edit("org.yaml", f"groups: [Managers, '{looks_like_others}', '#hash']",
+             "groups: [Managers]")
+    org.apply()
+    assert org.run("plan", "--detailed-exitcode").exit_code == 0
