@@ -778,7 +778,7 @@ def _hierarchy(name: str, loc: Loc, region: RegionSpec) -> Iterator[Resource]:
 
 def _resource(
     kind: str, key_field: str, spec: CourseSpec | GroupSpec | UserSpec | CouponSpec,
-    origin: tuple[str, Loc],
+    origin: tuple[str, Loc] | None,
 ) -> Resource:
     schema = SCHEMAS[kind]
     attrs: dict[str, Any] = {}
@@ -800,6 +800,15 @@ def _resource(
     # string, not a copy, for 100k users
     return Resource(kind, attrs[key_field], attrs, secrets or NO_SECRETS, _lifecycle(spec),
                     origin)
+
+
+def entry_attributes(kind: str, entry: dict[str, Any]) -> dict[str, Any]:
+    """What one manifest entry of a course, group, user or coupon declares, as loading reads
+    it: its canonical attributes (write-only fields aside). ValidationError when invalid."""
+    section = next(s for s, (_, k) in ENTRY_KEYS.items() if k == kind)
+    spec = SECTIONS[section].model_validate(entry)
+    assert isinstance(spec, CourseSpec | GroupSpec | UserSpec | CouponSpec)
+    return _resource(kind, ENTRY_KEYS[section][0], spec, None).attrs
 
 
 def _external_kinds(provider: tuple[str, Any] | None) -> frozenset[str]:

@@ -20,6 +20,7 @@ with `/`, an address that is not an email), which is reported instead.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import shutil
 import tempfile
@@ -36,7 +37,7 @@ from ruamel.yaml.comments import CommentedMap
 
 from lmsform import backends, providers
 from lmsform.backends.file import FileSettings, atomic_write
-from lmsform.config import Config, load_config
+from lmsform.config import Config, entry_attributes, load_config
 from lmsform.errors import LmsformError, ManifestError, display_path
 from lmsform.manifest import (
     KINDS,
@@ -54,6 +55,7 @@ from lmsform.resources import (
     LiveResource,
     address_key,
     live_view,
+    normalise,
     references,
 )
 from lmsform.secrets import Secrets
@@ -127,7 +129,8 @@ def export(source: Config, options: ExportOptions) -> ExportResult:
             with backends.hold_lock(backend, "export", options.lock_timeout):
                 state = State.load(backend, secrets=source.secrets())
                 _same_lms(state, provider)  # before anything is written
-                result.files, written = _write(options, documents)
+                result.files, written = _write(options, documents,
+                                               _meanings(chosen, provider))
                 _record(state, written, chosen, provider)
         finally:
             backend.close()
@@ -227,12 +230,33 @@ def _cannot_say(kind: str, key: str, attrs: dict[str, Any], taken: set[str],
     if kind in HIERARCHY:
         data = {"name": attrs.get("name")}
     try:
-        spec.model_validate(data)
+        said = _as_loaded(kind, data)
     except ValidationError as exc:
         error = exc.errors()[0]
         where = ".".join(str(p) for p in error["loc"])
         return f"a manifest cannot say it ({where}: {error['msg']})"
+    changed = _differing(said, data if kind in HIERARCHY else normalise(kind, data))
+    if changed:
+        return (f"a manifest cannot say its {', '.join(changed)} exactly as the LMS holds "
+                "it (spaces around a name, say)")
     return None
+
+
+def _as_loaded(kind: str, data: dict[str, Any]) -> dict[str, Any]:
+    """What a manifest entry holding `data` declares once loaded (canonical attributes)."""
+    if kind in HIERARCHY:
+        return {"name": DepartmentSpec.model_validate(data).name}
+    return entry_attributes(kind, data)
+
+
+def _differing(said: dict[str, Any], meant: dict[str, Any]) -> list[str]:
+    """The fields whose values differ, types included (`true` is not `1`)."""
+    return sorted(f for f in said.keys() | meant.keys()
+                  if _json(said.get(f)) != _json(meant.get(f)))
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
 
 
 def _manifest_fields(kind: str, attrs: dict[str, Any],
@@ -319,9 +343,22 @@ def _hierarchy(exported: dict[str, list[Exported]]) -> list[dict[str, Any]]:
 
 
 def _doc(header: str, section: str, entries: list[Any]) -> CommentedMap:
-    document = CommentedMap({section: entries})
+    document = CommentedMap({section: _escaped(entries)})
     document.yaml_set_start_comment(header)
     return document
+
+
+def _escaped(value: Any) -> Any:
+    """What the LMS holds as manifest text: every `${` written `$${`, which loading reads
+    back as `${`, so that no name, title, description or custom key the LMS holds ever
+    becomes a reference (a learner called `${env:API_TOKEN}` stays that text)."""
+    if isinstance(value, str):
+        return value.replace("${", "$${")
+    if isinstance(value, dict):
+        return {_escaped(k): _escaped(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_escaped(v) for v in value]
+    return value
 
 
 def _provider_document(source: Config, out: Path, header: str) -> CommentedMap:
@@ -345,6 +382,22 @@ def _provider_document(source: Config, out: Path, header: str) -> CommentedMap:
     raise LmsformError(f"no provider block found in {source.directory}")
 
 
+# Text the writer may leave unquoted: words (or a relative path), with spaces and a few marks
+# inside, and none of YAML's indicators (`:`, `#`, `,`, brackets...) anywhere. ruamel.yaml's
+# own choice is not trusted alone: it writes `? key` and `: x` unquoted inside a flow
+# mapping, which is no longer valid YAML. What else it writes is checked by reading it back
+# (`_check_meaning`).
+PLAIN = re.compile(r"(?:\w|\.\.?/)[\w .@/+()&'-]*(?<! )")
+
+
+def _represent_text(representer: Any, text: str) -> Any:
+    """A string: as ruamel.yaml chooses when it is plain words (it still quotes `true` or
+    `0001`), else single-quoted, or double-quoted with escapes when it holds anything that
+    is not printable (line breaks, U+2028, NEL, a BOM, zero-width characters)."""
+    style = None if PLAIN.fullmatch(text) else "'" if text.isprintable() else '"'
+    return representer.represent_scalar("tag:yaml.org,2002:str", text, style=style)
+
+
 def _yaml() -> YAML:
     yaml = YAML()
     yaml.indent(mapping=2, sequence=4, offset=2)
@@ -352,13 +405,15 @@ def _yaml() -> YAML:
     yaml.default_flow_style = None  # short lists and maps inline, as the examples write them
     yaml.representer.add_representer(
         Decimal, lambda r, d: r.represent_scalar("tag:yaml.org,2002:float", f"{d:f}"))
+    yaml.representer.add_representer(str, _represent_text)
     return yaml
 
 
-def _write(options: ExportOptions, documents: dict[str, CommentedMap]
-           ) -> tuple[list[Path], Config]:
-    """Check the directory as it would be, in a scratch copy, then write the files; the
-    files and the config they make."""
+def _write(options: ExportOptions, documents: dict[str, CommentedMap],
+           meanings: dict[str, dict[str, Any]]) -> tuple[list[Path], Config]:
+    """Check the directory as it would be, in a scratch copy (valid, and meaning what the
+    LMS holds: `_check_meaning`), then write the files; the files and the config they
+    make."""
     out = options.out
     existing = [out / name for name in documents if (out / name).exists()]
     if existing and not options.force:
@@ -379,12 +434,52 @@ def _write(options: ExportOptions, documents: dict[str, CommentedMap]
             with (trial / name).open("w", encoding="utf-8") as handle:
                 yaml.dump(document, handle)
         checked = _check_as_out(trial, out)
+        _check_meaning(checked, meanings)
         out.mkdir(parents=True, exist_ok=True)
         written = []
         for name in documents:
             atomic_write(out / name, (trial / name).read_text(encoding="utf-8"))
             written.append(out / name)
     return written, checked
+
+
+def _meanings(exported: dict[str, list[Exported]], provider: Provider
+              ) -> dict[str, dict[str, Any]]:
+    """Address -> canonical attributes: what each exported resource's manifest entry
+    must mean once loaded, which is what the LMS holds of the fields it writes."""
+    caps = provider.capabilities.kinds
+    meanings: dict[str, dict[str, Any]] = {}
+    for kind, items in exported.items():
+        for item in items:
+            if kind in HIERARCHY:
+                meant = {k: item.attrs.get(k) for k in SCHEMAS[kind].fields}
+            else:
+                meant = normalise(kind, _manifest_fields(kind, item.attrs, caps[kind].fields))
+            meanings[f"{kind}.{item.key}"] = meant
+    return meanings
+
+
+def _check_meaning(config: Config, meanings: dict[str, dict[str, Any]]) -> None:
+    """The files, loaded as a plan loads them, must say what was read from the LMS, field by
+    field: valid files are not enough (an escape or a quote written wrong would make them
+    say something else). Refused with the fields named (never their values)."""
+    differing = []
+    for address, meant in meanings.items():
+        declared = config.resources.get(address)
+        if declared is None:
+            differing.append(f"{address} (not declared under that name)")
+        # equal as Python compares, and, where values of any type live, as JSON (`true` is
+        # not `1`)
+        elif declared.attrs != meant or ("custom" in meant and
+                                         _json(declared.attrs) != _json(meant)):
+            fields = _differing(declared.attrs, meant)
+            if fields:
+                differing.append(f"{address} ({', '.join(fields)})")
+    if differing:
+        shown = "; ".join(differing[:10]) + (f"; and {len(differing) - 10} more"
+                                             if len(differing) > 10 else "")
+        raise LmsformError(f"the exported files would not say what the LMS holds: {shown}. "
+                           "Nothing was written; please report this as a bug in lmsform")
 
 
 def _check_as_out(trial: Path, out: Path) -> Config:

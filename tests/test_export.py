@@ -187,3 +187,93 @@ def test_an_environment_exports_into_itself_with_its_shared_directory(tmp_path: 
     run("export", "-C", str(production), "--kinds", "user")
     plan = CliRunner().invoke(cli, ["plan", "--detailed-exitcode", "-C", str(production)])
     assert plan.exit_code == 0, plan.output
+
+
+# What anyone who can edit a record may put in the LMS: references, YAML's indicators in
+# every position, spellings of other types, line breaks, invisible and odd characters.
+HOSTILE = [
+    "${env:LMSFORM_EXPORT_TOKEN}", "x ${env:LMSFORM_EXPORT_TOKEN} y", "$${kept}", "a${b",
+    "$$${odd}", "? key", ": colon", "- dash", "-", "#hash", "a #b", "a# b", "&anchor",
+    "*alias", "!tag", "!!str x", "[flow", "]", "{a: b}", "}", "a: b", "a:b", "yes", "no",
+    "null", "~", "true", "False", "0x10", "1e3", "0001", "1.50", ".inf", "-.5", "1_000",
+    "2024-01-02", "'q", '"dq', "multi\nline", "trailing\n", "tab\tin", "|", ">", "---",
+    "...", "%YAML 1.2", "@at", "`tick", ",comma", "sep\u2028arator", "\ufeffbom", "nel\x85",
+    "zero\u200bwidth", "é", "back\\slash", "<<", "=",
+]
+
+
+def test_whatever_the_lms_holds_is_exported_as_data(org: Org, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A learner who calls themselves `${env:...}` must not get the runner's secret: every
+    value reads back from the files exactly as the LMS holds it, and the state never holds
+    an expansion."""
+    monkeypatch.setenv("LMSFORM_EXPORT_TOKEN", "tok-Sw0rdfish-9")
+    org.apply()
+    lms = LocalProvider(load_config(org.dir).provider, org.dir)
+    try:
+        for i, text in enumerate(HOSTILE):
+            name = text.strip().replace("/", "") or f"blank {i}"
+            lms.create("group", {"name": f"{name} {i}" if name in {"yes"} else name,
+                                 "description": text})
+        (course,) = lms.list_all("course")
+        lms.update("course", course.id, {"custom": {t: t for t in HOSTILE}}, {})
+        lms.create("user", {"email": "mallory@example.com", "first_name":
+                            "${env:LMSFORM_EXPORT_TOKEN}", "job_title": HOSTILE[1]})
+    finally:
+        lms.close()
+    out = tmp_path / "exported"
+    assert_export_round_trips(org, out)
+    exported = load_config(out).resources
+    descriptions = {r.attrs.get("description") for r in exported.values() if r.kind == "group"}
+    assert set(HOSTILE) <= descriptions
+    assert exported["course.security-101"].attrs["custom"] == {t: t for t in HOSTILE}
+    mallory = exported["user.mallory@example.com"].attrs
+    assert mallory["first_name"] == "${env:LMSFORM_EXPORT_TOKEN}"
+    assert mallory["job_title"] == HOSTILE[1]
+    written = "".join(p.read_text() for p in out.rglob("*") if p.is_file())
+    assert "Sw0rdfish" not in written
+
+
+def test_a_name_that_looks_like_an_unnamed_reference_exports(org: Org, tmp_path: Path) -> None:
+    org.edit("org.yaml", "groups:\n", "groups:\n  - name: '#hash'\n")
+    org.edit("org.yaml", "groups: [Managers]", "groups: [Managers, '#hash']")
+    org.apply()
+    out = tmp_path / "exported"
+    assert_export_round_trips(org, out)
+    assert "    groups:\n      - '#hash'\n      - Managers\n" in (out / "users.yaml").read_text()
+
+
+def test_files_that_would_not_say_what_the_lms_holds_are_never_written(
+        org: Org, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The check after validation: a writer that got a value wrong (here, one that forgets
+    to escape a `${`) is caught before anything is written, naming the field."""
+    org.apply()
+    lms = LocalProvider(load_config(org.dir).provider, org.dir)
+    try:
+        (group,) = lms.list_all("group")
+        lms.update("group", group.id, {"description": "costs $${HOME}"}, {})
+    finally:
+        lms.close()
+    monkeypatch.setattr(export_module, "_escaped", lambda value: value)
+    out = tmp_path / "exported"
+    result = CliRunner().invoke(cli, ["export", "-C", str(org.dir), "--out", str(out)])
+    assert result.exit_code == 1
+    assert "would not say what the LMS holds: group.Managers (description)" in result.output
+    assert not out.exists() or not list(out.glob("*.yaml"))
+
+
+def test_a_value_a_manifest_cannot_say_exactly_is_reported_not_changed(
+        org: Org, tmp_path: Path) -> None:
+    """Names are read with the spaces around them trimmed: a group the LMS calls
+    `Padded ` cannot be declared as it is, so it is left out, not renamed."""
+    org.apply()
+    lms = LocalProvider(load_config(org.dir).provider, org.dir)
+    try:
+        lms.create("group", {"name": "Padded "})
+    finally:
+        lms.close()
+    out = tmp_path / "exported"
+    output = assert_export_round_trips(org, out)
+    assert "not exported: group 'Padded ' (id 2): a manifest cannot say its name exactly" \
+        in output
+    assert "Padded" not in (out / "groups.yaml").read_text()
