@@ -50,7 +50,7 @@ from lmsform.resources import (
     make_canonical,
     split_address,
 )
-from lmsform.secrets import Secrets, secret_settings
+from lmsform.secrets import Secrets, secret_settings, signing_key
 from lmsform.yamlfile import LaterRunError, Position, YamlFile, YamlSyntaxError
 
 log = logging.getLogger(__name__)
@@ -90,6 +90,11 @@ class Config:
         return Secrets([*secret_settings(self.provider), *secret_settings(self.state),
                         *self.from_env],
                        [v for r in self.resources.values() for v in r.secrets.values()])
+
+    def signing_key(self) -> bytes | None:
+        """The key saved plans are signed with: made from the provider's and the state's
+        credentials, so only who holds them can make a plan this config applies."""
+        return signing_key([*secret_settings(self.provider), *secret_settings(self.state)])
 
     def write_only(self, secrets: Secrets) -> dict[str, dict[str, Any]]:
         """What apply sends but plans and state never show, by address: write-only fields,

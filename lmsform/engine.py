@@ -87,7 +87,9 @@ def plan(config: Config, options: PlanOptions) -> Plan:
     """What apply would do now; reads the state without locking it (while the LMS is
     being read)."""
     with open_workspace(config) as ws:
-        return _plan_reading(config, ws, options)[1]
+        made = _plan_reading(config, ws, options)[1]
+    made.sign(config.signing_key())
+    return made
 
 
 def _plan_reading(config: Config, ws: Workspace, options: PlanOptions) -> tuple[State, Plan]:
@@ -168,7 +170,14 @@ def verify_saved_plan(saved: Plan, config: Config, state: State, provider: Provi
     selection and the stricter of both deletion limits, that must match the saved one
     operation for operation and field for field. A saved file is a promise to check, never
     an instruction: what runs is always what lmsform itself planned, and the safety limits
-    are judged now."""
+    are judged now. Where the config has credentials the file must also carry their
+    signature, so that an edit that keeps every field consistent (a deletion limit taken
+    out together with the reason it blocked) is refused too."""
+    key = config.signing_key()
+    if key is not None and not saved.signed_with(key):
+        raise LmsformError(
+            "this plan file was edited, or made with other credentials than this config's "
+            "(its signature does not match); nothing was applied. Run `lmsform plan` again")
     recorded = (saved.state.lineage, saved.state.serial) if saved.state else None
     if recorded != state.version:
         then = "/".join(map(str, recorded)) if recorded else "none"
@@ -194,15 +203,20 @@ def verify_saved_plan(saved: Plan, config: Config, state: State, provider: Provi
 
 
 def _differences(saved: Plan, fresh: Plan) -> list[str]:
-    """Addresses (or plan fields) where two plans differ, compared in canonical form."""
+    """Addresses (or plan fields) where two plans differ, compared in canonical form. What
+    bears on what apply may do is compared too: the selection, what --drop-unsupported left
+    out, the warnings, and the safety limits, of which the fresh plan may find more (a
+    stricter --max-deletes now) but never fewer than the file shows."""
     promised = {op.address: canonical(op) for op in saved.operations}
     now = {op.address: canonical(op) for op in fresh.operations}
     differing = sorted(a for a in promised.keys() | now.keys() if promised.get(a) != now.get(a))
     if [op.address for op in saved.operations] != [op.address for op in fresh.operations]:
         differing.append("the order of operations")
-    for name in ("known_ids", "targets", "excludes"):
+    for name in ("known_ids", "targets", "excludes", "dropped", "warnings"):
         if canonical(getattr(saved, name)) != canonical(getattr(fresh, name)):
             differing.append(name)
+    if not set(saved.blocked) <= set(fresh.blocked):
+        differing.append("blocked")
     return differing
 
 

@@ -7,6 +7,9 @@ It never holds a secret: write-only fields appear only as the marker "(sensitive
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -155,6 +158,10 @@ class Plan(BaseModel):
     known_ids: dict[str, str] = Field(
         default_factory=dict, description="LMS ids of the resources operations refer to"
     )
+    signature: str | None = Field(
+        None, description="HMAC-SHA256 of the rest of the plan, keyed by the LMS's and the "
+                          "state's credentials; null where they have none. Applying the "
+                          "plan refuses it unless it matches")
 
     def model_post_init(self, context: Any) -> None:
         if not self.summary:
@@ -166,6 +173,21 @@ class Plan(BaseModel):
     def has_changes(self) -> bool:
         """Operations to apply, or (a refresh-only plan) drift to accept."""
         return bool(self.operations) or bool(self.drift)
+
+    def sign(self, key: bytes | None) -> None:
+        """Sign the plan with the config's key (`Config.signing_key`), or leave it unsigned
+        where there is none."""
+        self.signature = None if key is None else self._digest(key)
+
+    def signed_with(self, key: bytes) -> bool:
+        return self.signature is not None and hmac.compare_digest(self.signature,
+                                                                  self._digest(key))
+
+    def _digest(self, key: bytes) -> str:
+        """Over the plan's canonical JSON (sorted keys), signature aside."""
+        data = self.model_dump(mode="json", exclude={"signature"})
+        text = json.dumps(data, sort_keys=True, ensure_ascii=False, default=str)
+        return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()
 
     def save(self, path: Path) -> None:
         try:

@@ -9,6 +9,7 @@ travels to the LMS, the way write-only fields do.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -49,3 +50,16 @@ def secret_settings(model: BaseModel) -> Iterator[str]:
             yield value.get_secret_value()
         elif isinstance(value, BaseModel):
             yield from secret_settings(value)
+
+
+def signing_key(credentials: Iterable[str]) -> bytes | None:
+    """A key only those holding these credentials can make, for signing what lmsform hands
+    from one run to another (a saved plan); None when there are none. It shows nothing of
+    them: a one-way hash, used as an HMAC key."""
+    values = sorted(v for v in credentials if v)
+    if not values:
+        return None
+    digest = hashlib.sha256(b"lmsform signing key\0")
+    for value in values:
+        digest.update(value.encode() + b"\0")
+    return digest.digest()

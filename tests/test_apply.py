@@ -11,6 +11,7 @@ import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -505,3 +506,58 @@ def test_a_name_is_data_even_when_it_looks_like_an_id(org: Org) -> None:
              "groups: [Managers]")
     org.apply()
     assert org.run("plan", "--detailed-exitcode").exit_code == 0
+
+
+def test_a_saved_plan_whose_limit_was_taken_out_is_refused(org: Org, tmp_path: Path) -> None:
+    """The plan file shows a limit it was blocked by; the same file without the limit would
+    let apply through: the fresh plan, made with the file's own limit, must find every
+    block the file shows."""
+    org.write("teams.yaml", "groups:\n" + "".join(f"  - name: Team {i}\n" for i in range(20)))
+    org.apply()
+    org.write("teams.yaml", "groups:\n" + "".join(f"  - name: Team {i}\n" for i in range(18)))
+    plan_file = tmp_path / "plan.json"
+    assert org.run("plan", "--max-deletes", "1", "--out", str(plan_file)).exit_code == 0
+    document = json.loads(plan_file.read_text())
+    assert document["blocked"] and document["max_deletes"] == 1
+    document["max_deletes"] = None
+    plan_file.write_text(json.dumps(document))
+    result = org.run("apply", str(plan_file))
+    assert result.exit_code == 1 and "nothing was applied" in result.output
+    assert "(blocked)" in result.output
+    assert sql(org, "SELECT count(*) FROM groups_") == [(21,)]
+
+
+@pytest.mark.parametrize("edit", [
+    lambda d: d.update(max_deletes=None, blocked=[]),  # consistent: only a key tells
+    lambda d: d.update(notes=["reviewed"]),
+    lambda d: d.update(signature=None),
+])
+def test_a_plan_signed_with_the_lms_credentials_refuses_any_edit(
+        tmp_path: Path, edit: Any) -> None:
+    """Where the config has credentials, a plan carries their signature: an edit that keeps
+    every field consistent (a limit taken out with the block it caused) is refused too."""
+    from tests.providers.test_coursetoolkit import Account
+
+    account = Account(tmp_path)
+    try:
+        account.apply()
+        account.edit("people.yaml", "  - email: grace.hopper@acme.example\n", "")
+        account.edit("people.yaml", "  - email: ada.lovelace@acme.example\n", "")
+        plan_file = tmp_path / "plan.json"
+        made = account.run("plan", "--max-deletes", "1", "--out", str(plan_file))
+        assert made.exit_code == 0, made.output
+        signed = plan_file.read_text()
+        document = json.loads(signed)
+        assert document["signature"] and document["blocked"]
+        edit(document)
+        plan_file.write_text(json.dumps(document))
+        result = account.run("apply", str(plan_file))
+        assert result.exit_code == 1
+        assert "its signature does not match" in result.output
+        assert len(account.emails()) == 3
+        plan_file.write_text(signed)  # as it was made: applies, with --force for its block
+        assert account.run("apply", str(plan_file)).exit_code == 1
+        assert account.run("apply", str(plan_file), "--force").exit_code == 0
+        assert account.emails() == ["linus.pauling@acme.example"]
+    finally:
+        account.close()
