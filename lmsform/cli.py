@@ -69,6 +69,12 @@ class _Group(click.Group):
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             ctx.exit(130)
+        except OSError as exc:  # the machine's word, not a bug: a read-only place, a full disk
+            if ctx.meta.get("lmsform.debug"):
+                traceback.print_exc()
+            where = f" ({display_path(Path(exc.filename))})" if exc.filename else ""
+            click.echo(f"error: {exc.strerror or type(exc).__name__}{where}", err=True)
+            ctx.exit(1)
         except Exception as exc:  # a bug: say so plainly, traceback on request
             if ctx.meta.get("lmsform.debug"):
                 traceback.print_exc()

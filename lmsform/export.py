@@ -36,7 +36,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 
 from lmsform import backends, providers
-from lmsform.backends.file import FileSettings, atomic_write
+from lmsform.backends.file import FileSettings, atomic_write, writing
 from lmsform.config import Config, entry_attributes, load_config
 from lmsform.errors import LmsformError, ManifestError, display_path
 from lmsform.manifest import (
@@ -420,6 +420,12 @@ def _write(options: ExportOptions, documents: dict[str, CommentedMap],
         shown = ", ".join(str(p) for p in existing)
         raise LmsformError(f"export would overwrite {shown}; nothing was written. Use "
                            "--force to overwrite, or --out DIR for another directory")
+    with writing("the exported manifests to", out):
+        return _write_checked(out, documents, meanings)
+
+
+def _write_checked(out: Path, documents: dict[str, CommentedMap],
+                   meanings: dict[str, dict[str, Any]]) -> tuple[list[Path], Config]:
     yaml = _yaml()
     out.parent.mkdir(parents=True, exist_ok=True)
     # beside `out`, so that relative paths (`include: [../shared]`) read the same from it

@@ -30,7 +30,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from lmsform.backends.file import atomic_write
+from lmsform.backends.file import atomic_write, writing
 from lmsform.config import _manifest_files
 from lmsform.errors import ManifestError, Problem, display_path
 from lmsform.manifest import ManifestFile
@@ -127,8 +127,9 @@ def write_file(path: Path, text: str) -> None:
         umask = os.umask(0o022)
         os.umask(umask)
         mode = 0o666 & ~umask
-    atomic_write(path, text)
-    os.chmod(path, mode)
+    with writing("the file", path):
+        atomic_write(path, text)
+        os.chmod(path, mode)
 
 
 def format_file(path: Path, *, manifests_only: bool = False) -> Formatted | None:

@@ -27,11 +27,13 @@ import pydantic
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from lmsform import memory
-from lmsform.backends import Record, StateBackend
+from lmsform.backends import JournalDamaged, Record, StateBackend
 from lmsform.errors import LmsformError
 from lmsform.secrets import Secrets
 
 FORMAT_VERSION = 1
+# What every snapshot lmsform writes holds, an empty state's included.
+SNAPSHOT_MEMBERS = frozenset({"format_version", "lineage", "serial", "resources"})
 
 
 @pydantic.dataclasses.dataclass(slots=True)
@@ -110,7 +112,7 @@ class State:
         if data is None:
             # A first apply killed before its first save left only a journal: the state is
             # the one that journal was written for.
-            first = next(iter(backend.replay()), {})
+            first = next(_records(backend), {})
             lineage = first.get("lineage")
             data = StateFile(lineage=lineage) if isinstance(lineage, str) else StateFile()
         memory.release_after(len(data.resources))
@@ -122,7 +124,7 @@ class State:
 
     def _replay(self) -> bool:
         replayed = False
-        for record in self.backend.replay():
+        for record in _records(self.backend):
             replayed = True
             if record.get("lineage") not in (None, self.lineage):
                 continue  # another state's journal: never mix the two
@@ -137,12 +139,7 @@ class State:
             elif "remove" in record:
                 self.data.resources.pop(str(record["remove"]), None)
         except (ValidationError, KeyError, TypeError):
-            raise LmsformError(
-                f"the journal of the state at {self.backend.location()} is damaged (a record "
-                "that is not lmsform's); restore the state from a backup, or move the journal "
-                "away to continue from the last snapshot and let the next plan adopt what the "
-                "interrupted apply created"
-            ) from None
+            raise _damaged_journal(self.backend, "a record that is not lmsform's") from None
 
     def put(self, address: str, entry: StateEntry) -> None:
         """Record a resource (the entry is the state's from now on), less any attribute
@@ -185,6 +182,21 @@ class State:
         self.backend.write(self.data.model_dump_json(indent=2) + "\n")
         self.serial = self.data.serial
         self.persisted = True
+
+
+def _records(backend: StateBackend) -> Iterator[Record]:
+    """The backend's journal; a damaged one is an error saying how to recover."""
+    try:
+        yield from backend.replay()
+    except JournalDamaged as exc:
+        raise _damaged_journal(backend, str(exc)) from None
+
+
+def _damaged_journal(backend: StateBackend, what: str) -> LmsformError:
+    return LmsformError(
+        f"the journal of the state at {backend.location()} is damaged ({what}); restore the "
+        "state from a backup, or move the journal away to continue from the last snapshot "
+        "and let the next plan adopt what the interrupted apply created")
 
 
 def copy_state(source: State, target: StateBackend, *, force: bool = False) -> None:
@@ -241,11 +253,16 @@ def _read_snapshot(backend: StateBackend, share: Callable[[dict[str, Any]], dict
             text = text.decode("utf-8")  # the bytes go: json.loads would hold both at once
         raw = json.loads(text, object_hook=share)
         del text
-        entries = raw.pop("resources", {}) if isinstance(raw, dict) else None
-        data = StateFile.model_validate(raw)
-        if data.format_version != FORMAT_VERSION:
-            raise LmsformError(f"the state at {location} has format {data.format_version}; "
+        if not isinstance(raw, dict):
+            raise ValueError("not a snapshot")
+        version = raw.get("format_version", FORMAT_VERSION)
+        if version != FORMAT_VERSION:
+            raise LmsformError(f"the state at {location} has format {version}; "
                                f"this lmsform reads format {FORMAT_VERSION}")
+        if not raw.keys() >= SNAPSHOT_MEMBERS or not isinstance(raw["lineage"], str):
+            raise ValueError("not a whole snapshot")  # `{}` is no empty state: it lost one
+        entries = raw.pop("resources")
+        data = StateFile.model_validate(raw)
         if not isinstance(entries, dict):
             raise ValueError("resources is not a mapping")
         for address, entry in entries.items():
@@ -254,9 +271,10 @@ def _read_snapshot(backend: StateBackend, share: Callable[[dict[str, Any]], dict
             # no validator of its own that this would skip
             validated.attributes = entry.get("attributes", validated.attributes)
         data.resources = entries
-    except (ValidationError, ValueError):
+    except (ValidationError, ValueError):  # UnicodeDecodeError is one
         raise LmsformError(
-            f"the state at {location} is not valid lmsform state (damaged or not a state "
-            "file); restore it from a backup, or move it away to start with an empty state"
+            f"the state at {location} is damaged, or not lmsform's state (it lacks what every "
+            "state holds); restore it from a backup, or move it away: the next plan then "
+            "starts from an empty state and adopts what it finds in the LMS by natural key"
         ) from None
     return data

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from lmsform import __version__
@@ -55,7 +56,7 @@ def test_debug_shows_the_traceback(org: Org) -> None:
     (org.dir / "state.json").write_text("{broken")
     plain = org.run("plan")
     assert plain.exit_code == 1 and "Traceback" not in plain.output
-    assert "is not valid" in plain.output
+    assert "is damaged" in plain.output
     debug = CliRunner().invoke(cli, ["--debug", "plan", "-C", str(org.dir)])
     assert debug.exit_code == 1 and "Traceback" in debug.output
 
@@ -229,7 +230,7 @@ def test_a_state_path_pointing_at_another_file_is_named_not_quoted(org: Org) -> 
     org.state_path.write_text("API_TOKEN=hunter2-hunter2\n")
     result = org.run("plan")
     assert result.exit_code == 1
-    assert "is not valid lmsform state" in result.output and "hunter2" not in result.output
+    assert "is damaged, or not lmsform's state" in result.output and "hunter2" not in result.output
 
 
 def test_usage_errors_exit_1_never_2(org: Org) -> None:
@@ -322,3 +323,27 @@ def test_the_command_answers_version_as_the_command_line_would() -> None:
                           text=True, check=True).stdout
     assert fast == CliRunner().invoke(cli, ["--version"]).output == f"lmsform, version " \
                                                                     f"{__version__}\n"
+
+
+NO_PLACE = "/proc/lmsform-cannot-hold-files"  # a place no file can be made, even by root
+
+
+@pytest.mark.parametrize("command", [
+    ["plan", "--out", f"{NO_PLACE}/plan.json"],
+    ["export", "--out", f"{NO_PLACE}/exported"],
+    ["apply", "--auto-approve", "STATE"],
+    ["init", "--force", "INIT"],
+])
+def test_a_place_that_cannot_hold_files_is_a_one_line_error(org: Org,
+                                                            command: list[str]) -> None:
+    if command[-1] == "STATE":
+        org.edit("main.yaml", "path: state.json", f"path: {NO_PLACE}/state.json")
+        command = command[:-1]
+    if command[-1] == "INIT":
+        result = CliRunner().invoke(cli, ["init", "-C", NO_PLACE])
+    else:
+        result = org.run(*command)
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert "Traceback" not in result.output and "internal error" not in result.output

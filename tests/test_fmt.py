@@ -310,3 +310,18 @@ def test_scalars_are_never_touched_and_order_moves_only_when_safe() -> None:
     aliased = "groups:\n  - name: &m Managers\nprovider: {type: local}\ncourses:\n" \
               "  - {key: a, title: *m}\n"
     assert format_text(aliased) == aliased
+
+
+def test_a_symlinked_manifest_is_written_through_the_link(tmp_path: Path) -> None:
+    """A manifest kept elsewhere and linked in (a shared file, say) is formatted where it
+    is; the link stays a link, never replaced by a copy."""
+    directory = messy(tmp_path)
+    shared = tmp_path / "shared-org.yaml"
+    (directory / "org.yaml").rename(shared)
+    (directory / "org.yaml").symlink_to(shared)
+    assert run("fmt", "-C", str(directory)).exit_code == 0
+    assert (directory / "org.yaml").is_symlink()
+    assert (directory / "org.yaml").resolve() == shared.resolve()
+    assert shared.read_text() == CANONICAL_ORG
+    assert not [p for p in tmp_path.rglob("*.tmp")]
+

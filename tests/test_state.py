@@ -66,7 +66,7 @@ def test_journaling_folds_the_journal_into_a_snapshot(tmp_path: Path) -> None:
 def test_a_corrupt_state_file_is_an_error_not_an_empty_state(tmp_path: Path,
                                                              content: bytes) -> None:
     (tmp_path / "s.json").write_bytes(content)  # not JSON; not UTF-8
-    with pytest.raises(LmsformError, match="is not valid"):
+    with pytest.raises(LmsformError, match="is damaged, or not lmsform's state"):
         load(tmp_path / "s.json")
 
 
@@ -142,3 +142,42 @@ def test_recorded_attributes_equal_to_the_manifests_are_the_manifests_dicts(
     # different values are never shared, even under the same first value
     assert again.resources["group.C"].attributes == {"name": "C", "description": "old"}
     assert declared[2] == {"name": "C", "description": "new"}
+
+
+@pytest.mark.parametrize("snapshot", [
+    "{}", '{"format_version": 1, "serial": 3, "resources": {}}',
+    '{"format_version": 1, "lineage": 7, "serial": 3, "resources": {}}',
+    '{"format_version": 1, "lineage": "x", "serial": 3}', "[]", "null",
+])
+def test_a_snapshot_that_parses_but_is_not_whole_is_damaged_not_empty(
+        tmp_path: Path, snapshot: str) -> None:
+    """`{}` is not an empty state (that has a lineage, a serial and no resources): read as
+    one, it would forget everything lmsform manages and start a new lineage."""
+    (tmp_path / "s.json").write_text(snapshot)
+    with pytest.raises(LmsformError, match="is damaged, or not lmsform's state.*restore it"):
+        load(tmp_path / "s.json")
+
+
+@pytest.mark.parametrize("journal", [
+    b'{"put": "group.A", "entry": {"kind": "group", "id": "1"}}\n\xff\xfe\n{"remove": "x"}\n',
+    b'{"put": "group.A", "entry": {"kind": "group", "id": "1"}}\nnot json\n{"remove": "x"}\n',
+    b'[1, 2]\n{"remove": "x"}\n',
+])
+def test_a_journal_that_is_not_lmsforms_is_damaged(tmp_path: Path, journal: bytes) -> None:
+    """Only the last line may be cut short (by a kill); anything else that is not a record,
+    not UTF-8 included, leaves what follows it unknowable: refused, never skipped."""
+    state = load(tmp_path / "s.json")
+    state.save()
+    (tmp_path / "s.json.journal").write_bytes(journal)
+    with pytest.raises(LmsformError, match="journal .* is damaged .*restore the state"):
+        load(tmp_path / "s.json")
+
+
+def test_a_last_journal_line_cut_inside_a_character_is_a_kill_not_damage(
+        tmp_path: Path) -> None:
+    state = load(tmp_path / "s.json")
+    state.save()
+    record = {"lineage": state.lineage, "put": "group.Zoë", "entry": entry("1").dump()}
+    line = json.dumps(record, ensure_ascii=False).encode()
+    (tmp_path / "s.json.journal").write_bytes(line + b"\n" + line[:line.index(b"\xc3") + 1])
+    assert set(load(tmp_path / "s.json").resources) == {"group.Zoë"}

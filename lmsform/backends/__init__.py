@@ -38,6 +38,11 @@ DEFAULT_BACKEND = "file"
 Record = dict[str, Any]  # one journal entry: {"put": address, "entry": {...}} or {"remove": ...}
 
 
+class JournalDamaged(Exception):
+    """A journal holds something that is not a record lmsform wrote (`replay`): what is
+    after it cannot be trusted, so the state refuses to load rather than lose it."""
+
+
 class BackendSettings(BaseModel):
     """The `state:` block of the manifests; each backend subclasses it with its options."""
 
@@ -81,7 +86,9 @@ class StateBackend(ABC):
 
     @abstractmethod
     def replay(self) -> Iterator[Record]:
-        """The journal's records, oldest first; a record cut short by a crash ends it."""
+        """The journal's records, oldest first; a record cut short by a crash ends it, and
+        anything else that is not a record (not JSON, not UTF-8, not an object) raises
+        JournalDamaged."""
 
     @abstractmethod
     def lock(self, operation: str) -> AbstractContextManager[None]:

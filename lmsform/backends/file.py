@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from lmsform.backends import BackendSettings, Record, StateBackend
+from lmsform.backends import BackendSettings, JournalDamaged, Record, StateBackend
 from lmsform.errors import LmsformError, StateLockedError, display_path
 
 DEFAULT_PATH = ".lmsform/state.json"  # inside the config directory
@@ -34,7 +34,12 @@ class FileSettings(BackendSettings):
 
 
 def atomic_write(path: Path, text: str) -> None:
-    """Replace `path` with `text` so that a crash leaves either the old or the new file."""
+    """Replace `path` with `text` so that a crash leaves either the old or the new file.
+    A symbolic link is written through, to its target, and stays a link. OSError (a
+    read-only directory, a place that holds no files) is the caller's to word; `writing`
+    words it for most."""
+    if path.is_symlink():
+        path = path.resolve()  # the file the link names: never a copy in the link's place
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -53,6 +58,16 @@ def atomic_write(path: Path, text: str) -> None:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+@contextlib.contextmanager
+def writing(what: str, path: Path) -> Iterator[None]:
+    """An OSError while writing `what` at `path` as a one-line error that names both."""
+    try:
+        yield
+    except OSError as exc:
+        raise LmsformError(f"cannot write {what} {display_path(path)}: "
+                           f"{exc.strerror or type(exc).__name__}") from None
 
 
 class FileBackend(StateBackend):
@@ -103,8 +118,9 @@ class FileBackend(StateBackend):
 
     def append(self, record: Record) -> None:
         if self._journal is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._journal = self.journal_path.open("a", encoding="utf-8")
+            with writing("the state's journal", self.journal_path):
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._journal = self.journal_path.open("a", encoding="utf-8")
         self._journal.write(json.dumps(record) + "\n")
         self._journal.flush()  # survives the process being killed from here on
 
@@ -114,16 +130,19 @@ class FileBackend(StateBackend):
 
     def replay(self) -> Iterator[Record]:
         try:
-            lines = self.journal_path.read_text(encoding="utf-8").splitlines()
+            lines = self.journal_path.read_bytes().splitlines()
         except FileNotFoundError:
             return
-        for line in lines:
+        for number, line in enumerate(lines, 1):
             try:
-                record = json.loads(line)
-            except ValueError:
-                return  # the last line of a killed apply may be cut short
-            if isinstance(record, dict):
-                yield record
+                record = json.loads(line.decode("utf-8"))
+            except ValueError:  # not JSON, or not UTF-8
+                if number == len(lines):
+                    return  # the last line of a killed apply may be cut short
+                raise JournalDamaged(f"line {number} is not a journal record") from None
+            if not isinstance(record, dict):
+                raise JournalDamaged(f"line {number} is not a journal record")
+            yield record
 
     def close(self) -> None:
         if self._journal is not None:
@@ -134,12 +153,13 @@ class FileBackend(StateBackend):
 
     @contextlib.contextmanager
     def lock(self, operation: str) -> Iterator[None]:
-        self.lock_path.parent.mkdir(parents=True, exist_ok=True)
         info = holder_info(operation)
-        try:
-            fd = os.open(self.lock_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            raise StateLockedError(locked_message(self.lock_holder() or {})) from None
+        with writing("the state's lock file", self.lock_path):
+            self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                fd = os.open(self.lock_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                raise StateLockedError(locked_message(self.lock_holder() or {})) from None
         with os.fdopen(fd, "w") as out:
             json.dump(info, out)
         try:

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ConfigDict, Field, SecretStr
 
-from lmsform.backends import BackendSettings, Record, StateBackend
+from lmsform.backends import BackendSettings, JournalDamaged, Record, StateBackend
 from lmsform.backends.file import holder_info, locked_message
 from lmsform.errors import LmsformError, StateLockedError
 
@@ -213,12 +213,15 @@ class PostgresBackend(StateBackend):
             rows = self._connection().execute(
                 f"SELECT seq, record FROM {self.schema}.journal WHERE name = %s ORDER BY seq",
                 (self.state_name,)).fetchall()
-        for seq, text in rows:
+        for seq, text in rows:  # each committed whole: none is ever cut short
             self._seq = max(self._seq, int(seq))
-            with contextlib.suppress(ValueError):
+            try:
                 record = json.loads(text)
-                if isinstance(record, dict):
-                    yield record
+            except ValueError:
+                record = None
+            if not isinstance(record, dict):
+                raise JournalDamaged(f"record {seq} is not a journal record")
+            yield record
 
     # lock
 

@@ -117,3 +117,14 @@ def test_an_unknown_backend_or_setting_is_a_located_manifest_error(memory_backen
     assert result.exit_code == 1
     assert "main.yaml:7:3: error: state.path: unknown field 'path'" in result.output
     assert "state.name: required field 'name' is missing" in result.output
+
+
+def test_a_snapshot_without_its_lineage_is_damaged_in_any_backend(memory_backend: None,
+                                                                   org: Org) -> None:
+    """The state, not each backend, decides what a whole snapshot is."""
+    org.write("main.yaml", "provider: {type: local, path: lms.sqlite}\n"
+                           "state: {backend: memory, name: acme}\n")
+    assert org.run("apply", "--auto-approve").exit_code == 0
+    MemoryBackend.stores["acme"]["snapshot"] = "{}"
+    result = org.run("plan")
+    assert result.exit_code == 1 and "is damaged, or not lmsform's state" in result.output

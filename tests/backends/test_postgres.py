@@ -248,3 +248,32 @@ def test_a_snapshots_lineage_and_serial_are_read_from_its_head_or_from_the_whole
     assert _version('{"serial": 3, "lineage": "other-layout"}') == ("other-layout", 3)
     with pytest.raises(LmsformError, match="without lineage and serial"):
         _version('{"format_version": 1}')
+
+
+@pytest.mark.parametrize("snapshot", ["{}", '{"format_version": 1, "serial": 2, '
+                                            '"resources": {}}'])
+def test_a_snapshot_without_its_lineage_is_damaged_here_too(schema: str, snapshot: str) -> None:
+    """Written by hand or by another tool: read as an empty state it would lose everything
+    lmsform manages."""
+    store = backend(schema)
+    try:
+        State.load(store).save()
+        with psycopg.connect(DSN, autocommit=True) as conn:
+            conn.execute(f"UPDATE {schema}.states SET snapshot = %s", (snapshot,))
+        with pytest.raises(LmsformError, match="is damaged, or not lmsform's state"):
+            State.load(backend(schema))
+    finally:
+        store.close()
+
+
+def test_a_journal_record_that_is_not_lmsforms_is_damaged_here_too(schema: str) -> None:
+    store = backend(schema)
+    try:
+        state = State.load(store)
+        state.save()
+        with psycopg.connect(DSN, autocommit=True) as conn:
+            conn.execute(f"INSERT INTO {schema}.journal (name, record) VALUES ('acme', 'x{{')")
+        with pytest.raises(LmsformError, match="journal .* is damaged"):
+            State.load(backend(schema))
+    finally:
+        store.close()
