@@ -154,7 +154,7 @@ def test_a_snapshot_that_parses_but_is_not_whole_is_damaged_not_empty(
     """`{}` is not an empty state (that has a lineage, a serial and no resources): read as
     one, it would forget everything lmsform manages and start a new lineage."""
     (tmp_path / "s.json").write_text(snapshot)
-    with pytest.raises(LmsformError, match="is damaged, or not lmsform's state.*restore it"):
+    with pytest.raises(LmsformError, match=r"is damaged, or not lmsform's state.*restore it"):
         load(tmp_path / "s.json")
 
 
@@ -169,7 +169,7 @@ def test_a_journal_that_is_not_lmsforms_is_damaged(tmp_path: Path, journal: byte
     state = load(tmp_path / "s.json")
     state.save()
     (tmp_path / "s.json.journal").write_bytes(journal)
-    with pytest.raises(LmsformError, match="journal .* is damaged .*restore the state"):
+    with pytest.raises(LmsformError, match=r"journal .* is damaged .*restore the state"):
         load(tmp_path / "s.json")
 
 

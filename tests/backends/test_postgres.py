@@ -273,7 +273,7 @@ def test_a_journal_record_that_is_not_lmsforms_is_damaged_here_too(schema: str) 
         state.save()
         with psycopg.connect(DSN, autocommit=True) as conn:
             conn.execute(f"INSERT INTO {schema}.journal (name, record) VALUES ('acme', 'x{{')")
-        with pytest.raises(LmsformError, match="journal .* is damaged"):
+        with pytest.raises(LmsformError, match=r"journal .* is damaged"):
             State.load(backend(schema))
     finally:
         store.close()
