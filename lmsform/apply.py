@@ -19,11 +19,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lmsform.diff import changed_fields
-from lmsform.errors import LmsformError, ProviderError
+from lmsform.errors import LmsformError
 from lmsform.order import DependencyWalk
 from lmsform.plan import Action, Operation, Plan
 from lmsform.providers.base import Provider
 from lmsform.resources import SENSITIVE, map_references
+from lmsform.secrets import Secrets
 from lmsform.state import ProviderIdentity, State, StateEntry
 
 log = logging.getLogger(__name__)
@@ -152,12 +153,12 @@ def _record(state: State, op: Operation, new_id: str | None) -> None:
         state.remove(op.moved_from)
 
 
-def _failure_message(op: Operation, exc: BaseException) -> str:
-    if isinstance(exc, ProviderError):
-        return f"{op.address}: {op.action} failed: {exc}"
-    if isinstance(exc, LmsformError):
-        return f"{op.address}: {op.action} failed: {exc}"
-    return f"{op.address}: {op.action} failed: {type(exc).__name__}: {exc}"
+def _failure_message(op: Operation, exc: BaseException, known: Secrets,
+                     sent: dict[str, str]) -> str:
+    """What went wrong, with every secret the config knows, and the write-only values this
+    operation sent, redacted: a provider's message may echo what it was sent."""
+    what = str(exc) if isinstance(exc, LmsformError) else f"{type(exc).__name__}: {exc}"
+    return known.redact(f"{op.address}: {op.action} failed: {what}", sent.values())
 
 
 @contextlib.contextmanager
@@ -189,12 +190,15 @@ def apply_plan(
     *,
     parallelism: int = 8,
     progress: ProgressFn | None = None,
+    known: Secrets | None = None,
 ) -> ApplyResult:
-    """Run the plan. `secrets` holds write-only values (passwords) by address.
+    """Run the plan. `secrets` holds write-only values (passwords) by address; `known`,
+    every secret of the config, is redacted from failure messages.
 
     The caller holds the state lock.
     """
     result = ApplyResult()
+    known = known or Secrets(())
     operations = {op.address: op for op in plan.operations}
     order = {address: i for i, address in enumerate(operations)}
     walk = DependencyWalk(operations, {a: op.depends_on for a, op in operations.items()},
@@ -222,7 +226,8 @@ def apply_plan(
                 for op, outcome in zip(batch, future.result(), strict=True):
                     seconds = time.monotonic() - started[op.address]
                     if isinstance(outcome, BaseException):
-                        failure = Failure(op, _failure_message(op, outcome), outcome)
+                        failure = Failure(op, _failure_message(
+                            op, outcome, known, secrets.get(op.address, {})), outcome)
                         log.info("%s after %.2fs", failure.message, seconds)
                         result.failed.append(failure)
                         continue

@@ -31,6 +31,7 @@ from lmsform.plan import Action, Operation, Plan
 from lmsform.planner import PlanOptions, check_capabilities
 from lmsform.render import RENDERERS, inert, render_markdown, render_text
 from lmsform.resources import split_address
+from lmsform.secrets import Secrets
 from lmsform.state import State
 
 SIMULATORS = "lmsform.simulators"
@@ -59,28 +60,50 @@ class _Group(click.Group):
             raise _UsageError(exc.format_message(), exc.ctx) from None
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
-        except LmsformError as exc:
-            if ctx.meta.get("lmsform.debug"):
-                traceback.print_exc()
-            message = str(exc)
-            located = isinstance(exc, ManifestError | PlanError)  # already in their layout
-            click.echo(message if located else f"error: {message}", err=True)
-            ctx.exit(1)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             ctx.exit(130)
-        except OSError as exc:  # the machine's word, not a bug: a read-only place, a full disk
+        except Exception as exc:
             if ctx.meta.get("lmsform.debug"):
-                traceback.print_exc()
-            where = f" ({display_path(Path(exc.filename))})" if exc.filename else ""
-            click.echo(f"error: {exc.strerror or type(exc).__name__}{where}", err=True)
+                click.echo(_SECRETS.redact(traceback.format_exc()), err=True, nl=False)
+            click.echo(_SECRETS.redact(_error_message(exc)), err=True)
             ctx.exit(1)
-        except Exception as exc:  # a bug: say so plainly, traceback on request
-            if ctx.meta.get("lmsform.debug"):
-                traceback.print_exc()
-            click.echo(f"internal error: {type(exc).__name__}: {exc} "
-                       "(run with --debug for the traceback)", err=True)
-            ctx.exit(1)
+
+
+def _error_message(exc: Exception) -> str:
+    """What the user reads of an error: lmsform's own as it is worded; the machine's (a
+    read-only place, a full disk) in one line; anything else is a bug, said plainly."""
+    if isinstance(exc, ManifestError | PlanError):
+        return str(exc)  # in their own layout already
+    if isinstance(exc, LmsformError):
+        return f"error: {exc}"
+    if isinstance(exc, OSError):
+        where = f" ({display_path(Path(exc.filename))})" if exc.filename else ""
+        return f"error: {exc.strerror or type(exc).__name__}{where}"
+    return (f"internal error: {type(exc).__name__}: {exc} (run with --debug for the "
+            "traceback)")
+
+
+class _Redacting(logging.Filter):
+    """Every secret of the config this run loaded, redacted from what lmsform prints: log
+    lines, error messages, tracebacks (`lmsform.secrets` says how)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.secrets = Secrets(())
+
+    def redact(self, text: str) -> str:
+        return self.secrets.redact(text)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        shown = self.redact(text)
+        if shown != text:
+            record.msg, record.args = shown, ()
+        return True
+
+
+_SECRETS = _Redacting()
 
 
 config_dir_option = click.option(
@@ -174,6 +197,7 @@ def cli(ctx: click.Context) -> None:
     # 50k-user plan). Commands that then run long switch it back on with _collect_garbage().
     gc.disable()
     ctx.call_on_close(_restore_garbage_collection)  # for callers that invoke lmsform in-process
+    _SECRETS.secrets = Secrets(())  # until this run loads a config
     _terminate_like_interrupt(ctx)
     _log_to_stderr(ctx.meta.get("lmsform.log_level", logging.WARNING))
 
@@ -198,6 +222,7 @@ def _log_to_stderr(level: int) -> None:
         logger.removeHandler(handler)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(_SECRETS)
     logger.addHandler(handler)
 
 
@@ -218,6 +243,7 @@ def main() -> None:
 
 def _load(config_dir: Path, *, offline: bool = False) -> Config:
     config = load_config(config_dir, offline=offline)
+    _SECRETS.secrets = config.secrets()
     for warning in config.warnings:
         click.echo(str(warning), err=True)
     return config
@@ -624,6 +650,7 @@ def export_command(config_dir: Path, out: Path | None, kinds: str | None, force:
     from lmsform.export import ExportOptions, export
 
     source = load_config(config_dir, blocks_only=provider_only)
+    _SECRETS.secrets = source.secrets()
     wanted = [k.strip() for k in kinds.split(",") if k.strip()] if kinds else None
     result = export(source, ExportOptions(out=out or config_dir, kinds=wanted, force=force,
                                           parallelism=parallelism, lock_timeout=lock_timeout))

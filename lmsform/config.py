@@ -6,6 +6,7 @@ together in one ManifestError, before anything is contacted or written.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import itertools
 import logging
@@ -84,12 +85,17 @@ class Config:
     # every value a resource or a variable took from ${env:...} (see `_expand`)
     from_env: frozenset[str] = frozenset()
 
+    _secrets: Secrets | None = field(default=None, init=False, repr=False, compare=False)
+
     def secrets(self) -> Secrets:
         """Every secret of this config: credentials, values taken from the environment, and
-        write-only values."""
-        return Secrets([*secret_settings(self.provider), *secret_settings(self.state),
-                        *self.from_env],
-                       [v for r in self.resources.values() for v in r.secrets.values()])
+        write-only values (made once: a plan and an apply ask several times)."""
+        if self._secrets is None:
+            self._secrets = Secrets(
+                [*secret_settings(self.provider), *secret_settings(self.state),
+                 *self.from_env],
+                [v for r in self.resources.values() for v in r.secrets.values()])
+        return self._secrets
 
     def signing_key(self) -> bytes | None:
         """The key saved plans are signed with: made from the provider's and the state's
@@ -143,6 +149,14 @@ class _Collector:
         self.from_env: set[str] = set()  # values the manifests took from the environment
         # (file, place) of each reference left as text: reported as such, and not validated
         self.unexpanded: set[tuple[str, Loc]] = set()
+        self.referenced: set[tuple[str, Loc]] = set()  # (file, place) of each reference
+
+    def literal_secret(self, name: str, loc: Loc, what: str) -> None:
+        """A warning for a secret written as text where a reference belongs."""
+        if (name, loc) not in self.referenced:
+            self.add(name, loc, f"{what} written as text: whoever reads the repository has "
+                     "it; write ${env:NAME} and set NAME where lmsform runs (a CI secret)",
+                     warn=True)
 
     def position(self, name: str, loc: Loc, *, key: bool = False) -> Position:
         yaml_file = self.files[name]
@@ -162,6 +176,15 @@ class _Collector:
     @property
     def errors(self) -> list[Problem]:
         return [p for p in self.problems if not p.warning]
+
+    def shown_problems(self) -> list[Problem]:
+        """The problems as they may be shown: a value taken from the environment is a
+        secret, also where a message quotes it (an unknown group named by one)."""
+        if not self.from_env:
+            return self.problems
+        secrets = Secrets(self.from_env)
+        return [dataclasses.replace(p, message=secrets.redact(p.message))
+                for p in self.problems]
 
 
 Report = Callable[[Loc, str, bool], None]  # (where, message, whether it is about a key)
@@ -189,6 +212,7 @@ class _Expander:
     variables: _Variables | None = None
     from_env: set[str] = field(default_factory=set)
     unexpanded: set[Loc] = field(default_factory=set)  # where a reference was left as text
+    referenced: set[Loc] = field(default_factory=set)  # where a value holds a reference
 
     def value(self, value: Any, loc: Loc) -> Any:
         if isinstance(value, dict):
@@ -206,6 +230,7 @@ class _Expander:
     def _reference(self, match: re.Match[str], loc: Loc, at_key: bool) -> str:
         if match.group(0) == "$${":
             return "${"
+        self.referenced.add(loc)
         self.unexpanded.add(loc)  # until expanded below
         name, default = match.group("name"), match.group("default")
         if name is None:
@@ -417,12 +442,12 @@ def load_config(directory: Path, *, offline: bool = False,
     # `validate` shows everything.
     config = _merge(directory, parsed, collector)
     if collector.errors:
-        raise ManifestError(collector.problems)
+        raise ManifestError(collector.shown_problems())
     assert config is not None
     for yaml_file in collector.files.values():
         yaml_file.release()
     memory.release_after(len(config.resources))
-    config.warnings = collector.problems
+    config.warnings = collector.shown_problems()
     config.files = collector.files
     config.from_env = frozenset(collector.from_env)
     log.info("loaded %d manifests declaring %d resources from %s in %.2fs", len(paths),
@@ -489,8 +514,9 @@ def _expand(name: str, data: dict[str, Any], c: _Collector, offline: bool,
         expander = (early if key in ENVIRONMENT_BLOCKS
                     else blocks if key in ("provider", "state") else late)
         expanded[late.text(key, (key,), True)] = expander.value(value, (key,))
-    c.unexpanded.update((name, loc) for expander in (early, blocks, late)
-                        for loc in expander.unexpanded)
+    for expander in (early, blocks, late):
+        c.unexpanded.update((name, loc) for loc in expander.unexpanded)
+        c.referenced.update((name, loc) for loc in expander.referenced)
     return expanded
 
 
@@ -739,7 +765,23 @@ def _plugin_settings(name: str, spec: BaseModel, block: str, field: str,
                   "outside ASCII, which no HTTP header can carry; check how the credential was "
                   "copied (its value is not shown)")
             return None
+        _warn_literal_secret(name, (block, key), value, c)
     return settings
+
+
+# A password in a URL (`scheme://user:password@host`) or a DSN (`password=...`, in its query
+# or as a key/value pair).
+WRITTEN_PASSWORD = re.compile(r"^\w[\w+.-]*://[^/@:]*:[^/@]+@|(?:^|[\s?&])password\s*=\s*\S")
+
+
+def _warn_literal_secret(name: str, loc: Loc, value: Any, c: _Collector) -> None:
+    """A credential setting, or a URL or DSN holding a password, written as text."""
+    if isinstance(value, SecretStr):
+        text = value.get_secret_value()
+        what = "a password in a URL" if WRITTEN_PASSWORD.search(text) else "a credential"
+        c.literal_secret(name, loc, what)
+    elif isinstance(value, str) and WRITTEN_PASSWORD.search(value):
+        c.literal_secret(name, loc, "a password in a URL")
 
 
 _NO_LIFECYCLE = Lifecycle()
@@ -760,6 +802,8 @@ def _resources_of(name: str, loc: Loc, spec: BaseModel, c: _Collector) -> Iterat
     elif isinstance(spec, GroupSpec):
         yield _resource("group", "name", spec, (name, loc))
     elif isinstance(spec, UserSpec):
+        if spec.password is not None:
+            c.literal_secret(name, (*loc, "password"), "a password")
         yield _resource("user", "email", spec, (name, loc))
     elif isinstance(spec, CouponSpec):
         yield _resource("coupon", "code", spec, (name, loc))

@@ -44,7 +44,8 @@ def open_workspace(config: Config) -> Iterator[Workspace]:
     with contextlib.ExitStack() as opened:
         backend = backends.open_backend(config.state, config.directory)
         opened.callback(backend.close)
-        provider = providers.open_provider(config.provider, config.directory)
+        provider = providers.open_provider(config.provider, config.directory,
+                                           config.secrets())
         opened.callback(provider.close)
         log.info("config directory %s; state: %s backend at %s; provider: %s",
                  config.directory, config.state.backend, backend.location(),
@@ -137,7 +138,8 @@ def apply(config: Config, options: PlanOptions, *, saved: Plan | None = None,
         secrets = config.write_only(config.secrets())
         hooks.starting()
         return apply_plan(the_plan, state, ws.provider, secrets,
-                          parallelism=options.parallelism, progress=hooks.progress)
+                          parallelism=options.parallelism, progress=hooks.progress,
+                          known=config.secrets())
 
 
 def refresh(config: Config, options: PlanOptions, *, hooks: ApplyHooks | None = None,

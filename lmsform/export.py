@@ -108,7 +108,7 @@ def export(source: Config, options: ExportOptions) -> ExportResult:
     state; nothing is written when the result would not be a valid config directory."""
     started = time.monotonic()
     result = ExportResult()
-    provider = providers.open_provider(source.provider, source.directory)
+    provider = providers.open_provider(source.provider, source.directory, source.secrets())
     try:
         kinds = _kinds(provider, options.kinds)
         recorded = _recorded_ids(source, provider)

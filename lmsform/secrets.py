@@ -1,21 +1,38 @@
 """Secrets: every value the config treats as one, and hiding them wherever they would show.
 
-Credentials in the `provider:` and `state:` blocks and write-only fields (passwords) are
-secrets. A manifest may also repeat one elsewhere, on purpose or not
-(`description: ${env:ILMS_TRANSACTION_KEY}` in a pull request): such a field is still
-reconciled, but every plan, state and log shows it as `(sensitive)`, and its real value only
-travels to the LMS, the way write-only fields do.
+Credentials in the `provider:` and `state:` blocks, write-only fields (passwords) and every
+value a manifest takes from the environment are secrets. A manifest may also repeat one
+elsewhere, on purpose or not (`description: ${env:ILMS_TRANSACTION_KEY}` in a pull request):
+such a field is still reconciled, but every plan, state and log shows it as `(sensitive)`,
+and its real value only travels to the LMS, the way write-only fields do.
+
+Text that leaves lmsform (a vendor's error message, which may echo the request; a log line;
+an exception) goes through `Secrets.redact`. Masking a short secret wherever its letters
+appear would give it away (a one-letter token masks every `e`), so the rule is:
+- a secret of at least `MIN_MASKED` characters is replaced by `***` wherever it appears,
+  as written, JSON-escaped, URL- or form-encoded, or HTML-escaped;
+- a shorter one is never masked: where it appears as a whole word (not inside a longer run
+  of letters and digits), in any of those spellings, the whole text is withheld instead,
+  and says so.
 """
 
 from __future__ import annotations
 
 import hashlib
+import html
+import json
+import re
 from collections.abc import Iterable, Iterator
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 from pydantic import BaseModel, SecretStr
 
 MIN_CONTAINED = 6  # shorter secrets hide a value only when they are the whole of it
+MIN_MASKED = 8  # shorter secrets are never masked in text: their text is withheld instead
+MASK = "***"
+WITHHELD = ("(withheld: it holds a value lmsform keeps secret, too short to mask without "
+            "showing it)")
 
 
 class Secrets:
@@ -25,9 +42,19 @@ class Secrets:
     user, possibly thousands) only as whole values, which costs one set lookup."""
 
     def __init__(self, credentials: Iterable[str], write_only: Iterable[str] = ()) -> None:
-        credentials = list(credentials)
-        self.values = frozenset(v for v in (*credentials, *write_only) if v)
+        credentials = [v for v in credentials if v]
+        self.values = frozenset((*credentials, *(v for v in write_only if v)))
         self._contained = [v for v in credentials if len(v) >= MIN_CONTAINED]
+        self._scanned = frozenset(credentials)  # looked for in every text `redact` sees
+
+    def redact(self, text: str, present: Iterable[Any] = (), also: Iterable[str] = ()) -> str:
+        """`text` as it may be shown: every credential, and every value of `also` (a token
+        fetched since), masked (or the text withheld: the module's rule), and so is every
+        write-only value among `present` (the values a request carried: looked up, not
+        searched for, so 100k passwords cost nothing)."""
+        found = {*self._scanned, *also}
+        found.update(v for v in _strings(present) if v in self.values)
+        return redact(text, found)
 
     def shows(self, value: Any) -> bool:
         """Whether the value is, or holds anywhere inside it, a secret."""
@@ -63,3 +90,39 @@ def signing_key(credentials: Iterable[str]) -> bytes | None:
     for value in values:
         digest.update(value.encode() + b"\0")
     return digest.digest()
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """`text` with every secret masked, or withheld whole where a short one shows (the
+    module's rule)."""
+    short = []
+    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
+        if len(secret) >= MIN_MASKED:
+            for spelling in _spellings(secret):
+                text = text.replace(spelling, MASK)
+        else:
+            short.append(secret)
+    for secret in short:
+        for spelling in _spellings(secret):
+            if re.search(rf"(?<![^\W_]){re.escape(spelling)}(?![^\W_])", text):
+                return WITHHELD
+    return text
+
+
+def _spellings(secret: str) -> set[str]:
+    """How a value may appear in a message that echoes a request: as written, escaped in
+    JSON, URL- and form-encoded, HTML-escaped."""
+    return {secret, json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1],
+            quote(secret, safe=""), quote_plus(secret), html.escape(secret)}
+
+
+def _strings(values: Iterable[Any]) -> Iterator[str]:
+    """Every string inside these values (a request's JSON body, form, parameters)."""
+    for value in values:
+        if isinstance(value, str):
+            yield value
+        elif isinstance(value, dict):
+            yield from _strings(value.keys())
+            yield from _strings(value.values())
+        elif isinstance(value, list | tuple):
+            yield from _strings(value)

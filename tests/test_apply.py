@@ -561,3 +561,43 @@ def test_a_plan_signed_with_the_lms_credentials_refuses_any_edit(
         assert account.emails() == ["linus.pauling@acme.example"]
     finally:
         account.close()
+
+
+class EchoingUsers(LocalProvider):
+    """An LMS that refuses users with the request it was sent, as some vendors do, in a
+    ProviderError or in an exception of another kind."""
+
+    capabilities = Capabilities(kinds={
+        **LocalProvider.capabilities.kinds,
+        "user": replace(LocalProvider.capabilities.kinds["user"], batch_create=0)})
+    error: type[Exception] = ProviderError
+
+    def create(self, kind: str, attrs: dict) -> str:
+        if kind != "user":
+            return super().create(kind, attrs)
+        if self.error is ProviderError:
+            raise ProviderError("POST /users", f"rejected {json.dumps(attrs)}", status=422)
+        raise self.error(f"could not encode {attrs}")
+
+
+@pytest.mark.parametrize("error", [ProviderError, ValueError])
+def test_secrets_never_leave_through_a_failure_message(
+        org: Org, monkeypatch: pytest.MonkeyPatch, error: type[Exception]) -> None:
+    """What the LMS echoes of a request (a password, a value taken from the environment) is
+    redacted from apply's failure messages, whatever raised them."""
+    monkeypatch.setenv("ADA_PASSWORD", "Sup3r-Secret-Passw0rd")
+    monkeypatch.setenv("ADA_TITLE", "Deputy-of-Secrets")
+    org.edit("org.yaml", "    first_name: Ada\n", "    first_name: Ada\n"
+             "    job_title: ${env:ADA_TITLE}\n")
+    config = load_config(org.dir)
+    state = State.load(FileBackend.at(org.state_path))
+    provider = EchoingUsers(config.provider, org.dir)
+    provider.error = error
+    plan = make_plan(config, state, provider)
+    result = apply_plan(plan, state, provider, config.write_only(config.secrets()),
+                        parallelism=1, known=config.secrets())
+    provider.close()
+    (failure,) = result.failed
+    assert failure.operation.address == "user.ada@example.com"
+    assert "ada@example.com" in failure.message and "***" in failure.message
+    assert "Sup3r" not in failure.message and "Deputy-of-Secrets" not in failure.message

@@ -347,3 +347,35 @@ def test_a_place_that_cannot_hold_files_is_a_one_line_error(org: Org,
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
     assert "Traceback" not in result.output and "internal error" not in result.output
+
+
+def test_a_value_from_the_environment_never_shows_in_an_error_or_a_traceback(
+        org: Org, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TEAM", "Confidential-Team-X")
+    org.edit("org.yaml", "groups: [Managers]", "groups: [Managers, '${env:TEAM}']")
+    for args in (["plan"], ["--debug", "plan"]):
+        result = CliRunner().invoke(cli, [*args, "-C", str(org.dir)])
+        assert result.exit_code == 1
+        assert "unknown group '***'" in result.output
+        assert "Confidential" not in result.output
+
+
+@pytest.mark.parametrize(("where", "text", "what"), [
+    ("org.yaml", "    password: ${env:ADA_PASSWORD:-initial-Secret-1}",
+     "users[0].password: a password written as text"),
+    ("main.yaml", "  path: state.json",
+     "state.dsn: a password in a URL written as text"),
+])
+def test_a_secret_written_as_text_is_a_warning_with_its_place(
+        org: Org, where: str, text: str, what: str) -> None:
+    replacement = {"org.yaml": "    password: initial-Secret-1",
+                   "main.yaml": "  backend: postgres\n"
+                                "  dsn: postgresql://lms:pw-in-git@db.example/lms\n"
+                                "  name: acme"}[where]
+    org.edit(where, text, replacement)
+    result = org.run("validate")
+    assert result.exit_code == 0, result.output
+    assert f"warning: {what}: whoever reads the repository has it" in result.stderr
+    assert "pw-in-git" not in result.output and "initial-Secret-1" not in result.output
+    org.edit(where, replacement, text)
+    assert "written as text" not in org.run("validate").stderr

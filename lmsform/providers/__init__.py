@@ -6,6 +6,7 @@ from pathlib import Path
 
 from lmsform import plugins
 from lmsform.providers.base import Capabilities, KindSupport, Provider, ProviderSettings
+from lmsform.secrets import Secrets
 
 __all__ = [
     "Capabilities",
@@ -30,6 +31,11 @@ def load(type_name: str) -> type[Provider]:
     return cls
 
 
-def open_provider(settings: ProviderSettings, config_dir: Path) -> Provider:
-    """Instantiate the plugin for settings already validated against its settings model."""
-    return load(settings.type)(settings, config_dir)
+def open_provider(settings: ProviderSettings, config_dir: Path,
+                  secrets: Secrets | None = None) -> Provider:
+    """Instantiate the plugin for settings already validated against its settings model;
+    `secrets` are the config's, which no message of the provider may show."""
+    provider = load(settings.type)(settings, config_dir)
+    if secrets is not None:
+        provider.use_secrets(secrets)
+    return provider

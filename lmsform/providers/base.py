@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict
 
 from lmsform.errors import LmsformError
 from lmsform.resources import LiveResource
+from lmsform.secrets import Secrets
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,13 @@ class Provider(ABC):
     def __init__(self, settings: ProviderSettings, config_dir: Path) -> None:
         self.settings = settings
         self.config_dir = config_dir
+        self.secrets = Secrets(())
+
+    def use_secrets(self, secrets: Secrets) -> None:
+        """The config's secrets (credentials, values from the environment, write-only
+        values), which no message of this provider may show: a provider that words errors
+        from what its LMS answers redacts them (`HttpProvider` passes them to its client)."""
+        self.secrets = secrets
 
     @abstractmethod
     def identity(self) -> str:

@@ -28,7 +28,7 @@ import weakref
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar, overload
-from urllib.parse import quote, quote_plus, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
@@ -38,6 +38,7 @@ from lmsform.providers.auth import Auth, Outgoing
 from lmsform.providers.base import ProviderSettings
 from lmsform.providers.pacing import AdaptivePace, RateLimiter
 from lmsform.providers.paging import DEFAULT_PAGES, Pages, paginate
+from lmsform.secrets import Secrets
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -178,12 +179,19 @@ class StatusInBody(Classifier):
 
 def check_base_url(url: str, allow_insecure_http: bool) -> str:
     """HTTPS only, except a simulator on this machine, unless explicitly allowed; never with
-    credentials in it (they would reach state, plans and logs as the LMS's identity)."""
+    credentials in it, nor a query string or fragment, where one could hide (they would
+    reach state, plans and logs as the LMS's identity)."""
     parts = urlsplit(url)
     if "@" in parts.netloc:
         raise LmsformError(
             "base_url holds credentials (user:password@host); remove them (the URL is not "
             "shown here) and give them in the provider block's own credential settings"
+        )
+    if parts.query or parts.fragment or "?" in url or "#" in url:
+        raise LmsformError(
+            "base_url has a query string or a fragment, where a credential (?token=...) "
+            "would reach state, plans and logs as the LMS's identity; remove it (the URL is "
+            "not shown here) and give credentials in the provider block's own settings"
         )
     if parts.scheme not in {"http", "https"} or not parts.netloc:
         raise LmsformError(f"base_url '{url}' is not an http(s) URL")
@@ -277,6 +285,7 @@ class HttpClient:
         self.limiter = RateLimiter(fixed) if fixed else AdaptivePace()
         self.slots = threading.BoundedSemaphore(options.max_concurrency)
         self.counters = Counters()
+        self.secrets = Secrets(())  # the config's, once `Provider.use_secrets` gives them
         self._count_lock = threading.Lock()
         self._sleep = sleep
         self._clock = clock
@@ -293,13 +302,12 @@ class HttpClient:
     def close(self) -> None:
         self.client.close()
 
-    def redact(self, text: str) -> str:
-        """`text` with every credential (also URL-encoded) replaced by ***."""
-        variants = {v for s in self.auth.secrets() if s
-                    for v in (s, quote(s, safe=""), quote_plus(s))}
-        for secret in sorted(variants, key=len, reverse=True):
-            text = text.replace(secret, "***")
-        return text
+    def redact(self, text: str, request: Outgoing | None = None) -> str:
+        """`text` as it may be shown (`lmsform.secrets` says how): every credential masked,
+        the config's secrets (`secrets`, set by the engine) and the write-only values the
+        `request` carried too, however a vendor echoes them."""
+        present = () if request is None else (request.json, request.form, request.params)
+        return self.secrets.redact(text, present, also=self.auth.secrets())
 
     def _count(self, retry: bool) -> None:
         with self._count_lock:
@@ -411,7 +419,7 @@ class HttpClient:
                     raise self._failed(out, response, failure, renewals > 0)
             if not safe and not result.unsent:
                 if landed is None:
-                    raise self._error(method, path, _status(response), failure)
+                    raise self._error(method, path, _status(response), failure, request=call)
                 found = landed()
                 if found is not None:
                     return self._landed(out, found)
@@ -419,9 +427,9 @@ class HttpClient:
             wait = self._backoff(attempt, response)
             if attempt > self.options.max_retries or self._clock() + wait > deadline:
                 raise self._error(method, path, _status(response),
-                                  f"{failure} (gave up after {attempt} attempts)")
+                                  f"{failure} (gave up after {attempt} attempts)", request=call)
             log.info("%s %s: retrying in %.2fs (%s)", method, self.redact(path), wait,
-                     self.redact(failure))
+                     self.redact(failure, call))
             self._sleep(wait)
 
     def call(
@@ -494,12 +502,14 @@ class HttpClient:
         if response.status_code == 401 and renewed:
             failure = f"{failure} (refused again after renewing the credentials)"
         return self._error(out.method, out.path, response.status_code, failure,
-                           in_body=response.status_code < 400)
+                           in_body=response.status_code < 400, request=out)
 
     def _error(self, method: str, path: str, status: int | None, message: str, *,
-               in_body: bool = False) -> HttpError:
-        return HttpError(method, self.redact(path), status, self.redact(message),
-                         in_body=in_body)
+               in_body: bool = False, request: Outgoing | None = None) -> HttpError:
+        """The error for a failed call: its path and the vendor's message redacted, the
+        values the request carried included (a vendor may echo its body)."""
+        return HttpError(method, self.redact(path, request), status,
+                         self.redact(message, request), in_body=in_body)
 
 
 def _status(response: httpx.Response | None) -> int | None:

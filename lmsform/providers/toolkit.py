@@ -23,6 +23,7 @@ import httpx
 from lmsform.errors import ProviderError
 from lmsform.providers.base import Provider
 from lmsform.providers.http import Classifier, HttpClient, HttpProviderSettings
+from lmsform.secrets import Secrets
 
 A = TypeVar("A")
 B = TypeVar("B")
@@ -54,6 +55,10 @@ class HttpProvider(Provider):
 
     def close(self) -> None:
         self.http.close()
+
+    def use_secrets(self, secrets: Secrets) -> None:
+        super().use_secrets(secrets)
+        self.http.secrets = secrets
 
     # reading
 

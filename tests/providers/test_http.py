@@ -8,11 +8,13 @@ edge cases that need exact control of a failure use httpx.MockTransport.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import httpx
 import pytest
@@ -31,6 +33,7 @@ from lmsform.providers.http import (
     check_base_url,
 )
 from lmsform.providers.paging import Pages
+from lmsform.secrets import Secrets
 from tests.providers.local_server import LocalServer, Reply, Seen
 
 SECRET = "tk-ABC123-secret"
@@ -428,4 +431,42 @@ def test_a_base_url_with_credentials_is_refused_without_showing_them(url: str) -
     with pytest.raises(LmsformError) as caught:
         check_base_url(url, allow_insecure_http=False)
     assert "base_url holds credentials" in str(caught.value)
+    assert "hunter2" not in str(caught.value)
+
+
+def echo_of(seen: Seen) -> Reply:
+    """A vendor that answers a refusal with the request it refused, as some do."""
+    return Reply(422, {"message": f"rejected {seen.path}?{seen.body.decode()} "
+                                  f"{json.dumps(seen.query)}"})
+
+
+@pytest.mark.parametrize("body", ["json", "form", "query"])
+def test_secrets_never_leave_through_an_echoed_request(server: LocalServer, body: str,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    """Whatever the config knows as secret (a value from the environment, a write-only
+    password the request carried) is redacted from the vendor's message, however the
+    request was encoded, in the error and in the log."""
+    from_env, password = "env-Value-Secret-7", "p@ss word+/&=1"
+    server.answer = echo_of
+    http = over(server, max_retries=1)
+    http.secrets = Secrets([from_env], [password, "someone-elses-pw"])
+    values = {"email": "ada@example.com", "password": password, "note": from_env}
+    send = {"json": {"json": values}, "form": {"form": values},
+            "query": {"params": values}}[body]
+    with caplog.at_level(logging.INFO, logger="lmsform"), pytest.raises(HttpError) as caught:
+        http.request("POST", "/users", safe=False, **send)
+    shown = str(caught.value) + "\n".join(r.getMessage() for r in caplog.records)
+    assert "ada" in shown  # the message is kept; only the secrets go
+    for secret in (from_env, password):
+        for spelling in (secret, quote(secret, safe=""), quote_plus(secret)):
+            assert spelling not in shown
+
+
+@pytest.mark.parametrize("url", ["https://lms.example.com/api?token=hunter2-pass",
+                                 "https://lms.example.com/api?x=1#key=hunter2-pass",
+                                 "https://lms.example.com/api?"])
+def test_a_base_url_with_a_query_is_refused_without_showing_it(url: str) -> None:
+    with pytest.raises(LmsformError) as caught:
+        check_base_url(url, allow_insecure_http=False)
+    assert "query string or a fragment" in str(caught.value)
     assert "hunter2" not in str(caught.value)
