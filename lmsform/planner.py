@@ -298,8 +298,10 @@ def make_plan(config: Config, state: State, provider: Provider,
         excludes=options.excludes,
         max_deletes=options.max_deletes,
     )
+    recreated = {op.address for op in operations
+                 if op.action == Action.CREATE and op.address in planner.state_view}
     plan.blocked = _safety(plan, planner.managed, planner.live_counts,
-                           config.settings.max_delete_fraction, options.max_deletes)
+                           config.settings.max_delete_fraction, options.max_deletes, recreated)
     return plan
 
 
@@ -908,36 +910,53 @@ def _order(operations: list[Operation]) -> list[Operation]:
 
 
 def _safety(plan: Plan, managed: dict[str, int], live: dict[str, int], fraction: float,
-            max_deletes: int | None) -> list[str]:
+            max_deletes: int | None, recreated: set[str]) -> list[str]:
     """Limits on how much one plan may take away; exceeding one means apply needs --force.
 
     Removals include deactivations (by `user_removal` or by `active: false`). A kind's share is
     judged against what lmsform manages and against what the LMS holds, so a lost or empty
     state (nothing managed) cannot let a prune through unchecked. A refresh-only plan removes
     nothing from the LMS but forgets what it found deleted: the same limits hold, since an
-    LMS read from the wrong account looks like everything deleted."""
+    LMS read from the wrong account looks like everything deleted. For the same reason,
+    re-creating what vanished from the LMS (`recreated`: managed, yet not found) is held by
+    the same limits: through a broken gateway it would double the catalogue."""
     removing: dict[str, int] = defaultdict(int)
+    recreating: dict[str, int] = defaultdict(int)
     for op in plan.operations:
         if op.action.removes or _switches_off(op):
             removing[op.kind] += 1
+        elif op.address in recreated:
+            recreating[op.kind] += 1
     for found in plan.drift:
         if found.what == "deleted":
             removing[found.kind] += 1
     verb = "forgets (found deleted)" if plan.refresh_only else "removes or replaces"
+    blocked = _shares(verb, removing, [(managed, "managed"), (live, "live")], fraction)
+    blocked += _shares("re-creates (vanished from the LMS)", recreating,
+                       [(managed, "managed")], fraction)
+    total = sum(removing.values()) + sum(recreating.values())
+    if max_deletes is not None and total > max_deletes:
+        if recreating:
+            verb = "removes, replaces or re-creates (vanished from the LMS)"
+        blocked.append(f"{verb} {total} resources, more than --max-deletes {max_deletes}; "
+                       "apply with --force if this is intended")
+    return blocked
+
+
+def _shares(verb: str, counts: dict[str, int], totals: list[tuple[dict[str, int], str]],
+            fraction: float) -> list[str]:
+    """A block for each kind whose count is more than `fraction` of one of its totals (of
+    at least 10)."""
     blocked = []
-    for kind, count in sorted(removing.items(), key=lambda kv: kind_rank(kv[0])):
-        for total, what in ((managed.get(kind, 0), "managed"), (live.get(kind, 0), "live")):
+    for kind, count in sorted(counts.items(), key=lambda kv: kind_rank(kv[0])):
+        for of, what in totals:
+            total = of.get(kind, 0)
             if total >= 10 and count / total > fraction:
                 blocked.append(
-                    f"{verb} {count} of {total} {what} {kind}s "
-                    f"({count / total:.0%}), more than max_delete_fraction {fraction:.0%}; "
-                    "apply with --force if this is intended"
-                )
+                    f"{verb} {count} of {total} {what} {kind}s ({count / total:.0%}), more "
+                    f"than max_delete_fraction {fraction:.0%}; apply with --force if this is "
+                    "intended")
                 break
-    total_removals = sum(removing.values())
-    if max_deletes is not None and total_removals > max_deletes:
-        blocked.append(f"{verb} {total_removals} resources, more than "
-                       f"--max-deletes {max_deletes}; apply with --force if this is intended")
     return blocked
 
 

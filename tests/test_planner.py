@@ -248,6 +248,30 @@ def test_safety_limits_block_large_removals(org: Org) -> None:
     assert sql(org, "SELECT count(*) FROM groups_") == [(9,)]
 
 
+def test_recreating_what_vanished_from_the_lms_is_held_by_the_safety_limits(
+        org: Org) -> None:
+    """An LMS read from the wrong account, or through a gateway that answers empty lists,
+    looks as if everything lmsform manages vanished: re-creating it all would double the
+    catalogue, so it is held as removals are."""
+    org.write("teams.yaml", "groups:\n" + "".join(f"  - name: Team {i}\n" for i in range(12)))
+    apply(org)
+    sql(org, "DELETE FROM groups_ WHERE name LIKE 'Team %' AND name NOT IN ('Team 0')")
+    plan = plan_of(org)
+    assert plan.summary["create"] == 11
+    assert plan.blocked == [
+        "re-creates (vanished from the LMS) 11 of 13 managed groups (85%), more than "
+        "max_delete_fraction 30%; apply with --force if this is intended"]
+    result = org.run("apply", "--auto-approve")
+    assert result.exit_code == 1 and "exceeds a safety limit" in result.output
+    assert sql(org, "SELECT count(*) FROM groups_") == [(2,)]
+    sql(org, "DELETE FROM groups_ WHERE name = 'Team 0'")
+    assert plan_of(org, max_deletes=3).blocked[-1].startswith(
+        "removes, replaces or re-creates (vanished from the LMS) 12 resources, more than "
+        "--max-deletes 3")
+    apply(org, "--force")
+    assert sql(org, "SELECT count(*) FROM groups_") == [(13,)]
+
+
 def test_coupon_code_change_is_a_replace(org: Org) -> None:
     apply(org)
     org.edit("org.yaml", "code: WELCOME10", "code: WELCOME15")
