@@ -34,6 +34,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.representer import RoundTripRepresenter
 
 from lmsform import backends, providers
 from lmsform.backends.file import FileSettings, atomic_write, writing
@@ -398,14 +399,22 @@ def _represent_text(representer: Any, text: str) -> Any:
     return representer.represent_scalar("tag:yaml.org,2002:str", text, style=style)
 
 
+class _Representer(RoundTripRepresenter):
+    """ruamel.yaml's round-trip representer with export's text and decimals: a subclass,
+    since adding representers to ruamel.yaml's own class would change how `fmt` writes."""
+
+
+_Representer.add_representer(str, _represent_text)
+_Representer.add_representer(
+    Decimal, lambda r, d: r.represent_scalar("tag:yaml.org,2002:float", f"{d:f}"))
+
+
 def _yaml() -> YAML:
     yaml = YAML()
+    yaml.Representer = _Representer
     yaml.indent(mapping=2, sequence=4, offset=2)
     yaml.width = 100
     yaml.default_flow_style = None  # short lists and maps inline, as the examples write them
-    yaml.representer.add_representer(
-        Decimal, lambda r, d: r.represent_scalar("tag:yaml.org,2002:float", f"{d:f}"))
-    yaml.representer.add_representer(str, _represent_text)
     return yaml
 
 

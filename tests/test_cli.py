@@ -308,7 +308,8 @@ def test_validate_reports_every_problem_as_json_or_github_annotations(org: Org) 
 
 def test_capability_errors_read_like_manifest_errors_and_end_with_a_count(org: Org) -> None:
     org.write("main.yaml", "provider:\n  type: ilms\n  base_url: http://127.0.0.1:9\n"
-              "  org_id: '1'\n  api_login_id: a\n  transaction_key: b\n")
+              "  org_id: '1'\n  api_login_id: ${env:LOGIN:-a}\n"
+              "  transaction_key: ${env:KEY:-b}\n")
     result = org.run("validate")
     assert result.exit_code == 1
     lines = result.output.strip().splitlines()

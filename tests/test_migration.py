@@ -116,7 +116,8 @@ def test_ilms_to_local_and_back_keeps_what_both_can_hold(tmp_path: Path, sims: A
     from_local = manifests(back)
     point_at(back, "provider:\n  type: ilms\n"
                    f"  base_url: {second.base_url}\n  org_id: '99999'\n"
-                   "  api_login_id: sim-login\n  transaction_key: sim-key\n"
+                   "  api_login_id: ${env:ILMS_LOGIN:-sim-login}\n"
+                   "  transaction_key: ${env:ILMS_KEY:-sim-key}\n"
                    "  requests_per_second: 1000\n", "ilms-state.json")
     plan_text = run("plan", "-C", str(back), "--drop-unsupported")
     plan = json.loads(run("plan", "-C", str(back), "--drop-unsupported", "--json").output)
