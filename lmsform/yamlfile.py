@@ -43,7 +43,12 @@ from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
-from ruamel.yaml.constructor import SafeConstructor
+from ruamel.yaml.constructor import (
+    BaseConstructor,
+    ConstructorError,
+    DuplicateKeyError,
+    SafeConstructor,
+)
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.resolver import VersionedResolver
@@ -85,6 +90,8 @@ NOT_FAST_PATTERNS = tuple(re.compile(p, re.MULTILINE) for p in (
     # .5 and 1.: rapidyaml writes them 0.5 and 1.0
     rb"\.(?:(?<=[^\w.]\.)\d|(?<=[^\w.][-+]\.)\d|(?<=\d\.)[^\w.])",
     rb"\r(?!\n)",  # a lone carriage return
+    # an empty key (`: x`, `- : x`, `[: x]`), which rapidyaml reads as "" and YAML as null
+    rb":(?<=[\[{,\s]:)(?![^\s,\]}])",
 ))
 
 
@@ -114,10 +121,21 @@ class _FixedVersionResolver(VersionedResolver):
         return (1, 2)
 
 
+YAML_TAG = "tag:yaml.org,2002:"
+STR_TAG, NULL_TAG = YAML_TAG + "str", YAML_TAG + "null"
+# The tags whose text the resolver also reads without a tag: a value tagged with one must be
+# written as such a value (`!!int 12`, not `!!int twelve`, which ruamel would crash on).
+IMPLICIT_TAGS = frozenset(YAML_TAG + t for t in ("int", "float", "bool", "null", "timestamp"))
+
+
 class _SpellingConstructor(SafeConstructor):
     """Numbers that do not read back as written (leading zeros, trailing zeros after the
     point) are kept as the text written; so are dates that do not exist, for the schema to
-    refuse with their position."""
+    refuse with their position.
+
+    Keys are text, as in JSON: a number, boolean or date written as a key is its text as
+    written (`1.50`, `true`); a null or empty key, a list or a mapping as a key, and a key
+    written twice are refused with their position, naming the key but never a value."""
 
     def construct_yaml_int(self, node: ScalarNode) -> Any:
         value = super().construct_yaml_int(node)
@@ -133,6 +151,39 @@ class _SpellingConstructor(SafeConstructor):
         except (ValueError, OverflowError):
             return node.value
 
+    def construct_mapping(self, node: Node, deep: bool = False) -> Any:
+        if isinstance(node, MappingNode):
+            self.flatten_mapping(node)
+            for index, (key, value) in enumerate(node.value):
+                if type(key) is not ScalarNode or key.tag != STR_TAG:
+                    node.value[index] = (self._text_key(key), value)
+        return BaseConstructor.construct_mapping(self, node, deep=deep)
+
+    def _text_key(self, key: Node) -> Node:
+        """A key as the text written, or refused; a copy, since an alias may share the node
+        as a value (where `1` stays a number)."""
+        if not isinstance(key, ScalarNode):
+            raise _refused("a list or a mapping as a key: lmsform reads keys that are text",
+                           key)
+        if key.tag == NULL_TAG:
+            raise _refused("an empty or null key: lmsform reads keys that are text", key)
+        if key.tag in IMPLICIT_TAGS and _implied(self, key) == key.tag:
+            return ScalarNode(STR_TAG, key.value, key.start_mark, key.end_mark,
+                              style=key.style)
+        return key  # another tag: constructed (or refused) as tagged
+
+    def check_mapping_key(self, node: MappingNode, key_node: Node, mapping: Any, key: Any,
+                          value: Any) -> bool:
+        """ruamel's message quotes both values, which may be secrets: this one names the key
+        and where it was first written."""
+        if key not in mapping:
+            return True
+        first = next(k for k, _ in node.value if k is key_node
+                     or (isinstance(k, ScalarNode) and k.value == key_node.value))
+        line, column = first.start_mark.line + 1, first.start_mark.column + 1
+        raise DuplicateKeyError(None, None, f'duplicate key "{key}" (first written at line '
+                                f"{line}, column {column})", key_node.start_mark)
+
 
 _SpellingConstructor.add_constructor("tag:yaml.org,2002:int",
                                      _SpellingConstructor.construct_yaml_int)
@@ -140,6 +191,15 @@ _SpellingConstructor.add_constructor("tag:yaml.org,2002:float",
                                      _SpellingConstructor.construct_yaml_float)
 _SpellingConstructor.add_constructor("tag:yaml.org,2002:timestamp",
                                      _SpellingConstructor.construct_yaml_timestamp)
+
+
+def _implied(constructor: SafeConstructor, node: ScalarNode) -> str:
+    """The tag the resolver gives the node's text written plain, without a tag."""
+    return str(constructor.resolver.resolve(ScalarNode, node.value, (True, False)))
+
+
+def _refused(problem: str, node: Node) -> ConstructorError:
+    return ConstructorError(None, None, problem, node.start_mark)
 
 
 def _reads_back(value: float, text: str) -> bool:

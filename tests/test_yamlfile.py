@@ -202,3 +202,85 @@ def test_every_number_spelling_reads_the_same(tmp_path: Path, value: str) -> Non
     path.write_text(f"a: {value}\nb: [{value}, x]\n")
     fast = _fast_load(path.read_bytes())
     assert fast is None or fast == YamlFile(path).load_full()
+
+
+# What YAML 1.2 says of the constructs a manifest may hold, and what lmsform refuses with a
+# position rather than read as something else (see also tests/test_yaml_suite.py).
+
+def read(tmp_path: Path, text: str) -> tuple[Any, Any]:
+    """What `load` and `load_full` give (the YamlSyntaxError where they refuse the file)."""
+    path = tmp_path / "m.yaml"
+    path.write_bytes(text.encode("utf-8"))
+    results: list[Any] = []
+    for how in (YamlFile(path).load, YamlFile(path).load_full):
+        try:
+            results.append(how())
+        except YamlSyntaxError as exc:
+            results.append(exc)
+    return results[0], results[1]
+
+
+def refused_at(tmp_path: Path, text: str, line: int, column: int) -> str:
+    """Both readers refuse `text` with a YamlSyntaxError at (line, column); its message."""
+    for result in read(tmp_path, text):
+        assert isinstance(result, YamlSyntaxError), (text, result)
+        assert (result.position.line, result.position.column) == (line, column), result.message
+    message: str = read(tmp_path, text)[1].message
+    return message
+
+
+@pytest.mark.parametrize(("text", "line", "column"), [
+    ("? [a, b]\n: c\n", 1, 3),  # a complex key
+    ("[a, b]: c\n", 1, 1),
+    ("x: {[a]: b}\n", 1, 5),
+    ("? {a: 1}\n: c\n", 1, 3),
+    ("x:\n  [[a], b]: c\n", 2, 3),
+    # an alias to a list, as a key: its node is the anchored one, placed where it is defined
+    ("x: &k [a]\ny:\n  *k : c\n", 1, 4),
+])
+def test_a_list_or_mapping_as_a_key_is_refused_with_its_position(
+        tmp_path: Path, text: str, line: int, column: int) -> None:
+    assert "as a key" in refused_at(tmp_path, text, line, column)
+
+
+@pytest.mark.parametrize(("text", "line", "column"), [
+    ("~: x\n", 1, 1), ("null: x\n", 1, 1), ("a: 1\nNULL: x\n", 2, 1),
+    ("x: {~: 1}\n", 1, 5), ("x:\n  ? !!null\n  : 1\n", 2, 5),
+])
+def test_a_null_key_is_refused_with_its_position(tmp_path: Path, text: str, line: int,
+                                                 column: int) -> None:
+    assert "null key" in refused_at(tmp_path, text, line, column)
+
+
+@pytest.mark.parametrize("text", [": x\n", "a: 1\n: x\n", "x: [: 1]\n", "- : x\n"])
+def test_an_empty_key_is_refused_never_read_as_empty_text(tmp_path: Path, text: str) -> None:
+    """YAML reads an empty key as null, rapidyaml as "": the fast path steps aside."""
+    path = tmp_path / "m.yaml"
+    path.write_text(text)
+    assert _fast_load(path.read_bytes()) is None
+    assert all(isinstance(r, YamlSyntaxError) for r in read(tmp_path, text))
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("true: x\nFalse: y\n", {"true": "x", "False": "y"}),  # keys are their text, as in JSON
+    ("1: a\n1.50: b\n0x1F: c\n2027-12-31: d\n", {"1": "a", "1.50": "b", "0x1F": "c",
+                                                 "2027-12-31": "d"}),
+    ("&k a: b\nc: *k\n", {"a": "b", "c": "a"}),  # an anchor on a key
+    ("a: &v b\n*v : c\n", {"a": "b", "b": "c"}),  # an alias as a key
+    ("&n 1: x\nb: *n\n", {"1": "x", "b": 1}),  # the key is text, the alias still a number
+    ("a: !!str 12\nb: !!int \"12\"\nc: !<tag:yaml.org,2002:str> 1.50\nd: !!map {x: 1}\n"
+     "e: !!seq [x]\nf: !!null\ng: !!bool true\n",
+     {"a": "12", "b": 12, "c": "1.50", "d": {"x": 1}, "e": ["x"], "f": None, "g": True}),
+])
+def test_keys_anchors_and_core_tags_read_as_yaml_says(tmp_path: Path, text: str,
+                                                      expected: Any) -> None:
+    assert read(tmp_path, text) == (expected, expected)
+
+
+def test_a_duplicate_key_names_the_key_and_both_places_never_a_value(tmp_path: Path) -> None:
+    message = refused_at(tmp_path, "user: a\npassword: s3cr3t-one\nname: b\n"
+                                   "password: s3cr3t-two\n", 4, 1)
+    assert 'duplicate key "password"' in message and "line 2, column 1" in message
+    assert "s3cr3t" not in message
+    message = refused_at(tmp_path, "x:\n  {1: a, \"1\": b}\n", 2, 10)
+    assert 'duplicate key "1"' in message and "line 2, column 4" in message
