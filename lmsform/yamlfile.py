@@ -126,6 +126,10 @@ STR_TAG, NULL_TAG = YAML_TAG + "str", YAML_TAG + "null"
 # The tags whose text the resolver also reads without a tag: a value tagged with one must be
 # written as such a value (`!!int 12`, not `!!int twelve`, which ruamel would crash on).
 IMPLICIT_TAGS = frozenset(YAML_TAG + t for t in ("int", "float", "bool", "null", "timestamp"))
+# Every tag lmsform reads: those, text, lists and mappings. !!binary, !!set, !!omap, !!pairs
+# and local or global tags of other vocabularies mean nothing in a manifest, and would be read
+# as bytes, sets or tuples that are no JSON.
+READ_TAGS = IMPLICIT_TAGS | {STR_TAG, YAML_TAG + "seq", YAML_TAG + "map"}
 
 
 class _SpellingConstructor(SafeConstructor):
@@ -193,9 +197,30 @@ _SpellingConstructor.add_constructor("tag:yaml.org,2002:timestamp",
                                      _SpellingConstructor.construct_yaml_timestamp)
 
 
+class _TagConstructor(_SpellingConstructor):
+    """For a file that writes a tag (only such a file can hold a node of another tag, or a
+    value its tag does not fit): every node's tag is one lmsform reads, and a tagged value
+    is written as what its tag says, or the node is refused with its position."""
+
+    def construct_non_recursive_object(self, node: Node, tag: str | None = None) -> Any:
+        written: str = tag if tag is not None else str(node.tag)
+        if written not in READ_TAGS:
+            raise _refused(f"the tag {_short(written)}: lmsform reads text, numbers, "
+                           "booleans, nulls, dates, lists and mappings", node)
+        if isinstance(node, ScalarNode) and written in IMPLICIT_TAGS \
+                and _implied(self, node) != written:
+            raise _refused(f"a value that is not written as its tag {_short(written)} says",
+                           node)
+        return super().construct_non_recursive_object(node, tag)
+
+
 def _implied(constructor: SafeConstructor, node: ScalarNode) -> str:
     """The tag the resolver gives the node's text written plain, without a tag."""
     return str(constructor.resolver.resolve(ScalarNode, node.value, (True, False)))
+
+
+def _short(tag: str) -> str:
+    return "!!" + tag[len(YAML_TAG):] if tag.startswith(YAML_TAG) else tag
 
 
 def _refused(problem: str, node: Node) -> ConstructorError:
@@ -381,10 +406,11 @@ def _float(text: str) -> float | str:
     return value if _reads_back(value, text) else text
 
 
-def _yaml() -> YAML:
+def _yaml(tags: bool = False) -> YAML:
+    """The full loader; `tags` where the file writes a tag (see `_TagConstructor`)."""
     yaml = YAML(typ="safe")
     yaml.Resolver = _FixedVersionResolver
-    yaml.Constructor = _SpellingConstructor
+    yaml.Constructor = _TagConstructor if tags else _SpellingConstructor
     return yaml
 
 
@@ -429,8 +455,6 @@ class _Budget:
                 self.open.discard(id(value))
         if isinstance(value, dt.date | dt.datetime):
             return value.isoformat()
-        if isinstance(value, bytes):
-            return value.decode("utf-8", "replace")
         return value
 
 
@@ -545,7 +569,7 @@ class YamlFile:
     def load_full(self) -> Any:
         """The document through ruamel.yaml, every check and position included."""
         try:
-            data = _yaml().load(self.raw)
+            data = _yaml(tags=b"!" in self.raw).load(self.raw)
         except YAMLError as exc:
             error = _syntax_error(exc)
             if self._indented_with_tab(error.position.line):

@@ -284,3 +284,29 @@ def test_a_duplicate_key_names_the_key_and_both_places_never_a_value(tmp_path: P
     assert "s3cr3t" not in message
     message = refused_at(tmp_path, "x:\n  {1: a, \"1\": b}\n", 2, 10)
     assert 'duplicate key "1"' in message and "line 2, column 4" in message
+
+
+@pytest.mark.parametrize(("text", "tag"), [
+    ("a: !foo x\n", "!foo"),
+    ("a: !!binary aGVsbG8=\n", "!!binary"),  # ruamel.yaml read bytes
+    ("a: !!set {x, y}\n", "!!set"),  # a set, which is no JSON
+    ("a: !!omap [x: 1]\n", "!!omap"),  # read as a mapping, where YAML says a list
+    ("a: !!pairs [x: 1]\n", "!!pairs"),  # tuples
+    ("a: !<tag:example.com,2000:x> y\n", "tag:example.com,2000:x"),
+    ("%TAG !e! tag:example.com,2000:\n---\na: !e!x y\n", "tag:example.com,2000:x"),
+    ("a: !!merge x\n", "!!merge"),
+])
+def test_a_tag_lmsform_does_not_read_is_refused_with_its_position(tmp_path: Path, text: str,
+                                                                  tag: str) -> None:
+    line = text.count("\n") if text.startswith("%") else 1
+    assert f"the tag {tag}:" in refused_at(tmp_path, text, line, 4)
+
+
+@pytest.mark.parametrize("text", ["a: !!int twelve\n", "a: !!float abc\n",
+                                  "a: !!bool maybe\n", "a: !!null x\n", "a: !!timestamp x\n",
+                                  "!!int abc: x\n"])
+def test_a_value_its_tag_does_not_fit_is_refused(tmp_path: Path, text: str) -> None:
+    """ruamel.yaml raised ValueError or KeyError for the first three, and read the fourth
+    as null."""
+    column = 1 if text.startswith("!") else 4
+    assert "not written as its tag" in refused_at(tmp_path, text, 1, column)
