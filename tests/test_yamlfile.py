@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lmsform.yamlfile import YamlFile, YamlSyntaxError, _fast_load
+from lmsform.yamlfile import Position, YamlFile, YamlSyntaxError, _fast_load
 
 ROOT = Path(__file__).parent.parent
 # Spellings where a plain scalar's type is in question: numbers that do or do not read back,
@@ -310,3 +310,92 @@ def test_a_value_its_tag_does_not_fit_is_refused(tmp_path: Path, text: str) -> N
     as null."""
     column = 1 if text.startswith("!") else 4
     assert "not written as its tag" in refused_at(tmp_path, text, 1, column)
+
+
+def test_the_non_specific_tag_is_refused(tmp_path: Path) -> None:
+    """YAML 1.2 6.9.1: `! 12` is the text "12"; libyaml resolves it as if untagged (12)."""
+    assert "non-specific tag" in refused_at(tmp_path, "a: ! 12\n", 1, 4)
+
+
+def test_a_comment_needs_white_space_before_it(tmp_path: Path) -> None:
+    """YAML 1.2 [130] ns-plain-char: a `#` right after a character of a plain scalar is
+    part of it; [77] s-b-comment: a comment is separated from what precedes it by white
+    space. So `value#comment` is one text, and `"value"#comment` is invalid (libyaml read
+    it as "value" and a comment)."""
+    assert read(tmp_path, "key: value#comment\n") == ({"key": "value#comment"},) * 2
+    assert read(tmp_path, 'key: "value" #comment\n') == ({"key": "value"},) * 2
+    for text, column in [('key: "value"#comment\n', 13), ("key: 'value'#c\n", 13),
+                         ("key: [a, b]#c\n", 12), ("key: {a: b}#c\n", 12),
+                         ("key: [a,#c\n  b]\n", 9), ("%YAML 1.2#c\n---\nkey: 1\n", 10)]:
+        assert "'#' with no space before it" in refused_at(tmp_path, text, 1, column)
+    # [162] c-b-block-header ends with s-b-comment: the same rule after `|` or `>`
+    assert "indicator" in refused_at(tmp_path, "key: |#c\n  text\n", 1, 7)
+
+
+def test_a_directive_followed_by_anything_but_a_comment_is_refused(tmp_path: Path) -> None:
+    """YAML 1.2 [82] l-directive: the directive, then s-l-comments ([79]): white space and
+    a comment at most."""
+    refused_at(tmp_path, "%YAML 1.2 junk\n---\nkey: 1\n", 1, 11)
+    assert read(tmp_path, "%YAML 1.2 # a comment\n---\nkey: 1\n") == ({"key": 1},) * 2
+
+
+@pytest.mark.parametrize(("text", "line"), [
+    ('key: "a\nb"\n', 2),  # suite QB6E
+    ("key: [a,\nb]\n", 2),  # suite 9C9N
+    ("key: [\n  a,\n]\n", 3),
+    ('key: "a\n\tb"\n', 2),  # a tab is no indentation: suite DK95/01
+    ("x:\n  key: {a: 1,\n  b: 2}\n", 3),
+    ("- key: 'a\n  b'\n", 2),
+])
+def test_a_quoted_text_or_flow_collection_goes_on_indented(tmp_path: Path, text: str,
+                                                           line: int) -> None:
+    """YAML 1.2 [69] s-flow-line-prefix(n): the lines a quoted text or a flow collection
+    goes on to are indented more than the key or `-` it belongs to; libyaml took any."""
+    assert "indented" in refused_at(tmp_path, text, line, 1)
+
+
+def test_indented_enough_is_read(tmp_path: Path) -> None:
+    text = 'key: "a\n b"\nlist: [a,\n b]\nseq:\n- [c,\n d]\n- key: "e\n   f"\n'
+    expected = {"key": "a b", "list": ["a", "b"], "seq": [["c", "d"], {"key": "e f"}]}
+    assert read(tmp_path, text) == (expected, expected)
+
+
+@pytest.mark.parametrize(("text", "line", "column"), [
+    ("a: [-]\n", 1, 5), ("a: [x, -]\n", 1, 8), ("a: {x: -}\n", 1, 8),  # [126] ns-plain-first
+    ("a: >\n \n  \n   \n # text\n", 4, 1),  # 8.1.1.1: a leading empty line too long
+    ("a: &an:chor value\n", 1, 4),  # an anchor libyaml cut at the colon
+])
+def test_what_libyaml_reads_otherwise_is_refused(tmp_path: Path, text: str, line: int,
+                                                 column: int) -> None:
+    refused_at(tmp_path, text, line, column)
+
+
+def test_text_starting_with_a_question_mark_in_a_flow_collection(tmp_path: Path) -> None:
+    """YAML 1.2 [126]: `?x` is a plain text; libyaml read it as the key x. The full loader
+    refuses it; the fast path reads it as YAML says."""
+    fast, full = read(tmp_path, "a: [?x]\n")
+    assert fast == {"a": ["?x"]}
+    assert isinstance(full, YamlSyntaxError) and full.position == Position(1, 5)
+
+
+def test_a_last_line_of_spaces_without_a_line_break(tmp_path: Path) -> None:
+    """libyaml lost a block scalar's last line when it held only spaces and no line break
+    ended the file (suite cases L24T and JEF9)."""
+    assert read(tmp_path, "foo: |\n  x\n   ") == ({"foo": "x\n \n"},) * 2
+    assert read(tmp_path, "- |+\n   ") == (["\n"],) * 2
+
+
+@pytest.mark.parametrize("text", [
+    "password: s3cr3t\npassword: s3cr3t\n",  # ruamel quoted both values
+    "a: !!int s3cr3t\n", "a: !!float s3cr3t\n", "a: !!bool s3cr3t\n", "a: !!null s3cr3t\n",
+    "a: !!timestamp s3cr3t\n",  # ruamel: failed to construct timestamp from "..."
+    "a: !!binary s3cr3t\n",  # ruamel: failed to decode base64 data: ...
+    "a: !!set {s3cr3t, s3cr3t}\n",  # ruamel: found duplicate key "..."
+    "{[s3cr3t]: 1, [s3cr3t]: 2}\n",  # ruamel: duplicate key "('...',)" with value "..."
+    "a: &x s3cr3t\nb: &x s3cr3t\n", "base: &b s3cr3t\nm:\n  <<: *b\n",
+    'a: "s3cr3t\\q"\n', "a: 's3cr3t\n", "a: s3cr3t: b\n", 'a: "s3cr3t"#c\n', "a: [s3cr3t,\n",
+])
+def test_no_yaml_error_quotes_a_value(tmp_path: Path, text: str) -> None:
+    for result in read(tmp_path, text):
+        assert isinstance(result, YamlSyntaxError), text
+        assert "s3cr3t" not in result.message, result.message
