@@ -153,8 +153,11 @@ class _FixedVersionResolver(VersionedResolver):
 YAML_TAG = "tag:yaml.org,2002:"
 STR_TAG, NULL_TAG = YAML_TAG + "str", YAML_TAG + "null"
 # The tags whose text the resolver also reads without a tag: a value tagged with one must be
-# written as such a value (`!!int 12`, not `!!int twelve`, which ruamel would crash on).
+# written as such a value (`!!int 12`, not `!!int twelve`, which ruamel would crash on); a
+# float may be written as an integer (`!!float 20`, as lmsform's export writes amounts).
 IMPLICIT_TAGS = frozenset(YAML_TAG + t for t in ("int", "float", "bool", "null", "timestamp"))
+FITTING = {tag: {tag} for tag in IMPLICIT_TAGS} | {
+    YAML_TAG + "float": {YAML_TAG + "float", YAML_TAG + "int"}}
 # Every tag lmsform reads: those, text, lists and mappings. !!binary, !!set, !!omap, !!pairs
 # and local or global tags of other vocabularies mean nothing in a manifest, and would be read
 # as bytes, sets or tuples that are no JSON.
@@ -237,7 +240,7 @@ class _TagConstructor(_SpellingConstructor):
             raise _refused(f"the tag {_short(written)}: lmsform reads text, numbers, "
                            "booleans, nulls, dates, lists and mappings", node)
         if isinstance(node, ScalarNode) and written in IMPLICIT_TAGS \
-                and _implied(self, node) != written:
+                and _implied(self, node) not in FITTING[written]:
             raise _refused(f"a value that is not written as its tag {_short(written)} says",
                            node)
         return super().construct_non_recursive_object(node, tag)

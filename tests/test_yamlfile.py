@@ -271,6 +271,9 @@ def test_an_empty_key_is_refused_never_read_as_empty_text(tmp_path: Path, text: 
     ("a: !!str 12\nb: !!int \"12\"\nc: !<tag:yaml.org,2002:str> 1.50\nd: !!map {x: 1}\n"
      "e: !!seq [x]\nf: !!null\ng: !!bool true\n",
      {"a": "12", "b": 12, "c": "1.50", "d": {"x": 1}, "e": ["x"], "f": None, "g": True}),
+    # a float written as an integer, as the export writes amounts: the text, as any number
+    # that does not read back as written
+    ("amount: !!float 20\nother: !!float 20.5\n", {"amount": "20", "other": 20.5}),
 ])
 def test_keys_anchors_and_core_tags_read_as_yaml_says(tmp_path: Path, text: str,
                                                       expected: Any) -> None:
