@@ -11,6 +11,19 @@ What the loader gives is bounded before anything else sees it: nesting deeper th
 Numbers are numbers only when they read back as written: `0001`, `1.50` or `0044123` stay the
 text the user wrote, so no text field is ever turned into a number and back.
 
+What a document means is what YAML 1.2 says, or the document is refused with a position:
+never read as something else. Keys are text, as in JSON (`true:` is the key "true"); a list,
+a mapping or a null as a key, and a key written twice, are refused (`_SpellingConstructor`).
+Tags are those of YAML's core schema, on values written as the tag says (`_TagConstructor`);
+!!binary, !!set, !!omap, other vocabularies' tags and the non-specific `!` are refused.
+The loader's parser is libyaml, which reads a few valid documents otherwise than YAML says
+(`?x` in a flow collection as a key, an anchor name cut at a colon) and takes a few invalid
+ones (`"text"#comment`, a quoted text going on at a lesser indentation): those are found
+from its tokens and refused where they are (`_misread`), in a file that cheap patterns say
+may hold one. YAML errors name keys and positions, never values, which may be secrets. The
+official YAML test suite checks all of this (tests/test_yaml_suite.py), and names what
+lmsform refuses of valid YAML, and why.
+
 Faster still, a file whose constructs are all known to read the same either way is parsed by
 rapidyaml
 (a C++ parser) and emitted as JSON for the standard library to load, about ten times faster
@@ -19,7 +32,9 @@ whose JSON would lose a distinction YAML makes (plain `True`, `~`, `.inf`, `1_00
 timestamps with a time, non-string keys), anything the budget must watch (anchors, aliases,
 merge keys), tags, tabs, several documents, duplicate keys, another encoding, or any parse
 error sends the file down the path above, which reports problems with their position. A
-property test compares the two on generated manifests.
+property test compares the two on generated manifests. Where libyaml refuses valid YAML that
+rapidyaml reads (a URL in a flow mapping: `{url: http://example.org}`), the fast path's
+reading stands: the test suite checks that it is YAML's.
 
 rapidyaml's tree takes about ten times the size of what it parses, so a large file goes through
 it in pieces of about a megabyte, cut between the entries of a long sequence (`_pieces`); and
@@ -43,10 +58,29 @@ from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
-from ruamel.yaml.constructor import SafeConstructor
+from ruamel.yaml.constructor import (
+    BaseConstructor,
+    ConstructorError,
+    DuplicateKeyError,
+    SafeConstructor,
+)
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.resolver import VersionedResolver
+from ruamel.yaml.tokens import (
+    AliasToken,
+    AnchorToken,
+    BlockEndToken,
+    BlockMappingStartToken,
+    BlockSequenceStartToken,
+    FlowMappingEndToken,
+    FlowMappingStartToken,
+    FlowSequenceEndToken,
+    FlowSequenceStartToken,
+    KeyToken,
+    ScalarToken,
+    TagToken,
+)
 
 MAX_DEPTH = 64  # levels of nesting; a manifest needs about ten
 MAX_EXPANSION = 10  # values per byte of the file, after aliases are expanded (a manifest: < 1)
@@ -85,6 +119,8 @@ NOT_FAST_PATTERNS = tuple(re.compile(p, re.MULTILINE) for p in (
     # .5 and 1.: rapidyaml writes them 0.5 and 1.0
     rb"\.(?:(?<=[^\w.]\.)\d|(?<=[^\w.][-+]\.)\d|(?<=\d\.)[^\w.])",
     rb"\r(?!\n)",  # a lone carriage return
+    # an empty key (`: x`, `- : x`, `[: x]`), which rapidyaml reads as "" and YAML as null
+    rb":(?<=[\[{,\s]:)(?![^\s,\]}])",
 ))
 
 
@@ -114,10 +150,28 @@ class _FixedVersionResolver(VersionedResolver):
         return (1, 2)
 
 
+YAML_TAG = "tag:yaml.org,2002:"
+STR_TAG, NULL_TAG = YAML_TAG + "str", YAML_TAG + "null"
+# The tags whose text the resolver also reads without a tag: a value tagged with one must be
+# written as such a value (`!!int 12`, not `!!int twelve`, which ruamel would crash on); a
+# float may be written as an integer (`!!float 20`, as lmsform's export writes amounts).
+IMPLICIT_TAGS = frozenset(YAML_TAG + t for t in ("int", "float", "bool", "null", "timestamp"))
+FITTING = {tag: {tag} for tag in IMPLICIT_TAGS} | {
+    YAML_TAG + "float": {YAML_TAG + "float", YAML_TAG + "int"}}
+# Every tag lmsform reads: those, text, lists and mappings. !!binary, !!set, !!omap, !!pairs
+# and local or global tags of other vocabularies mean nothing in a manifest, and would be read
+# as bytes, sets or tuples that are no JSON.
+READ_TAGS = IMPLICIT_TAGS | {STR_TAG, YAML_TAG + "seq", YAML_TAG + "map"}
+
+
 class _SpellingConstructor(SafeConstructor):
     """Numbers that do not read back as written (leading zeros, trailing zeros after the
     point) are kept as the text written; so are dates that do not exist, for the schema to
-    refuse with their position."""
+    refuse with their position.
+
+    Keys are text, as in JSON: a number, boolean or date written as a key is its text as
+    written (`1.50`, `true`); a null or empty key, a list or a mapping as a key, and a key
+    written twice are refused with their position, naming the key but never a value."""
 
     def construct_yaml_int(self, node: ScalarNode) -> Any:
         value = super().construct_yaml_int(node)
@@ -133,6 +187,39 @@ class _SpellingConstructor(SafeConstructor):
         except (ValueError, OverflowError):
             return node.value
 
+    def construct_mapping(self, node: Node, deep: bool = False) -> Any:
+        if isinstance(node, MappingNode):
+            self.flatten_mapping(node)
+            for index, (key, value) in enumerate(node.value):
+                if type(key) is not ScalarNode or key.tag != STR_TAG:
+                    node.value[index] = (self._text_key(key), value)
+        return BaseConstructor.construct_mapping(self, node, deep=deep)
+
+    def _text_key(self, key: Node) -> Node:
+        """A key as the text written, or refused; a copy, since an alias may share the node
+        as a value (where `1` stays a number)."""
+        if not isinstance(key, ScalarNode):
+            raise _refused("a list or a mapping as a key: lmsform reads keys that are text",
+                           key)
+        if key.tag == NULL_TAG:
+            raise _refused("an empty or null key: lmsform reads keys that are text", key)
+        if key.tag in IMPLICIT_TAGS and _implied(self, key) == key.tag:
+            return ScalarNode(STR_TAG, key.value, key.start_mark, key.end_mark,
+                              style=key.style)
+        return key  # another tag: constructed (or refused) as tagged
+
+    def check_mapping_key(self, node: MappingNode, key_node: Node, mapping: Any, key: Any,
+                          value: Any) -> bool:
+        """ruamel's message quotes both values, which may be secrets: this one names the key
+        and where it was first written."""
+        if key not in mapping:
+            return True
+        first = next(k for k, _ in node.value if k is key_node
+                     or (isinstance(k, ScalarNode) and k.value == key_node.value))
+        line, column = first.start_mark.line + 1, first.start_mark.column + 1
+        raise DuplicateKeyError(None, None, f'duplicate key "{key}" (first written at line '
+                                f"{line}, column {column})", key_node.start_mark)
+
 
 _SpellingConstructor.add_constructor("tag:yaml.org,2002:int",
                                      _SpellingConstructor.construct_yaml_int)
@@ -140,6 +227,36 @@ _SpellingConstructor.add_constructor("tag:yaml.org,2002:float",
                                      _SpellingConstructor.construct_yaml_float)
 _SpellingConstructor.add_constructor("tag:yaml.org,2002:timestamp",
                                      _SpellingConstructor.construct_yaml_timestamp)
+
+
+class _TagConstructor(_SpellingConstructor):
+    """For a file that writes a tag (only such a file can hold a node of another tag, or a
+    value its tag does not fit): every node's tag is one lmsform reads, and a tagged value
+    is written as what its tag says, or the node is refused with its position."""
+
+    def construct_non_recursive_object(self, node: Node, tag: str | None = None) -> Any:
+        written: str = tag if tag is not None else str(node.tag)
+        if written not in READ_TAGS:
+            raise _refused(f"the tag {_short(written)}: lmsform reads text, numbers, "
+                           "booleans, nulls, dates, lists and mappings", node)
+        if isinstance(node, ScalarNode) and written in IMPLICIT_TAGS \
+                and _implied(self, node) not in FITTING[written]:
+            raise _refused(f"a value that is not written as its tag {_short(written)} says",
+                           node)
+        return super().construct_non_recursive_object(node, tag)
+
+
+def _implied(constructor: SafeConstructor, node: ScalarNode) -> str:
+    """The tag the resolver gives the node's text written plain, without a tag."""
+    return str(constructor.resolver.resolve(ScalarNode, node.value, (True, False)))
+
+
+def _short(tag: str) -> str:
+    return "!!" + tag[len(YAML_TAG):] if tag.startswith(YAML_TAG) else tag
+
+
+def _refused(problem: str, node: Node) -> ConstructorError:
+    return ConstructorError(None, None, problem, node.start_mark)
 
 
 def _reads_back(value: float, text: str) -> bool:
@@ -321,10 +438,11 @@ def _float(text: str) -> float | str:
     return value if _reads_back(value, text) else text
 
 
-def _yaml() -> YAML:
+def _yaml(tags: bool = False) -> YAML:
+    """The full loader; `tags` where the file writes a tag (see `_TagConstructor`)."""
     yaml = YAML(typ="safe")
     yaml.Resolver = _FixedVersionResolver
-    yaml.Constructor = _SpellingConstructor
+    yaml.Constructor = _TagConstructor if tags else _SpellingConstructor
     return yaml
 
 
@@ -369,8 +487,6 @@ class _Budget:
                 self.open.discard(id(value))
         if isinstance(value, dt.date | dt.datetime):
             return value.isoformat()
-        if isinstance(value, bytes):
-            return value.decode("utf-8", "replace")
         return value
 
 
@@ -393,11 +509,172 @@ def _runs(key: str, runs: list[bytes]) -> Iterator[list[Any]]:
 def _syntax_error(exc: YAMLError) -> YamlSyntaxError:
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     position = Position(mark.line + 1, mark.column + 1) if mark is not None else Position(1, 1)
-    if isinstance(exc, MarkedYAMLError):
+    if isinstance(exc, MarkedYAMLError) and "duplicate anchor" in (exc.context or ""):
+        first = exc.context_mark
+        message = (f"an anchor defined again (first at line {first.line + 1}, column "
+                   f"{first.column + 1}): lmsform reads each anchor once")
+    elif isinstance(exc, MarkedYAMLError):
         message = " ".join(p for p in (exc.context, exc.problem) if p)
     else:
         message = str(exc)
     return YamlSyntaxError(f"invalid YAML: {message}", position)
+
+
+def _with_final_break(raw: bytes) -> bytes:
+    """libyaml drops the spaces of a file's last line when no line break ends it, which
+    inside a block scalar loses a line of the text; YAML reads that line the same with or
+    without its break (the test suite says so, in cases L24T and JEF9), so one is added."""
+    last = raw[raw.rfind(b"\n") + 1:]
+    return raw + b"\n" if last and not last.strip(b" \t") else raw
+
+
+# Where libyaml (the C parser under ruamel.yaml) reads a document otherwise than YAML 1.2
+# says, or reads what YAML calls invalid: found from its tokens by `_misread`, in a file that
+# one of these patterns (or `_flow_across_lines`) says may hold such a place. They find a
+# superset of those places, each from a literal character that the regex engine finds at C
+# speed, so that an ordinary large file is never scanned twice.
+FLOW_SEPARATOR = rb"(?=[\s,\[\]{}])"
+MISREAD_SUSPECTS = tuple(re.compile(p) for p in (
+    rb"#(?<=[^\sA-Za-z_]#)",  # a comment right after a token, with no space between
+    rb'"(?<=[\s\[{,:]")(?:[^"\\\n]|\\.)*\\?\n',  # double-quoted text across lines
+    rb"'(?<=[\s\[{,:]')(?:[^'\n]|'')*\n",  # single-quoted text across lines
+    # a block scalar's leading empty line
+    *(rb"%s[-+0-9]*[ \t]*(?:#[^\n]*)?\r?\n +\r?\n" % c for c in (rb"\|", rb">")),
+    # a lone -, ? or : in a flow collection, or ? starting a flow entry
+    *(rb"%s[ \t]*(?:\?|[-:]%s)" % (c, FLOW_SEPARATOR) for c in (rb"\[", rb"\{", rb",")),
+    rb":[ \t]*[-?:]" + FLOW_SEPARATOR,
+    # an anchor or alias name that libyaml cuts short
+    *(rb"%s[\w-]+(?=[^\s,\[\]{}\w-])" % c for c in (rb"&", rb"\*")),
+    rb"!(?![^\s,\[\]{}])",  # the non-specific tag
+))
+NOT_FLOW = bytes(b for b in range(256) if b not in b"[]{}\n")
+LINE_BREAK = re.compile(r"\r\n|\r|\n")
+CONTINUATION = re.compile(r"\n( *)[ \t]*\S")  # a line with text, and its indentation
+BLOCK_HEADER = re.compile(r"[|>][-+0-9]*")
+SEPARATORS = frozenset(" \t\r\n,[]{}")
+BLOCK_STARTS = (BlockMappingStartToken, BlockSequenceStartToken)
+FLOW_STARTS = (FlowMappingStartToken, FlowSequenceStartToken)
+FLOW_ENDS = (FlowMappingEndToken, FlowSequenceEndToken)
+
+
+def _may_be_misread(utf8: bytes) -> bool:
+    return any(p.search(utf8) for p in MISREAD_SUSPECTS) or _flow_across_lines(utf8)
+
+
+def _flow_across_lines(utf8: bytes) -> bool:
+    """Whether a flow collection may span lines: an opening bracket left once the pairs
+    that open and close on one line are taken away (brackets in text count too)."""
+    brackets = utf8.translate(None, NOT_FLOW)
+    while (fewer := brackets.replace(b"[]", b"").replace(b"{}", b"")) != brackets:
+        brackets = fewer
+    return b"[" in brackets or b"{" in brackets
+
+
+def _misread(text: str) -> tuple[str, int] | None:
+    """The first place where libyaml reads the document otherwise than YAML 1.2 says (what
+    is there, and its offset in `text`), from its tokens; None where there is none."""
+    blocks, flow, end = [-1], 0, 0  # the columns of the open block collections
+    for token in _yaml().scan(text):
+        start = token.start_mark.index
+        found = _unseparated_comment(text, end, start) if start > end else None
+        found = found or _token_misread(text, token, flow > 0, blocks[-1])
+        if found:
+            return found
+        if isinstance(token, BLOCK_STARTS):
+            blocks.append(token.start_mark.column)
+        elif isinstance(token, BlockEndToken):
+            blocks.pop()
+        flow += isinstance(token, FLOW_STARTS) - isinstance(token, FLOW_ENDS)
+        end = max(end, token.end_mark.index)
+    return None
+
+
+def _unseparated_comment(text: str, end: int, start: int) -> tuple[str, int] | None:
+    """YAML 1.2 [77] s-b-comment: a comment is separated from what precedes it by white
+    space; libyaml takes `"text"#note`, `[a]#note` or `%YAML 1.2#note` as a comment."""
+    if end > 0 and text.startswith("#", end) and not text[end - 1].isspace():
+        return ("'#' with no space before it: YAML starts a comment only after a space or "
+                "a tab", end)
+    return None
+
+
+def _token_misread(text: str, token: Any, in_flow: bool, indent: int
+                   ) -> tuple[str, int] | None:
+    """What is wrong with one token, in a flow collection or not, `indent` being the column
+    of the block collection it is in (-1 at the top)."""
+    start, stop = token.start_mark.index, token.end_mark.index
+    after = text[stop:stop + 1]
+    if isinstance(token, ScalarToken):
+        if token.style in ("|", ">"):
+            return _block_scalar_misread(text, start, indent)
+        if not token.plain or in_flow:
+            found = _underindented(text, start + 1, stop, indent)
+            if found:
+                return found
+        if token.plain and in_flow and text[start] in "-?:" \
+                and text[start + 1:start + 2] in SEPARATORS | {""}:
+            return (f"a plain '{text[start]}' followed by a space or , ] }} in a flow "
+                    "collection: YAML 1.2 [126] ns-plain-first does not allow it; quote it",
+                    start)
+    elif isinstance(token, KeyToken) and in_flow and text.startswith("?", start) \
+            and not text[start + 1:start + 2].isspace():
+        return ("a text starting with '?' in a flow collection: lmsform cannot read it as "
+                "YAML says; quote it", start)
+    elif isinstance(token, AnchorToken | AliasToken) and after and after not in SEPARATORS:
+        return ("an anchor or alias name with characters other than letters, digits, - and _:"
+                " lmsform cannot read it as YAML says", start)
+    elif isinstance(token, TagToken) and token.value == (None, "!"):
+        return ("the non-specific tag '!': lmsform does not read it; quote the value instead",
+                start)
+    if in_flow:
+        line_start = max(text.rfind("\n", 0, start), text.rfind("\r", 0, start)) + 1
+        if not text[line_start:start].strip(" \t"):
+            return _underindented(text, line_start - 1, start + 1, indent)
+    return None
+
+
+def _underindented(text: str, start: int, stop: int, indent: int) -> tuple[str, int] | None:
+    """YAML 1.2 [69] s-flow-line-prefix: each line that a quoted text or a flow collection
+    goes on to is indented more than the block collection it is in (libyaml takes any)."""
+    for line in CONTINUATION.finditer(text, max(start, 0), stop):
+        if len(line[1]) <= indent:
+            return ("this line goes on with a quoted text or a [...] or {...} collection and "
+                    f"is indented {len(line[1])} spaces: YAML needs more than the {indent} of "
+                    "the key or '-' it belongs to", line.start() + 1)
+    return None
+
+
+def _block_scalar_misread(text: str, start: int, indent: int) -> tuple[str, int] | None:
+    """YAML 1.2 [162] c-b-block-header: only white space and a comment follow `|` or `>` and
+    their indicators. 8.1.1.1: where the indentation is not given, no leading empty line has
+    more spaces than the first line of text."""
+    header = BLOCK_HEADER.match(text, start)
+    after = header.end() if header else start + 1
+    if text[after:after + 1] not in ("", " ", "\t", "\r", "\n"):
+        return ("text right after a block scalar's indicator: YAML allows only a space and a"
+                " comment there", after)
+    if header is None or any(c.isdigit() for c in header[0]):
+        return None
+    widest, at = -1, 0
+    begin = text.find("\n", after) + 1
+    while 0 < begin < len(text):
+        end = text.find("\n", begin)
+        line = text[begin:end if end >= 0 else len(text)].rstrip("\r")
+        if line.strip(" "):
+            spaces = len(line) - len(line.lstrip(" "))
+            if spaces > indent and widest > spaces:
+                return ("a leading empty line of a block scalar with more spaces than its "
+                        "first line of text", at)
+            return None
+        if len(line) > widest:
+            widest, at = len(line), begin
+        begin = end + 1 if end >= 0 else len(text)
+    return None
+
+
+def _text_position(text: str, offset: int) -> Position:
+    line_start = max(text.rfind("\n", 0, offset), text.rfind("\r", 0, offset)) + 1
+    return Position(len(LINE_BREAK.findall(text, 0, line_start)) + 1, offset - line_start + 1)
 
 
 def _too_deep(raw: bytes) -> YamlSyntaxError | None:
@@ -484,8 +761,10 @@ class YamlFile:
 
     def load_full(self) -> Any:
         """The document through ruamel.yaml, every check and position included."""
+        raw = _with_final_break(self.raw)
         try:
-            data = _yaml().load(self.raw)
+            data = _yaml(tags=b"!" in raw).load(raw)
+            self._refuse_misread(raw)
         except YAMLError as exc:
             error = _syntax_error(exc)
             if self._indented_with_tab(error.position.line):
@@ -500,6 +779,18 @@ class YamlFile:
             return _Budget(max(MIN_BUDGET, MAX_EXPANSION * len(self.raw))).plain(data)
         except _TooLarge as exc:
             raise YamlSyntaxError(str(exc), self._first_alias()) from None
+
+    def _refuse_misread(self, raw: bytes) -> None:
+        """A document that libyaml read otherwise than YAML 1.2 says is refused where it
+        does (`_misread`); a file with no place where it could is not scanned again."""
+        utf16 = raw.startswith((b"\xff\xfe", b"\xfe\xff"))
+        if not _may_be_misread(raw.decode("utf-16").encode("utf-8") if utf16 else raw):
+            return
+        text = raw.decode("utf-16") if utf16 else raw.decode("utf-8-sig")
+        misread = _misread(text)
+        if misread is not None:
+            problem, offset = misread
+            raise YamlSyntaxError(f"invalid YAML: {problem}", _text_position(text, offset))
 
     def _first_alias(self) -> Position:
         match = re.search(rb"(?<![\w\"'])\*[^\s,\]}]+", self.raw)
