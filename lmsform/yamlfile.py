@@ -803,12 +803,6 @@ class YamlFile:
         text = lines[line - 1]
         return b"\t" in text[:len(text) - len(text.lstrip(b" \t"))]
 
-    def mentions(self, text: str) -> bool:
-        """Whether `text` may appear in the file (a cheap test before walking the data), in
-        any encoding the loader reads: UTF-8 or UTF-16."""
-        encodings = ("utf-8", "utf-16-le", "utf-16-be")
-        return any(text.encode(encoding) in self.raw for encoding in encodings)
-
     def _tree(self) -> Node | None:
         """The composed node tree, built on first use: only error messages need positions."""
         if not self._composed:
