@@ -276,7 +276,7 @@ def test_a_doubled_dollar_is_a_literal_reference(cfg: Path) -> None:
 
 @pytest.mark.parametrize("spelling", [
     r'"\x24{env:ADA_NAME}"', r'"\u0024{env:ADA_NAME}"', r'"$\x7benv:ADA_NAME}"',
-    r'"\U00000024{env:ADA_NAME}"', '"$\\\n  {env:ADA_NAME}"',
+    r'"\U00000024{env:ADA_NAME}"', '"$\\\n      {env:ADA_NAME}"',
 ])
 def test_a_reference_spelt_with_yaml_escapes_is_expanded_too(
     cfg: Path, spelling: str, monkeypatch: pytest.MonkeyPatch
