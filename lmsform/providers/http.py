@@ -211,6 +211,26 @@ def retry_after(response: httpx.Response) -> float | None:
         return max(0.0, parsed.timestamp() - time.time())
 
 
+def redirected(response: httpx.Response) -> str | None:
+    """Why a 3xx answer is a failure, naming where it pointed (scheme, host and path only: a
+    query or user part may hold a token); None for any other answer.
+
+    lmsform never follows redirects: a gateway, a proxy or a single sign-on page answering in
+    the LMS's place would otherwise read as an empty LMS, or swallow a write.
+    """
+    if not 300 <= response.status_code < 400:
+        return None
+    location = response.headers.get("Location", "").strip()
+    parts = urlsplit(location)
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    where = (f"{parts.scheme}://{host}{parts.path}" if parts.scheme and host
+             else parts.path or "nowhere (no Location header)")
+    return (f"redirected to {where}; lmsform does not follow redirects (is base_url the "
+            "LMS's API, and not a login page or a proxy in front of it?)")
+
+
 def json_param(value: Any) -> str:
     """A structure as one compact JSON query parameter (AOM LMS's order_by, search_param)."""
     return jsonlib.dumps(value, separators=(",", ":"))
@@ -340,10 +360,10 @@ class HttpClient:
         status = response.status_code
         if status == 429 or (status == 503 and "Retry-After" in response.headers):
             self.limiter.throttled()  # the server says: slower
-        elif status < 400:
-            self.limiter.succeeded()  # errors say nothing about the pace
-        return out, _Attempt(response, self.classifier.error(response),
-                             unsent=response.status_code == 429)
+        elif status < 300:
+            self.limiter.succeeded()  # errors and redirects say nothing about the pace
+        verdict = redirected(response) or self.classifier.error(response)
+        return out, _Attempt(response, verdict, unsent=response.status_code == 429)
 
     @overload
     def request(self, method: str, path: str, *, safe: bool,
@@ -494,7 +514,7 @@ class HttpClient:
         if response.status_code == 401 and renewed:
             failure = f"{failure} (refused again after renewing the credentials)"
         return self._error(out.method, out.path, response.status_code, failure,
-                           in_body=response.status_code < 400)
+                           in_body=response.status_code < 300)
 
     def _error(self, method: str, path: str, status: int | None, message: str, *,
                in_body: bool = False) -> HttpError:
