@@ -16,13 +16,14 @@ first are asked for lazily, at most the client's `max_concurrency` at a time, an
 at a page that brings nothing new.
 
 Paging by page number or offset is not a snapshot: a row created or deleted between two pages
-moves every row after it, so that one is read twice or not at all. Providers ask for the
-oldest first where the vendor lets them (rows created meanwhile then land after the pages
-already read), and the pager detects the rest: every item is known by its id (or, without one,
-by its content), and a page repeating an item, a total that changed between pages (shrank, for
-a listing read oldest first), or an end that contradicts the total means the listing moved. It
-is then read again from the start, up to `LISTING_ATTEMPTS` times; a listing that never holds
-still is an error naming the call and what was wrong, never a partial listing.
+moves every row after it, so that one is read twice or not at all. Providers ask for one fixed
+order, the oldest first, where the vendor lets them, and the pager detects the rest: every item
+is known by its id (or, without one, by its content), and a page repeating an item, a total
+that changed between pages, or an end that contradicts the total means the listing moved. Any
+change of the total counts, a growing one too: rows created at the end can hide one deleted
+before the current page. The listing is then read again from the start, up to
+`LISTING_ATTEMPTS` times; a listing that never holds still is an error naming the call and what
+was wrong, never a partial listing.
 """
 
 from __future__ import annotations
@@ -78,10 +79,6 @@ class Pages:
     # dotted paths to an item's id, the first present wins ("id", or ("id", "user_id")); none:
     # an item is known by its whole content
     id_field: str | tuple[str, ...] | None = None
-    # the call asks for the oldest first (ascending id or creation time): rows created while
-    # it is read land after the pages already read, so a total that grows is no cause to read
-    # again (one that shrinks still is)
-    oldest_first: bool = False
 
     def __post_init__(self) -> None:
         if self.size < 1:
@@ -242,11 +239,9 @@ class _Listing:
         self.items: list[Any] = []
         self.seen: set[Hashable] = set()
         self.first: _Page | None = None
-        self.most = 0  # the largest total any page told
 
     def read(self) -> list[Any]:
         first = self.first = self.reader.page(0, 0)
-        self.most = first.total or 0
         self.take(first)
         if not first.items:
             if first.total or first.pages:
@@ -296,18 +291,15 @@ class _Listing:
         return new
 
     def check_moved(self, page: _Page) -> None:
-        """A total that changed since the first page: rows were created or deleted."""
+        """A total that changed since the first page: rows were created or deleted (a total
+        that grew may hide a row deleted before this page, which moved the rest back)."""
         first = self.first
         assert first is not None
         for told, was, what in ((page.total, first.total, "items"),
                                 (page.pages, first.pages, "pages")):
-            if told is None or was is None or told == was:
-                continue
-            if told > was and self.reader.pages.oldest_first:
-                self.most = max(self.most, told)
-                continue
-            raise ListingMoved(f"the total went from {was} to {told} {what} while the pages "
-                               "were read")
+            if told is not None and was is not None and told != was:
+                raise ListingMoved(f"the total went from {was} to {told} {what} while the "
+                                   "pages were read")
 
     def read_counted(self, held: int, count: int) -> None:
         """Pages 2 to `count`, asked for lazily: never more than the client's bound at a time,
@@ -340,7 +332,7 @@ class _Listing:
         """What the pages held must be what the first page said they would."""
         held, found = len(first.items), len(self.items)
         if first.total is not None:
-            if not first.total <= found <= max(first.total, self.most):
+            if found != first.total:
                 raise ListingMoved(f"the pages held {found} items where the total said "
                                    f"{first.total}")
         elif not (count - 1) * held < found <= count * held:
