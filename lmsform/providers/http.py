@@ -414,17 +414,12 @@ class HttpClient:
     ) -> httpx.Response | T:
         """Send a request, retrying what is safe to retry; raise HttpError on failure.
 
-        `safe=True` is the caller's word that sending again cannot change anything (a read,
-        even with POST; a PUT or DELETE the vendor makes idempotent). An unsafe request is
-        sent again after a 429 or a refused connection (never acted on); after a lost answer
-        (a dropped connection, a 5xx) only once `landed()` says the first attempt did not
-        land; a non-None result (say, the id of the user it created) is returned instead.
-        `already_done(response)` recognises an error answer, after a lost one, that means the
-        first attempt worked ('already a member'); it should confirm with a read. For a
-        create, `exists()` reads the LMS for what it makes by its natural key (usually what
-        `landed` reads): when the answer says that is taken (the classifier's `taken`), the
-        id it finds is adopted and returned; when it finds nothing, the error stands. A 401
-        asks the auth to refresh (up to MAX_RENEWALS times). See docs/http.md.
+        `safe=True`: sending again cannot change anything. An unsafe request is sent again
+        after a 429 or a refused connection; after a lost answer only once `landed()` finds
+        that the first attempt did not land (what it finds instead is returned).
+        `already_done(response)` accepts an error, after a lost answer, that means the first
+        attempt worked; `exists()` finds what a create answered 'already exists' (taken, by
+        the classifier) makes, to adopt it. A 401 asks the auth to refresh. See docs/http.md.
         """
         if json is not None and form is not None:
             raise ValueError("a request has a JSON body or a form body, not both")
