@@ -4,9 +4,13 @@ AOM's API is a Laravel application under `/api` on the school's own host, authen
 a bearer token. It manages users (with a `disabled` switch), courses (with a slug, a status,
 credits and categories) and their enrollments, and coupons. Listings are "tabular lists":
 `page_size` and `page_number` in the query, answering `{"recordsTotal", "recordsFiltered",
-"records"}`. Failures are Laravel's: 401 `{"message": "Unauthenticated."}`, 422 `{"message",
-"errors": {field: [...]}}`; and the delete calls answer 200 even when they refused some of the
-ids ("1 coupon(s) not deleted as they are associated with orders"), which is a failure here.
+"records"}`, always asked for by id ascending, so that pages are cut from one fixed order and
+records created meanwhile land after them; the ids of a bulk upload's users are found in the
+newest pages and the unpaged user lookup, never in a paged listing that other creates move.
+Failures are Laravel's: 401 `{"message": "Unauthenticated."}`, 422 `{"message", "errors":
+{field: [...]}}` (a taken email, slug, code or name is adopted once a read finds it); and the
+delete calls answer 200 even when they refused some of the ids ("1 coupon(s) not deleted as
+they are associated with orders"), which is a failure here.
 
 What the API cannot do shapes the rest:
 - the user list carries no `disabled` flag (only the one-user read does), so `active` is an
@@ -38,14 +42,25 @@ from pydantic import Field, SecretStr, field_validator
 from lmsform.errors import LmsformError, ProviderError
 from lmsform.providers.auth import BearerToken
 from lmsform.providers.base import Capabilities, KindSupport
-from lmsform.providers.http import Classifier, HttpClient, HttpProviderSettings
+from lmsform.providers.http import Classifier, HttpClient, HttpProviderSettings, json_param
 from lmsform.providers.paging import Pages
 from lmsform.providers.toolkit import Call, HttpProvider
 from lmsform.resources import LiveResource
 
 API_PREFIX = "/api"
+# Every listing is asked for by id, ascending (the document's `order_by`, over a column of the
+# records): every page is cut from one fixed order, and a row created while it is read lands
+# after the pages already read. Not created_at: a bulk upload makes many users in one second,
+# and a tie has no fixed order between pages. `recordsFiltered` counts what the pages hold
+# (`recordsTotal` counts before any search).
+OLDEST_FIRST = json_param({"colName": "id", "direction": "asc"})
+NEWEST_FIRST = json_param({"colName": "id", "direction": "desc"})
 PAGES = Pages(size=100, page_param="page_number", size_param="page_size",
-              items="records", total_items="recordsTotal", total_header=None)
+              items="records", total_items="recordsFiltered", total_header=None,
+              id_field="id")
+# How many of the newest pages of users a bulk upload's users are looked for in before the
+# unpaged user lookup: above them sit only the users created since, a batch per other thread.
+NEWEST_PAGES = 10
 # The document's neutral values for what a course create requires and lmsform does not manage.
 COURSE_DEFAULTS = {"gradingRule": "no_grading", "durationRule": "unlimited"}
 STATUS = {True: "publish", False: "draft"}
@@ -62,12 +77,16 @@ USER_READ_ONLY = ("lastLoggedIn", "avatar", "id")
 COURSE_READ_ONLY = ("associatedProduct", "hasAssociatedProduct", "id", "featuredImageUrl")
 # Users per `user/bulkUpload` call (the document names no limit).
 BULK_SIZE = 100
-NEWEST_FIRST = '{"colName": "id", "direction": "desc"}'
 DATE_FORMATS = ("%Y-%m-%d", "%b %d, %Y", "%d %b %Y", "%Y-%m-%d %H:%M:%S")
 
 
 class Laravel(Classifier):
-    """Laravel's failures: the message, and for a 422 every field's errors after it."""
+    """Laravel's failures: the message, and for a 422 every field's errors after it. A create
+    whose email, slug, code or name is taken answers 422 "The email has already been
+    taken."."""
+
+    taken_statuses = (422,)
+    taken_words = ("has already been taken",)
 
     def message(self, response: httpx.Response) -> str:
         text = super().message(response)
@@ -174,10 +193,11 @@ class AomlmsProvider(HttpProvider):
             raise
         return found if isinstance(found, dict) else None
 
-    def _listed_id(self, path: str, field: str, value: str) -> str | None:
-        """The id of the record of a listing whose `field` is `value`: a lost create's
-        confirmation."""
-        return next((_id(r) for r in self._pages(path) if r.get(field) == value), None)
+    def _listed_id(self, path: str, field: str, value: str, **params: Any) -> str | None:
+        """The id of the record of a listing whose `field` is `value` (ignoring case, as
+        AOM's uniqueness does): a create's confirmation."""
+        return next((_id(r) for r in self._pages(path, **params)
+                     if str(r.get(field) or "").lower() == value.lower()), None)
 
     def _existing(self, path: str, what: str) -> dict[str, Any]:
         """A record an update sends back whole: it must still be there."""
@@ -188,8 +208,9 @@ class AomlmsProvider(HttpProvider):
         return record
 
     def _pages(self, path: str, **params: Any) -> list[dict[str, Any]]:
-        return [r for r in self.http.paginate(path, pages=PAGES, params=params or None)
-                if isinstance(r, dict)]
+        """A whole listing, oldest first."""
+        return list(self.http.paginate(path, pages=PAGES,
+                                       params={**params, "order_by": OLDEST_FIRST}))
 
     def _users(self) -> list[dict[str, Any]]:
         return self._cached("users", lambda: self._pages("/users/tabularlist"))
@@ -299,10 +320,8 @@ class AomlmsProvider(HttpProvider):
         body = {"firstName": attrs.get("first_name") or "",
                 "lastName": attrs.get("last_name") or "", "email": email,
                 "password": password, "password_confirmation": password}
-        answer = self.http.request("POST", "/user/create", safe=False, json=body,
-                                   landed=lambda: self._users_named({email.lower()}).get(
-                                       email.lower()))
-        user = self._new_id(answer)
+        user = self._create("POST", "/user/create", json=body,
+                            find=lambda: self._users_named({email.lower()}).get(email.lower()))
         if attrs.get("active") is False:
             self._put_user(user, {"active": False})
         self._enroll_all(user, attrs.get("enrollments") or [], [])
@@ -351,15 +370,34 @@ class AomlmsProvider(HttpProvider):
         return self._users_named(emails)
 
     def _users_named(self, emails: set[str]) -> dict[str, str]:
-        """The ids of these users: the newest page first (where they usually are), then,
-        if some are missing, the whole list."""
-        newest = self.http.call("GET", "/users/tabularlist", safe=True, params={
-            "page_size": PAGES.size, "page_number": 1, "order_by": NEWEST_FIRST})
-        records = newest.get("records") if isinstance(newest, dict) else None
-        found = _by_email(records or [], emails)
-        if len(found) < len(emails):
-            found.update(_by_email(self._pages("/users/tabularlist"), emails))
+        """email -> id of these users (lower-cased emails), just created: looked for in the
+        newest pages, then in the user lookup. Neither races with creates running meanwhile:
+        a newer user only pushes older ones to a later page (read next), and the lookup is
+        one unpaged answer."""
+        found: dict[str, str] = {}
+        for number in range(1, NEWEST_PAGES + 1):
+            records = self._records("/users/tabularlist", self.http.call(
+                "GET", "/users/tabularlist", safe=True, params={
+                    "page_size": PAGES.size, "page_number": number,
+                    "order_by": NEWEST_FIRST}))
+            found.update(_by_email(records, emails))
+            if len(found) == len(emails):
+                return found
+            if len(records) < PAGES.size:
+                break
+        rest = emails - found.keys()
+        found.update(_by_email(self._records("/users/lookup", self.http.call(
+            "GET", "/users/lookup", safe=True)), rest))
         return found
+
+    @staticmethod
+    def _records(path: str, answer: Any) -> list[dict[str, Any]]:
+        """The records of a list answer (a tabular list's or a bare lookup's), checked."""
+        records = answer.get("records") if isinstance(answer, dict) else answer
+        if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+            raise ProviderError(f"GET {API_PREFIX}{path}",
+                                "the answer holds no list of records")
+        return records
 
     def _after_bulk(self, attrs: dict[str, Any], made: dict[str, str]) -> str | LmsformError:
         """A user of a bulk upload: disabled if declared so; created alone if the batch
@@ -424,10 +462,8 @@ class AomlmsProvider(HttpProvider):
         if attrs.get("credits") is not None:
             body["credits"] = attrs["credits"]
         self._forget("courses")
-        answer = self.http.request("POST", "/course", safe=False, json=body,
-                                   landed=lambda: self._listed_id("/courses/tabularlist",
-                                                                  "slug", slug))
-        return self._new_id(answer)
+        return self._create("POST", "/course", json=body, find=lambda: self._listed_id(
+            "/courses/tabularlist", "slug", slug))
 
     def _update_course(self, id: str, changes: dict[str, Any]) -> None:
         if "key" in changes:  # a course renamed under `moved:` keeps its id, gets a new slug
@@ -467,10 +503,12 @@ class AomlmsProvider(HttpProvider):
         return [_num(known[name]) for name in names]
 
     def _create_category(self, name: str) -> None:
-        """The create answers no id: a lost answer is confirmed by the lookup."""
+        """The create answers no id: a lost answer, or a name already taken, is confirmed by
+        the lookup."""
         self.http.request("POST", "/category/create", safe=False,
                           json={"category_name": name, "categoryType": "course"},
-                          landed=lambda: self._category_lookup().get(name))
+                          landed=lambda: self._category_lookup().get(name),
+                          exists=lambda: self._category_lookup().get(name))
 
     def _category_lookup(self) -> dict[str, str]:
         found = self.http.call("GET", "/categories/course/lookup", safe=True)
@@ -481,11 +519,9 @@ class AomlmsProvider(HttpProvider):
 
     def _create_coupon(self, attrs: dict[str, Any]) -> str:
         code = str(attrs["code"])
-        answer = self.http.request("POST", "/coupon/create", safe=False,
-                                   json=_coupon_body(attrs),
-                                   landed=lambda: self._listed_id("/coupons/tabularlist",
-                                                                  "code", code))
-        return self._new_id(answer)
+        return self._create("POST", "/coupon/create", json=_coupon_body(attrs),
+                            find=lambda: self._listed_id("/coupons/tabularlist", "code", code,
+                                                         search_param=json_param({"code": code})))
 
     def _update_coupon(self, id: str, changes: dict[str, Any]) -> None:
         record = self._existing(f"/coupon/{id}", "coupon")

@@ -9,6 +9,10 @@ The document lists endpoints but not their bodies: the request names below are t
 documented assumption (docs/providers/braincert.md). Answers are read liberally (`id` or
 `user_id`, `name` or `title`...), since the document shows only one of them.
 
+The guide documents no order for its lists: a record created or deleted between two pages is
+caught by the shared pager, which reads the listing again. A create answered "already exists"
+(a taken email, a discount code used again) is adopted once a read by that key finds it.
+
 What the API cannot do is declared, so that it is a plan-time error and never a surprise:
 users have no update (names are fixed once created) and no deactivation; group members can be
 added but not removed, and groups not deleted; a discount cannot be changed, so a changed
@@ -18,7 +22,8 @@ coupon is replaced.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -34,12 +39,22 @@ from lmsform.providers.toolkit import Call, HttpProvider
 from lmsform.resources import LiveResource, decimal_text
 
 DEFAULT_BASE_URL = "https://lms.braincert.com/api/v1"
+# The guide documents no order for its lists: a record created or deleted between two pages
+# is caught by the shared pager (records known by id), which reads the listing again.
 PAGES = Pages(size=100, page_param="page", size_param="limit", send_in="json", items="data",
               total_items="total", total_header=None)
 # Billing as lmsform writes it -> BrainCert's pricing `type` and `interval`.
 BILLING = {"one_time": ("one_time", None), "monthly": ("subscription", "month"),
            "yearly": ("subscription", "year")}
 COUPON_SEPARATOR = "+"  # a coupon for several courses is one discount per course: ids joined
+
+
+class BraincertAnswers(Envelope):
+    """BrainCert's envelope; a duplicate (a taken email or username, a discount code used
+    again) is a 400 saying "... already exists"."""
+
+    taken_statuses = (400,)
+    taken_words = ("already exists",)
 
 
 class BraincertSettings(HttpProviderSettings):
@@ -75,7 +90,7 @@ class BraincertProvider(HttpProvider):
                               "x-domain-id": settings.domain_id.get_secret_value()},
                              secret_names=frozenset({"Authorization", "x-domain-id"}))
         http = HttpClient(settings.base_url or DEFAULT_BASE_URL, auth, settings,
-                          classifier=Envelope(), transport=transport)
+                          classifier=BraincertAnswers(), transport=transport)
         super().__init__(settings, config_dir, http)
         self.settings: BraincertSettings = settings
 
@@ -106,14 +121,16 @@ class BraincertProvider(HttpProvider):
             return self._coupons()
         raise LmsformError(f"braincert does not manage {kind}s")
 
-    def _pages(self, path: str, **body: Any) -> list[dict[str, Any]]:
-        return list(self.http.paginate(path, method="POST", json=body or None, pages=PAGES))
+    def _pages(self, path: str, kind: str, **body: Any) -> list[dict[str, Any]]:
+        """A whole listing of records of `kind`, known by `id` (or `<kind>_id`)."""
+        pages = replace(PAGES, id_field=("id", f"{kind}_id"))
+        return list(self.http.paginate(path, method="POST", json=body or None, pages=pages))
 
     def _groups(self) -> list[dict[str, Any]]:
-        return self._cached("groups", lambda: self._pages("/groups/list"))
+        return self._cached("groups", lambda: self._pages("/groups/list", "group"))
 
     def _courses(self) -> list[dict[str, Any]]:
-        return self._cached("courses", lambda: self._pages("/courses/list"))
+        return self._cached("courses", lambda: self._pages("/courses/list", "course"))
 
     def _users(self) -> list[LiveResource]:
         members = self._by_user("members", "group", self._groups(), self._members_of)
@@ -124,7 +141,7 @@ class BraincertProvider(HttpProvider):
             "last_name": _pick(u, "last_name", "lastname"),
             "groups": members.get(_id(u, "user"), []),
             "enrollments": enrolled.get(_id(u, "user"), []),
-        }) for u in self._pages("/users/list")]
+        }) for u in self._pages("/users/list", "user")]
 
     def _by_user(self, name: str, kind: str, owners: list[dict[str, Any]],
                  users_of: Any) -> dict[str, list[str]]:
@@ -140,12 +157,12 @@ class BraincertProvider(HttpProvider):
         return self._cached(name, load)
 
     def _members_of(self, group: str) -> set[str]:
-        return {_id(u, "user") for u in self._pages("/groups/listallusers",
+        return {_id(u, "user") for u in self._pages("/groups/listallusers", "user",
                                                     group_id=_num(group))}
 
     def _enrolled_in(self, course: str) -> set[str]:
         return {_id(u, "user") for u in self._pages("/users/listUsersenrolledincourse",
-                                            course_id=_num(course))}
+                                                    "user", course_id=_num(course))}
 
     def _pricing(self, course: str) -> list[dict[str, Any]]:
         found = self.http.call("GET", f"/shoppingCart/courses/pricing/{course}", safe=True)
@@ -196,22 +213,22 @@ class BraincertProvider(HttpProvider):
         raise LmsformError(f"the braincert provider cannot create {kind}s")
 
     def _create_named(self, path: str, what: str, named: Any, body: dict[str, Any]) -> str:
-        """Create a group or course, confirming a lost answer by looking for its name."""
+        """Create a group or course, confirming a lost answer (or an 'already exists') by
+        looking for its name."""
         self._forget(f"{what}s")
-        answer = self.http.request("POST", path, safe=False, json=body,
-                                   landed=lambda: named(body["name"]))
-        return self._made(answer, what)
+        return self._made(path, what, body, lambda: named(body["name"]))
 
-    def _made(self, answer: httpx.Response | str, kind: str) -> str:
-        """The id a create left: `id`, or named after the kind (`user_id`)."""
-        return self._new_id(answer, ("id", f"{kind}_id"))
+    def _made(self, path: str, kind: str, body: dict[str, Any],
+              find: Callable[[], str | None]) -> str:
+        """A create; the id it left: `id`, or named after the kind (`user_id`)."""
+        return self._create("POST", path, json=body, find=find, keys=("id", f"{kind}_id"))
 
     def _groups_named(self, name: str) -> str | None:
-        return next((_id(g, "group") for g in self._pages("/groups/list") if g.get("name") == name),
-                    None)
+        return next((_id(g, "group") for g in self._pages("/groups/list", "group")
+                     if g.get("name") == name), None)
 
     def _courses_named(self, name: str) -> str | None:
-        return next((_id(c, "course") for c in self._pages("/courses/list")
+        return next((_id(c, "course") for c in self._pages("/courses/list", "course")
                      if _pick(c, "name", "title") == name), None)
 
     def _create_user(self, attrs: dict[str, Any]) -> str:
@@ -221,9 +238,7 @@ class BraincertProvider(HttpProvider):
                 "last_name": attrs.get("last_name") or ""}
         if attrs.get("password"):
             body["password"] = attrs["password"]
-        answer = self.http.request("POST", "/users/create", safe=False, json=body,
-                                   landed=lambda: self._user_by_email(email))
-        user = self._made(answer, "user")
+        user = self._made("/users/create", "user", body, lambda: self._user_by_email(email))
         self._set_links(user, {"groups": attrs.get("groups") or [],
                                "enrollments": attrs.get("enrollments") or []}, {})
         return user
@@ -236,7 +251,9 @@ class BraincertProvider(HttpProvider):
                 return None
             raise
         record = found[0] if isinstance(found, list) and found else found
-        return _id(record, "user") if isinstance(record, dict) else None
+        if not isinstance(record, dict) or str(record.get("email")).lower() != email.lower():
+            return None  # only a user with this very email confirms it
+        return _id(record, "user")
 
     def update(self, kind: str, id: str, changes: dict[str, Any],
                before: dict[str, Any]) -> None:
@@ -305,10 +322,8 @@ class BraincertProvider(HttpProvider):
                 "course_id": None if course is None else _num(course),
                 "usage_limit": attrs.get("usage_limit"),
                 "expiry": str(attrs["expires"])[:10] if attrs.get("expires") else None}
-        answer = self.http.request("POST", "/discounts/addCourseDiscount", safe=False,
-                                   json=body, landed=lambda: self._discount_id(attrs["code"],
-                                                                               course))
-        return self._made(answer, "discount")
+        return self._made("/discounts/addCourseDiscount", "discount", body,
+                          lambda: self._discount_id(attrs["code"], course))
 
     def _discount_id(self, code: str, course: str | None) -> str | None:
         path = ("/discounts/globaldiscounts/list" if course is None

@@ -27,7 +27,7 @@ import time
 import weakref
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar, overload
+from typing import Any, ClassVar, TypeVar, overload
 from urllib.parse import urlsplit
 
 import httpx
@@ -99,8 +99,12 @@ class Classifier:
     The default suits plain JSON APIs: a status of 400 or more is a failure, the message is a
     JSON message/error/reason/detail field or else the body's text, and the payload is the JSON
     body. Override `error` for vendors that report failures inside a 200, and `payload` for
-    vendors that wrap their data in an envelope.
+    vendors that wrap their data in an envelope. A vendor that refuses a duplicate create
+    with a plain 400 or 422 names it in `taken_statuses` and `taken_words`.
     """
+
+    taken_statuses: ClassVar[tuple[int, ...]] = ()
+    taken_words: ClassVar[tuple[str, ...]] = ()
 
     def error(self, response: httpx.Response) -> str | None:
         """The vendor's message when `response` reports a failure; None when it succeeded."""
@@ -123,6 +127,17 @@ class Classifier:
     def payload(self, response: httpx.Response) -> Any:
         """The data of a successful answer; None for an empty body. ValueError: not JSON."""
         return response.json() if response.content.strip() else None
+
+    def taken(self, response: httpx.Response) -> bool:
+        """Whether a failed answer to a create says that what it makes exists already (its
+        email, code or name is taken): a 409, or one of `taken_statuses` with one of
+        `taken_words` in the vendor's message (case ignored)."""
+        if response.status_code == 409:
+            return True
+        if response.status_code not in self.taken_statuses:
+            return False
+        message = self.message(response).lower()
+        return any(word.lower() in message for word in self.taken_words)
 
 
 @dataclass
@@ -217,6 +232,26 @@ def retry_after(response: httpx.Response) -> float | None:
         except (TypeError, ValueError):
             return None
         return max(0.0, parsed.timestamp() - time.time())
+
+
+def redirected(response: httpx.Response) -> str | None:
+    """Why a 3xx answer is a failure, naming where it pointed (scheme, host and path only: a
+    query or user part may hold a token); None for any other answer.
+
+    lmsform never follows redirects: a gateway, a proxy or a single sign-on page answering in
+    the LMS's place would otherwise read as an empty LMS, or swallow a write.
+    """
+    if not 300 <= response.status_code < 400:
+        return None
+    location = response.headers.get("Location", "").strip()
+    parts = urlsplit(location)
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    where = (f"{parts.scheme}://{host}{parts.path}" if parts.scheme and host
+             else parts.path or "nowhere (no Location header)")
+    return (f"redirected to {where}; lmsform does not follow redirects (is base_url the "
+            "LMS's API, and not a login page or a proxy in front of it?)")
 
 
 def json_param(value: Any) -> str:
@@ -348,10 +383,10 @@ class HttpClient:
         status = response.status_code
         if status == 429 or (status == 503 and "Retry-After" in response.headers):
             self.limiter.throttled()  # the server says: slower
-        elif status < 400:
-            self.limiter.succeeded()  # errors say nothing about the pace
-        return out, _Attempt(response, self.classifier.error(response),
-                             unsent=response.status_code == 429)
+        elif status < 300:
+            self.limiter.succeeded()  # errors and redirects say nothing about the pace
+        verdict = redirected(response) or self.classifier.error(response)
+        return out, _Attempt(response, verdict, unsent=response.status_code == 429)
 
     @overload
     def request(self, method: str, path: str, *, safe: bool,
@@ -359,7 +394,7 @@ class HttpClient:
                 form: Mapping[str, Any] | None = ..., headers: Mapping[str, str] | None = ...,
                 landed: None = ...,
                 already_done: Callable[[httpx.Response], bool] | None = ...,
-                authenticate: bool = ...) -> httpx.Response: ...
+                authenticate: bool = ..., exists: None = ...) -> httpx.Response: ...
 
     @overload
     def request(self, method: str, path: str, *, safe: bool,
@@ -367,7 +402,8 @@ class HttpClient:
                 form: Mapping[str, Any] | None = ..., headers: Mapping[str, str] | None = ...,
                 landed: Callable[[], T | None],
                 already_done: Callable[[httpx.Response], bool] | None = ...,
-                authenticate: bool = ...) -> httpx.Response | T: ...
+                authenticate: bool = ...,
+                exists: Callable[[], T | None] | None = ...) -> httpx.Response | T: ...
 
     def request(
         self,
@@ -382,17 +418,16 @@ class HttpClient:
         landed: Callable[[], T | None] | None = None,
         already_done: Callable[[httpx.Response], bool] | None = None,
         authenticate: bool = True,
+        exists: Callable[[], T | None] | None = None,
     ) -> httpx.Response | T:
         """Send a request, retrying what is safe to retry; raise HttpError on failure.
 
-        `safe=True` is the caller's word that sending again cannot change anything (a read,
-        even with POST; a PUT or DELETE the vendor makes idempotent). An unsafe request is
-        sent again after a 429 or a refused connection (never acted on); after a lost answer
-        (a dropped connection, a 5xx) only once `landed()` says the first attempt did not
-        land; a non-None result (say, the id of the user it created) is returned instead.
-        `already_done(response)` recognises an error answer, after a lost one, that means the
-        first attempt worked ('already a member'); it should confirm with a read. A 401 asks
-        the auth to refresh (up to MAX_RENEWALS times). See docs/http.md.
+        `safe=True`: sending again cannot change anything. An unsafe request is sent again
+        after a 429 or a refused connection; after a lost answer only once `landed()` finds
+        that the first attempt did not land (what it finds instead is returned).
+        `already_done(response)` accepts an error, after a lost answer, that means the first
+        attempt worked; `exists()` finds what a create answered 'already exists' (taken, by
+        the classifier) makes, to adopt it. A 401 asks the auth to refresh. See docs/http.md.
         """
         if json is not None and form is not None:
             raise ValueError("a request has a JSON body or a form body, not both")
@@ -411,6 +446,8 @@ class HttpClient:
             if response is not None:
                 if lost and already_done is not None and already_done(response):
                     return self._landed(out, response)
+                if exists is not None and self.classifier.taken(response):
+                    return self._adopted(out, response, failure, exists)
                 if (response.status_code == 401 and authenticate
                         and renewals < MAX_RENEWALS and self.auth.refresh(out)):
                     renewals += 1
@@ -444,14 +481,16 @@ class HttpClient:
         headers: Mapping[str, str] | None = None,
         landed: Callable[[], Any] | None = None,
         already_done: Callable[[httpx.Response], bool] | None = None,
+        exists: Callable[[], Any] | None = None,
     ) -> Any:
         """`request`, returning the answer's payload as the classifier unwraps it (or what
-        `landed` found), so that a provider never handles the vendor's envelope."""
+        `landed` or `exists` found), so that a provider never handles the vendor's
+        envelope."""
         send = {"safe": safe, "params": params, "json": json, "form": form, "headers": headers,
                 "already_done": already_done}
         if landed is None:
             return self.payload(self.request(method, path, **send))
-        answer = self.request(method, path, landed=landed, **send)
+        answer = self.request(method, path, landed=landed, exists=exists, **send)
         return self.payload(answer) if isinstance(answer, httpx.Response) else answer
 
     def payload(self, response: httpx.Response, *, unwrap: bool = True) -> Any:
@@ -488,6 +527,17 @@ class HttpClient:
         log.info("%s %s: the first attempt had landed", out.method, self.redact(out.path))
         return result
 
+    def _adopted(self, out: Outgoing, response: httpx.Response, failure: str,
+                 exists: Callable[[], T | None]) -> T:
+        """A create answered 'already exists': adopt what a read finds by its natural key;
+        without it, the answer's error stands."""
+        found = exists()
+        if found is None:
+            raise self._failed(out, response, failure, False)
+        log.info("%s %s: already there, adopted after a read confirmed it (%s)", out.method,
+                 self.redact(out.path), self.redact(failure, out))
+        return found
+
     def _backoff(self, attempt: int, response: httpx.Response | None) -> float:
         """Exponential backoff with full jitter; Retry-After when the server gives one."""
         if response is not None:
@@ -502,7 +552,7 @@ class HttpClient:
         if response.status_code == 401 and renewed:
             failure = f"{failure} (refused again after renewing the credentials)"
         return self._error(out.method, out.path, response.status_code, failure,
-                           in_body=response.status_code < 400, request=out)
+                           in_body=response.status_code < 300, request=out)
 
     def _error(self, method: str, path: str, status: int | None, message: str, *,
                in_body: bool = False, request: Outgoing | None = None) -> HttpError:

@@ -7,13 +7,17 @@ by `custom: {ilms_id: ...}`) and manages group courses, memberships, enrollments
 active status and its default due date. Pricing and coupons do not exist in iLMS.
 
 Reading is done with list calls only: the hierarchy level by level, users in pages, and group
-members, group courses and course enrollments in pages per group or course.
+members, group courses and course enrollments in pages per group or course. None of the
+documented sorts is by id or creation time: the shared pager knows records by their `ID` and
+reads a listing again when it moved while read. A create answered "already exists" (a taken
+email, a hierarchy name) is adopted once the read that confirms a lost create finds it.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -23,7 +27,7 @@ from pydantic import Field, SecretStr
 from lmsform.errors import LmsformError
 from lmsform.providers.auth import StaticHeaders
 from lmsform.providers.base import Capabilities, KindSupport
-from lmsform.providers.http import HttpClient, HttpProviderSettings
+from lmsform.providers.http import Classifier, HttpClient, HttpProviderSettings
 from lmsform.providers.paging import Pages
 from lmsform.providers.toolkit import Call, HttpProvider, field_rule
 from lmsform.resources import LiveResource
@@ -53,6 +57,14 @@ RULES: dict[str, tuple[int, str, bool]] = {
     "F033": (500, PROFILE_RESTRICTED, False), "F034": (500, PROFILE_RESTRICTED, False),
 }
 COURSE_CUSTOM = {"ilms_id", "default_due_date", "days_after_enrollment"}
+
+
+class IlmsAnswers(Classifier):
+    """iLMS's failures; a duplicate is a 400 "A user with Email ID '...' already exists" (or
+    "'<name>' already exists" for a region, division or department)."""
+
+    taken_statuses = (400,)
+    taken_words = ("already exists",)
 
 
 class IlmsSettings(HttpProviderSettings):
@@ -105,13 +117,15 @@ class IlmsProvider(HttpProvider):
             secret_names=frozenset({"APILoginID", "TransactionKey"}),
         )
         http = HttpClient(settings.base_url or DEFAULT_BASE_URL, auth, settings,
-                          transport=transport)
+                          classifier=IlmsAnswers(), transport=transport)
         super().__init__(settings, config_dir, http)
         self.settings: IlmsSettings = settings
         self.root = f"/organizations/{settings.org_id}"
         # X-Total-Count, Link and `next` headers, or a short last page: iLMS implementations
-        # differ in which they send, and Pages' defaults read them all.
-        self.pages = Pages(size=settings.per_page)
+        # differ in which they send, and Pages' defaults read them all. Records are known by
+        # their `ID`. The documented sorts (names, profile fields) are none by id or creation:
+        # a listing that moved while it was read is read again by the shared pager.
+        self.pages = Pages(size=settings.per_page, id_field="ID")
         # Where each hierarchy node sits, for the nested URLs: id -> (name, parent id)
         self.regions: dict[str, str] = {}
         self.divisions: dict[str, tuple[str, str]] = {}
@@ -164,8 +178,9 @@ class IlmsProvider(HttpProvider):
 
     # reading
 
-    def _pages(self, path: str, **params: Any) -> Iterator[Any]:
-        return self.http.paginate(f"{self.root}{path}", pages=self.pages, params=params)
+    def _pages(self, path: str, id_field: str = "ID", **params: Any) -> Iterator[Any]:
+        pages = self.pages if id_field == "ID" else replace(self.pages, id_field=id_field)
+        return self.http.paginate(f"{self.root}{path}", pages=pages, params=params)
 
     def _hierarchy(self) -> dict[str, list[LiveResource]]:
         def load() -> dict[str, list[LiveResource]]:
@@ -269,15 +284,13 @@ class IlmsProvider(HttpProvider):
         raise LmsformError(f"the ilms provider cannot create {kind}s")
 
     def _create_node(self, path: str, name: str) -> str:
-        def landed() -> str | None:
+        def find() -> str | None:
             for node in self._pages(path):
                 if node["Name"].lower() == name.lower():
                     return str(node["ID"])
             return None
 
-        response = self.http.request("POST", f"{self.root}{path}", safe=False,
-                                     json={"name": name}, landed=landed)
-        return self._new_id(response)
+        return self._create("POST", f"{self.root}{path}", json={"name": name}, find=find)
 
     def _create_user(self, attrs: dict[str, Any]) -> str:
         profile = self._profile(attrs)
@@ -285,7 +298,7 @@ class IlmsProvider(HttpProvider):
             profile["F016"] = attrs["password"]
         email = attrs.get("email")
 
-        def landed() -> str | None:
+        def find() -> str | None:
             if not email:
                 return None
             # The documented "contains" search, then an exact match here: a server that
@@ -298,9 +311,7 @@ class IlmsProvider(HttpProvider):
         body = {"userProfileData": [{"Key": k, "Value": v} for k, v in profile.items()],
                 "sendRegistrationMail": self.settings.send_registration_mail,
                 "changePasswordAtNextLogin": self.settings.change_password_at_next_login}
-        response = self.http.request("POST", f"{self.root}/users", safe=False, json=body,
-                                     landed=landed)
-        user_id = self._new_id(response)
+        user_id = self._create("POST", f"{self.root}/users", json=body, find=find)
         self._set_memberships(user_id, attrs.get("groups") or [], [])
         self._set_enrollments(user_id, attrs.get("enrollments") or [], [])
         if attrs.get("active") is False:
@@ -397,7 +408,7 @@ class IlmsProvider(HttpProvider):
 
     def _enrolled_in(self, course: str) -> set[str]:
         return {str(e["User"]["ID"]) for e in self._pages(
-            f"/courses/{course}/enrollments", includeInactiveUsers="true")}
+            f"/courses/{course}/enrollments", "User.ID", includeInactiveUsers="true")}
 
     def _courses_of(self, group: str) -> set[str]:
         return {str(c["ID"]) for c in self._pages(f"/groups/{group}/groupcourses")}

@@ -19,7 +19,9 @@ What the API cannot do shapes the rest, and is refused at plan time rather than 
   be created but never changed or deleted;
 - the region/division/department hierarchy does not exist.
 Memberships are read per group and enrollments per course (one paged listing each), never one
-request per user.
+request per user. Lists put the newest first and take no order, so the shared pager reads a
+listing that moved while read again; a create answered "already taken" is adopted once a read
+by its key (email, course id, code in its promotion) finds it.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from lmsform.manifest import Role
 from lmsform.providers.auth import OAuth2ClientCredentials
 from lmsform.providers.base import Capabilities, KindSupport
 from lmsform.providers.http import HttpClient, HttpProviderSettings, StatusInBody
-from lmsform.providers.paging import Pages, dig
+from lmsform.providers.paging import MAX_LISTED_ITEMS, Pages, dig
 from lmsform.providers.toolkit import Call, HttpProvider
 from lmsform.resources import LiveResource, decimal_text
 
@@ -51,8 +53,11 @@ DOCUMENTED_RATE = 30 / 10
 # Items asked for per page. The description documents `items_per_page` without a maximum;
 # answers say how many pages there are (`meta.totalPages`), so a lower server cap still works.
 ITEMS_PER_PAGE = 100
+# Lists put the most recently created first, as documented, and take no order: a record
+# created between two pages pushes the rest down by one. The shared pager knows records by
+# their id and reads a listing that moved again.
 PAGES = Pages(size=ITEMS_PER_PAGE, page_param="page", size_param="items_per_page",
-              items="data", total_pages="meta.totalPages", total_header=None)
+              items="data", total_pages="meta.totalPages", total_header=None, id_field="id")
 # The group member list is described as paged 20 at a time, while its schema is a bare array.
 GROUP_MEMBERS_PAGE = 20
 # lmsform's roles -> the access level of the school role used by default, and the title of
@@ -73,6 +78,10 @@ class LearnworldsErrors(StatusInBody):
 
     field: str = "success"
     ok: tuple[Any, ...] = (True,)
+    # a taken email or course id answers 422 "... is already taken by another ...", a coupon
+    # code "... is already used by another ..."
+    taken_statuses = (422,)
+    taken_words = ("already taken", "already used")
 
     def error(self, response: httpx.Response) -> str | None:
         return None if super().error(response) is None else self.message(response)
@@ -162,6 +171,8 @@ class LearnworldsProvider(HttpProvider):
         self.settings: LearnworldsSettings = settings
         self._promotions_lock = threading.Lock()
         self._promotion_names: dict[str, dict[str, Any]] = {}  # name -> promotion record
+        # whether this school answers a group's members as a bare array (None: not yet seen)
+        self._bare_member_lists: bool | None = None
 
     def identity(self) -> str:
         return f"learnworlds:{self.http.base_url}"
@@ -204,8 +215,7 @@ class LearnworldsProvider(HttpProvider):
                 for u in self._users()]
 
     def _pages(self, path: str, **params: Any) -> list[dict[str, Any]]:
-        return [r for r in self.http.paginate(path, pages=PAGES, params=params or None)
-                if isinstance(r, dict)]
+        return list(self.http.paginate(path, pages=PAGES, params=params or None))
 
     def _users(self) -> list[dict[str, Any]]:
         return self._cached("users", lambda: self._pages("/v2/users",
@@ -239,37 +249,42 @@ class LearnworldsProvider(HttpProvider):
 
     def _members(self, group: str) -> set[str]:
         """The ids of a group's members. The description documents the answer both as a
-        paged `{"data", "meta"}` block and as a bare array: both are read."""
+        paged `{"data", "meta"}` block and as a bare array: the first answer of the school
+        says which; the paged one is read by the shared pager (its checks included)."""
         path = f"/v2/user_groups/{_path(group)}/users"
+        if self._bare_member_lists is False:
+            return {_id(u) for u in self._pages(path)}
 
         def page(number: int) -> Any:
             return self.http.call("GET", path, safe=True,
                                   params={"page": number, "items_per_page": ITEMS_PER_PAGE})
 
         first = page(1)
+        self._bare_member_lists = isinstance(first, list)
         if isinstance(first, list):
-            return self._bare_members(first, page)
-        pages = dig(first, "meta.totalPages")
-        rest = self._each(list(range(2, int(pages) + 1)) if isinstance(pages, int) else [],
-                          page)
-        return {_id(u) for body in [first, *rest] for u in _records(body)}
+            return self._bare_members(path, first, page)
+        return {_id(u) for u in self._pages(path)}
 
     @staticmethod
-    def _bare_members(first: list[Any], page: Callable[[int], Any]) -> set[str]:
+    def _bare_members(path: str, first: list[Any], page: Callable[[int], Any]) -> set[str]:
         """A bare array, read page by page until a page is short (the documented 20) or
-        holds nobody new (a server answers the last page again past the end)."""
+        holds nobody new (a server answers the last page again past the end), and never
+        more pages than a listing may hold."""
         members: set[str] = set()
-        number, batch = 1, first
-        while True:
-            ids = {_id(u) for u in batch if isinstance(u, dict)}
+        batch = first
+        for number in range(2, MAX_LISTED_ITEMS // GROUP_MEMBERS_PAGE + 2):
+            if not all(isinstance(u, dict) for u in batch):
+                raise ProviderError(f"GET {path}", "the group's members are not a list of "
+                                    "JSON objects")
+            ids = {_id(u) for u in batch}
             if not ids or ids <= members:
                 return members
             members |= ids
             if len(batch) < GROUP_MEMBERS_PAGE:
                 return members
-            number += 1
             found = page(number)
             batch = found if isinstance(found, list) else []
+        raise ProviderError(f"GET {path}", f"more than {MAX_LISTED_ITEMS:,} group members")
 
     def _user_attrs(self, user: dict[str, Any]) -> dict[str, Any]:
         tags = user.get("tags")
@@ -388,9 +403,8 @@ class LearnworldsProvider(HttpProvider):
         tags = (attrs.get("custom") or {}).get("tags")
         if tags:
             body["tags"] = list(tags)
-        answer = self.http.request("POST", "/v2/users", safe=False, json=body,
-                                   landed=lambda: self._user_id(email))
-        user = self._new_id(answer, ("id",))
+        user = self._create("POST", "/v2/users", json=body, find=lambda: self._user_id(email),
+                            keys=("id",))
         # A new account is an active learner: only what differs is sent.
         rest = {k: attrs[k] for k in ("groups", "enrollments") if attrs.get(k)}
         if attrs.get("role") not in (None, "learner"):
@@ -401,9 +415,11 @@ class LearnworldsProvider(HttpProvider):
         return user
 
     def _user_id(self, email: str) -> str | None:
-        """A user's id by email (the one-user read takes either): a lost create's check."""
+        """A user's id by email (the one-user read takes either): a create's check."""
         found = self._get(f"/v2/users/{_path(email)}", include_suspended="true")
-        return _id(found) if found and found.get("id") else None
+        if not found or not found.get("id") or str(found.get("email")).lower() != email.lower():
+            return None
+        return _id(found)
 
     def _update_user(self, id: str, changes: dict[str, Any], before: dict[str, Any]) -> None:
         profile = {k: changes[k] for k in ("email", "username") if k in changes}
@@ -480,9 +496,8 @@ class LearnworldsProvider(HttpProvider):
         body = {"title": name, "description": attrs.get("description") or "",
                 "products": {"courses": list(attrs.get("courses") or [])}}
         self._forget("groups")
-        answer = self.http.request("POST", "/v2/user_groups", safe=False, json=body,
-                                   landed=lambda: self._group_id(name))
-        return self._new_id(answer, ("id",))
+        return self._create("POST", "/v2/user_groups", json=body,
+                            find=lambda: self._group_id(name), keys=("id",))
 
     def _group_id(self, name: str) -> str | None:
         return next((_id(g) for g in self._pages("/v2/user_groups") if g.get("title") == name),
@@ -520,10 +535,8 @@ class LearnworldsProvider(HttpProvider):
         if attrs.get("categories"):
             body["categories"] = list(attrs["categories"])
         self._forget("courses")
-        answer = self.http.request("POST", "/v2/courses", safe=False, json=body,
-                                   landed=lambda: key if self._get(
-                                       f"/v2/courses/{_path(key)}") else None)
-        return self._new_id(answer, ("id",))
+        return self._create("POST", "/v2/courses", json=body, find=lambda: key if self._get(
+            f"/v2/courses/{_path(key)}") else None, keys=("id",))
 
     def _update_course(self, id: str, changes: dict[str, Any]) -> None:
         body: dict[str, Any] = {}
@@ -583,9 +596,15 @@ class LearnworldsProvider(HttpProvider):
         if attrs.get("expires"):
             body["expires"] = str(attrs["expires"])[:10]
         path = f"/v2/promotions/{_path(promotion)}/coupons"
-        self.http.request("POST", path, safe=False, json=body, landed=lambda: code if any(
-            c.get("code") == code for c in self._promotion_coupons(promotion)) else None)
-        return code
+
+        def find() -> str | None:
+            """The coupon in this promotion (a code taken in another one is not it)."""
+            return next((str(c["code"]) for c in self._promotion_coupons(promotion)
+                         if str(c.get("code")).lower() == code.lower()), None)
+
+        answer = self.http.request("POST", path, safe=False, json=body, landed=find,
+                                   exists=find)
+        return answer if isinstance(answer, str) else code
 
     def _promotion_for(self, attrs: dict[str, Any]) -> str:
         """The promotion a coupon goes in: the one named in custom.promotion, else the one

@@ -2,8 +2,9 @@
 
 `HttpProvider` owns the provider's `HttpClient` and adds: a per-plan cache of listings (several
 kinds often need the same ones, and concurrent callers must load each only once), bounded
-fan-out (fetch something for each of many items, concurrently, within the client's bound), and
-link synchronisation (members, enrollments, group courses: one call per added or removed link,
+fan-out (fetch something for each of many items, concurrently, within the client's bound),
+creates that settle a lost answer or an 'already exists' by reading the natural key, and link
+synchronisation (members, enrollments, group courses: one call per added or removed link,
 with a read deciding after a lost answer or an 'already there'). Two plain functions cover the
 rest: `field_rule`, a vendor's length and character rules for plan-time checks, and `new_id`,
 the id of a resource a create call made.
@@ -89,6 +90,19 @@ class HttpProvider(Provider):
             return list(pool.map(fetch, items))
 
     # writing
+
+    def _create(self, method: str, path: str, *, find: Callable[[], str | None],
+                json: Any = None, form: Mapping[str, Any] | None = None,
+                params: Mapping[str, Any] | None = None,
+                keys: Sequence[str] = ("ID", "id")) -> str:
+        """Send a create; the new id. `find()` reads the LMS for what the create makes, by
+        its natural key (an email, a code, a name), and returns its id or None. It settles a
+        lost answer, and an answer saying that it exists already (the classifier's `taken`):
+        what it finds then is adopted, as if created; when it finds nothing, the error
+        stands."""
+        answer = self.http.request(method, path, safe=False, json=json, form=form,
+                                   params=params, landed=find, exists=find)
+        return self._new_id(answer, keys)
 
     def _new_id(self, answer: httpx.Response | str,
                 keys: Sequence[str] = ("ID", "id")) -> str:

@@ -2,8 +2,8 @@
 
 Written from the vendor's API document (a Laravel application documented by Scribe) and from
 the behaviour the project pins where the document is silent. It implements users (tabular
-list, create, bulk upload, read, update, enrolled courses, delete, quick edit), categories
-(lookups, tabular lists, create, read, update, delete), courses (tabular list, enrolled
+list, lookup, create, bulk upload, read, update, enrolled courses, delete, quick edit),
+categories (lookups, tabular lists, create, read, update, delete), courses (tabular list, enrolled
 students, read, create, update, slug update, delete, the grading, duration and status lookups,
 enroll and remove) and coupons (tabular list, type lookup, create, read, update, delete).
 Everything else in the document (classes, modules, certificates, reports...) answers 404.
@@ -54,7 +54,9 @@ The project's pins and assumptions (the document is silent):
 - paging: `page_size` defaults to 10 and is capped at 100, `page_number` defaults to 1; values
   that are not positive whole numbers fall back to the defaults; `recordsTotal` counts the
   whole list (for enrollments: the user's or course's), `recordsFiltered` after search;
-- order: id ascending unless `order_by` names a known column (`{"colName", "direction"}`, the
+- order: id ascending (or newest first, when made with `newest_unasked=True`: the document
+  never says what a list asked without `order_by` answers, and every example asks for
+  `created_at` descending) unless `order_by` names a known column (`{"colName", "direction"}`, the
   document's stray trailing `}` tolerated, or a bare column name such as `registered_on`,
   then ascending); `created_at` and `registered_on` sort by creation time, then id; unknown
   columns and unreadable `order_by` fall back to id ascending;
@@ -64,6 +66,8 @@ The project's pins and assumptions (the document is silent):
   it is `draft` or `publish`; the example's "In Progress" is ignored); coupons `code`; enrolled
   students `nameOrEmail` and `status` (a list); enrolled courses `status` (a list). Text
   searches are case-insensitive substrings; unknown keys and unreadable JSON are ignored;
+- `api/users/lookup` answers every user as `{"id", "full_name", "email"}`, by id ascending, in
+  one unpaged answer as documented (the owner is not among them, as in the lists);
 - timestamps are UTC; the API token belongs to the school's owner, "Aom Staff" (id 1, not
   listed among users), who is every category's and course's `author` and `created_by`;
 - users: created users are `general`, never logged in ("Never"), not disabled; `firstName`,
@@ -492,10 +496,11 @@ def _sort_key(value: Any) -> tuple[int, Any]:
 
 def _listing(request: Request, items: list[Record], total: int,
              columns: dict[str, Callable[[Record], Any]], view: Callable[[Record], Record],
-             **extra: Any) -> Response:
-    """One page of `items` (already searched), ordered, each shown through `view`."""
+             newest_unasked: bool = False, **extra: Any) -> Response:
+    """One page of `items` (already searched), ordered, each shown through `view`; without
+    an `order_by`, by id, ascending unless `newest_unasked`."""
     query = _query(request)
-    items = sorted(items, key=lambda item: int(item["id"]))
+    items = sorted(items, key=lambda item: int(item["id"]), reverse=newest_unasked)
     order = _order(query.get("order_by"))
     if order is not None and order[0] in columns:
         column = columns[order[0]]
@@ -519,9 +524,14 @@ class AomlmsSimulator(Simulator):
     name = "aomlms"
     title = "AOM LMS"
 
-    def __init__(self, token: str = "sim-token", faults: Faults | None = None) -> None:
+    def __init__(self, token: str = "sim-token", faults: Faults | None = None, *,
+                 newest_unasked: bool = False) -> None:
         super().__init__(faults)
         self.token = token
+        # The order of a list asked without order_by (the document is silent): ids ascending,
+        # or newest first, as every example of the document asks, for tests that show a
+        # client does not depend on it.
+        self.newest_unasked = newest_unasked
         # Ids start where no earlier run would have put them, so that a state file left from
         # a previous run never points at a different, newer record; each table starts a
         # million further on, so that an id of one kind never names a record of another.
@@ -551,6 +561,7 @@ class AomlmsSimulator(Simulator):
     def _routes(self) -> None:
         for method, path, name, handler in (
             ("GET", "/users/tabularlist", "users list", self.list_users),
+            ("GET", "/users/lookup", "users lookup", self.users_lookup),
             ("GET", "/users/enrolled-courses", "user courses", self.user_courses),
             ("POST", "/user/create", "user create", self.create_user),
             ("POST", "/user/bulkUpload", "user bulk upload", self.bulk_upload),
@@ -675,7 +686,13 @@ class AomlmsSimulator(Simulator):
             "id": lambda u: u["id"], "created_at": lambda u: u["created"],
             "first_name": lambda u: u["first_name"], "last_name": lambda u: u["last_name"],
             "email": lambda u: u["email"], "user_type": lambda u: u["user_type"]}
-        return _listing(request, found, len(self.users), columns, self._user_row)
+        return _listing(request, found, len(self.users), columns, self._user_row,
+                        self.newest_unasked)
+
+    def users_lookup(self, request: Request) -> Response:
+        return Response(200, [{"id": u["id"], "full_name": self._full_name(u),
+                               "email": u["email"]}
+                              for u in sorted(self.users.values(), key=lambda u: u["id"])])
 
     def _new_user(self, first: str, last: str | None, email: str, password: str | None
                   ) -> int:
@@ -780,7 +797,7 @@ class AomlmsSimulator(Simulator):
                     "registered_on": _month_day(enrollment["created"]), "started_on": "",
                     "completed_on": "", "expire_on": "Never", "isExpired": False}
 
-        return _listing(request, found, len(mine), columns, row)
+        return _listing(request, found, len(mine), columns, row, self.newest_unasked)
 
     def delete_users(self, request: Request) -> Response:
         ids = [i for i in self._delete_ids(request) if i in self.users]
@@ -837,7 +854,7 @@ class AomlmsSimulator(Simulator):
                     "count": self._course_count(category["id"]),
                     "created_at": _listed(category["created"])}
 
-        return _listing(request, found, len(mine), columns, row)
+        return _listing(request, found, len(mine), columns, row, self.newest_unasked)
 
     def create_category(self, request: Request) -> Response:
         rules = Rules(self._input(request))
@@ -899,7 +916,8 @@ class AomlmsSimulator(Simulator):
             "id": lambda c: c["id"], "created_at": lambda c: c["created"],
             "name": lambda c: c["name"], "slug": lambda c: c["slug"],
             "status": lambda c: c["status"]}
-        return _listing(request, found, len(self.courses), columns, self._course_row)
+        return _listing(request, found, len(self.courses), columns, self._course_row,
+                        self.newest_unasked)
 
     def course_students(self, request: Request) -> Response:
         course = self._query_record(request, "course_id", self.courses, "Course")
@@ -915,7 +933,8 @@ class AomlmsSimulator(Simulator):
             "user_id": lambda e: e["user_id"],
             **{name: self._user_field(name) for name in ("first_name", "last_name", "email")}}
         return _listing(request, found, len(everyone), columns, self._student_row,
-                        courseName=course["name"], featuredImage=course["featuredImageUrl"],
+                        self.newest_unasked, courseName=course["name"],
+                        featuredImage=course["featuredImageUrl"],
                         totalNotStarted=len(everyone), totalInProgress=0, totalCompleted=0)
 
     def _user_field(self, name: str) -> Callable[[Record], Any]:
@@ -1076,7 +1095,7 @@ class AomlmsSimulator(Simulator):
                     "value": coupon["value"], "total_limit": coupon["usage_limit"],
                     "expired_at": expiry and _month_day(dt.date.fromisoformat(expiry))}
 
-        return _listing(request, found, len(self.coupons), columns, row)
+        return _listing(request, found, len(self.coupons), columns, row, self.newest_unasked)
 
     def coupon_types(self, request: Request) -> Response:
         return Response(200, _lookup(COUPON_TYPES))

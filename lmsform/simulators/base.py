@@ -1,7 +1,9 @@
 """A small threaded HTTP server for vendor simulators, with fault injection and counters.
 
 Simulators serve real sockets on 127.0.0.1 so that providers are tested through their real
-HTTP code. Faults are deterministic (every Nth request) so that tests are repeatable.
+HTTP code. Faults are deterministic (every Nth request) so that tests are repeatable, and
+`before_request` lets a test act as another client between two requests (say, creating users
+between the pages of a listing).
 
 Each simulator module offers a click command built by `simulator_command` and registers it in
 the `lmsform.simulators` entry-point group; `lmsform simulate VENDOR` finds it there, so the
@@ -85,6 +87,10 @@ class Simulator:
         self._recent: deque[float] = deque()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        # A test hook: called with every request before it is answered, outside the lock, so
+        # that a test can play another client writing between the pages of a listing (it may
+        # call the simulator over HTTP; those requests come through here too).
+        self.before_request: Callable[[Request], None] | None = None
 
     def route(self, method: str, pattern: str, name: str, handler: Handler) -> None:
         regex = re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", pattern) + "$",
@@ -178,6 +184,8 @@ class Simulator:
             time.sleep(self.faults.latency_ms / 1000)
         if request.path.startswith("/_simulator/"):
             return Response(200, self.stats())
+        if self.before_request is not None:
+            self.before_request(request)
         fault, wait = self._fault()
         if fault == "429":
             retry = max(1, round(wait or 1))

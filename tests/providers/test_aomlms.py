@@ -18,8 +18,9 @@ import pytest
 from click.testing import CliRunner
 
 from lmsform.cli import cli
+from lmsform.providers.aomlms import AomlmsProvider, AomlmsSettings
 from lmsform.simulators.aomlms import AomlmsSimulator
-from lmsform.simulators.base import Faults
+from lmsform.simulators.base import Faults, Request
 from tests.conftest import ConfigDir, assert_export_round_trips, copy_example
 
 EXAMPLE = Path(__file__).parent.parent.parent / "examples" / "aomlms"
@@ -277,3 +278,111 @@ def test_users_can_be_created_one_by_one(school: School) -> None:
 def test_export_round_trips(school: School, tmp_path: Path) -> None:
     school.apply()
     assert_export_round_trips(school, tmp_path / "exported")
+
+
+# --- listings and creates while the LMS changes -------------------------------------------
+
+
+def provider_of(school: School, **options: Any) -> AomlmsProvider:
+    settings = AomlmsSettings(type="aomlms", base_url=school.url, token="sim-token", **options)
+    return AomlmsProvider(settings, school.dir)
+
+
+def new_user(school: School, email: str) -> str:
+    return str(school.call("POST", "/user/create", firstName="New", email=email,
+                           password="pw-12345678", password_confirmation="pw-12345678")["id"])
+
+
+def test_an_apply_of_1200_users_in_parallel_bulk_uploads_learns_every_id(
+        tmp_path: Path) -> None:
+    """Concurrent bulk uploads, each learning its users' ids while the others create theirs,
+    against a server whose unordered lists put the newest first: no user is missed (and then
+    refused as 'already taken'), none is created twice."""
+    school = School(tmp_path, AomlmsSimulator(newest_unasked=True))
+    try:
+        users = "".join(
+            f"  - email: u{i}@example.com\n    first_name: U{i}\n"
+            + ("    enrollments: [security-101]\n" if i % 3 == 0 else "") for i in range(1200))
+        (school.dir / "many.yaml").write_text("users:\n" + users)
+        result = school.run("apply", "--auto-approve", "--parallelism", "8")
+        assert result.exit_code == 0, result.output[-2000:]
+        assert "already been taken" not in result.output
+        requests = school.sim.stats()["by_route"]
+        assert requests.get("POST user create", 0) <= 1  # none fell back to one by one
+        emails = Counter(u["email"] for u in school.listing("/users/tabularlist"))
+        assert len(emails) == 1206 and set(emails.values()) == {1}
+        school.assert_converged_and_state_matches()
+    finally:
+        school.close()
+
+
+def test_users_created_and_deleted_between_pages_are_neither_skipped_nor_repeated(
+        school: School) -> None:
+    """Another client creates users before page 2 of the users listing and deletes one of
+    page 1 before page 3: lmsform lists every user that was there all along, once."""
+    school.call("POST", "/user/bulkUpload", userList=[
+        {"email": f"old{i}@example.com", "first_name": "Old"} for i in range(250)])
+    before = {id: email for email, id in school.users().items()}
+    doomed = sorted(before, key=int)[0]
+    done: set[str] = set()
+
+    def another_client(request: Request) -> None:
+        page = request.query.get("page_number")
+        if request.path != "/api/users/tabularlist" or page not in {"2", "3"} \
+                or page in done:
+            return
+        done.add(page)
+        if page == "2":
+            for i in range(5):
+                new_user(school, f"meanwhile{i}@example.com")
+        else:
+            school.call("POST", "/user/delete", delete_ids=[int(doomed)])
+
+    school.sim.before_request = another_client
+    provider = provider_of(school)
+    try:
+        listed = Counter(user.attrs["email"] for user in provider.list_all("user"))
+    finally:
+        provider.close()
+    assert done == {"2", "3"} and set(listed.values()) == {1}
+    kept = {email for id, email in before.items() if id != doomed}
+    assert kept <= set(listed) <= kept | {f"meanwhile{i}@example.com" for i in range(5)}
+
+
+def test_a_bulk_upload_learns_its_ids_without_a_listing_racing_other_creates(
+        school: School) -> None:
+    """Another client creates a user before every page of the users list is answered: the
+    full listing never holds still, yet a bulk upload's ids are found (in the newest pages,
+    where newer users only push them further down, and in the user lookup)."""
+    created: list[str] = []
+
+    def another_client(request: Request) -> None:
+        if request.method == "GET" and request.path == "/api/users/tabularlist":
+            created.append(new_user(school, f"other{len(created)}@example.com"))
+
+    school.sim.before_request = another_client
+    provider = provider_of(school)
+    users = [{"email": f"bulk{i}@example.com", "first_name": "Bulk"} for i in range(100)]
+    try:
+        made = provider.create_many("user", users)
+    finally:
+        provider.close()
+        school.sim.before_request = None
+    assert created  # the listing did move while the ids were looked for
+    ids = school.users()
+    assert made == [ids[u["email"]] for u in users]
+    assert school.sim.stats()["by_route"]["POST user bulk upload"] == 1
+
+
+def test_a_create_answered_already_taken_adopts_the_user_a_read_finds(school: School) -> None:
+    existing = new_user(school, "Ada@Example.com")
+    provider = provider_of(school, bulk_upload=False)
+    try:
+        made = provider.create("user", {"email": "ada@example.com", "first_name": "Ada"})
+        coupon = school.call("POST", "/coupon/create", code="SPRING", value=10,
+                             type="percent_amount")["id"]
+        adopted = provider.create("coupon", {"code": "SPRING", "discount": {"percent": 10}})
+    finally:
+        provider.close()
+    assert made == existing and adopted == str(coupon)
+    assert len(school.users()) == 1 and len(school.coupons()) == 1

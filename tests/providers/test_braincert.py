@@ -18,7 +18,9 @@ import pytest
 from click.testing import CliRunner
 
 from lmsform.cli import cli
-from lmsform.simulators.base import Faults
+from lmsform.providers.braincert import BraincertProvider, BraincertSettings
+from lmsform.providers.http import HttpError
+from lmsform.simulators.base import Faults, Request
 from lmsform.simulators.braincert import BraincertSimulator
 from tests.conftest import ConfigDir, assert_export_round_trips, copy_example
 
@@ -285,3 +287,56 @@ def test_export_round_trips(school: School, tmp_path: Path) -> None:
     assert_export_round_trips(school, tmp_path / "exported")
     courses = (tmp_path / "exported" / "courses.yaml").read_text()
     assert "key: security-awareness" in courses  # BrainCert keeps no key: one from the title
+
+
+# --- listings and creates while the LMS changes -------------------------------------------
+
+
+def provider_of(school: School) -> BraincertProvider:
+    return BraincertProvider(BraincertSettings(type="braincert", base_url=school.url,
+                                               api_key="sim-key", domain_id="sim-domain"),
+                             school.dir)
+
+
+def test_users_created_and_deleted_between_pages_are_neither_skipped_nor_repeated(
+        school: School) -> None:
+    """BrainCert documents no order for its lists: another client deletes a user of page 1
+    and creates three before page 2 is answered, and lmsform still lists every user that was
+    there all along, once (it notices the listing moved and reads it again)."""
+    with httpx.Client(base_url=school.url, headers=HEADERS, timeout=10) as client:
+        before = {str(client.post("/users/create", json={"email": f"old{i}@example.com"})
+                      .json()["id"]): f"old{i}@example.com" for i in range(250)}
+    doomed = min(before, key=int)
+    changed: list[bool] = []
+
+    def another_client(request: Request) -> None:
+        if request.path.endswith("/users/list") and (request.body or {}).get("page") == 2 \
+                and not changed:
+            changed.append(True)
+            school.call("DELETE", "/users/delete", user_id=int(doomed))
+            for i in range(3):
+                school.call("POST", "/users/create", email=f"meanwhile{i}@example.com")
+
+    school.sim.before_request = another_client
+    provider = provider_of(school)
+    try:
+        listed = Counter(user.attrs["email"] for user in provider.list_all("user"))
+    finally:
+        provider.close()
+    assert changed and set(listed.values()) == {1}
+    kept = {email for id, email in before.items() if id != doomed}
+    assert kept <= set(listed) <= kept | {f"meanwhile{i}@example.com" for i in range(3)}
+
+
+def test_a_create_answered_already_exists_adopts_only_what_a_read_confirms(
+        school: School) -> None:
+    ada = school.call("POST", "/users/create", email="ada@example.com", username="ada")["id"]
+    provider = provider_of(school)
+    try:
+        assert provider.create("user", {"email": "ADA@example.com"}) == str(ada)
+        with pytest.raises(HttpError, match="A user with username ada already exists"):
+            # the username is taken, but by someone else: no user has this email
+            provider.create("user", {"email": "other@example.com", "username": "ada"})
+    finally:
+        provider.close()
+    assert school.users() == {"ada@example.com": str(ada)}

@@ -244,6 +244,32 @@ def test_a_payload_that_is_not_json_is_an_error_naming_the_call(server: LocalSer
         over(server).call("GET", "/x", safe=True)
 
 
+def test_a_redirect_is_an_error_not_an_empty_answer(server: LocalServer) -> None:
+    """httpx follows no redirect: a login page or proxy answering 302 must never read as an
+    empty LMS. Where it pointed is named without its query (it may carry a token)."""
+    server.answer = lambda seen: Reply(302, headers={
+        "Location": "https://sso.example.com:8443/login?token=sso-secret&next=/api"})
+    http = over(server)
+    with pytest.raises(HttpError) as caught:
+        http.call("GET", "/users", safe=True)
+    error = caught.value
+    assert error.status == 302 and not error.in_body
+    assert str(error).startswith(
+        "GET /users: HTTP 302: redirected to https://sso.example.com:8443/login;")
+    assert "sso-secret" not in str(error) and "next=" not in str(error)
+    with pytest.raises(HttpError, match=r"^GET /users: HTTP 302: redirected to"):
+        list(http.paginate("/users", pages=Pages(size=10)))
+    assert server.count() == 2  # neither retried nor followed
+
+
+def test_a_redirected_write_is_an_error_and_never_sent_again(server: LocalServer) -> None:
+    server.answer = lambda seen: Reply(307, headers={"Location": "/maintenance"})
+    with pytest.raises(HttpError, match=r"^POST /users: HTTP 307: redirected to /maintenance"):
+        over(server).call("POST", "/users", safe=False, json={"email": "a@example.com"},
+                          landed=lambda: None)
+    assert server.count() == 1
+
+
 # --- authentication hooks, redaction, logs ------------------------------------------------
 
 
@@ -369,13 +395,13 @@ def pages(total: int, style: str, cap: int | None = None):
 @pytest.mark.parametrize("style", ["total", "link", "headers", "none"])
 def test_pagination_styles(style: str) -> None:
     http = client(pages(23, style))
-    assert list(http.paginate("/x", pages=Pages(size=10))) == list(range(23))
+    assert list(http.paginate("/x", pages=Pages(size=10, objects=False))) == list(range(23))
     assert http.counters.requests == 3
 
 
 def test_pagination_survives_a_server_capping_the_page_size() -> None:
     http = client(pages(23, "total", cap=5))
-    assert list(http.paginate("/x", pages=Pages(size=10))) == list(range(23))
+    assert list(http.paginate("/x", pages=Pages(size=10, objects=False))) == list(range(23))
     assert http.counters.requests == 5
 
 
@@ -420,7 +446,8 @@ def test_concurrent_requests_stay_within_the_bound() -> None:
 def test_pages_are_fetched_concurrently_once_the_total_is_known() -> None:
     handler, state = tracking_concurrency(pages(100, "total"))
     http = client(handler, max_concurrency=4)
-    assert list(http.paginate("/x", pages=Pages(size=10))) == list(range(100))  # in order
+    numbers = Pages(size=10, objects=False)
+    assert list(http.paginate("/x", pages=numbers)) == list(range(100))  # in order
     assert http.counters.requests == 10
     assert 1 < state["peak"] <= 4
 

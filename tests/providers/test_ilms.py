@@ -15,7 +15,8 @@ from click.testing import CliRunner
 
 from lmsform import backends
 from lmsform.cli import cli
-from lmsform.simulators.base import Faults
+from lmsform.providers.ilms import IlmsProvider, IlmsSettings
+from lmsform.simulators.base import Faults, Request
 from lmsform.simulators.ilms import IlmsSimulator
 from tests.conftest import ConfigDir, assert_export_round_trips
 
@@ -380,3 +381,72 @@ def test_a_plan_leaves_the_providers_listings_as_they_were(ilms: IlmsOrg) -> Non
     finally:
         provider.close()
     assert after == before and len(after["department"]) == 3
+
+
+# --- listings and creates while the LMS changes -------------------------------------------
+
+
+HEADERS = {"APILoginID": "sim-login", "TransactionKey": KEY, "OrgID": "99999"}
+
+
+def add_user(api: httpx.Client, email: str, last_name: str) -> int:
+    profile = {"F001": "U", "F003": last_name, "F015": email, "F019": "EMEA",
+               "F020": "Operations", "F021": "Finance"}
+    answer = api.post("/organizations/99999/users", json={"userProfileData": [
+        {"Key": k, "Value": v} for k, v in profile.items()]})
+    assert answer.status_code == 201, answer.text
+    return int(answer.json())
+
+
+def provider_of(org: IlmsOrg) -> IlmsProvider:
+    return IlmsProvider(IlmsSettings(type="ilms", base_url=org.sim.base_url, org_id="99999",
+                                     api_login_id="sim-login", transaction_key=KEY), org.dir)
+
+
+def test_users_created_and_deleted_between_pages_are_neither_skipped_nor_repeated(
+        ilms: IlmsOrg) -> None:
+    """iLMS sorts users by last name (no documented sort is by id or creation): another
+    client creates users sorting first and deletes one of page 1 before page 2 is answered,
+    and lmsform still lists every user that was there all along, once."""
+    ilms.apply()
+    with httpx.Client(base_url=ilms.sim.base_url, headers=HEADERS, timeout=10) as api:
+        before = {add_user(api, f"old{i}@example.com", f"N{i:03d}"): f"old{i}@example.com"
+                  for i in range(250)}
+    doomed = min(before)
+    changed: list[bool] = []
+
+    def another_client(request: Request) -> None:
+        if request.method == "GET" and request.path.endswith("/users") \
+                and request.query.get("page") == "2" and not changed:
+            changed.append(True)
+            with httpx.Client(base_url=ilms.sim.base_url, headers=HEADERS) as api:
+                for i in range(3):
+                    add_user(api, f"meanwhile{i}@example.com", f"A{i}")
+                api.delete(f"/organizations/99999/users/{doomed}")
+
+    ilms.sim.before_request = another_client
+    provider = provider_of(ilms)
+    try:
+        listed = Counter(user.attrs["email"] for user in provider.list_all("user"))
+    finally:
+        provider.close()
+    assert changed and set(listed.values()) == {1}
+    kept = {email for id, email in before.items() if id != doomed} | {
+        "ada@example.com", "bob@example.com", "carol@example.com", "dan@example.com"}
+    assert kept <= set(listed) <= kept | {f"meanwhile{i}@example.com" for i in range(3)}
+
+
+def test_a_create_answered_already_exists_adopts_the_user_a_read_finds(ilms: IlmsOrg) -> None:
+    ilms.apply()
+    finance = next(i for i, d in ilms.sim.departments.items() if d["Name"] == "Finance")
+    with httpx.Client(base_url=ilms.sim.base_url, headers=HEADERS, timeout=10) as api:
+        existing = add_user(api, "Eve@Example.com", "Adams")
+    provider = provider_of(ilms)
+    try:
+        made = provider.create("user", {"email": "eve@example.com", "first_name": "Eve",
+                                        "last_name": "Adams", "department": str(finance)})
+    finally:
+        provider.close()
+    assert made == str(existing)
+    assert [u["ID"] for u in ilms.sim.users.values()
+            if u["Profile"]["F015"].lower() == "eve@example.com"] == [existing]

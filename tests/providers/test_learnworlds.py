@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -17,13 +18,14 @@ from typing import Any
 import httpx
 import pytest
 
+from lmsform.errors import ProviderError
 from lmsform.providers.learnworlds import (
     DOCUMENTED_RATE,
     ITEMS_PER_PAGE,
     LearnworldsProvider,
     LearnworldsSettings,
 )
-from lmsform.simulators.base import Faults
+from lmsform.simulators.base import Faults, Request
 from lmsform.simulators.learnworlds import LearnworldsSimulator
 from tests.conftest import ConfigDir, assert_export_round_trips, copy_example
 
@@ -433,3 +435,80 @@ def test_unmanaged_users_are_listed_by_address(school: School) -> None:
     school.call("POST", "/v2/users", body={"email": "walk.in@acme.example", "username": "W"})
     listed = school.run("plan", "--show-unmanaged")
     assert "1 user." in listed.output and "  ? user.walk.in@acme.example" in listed.output
+
+
+# --- listings and creates while the school changes ----------------------------------------
+
+
+def test_users_created_between_pages_are_neither_skipped_nor_repeated(school: School) -> None:
+    """LearnWorlds lists the newest first and takes no order: users created before page 2 is
+    answered push every user down, so that page 2 would repeat the end of page 1 and the
+    oldest would fall off the last page. lmsform notices and reads the listing again."""
+    headers = {"Authorization": f"Bearer {school.token()}", "Lw-Client": CLIENT["client_id"]}
+    with httpx.Client(base_url=school.api, headers=headers, timeout=10) as api:
+        for n in range(250):
+            assert api.post("/v2/users", json={"email": f"u{n}@example.com",
+                                               "username": f"User {n}"}).status_code == 201
+    changed: list[bool] = []
+
+    def another_client(request: Request) -> None:
+        if request.path.endswith("/v2/users") and request.query.get("page") == "2" \
+                and not changed:
+            changed.append(True)
+            for n in range(3):  # another client, over HTTP
+                school.call("POST", "/v2/users", body={"email": f"meanwhile{n}@example.com",
+                                                      "username": "Meanwhile"})
+
+    school.sim.before_request = another_client
+    provider = _provider(school.api)
+    try:
+        listed = Counter(user.attrs["email"] for user in provider.list_all("user"))
+    finally:
+        provider.close()
+    assert changed and set(listed.values()) == {1}
+    old = {f"u{n}@example.com" for n in range(250)}
+    assert old <= set(listed) <= old | {f"meanwhile{n}@example.com" for n in range(3)}
+
+
+class HugeMemberLists(LearnworldsSimulator):
+    """A group member list claiming 2**31 pages."""
+
+    def group_users(self, request: Any, gid: str) -> Any:
+        answer = super().group_users(request, gid)
+        answer.body["meta"]["totalPages"] = 2 ** 31
+        return answer
+
+
+def test_a_huge_page_count_is_an_error_at_once(tmp_path: Path) -> None:
+    school = School(tmp_path, HugeMemberLists(rate_limit=None))
+    try:
+        school.apply()
+        (group,) = [g["id"] for g in school.listing("/v2/user_groups")
+                    if g["title"] == "Sales Team"]
+        provider = _provider(school.api)
+        started = time.monotonic()
+        try:
+            with pytest.raises(ProviderError, match="more than lmsform reads from one listing"):
+                provider._members(group)
+        finally:
+            provider.close()
+        assert time.monotonic() - started < 5
+    finally:
+        school.close()
+
+
+def test_a_create_answered_already_taken_adopts_only_what_a_read_confirms(
+        school: School) -> None:
+    ada = school.call("POST", "/v2/users", body={"email": "ada@example.com",
+                                                 "username": "Ada"})["id"]
+    promotion = school.call("POST", "/v2/promotions", body={"name": "Spring", "value": 10})
+    school.call("POST", f"/v2/promotions/{promotion['id']}/coupons", body={"code": "SPRING"})
+    provider = _provider(school.api)
+    try:
+        assert provider.create("user", {"email": "Ada@Example.com"}) == ada
+        with pytest.raises(ProviderError, match="already used by another"):
+            # the code is taken, but in another promotion: not the coupon asked for
+            provider.create("coupon", {"code": "SPRING", "discount": {"percent": 20}})
+    finally:
+        provider.close()
+    assert list(school.users()) == ["ada@example.com"]

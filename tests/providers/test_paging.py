@@ -7,6 +7,7 @@ import json
 import math
 import threading
 import time
+import tracemalloc
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -169,7 +170,7 @@ def test_pages_are_counted_by_what_the_first_held_and_fetched_concurrently(
         return Reply(200, {"items": items[start:start + size], "total": len(items)})
 
     server.answer = capped
-    pages = Pages(size=10, items="items", total_items="total")
+    pages = Pages(size=10, items="items", total_items="total", objects=False)
     assert list(http_for(server, max_concurrency=3).paginate("/x", pages=pages)) == items
     assert server.count() == math.ceil(50 / 7)
     assert 1 < state["peak"] <= 3
@@ -214,3 +215,207 @@ def test_dig_follows_dotted_paths() -> None:
     assert dig(body, "meta.totalItems") == 4
     assert dig(body, "meta.missing") is None and dig(body, "data.x") is None
     assert dig(body, "") is body
+
+
+# --- what a server answers is checked before it is believed --------------------------------
+
+
+def numbered(seen: Seen) -> tuple[int, int]:
+    """(start, size) of a `page`/`per_page` request."""
+    size = int(seen.query["per_page"])
+    return (int(seen.query["page"]) - 1) * size, size
+
+
+def test_a_200_without_the_documented_list_is_an_error_not_an_empty_listing(
+        server: LocalServer) -> None:
+    server.answer = lambda seen: Reply(200, {"meta": {"totalItems": 0}})
+    with pytest.raises(ProviderError, match=r"^GET /x: page 1 answered 200 without the list "
+                                            r"of items expected at 'data'"):
+        list(http_for(server).paginate("/x", pages=Pages(items="data")))
+    server.answer = lambda seen: Reply(200)  # an empty body where the body is the list
+    with pytest.raises(ProviderError, match="without the list of items expected as the payload"):
+        list(http_for(server).paginate("/x"))
+
+
+def test_items_of_the_wrong_type_are_an_error(server: LocalServer) -> None:
+    server.answer = lambda seen: Reply(200, {"data": [{"id": 1}, "2"]})
+    with pytest.raises(ProviderError, match=r"^GET /x: item 2 of page 1 is a string, where a "
+                                            r"JSON object was expected"):
+        list(http_for(server).paginate("/x", pages=Pages(items="data")))
+    pages = Pages(items="data", objects=False)  # a listing of any values, declared so
+    assert list(http_for(server).paginate("/x", pages=pages)) == [{"id": 1}, "2"]
+
+
+@pytest.mark.parametrize(("told", "held"), [(30, 23), (15, 20)])
+def test_a_total_contradicting_the_items_is_an_error(server: LocalServer, told: int,
+                                                     held: int) -> None:
+    """Fewer or more items than the total at the end: read again, then an error."""
+    server.answer = listing(numbered, lambda chunk, s: Reply(
+        200, chunk, {"X-Total-Count": str(told)}), ITEMS[:held])
+    with pytest.raises(ProviderError, match=rf"^GET /x: the pages held {held} items where the "
+                                            rf"total said {told}, after reading the listing 3"):
+        list(http_for(server).paginate("/x", pages=Pages(size=10)))
+    assert server.count() == 3 * math.ceil(told / 10)
+
+
+def test_pages_that_repeat_are_an_error(server: LocalServer) -> None:
+    """A server answering the first page for every page, with a total: never a listing of
+    the first page three times."""
+    server.answer = lambda seen: Reply(200, ITEMS[:10], {"X-Total-Count": "30"})
+    with pytest.raises(ProviderError, match=r"^GET /x: page 2 repeats an item already listed"):
+        list(http_for(server).paginate("/x", pages=Pages(size=10)))
+
+
+def test_ids_seen_on_an_earlier_page_are_a_repeat(server: LocalServer) -> None:
+    """Pages overlapping by one row (known by its id, whatever else changed) never list it
+    twice."""
+    def overlapping(seen: Seen) -> Reply:
+        start, size = numbered(seen)
+        start = max(0, start - 1)  # every page after the first starts one row early
+        chunk = [{**item, "read": seen.query["page"]} for item in ITEMS[start:start + size]]
+        return Reply(200, chunk, {"X-Total-Count": str(len(ITEMS))})
+
+    server.answer = overlapping
+    with pytest.raises(ProviderError, match="page 2 repeats an item already listed"):
+        list(http_for(server).paginate("/x", pages=Pages(size=10, id_field="id")))
+
+
+def test_a_huge_total_is_an_error_at_once_without_allocating(server: LocalServer) -> None:
+    server.answer = lambda seen: Reply(200, ITEMS[:10], {"X-Total-Count": str(2 ** 31)})
+    http = http_for(server)
+    tracemalloc.start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(ProviderError, match=r"says the listing holds 2,147,483,648 items, "
+                                                r"more than lmsform reads"):
+            list(http.paginate("/x", pages=Pages(size=10)))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert time.monotonic() - started < 2
+    assert peak < 2_000_000 and server.count() == 1
+    server.answer = lambda seen: Reply(200, {"data": ITEMS[:10],
+                                             "meta": {"totalPages": 2 ** 31}})
+    with pytest.raises(ProviderError, match="more than lmsform reads from one listing"):
+        list(http.paginate("/x", pages=Pages(size=10, items="data",
+                                             total_pages="meta.totalPages")))
+
+
+def test_pages_are_asked_for_lazily_within_the_bound(server: LocalServer) -> None:
+    """A total of 100,000 items in pages of 10: the pages in flight never exceed
+    max_concurrency, and a failing page stops the listing there, not after 10,000 pages."""
+    lock = threading.Lock()
+    state = {"now": 0, "peak": 0}
+
+    def answer(seen: Seen) -> Reply:
+        with lock:
+            state["now"] += 1
+            state["peak"] = max(state["peak"], state["now"])
+        time.sleep(0.01)
+        with lock:
+            state["now"] -= 1
+        page = int(seen.query["page"])
+        chunk = ["not an object"] if page == 20 else [{"id": page * 10 + i} for i in range(10)]
+        return Reply(200, chunk, {"X-Total-Count": "100000"})
+
+    server.answer = answer
+    with pytest.raises(ProviderError, match="item 1 of page 20 is a string"):
+        list(http_for(server, max_concurrency=4).paginate("/x", pages=Pages(size=10)))
+    assert 1 < state["peak"] <= 4
+    assert server.count() <= 20 + 4
+
+
+def test_listing_stops_at_a_page_that_brings_nothing_new(server: LocalServer) -> None:
+    """A total of 1,000 pages but nothing after the third: a handful of requests per reading,
+    and an error, never a partial listing."""
+    server.answer = listing(numbered, lambda chunk, s: Reply(
+        200, chunk, {"X-Total-Count": "10000"}))
+    with pytest.raises(ProviderError, match="the pages held 23 items where the total said "
+                                            "10000"):
+        list(http_for(server, max_concurrency=2).paginate("/x", pages=Pages(size=10)))
+    assert server.count() <= 3 * (4 + 2)
+
+
+class Table:
+    """Rows a listing pages through while another client changes them: `change(page)` runs
+    before a page is answered, on the first reading only (the hook a simulator offers)."""
+
+    def __init__(self, rows: int, newest_first: bool = False) -> None:
+        self.rows = [{"id": i} for i in range(rows)]
+        self.newest_first = newest_first
+        self.next_id = rows
+        self.reading = 0
+        self.lock = threading.Lock()
+
+    def insert(self, count: int) -> None:
+        self.rows += [{"id": self.next_id + i} for i in range(count)]
+        self.next_id += count
+
+    def answer(self, change: Callable[[Table, int], None]) -> Callable[[Seen], Reply]:
+        def serve(seen: Seen) -> Reply:
+            with self.lock:
+                page = int(seen.query["page"])
+                self.reading += page == 1
+                if self.reading == 1:
+                    change(self, page)
+                ordered = self.rows[::-1] if self.newest_first else self.rows
+                start = (page - 1) * 10
+                return Reply(200, ordered[start:start + 10],
+                             {"X-Total-Count": str(len(self.rows))})
+        return serve
+
+
+def insert_before_page_2(table: Table, page: int) -> None:
+    if page == 2:
+        table.insert(3)
+
+
+def delete_the_first_before_page_3(table: Table, page: int) -> None:
+    if page == 3:
+        del table.rows[0]
+
+
+@pytest.mark.parametrize("newest_first", [True, False])
+def test_rows_created_between_pages_are_neither_skipped_nor_repeated(
+        server: LocalServer, newest_first: bool) -> None:
+    table = Table(35, newest_first)
+    server.answer = table.answer(insert_before_page_2)
+    listed = list(http_for(server, max_concurrency=1).paginate("/x", pages=Pages(size=10)))
+    assert sorted(r["id"] for r in listed) == list(range(38))  # read again: what is there now
+
+
+def test_rows_deleted_between_pages_are_not_skipped(server: LocalServer) -> None:
+    table = Table(35)
+    server.answer = table.answer(delete_the_first_before_page_3)
+    listed = list(http_for(server, max_concurrency=1).paginate("/x", pages=Pages(size=10)))
+    assert [r["id"] for r in listed] == list(range(1, 35))
+
+
+def insert_and_delete(table: Table, page: int) -> None:
+    if page == 2:
+        table.insert(3)
+        del table.rows[0]
+
+
+def test_a_total_that_grew_can_hide_a_deleted_row(server: LocalServer) -> None:
+    """Oldest first, three rows created at the end and one deleted from page 1 before page 2:
+    the total grew, yet a row of page 2 moved back onto page 1 and would be missed."""
+    table = Table(35)
+    server.answer = table.answer(insert_and_delete)
+    listed = list(http_for(server, max_concurrency=1).paginate("/x", pages=Pages(size=10)))
+    assert [r["id"] for r in listed] == list(range(1, 38))
+
+
+def test_a_listing_that_never_holds_still_is_an_error(server: LocalServer) -> None:
+    table = Table(35, newest_first=True)
+    serve = table.answer(lambda table, page: None)
+
+    def busy(seen: Seen) -> Reply:
+        with table.lock:
+            table.insert(1)  # someone creates a row before every page
+        return serve(seen)
+
+    server.answer = busy
+    with pytest.raises(ProviderError, match=r"^GET /x: (the total went from|page \d repeats)"
+                                            r".*after reading the listing 3 times"):
+        list(http_for(server).paginate("/x", pages=Pages(size=10)))

@@ -3,9 +3,10 @@ with its lost-write and 'already there' checks (over a real socket), field rules
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,13 @@ import pytest
 from lmsform.errors import ProviderError
 from lmsform.providers.auth import Auth
 from lmsform.providers.base import Capabilities
-from lmsform.providers.http import Envelope, HttpClient, HttpError, HttpProviderSettings
+from lmsform.providers.http import (
+    Classifier,
+    Envelope,
+    HttpClient,
+    HttpError,
+    HttpProviderSettings,
+)
 from lmsform.providers.toolkit import Call, HttpProvider, field_rule, new_id
 from lmsform.resources import LiveResource
 from tests.providers.local_server import LocalServer, Reply, Seen
@@ -27,9 +34,11 @@ class Demo(HttpProvider):
     type_name = "demo"
     capabilities = Capabilities()
 
-    def __init__(self, url: str, **options: Any) -> None:
+    def __init__(self, url: str, classifier: Classifier | None = None,
+                 **options: Any) -> None:
         settings = HttpProviderSettings(type="demo", base_url=url, **options)
         super().__init__(settings, Path("."), HttpClient(url, Auth(), settings,
+                                                         classifier=classifier,
                                                          sleep=lambda s: None))
 
     def identity(self) -> str:
@@ -212,6 +221,65 @@ def test_a_retried_removal_answered_404_counts_once_a_read_confirms(
                                   else next(answers))
     with pytest.raises(HttpError, match="HTTP 404"):
         Demo(server.url).set_members("5", [], ["g1"])
+
+
+# --- creates: 'already exists' ------------------------------------------------------------
+
+
+class Taken(Classifier):
+    """A vendor saying 'already exists' with a 400, as BrainCert and iLMS do."""
+
+    taken_statuses = (400,)
+    taken_words = ("already exists",)
+
+
+def users_server(existing: dict[str, str]) -> Callable[[Seen], Reply]:
+    """POST /users refuses a taken email with a 400; GET /users?email= finds one by email."""
+    def answer(seen: Seen) -> Reply:
+        if seen.method == "GET":
+            found = existing.get(seen.query["email"])
+            return Reply(200, [{"id": found, "email": seen.query["email"]}] if found else [])
+        if seen.json["email"] in existing or seen.json["email"] == "ghost@example.com":
+            return Reply(400, {"message": f"A user with email {seen.json['email']} already "
+                                          "exists"})
+        return Reply(400, {"message": "email is not valid"})
+    return answer
+
+
+def create_user(demo: Demo, email: str) -> str:
+    def find() -> str | None:
+        found = demo.http.call("GET", "/users", safe=True, params={"email": email})
+        return next((str(u["id"]) for u in found if u["email"] == email), None)
+
+    return demo._create("POST", "/users", json={"email": email}, find=find)
+
+
+def test_a_create_answered_already_exists_adopts_what_a_read_confirms(
+        server: LocalServer, caplog: pytest.LogCaptureFixture) -> None:
+    server.answer = users_server({"ada@example.com": "41"})
+    demo = Demo(server.url, classifier=Taken())
+    with caplog.at_level(logging.INFO, logger="lmsform.providers.http"):
+        assert create_user(demo, "ada@example.com") == "41"  # as if created
+    assert [s.method for s in server.seen] == ["POST", "GET"]  # sent once, then read
+    assert "already there, adopted" in caplog.text
+
+
+def test_already_exists_without_a_confirming_read_is_the_vendors_error(
+        server: LocalServer) -> None:
+    server.answer = users_server({})
+    demo = Demo(server.url, classifier=Taken())
+    with pytest.raises(HttpError, match=r"^POST /users: HTTP 400: A user with email "
+                                        r"ghost@example.com already exists$"):
+        create_user(demo, "ghost@example.com")
+    assert [s.method for s in server.seen] == ["POST", "GET"]
+
+
+def test_other_refusals_are_errors_without_a_read(server: LocalServer) -> None:
+    server.answer = users_server({})
+    demo = Demo(server.url, classifier=Taken())
+    with pytest.raises(HttpError, match="email is not valid"):
+        create_user(demo, "not-an-email")
+    assert [s.method for s in server.seen] == ["POST"]
 
 
 # --- rules and ids ------------------------------------------------------------------------

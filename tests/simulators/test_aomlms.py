@@ -197,6 +197,40 @@ def test_users_tabular_list_pages_searches_and_orders(api: Api) -> None:
     assert by_id["records"][0]["email"] == "user104@example.com"
 
 
+def test_the_user_lookup_answers_every_user_unpaged(api: Api) -> None:
+    ada, alan = api.user("ada@example.com"), api.user("alan@example.com", "Alan", "Turing")
+    assert api("GET", "/users/lookup").json() == [
+        {"id": ada, "full_name": "Ada Lovelace", "email": "ada@example.com"},
+        {"id": alan, "full_name": "Alan Turing", "email": "alan@example.com"}]
+
+
+def test_lists_asked_without_an_order_may_answer_the_newest_first() -> None:
+    """The document never says what a list without order_by answers: a test hook makes it
+    the newest first (as its examples ask), so that clients are shown not to depend on it."""
+    api = Api(AomlmsSimulator("tok", newest_unasked=True))
+    try:
+        first, second = api.user("a@example.com"), api.user("b@example.com")
+        assert [r["id"] for r in api.list("/users/tabularlist")["records"]] == [second, first]
+        asked = api.list("/users/tabularlist", order_by={"colName": "id", "direction": "asc"})
+        assert [r["id"] for r in asked["records"]] == [first, second]
+    finally:
+        api.sim.stop()
+
+
+def test_a_hook_runs_before_each_request_is_answered(api: Api) -> None:
+    """Another client's write lands between two pages of a listing."""
+    def another_client(request: Any) -> None:
+        if request.query.get("page_number") == "2":
+            api.sim.before_request = None
+            api.user("late@example.com")
+
+    for i in range(3):
+        api.user(f"u{i}@example.com")
+    api.sim.before_request = another_client
+    assert api.list("/users/tabularlist", page_size=2)["recordsTotal"] == 3
+    assert api.list("/users/tabularlist", page_size=2, page_number=2)["recordsTotal"] == 4
+
+
 def test_bulk_upload_enrolls_and_refuses_every_row_if_one_fails(api: Api) -> None:
     course = api.course("Security")
     api.user("old@example.com")
