@@ -42,7 +42,13 @@ from pydantic import Field, SecretStr, field_validator
 from lmsform.errors import LmsformError, ProviderError
 from lmsform.providers.auth import BearerToken
 from lmsform.providers.base import Capabilities, KindSupport
-from lmsform.providers.http import Classifier, HttpClient, HttpProviderSettings, json_param
+from lmsform.providers.http import (
+    Classifier,
+    HttpClient,
+    HttpProviderSettings,
+    json_param,
+    segment,
+)
 from lmsform.providers.paging import Pages
 from lmsform.providers.toolkit import Call, HttpProvider
 from lmsform.resources import LiveResource
@@ -179,7 +185,7 @@ class AomlmsProvider(HttpProvider):
         path = {"user": "/user/{}", "course": "/course/{}"}.get(kind)
         if path is None:
             raise LmsformError(f"aomlms does not read {kind}s by id")
-        records = self._each(ids, lambda i: self._get(path.format(i)))
+        records = self._each(ids, lambda i: self._get(path.format(segment(i))))
         attrs = _user_attrs if kind == "user" else _course_attrs
         return [LiveResource(i, attrs(r)) for i, r in zip(ids, records, strict=True)
                 if r is not None]
@@ -421,22 +427,22 @@ class AomlmsProvider(HttpProvider):
 
     def _put_user(self, id: str, changes: dict[str, Any]) -> None:
         """PUT user/{id} takes the whole record: read it, change what lmsform manages."""
-        record = self._existing(f"/user/{id}", "user")
+        record = self._existing(f"/user/{segment(id)}", "user")
         body = {k: v for k, v in record.items() if k not in USER_READ_ONLY}
         body.setdefault("customUserMetas", [])
         for name, vendor in USER_FIELDS.items():
             if name in changes:
                 body[vendor] = (not changes[name]) if name == "active" else changes[name] or ""
-        self.http.request("PUT", f"/user/{id}", safe=True, json=body)
+        self.http.request("PUT", f"/user/{segment(id)}", safe=True, json=body)
 
     def _enroll_all(self, user: str, after: list[str], before: list[str]) -> None:
         """Enroll by user id; unenroll by enrollment id (a course with no enrollment of the
         user left has nothing to remove)."""
         ended = {c for c in set(before) - set(after) if self._enrollment(c, user) is None}
         self._sync(after, [c for c in before if c not in ended],
-                   add=lambda c: Call("POST", f"/course/enroll/{c}",
+                   add=lambda c: Call("POST", f"/course/enroll/{segment(c)}",
                                       json={"studentIds": [_num(user)]}),
-                   remove=lambda c: Call("POST", f"/course/remove/{c}", json={
+                   remove=lambda c: Call("POST", f"/course/remove/{segment(c)}", json={
                        "enrollmentIds": [_num(self._enrollment(c, user) or "")]}),
                    present=lambda c: user in self._enrolled_in(c))
 
@@ -447,7 +453,7 @@ class AomlmsProvider(HttpProvider):
         return known or self._enrolled_in(course).get(user)
 
     def _unenroll(self, course: str, user: str, enrollment: str) -> None:
-        self.http.request("POST", f"/course/remove/{course}", safe=False,
+        self.http.request("POST", f"/course/remove/{segment(course)}", safe=False,
                           json={"enrollmentIds": [_num(enrollment)]},
                           landed=lambda: True if user not in self._enrolled_in(course) else None)
 
@@ -467,11 +473,11 @@ class AomlmsProvider(HttpProvider):
 
     def _update_course(self, id: str, changes: dict[str, Any]) -> None:
         if "key" in changes:  # a course renamed under `moved:` keeps its id, gets a new slug
-            self.http.request("PUT", f"/course/update-slug/{id}", safe=True,
+            self.http.request("PUT", f"/course/update-slug/{segment(id)}", safe=True,
                               json={"slug": changes["key"]})
         if not changes.keys() - {"key"}:
             return
-        record = self._existing(f"/course/{id}", "course")
+        record = self._existing(f"/course/{segment(id)}", "course")
         body = {k: v for k, v in record.items() if k not in COURSE_READ_ONLY}
         body["categories"] = [_num(c) for c in _category_refs(record.get("categories"))]
         body.update({k: v for k, v in COURSE_DEFAULTS.items() if not body.get(k)})
@@ -485,7 +491,7 @@ class AomlmsProvider(HttpProvider):
             body["credits"] = changes["credits"]
         if "categories" in changes:
             body["categories"] = self._category_ids(changes["categories"] or [])
-        self.http.request("PUT", f"/course/{id}", safe=True, json=body)
+        self.http.request("PUT", f"/course/{segment(id)}", safe=True, json=body)
 
     def _category_ids(self, names: list[str]) -> list[int | str]:
         """The ids of these course categories, creating the missing ones (one at a time:
@@ -524,11 +530,11 @@ class AomlmsProvider(HttpProvider):
                                                          search_param=json_param({"code": code})))
 
     def _update_coupon(self, id: str, changes: dict[str, Any]) -> None:
-        record = self._existing(f"/coupon/{id}", "coupon")
+        record = self._existing(f"/coupon/{segment(id)}", "coupon")
         kept = ("code", "notes", "value", "type", "usage_limit", "expiry", "allowed_emails")
         body: dict[str, Any] = {k: record[k] for k in kept if k in record}
         body.update(_coupon_body(changes))
-        self.http.request("PUT", f"/coupon/{id}", safe=True, json=body)
+        self.http.request("PUT", f"/coupon/{segment(id)}", safe=True, json=body)
 
 
 def _by_email(records: list[Any], emails: set[str]) -> dict[str, str]:

@@ -33,7 +33,7 @@ from pydantic import Field, SecretStr
 from lmsform.errors import LmsformError
 from lmsform.providers.auth import StaticHeaders
 from lmsform.providers.base import Capabilities, KindSupport
-from lmsform.providers.http import Envelope, HttpClient, HttpProviderSettings
+from lmsform.providers.http import Envelope, HttpClient, HttpProviderSettings, segment
 from lmsform.providers.paging import Pages
 from lmsform.providers.toolkit import Call, HttpProvider
 from lmsform.resources import LiveResource, decimal_text
@@ -165,14 +165,14 @@ class BraincertProvider(HttpProvider):
                                                     "user", course_id=_num(course))}
 
     def _pricing(self, course: str) -> list[dict[str, Any]]:
-        found = self.http.call("GET", f"/shoppingCart/courses/pricing/{course}", safe=True)
+        found = self.http.call("GET", f"/shoppingCart/courses/pricing/{segment(course)}", safe=True)
         return _records(found)
 
     def _coupons(self) -> list[LiveResource]:
         """Discounts with one code grouped into one coupon: global, or for listed courses."""
         courses = [_id(c, "course") for c in self._courses()]
         per_course = self._each(courses, lambda c: _records(self.http.call(
-            "GET", f"/discounts/courses/{c}", safe=True)))
+            "GET", f"/discounts/courses/{segment(c)}", safe=True)))
         found = _records(self.http.call("GET", "/discounts/globaldiscounts/list", safe=True))
         scoped: dict[str, list[tuple[str, dict[str, Any]]]] = defaultdict(list)
         for course, discounts in zip(courses, per_course, strict=True):
@@ -245,7 +245,7 @@ class BraincertProvider(HttpProvider):
 
     def _user_by_email(self, email: str) -> str | None:
         try:
-            found = self.http.call("GET", f"/users/getuserbyEmail/{email}", safe=True)
+            found = self.http.call("GET", f"/users/getuserbyEmail/{segment(email)}", safe=True)
         except LmsformError as exc:
             if getattr(exc, "status", None) == 404:
                 return None
@@ -327,7 +327,7 @@ class BraincertProvider(HttpProvider):
 
     def _discount_id(self, code: str, course: str | None) -> str | None:
         path = ("/discounts/globaldiscounts/list" if course is None
-                else f"/discounts/courses/{course}")
+                else f"/discounts/courses/{segment(course)}")
         found = _records(self.http.call("GET", path, safe=True))
         return next((_id(d, "discount") for d in found if d.get("code") == code), None)
 
@@ -337,11 +337,11 @@ class BraincertProvider(HttpProvider):
                               json={"user_id": _num(id)},
                               already_done=lambda r: r.status_code == 404)
         elif kind == "course":
-            self.http.request("DELETE", f"/courses/delete/{id}", safe=True,
+            self.http.request("DELETE", f"/courses/delete/{segment(id)}", safe=True,
                               already_done=lambda r: r.status_code == 404)
         elif kind == "coupon":
             for discount in id.split(COUPON_SEPARATOR):
-                self.http.request("DELETE", f"/discounts/removeCourseDiscount/{discount}",
+                self.http.request("DELETE", f"/discounts/removeCourseDiscount/{segment(discount)}",
                                   safe=True, already_done=lambda r: r.status_code == 404)
         else:
             raise LmsformError(f"the braincert provider cannot delete {kind}s")

@@ -28,7 +28,7 @@ import weakref
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar, overload
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
@@ -252,6 +252,13 @@ def redirected(response: httpx.Response) -> str | None:
              else parts.path or "nowhere (no Location header)")
     return (f"redirected to {where}; lmsform does not follow redirects (is base_url the "
             "LMS's API, and not a login page or a proxy in front of it?)")
+
+
+def segment(value: Any) -> str:
+    """One segment of a URL path, percent-encoded: a name, an email or an id (which the LMS
+    itself sent) is data, and never ends the path, starts a query (`?`, `#`), climbs a level
+    (`..`, `/`) or decodes into something else (`%2F`)."""
+    return quote(str(value), safe="")
 
 
 def json_param(value: Any) -> str:

@@ -27,7 +27,7 @@ from pydantic import Field, SecretStr
 from lmsform.errors import LmsformError
 from lmsform.providers.auth import StaticHeaders
 from lmsform.providers.base import Capabilities, KindSupport
-from lmsform.providers.http import Classifier, HttpClient, HttpProviderSettings
+from lmsform.providers.http import Classifier, HttpClient, HttpProviderSettings, segment
 from lmsform.providers.paging import Pages
 from lmsform.providers.toolkit import Call, HttpProvider, field_rule
 from lmsform.resources import LiveResource
@@ -120,7 +120,7 @@ class IlmsProvider(HttpProvider):
                           classifier=IlmsAnswers(), transport=transport)
         super().__init__(settings, config_dir, http)
         self.settings: IlmsSettings = settings
-        self.root = f"/organizations/{settings.org_id}"
+        self.root = f"/organizations/{segment(settings.org_id)}"
         # X-Total-Count, Link and `next` headers, or a short last page: iLMS implementations
         # differ in which they send, and Pages' defaults read them all. Records are known by
         # their `ID`. The documented sorts (names, profile fields) are none by id or creation:
@@ -186,11 +186,11 @@ class IlmsProvider(HttpProvider):
         def load() -> dict[str, list[LiveResource]]:
             regions: list[dict[str, Any]] = list(self._pages("/regions"))
             divisions_of = self._each(regions, lambda r: list(self._pages(
-                f"/regions/{r['ID']}/divisions")))
+                f"/regions/{segment(r['ID'])}/divisions")))
             pairs: list[tuple[dict[str, Any], dict[str, Any]]] = [
                 (r, d) for r, ds in zip(regions, divisions_of, strict=True) for d in ds]
             departments_of = self._each(pairs, lambda p: list(self._pages(
-                f"/regions/{p[0]['ID']}/divisions/{p[1]['ID']}/departments")))
+                f"/regions/{segment(p[0]['ID'])}/divisions/{segment(p[1]['ID'])}/departments")))
             out: dict[str, list[LiveResource]] = {"region": [], "division": [],
                                                   "department": []}
             with self._lock:
@@ -243,7 +243,7 @@ class IlmsProvider(HttpProvider):
                     for c in self._courses()]
         if kind == "group":
             courses = self._each(self._groups(), lambda g: [
-                str(c["ID"]) for c in self._pages(f"/groups/{g['ID']}/groupcourses")])
+                str(c["ID"]) for c in self._pages(f"/groups/{segment(g['ID'])}/groupcourses")])
             return [LiveResource(str(g["ID"]), {"name": g["Name"],
                                                 "description": g.get("Description") or "",
                                                 "courses": ids})
@@ -269,7 +269,7 @@ class IlmsProvider(HttpProvider):
                 self.regions[new] = attrs["name"]
             return new
         if kind == "division":
-            new = self._create_node(f"/regions/{attrs['region']}/divisions", attrs["name"])
+            new = self._create_node(f"/regions/{segment(attrs['region'])}/divisions", attrs["name"])
             with self._lock:
                 self.divisions[new] = (attrs["name"], str(attrs["region"]))
             return new
@@ -340,7 +340,7 @@ class IlmsProvider(HttpProvider):
     def _update_user(self, id: str, changes: dict[str, Any], before: dict[str, Any]) -> None:
         profile = self._profile(changes)
         if profile:
-            self.http.request("PUT", f"{self.root}/users/{id}", safe=True,
+            self.http.request("PUT", f"{self.root}/users/{segment(id)}", safe=True,
                               json=[{"Key": k, "Value": v} for k, v in profile.items()])
         if "groups" in changes:
             self._set_memberships(id, changes["groups"] or [], before.get("groups") or [])
@@ -351,29 +351,30 @@ class IlmsProvider(HttpProvider):
             if changes["active"] is False:
                 self.deactivate("user", id)
             else:
-                self.http.request("PUT", f"{self.root}/users/{id}/Activate", safe=True)
+                self.http.request("PUT", f"{self.root}/users/{segment(id)}/Activate", safe=True)
 
     def _update_course(self, id: str, changes: dict[str, Any]) -> None:
         if "published" in changes:
             method = "PUT" if changes["published"] else "DELETE"
-            self.http.request(method, f"{self.root}/courses/{id}/Activate", safe=True)
+            self.http.request(method, f"{self.root}/courses/{segment(id)}/Activate", safe=True)
         custom = changes.get("custom")
         if custom is not None and ({"default_due_date", "days_after_enrollment"} & set(custom)):
             due = custom.get("default_due_date")
-            self.http.request("PUT", f"{self.root}/courses/{id}/DueDate", safe=True, json={
-                "DefaultDueDate": _due_date(due),
-                "DaysAfterEnrollment": custom.get("days_after_enrollment"),
-            })
+            self.http.request(
+                "PUT", f"{self.root}/courses/{segment(id)}/DueDate", safe=True, json={
+                    "DefaultDueDate": _due_date(due),
+                    "DaysAfterEnrollment": custom.get("days_after_enrollment"),
+                })
 
     def delete(self, kind: str, id: str) -> None:
         if kind not in {"region", "division", "department", "user"}:
             raise LmsformError(f"the ilms provider cannot delete {kind}s")
-        path = f"/users/{id}" if kind == "user" else self._node_path(kind, id)
+        path = f"/users/{segment(id)}" if kind == "user" else self._node_path(kind, id)
         self.http.request("DELETE", f"{self.root}{path}", safe=True,
                           already_done=lambda r: r.status_code == 404)
 
     def deactivate(self, kind: str, id: str) -> None:
-        self.http.request("DELETE", f"{self.root}/users/{id}/Activate", safe=True)
+        self.http.request("DELETE", f"{self.root}/users/{segment(id)}/Activate", safe=True)
 
     # links (members, enrollments, group courses): one call per change, as the API has no
     # bulk form. Adds are POSTs (unsafe: after a lost answer a read decides); removals are
@@ -381,37 +382,39 @@ class IlmsProvider(HttpProvider):
 
     def _set_memberships(self, user: str, after: list[str], before: list[str]) -> None:
         self._sync(after, before,
-                   add=lambda g: Call("POST", f"{self.root}/groups/{g}/members",
+                   add=lambda g: Call("POST", f"{self.root}/groups/{segment(g)}/members",
                                       json={"userid": user}),
-                   remove=lambda g: Call("DELETE", f"{self.root}/groups/{g}/members/{user}",
-                                         safe=True),
+                   remove=lambda g: Call(
+                       "DELETE", f"{self.root}/groups/{segment(g)}/members/{segment(user)}",
+                       safe=True),
                    present=lambda g: user in self._members_of(g))
 
     def _set_enrollments(self, user: str, after: list[str], before: list[str]) -> None:
         self._sync(after, before,
-                   add=lambda c: Call("POST", f"{self.root}/courses/{c}/enrollments",
+                   add=lambda c: Call("POST", f"{self.root}/courses/{segment(c)}/enrollments",
                                       json={"userid": user}),
-                   remove=lambda c: Call("DELETE", f"{self.root}/courses/{c}/enrollments",
+                   remove=lambda c: Call("DELETE", f"{self.root}/courses/{segment(c)}/enrollments",
                                          json={"userid": user}, safe=True),
                    present=lambda c: user in self._enrolled_in(c))
 
     def _set_group_courses(self, group: str, after: list[str], before: list[str]) -> None:
         self._sync(after, before,
-                   add=lambda c: Call("POST", f"{self.root}/groups/{group}/groupcourses",
+                   add=lambda c: Call("POST", f"{self.root}/groups/{segment(group)}/groupcourses",
                                       json={"courseid": c}),
                    remove=lambda c: Call(
-                       "DELETE", f"{self.root}/groups/{group}/groupcourses/{c}", safe=True),
+                       "DELETE", f"{self.root}/groups/{segment(group)}/groupcourses/"
+                       f"{segment(c)}", safe=True),
                    present=lambda c: c in self._courses_of(group))
 
     def _members_of(self, group: str) -> set[str]:
-        return {str(u["ID"]) for u in self._pages(f"/groups/{group}/members")}
+        return {str(u["ID"]) for u in self._pages(f"/groups/{segment(group)}/members")}
 
     def _enrolled_in(self, course: str) -> set[str]:
         return {str(e["User"]["ID"]) for e in self._pages(
-            f"/courses/{course}/enrollments", "User.ID", includeInactiveUsers="true")}
+            f"/courses/{segment(course)}/enrollments", "User.ID", includeInactiveUsers="true")}
 
     def _courses_of(self, group: str) -> set[str]:
-        return {str(c["ID"]) for c in self._pages(f"/groups/{group}/groupcourses")}
+        return {str(c["ID"]) for c in self._pages(f"/groups/{segment(group)}/groupcourses")}
 
     # hierarchy paths and names
 
@@ -442,18 +445,18 @@ class IlmsProvider(HttpProvider):
 
     def _node_path(self, kind: str, id: str) -> str:
         if kind == "region":
-            return f"/regions/{id}"
+            return f"/regions/{segment(id)}"
         if kind == "division":
             return self._division_path(id)
         return self._department_path(id)
 
     def _division_path(self, division: str) -> str:
         _, region = self._known(self.divisions, division)
-        return f"/regions/{region}/divisions/{division}"
+        return f"/regions/{segment(region)}/divisions/{segment(division)}"
 
     def _department_path(self, department: str) -> str:
         _, division = self._known(self.departments, department)
-        return f"{self._division_path(division)}/departments/{department}"
+        return f"{self._division_path(division)}/departments/{segment(department)}"
 
     def _profile(self, attrs: dict[str, Any]) -> dict[str, Any]:
         """Canonical user fields -> profile codes; the department as F019, F020 and F021."""

@@ -33,7 +33,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, ClassVar
-from urllib.parse import quote
 
 import httpx
 from pydantic import Field, SecretStr
@@ -42,7 +41,7 @@ from lmsform.errors import LmsformError, ProviderError
 from lmsform.manifest import Role
 from lmsform.providers.auth import OAuth2ClientCredentials
 from lmsform.providers.base import Capabilities, KindSupport
-from lmsform.providers.http import HttpClient, HttpProviderSettings, StatusInBody
+from lmsform.providers.http import HttpClient, HttpProviderSettings, StatusInBody, segment
 from lmsform.providers.paging import MAX_LISTED_ITEMS, Pages, dig
 from lmsform.providers.toolkit import Call, HttpProvider
 from lmsform.resources import LiveResource, decimal_text
@@ -245,13 +244,13 @@ class LearnworldsProvider(HttpProvider):
         return found
 
     def _enrolled(self, course: str) -> set[str]:
-        return {_id(u) for u in self._pages(f"/v2/courses/{_path(course)}/users")}
+        return {_id(u) for u in self._pages(f"/v2/courses/{segment(course)}/users")}
 
     def _members(self, group: str) -> set[str]:
         """The ids of a group's members. The description documents the answer both as a
         paged `{"data", "meta"}` block and as a bare array: the first answer of the school
         says which; the paged one is read by the shared pager (its checks included)."""
-        path = f"/v2/user_groups/{_path(group)}/users"
+        path = f"/v2/user_groups/{segment(group)}/users"
         if self._bare_member_lists is False:
             return {_id(u) for u in self._pages(path)}
 
@@ -336,7 +335,7 @@ class LearnworldsProvider(HttpProvider):
                 if isinstance(coupon, dict) and coupon.get("code")]
 
     def _promotion_coupons(self, promotion: str) -> list[dict[str, Any]]:
-        return _records(self.http.call("GET", f"/v2/promotions/{_path(promotion)}/coupons",
+        return _records(self.http.call("GET", f"/v2/promotions/{segment(promotion)}/coupons",
                                         safe=True))
 
     def _coupon_attrs(self, coupon: dict[str, Any],
@@ -416,7 +415,7 @@ class LearnworldsProvider(HttpProvider):
 
     def _user_id(self, email: str) -> str | None:
         """A user's id by email (the one-user read takes either): a create's check."""
-        found = self._get(f"/v2/users/{_path(email)}", include_suspended="true")
+        found = self._get(f"/v2/users/{segment(email)}", include_suspended="true")
         if not found or not found.get("id") or str(found.get("email")).lower() != email.lower():
             return None
         return _id(found)
@@ -424,7 +423,7 @@ class LearnworldsProvider(HttpProvider):
     def _update_user(self, id: str, changes: dict[str, Any], before: dict[str, Any]) -> None:
         profile = {k: changes[k] for k in ("email", "username") if k in changes}
         if profile:
-            self.http.request("PUT", f"/v2/users/{_path(id)}", safe=True, json=profile)
+            self.http.request("PUT", f"/v2/users/{segment(id)}", safe=True, json=profile)
         if isinstance(changes.get("custom"), dict) and "tags" in changes["custom"]:
             self._set_tags(id, changes["custom"]["tags"] or [],
                            (before.get("custom") or {}).get("tags") or [])
@@ -439,9 +438,9 @@ class LearnworldsProvider(HttpProvider):
                        present=lambda g: id in self._members(g), already=(400, 409, 422))
         if "enrollments" in changes:
             self._sync(changes["enrollments"] or [], before.get("enrollments") or [],
-                       add=lambda c: Call("POST", f"/v2/users/{_path(id)}/enrollment",
+                       add=lambda c: Call("POST", f"/v2/users/{segment(id)}/enrollment",
                                           json=self._enrollment(c)),
-                       remove=lambda c: Call("DELETE", f"/v2/users/{_path(id)}/enrollment",
+                       remove=lambda c: Call("DELETE", f"/v2/users/{segment(id)}/enrollment",
                                              json={"productId": c, "productType": "course"}),
                        present=lambda c: id in self._enrolled(c), already=(400, 409, 422))
 
@@ -455,19 +454,19 @@ class LearnworldsProvider(HttpProvider):
         for action, tags in (("attach", set(after) - set(before)),
                              ("detach", set(before) - set(after))):
             if tags:
-                self.http.request("PUT", f"/v2/users/{_path(user)}/tags", safe=True,
+                self.http.request("PUT", f"/v2/users/{segment(user)}/tags", safe=True,
                                   json={"tags": sorted(tags), "action": action})
 
     def _set_active(self, user: str, active: bool) -> None:
         verb = "unsuspend" if active else "suspend"
-        self.http.request("PUT", f"/v2/users/{_path(user)}/{verb}", safe=True)
+        self.http.request("PUT", f"/v2/users/{segment(user)}/{verb}", safe=True)
 
     def _set_role(self, user: str, role: str) -> None:
         school_role = self._school_role(role)
         body: dict[str, Any] = {"role_id": school_role["id"]}
         if school_role.get("access_level") == "instructor":
             body["assigned_courses"] = []  # required for instructors; lmsform assigns none
-        self.http.request("PUT", f"/v2/users/{_path(user)}/user-role", safe=True, json=body)
+        self.http.request("PUT", f"/v2/users/{segment(user)}/user-role", safe=True, json=body)
 
     def _school_role(self, role: str) -> dict[str, Any]:
         """The school role for an lmsform role: the one the provider block names (id or
@@ -505,7 +504,7 @@ class LearnworldsProvider(HttpProvider):
 
     def _update_group(self, id: str, changes: dict[str, Any]) -> None:
         """The update replaces the group: what lmsform does not manage is sent back as read."""
-        record = self._get(f"/v2/user_groups/{_path(id)}")
+        record = self._get(f"/v2/user_groups/{segment(id)}")
         if record is None:
             raise ProviderError(f"GET /v2/user_groups/{id}", "the user group no longer exists",
                                 status=404)
@@ -521,7 +520,7 @@ class LearnworldsProvider(HttpProvider):
         if isinstance(managers, list):
             body["group_managers"] = [m.get("id") if isinstance(m, dict) else m
                                       for m in managers]
-        self.http.request("PUT", f"/v2/user_groups/{_path(id)}", safe=True, json=body)
+        self.http.request("PUT", f"/v2/user_groups/{segment(id)}", safe=True, json=body)
 
     # courses
 
@@ -536,7 +535,7 @@ class LearnworldsProvider(HttpProvider):
             body["categories"] = list(attrs["categories"])
         self._forget("courses")
         return self._create("POST", "/v2/courses", json=body, find=lambda: key if self._get(
-            f"/v2/courses/{_path(key)}") else None, keys=("id",))
+            f"/v2/courses/{segment(key)}") else None, keys=("id",))
 
     def _update_course(self, id: str, changes: dict[str, Any]) -> None:
         body: dict[str, Any] = {}
@@ -549,11 +548,11 @@ class LearnworldsProvider(HttpProvider):
         if "pricing" in changes:
             body["price"] = float(self._price(changes))
         if "published" in changes or "pricing" in changes:
-            current = self._get(f"/v2/courses/{_path(id)}") or {}
+            current = self._get(f"/v2/courses/{segment(id)}") or {}
             attrs = {**self._course_attrs({**current, "id": id}), **changes}
             body["access"] = self._access(attrs, str(current.get("access") or DRAFT))
         if body:
-            self.http.request("PUT", f"/v2/courses/{_path(id)}", safe=True, json=body)
+            self.http.request("PUT", f"/v2/courses/{segment(id)}", safe=True, json=body)
 
     def _price(self, attrs: dict[str, Any]) -> Decimal:
         """The course's one price; the plan name and currency must be the provider's."""
@@ -595,7 +594,7 @@ class LearnworldsProvider(HttpProvider):
             body["quantity"] = int(attrs["usage_limit"])
         if attrs.get("expires"):
             body["expires"] = str(attrs["expires"])[:10]
-        path = f"/v2/promotions/{_path(promotion)}/coupons"
+        path = f"/v2/promotions/{segment(promotion)}/coupons"
 
         def find() -> str | None:
             """The coupon in this promotion (a code taken in another one is not it)."""
@@ -686,12 +685,7 @@ def _text_list(value: Any) -> bool:
 
 
 def _member_path(group: str, user: str) -> str:
-    return f"/v2/user_groups/{_path(group)}/users/{_path(user)}"
-
-
-def _path(value: str) -> str:
-    """An id or email as one path segment."""
-    return quote(str(value), safe="")
+    return f"/v2/user_groups/{segment(group)}/users/{segment(user)}"
 
 
 def _first(record: dict[str, Any], *names: str) -> Any:

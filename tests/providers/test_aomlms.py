@@ -22,6 +22,7 @@ from lmsform.providers.aomlms import AomlmsProvider, AomlmsSettings
 from lmsform.simulators.aomlms import AomlmsSimulator
 from lmsform.simulators.base import Faults, Request
 from tests.conftest import ConfigDir, assert_export_round_trips, copy_example
+from tests.providers.hostile import add_hostile
 
 EXAMPLE = Path(__file__).parent.parent.parent / "examples" / "aomlms"
 HEADERS = {"Authorization": "Bearer sim-token", "Accept": "application/json"}
@@ -386,3 +387,20 @@ def test_a_create_answered_already_taken_adopts_the_user_a_read_finds(school: Sc
         provider.close()
     assert made == existing and adopted == str(coupon)
     assert len(school.users()) == 1 and len(school.coupons()) == 1
+
+
+def test_names_that_look_like_url_syntax_are_data(tmp_path: Path) -> None:
+    """Emails holding `#`, `?`, `/`, `%2F`, in one apply whose answers are dropped now and
+    then, so that the reads deciding whether a create landed run for them too."""
+    school = School(tmp_path, AomlmsSimulator(faults=Faults(drop_every=4)))
+    try:
+        emails, _ = add_hostile(school, groups=False)
+        applied = school.run("apply", "--auto-approve")
+        assert applied.exit_code == 0, applied.output
+        school.sim.faults = Faults()
+        listed = [u["email"] for u in school.listing("/users/tabularlist")]
+        assert {e.lower() for e in emails} <= {e.lower() for e in listed}
+        assert len(listed) == len(set(listed))
+        assert school.run("plan", "--detailed-exitcode").exit_code == 0
+    finally:
+        school.close()

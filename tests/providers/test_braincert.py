@@ -23,6 +23,7 @@ from lmsform.providers.http import HttpError
 from lmsform.simulators.base import Faults, Request
 from lmsform.simulators.braincert import BraincertSimulator
 from tests.conftest import ConfigDir, assert_export_round_trips, copy_example
+from tests.providers.hostile import add_hostile
 
 EXAMPLE = Path(__file__).parent.parent.parent / "examples" / "braincert"
 HEADERS = {"Authorization": "sim-key", "x-domain-id": "sim-domain"}
@@ -58,6 +59,10 @@ class School(ConfigDir):
             if len(found) >= int(answer["total"]) or not answer["data"]:
                 return found
             page += 1
+
+    def listing_emails(self) -> list[str]:
+        """Every user's email, duplicates included."""
+        return [u["email"] for u in self.listing("/users/list")]
 
     def users(self) -> dict[str, str]:
         """email -> id"""
@@ -340,3 +345,19 @@ def test_a_create_answered_already_exists_adopts_only_what_a_read_confirms(
     finally:
         provider.close()
     assert school.users() == {"ada@example.com": str(ada)}
+
+
+def test_names_that_look_like_url_syntax_are_data(tmp_path: Path) -> None:
+    """Emails and names holding `#`, `?`, `/`, `%2F`: the reads that decide whether a lost
+    create landed (dropped answers force them) find them by email, in the URL's path."""
+    school = School(tmp_path, BraincertSimulator(faults=Faults(drop_every=4)))
+    try:
+        emails, _ = add_hostile(school, groups=True)
+        applied = school.run("apply", "--auto-approve")
+        assert applied.exit_code == 0, applied.output
+        school.sim.faults = Faults()
+        users = Counter(school.listing_emails())
+        assert {e.lower() for e in emails} <= set(users) and max(users.values()) == 1
+        school.assert_converged_and_state_matches()
+    finally:
+        school.close()

@@ -20,6 +20,7 @@ from lmsform.providers.coursetoolkit import CoursetoolkitProvider, Coursetoolkit
 from lmsform.simulators.base import Faults
 from lmsform.simulators.coursetoolkit import CoursetoolkitSimulator
 from tests.conftest import ConfigDir, assert_export_round_trips, copy_example
+from tests.providers.hostile import add_hostile
 
 EXAMPLE = Path(__file__).parent.parent.parent / "examples" / "coursetoolkit"
 DEFAULT_URL = "${env:COURSETOOLKIT_URL:-http://127.0.0.1:8084/api}"
@@ -234,3 +235,19 @@ def test_export_round_trips_with_the_users_the_state_knows(account: Account,
     assert "not exported: users: coursetoolkit cannot list them; exported the 3 the " \
            "source's state knows" in output
     assert "someone.else" not in (tmp_path / "exported" / "users.yaml").read_text()
+
+
+def test_names_that_look_like_url_syntax_are_data(tmp_path: Path) -> None:
+    """Emails holding `#`, `?`, `/`, `%2F`, `&` and `=` (the API takes forms: `&` and `=`
+    are its syntax), in one apply whose answers are dropped now and then."""
+    account = Account(tmp_path, CoursetoolkitSimulator(faults=Faults(drop_every=4)))
+    try:
+        emails, _ = add_hostile(account, groups=False)
+        applied = account.run("apply", "--auto-approve")
+        assert applied.exit_code == 0, applied.output
+        account.sim.faults = Faults()
+        assert {e.lower() for e in emails} <= {e.lower() for e in account.emails()}
+        assert len(account.emails()) == len(set(account.emails()))
+        account.assert_converged_and_state_matches()
+    finally:
+        account.close()

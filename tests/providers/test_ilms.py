@@ -19,6 +19,7 @@ from lmsform.providers.ilms import IlmsProvider, IlmsSettings
 from lmsform.simulators.base import Faults, Request
 from lmsform.simulators.ilms import IlmsSimulator
 from tests.conftest import ConfigDir, assert_export_round_trips
+from tests.providers.hostile import add_hostile
 
 KEY = "sim-key-0f9e8d7c"
 ORG = """\
@@ -450,3 +451,22 @@ def test_a_create_answered_already_exists_adopts_the_user_a_read_finds(ilms: Ilm
     assert made == str(existing)
     assert [u["ID"] for u in ilms.sim.users.values()
             if u["Profile"]["F015"].lower() == "eve@example.com"] == [existing]
+
+
+def test_names_that_look_like_url_syntax_are_data(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Emails holding `#`, `/`, `&`, `?` (those iLMS allows; it cannot create groups), in one
+    apply whose answers are dropped now and then, so that the reads deciding whether a
+    write landed run for them too."""
+    monkeypatch.setenv("ILMS_KEY", KEY)
+    org = IlmsOrg(tmp_path, faults=Faults(drop_every=4), requests_per_second=1000)
+    try:
+        emails, _ = add_hostile(org, groups=False, refused='%+;"<>')
+        applied = org.run("apply", "--auto-approve")
+        assert applied.exit_code == 0, applied.output
+        org.sim.faults = Faults()
+        for email in emails:
+            org.user(email)  # exactly one each
+        assert org.run("plan", "--detailed-exitcode").exit_code == 0
+    finally:
+        org.close()

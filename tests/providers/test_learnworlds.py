@@ -28,6 +28,7 @@ from lmsform.providers.learnworlds import (
 from lmsform.simulators.base import Faults, Request
 from lmsform.simulators.learnworlds import LearnworldsSimulator
 from tests.conftest import ConfigDir, assert_export_round_trips, copy_example
+from tests.providers.hostile import add_hostile
 
 EXAMPLE = Path(__file__).parent.parent.parent / "examples" / "learnworlds"
 DEFAULT_URL = "${env:LEARNWORLDS_BASE_URL:-http://127.0.0.1:8083/admin/api}"
@@ -512,3 +513,22 @@ def test_a_create_answered_already_taken_adopts_only_what_a_read_confirms(
     finally:
         provider.close()
     assert list(school.users()) == ["ada@example.com"]
+
+
+def test_names_that_look_like_url_syntax_are_data(tmp_path: Path) -> None:
+    """Emails and group names holding `#`, `?`, `/`, `%2F`, `..`, in one apply whose answers
+    are dropped now and then, so that the reads deciding whether a write landed (by email,
+    in the URL's path) run for them too."""
+    school = School(tmp_path, LearnworldsSimulator(faults=Faults(drop_every=4),
+                                                   rate_limit=None))
+    try:
+        emails, _ = add_hostile(school, groups=True)
+        applied = school.run("apply", "--auto-approve")
+        assert applied.exit_code == 0, applied.output
+        school.sim.faults = Faults()
+        listed = [u["email"] for u in school.listing("/v2/users", include_suspended="true")]
+        assert {e.lower() for e in emails} <= {e.lower() for e in listed}
+        assert len(listed) == len(set(listed))
+        assert school.run("plan", "--detailed-exitcode").exit_code == 0
+    finally:
+        school.close()
