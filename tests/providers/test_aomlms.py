@@ -404,3 +404,23 @@ def test_names_that_look_like_url_syntax_are_data(tmp_path: Path) -> None:
         assert school.run("plan", "--detailed-exitcode").exit_code == 0
     finally:
         school.close()
+
+
+def test_a_learner_named_after_the_token_never_gets_it(school: School, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """A learner who renames themselves `${env:AOMLMS_TOKEN}` in the LMS: export writes the
+    text, not a reference; the next plan sees no change; the token reaches no file, no
+    state and no profile."""
+    monkeypatch.setenv("AOMLMS_TOKEN", "sim-token")
+    school.apply()
+    learner = new_user(school, "mallory@example.com")
+    school.call("PUT", f"/user/{learner}", firstName="${env:AOMLMS_TOKEN}",
+                email="mallory@example.com")
+    out = tmp_path / "exported"
+    assert_export_round_trips(school, out)
+    people = (out / "users.yaml").read_text()
+    assert "first_name: '$${env:AOMLMS_TOKEN}'" in people
+    assert "sim-token" not in people + (out / ".lmsform" / "state.json").read_text()
+    applied = CliRunner().invoke(cli, ["apply", "--auto-approve", "-C", str(out)])
+    assert applied.exit_code == 0, applied.output
+    assert school.call("GET", f"/user/{learner}")["firstName"] == "${env:AOMLMS_TOKEN}"
