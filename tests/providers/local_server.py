@@ -7,7 +7,8 @@ import contextlib
 import json
 import socket
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -117,3 +118,25 @@ class LocalServer:
         self.httpd.server_close()
         if self.errors and exc[0] is None:
             raise self.errors[0]
+
+
+class InFlight:
+    """How many calls run at once, and the most there ever were: for the tests of bounds on
+    concurrent requests, pages and fan-out."""
+
+    def __init__(self) -> None:
+        self.now = self.peak = 0
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def one(self, seconds: float = 0.01) -> Iterator[None]:
+        """A call in flight for at least `seconds` (so that others overlap it)."""
+        with self._lock:
+            self.now += 1
+            self.peak = max(self.peak, self.now)
+        try:
+            time.sleep(seconds)
+            yield
+        finally:
+            with self._lock:
+                self.now -= 1

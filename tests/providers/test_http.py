@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import quote, quote_plus
@@ -34,7 +33,7 @@ from lmsform.providers.http import (
 )
 from lmsform.providers.paging import Pages
 from lmsform.secrets import Secrets
-from tests.providers.local_server import LocalServer, Reply, Seen
+from tests.providers.local_server import InFlight, LocalServer, Reply, Seen
 
 SECRET = "tk-ABC123-secret"
 
@@ -416,23 +415,17 @@ def test_rate_limiter_spaces_requests() -> None:
 
 def tracking_concurrency(answer):
     """A handler that answers like `answer` after 10 ms, recording the peak in flight."""
-    lock = threading.Lock()
-    state = {"now": 0, "peak": 0}
+    flight = InFlight()
 
     def handler(request: httpx.Request) -> httpx.Response:
-        with lock:
-            state["now"] += 1
-            state["peak"] = max(state["peak"], state["now"])
-        time.sleep(0.01)
-        with lock:
-            state["now"] -= 1
-        return answer(request)
+        with flight.one():
+            return answer(request)
 
-    return handler, state
+    return handler, flight
 
 
 def test_concurrent_requests_stay_within_the_bound() -> None:
-    handler, state = tracking_concurrency(lambda request: httpx.Response(200, json=[]))
+    handler, flight = tracking_concurrency(lambda request: httpx.Response(200, json=[]))
     http = client(handler, max_concurrency=3)
     threads = [threading.Thread(target=http.request, args=("GET", "/x"),
                                 kwargs={"safe": True}) for _ in range(12)]
@@ -440,16 +433,16 @@ def test_concurrent_requests_stay_within_the_bound() -> None:
         thread.start()
     for thread in threads:
         thread.join()
-    assert state["peak"] <= 3 and http.counters.requests == 12
+    assert flight.peak <= 3 and http.counters.requests == 12
 
 
 def test_pages_are_fetched_concurrently_once_the_total_is_known() -> None:
-    handler, state = tracking_concurrency(pages(100, "total"))
+    handler, flight = tracking_concurrency(pages(100, "total"))
     http = client(handler, max_concurrency=4)
     numbers = Pages(size=10, objects=False)
     assert list(http.paginate("/x", pages=numbers)) == list(range(100))  # in order
     assert http.counters.requests == 10
-    assert 1 < state["peak"] <= 4
+    assert 1 < flight.peak <= 4
 
 
 @pytest.mark.parametrize("url", ["https://admin:hunter2-pass@lms.example.com/api",

@@ -17,7 +17,7 @@ from lmsform.errors import ProviderError
 from lmsform.providers.auth import Auth
 from lmsform.providers.http import Envelope, HttpClient, HttpOptions, json_param
 from lmsform.providers.paging import Pages, dig
-from tests.providers.local_server import LocalServer, Reply, Seen
+from tests.providers.local_server import InFlight, LocalServer, Reply, Seen
 
 ITEMS = [{"id": i} for i in range(23)]
 
@@ -155,25 +155,19 @@ def test_records_total_with_json_encoded_query_parameters(server: LocalServer) -
 def test_pages_are_counted_by_what_the_first_held_and_fetched_concurrently(
         server: LocalServer) -> None:
     items = list(range(50))
-    lock = threading.Lock()
-    state = {"now": 0, "peak": 0}
+    flight = InFlight()
 
     def capped(seen: Seen) -> Reply:
-        with lock:
-            state["now"] += 1
-            state["peak"] = max(state["peak"], state["now"])
-        time.sleep(0.02)
-        size = min(int(seen.query["per_page"]), 7)  # the server caps the page size
-        start = (int(seen.query["page"]) - 1) * size
-        with lock:
-            state["now"] -= 1
-        return Reply(200, {"items": items[start:start + size], "total": len(items)})
+        with flight.one(0.02):
+            size = min(int(seen.query["per_page"]), 7)  # the server caps the page size
+            start = (int(seen.query["page"]) - 1) * size
+            return Reply(200, {"items": items[start:start + size], "total": len(items)})
 
     server.answer = capped
     pages = Pages(size=10, items="items", total_items="total", objects=False)
     assert list(http_for(server, max_concurrency=3).paginate("/x", pages=pages)) == items
     assert server.count() == math.ceil(50 / 7)
-    assert 1 < state["peak"] <= 3
+    assert 1 < flight.peak <= 3
 
 
 def test_link_headers_end_the_listing_at_no_next(server: LocalServer) -> None:
@@ -304,24 +298,19 @@ def test_a_huge_total_is_an_error_at_once_without_allocating(server: LocalServer
 def test_pages_are_asked_for_lazily_within_the_bound(server: LocalServer) -> None:
     """A total of 100,000 items in pages of 10: the pages in flight never exceed
     max_concurrency, and a failing page stops the listing there, not after 10,000 pages."""
-    lock = threading.Lock()
-    state = {"now": 0, "peak": 0}
+    flight = InFlight()
 
     def answer(seen: Seen) -> Reply:
-        with lock:
-            state["now"] += 1
-            state["peak"] = max(state["peak"], state["now"])
-        time.sleep(0.01)
-        with lock:
-            state["now"] -= 1
-        page = int(seen.query["page"])
-        chunk = ["not an object"] if page == 20 else [{"id": page * 10 + i} for i in range(10)]
-        return Reply(200, chunk, {"X-Total-Count": "100000"})
+        with flight.one():
+            page = int(seen.query["page"])
+            chunk = (["not an object"] if page == 20
+                     else [{"id": page * 10 + i} for i in range(10)])
+            return Reply(200, chunk, {"X-Total-Count": "100000"})
 
     server.answer = answer
     with pytest.raises(ProviderError, match="item 1 of page 20 is a string"):
         list(http_for(server, max_concurrency=4).paginate("/x", pages=Pages(size=10)))
-    assert 1 < state["peak"] <= 4
+    assert 1 < flight.peak <= 4
     assert server.count() <= 20 + 4
 
 

@@ -25,7 +25,7 @@ from lmsform.providers.http import (
 )
 from lmsform.providers.toolkit import Call, HttpProvider, field_rule, new_id
 from lmsform.resources import LiveResource
-from tests.providers.local_server import LocalServer, Reply, Seen
+from tests.providers.local_server import InFlight, LocalServer, Reply, Seen
 
 
 class Demo(HttpProvider):
@@ -119,20 +119,14 @@ def test_different_listings_load_concurrently(server: LocalServer) -> None:
 
 def test_fan_out_keeps_order_within_the_bound(server: LocalServer) -> None:
     demo = Demo(server.url, max_concurrency=3)
-    lock = threading.Lock()
-    state = {"now": 0, "peak": 0}
+    flight = InFlight()
 
     def fetch(n: int) -> int:
-        with lock:
-            state["now"] += 1
-            state["peak"] = max(state["peak"], state["now"])
-        time.sleep(0.01)
-        with lock:
-            state["now"] -= 1
-        return n * n
+        with flight.one():
+            return n * n
 
     assert demo._each(list(range(12)), fetch) == [n * n for n in range(12)]
-    assert 1 < state["peak"] <= 3
+    assert 1 < flight.peak <= 3
     assert demo._each([], fetch) == []
 
 
