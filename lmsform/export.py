@@ -251,9 +251,11 @@ def _as_loaded(kind: str, data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _differing(said: dict[str, Any], meant: dict[str, Any]) -> list[str]:
-    """The fields whose values differ, types included (`true` is not `1`)."""
+    """The fields whose values differ: as Python compares them, and `custom`, where values
+    of any type live, as JSON too (`true` is not `1`)."""
     return sorted(f for f in said.keys() | meant.keys()
-                  if _json(said.get(f)) != _json(meant.get(f)))
+                  if said.get(f) != meant.get(f) or (
+                      f == "custom" and _json(said.get(f)) != _json(meant.get(f))))
 
 
 def _json(value: Any) -> str:
@@ -483,10 +485,7 @@ def _check_meaning(config: Config, meanings: dict[str, dict[str, Any]]) -> None:
         declared = config.resources.get(address)
         if declared is None:
             differing.append(f"{address} (not declared under that name)")
-        # equal as Python compares, and, where values of any type live, as JSON (`true` is
-        # not `1`)
-        elif declared.attrs != meant or ("custom" in meant and
-                                         _json(declared.attrs) != _json(meant)):
+        elif declared.attrs != meant or "custom" in meant:
             fields = _differing(declared.attrs, meant)
             if fields:
                 differing.append(f"{address} ({', '.join(fields)})")
