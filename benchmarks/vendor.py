@@ -43,7 +43,8 @@ def write_ilms(directory: Path, users: int, port: int) -> None:
     departments = [f"Department {i}" for i in range(max(1, users // 250))]
     lines = [
         "provider:", "  type: ilms", f"  base_url: http://127.0.0.1:{port}",
-        "  org_id: '99999'", "  api_login_id: sim-login", "  transaction_key: sim-key",
+        "  org_id: '99999'", "  api_login_id: ${env:ILMS_API_LOGIN_ID:-sim-login}",
+        "  transaction_key: ${env:ILMS_TRANSACTION_KEY:-sim-key}",
         f"  max_concurrency: {PARALLELISM}",  # no requests_per_second: the pace is learnt
         "state: {path: state.json}",
         "hierarchy:", "  - region: Bench", "    divisions:", "      - division: All",
@@ -70,7 +71,8 @@ def write_braincert(directory: Path, users: int, port: int) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     lines = [
         "provider:", "  type: braincert", f"  base_url: http://127.0.0.1:{port}/api/v1",
-        "  api_key: sim-key", "  domain_id: sim-domain", f"  max_concurrency: {PARALLELISM}",
+        "  api_key: ${env:BRAINCERT_API_KEY:-sim-key}",
+        "  domain_id: ${env:BRAINCERT_DOMAIN_ID:-sim-domain}", f"  max_concurrency: {PARALLELISM}",
         "state: {path: state.json}", "settings: {user_removal: delete}",
         "courses:",
         "  - {key: security, title: Security Awareness, published: true,"
@@ -96,7 +98,7 @@ def write_aomlms(directory: Path, users: int, port: int, bulk: bool = True) -> N
     directory.mkdir(parents=True, exist_ok=True)
     lines = [
         "provider:", "  type: aomlms", f"  base_url: http://127.0.0.1:{port}",
-        "  token: sim-token", f"  max_concurrency: {PARALLELISM}",
+        "  token: ${env:AOMLMS_TOKEN:-sim-token}", f"  max_concurrency: {PARALLELISM}",
         f"  bulk_upload: {'true' if bulk else 'false'}",
         "state: {path: state.json}",
         "courses:",
@@ -124,7 +126,8 @@ def write_learnworlds(directory: Path, users: int, port: int) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     lines = [
         "provider:", "  type: learnworlds", f"  base_url: http://127.0.0.1:{port}/admin/api",
-        "  client_id: sim-client", "  client_secret: sim-secret",
+        "  client_id: ${env:LEARNWORLDS_CLIENT_ID:-sim-client}",
+        "  client_secret: ${env:LEARNWORLDS_CLIENT_SECRET:-sim-secret}",
         f"  max_concurrency: {PARALLELISM}", "  requests_per_second: 1000",
         "state: {path: state.json}",
         "courses:",
@@ -150,7 +153,8 @@ def write_coursetoolkit(directory: Path, users: int, port: int) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     lines = [
         "provider:", "  type: coursetoolkit", f"  base_url: http://127.0.0.1:{port}/api",
-        "  account_id: '523098'", "  api_key: sim-key", f"  max_concurrency: {PARALLELISM}",
+        "  account_id: '523098'", "  api_key: ${env:COURSETOOLKIT_API_KEY:-sim-key}",
+        f"  max_concurrency: {PARALLELISM}",
         "state: {path: state.json}", "settings: {user_removal: delete}",
         "users:",
     ]
