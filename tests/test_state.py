@@ -9,6 +9,7 @@ import pytest
 
 from lmsform.backends.file import FileBackend
 from lmsform.errors import LmsformError
+from lmsform.secrets import Secrets
 from lmsform.state import State, StateEntry
 
 
@@ -181,3 +182,19 @@ def test_a_last_journal_line_cut_inside_a_character_is_a_kill_not_damage(
     line = json.dumps(record, ensure_ascii=False).encode()
     (tmp_path / "s.json.journal").write_bytes(line + b"\n" + line[:line.index(b"\xc3") + 1])
     assert set(load(tmp_path / "s.json").resources) == {"group.Zoë"}
+
+
+def test_the_state_never_records_a_value_that_shows_a_secret(tmp_path: Path) -> None:
+    """Whichever command records a resource (apply, refresh, export), an attribute whose
+    value shows a secret of the config (a credential, a value taken from the environment,
+    a password) is left out; the others are kept."""
+    secrets = Secrets(["env-Value-Secret-7"], ["hunter22-pw"])
+    state = State.load(FileBackend.at(tmp_path / "s.json"), secrets=secrets)
+    state.put("user.a", StateEntry(kind="user", id="1", attributes={
+        "email": "a@example.com", "job_title": "x env-Value-Secret-7 y",
+        "custom": {"pin": "hunter22-pw"}, "first_name": "Ada"}))
+    state.save()
+    text = (tmp_path / "s.json").read_text()
+    assert "env-Value" not in text and "hunter22" not in text
+    assert load(tmp_path / "s.json").resources["user.a"].attributes == {
+        "email": "a@example.com", "first_name": "Ada"}
