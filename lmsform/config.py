@@ -92,9 +92,9 @@ class Config:
         write-only values (made once: a plan and an apply ask several times)."""
         if self._secrets is None:
             self._secrets = Secrets(
-                [*secret_settings(self.provider), *secret_settings(self.state),
-                 *self.from_env],
-                [v for r in self.resources.values() for v in r.secrets.values()])
+                [*secret_settings(self.provider), *secret_settings(self.state)],
+                [v for r in self.resources.values() for v in r.secrets.values()],
+                self.from_env)
         return self._secrets
 
     def signing_key(self) -> bytes | None:
@@ -182,7 +182,7 @@ class _Collector:
         secret, also where a message quotes it (an unknown group named by one)."""
         if not self.from_env:
             return self.problems
-        secrets = Secrets(self.from_env)
+        secrets = Secrets((), from_env=self.from_env)
         return [dataclasses.replace(p, message=secrets.redact(p.message))
                 for p in self.problems]
 

@@ -14,6 +14,10 @@ appear would give it away (a one-letter token masks every `e`), so the rule is:
 - a shorter one is never masked: where it appears as a whole word (not inside a longer run
   of letters and digits), in any of those spellings, the whole text is withheld instead,
   and says so.
+A value taken from the environment counts in text only from `MIN_MASKED` characters: a
+shorter one (a port, a currency, a count) is too short to be a credential lmsform does not
+know as one, and withholding every message that names it would hide the errors people need.
+It is still a secret as a value: its field is `(sensitive)` in plans and absent from state.
 """
 
 from __future__ import annotations
@@ -41,11 +45,16 @@ class Secrets:
     Credentials (few) are looked for inside every value; write-only values (a password per
     user, possibly thousands) only as whole values, which costs one set lookup."""
 
-    def __init__(self, credentials: Iterable[str], write_only: Iterable[str] = ()) -> None:
+    def __init__(self, credentials: Iterable[str], write_only: Iterable[str] = (),
+                 from_env: Iterable[str] = ()) -> None:
         credentials = [v for v in credentials if v]
-        self.values = frozenset((*credentials, *(v for v in write_only if v)))
-        self._contained = [v for v in credentials if len(v) >= MIN_CONTAINED]
-        self._scanned = frozenset(credentials)  # looked for in every text `redact` sees
+        from_env = [v for v in from_env if v]
+        write_only = frozenset(v for v in write_only if v)
+        self.values = frozenset((*credentials, *from_env, *write_only))
+        self._contained = [v for v in (*credentials, *from_env) if len(v) >= MIN_CONTAINED]
+        # looked for in every text `redact` sees (see the module's rule for short ones)
+        self._scanned = frozenset((*credentials, *(v for v in from_env if len(v) >= MIN_MASKED)))
+        self._write_only = write_only
 
     def redact(self, text: str, present: Iterable[Any] = (), also: Iterable[str] = ()) -> str:
         """`text` as it may be shown: every credential, and every value of `also` (a token
@@ -53,7 +62,7 @@ class Secrets:
         write-only value among `present` (the values a request carried: looked up, not
         searched for, so 100k passwords cost nothing)."""
         found = {*self._scanned, *also}
-        found.update(v for v in _strings(present) if v in self.values)
+        found.update(v for v in _strings(present) if v in self._write_only)
         return redact(text, found)
 
     def shows(self, value: Any) -> bool:

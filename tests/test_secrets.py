@@ -38,3 +38,12 @@ def test_write_only_values_are_redacted_where_the_request_carried_them() -> None
     echoed = 'rejected {"password": "hunter22-pw", "other": "other-pw-999"}'
     shown = secrets.redact(echoed, present=[{"email": "a@b.c", "password": "hunter22-pw"}])
     assert shown == 'rejected {"password": "***", "other": "other-pw-999"}'
+
+
+def test_a_short_value_from_the_environment_is_hidden_as_a_value_not_in_text() -> None:
+    """A port or a currency from the environment would withhold every message that names
+    it: in text it counts from 8 characters; as a value it is a secret at any length."""
+    secrets = Secrets([], [], from_env=["1", "USD", "env-Value-Secret-7"])
+    assert secrets.redact("users[1]: 'USD' 1") == "users[1]: 'USD' 1"
+    assert secrets.redact("got env-Value-Secret-7") == "got ***"
+    assert secrets.shows("USD") and secrets.shows({"amount": "1"})
