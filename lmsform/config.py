@@ -104,10 +104,12 @@ class Config:
 
     def write_only(self, secrets: Secrets) -> dict[str, dict[str, Any]]:
         """What apply sends but plans and state never show, by address: write-only fields,
-        and fields whose value shows a secret."""
+        fields that took a value from the environment, and fields whose value shows a
+        secret."""
         out: dict[str, dict[str, Any]] = {}
         for address, resource in self.resources.items():
-            hidden = {k: v for k, v in resource.attrs.items() if secrets.shows(v)}
+            hidden = {k: v for k, v in resource.attrs.items()
+                      if k in resource.sensitive or secrets.shows(v)}
             if resource.secrets or hidden:
                 out[address] = {**hidden, **resource.secrets}
         return out
@@ -150,6 +152,9 @@ class _Collector:
         # (file, place) of each reference left as text: reported as such, and not validated
         self.unexpanded: set[tuple[str, Loc]] = set()
         self.referenced: set[tuple[str, Loc]] = set()  # (file, place) of each reference
+        # (file, place) of each value that took one from the environment, and of what holds
+        # it (`custom`, when `custom.token` did)
+        self.from_env_at: set[tuple[str, Loc]] = set()
 
     def literal_secret(self, name: str, loc: Loc, what: str) -> None:
         """A warning for a secret written as text where a reference belongs."""
@@ -213,6 +218,7 @@ class _Expander:
     from_env: set[str] = field(default_factory=set)
     unexpanded: set[Loc] = field(default_factory=set)  # where a reference was left as text
     referenced: set[Loc] = field(default_factory=set)  # where a value holds a reference
+    from_env_at: set[Loc] = field(default_factory=set)  # where a value took one from the env
 
     def value(self, value: Any, loc: Loc) -> Any:
         if isinstance(value, dict):
@@ -243,6 +249,8 @@ class _Expander:
                                "are read before any variable has a value (a variable never "
                                "refers to another, nor to itself)", at_key)
             elif name in self.variables.values:
+                if name in self.variables.from_env:
+                    self.from_env_at.add(loc)
                 return self._expanded(loc, self.variables.values[name])
             elif name in self.variables.broken:
                 pass  # reported where it is defined
@@ -253,6 +261,7 @@ class _Expander:
                                at_key)
         elif name in os.environ:
             self.from_env.add(os.environ[name])
+            self.from_env_at.add(loc)
             return self._expanded(loc, os.environ[name])
         elif default is not None:
             return self._expanded(loc, default)
@@ -272,6 +281,7 @@ class _Variables:
 
     values: dict[str, str] = field(default_factory=dict)
     broken: set[str] = field(default_factory=set)
+    from_env: set[str] = field(default_factory=set)  # the names whose value the env gave
 
 
 def state_block(text: str) -> BackendSettings:
@@ -368,6 +378,8 @@ def _environment(paths: list[Path]) -> tuple[list[tuple[str, int, str]], _Variab
                     variables.broken.add(str(name))
                 elif isinstance(value, str | int | float | bool):
                     variables.values[str(name)] = _text(value)
+                    if (name,) in early.from_env_at:
+                        variables.from_env.add(str(name))
     return includes, variables
 
 
@@ -517,6 +529,8 @@ def _expand(name: str, data: dict[str, Any], c: _Collector, offline: bool,
     for expander in (early, blocks, late):
         c.unexpanded.update((name, loc) for loc in expander.unexpanded)
         c.referenced.update((name, loc) for loc in expander.referenced)
+    c.from_env_at.update((name, loc[:n]) for loc in late.from_env_at
+                         for n in range(1, len(loc) + 1))
     return expanded
 
 
@@ -643,6 +657,9 @@ SECTIONS: dict[str, type[BaseModel]] = {
 # The key field of an entry, and the kind it declares (the hierarchy nests: any of its kinds).
 ENTRY_KEYS = {"groups": ("name", "group"), "users": ("email", "user"),
               "courses": ("key", "course"), "coupons": ("code", "coupon")}
+# A kind's field that names it, in its address: no plan can hide it (the hierarchy's every
+# field does, and none of it is hidden).
+KEY_FIELDS = {kind: key for key, kind in ENTRY_KEYS.values()}
 
 
 def _doubt(section: str, entry: Any, doubtful: dict[str, set[str] | None]) -> None:
@@ -793,7 +810,17 @@ def _lifecycle(spec: Any) -> Lifecycle:
 
 def _resources_of(name: str, loc: Loc, spec: BaseModel, c: _Collector) -> Iterator[Resource]:
     """The resources one valid entry declares, with canonical attributes: only the fields
-    the manifest sets. A region declares its divisions and departments too."""
+    the manifest sets. A region declares its divisions and departments too. A field that
+    took a value from the environment is sensitive (`Resource.sensitive`)."""
+    for resource in _declared_by(name, loc, spec, c):
+        if c.from_env_at and resource.kind in KEY_FIELDS:
+            resource.sensitive = frozenset(
+                f for f in resource.attrs
+                if f != KEY_FIELDS[resource.kind] and (name, (*loc, f)) in c.from_env_at)
+        yield resource
+
+
+def _declared_by(name: str, loc: Loc, spec: BaseModel, c: _Collector) -> Iterator[Resource]:
     if isinstance(spec, RegionSpec):
         yield from _hierarchy(name, loc, spec)
     elif isinstance(spec, CourseSpec):

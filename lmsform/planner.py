@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import itertools
 import logging
 import time
 from collections import defaultdict
@@ -41,7 +42,6 @@ from lmsform.resources import (
     references,
     split_address,
 )
-from lmsform.secrets import Secrets
 from lmsform.state import State, StateEntry
 
 log = logging.getLogger(__name__)
@@ -279,14 +279,15 @@ def make_plan(config: Config, state: State, provider: Provider,
             "different from the manifests; meant for emergencies, follow it with a full plan"
         )
     operations = _order(operations)
-    _hide_secrets(operations, config.secrets())
+    planner_drift = [d for d in planner.drift if _chosen(d.address, options)]
+    _hide_secrets(operations, planner_drift, config)
     plan = Plan(
         operations=operations,
         unmanaged={k: n for k, n in planner.unmanaged.items() if n is None or n},
         warnings=planner.warnings,
         notes=_read_one_by_one(provider, reading.timings),
         refresh_only=options.refresh_only,
-        drift=[d for d in planner.drift if _chosen(d.address, options)],
+        drift=planner_drift,
         drop_unsupported=options.drop_unsupported,
         dropped=dropped,
         unmanaged_resources={k: sorted(v) for k, v in planner.unmanaged_addresses.items()},
@@ -322,23 +323,47 @@ def _known_keys(config: Config, state: State, kinds: set[str]
     return recorded, declared
 
 
-def _hide_secrets(operations: list[Operation], secrets: Secrets) -> None:
-    """Whatever shows a secret, on either side, is `(sensitive)` in the plan; apply sends
-    the real value (`Config.write_only`)."""
-    if not secrets.values:
+def _hide_secrets(operations: list[Operation], found: list[drift.Drift],
+                  config: Config) -> None:
+    """Whatever shows a secret, on either side, and every field that took a value from the
+    environment (`Resource.sensitive`), is `(sensitive)` in the plan: in its operations,
+    which apply runs with the real values (`Config.write_only`), and in its drift, whose
+    `live` then leaves the field out (accepting drift never records it)."""
+    secrets = config.secrets()
+    if not secrets.values and not any(r.sensitive for r in config.resources.values()):
         return
+
+    def hidden(address: str, values: Iterator[tuple[str, Any]]) -> set[str]:
+        resource = config.resources.get(address)
+        fields = set(resource.sensitive) if resource is not None else set()
+        if secrets.values:
+            fields.update(k for k, v in values if secrets.shows(v))
+        return fields
+
     for op in operations:
-        sides = [side for side in (op.before, op.after) if side]
-        hidden = {k for side in sides for k, v in side.items() if secrets.shows(v)}
-        if not hidden:
-            continue
-        # the whole field, on both sides: an old value is as secret as the new one
-        op.before, op.after = (None if side is None else
-                               {k: SENSITIVE if k in hidden else v for k, v in side.items()}
-                               for side in (op.before, op.after))
-        op.changes = [c if c.field.split(".")[0].split("[")[0] not in hidden
-                      else Change(field=c.field, before=SENSITIVE, after=SENSITIVE)
-                      for c in op.changes]
+        fields = hidden(op.address, (kv for side in (op.before, op.after) if side
+                                     for kv in side.items()))
+        if fields:  # the whole field, on both sides: an old value is as secret as the new
+            op.before, op.after = (None if side is None else
+                                   {k: SENSITIVE if k in fields else v for k, v in side.items()}
+                                   for side in (op.before, op.after))
+            op.changes = _hidden_changes(op.changes, fields)
+    for item in found:
+        fields = hidden(item.address, itertools.chain(
+            ((c.field, c.before) for c in item.changes),
+            ((c.field, c.after) for c in item.changes), (item.live or {}).items()))
+        if fields:
+            item.changes = _hidden_changes(item.changes, fields)
+            if item.live is not None:
+                item.live = {k: v for k, v in item.live.items() if k not in fields}
+
+
+def _hidden_changes(changes: list[Change], fields: set[str]) -> list[Change]:
+    """Changes of these fields (`custom.token`, `pricing[standard]` included) as
+    `(sensitive)` on both sides."""
+    return [c if c.field.split(".")[0].split("[")[0] not in fields
+            else Change(field=c.field, before=SENSITIVE, after=SENSITIVE, cause=c.cause)
+            for c in changes]
 
 
 def _check_provider_identity(state: State, provider: Provider) -> None:

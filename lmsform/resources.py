@@ -82,6 +82,8 @@ class Resource:
     secrets: Mapping[str, str] = field(default_factory=lambda: NO_SECRETS)
     lifecycle: Lifecycle = field(default_factory=Lifecycle)
     origin: tuple[str, tuple[str | int, ...]] | None = None  # (file name, path in that file)
+    # fields that took a value from the environment: secret, as write-only ones are
+    sensitive: frozenset[str] = frozenset()
     # kind.key, made once: a plan looks it up a dozen times per resource
     address: str = field(init=False)
 

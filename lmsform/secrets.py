@@ -17,7 +17,8 @@ appear would give it away (a one-letter token masks every `e`), so the rule is:
 A value taken from the environment counts in text only from `MIN_MASKED` characters: a
 shorter one (a port, a currency, a count) is too short to be a credential lmsform does not
 know as one, and withholding every message that names it would hide the errors people need.
-It is still a secret as a value: its field is `(sensitive)` in plans and absent from state.
+The field that took it is secret whatever its length: `(sensitive)` in plans, absent from
+state.
 """
 
 from __future__ import annotations
@@ -43,17 +44,20 @@ class Secrets:
     """The secret values of one config, and the test whether a value shows one.
 
     Credentials (few) are looked for inside every value; write-only values (a password per
-    user, possibly thousands) only as whole values, which costs one set lookup."""
+    user, possibly thousands) only as whole values, which costs one set lookup. A value
+    taken from the environment counts from `MIN_MASKED` characters, in text and as a whole
+    value, never inside another (a domain would hide every email): the fields that took one
+    are known by their place (`Resource.sensitive`) instead."""
 
     def __init__(self, credentials: Iterable[str], write_only: Iterable[str] = (),
                  from_env: Iterable[str] = ()) -> None:
         credentials = [v for v in credentials if v]
-        from_env = [v for v in from_env if v]
         write_only = frozenset(v for v in write_only if v)
-        self.values = frozenset((*credentials, *from_env, *write_only))
-        self._contained = [v for v in (*credentials, *from_env) if len(v) >= MIN_CONTAINED]
+        long_from_env = [v for v in from_env if len(v) >= MIN_MASKED]
+        self.values = frozenset((*credentials, *long_from_env, *write_only))
+        self._contained = [v for v in credentials if len(v) >= MIN_CONTAINED]
         # looked for in every text `redact` sees (see the module's rule for short ones)
-        self._scanned = frozenset((*credentials, *(v for v in from_env if len(v) >= MIN_MASKED)))
+        self._scanned = frozenset((*credentials, *long_from_env))
         self._write_only = write_only
 
     def redact(self, text: str, present: Iterable[Any] = (), also: Iterable[str] = ()) -> str:

@@ -601,3 +601,22 @@ def test_secrets_never_leave_through_a_failure_message(
     assert failure.operation.address == "user.ada@example.com"
     assert "ada@example.com" in failure.message and "***" in failure.message
     assert "Sup3r" not in failure.message and "Deputy-of-Secrets" not in failure.message
+
+
+def test_a_field_that_took_a_value_from_the_environment_is_the_secret_not_the_value(
+        org: Org, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The field is hidden in plans and kept out of state; the same text elsewhere (here,
+    the domain of every email) is not."""
+    monkeypatch.setenv("TEAM_NOTE", "example.com")
+    org.edit("org.yaml", "description: People managers", "description: ${env:TEAM_NOTE}")
+    plan = json.loads(org.run("plan", "--json").stdout)
+    (group,) = [op for op in plan["operations"] if op["address"] == "group.Managers"]
+    assert group["after"]["description"] == "(sensitive)"
+    (ada,) = [op for op in plan["operations"] if op["address"] == "user.ada@example.com"]
+    assert ada["after"]["email"] == "ada@example.com"
+    org.apply()
+    state = json.loads(org.state_path.read_text())["resources"]
+    assert "description" not in state["group.Managers"]["attributes"]
+    assert state["user.ada@example.com"]["attributes"]["email"] == "ada@example.com"
+    assert sql(org, "SELECT description FROM groups_") == [("example.com",)]
+    assert org.run("plan", "--detailed-exitcode").exit_code == 0

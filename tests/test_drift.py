@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from lmsform.config import load_config
 from lmsform.providers.local import LocalProvider
 from tests.conftest import Org
@@ -171,3 +173,26 @@ def test_forgetting_what_was_found_deleted_keeps_the_safety_limits(org: Org) -> 
     forced = org.run("apply", "--refresh-only", "--auto-approve", "--force")
     assert forced.exit_code == 0, forced.output
     assert sorted(a for a in state(org) if a.startswith("user.")) == ["user.ada@example.com"]
+
+
+def test_drift_never_shows_nor_records_a_secret(org: Org,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """An administrator pasted a value lmsform keeps secret (here, one the manifests take
+    from the environment) into a field lmsform manages: the drift shows `(sensitive)`, and
+    accepting it records nothing of it."""
+    monkeypatch.setenv("ENROL_KEY", "enrol-Key-Secret-42")
+    org.edit("org.yaml", "    title: Security Awareness\n",
+             "    title: Security Awareness\n    custom: {enrol_key: '${env:ENROL_KEY}'}\n")
+    org.apply()
+    lms = outside_lmsform(org)
+    try:
+        (group,) = lms.list_all("group")
+        lms.update("group", group.id, {"description": "enrol-Key-Secret-42"},
+                   {"description": "People managers"})
+    finally:
+        lms.close()
+    for args in (["--json"], ["--format", "markdown"], []):
+        shown = org.run("plan", "--refresh-only", *args).stdout
+        assert "enrol-Key" not in shown and "(sensitive)" in shown
+    assert org.run("apply", "--refresh-only", "--auto-approve").exit_code == 0
+    assert "enrol-Key" not in org.state_path.read_text()

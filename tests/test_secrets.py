@@ -40,10 +40,12 @@ def test_write_only_values_are_redacted_where_the_request_carried_them() -> None
     assert shown == 'rejected {"password": "***", "other": "other-pw-999"}'
 
 
-def test_a_short_value_from_the_environment_is_hidden_as_a_value_not_in_text() -> None:
+def test_a_value_from_the_environment_counts_in_text_from_8_characters() -> None:
     """A port or a currency from the environment would withhold every message that names
-    it: in text it counts from 8 characters; as a value it is a secret at any length."""
+    it; and as a value it would hide whatever holds it elsewhere (a domain, every email):
+    the fields that took one are known by their place instead (`Resource.sensitive`)."""
     secrets = Secrets([], [], from_env=["1", "USD", "env-Value-Secret-7"])
     assert secrets.redact("users[1]: 'USD' 1") == "users[1]: 'USD' 1"
     assert secrets.redact("got env-Value-Secret-7") == "got ***"
-    assert secrets.shows("USD") and secrets.shows({"amount": "1"})
+    assert secrets.shows("env-Value-Secret-7") and not secrets.shows("USD")
+    assert not secrets.shows("mail me at env-Value-Secret-7")
