@@ -85,15 +85,16 @@ def _error_message(exc: Exception) -> str:
 
 
 class _Redacting(logging.Filter):
-    """Every secret of the config this run loaded, redacted from what lmsform prints: log
-    lines, error messages, tracebacks (`lmsform.secrets` says how)."""
+    """Every secret of the config this run loaded, masked in what lmsform prints: log lines,
+    error messages, tracebacks (`Secrets.mask`; what came from outside was redacted where it
+    came in)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.secrets = Secrets(())
 
     def redact(self, text: str) -> str:
-        return self.secrets.redact(text)
+        return self.secrets.mask(text)
 
     def filter(self, record: logging.LogRecord) -> bool:
         text = record.getMessage()
@@ -325,6 +326,7 @@ def _problems(config_dir: Path) -> tuple[list[Problem], list[str]]:
     messages: list[str] = []
     try:
         config = load_config(config_dir, offline=True)
+        _SECRETS.secrets = config.secrets()
         problems.extend(config.warnings)
         check_capabilities(config, providers.load(config.provider.type))
     except ManifestError as exc:

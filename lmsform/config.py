@@ -115,13 +115,16 @@ class Config:
         return out
 
     def problem(self, resource: Resource, field_name: str | None, message: str) -> Problem:
-        """An error about a declared resource (or one of its fields), pointing at it."""
+        """An error about a declared resource (or one of its fields), pointing at it; a
+        message that quotes a value never shows a secret, the resource's own included (its
+        write-only and sensitive fields)."""
         name, loc = resource.origin or ("", ())
         if field_name is not None:
             loc = (*loc, field_name)
         pos = self.files[name].locate(loc) if name in self.files else Position(0, 0)
+        own = [*resource.secrets.values(), *(resource.attrs.get(f) for f in resource.sensitive)]
         return Problem(name or resource.address, pos.line, pos.column, field_path(loc),
-                       message)
+                       self.secrets().mask(message, also=own))
 
     def where(self, resource: Resource, field_name: str | None = None) -> str:
         """`file:line:column` of a resource, or of one of its fields, in the manifests."""
@@ -188,7 +191,7 @@ class _Collector:
         if not self.from_env:
             return self.problems
         secrets = Secrets((), from_env=self.from_env)
-        return [dataclasses.replace(p, message=secrets.redact(p.message))
+        return [dataclasses.replace(p, message=secrets.mask(p.message))
                 for p in self.problems]
 
 

@@ -60,14 +60,23 @@ class Secrets:
         self._scanned = frozenset((*credentials, *long_from_env))
         self._write_only = write_only
 
-    def redact(self, text: str, present: Iterable[Any] = (), also: Iterable[str] = ()) -> str:
-        """`text` as it may be shown: every credential, and every value of `also` (a token
-        fetched since), masked (or the text withheld: the module's rule), and so is every
-        write-only value among `present` (the values a request carried: looked up, not
-        searched for, so 100k passwords cost nothing)."""
-        found = {*self._scanned, *also}
+    def redact(self, text: str, present: Iterable[Any] = (), also: Iterable[Any] = ()) -> str:
+        """`text` as it may be shown: every credential, and every text in `also` (a token
+        fetched since, a resource's secret fields), masked (or the text withheld: the
+        module's rule), and so is every write-only value among `present` (the values a
+        request carried: looked up, not searched for, so 100k passwords cost nothing)."""
+        found = {*self._scanned, *_strings(also)}
         found.update(v for v in _strings(present) if v in self._write_only)
         return redact(text, found)
+
+    def mask(self, text: str, also: Iterable[Any] = ()) -> str:
+        """lmsform's own text (an error, a log line), which never quotes a credential but
+        may quote a value: every secret long enough is masked, and `also` (the values the
+        text may quote: a resource's secret fields) goes by the whole rule. A short
+        credential withholds only what comes from outside (`redact`): withheld here, it
+        would hide every error that happens to name it (`line 42`)."""
+        return redact(redact(text, [s for s in self._scanned if len(s) >= MIN_MASKED]),
+                      _strings(also))
 
     def shows(self, value: Any) -> bool:
         """Whether the value is, or holds anywhere inside it, a secret."""

@@ -380,3 +380,20 @@ def test_a_secret_written_as_text_is_a_warning_with_its_place(
     assert "pw-in-git" not in result.output and "initial-Secret-1" not in result.output
     org.edit(where, replacement, text)
     assert "written as text" not in org.run("validate").stderr
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "github"])
+def test_a_check_that_quotes_a_value_never_shows_a_secret(
+        org: Org, monkeypatch: pytest.MonkeyPatch, fmt: str) -> None:
+    """The provider's rules quote what they refuse; a value from the environment (or a
+    password) is redacted where the problem is made, whatever prints it."""
+    monkeypatch.setenv("BADGE_TOKEN", "bdg+Zq81xLmR40pW")
+    org.write("main.yaml", "provider:\n  type: ilms\n  base_url: http://127.0.0.1:9\n"
+              "  org_id: '1'\n  api_login_id: ${env:LOGIN:-a}\n"
+              "  transaction_key: ${env:KEY:-b}\n")
+    org.write("org.yaml", "users:\n  - email: ada@example.com\n    first_name: Ada\n"
+              "    last_name: Lovelace\n    custom: {custom_field_1: '${env:BADGE_TOKEN}'}\n")
+    result = org.run("validate", *([] if fmt == "text" else ["--format", fmt]))
+    assert result.exit_code == 1
+    assert "does not allow the characters" in result.output
+    assert "Zq81" not in result.output

@@ -49,3 +49,13 @@ def test_a_value_from_the_environment_counts_in_text_from_8_characters() -> None
     assert secrets.redact("got env-Value-Secret-7") == "got ***"
     assert secrets.shows("env-Value-Secret-7") and not secrets.shows("USD")
     assert not secrets.shows("mail me at env-Value-Secret-7")
+
+
+def test_lmsforms_own_text_masks_long_secrets_and_withholds_for_what_it_quotes() -> None:
+    """A short credential (a domain id `42`) would withhold every error naming line 42: in
+    lmsform's own text only what the text may quote goes by the whole rule."""
+    secrets = Secrets(["42", "long-credential-1"])
+    assert secrets.mask("org.yaml:42:3: error: x long-credential-1") == \
+        "org.yaml:42:3: error: x ***"
+    assert secrets.redact("vendor says 42") == WITHHELD
+    assert secrets.mask("refused 'pw1' here", also=["pw1"]) == WITHHELD
