@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# How much of a vendor's message an error shows, cut only once it is redacted.
+MESSAGE_CHARACTERS = 500
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 # How many times one request may renew the credentials after a 401. More than one: a token
 # renewed for this request can itself expire (or be revoked) before the request is sent
@@ -116,13 +118,13 @@ class Classifier:
             body = response.json()
         except ValueError:
             text = response.text.strip()
-            return text[:500] if text else response.reason_phrase
+            return text or response.reason_phrase
         if isinstance(body, dict):
             for key in ("Message", "message", "error", "Error", "reason", "detail"):
                 value = body.get(key)
                 if value:
                     return value if isinstance(value, str) else str(value)
-        return str(body)[:500]
+        return str(body)
 
     def payload(self, response: httpx.Response) -> Any:
         """The data of a successful answer; None for an empty body. ValueError: not JSON."""
@@ -244,10 +246,14 @@ def redirected(response: httpx.Response) -> str | None:
     if not 300 <= response.status_code < 400:
         return None
     location = response.headers.get("Location", "").strip()
-    parts = urlsplit(location)
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
+    try:
+        parts = urlsplit(location)
+        host = parts.hostname or ""
+        if parts.port is not None:
+            host = f"{host}:{parts.port}"
+    except ValueError:  # a port out of range, a bracket left open: the server's text
+        return ("redirected to a Location that is no URL; lmsform does not follow redirects "
+                "(is base_url the LMS's API, and not a login page or a proxy in front of it?)")
     where = (f"{parts.scheme}://{host}{parts.path}" if parts.scheme and host
              else parts.path or "nowhere (no Location header)")
     return (f"redirected to {where}; lmsform does not follow redirects (is base_url the "
@@ -512,7 +518,7 @@ class HttpClient:
                 method, path = response.request.method, response.request.url.path
             except RuntimeError:  # a response built by hand, never sent
                 method, path = "?", "?"
-            text = response.text.strip()[:200] or "an empty body"
+            text = response.text.strip() or "an empty body"
             raise self._error(method, path, None, f"expected JSON, got: {text}") from None
 
     def paginate(
@@ -565,8 +571,10 @@ class HttpClient:
                in_body: bool = False, request: Outgoing | None = None) -> HttpError:
         """The error for a failed call: its path and the vendor's message redacted, the
         values the request carried included (a vendor may echo its body)."""
-        return HttpError(method, self.redact(path, request), status,
-                         self.redact(message, request), in_body=in_body)
+        shown = self.redact(message, request)  # whole: a secret cut in two would show
+        if len(shown) > MESSAGE_CHARACTERS:
+            shown = shown[:MESSAGE_CHARACTERS] + " [...]"
+        return HttpError(method, self.redact(path, request), status, shown, in_body=in_body)
 
 
 def _status(response: httpx.Response | None) -> int | None:

@@ -269,6 +269,16 @@ def test_a_redirected_write_is_an_error_and_never_sent_again(server: LocalServer
     assert server.count() == 1
 
 
+def test_a_redirect_to_a_location_that_is_no_url_is_the_same_error(
+        server: LocalServer) -> None:
+    """The Location is the server's text: a port out of range must not become an internal
+    error."""
+    server.answer = lambda seen: Reply(302, headers={"Location": "https://sso.example:99999/"})
+    with pytest.raises(HttpError, match=r"^GET /users: HTTP 302: redirected to a Location "
+                                        r"that is no URL"):
+        over(server).call("GET", "/users", safe=True)
+
+
 # --- authentication hooks, redaction, logs ------------------------------------------------
 
 
@@ -490,3 +500,15 @@ def test_a_base_url_with_a_query_is_refused_without_showing_it(url: str) -> None
         check_base_url(url, allow_insecure_http=False)
     assert "query string or a fragment" in str(caught.value)
     assert "hunter2" not in str(caught.value)
+
+
+def test_a_long_message_is_cut_only_once_it_is_redacted() -> None:
+    """A vendor's message is shown up to 500 characters: a secret that straddles the cut
+    must not show the half that fits."""
+    token = "tok-" + "Q" * 36
+    http = client(lambda request: httpx.Response(400, text="x" * 476 + f"Bearer {token} " +
+                                                 "y" * 100))
+    http.secrets = Secrets([token])
+    with pytest.raises(HttpError) as caught:
+        http.request("GET", "/x", safe=True)
+    assert "QQQQ" not in str(caught.value) and str(caught.value).endswith("[...]")
