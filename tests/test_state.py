@@ -198,3 +198,20 @@ def test_the_state_never_records_a_value_that_shows_a_secret(tmp_path: Path) -> 
     assert "env-Value" not in text and "hunter22" not in text
     assert load(tmp_path / "s.json").resources["user.a"].attributes == {
         "email": "a@example.com", "first_name": "Ada"}
+
+
+def test_an_apply_after_a_cut_record_starts_its_records_on_a_line_of_their_own(
+        tmp_path: Path) -> None:
+    """A kill cut the journal's last record short; the next apply, killed too, must leave
+    a journal the run after it still reads (its first record glued to the cut one would be
+    damage in the middle)."""
+    path = tmp_path / "s.json"
+    state = load(path)
+    state.save()
+    journal = tmp_path / "s.json.journal"
+    journal.write_text('{"lineage": "' + state.lineage + '", "put": "group.A", "entr')
+    second = load(path)
+    second._journaling = True
+    second.put("group.B", entry("2"))
+    second.backend.close()
+    assert set(load(path).resources) == {"group.B"}

@@ -120,9 +120,31 @@ class FileBackend(StateBackend):
         if self._journal is None:
             with writing("the state's journal", self.journal_path):
                 self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._drop_cut_record()
                 self._journal = self.journal_path.open("a", encoding="utf-8")
         self._journal.write(json.dumps(record) + "\n")
         self._journal.flush()  # survives the process being killed from here on
+
+    def _drop_cut_record(self) -> None:
+        """A record a kill cut short ends the journal, and `replay` passed over it: gone
+        before anything is appended, or the next record, glued to it, would be damage in
+        the middle of the journal."""
+        try:
+            with self.journal_path.open("r+b") as journal:
+                end = journal.seek(0, os.SEEK_END)
+                if end == 0 or (journal.seek(end - 1), journal.read(1))[1] == b"\n":
+                    return
+                start = end
+                while start > 0:  # back to the last line break, a block at a time
+                    start = max(0, start - 65536)
+                    journal.seek(start)
+                    found = journal.read(end - start).rfind(b"\n")
+                    if found >= 0:
+                        journal.truncate(start + found + 1)
+                        return
+                journal.truncate(0)
+        except FileNotFoundError:
+            pass
 
     def sync(self) -> None:
         if self._journal is not None:
