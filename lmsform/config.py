@@ -225,8 +225,14 @@ class _Expander:
 
     def value(self, value: Any, loc: Loc) -> Any:
         if isinstance(value, dict):
-            return {self.text(k, (*loc, k), True): self.value(v, (*loc, k))
-                    for k, v in value.items()}
+            expanded: dict[Any, Any] = {}
+            for k, v in value.items():
+                key = self.text(k, (*loc, k), True)
+                if key in expanded:
+                    self.malformed((*loc, k), f"the key '{k}' reads '{key}', a key this "
+                                   "mapping holds already", True)
+                expanded[key] = self.value(v, (*loc, k))
+            return expanded
         if isinstance(value, list):
             return [self.value(v, (*loc, i)) for i, v in enumerate(value)]
         return self.text(value, loc, False)

@@ -306,6 +306,17 @@ def test_references_in_mapping_keys_are_expanded_or_refused(
     assert "b.yaml:5:7: error: users[0].custom.${oops}: malformed reference" in message
 
 
+def test_two_keys_that_read_the_same_once_expanded_are_an_error(
+    cfg: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FIELD", "cost_centre")
+    write(cfg, "b.yaml", "users:\n  - email: ada@example.com\n"
+          "    custom:\n      cost_centre: C1\n      '${env:FIELD}': C2\n")
+    (message,) = problems(cfg)
+    assert "b.yaml:5:7: error: users[0].custom.${env:FIELD}: the key '${env:FIELD}' reads " \
+        "'***', a key this mapping holds already" in message  # a value from the env: masked
+
+
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-8-sig"])
 def test_references_are_read_in_every_encoding_the_loader_accepts(
     cfg: Path, encoding: str, monkeypatch: pytest.MonkeyPatch
