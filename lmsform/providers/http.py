@@ -547,8 +547,10 @@ class HttpClient:
         found = exists()
         if found is None:
             raise self._failed(out, response, failure, False)
-        log.info("%s %s: already there, adopted after a read confirmed it (%s)", out.method,
-                 self.redact(out.path), self.redact(failure, out))
+        log.warning("%s %s: already there, adopted once a read confirmed it (%s); the next "
+                    "plan shows what it holds otherwise than the manifests, and its "
+                    "write-only fields (a password) were not sent", out.method,
+                    self.redact(out.path), self.redact(failure, out))
         return found
 
     def _backoff(self, attempt: int, response: httpx.Response | None) -> float:
