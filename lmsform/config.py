@@ -154,14 +154,19 @@ class _Collector:
         self.from_env: set[str] = set()  # values the manifests took from the environment
         # (file, place) of each reference left as text: reported as such, and not validated
         self.unexpanded: set[tuple[str, Loc]] = set()
-        self.referenced: set[tuple[str, Loc]] = set()  # (file, place) of each reference
+        # (file, place) -> the text as written, of each value that holds a reference
+        self.referenced: dict[tuple[str, Loc], str] = {}
         # (file, place) of each value that took one from the environment, and of what holds
         # it (`custom`, when `custom.token` did)
         self.from_env_at: set[tuple[str, Loc]] = set()
 
-    def literal_secret(self, name: str, loc: Loc, what: str) -> None:
-        """A warning for a secret written as text where a reference belongs."""
-        if (name, loc) not in self.referenced:
+    def literal_secret(self, name: str, loc: Loc, what: str,
+                       written: re.Pattern[str] | None = None) -> None:
+        """A warning for a secret written as text where a reference belongs: a value with no
+        reference, or (`written`: what a password looks like in it) one whose text outside
+        its references still holds one (`postgresql://u:pw@${env:HOST}/db`)."""
+        raw = self.referenced.get((name, loc))
+        if raw is None or (written is not None and written.search(ENV_RE.sub("", raw))):
             self.add(name, loc, f"{what} written as text: whoever reads the repository has "
                      "it; write ${env:NAME} and set NAME where lmsform runs (a CI secret)",
                      warn=True)
@@ -220,7 +225,8 @@ class _Expander:
     variables: _Variables | None = None
     from_env: set[str] = field(default_factory=set)
     unexpanded: set[Loc] = field(default_factory=set)  # where a reference was left as text
-    referenced: set[Loc] = field(default_factory=set)  # where a value holds a reference
+    # where a value holds a reference -> its text as written
+    referenced: dict[Loc, str] = field(default_factory=dict)
     from_env_at: set[Loc] = field(default_factory=set)  # where a value took one from the env
 
     def value(self, value: Any, loc: Loc) -> Any:
@@ -245,7 +251,7 @@ class _Expander:
     def _reference(self, match: re.Match[str], loc: Loc, at_key: bool) -> str:
         if match.group(0) == "$${":
             return "${"
-        self.referenced.add(loc)
+        self.referenced[loc] = match.string
         self.unexpanded.add(loc)  # until expanded below
         name, default = match.group("name"), match.group("default")
         if name is None:
@@ -537,7 +543,7 @@ def _expand(name: str, data: dict[str, Any], c: _Collector, offline: bool,
         expanded[late.text(key, (key,), True)] = expander.value(value, (key,))
     for expander in (early, blocks, late):
         c.unexpanded.update((name, loc) for loc in expander.unexpanded)
-        c.referenced.update((name, loc) for loc in expander.referenced)
+        c.referenced.update(((name, loc), raw) for loc, raw in expander.referenced.items())
     c.from_env_at.update((name, loc[:n]) for loc in late.from_env_at
                          for n in range(1, len(loc) + 1))
     return expanded
@@ -802,12 +808,11 @@ WRITTEN_PASSWORD = re.compile(r"^\w[\w+.-]*://[^/@:]*:[^/@]+@|(?:^|[\s?&])passwo
 
 def _warn_literal_secret(name: str, loc: Loc, value: Any, c: _Collector) -> None:
     """A credential setting, or a URL or DSN holding a password, written as text."""
-    if isinstance(value, SecretStr):
-        text = value.get_secret_value()
-        what = "a password in a URL" if WRITTEN_PASSWORD.search(text) else "a credential"
-        c.literal_secret(name, loc, what)
-    elif isinstance(value, str) and WRITTEN_PASSWORD.search(value):
-        c.literal_secret(name, loc, "a password in a URL")
+    text = value.get_secret_value() if isinstance(value, SecretStr) else value
+    if isinstance(text, str) and WRITTEN_PASSWORD.search(text):
+        c.literal_secret(name, loc, "a password in a URL", WRITTEN_PASSWORD)
+    elif isinstance(value, SecretStr):
+        c.literal_secret(name, loc, "a credential")
 
 
 _NO_LIFECYCLE = Lifecycle()

@@ -361,18 +361,21 @@ def test_a_value_from_the_environment_never_shows_in_an_error_or_a_traceback(
         assert "Confidential" not in result.output
 
 
-@pytest.mark.parametrize(("where", "text", "what"), [
+@pytest.mark.parametrize(("where", "text", "what", "replacement"), [
     ("org.yaml", "    password: ${env:ADA_PASSWORD:-initial-Secret-1}",
-     "users[0].password: a password written as text"),
-    ("main.yaml", "  path: state.json",
-     "state.dsn: a password in a URL written as text"),
+     "users[0].password: a password written as text", "    password: initial-Secret-1"),
+    ("main.yaml", "  path: state.json", "state.dsn: a password in a URL written as text",
+     "  backend: postgres\n  dsn: postgresql://lms:pw-in-git@db.example/lms\n  name: acme"),
+    ("main.yaml", "  path: state.json", "state.dsn: a password in a URL written as text",
+     "  backend: postgres\n  dsn: postgresql://lms:pw-in-git@${env:DB_HOST:-db}/lms\n"
+     "  name: acme"),
+    ("main.yaml", "  path: state.json", "state.dsn: a password in a URL written as text",
+     "  backend: postgres\n  dsn: 'host=${env:DB_HOST:-db} password=pw-in-git'\n"
+     "  name: acme"),
 ])
 def test_a_secret_written_as_text_is_a_warning_with_its_place(
-        org: Org, where: str, text: str, what: str) -> None:
-    replacement = {"org.yaml": "    password: initial-Secret-1",
-                   "main.yaml": "  backend: postgres\n"
-                                "  dsn: postgresql://lms:pw-in-git@db.example/lms\n"
-                                "  name: acme"}[where]
+        org: Org, where: str, text: str, what: str, replacement: str) -> None:
+    """A reference elsewhere in the value does not make the password a reference."""
     org.edit(where, text, replacement)
     result = org.run("validate")
     assert result.exit_code == 0, result.output
@@ -380,6 +383,9 @@ def test_a_secret_written_as_text_is_a_warning_with_its_place(
     assert "pw-in-git" not in result.output and "initial-Secret-1" not in result.output
     org.edit(where, replacement, text)
     assert "written as text" not in org.run("validate").stderr
+    if where == "main.yaml":  # the password as a reference, the rest as text: no warning
+        org.edit(where, text, replacement.replace("pw-in-git", "${env:DB_PASSWORD:-x}"))
+        assert "written as text" not in org.run("validate").stderr
 
 
 @pytest.mark.parametrize("fmt", ["text", "json", "github"])
