@@ -25,7 +25,14 @@ import click
 from lmsform import __version__, backends, engine, plugins, providers
 from lmsform.apply import ApplyResult, ProgressFn
 from lmsform.config import Config, load_config, state_block
-from lmsform.errors import LmsformError, ManifestError, PlanError, Problem, display_path
+from lmsform.errors import (
+    LmsformError,
+    ManifestError,
+    PlanError,
+    Problem,
+    display_path,
+    reason,
+)
 from lmsform.manifest import KINDS
 from lmsform.plan import Action, Operation, Plan
 from lmsform.planner import PlanOptions, check_capabilities
@@ -79,7 +86,7 @@ def _error_message(exc: Exception) -> str:
         return f"error: {exc}"
     if isinstance(exc, OSError):
         where = f" ({display_path(Path(exc.filename))})" if exc.filename else ""
-        return f"error: {exc.strerror or type(exc).__name__}{where}"
+        return f"error: {reason(exc)}{where}"
     return (f"internal error: {type(exc).__name__}: {exc} (run with --debug for the "
             "traceback)")
 
@@ -661,8 +668,8 @@ def export_command(config_dir: Path, out: Path | None, kinds: str | None, force:
     click.echo(f"Exported {counts} in {result.seconds:.1f} s to "
                f"{', '.join(str(p) for p in result.files) or 'no file'}; the state records "
                "them, so `lmsform plan` shows no changes.")
-    for reason in result.left_out:
-        click.echo(click.style(f"not exported: {inert(reason)}", fg="yellow"), err=True)
+    for why in result.left_out:
+        click.echo(click.style(f"not exported: {inert(why)}", fg="yellow"), err=True)
 
 
 # state

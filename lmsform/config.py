@@ -27,7 +27,7 @@ from ruamel.yaml.error import YAMLError
 
 from lmsform import backends, memory, providers
 from lmsform.backends import BackendSettings
-from lmsform.errors import LmsformError, ManifestError, Problem, display_path
+from lmsform.errors import LmsformError, ManifestError, Problem, display_path, reason
 from lmsform.manifest import (
     CouponSpec,
     CourseSpec,
@@ -491,7 +491,7 @@ def _read_file(path: Path, c: _Collector, offline: bool,
         yaml_file = YamlFile(path)
     except OSError as exc:
         c.problems.append(Problem(name, 0, 0, "", f"cannot read this manifest: "
-                                  f"{exc.strerror or type(exc).__name__}"))
+                                  f"{reason(exc)}"))
         return None
     c.files[name] = yaml_file
     interpolated = _may_refer(yaml_file.raw)

@@ -73,6 +73,12 @@ class StateLockedError(LmsformError):
     """Another lmsform process holds the state lock."""
 
 
+def reason(exc: OSError) -> str:
+    """What the machine said of a failed file operation, in its words (`Permission denied`);
+    what the error says, or its type, where it gives no such words."""
+    return exc.strerror or str(exc) or type(exc).__name__
+
+
 def display_path(path: Path) -> str:
     """A path as the user would type it: relative to the working directory when possible."""
     try:

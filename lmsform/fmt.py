@@ -32,7 +32,7 @@ from ruamel.yaml.error import YAMLError
 
 from lmsform.backends.file import atomic_write, writing
 from lmsform.config import _manifest_files
-from lmsform.errors import ManifestError, Problem, display_path
+from lmsform.errors import ManifestError, Problem, display_path, reason
 from lmsform.manifest import ManifestFile
 from lmsform.precommit import is_yaml, looks_like_manifest
 from lmsform.yamlfile import YamlFile, YamlSyntaxError
@@ -141,7 +141,7 @@ def format_file(path: Path, *, manifests_only: bool = False) -> Formatted | None
     except YamlSyntaxError as exc:
         raise Unformattable(exc.message, exc.position.line, exc.position.column) from None
     except OSError as exc:
-        raise Unformattable(f"cannot read this file: {exc.strerror or type(exc).__name__}"
+        raise Unformattable(f"cannot read this file: {reason(exc)}"
                             ) from None
     if data is None or (manifests_only and not _is_manifest(data)):
         return None

@@ -20,7 +20,7 @@ from lmsform import __version__
 from lmsform.backends.file import atomic_write
 from lmsform.diff import Change
 from lmsform.drift import Drift
-from lmsform.errors import LmsformError
+from lmsform.errors import LmsformError, reason
 from lmsform.manifest import KINDS
 
 FORMAT_VERSION = 1
@@ -194,7 +194,7 @@ class Plan(BaseModel):
             atomic_write(path, self.model_dump_json(indent=2) + "\n")
         except OSError as exc:
             raise LmsformError(f"cannot write the plan to {path}: "
-                               f"{exc.strerror or type(exc).__name__}") from None
+                               f"{reason(exc)}") from None
 
     @classmethod
     def load(cls, path: Path) -> Plan:

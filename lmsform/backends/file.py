@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from lmsform.backends import BackendSettings, JournalDamaged, Record, StateBackend
-from lmsform.errors import LmsformError, StateLockedError, display_path
+from lmsform.errors import LmsformError, StateLockedError, display_path, reason
 
 DEFAULT_PATH = ".lmsform/state.json"  # inside the config directory
 
@@ -67,7 +67,7 @@ def writing(what: str, path: Path) -> Iterator[None]:
         yield
     except OSError as exc:
         raise LmsformError(f"cannot write {what} {display_path(path)}: "
-                           f"{exc.strerror or type(exc).__name__}") from None
+                           f"{reason(exc)}") from None
 
 
 class FileBackend(StateBackend):
@@ -108,7 +108,7 @@ class FileBackend(StateBackend):
         except OSError as exc:
             raise LmsformError(
                 f"cannot write the state to {self.location()}: "
-                f"{exc.strerror or type(exc).__name__}; its journal is kept, so the next run "
+                f"{reason(exc)}; its journal is kept, so the next run "
                 "loses nothing once the state can be written") from None
         self.close()
         with contextlib.suppress(FileNotFoundError):
