@@ -23,6 +23,7 @@ state.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import html
 import json
@@ -131,11 +132,13 @@ def redact(text: str, secrets: Iterable[str]) -> str:
     return text
 
 
-def _spellings(secret: str) -> set[str]:
+@functools.lru_cache(maxsize=1024)
+def _spellings(secret: str) -> frozenset[str]:
     """How a value may appear in a message that echoes a request: as written, escaped in
     JSON, URL- and form-encoded, HTML-escaped."""
-    return {secret, json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1],
-            quote(secret, safe=""), quote_plus(secret), html.escape(secret)}
+    return frozenset({secret, json.dumps(secret)[1:-1],
+                      json.dumps(secret, ensure_ascii=False)[1:-1], quote(secret, safe=""),
+                      quote_plus(secret), html.escape(secret)})
 
 
 def _strings(values: Iterable[Any]) -> Iterator[str]:
