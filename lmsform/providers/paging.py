@@ -23,7 +23,11 @@ that changed between pages, or an end that contradicts the total means the listi
 change of the total counts, a growing one too: rows created at the end can hide one deleted
 before the current page. The listing is then read again from the start, up to
 `LISTING_ATTEMPTS` times; a listing that never holds still is an error naming the call and what
-was wrong, never a partial listing.
+was wrong, never a partial listing. What this cannot see: without a count of items, a row
+deleted between two pages moves the next onto the page read already, and nothing repeats; a
+delete and a create between the same pages keep the total. The planner's safety limits and
+the adoption of what "already exists" are what then keep a skipped row from being doubled
+(docs/http.md).
 """
 
 from __future__ import annotations
