@@ -458,8 +458,8 @@ class LearnworldsProvider(HttpProvider):
                                   json={"tags": sorted(tags), "action": action})
 
     def _set_active(self, user: str, active: bool) -> None:
-        verb = "unsuspend" if active else "suspend"
-        self.http.request("PUT", f"/v2/users/{segment(user)}/{verb}", safe=True)
+        path = f"/v2/users/{segment(user)}/" + ("unsuspend" if active else "suspend")
+        self.http.request("PUT", path, safe=True)
 
     def _set_role(self, user: str, role: str) -> None:
         school_role = self._school_role(role)
