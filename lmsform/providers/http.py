@@ -419,6 +419,15 @@ class HttpClient:
                 authenticate: bool = ...,
                 exists: Callable[[], T | None] | None = ...) -> httpx.Response | T: ...
 
+    @overload
+    def request(self, method: str, path: str, *, safe: bool,
+                params: Mapping[str, Any] | None = ..., json: Any = ...,
+                form: Mapping[str, Any] | None = ..., headers: Mapping[str, str] | None = ...,
+                landed: Callable[[], T | None] | None = ...,
+                already_done: Callable[[httpx.Response], bool] | None = ...,
+                authenticate: bool = ...,
+                exists: Callable[[], T | None]) -> httpx.Response | T: ...
+
     def request(
         self,
         method: str,
@@ -502,7 +511,7 @@ class HttpClient:
         envelope."""
         send = {"safe": safe, "params": params, "json": json, "form": form, "headers": headers,
                 "already_done": already_done}
-        if landed is None:
+        if landed is None and exists is None:
             return self.payload(self.request(method, path, **send))
         answer = self.request(method, path, landed=landed, exists=exists, **send)
         return self.payload(answer) if isinstance(answer, httpx.Response) else answer

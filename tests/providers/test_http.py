@@ -512,3 +512,14 @@ def test_a_long_message_is_cut_only_once_it_is_redacted() -> None:
     with pytest.raises(HttpError) as caught:
         http.request("GET", "/x", safe=True)
     assert "QQQQ" not in str(caught.value) and str(caught.value).endswith("[...]")
+
+
+def test_call_adopts_what_already_exists_without_a_landed_check(server: LocalServer) -> None:
+    """`exists` alone is enough: a create answered 409 is adopted once the read finds it."""
+    server.answer = lambda seen: Reply(409, {"message": "email already taken"})
+    http = over(server)
+    assert http.call("POST", "/users", safe=False, json={"email": "a@example.com"},
+                     exists=lambda: "42") == "42"
+    with pytest.raises(HttpError, match="HTTP 409: email already taken"):
+        http.call("POST", "/users", safe=False, json={"email": "a@example.com"},
+                  exists=lambda: None)
