@@ -24,6 +24,7 @@ from lmsform.simulators.base import Faults, Request
 from lmsform.simulators.braincert import BraincertSimulator
 from tests.conftest import ConfigDir, assert_export_round_trips, copy_example
 from tests.providers.hostile import add_hostile
+from tests.providers.listed import emails_listed
 
 EXAMPLE = Path(__file__).parent.parent.parent / "examples" / "braincert"
 HEADERS = {"Authorization": "sim-key", "x-domain-id": "sim-domain"}
@@ -323,11 +324,7 @@ def test_users_created_and_deleted_between_pages_are_neither_skipped_nor_repeate
                 school.call("POST", "/users/create", email=f"meanwhile{i}@example.com")
 
     school.sim.before_request = another_client
-    provider = provider_of(school)
-    try:
-        listed = Counter(user.attrs["email"] for user in provider.list_all("user"))
-    finally:
-        provider.close()
+    listed = emails_listed(provider_of(school))
     assert changed and set(listed.values()) == {1}
     kept = {email for id, email in before.items() if id != doomed}
     assert kept <= set(listed) <= kept | {f"meanwhile{i}@example.com" for i in range(3)}

@@ -20,6 +20,7 @@ from lmsform.simulators.base import Faults, Request
 from lmsform.simulators.ilms import IlmsSimulator
 from tests.conftest import ConfigDir, assert_export_round_trips
 from tests.providers.hostile import add_hostile
+from tests.providers.listed import emails_listed
 
 KEY = "sim-key-0f9e8d7c"
 ORG = """\
@@ -426,11 +427,7 @@ def test_users_created_and_deleted_between_pages_are_neither_skipped_nor_repeate
                 api.delete(f"/organizations/99999/users/{doomed}")
 
     ilms.sim.before_request = another_client
-    provider = provider_of(ilms)
-    try:
-        listed = Counter(user.attrs["email"] for user in provider.list_all("user"))
-    finally:
-        provider.close()
+    listed = emails_listed(provider_of(ilms))
     assert changed and set(listed.values()) == {1}
     kept = {email for id, email in before.items() if id != doomed} | {
         "ada@example.com", "bob@example.com", "carol@example.com", "dan@example.com"}

@@ -29,6 +29,7 @@ from lmsform.simulators.base import Faults, Request
 from lmsform.simulators.learnworlds import LearnworldsSimulator
 from tests.conftest import ConfigDir, assert_export_round_trips, copy_example
 from tests.providers.hostile import add_hostile
+from tests.providers.listed import emails_listed
 
 EXAMPLE = Path(__file__).parent.parent.parent / "examples" / "learnworlds"
 DEFAULT_URL = "${env:LEARNWORLDS_BASE_URL:-http://127.0.0.1:8083/admin/api}"
@@ -461,11 +462,7 @@ def test_users_created_between_pages_are_neither_skipped_nor_repeated(school: Sc
                                                       "username": "Meanwhile"})
 
     school.sim.before_request = another_client
-    provider = _provider(school.api)
-    try:
-        listed = Counter(user.attrs["email"] for user in provider.list_all("user"))
-    finally:
-        provider.close()
+    listed = emails_listed(_provider(school.api))
     assert changed and set(listed.values()) == {1}
     old = {f"u{n}@example.com" for n in range(250)}
     assert old <= set(listed) <= old | {f"meanwhile{n}@example.com" for n in range(3)}
