@@ -333,36 +333,48 @@ def _hide_secrets(operations: list[Operation], found: list[drift.Drift],
     if not secrets.values and not any(r.sensitive for r in config.resources.values()):
         return
 
-    def hidden(address: str, values: Iterator[tuple[str, Any]]) -> set[str]:
-        resource = config.resources.get(address)
+    def hidden(address: str | None, values: Iterator[tuple[str, Any]]) -> set[str]:
+        """The fields secret by their place (`address`'s sensitive ones) or their value."""
+        resource = config.resources.get(address) if address else None
         fields = set(resource.sensitive) if resource is not None else set()
         if secrets.values:
             fields.update(k for k, v in values if secrets.shows(v))
         return fields
 
     for op in operations:
-        fields = hidden(op.address, (kv for side in (op.before, op.after) if side
-                                     for kv in side.items()))
-        if fields:  # the whole field, on both sides: an old value is as secret as the new
-            op.before, op.after = (None if side is None else
-                                   {k: SENSITIVE if k in fields else v for k, v in side.items()}
-                                   for side in (op.before, op.after))
-            op.changes = _hidden_changes(op.changes, fields)
+        # a secret new value hides the old one too (it may tell what changed); an old secret
+        # alone hides only itself: the new value is what apply sends, and must stay real
+        after = hidden(op.address, iter((op.after or {}).items()))
+        before = after | (hidden(None, iter(op.before.items())) if op.before else set())
+        if before:
+            op.before = _masked(op.before, before)
+            op.after = _masked(op.after, after)
+            op.changes = _hidden_changes(op.changes, before, after)
     for item in found:
         fields = hidden(item.address, itertools.chain(
             ((c.field, c.before) for c in item.changes),
             ((c.field, c.after) for c in item.changes), (item.live or {}).items()))
         if fields:
-            item.changes = _hidden_changes(item.changes, fields)
+            item.changes = _hidden_changes(item.changes, fields, fields)
             if item.live is not None:
                 item.live = {k: v for k, v in item.live.items() if k not in fields}
 
 
-def _hidden_changes(changes: list[Change], fields: set[str]) -> list[Change]:
-    """Changes of these fields (`custom.token`, `pricing[standard]` included) as
-    `(sensitive)` on both sides."""
-    return [c if c.field.split(".")[0].split("[")[0] not in fields
-            else Change(field=c.field, before=SENSITIVE, after=SENSITIVE, cause=c.cause)
+def _masked(side: dict[str, Any] | None, fields: set[str]) -> dict[str, Any] | None:
+    return None if side is None else {k: SENSITIVE if k in fields else v
+                                      for k, v in side.items()}
+
+
+def _hidden_changes(changes: list[Change], before: set[str], after: set[str]
+                    ) -> list[Change]:
+    """Changes with the fields `before` and `after` name (`custom.token`,
+    `pricing[standard]` included) `(sensitive)` on that side."""
+    def field(change: Change) -> str:
+        return change.field.split(".")[0].split("[")[0]
+
+    return [c if field(c) not in before and field(c) not in after
+            else Change(field=c.field, before=SENSITIVE if field(c) in before else c.before,
+                        after=SENSITIVE if field(c) in after else c.after, cause=c.cause)
             for c in changes]
 
 

@@ -620,3 +620,18 @@ def test_a_field_that_took_a_value_from_the_environment_is_the_secret_not_the_va
     assert state["user.ada@example.com"]["attributes"]["email"] == "ada@example.com"
     assert sql(org, "SELECT description FROM groups_") == [("example.com",)]
     assert org.run("plan", "--detailed-exitcode").exit_code == 0
+
+
+def test_a_secret_the_lms_holds_is_hidden_and_replaced_by_the_manifests_value(
+        org: Org, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Someone pasted a password into a field lmsform manages: the plan hides the old value
+    only, and apply writes the manifest's value (it once wrote the marker `(sensitive)`)."""
+    monkeypatch.setenv("ADA_PASSWORD", "Sw0rdfish-Secret")
+    org.apply()
+    sql(org, "UPDATE groups_ SET description = 'Sw0rdfish-Secret'")
+    plan = json.loads(org.run("plan", "--json").stdout)
+    (op,) = plan["operations"]
+    assert (op["changes"][0]["before"], op["changes"][0]["after"]) == (
+        "(sensitive)", "People managers")
+    org.apply()
+    assert sql(org, "SELECT description FROM groups_") == [("People managers",)]
