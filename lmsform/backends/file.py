@@ -131,17 +131,15 @@ class FileBackend(StateBackend):
         the middle of the journal."""
         try:
             with self.journal_path.open("r+b") as journal:
-                end = journal.seek(0, os.SEEK_END)
-                if end == 0 or (journal.seek(end - 1), journal.read(1))[1] == b"\n":
-                    return
-                start = end
-                while start > 0:  # back to the last line break, a block at a time
-                    start = max(0, start - 65536)
+                block_end = journal.seek(0, os.SEEK_END)
+                while block_end > 0:  # back to the last line break, a block at a time
+                    start = max(0, block_end - 65536)
                     journal.seek(start)
-                    found = journal.read(end - start).rfind(b"\n")
+                    found = journal.read(block_end - start).rfind(b"\n")
                     if found >= 0:
-                        journal.truncate(start + found + 1)
+                        journal.truncate(start + found + 1)  # nothing, when it ends a line
                         return
+                    block_end = start
                 journal.truncate(0)
         except FileNotFoundError:
             pass
