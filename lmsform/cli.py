@@ -21,9 +21,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import click
+from click.core import ParameterSource
 
 from lmsform import __version__, backends, engine, plugins, providers
 from lmsform.apply import ApplyResult, ProgressFn
+from lmsform.checkout import config_dir_of, same_config
 from lmsform.config import Config, load_config, state_block
 from lmsform.errors import (
     LmsformError,
@@ -114,9 +116,15 @@ class _Redacting(logging.Filter):
 _SECRETS = _Redacting()
 
 
+def _config_dir_before_command() -> Path:
+    """`lmsform -C DIR plan` as `lmsform plan -C DIR`, as git and make take it."""
+    return Path(click.get_current_context().meta.get("lmsform.config_dir", "."))
+
+
 config_dir_option = click.option(
-    "-C", "config_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("."),
-    show_default=True, help="Directory holding the manifests (*.yaml, *.yml).",
+    "-C", "config_dir", type=click.Path(path_type=Path, file_okay=False),
+    default=_config_dir_before_command,
+    help="Directory holding the manifests (*.yaml, *.yml); the working directory by default.",
 )
 parallelism_option = click.option(
     "--parallelism", type=click.IntRange(1, 256), default=8, show_default=True,
@@ -195,8 +203,17 @@ def _global_options() -> list[click.Option]:
     ]
 
 
+def _remember_config_dir(ctx: click.Context, param: click.Parameter, value: Path | None
+                         ) -> None:
+    if value is not None:
+        ctx.meta["lmsform.config_dir"] = value
+
+
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="lmsform")
+@click.option("-C", "config_dir", type=click.Path(path_type=Path, file_okay=False),
+              expose_value=False, callback=_remember_config_dir, metavar="DIR",
+              help="Directory holding the manifests, for any command (also after its name).")
 @click.pass_context
 def cli(ctx: click.Context) -> None:
     """Declarative configuration for learning management systems."""
@@ -446,8 +463,8 @@ def apply(plan_file: Path | None, config_dir: Path, target: tuple[str, ...],
     if saved is not None and (target or exclude):
         raise LmsformError("--target and --exclude choose what to plan; a saved plan keeps "
                            "the selection it was made with")
-    if saved is not None and saved.config_dir and config_dir == Path("."):
-        config_dir = Path(saved.config_dir)
+    if saved is not None and plan_file is not None:
+        config_dir = _saved_plans_config(saved, plan_file, config_dir)
     if saved is not None and drop_unsupported:
         raise click.UsageError("a saved plan keeps the --drop-unsupported it was made with")
     config = _load(config_dir)
@@ -464,6 +481,24 @@ def apply(plan_file: Path | None, config_dir: Path, target: tuple[str, ...],
                           lock_timeout=lock_timeout)
     if result is not None:
         _report(result)
+
+
+def _saved_plans_config(saved: Plan, plan_file: Path, config_dir: Path) -> Path:
+    """The config directory to apply a saved plan in: the one it records, found in this
+    checkout; `-C DIR` is honoured when it names that same config, refused otherwise."""
+    context = click.get_current_context()
+    given = context.get_parameter_source("config_dir") is ParameterSource.COMMANDLINE or \
+        "lmsform.config_dir" in context.meta
+    if not saved.config_dir:
+        return config_dir
+    if not given:
+        return config_dir_of(saved.config_dir, plan_file)
+    if not same_config(config_dir, saved.config_dir):
+        raise LmsformError(
+            f"{display_path(plan_file)} was planned for the config directory "
+            f"{saved.config_dir!r}, not {display_path(config_dir)!r}; nothing was applied. "
+            "Leave out -C to apply it where it was planned, or plan again")
+    return config_dir
 
 
 def _refresh(config_dir: Path, options: PlanOptions, auto_approve: bool, force: bool,

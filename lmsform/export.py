@@ -513,7 +513,7 @@ def _same_lms(state: State, provider: Provider) -> None:
     """A state belongs to one LMS: exporting another one into it is refused."""
     recorded = state.data.provider
     if recorded is not None and state.resources and \
-            (recorded.type, recorded.instance) != (provider.type_name, provider.identity()):
+            (recorded.type != provider.type_name or not provider.is_instance(recorded.instance)):
         raise LmsformError(
             f"the state at {state.backend.location()} belongs to {recorded.type} "
             f"'{recorded.instance}', not to {provider.identity()}; refusing to mix them: "

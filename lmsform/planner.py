@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lmsform import drift
+from lmsform.checkout import recorded_location
 from lmsform.config import Config
 from lmsform.diff import Change, changed_fields, diff
 from lmsform.errors import LmsformError, PlanError, Problem, ProviderError
@@ -293,7 +294,7 @@ def make_plan(config: Config, state: State, provider: Provider,
         unmanaged_resources={k: sorted(v) for k, v in planner.unmanaged_addresses.items()},
         state=StateRef(lineage=state.version[0], serial=state.version[1]),
         provider={"type": provider.type_name, "instance": provider.identity()},
-        config_dir=str(config.directory.absolute()),
+        config_dir=recorded_location(config.directory),
         known_ids=_known_ids(operations, planner.ids, planner.names),
         targets=options.targets,
         excludes=options.excludes,
@@ -382,7 +383,7 @@ def _check_provider_identity(state: State, provider: Provider) -> None:
     recorded = state.data.provider
     if recorded is None or not state.resources:
         return
-    if (recorded.type, recorded.instance) != (provider.type_name, provider.identity()):
+    if recorded.type != provider.type_name or not provider.is_instance(recorded.instance):
         raise LmsformError(
             f"the state at {state.backend.location()} belongs to {recorded.type} "
             f"'{recorded.instance}', but the manifests point at {provider.type_name} "

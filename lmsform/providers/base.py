@@ -108,6 +108,10 @@ class Provider(ABC):
     def identity(self) -> str:
         """Which LMS this is (a file, a base URL and tenant): recorded in state, never a secret."""
 
+    def is_instance(self, instance: str) -> bool:
+        """Whether an identity recorded earlier (in a state, a plan) names this LMS."""
+        return instance == self.identity()
+
     @abstractmethod
     def list_all(self, kind: str) -> list[LiveResource]:
         """Every live resource of a listable kind, reading all pages. Each call returns new

@@ -20,7 +20,7 @@ import sys
 import threading
 from collections import defaultdict
 from collections.abc import Iterator
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any, ClassVar, Literal
 from urllib.parse import quote
 
@@ -163,7 +163,13 @@ class LocalProvider(Provider):
         self._read_only = False
 
     def identity(self) -> str:
-        return f"local:{self.path.resolve()}"
+        """The LMS file as the settings name it, relative to the config directory: a
+        checkout at another path (a CI runner, a re-clone) is the same LMS."""
+        return f"local:{PurePath(self.settings.path).as_posix()}"
+
+    def is_instance(self, instance: str) -> bool:
+        # states written before identities were relative record the file's absolute path
+        return super().is_instance(instance) or instance == f"local:{self.path.resolve()}"
 
     @property
     def db(self) -> sqlite3.Connection:
