@@ -26,7 +26,7 @@ from click.core import ParameterSource
 from lmsform import __version__, backends, engine, plugins, providers
 from lmsform.apply import ApplyResult, ProgressFn
 from lmsform.checkout import config_dir_of, same_config
-from lmsform.config import Config, load_config, state_block
+from lmsform.config import Config, load_config, state_block, variable_file
 from lmsform.errors import (
     LmsformError,
     ManifestError,
@@ -38,7 +38,13 @@ from lmsform.errors import (
 from lmsform.manifest import KINDS
 from lmsform.plan import Action, Operation, Plan
 from lmsform.planner import PlanOptions, check_capabilities
-from lmsform.render import RENDERERS, inert, render_markdown, render_text
+from lmsform.render import (
+    RENDERERS,
+    inert,
+    render_markdown,
+    render_summary,
+    render_text,
+)
 from lmsform.resources import split_address
 from lmsform.secrets import Secrets
 from lmsform.state import State
@@ -122,10 +128,45 @@ def _config_dir_before_command() -> Path:
 
 
 config_dir_option = click.option(
-    "-C", "config_dir", type=click.Path(path_type=Path, file_okay=False),
+    "-C", "config_dir", type=click.Path(path_type=Path),
     default=_config_dir_before_command,
     help="Directory holding the manifests (*.yaml, *.yml); the working directory by default.",
 )
+def _remember_variables(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    if value:
+        ctx.meta.setdefault("lmsform.variables", {})[param.name] = value
+
+
+def variables_options(func: Any) -> Any:
+    """`--var NAME=VALUE` and `--var-file FILE`: values for `vars:` for one run."""
+    func = click.option(
+        "--var", "var", multiple=True, metavar="NAME=VALUE", expose_value=False,
+        callback=_remember_variables,
+        help="A value for a variable of the config's vars: block, for this run (repeatable)."
+    )(func)
+    return click.option(
+        "--var-file", "var_file", type=click.Path(path_type=Path, dir_okay=False),
+        multiple=True, expose_value=False, callback=_remember_variables,
+        help="A YAML mapping of vars: values for this run; --var wins over it.")(func)
+
+
+def _variables() -> dict[str, str]:
+    """What --var-file and --var give, the files first, in the order given."""
+    given = click.get_current_context().meta.get("lmsform.variables", {})
+    values: dict[str, str] = {}
+    for path in given.get("var_file", ()):
+        values.update(variable_file(path))
+    for item in given.get("var", ()):
+        name, equals, value = item.partition("=")
+        if not equals or not name.strip():
+            raise click.UsageError(f"--var takes NAME=VALUE, not {item!r}")
+        values[name.strip()] = value
+    return values
+
+
+summary_option = click.option(
+    "--summary", is_flag=True,
+    help="Counts per kind and action instead of every operation, for long plans.")
 parallelism_option = click.option(
     "--parallelism", type=click.IntRange(1, 256), default=8, show_default=True,
     help="How many independent operations (and listings) run at once.",
@@ -211,7 +252,7 @@ def _remember_config_dir(ctx: click.Context, param: click.Parameter, value: Path
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="lmsform")
-@click.option("-C", "config_dir", type=click.Path(path_type=Path, file_okay=False),
+@click.option("-C", "config_dir", type=click.Path(path_type=Path),
               expose_value=False, callback=_remember_config_dir, metavar="DIR",
               help="Directory holding the manifests, for any command (also after its name).")
 @click.pass_context
@@ -267,11 +308,35 @@ def main() -> None:
 
 
 def _load(config_dir: Path, *, offline: bool = False) -> Config:
-    config = load_config(config_dir, offline=offline)
-    _SECRETS.secrets = config.secrets()
+    config = _load_quietly(config_dir, offline=offline)
     for warning in config.warnings:
         click.echo(str(warning), err=True)
     return config
+
+
+def _load_quietly(config_dir: Path, *, offline: bool = False) -> Config:
+    """The config, its warnings not yet said; its secrets masked in whatever is said next."""
+    try:
+        config = load_config(config_dir, offline=offline, variables=_variables())
+    except ManifestError as exc:
+        raise _with_capability_problems(exc) from None
+    _SECRETS.secrets = config.secrets()
+    return config
+
+
+def _with_capability_problems(error: ManifestError) -> ManifestError:
+    """Manifest errors, and what the provider cannot do of what the rest of the manifests
+    ask: one run reports both, so that fixing one never reveals the other."""
+    partial = error.partial
+    if not isinstance(partial, Config):
+        return error
+    try:
+        check_capabilities(partial, providers.load(partial.provider.type))
+    except PlanError as exc:
+        return ManifestError([*error.problems, *exc.problems])
+    except LmsformError:
+        pass
+    return error
 
 
 # validate
@@ -280,6 +345,7 @@ def _load(config_dir: Path, *, offline: bool = False) -> Config:
 @cli.command()
 @click.argument("files", nargs=-1, type=click.Path(path_type=Path))
 @config_dir_option
+@variables_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "github"]), default="text",
               show_default=True, help="json: a list of problems; github: workflow annotations "
               "on the manifests' lines.")
@@ -349,8 +415,7 @@ def _problems(config_dir: Path) -> tuple[list[Problem], list[str]]:
     problems: list[Problem] = []
     messages: list[str] = []
     try:
-        config = load_config(config_dir, offline=True)
-        _SECRETS.secrets = config.secrets()
+        config = _load_quietly(config_dir, offline=True)
         problems.extend(config.warnings)
         check_capabilities(config, providers.load(config.provider.type))
     except ManifestError as exc:
@@ -394,6 +459,7 @@ def _gh(text: str, *, data: bool = False) -> str:
 
 @cli.command()
 @config_dir_option
+@variables_options
 @_selection_options
 @parallelism_option
 @click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
@@ -410,27 +476,56 @@ def _gh(text: str, *, data: bool = False) -> str:
 @click.option("--show-unmanaged", is_flag=True,
               help="List the resources in neither the manifests nor the state by address.")
 @drop_unsupported_option
+@summary_option
 def plan(config_dir: Path, target: tuple[str, ...], exclude: tuple[str, ...],
          max_deletes: int | None, parallelism: int, as_json: bool, fmt: str | None,
          out: Path | None, detailed_exitcode: bool, refresh_only: bool,
-         show_unmanaged: bool, drop_unsupported: bool) -> None:
+         show_unmanaged: bool, drop_unsupported: bool, summary: bool) -> None:
     """Show what apply would change in the LMS (or, --refresh-only, what drifted)."""
-    if as_json and fmt not in (None, "json"):
-        raise click.UsageError(f"--json and --format {fmt} ask for two formats; give one")
-    fmt = "json" if as_json else fmt or "text"
+    fmt = _format(as_json, fmt, summary)
     config = _load(config_dir)
     options = PlanOptions(list(target), list(exclude), max_deletes, parallelism,
                           refresh_only=refresh_only, show_unmanaged=show_unmanaged,
                           drop_unsupported=drop_unsupported)
     the_plan = engine.plan(config, options)
-    output = (render_markdown(the_plan, str(out) if out else None) if fmt == "markdown"
-              else RENDERERS[fmt](the_plan))
-    click.echo(output, nl=not output.endswith("\n"))
+    _show(the_plan, fmt, summary, str(out) if out else None)
     if out is not None:
         the_plan.save(out)
         click.echo(f"Saved the plan to {out}; apply it with `lmsform apply {out}`.", err=True)
     if detailed_exitcode and the_plan.has_changes:
         sys.exit(2)
+
+
+def _format(as_json: bool, fmt: str | None, summary: bool) -> str:
+    if as_json and fmt not in (None, "json"):
+        raise click.UsageError(f"--json and --format {fmt} ask for two formats; give one")
+    fmt = "json" if as_json else fmt or "text"
+    if summary and fmt == "json":
+        raise click.UsageError("--summary shortens the text plan; the JSON plan has its "
+                               "counts in `summary`")
+    return fmt
+
+
+def _show(the_plan: Plan, fmt: str, summary: bool, saved_as: str | None) -> None:
+    if summary:
+        output = render_summary(the_plan)
+    elif fmt == "markdown":
+        output = render_markdown(the_plan, saved_as)
+    else:
+        output = RENDERERS[fmt](the_plan)
+    click.echo(output, nl=not output.endswith("\n"))
+
+
+@cli.command("show")
+@click.argument("plan_file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]),
+              help="How to print the plan.  [default: text]")
+@summary_option
+def show_command(plan_file: Path, as_json: bool, fmt: str | None, summary: bool) -> None:
+    """Print a saved plan (`plan --out FILE`), without contacting the LMS."""
+    fmt = _format(as_json, fmt, summary)
+    _show(Plan.load(plan_file), fmt, summary, str(plan_file))
 
 
 # apply
@@ -439,6 +534,7 @@ def plan(config_dir: Path, target: tuple[str, ...], exclude: tuple[str, ...],
 @cli.command()
 @click.argument("plan_file", required=False, type=click.Path(path_type=Path, dir_okay=False))
 @config_dir_option
+@variables_options
 @_selection_options
 @parallelism_option
 @click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation.")
@@ -676,6 +772,7 @@ def completion_command(ctx: click.Context, shell: str) -> None:
 
 @cli.command("export")
 @config_dir_option
+@variables_options
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False),
               help="Write the manifests here, with a copy of the provider block and a state "
                    "of its own.  [default: the config directory]")
@@ -717,6 +814,7 @@ def state() -> None:
 
 @state.command("list")
 @config_dir_option
+@variables_options
 def state_list(config_dir: Path) -> None:
     """Every managed address, with its LMS id."""
     with engine.open_state(_load(config_dir, offline=True)) as the_state:
@@ -741,6 +839,7 @@ def _matching(the_state: State, patterns: tuple[str, ...]) -> list[str]:
 @state.command("show")
 @click.argument("patterns", nargs=-1, required=True, metavar="ADDRESS...")
 @config_dir_option
+@variables_options
 def state_show(patterns: tuple[str, ...], config_dir: Path) -> None:
     """Managed resources as recorded (addresses or glob patterns)."""
     with engine.open_state(_load(config_dir, offline=True)) as the_state:
@@ -752,6 +851,7 @@ def state_show(patterns: tuple[str, ...], config_dir: Path) -> None:
 @state.command("rm")
 @click.argument("patterns", nargs=-1, required=True, metavar="ADDRESS...")
 @config_dir_option
+@variables_options
 @click.option("--auto-approve", is_flag=True, help="Remove several without asking.")
 @lock_timeout_option
 def state_rm(patterns: tuple[str, ...], config_dir: Path, auto_approve: bool,
@@ -774,6 +874,7 @@ def state_rm(patterns: tuple[str, ...], config_dir: Path, auto_approve: bool,
 @click.argument("old")
 @click.argument("new")
 @config_dir_option
+@variables_options
 @lock_timeout_option
 def state_mv(old: str, new: str, config_dir: Path, lock_timeout: float) -> None:
     """Give a managed resource a new address (a rename in the manifests)."""
@@ -799,6 +900,7 @@ def state_mv(old: str, new: str, config_dir: Path, lock_timeout: float) -> None:
 
 @state.command("migrate")
 @config_dir_option
+@variables_options
 @click.option("--to", "target", required=True, metavar="STATE_BLOCK",
               help="The state block to move to, as YAML: '{backend: postgres, dsn: "
                    "${env:LMSFORM_STATE_DSN}, name: acme}' or '{backend: file, path: s.json}'.")
@@ -817,6 +919,7 @@ def state_migrate(config_dir: Path, target: str, force: bool, lock_timeout: floa
 
 @state.command("unlock")
 @config_dir_option
+@variables_options
 @click.option("--force", is_flag=True, required=True,
               help="Required: confirms no lmsform is running against this state.")
 def state_unlock(config_dir: Path, force: bool) -> None:

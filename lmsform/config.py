@@ -13,9 +13,10 @@ import logging
 import os
 import re
 import time
+import typing
 import unicodedata
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,6 @@ from lmsform.manifest import (
     RegionSpec,
     SettingsSpec,
     StateSpec,
-    Strict,
     UserSpec,
 )
 from lmsform.providers.base import ProviderSettings
@@ -351,6 +351,18 @@ def _has_top_level(path: Path, names: Iterable[str]) -> bool:
     return any(re.search(rb"\n" + name.encode() + rb"\s*:", raw) for name in names)
 
 
+def config_manifests(directory: Path) -> list[Path]:
+    """The manifests of a config directory; a plain error where it is none."""
+    if not directory.is_dir():
+        what = "is not a directory" if directory.exists() else "does not exist"
+        raise LmsformError(f"the config directory {display_path(directory)} {what}")
+    paths = _manifest_files(directory)
+    if not paths:
+        raise LmsformError(f"the config directory {display_path(directory)} holds no "
+                           "manifests (*.yaml, *.yml)")
+    return paths
+
+
 def _manifest_files(directory: Path) -> list[Path]:
     """Every *.yaml and *.yml file, whatever the case of its extension."""
     return sorted(
@@ -398,6 +410,35 @@ def _environment(paths: list[Path]) -> tuple[list[tuple[str, int, str]], _Variab
     return includes, variables
 
 
+def _overridden(variables: _Variables, overrides: Mapping[str, str]) -> _Variables:
+    """This directory's variables with the command line's values in place of theirs."""
+    declared = variables.values.keys() | variables.broken
+    for name, value in overrides.items():
+        if name not in declared:
+            raise LmsformError(f"--var {name}: the vars: block of this config declares no "
+                               f"variable {name}{did_you_mean(name, declared)}")
+        variables.values[name] = value
+        variables.broken.discard(name)
+        variables.from_env.discard(name)
+    return variables
+
+
+def variable_file(path: Path) -> dict[str, str]:
+    """A `--var-file`: a YAML mapping of variable names to text, numbers or booleans."""
+    try:
+        data = YamlFile(path).load()
+    except OSError as exc:
+        raise LmsformError(f"--var-file {display_path(path)}: {reason(exc)}") from None
+    except YamlSyntaxError as exc:
+        raise LmsformError(f"--var-file {display_path(path)}:{exc.position.line}:"
+                           f"{exc.position.column}: {exc.message}") from None
+    if not isinstance(data, dict) or not all(isinstance(v, str | int | float | bool)
+                                             for v in data.values()):
+        raise LmsformError(f"--var-file {display_path(path)}: a YAML mapping of variable "
+                           "names to text, numbers or booleans")
+    return {str(name): _text(value) for name, value in data.items()}
+
+
 def _text(value: str | int | float | bool) -> str:
     return ("true" if value else "false") if isinstance(value, bool) else str(value)
 
@@ -436,31 +477,28 @@ def _folded(address: str) -> str:
     return unicodedata.normalize("NFC", address).casefold()
 
 
-def load_config(directory: Path, *, offline: bool = False,
-                blocks_only: bool = False) -> Config:
+def load_config(directory: Path, *, offline: bool = False, blocks_only: bool = False,
+                variables: Mapping[str, str] | None = None) -> Config:
     """Read, validate and merge the manifests of `directory`.
 
-    With offline=True (`lmsform validate`), unset environment variables are warnings, so
+    `variables` override the values of `vars:` for this run (`--var`, `--var-file`): each
+    must be declared there. With offline=True (`lmsform validate`), unset environment
+    variables are warnings, so
     manifests can be checked where no secrets exist (pre-commit, forks). With
     blocks_only=True (`export --provider-only`), only the files holding the provider, state
     or settings block are read, and no resources: the others may be unfinished.
     """
     started = time.monotonic()
     collector = _Collector()
-    if not directory.is_dir():
-        raise ManifestError([Problem(display_path(directory), 0, 0, "", "no such directory")])
-    paths = _manifest_files(directory)
+    paths = config_manifests(directory)
     if blocks_only:
         paths = [p for p in paths if _has_top_level(p, SINGLE_BLOCKS)]
-    if not paths:
-        raise ManifestError(
-            [Problem(display_path(directory), 0, 0, "", "no *.yaml or *.yml manifests here")]
-        )
 
-    includes, variables = _environment(paths)
+    includes, found = _environment(paths)
+    values = _overridden(found, variables or {})
     parsed = [part for path in paths
-              if (part := _read_file(path, collector, offline, variables)) is not None]
-    parsed += _read_included(directory, includes, collector, offline, variables)
+              if (part := _read_file(path, collector, offline, values)) is not None]
+    parsed += _read_included(directory, includes, collector, offline, values)
     if blocks_only:
         parsed = [_FileParts(p.name, p.singles, [], [], {}, p.broken) for p in parsed]
     if collector.errors and len(parsed) < len(collector.files):
@@ -469,7 +507,7 @@ def load_config(directory: Path, *, offline: bool = False,
     # `validate` shows everything.
     config = _merge(directory, parsed, collector)
     if collector.errors:
-        raise ManifestError(collector.shown_problems())
+        raise ManifestError(collector.shown_problems(), partial=config)
     assert config is not None
     for yaml_file in collector.files.values():
         yaml_file.release()
@@ -500,7 +538,7 @@ def _read_file(path: Path, c: _Collector, offline: bool,
         # a long list is read a run at a time, unless interpolation needs it whole
         data, later = (yaml_file.load(), {}) if interpolated else yaml_file.load_in_runs()
         if not _is_manifest(name, data, c):
-            return None
+            return _FileParts(name, {}, [], [])  # declares nothing: others are judged
         if interpolated:
             data = _expand(name, data, c, offline, variables)
         return _validated(name, data, c, later)
@@ -568,9 +606,13 @@ def _is_manifest(name: str, data: Any, c: _Collector) -> bool:
     says what the file is not, never what it holds: it may be any file linked here."""
     if data is None:
         return False
-    if not isinstance(data, dict) or (data and not data.keys() & ManifestFile.model_fields):
+    sections = ManifestFile.model_fields
+    if isinstance(data, dict) and not data.keys() & sections and \
+            any(did_you_mean(str(key), sections) for key in data):
+        return True  # a misspelt section (`userz:`): reported as such, with the others
+    if not isinstance(data, dict) or (data and not data.keys() & sections):
         c.add(name, (), "not an lmsform manifest: a manifest is a mapping with some of the "
-              f"keys {', '.join(ManifestFile.model_fields)}")
+              f"keys {', '.join(sections)}")
         return False
     return True
 
@@ -612,16 +654,34 @@ def _validate_entries(name: str, key: str, start: int, entries: list[Any], part:
     model = SECTIONS[key]
     for i, entry in enumerate(entries):
         entries[i] = None
+        spec: BaseModel | None
         try:
             spec = model.model_validate(entry)
         except ValidationError as exc:
             _report(name, (key, start + i), exc, c)
             _doubt(key, entry, part.doubtful)
+            spec = _without_errors(model, entry, exc)
+        if spec is None:
             continue
         if isinstance(spec, MovedSpec):
             part.moved.append((start + i, spec))
         else:
             part.resources.extend(_resources_of(name, (key, start + i), spec, c))
+
+
+def _without_errors(model: type[BaseModel], entry: Any, exc: ValidationError
+                    ) -> BaseModel | None:
+    """An invalid entry without its invalid fields, when what is left is valid: its errors
+    are reported, and what it still declares and refers to is checked with everything else
+    in the same run (an unknown group is reported beside a misspelt field, not after its
+    fix). None where the entry's key itself, or a required field, is in error."""
+    if not isinstance(entry, dict):
+        return None
+    wrong = {error["loc"][0] for error in exc.errors() if error["loc"]}
+    try:
+        return model.model_validate({k: v for k, v in entry.items() if k not in wrong})
+    except ValidationError:
+        return None
 
 
 def _blocks(name: str, blocks: dict[str, Any], c: _Collector) -> dict[str, Any]:
@@ -787,8 +847,9 @@ def _plugin_settings(name: str, spec: BaseModel, block: str, field: str,
     except ValidationError as exc:
         for error in exc.errors():
             message, at_key = _pydantic_message(error)
-            loc = (block, *(s for s in error["loc"] if isinstance(s, str | int)))
-            c.add(name, loc, message, key=at_key)
+            inner = tuple(s for s in error["loc"] if isinstance(s, str | int))
+            c.add(name, (block, *inner),
+                  _suggest_field(message, at_key, inner, cls.settings_model), key=at_key)
         return None
     for key in type(settings).model_fields:
         value = getattr(settings, key)
@@ -969,19 +1030,55 @@ def did_you_mean(word: str, candidates: Iterable[str]) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
-def _field_names() -> set[str]:
-    names: set[str] = set(ManifestFile.model_fields)
-    for model in (*SECTIONS.values(), *Strict.__subclasses__()):
-        for key, info in model.model_fields.items():
-            names.add(info.alias or key)
-    return names
+def _fields_at(model: type[BaseModel], path: Loc) -> set[str]:
+    """The field names valid at `path` inside `model` (a user entry's fields under
+    `users[3]`, the settings' under `settings`): what an unknown field there may have meant.
+    Empty where the path leads to no model (a mapping of custom fields, a plugin's block)."""
+    annotation: Any = model
+    for step in path:
+        if isinstance(step, str):
+            current = _model_in(annotation)
+            if current is None:
+                return set()
+            fields = {info.alias or key: info for key, info in current.model_fields.items()}
+            if step not in fields:
+                return set()
+            annotation = fields[step].annotation
+        else:  # an index into a list
+            annotation = next(iter(_arguments(annotation)), None)
+    found = _model_in(annotation)
+    return {info.alias or key for key, info in found.model_fields.items()} if found else set()
 
 
-def _suggest_field(message: str, at_key: bool, loc: Loc) -> str:
-    """An unknown field's message, with the nearest field lmsform knows."""
+def _arguments(annotation: Any) -> list[Any]:
+    """What a list's (or an Optional list's) items may be."""
+    for option in typing.get_args(annotation) or [annotation]:
+        if typing.get_origin(option) is list:
+            return list(typing.get_args(option))
+    return []
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model an annotation holds (`X | None`, `Annotated[X, ...]`), if any."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for option in typing.get_args(annotation):
+        found = _model_in(option) if typing.get_origin(option) is not list else None
+        if found is not None:
+            return found
+    return None
+
+
+def _suggest_field(message: str, at_key: bool, loc: Loc,
+                   model: type[BaseModel] = ManifestFile) -> str:
+    """An unknown field's message, with the nearest name valid in that place (never the
+    name that was written)."""
     if not at_key or not loc or not isinstance(loc[-1], str):
         return message
-    return message + did_you_mean(loc[-1], _field_names())
+    valid = _fields_at(model, loc[:-1]) - {loc[-1]}
+    if not loc[:-1] and model is ManifestFile:
+        message = message.replace("unknown field", "unknown section")
+    return message + did_you_mean(loc[-1], valid)
 
 
 def _hint(kind: str) -> str:

@@ -32,8 +32,11 @@ class Problem:
 class ManifestError(LmsformError):
     """All the errors found in a set of manifests, reported together."""
 
-    def __init__(self, problems: list[Problem]) -> None:
+    def __init__(self, problems: list[Problem], partial: object = None) -> None:
         self.problems = sorted(problems)
+        # the config as far as it is valid, for checks that belong to a later stage (what
+        # the provider supports), so that one run reports every error
+        self.partial = partial
         count = sum(not p.warning for p in self.problems)
         lines = [str(p) for p in self.problems]
         plural = "s" if count != 1 else ""

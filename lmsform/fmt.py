@@ -31,8 +31,8 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from lmsform.backends.file import atomic_write, writing
-from lmsform.config import _manifest_files
-from lmsform.errors import ManifestError, Problem, display_path, reason
+from lmsform.config import config_manifests
+from lmsform.errors import LmsformError, ManifestError, Problem, display_path, reason
 from lmsform.manifest import ManifestFile
 from lmsform.precommit import is_yaml, looks_like_manifest
 from lmsform.yamlfile import YamlFile, YamlSyntaxError
@@ -71,27 +71,17 @@ def targets(config_dir: Path, files: Sequence[Path]) -> list[tuple[Path, bool]]:
     manifests: a workflow or compose file is left alone. A directory stands for its manifests.
     """
     if not files:
-        return [(path, False) for path in _directory_manifests(config_dir)]
+        return [(path, False) for path in config_manifests(config_dir)]
     chosen: dict[Path, bool] = {}
     for path in files:
         if path.is_dir():
-            chosen.update(dict.fromkeys(_directory_manifests(path), False))
+            chosen.update(dict.fromkeys(config_manifests(path), False))
         elif is_yaml(path) and path not in chosen:
             if not path.exists():
-                raise ManifestError([Problem(display_path(path), 0, 0, "", "no such file")])
+                raise LmsformError(f"{display_path(path)} does not exist")
             if looks_like_manifest(path):
                 chosen[path] = True
     return list(chosen.items())
-
-
-def _directory_manifests(directory: Path) -> list[Path]:
-    if not directory.is_dir():
-        raise ManifestError([Problem(display_path(directory), 0, 0, "", "no such directory")])
-    paths = _manifest_files(directory)
-    if not paths:
-        raise ManifestError([Problem(display_path(directory), 0, 0, "",
-                                     "no *.yaml or *.yml manifests here")])
-    return paths
 
 
 def format_files(chosen: Iterable[tuple[Path, bool]]) -> list[Formatted]:

@@ -132,9 +132,12 @@ def render_text(plan: Plan) -> str:
     for addresses in plan.unmanaged_resources.values():
         lines.extend(f"  ? {inert(a)}" for a in addresses)
     lines.extend(f"Note: {inert(n)}." for n in plan.notes)
-    lines.extend(click.style(f"warning: {inert(w)}", fg="yellow") for w in plan.warnings)
-    lines.extend(click.style(f"blocked: {inert(b)}", fg="red", bold=True) for b in plan.blocked)
-    return "\n".join(lines)
+    return "\n".join(lines + _warnings_and_blocks(plan))
+
+
+def _warnings_and_blocks(plan: Plan) -> list[str]:
+    return [*(click.style(f"warning: {inert(w)}", fg="yellow") for w in plan.warnings),
+            *(click.style(f"blocked: {inert(b)}", fg="red", bold=True) for b in plan.blocked)]
 
 
 MARKDOWN_BUDGET = 60_000  # GitHub refuses comments over 65,536 characters
@@ -215,15 +218,39 @@ def _created_details(plan: Plan) -> list[str]:
     return [*lines, "", "</details>"]
 
 
-def _counts_table(plan: Plan, full_plan: str | None) -> list[str]:
-    counts: dict[tuple[str, Action], int] = {}
+def counts(plan: Plan) -> dict[tuple[str, Action], int]:
+    """Operations per kind and action, in the order the plan first meets them."""
+    found: dict[tuple[str, Action], int] = {}
     for op in plan.operations:
-        counts[op.kind, op.action] = counts.get((op.kind, op.action), 0) + 1
+        found[op.kind, op.action] = found.get((op.kind, op.action), 0) + 1
+    return found
+
+
+def render_summary(plan: Plan) -> str:
+    """`plan --summary`: a plan too long for a terminal as counts per kind and action, with
+    what blocks it and its warnings."""
+    where = where_line(plan)
+    lines: list[str] = [where, ""] if where else []
+    if plan.refresh_only:
+        lines.append(drift_summary(plan) if plan.drift else "No drift.")
+    elif not plan.operations:
+        lines.append("No changes. The LMS matches the manifests.")
+    else:
+        rows = [(kind, str(action), f"{n:,}") for (kind, action), n in counts(plan).items()]
+        widths = [max(len(r[i]) for r in [("kind", "action", ""), *rows]) for i in range(3)]
+        lines += [f"  {k:<{widths[0]}}  {a:<{widths[1]}}  {n:>{widths[2]}}"
+                  for k, a, n in rows]
+        lines += ["", click.style(closing_line(plan), bold=True)]
+    lines += [line for line in [unmanaged_line(plan)] if line]
+    return "\n".join(lines + _warnings_and_blocks(plan))
+
+
+def _counts_table(plan: Plan, full_plan: str | None) -> list[str]:
     where = (f"in {code(full_plan)}" if full_plan else
              "in the file `lmsform plan --out FILE` writes")
     lines = [f"This plan is too large for one comment; the whole plan is {where}.", "",
              "| Kind | Action | Operations |", "|---|---|---:|"]
-    lines += [f"| {kind} | {action} | {n:,} |" for (kind, action), n in counts.items()]
+    lines += [f"| {kind} | {action} | {n:,} |" for (kind, action), n in counts(plan).items()]
     return lines
 
 

@@ -41,14 +41,12 @@ def test_manifest_errors_exit_1_without_traceback_and_touch_nothing(org: Org) ->
         assert "Traceback" not in result.output
         assert "org.yaml:28:5: error: users[1].shoe_size: unknown field 'shoe_size'" in \
             result.output
+        # the reference error shows at once, not once the field is fixed
+        assert "org.yaml:29:17: error: users[1].department: unknown department 'Nowhere" \
+            in result.output
         assert result.output.rstrip().endswith(
-            "1 error in the manifests; nothing was contacted or changed.")
+            "2 errors in the manifests; nothing was contacted or changed.")
     assert not org.db_path.exists() and not org.state_path.exists()
-    # Once the file is valid, the reference error shows too.
-    org.edit("org.yaml", "\n    shoe_size: 44", "")
-    result = org.run("plan")
-    assert "org.yaml:28:17: error: users[1].department: unknown department 'Nowhere'" in \
-        result.output
 
 
 def test_debug_shows_the_traceback(org: Org) -> None:
@@ -132,7 +130,8 @@ def test_schema_is_a_json_schema_of_the_manifest() -> None:
 
 def test_missing_directory_is_a_clear_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["plan", "-C", str(tmp_path / "nope")])
-    assert result.exit_code == 1 and "no such directory" in result.output
+    assert result.exit_code == 1
+    assert result.output == f"error: the config directory {tmp_path / 'nope'} does not exist\n"
 
 
 def run_in_terminal(args: list[str], answer: str | None = None,
@@ -403,3 +402,69 @@ def test_a_check_that_quotes_a_value_never_shows_a_secret(
     assert result.exit_code == 1
     assert "does not allow the characters" in result.output
     assert "Zq81" not in result.output
+
+
+def test_capability_errors_are_reported_with_the_manifest_errors(tmp_path: Path) -> None:
+    directory = tmp_path / "ct"
+    directory.mkdir()
+    (directory / "lmsform.yaml").write_text(
+        "version: 1\nprovider:\n  type: coursetoolkit\n  base_url: http://127.0.0.1:9/api\n"
+        "  account_id: '1'\n  api_key: ${env:CT_TEST_KEY}\n"
+        "settings:\n  user_removal: delete\n")
+    (directory / "users.yaml").write_text(
+        "users:\n  - email: ada@example.com\n    first_name: Ada\n    shoe_size: 44\n")
+    result = CliRunner().invoke(cli, ["validate", "-C", str(directory)])
+    assert result.exit_code == 1
+    assert "users[0].shoe_size: unknown field 'shoe_size'" in result.output
+    assert "the coursetoolkit provider does not support the user field 'first_name'" in \
+        result.output
+    assert "2 errors in the manifests" in result.output
+
+
+def test_var_and_var_file_override_vars_for_one_run(tmp_path: Path) -> None:
+    directory = tmp_path / "env"
+    directory.mkdir()
+    (directory / "lmsform.yaml").write_text(
+        "version: 1\nprovider: {type: local}\nvars:\n  first: Ada\n  last: Lovelace\n")
+    (directory / "users.yaml").write_text(
+        "users:\n  - {email: ada@example.com, first_name: '${var:first}', "
+        "last_name: '${var:last}'}\n")
+    (tmp_path / "vars.yaml").write_text("first: Augusta\nlast: King\n")
+    result = CliRunner().invoke(cli, [
+        "plan", "-C", str(directory), "--json", "--var-file", str(tmp_path / "vars.yaml"),
+        "--var", "last=Byron"])
+    assert result.exit_code == 0, result.output
+    (user,) = [op for op in json.loads(result.output)["operations"] if op["kind"] == "user"]
+    assert (user["after"]["first_name"], user["after"]["last_name"]) == ("Augusta", "Byron")
+    unknown = CliRunner().invoke(cli, ["plan", "-C", str(directory), "--var", "frist=x"])
+    assert unknown.exit_code == 1
+    assert "declares no variable frist (did you mean 'first'?)" in unknown.output
+    malformed = CliRunner().invoke(cli, ["plan", "-C", str(directory), "--var", "first"])
+    assert malformed.exit_code == 1 and "--var takes NAME=VALUE" in malformed.output
+
+
+def test_show_renders_a_saved_plan_without_the_lms(org: Org, tmp_path: Path) -> None:
+    saved = tmp_path / "plan.json"
+    made = org.run("plan", "--out", str(saved))
+    org.db_path.unlink(missing_ok=True)
+    org.edit("main.yaml", "type: local", "type: ilms")  # the config could not even load
+    for fmt, expected in (("text", "+ user.ada@example.com"),
+                          ("markdown", "| `+` | `user.ada@example.com` | create |"),
+                          ("json", '"address": "user.ada@example.com"')):
+        shown = CliRunner().invoke(cli, ["show", str(saved), "--format", fmt])
+        assert shown.exit_code == 0, shown.output
+        assert expected in shown.output
+    text = CliRunner().invoke(cli, ["show", str(saved)]).output
+    assert text.splitlines()[2:] == made.output.splitlines()[2:-1]  # less "Saved the plan"
+    assert not org.db_path.exists()
+
+
+def test_summary_counts_operations_per_kind_and_action(org: Org) -> None:
+    result = org.run("plan", "--summary")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert "  user        create  2" in lines
+    assert "+ user." not in result.output
+    assert lines[-1].startswith("Plan: ")
+    refused = org.run("plan", "--summary", "--json")
+    assert refused.exit_code == 1 and "--summary" in refused.output

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from lmsform.config import load_config
-from lmsform.errors import ManifestError
+from lmsform.errors import LmsformError, ManifestError
 
 
 def problems(directory: Path, **kwargs) -> list[str]:
@@ -75,7 +76,7 @@ def test_duplicate_key_is_an_error(cfg: Path) -> None:
 def test_unknown_fields_and_top_level_keys(cfg: Path) -> None:
     write(cfg, "b.yaml", "colours: [red]\ngroups:\n  - name: A\n    colour: blue\n")
     found = problems(cfg)
-    assert any("b.yaml:1:1: error: colours: unknown field 'colours'" in p for p in found)
+    assert any("b.yaml:1:1: error: colours: unknown section 'colours'" in p for p in found)
     assert any("b.yaml:4:5: error: groups[0].colour: unknown field 'colour'" in p for p in found)
 
 
@@ -479,7 +480,7 @@ def test_unknown_fields_and_sections_suggest_the_nearest_name(cfg: Path) -> None
     write(cfg, "b.yaml", "user:\n  - email: ada@example.com\n"
           "groups:\n  - name: Leads\n    descripton: x\n")
     messages = problems(cfg)
-    assert any(m.endswith("b.yaml:1:1: error: user: unknown field 'user' (did you mean "
+    assert any(m.endswith("b.yaml:1:1: error: user: unknown section 'user' (did you mean "
                           "'users'?)") for m in messages)
     assert any(m.endswith("groups[0].descripton: unknown field 'descripton' (did you mean "
                           "'description'?)") for m in messages)
@@ -543,3 +544,58 @@ def test_positions_are_found_after_the_files_are_let_go(cfg: Path) -> None:
     assert all(f._raw is None for f in config.files.values())  # not carried through a plan
     where = config.where(config.resources["group.Managers"], "name")
     assert where.endswith("a.yaml:11:11"), where
+
+
+def test_a_misspelt_section_alone_in_its_file_is_named(cfg: Path) -> None:
+    write(cfg, "b.yaml", "userz:\n  - email: ada@example.com\n")
+    assert [m.split("error: ")[1] for m in problems(cfg)] == [
+        "userz: unknown section 'userz' (did you mean 'users'?)"]
+
+
+def test_did_you_mean_offers_only_names_of_that_place(cfg: Path) -> None:
+    write(cfg, "b.yaml", "users:\n  - email: ada@example.com\n    titel: Dr\n"
+          "    descripton: x\nsettings:\n  users: true\n  prunee: true\n")
+    messages = [m.split("error: ")[1] for m in problems(cfg)]
+    # course titles and group descriptions are not a user's fields; a section is no setting
+    assert "users[0].titel: unknown field 'titel'" in messages
+    assert "users[0].descripton: unknown field 'descripton'" in messages
+    assert "settings.users: unknown field 'users'" in messages
+    assert "settings.prunee: unknown field 'prunee' (did you mean 'prune'?)" in messages
+
+
+def test_field_errors_and_reference_errors_are_reported_together(cfg: Path) -> None:
+    write(cfg, "b.yaml", "groups:\n  - name: Leads\n    descripton: x\n"
+          "users:\n  - email: ada@example.com\n    shoe_size: 44\n"
+          "    groups: [Leeds, Leads]\n    department: Nowhere/X/Y\n")
+    messages = [m.split("error: ")[1] for m in problems(cfg)]
+    assert messages == [
+        "groups[0].descripton: unknown field 'descripton' (did you mean 'description'?)",
+        "users[0].shoe_size: unknown field 'shoe_size'",
+        "users[0].groups[0]: unknown group 'Leeds' (did you mean 'Leads'?)",
+        "users[0].department: unknown department 'Nowhere/X/Y' (write it as "
+        "Region/Division/Department, as declared under hierarchy:)"]
+
+
+def test_a_file_that_is_not_a_manifest_hides_no_other_error(cfg: Path) -> None:
+    write(cfg, "b.yaml", "- just\n- a list\n")
+    write(cfg, "c.yaml", "")
+    write(cfg, "d.yaml", "users:\n  - email: ada@example.com\n    groups: [Nobody]\n")
+    messages = [m.split("error: ")[1] for m in problems(cfg)]
+    assert any(m.startswith("not an lmsform manifest") for m in messages)
+    assert "users[0].groups[0]: unknown group 'Nobody'" in messages
+
+
+@pytest.mark.parametrize(("make", "said"), [
+    (lambda d: d / "nope", "the config directory {} does not exist"),
+    (lambda d: d / "file.yaml", "the config directory {} is not a directory"),
+    (lambda d: d / "empty", "the config directory {} holds no manifests (*.yaml, *.yml)"),
+])
+def test_a_config_directory_that_is_none_is_a_plain_error(
+        tmp_path: Path, make: Any, said: str) -> None:
+    (tmp_path / "file.yaml").write_text("users: []\n")
+    (tmp_path / "empty").mkdir()
+    directory = make(tmp_path)
+    with pytest.raises(LmsformError) as raised:
+        load_config(directory)
+    assert not isinstance(raised.value, ManifestError)
+    assert str(raised.value) == said.format(directory)

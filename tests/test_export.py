@@ -46,7 +46,8 @@ def test_an_lms_exports_to_manifests_that_plan_no_changes(org: Org, tmp_path: Pa
     assert "expires" not in (out / "coupons.yaml").read_text()
     state = json.loads((out / ".lmsform" / "state.json").read_text())
     assert len(state["resources"]) == 9
-    assert state["provider"]["instance"] == f"local:{org.db_path.resolve()}"
+    # the same file, as the exported config names it
+    assert state["provider"]["instance"] == "local:../org/lms.sqlite"
 
 
 def test_exporting_again_gives_the_same_files(org: Org, tmp_path: Path) -> None:
