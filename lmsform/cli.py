@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import fnmatch
 import gc
+import io
 import json
 import logging
 import os
@@ -304,7 +305,36 @@ def _restore_garbage_collection() -> None:
 
 
 def main() -> None:
+    sys.stdout = _quiet_when_closed(sys.stdout)
     cli(prog_name="lmsform")
+
+
+class _ClosedPipeSink(io.FileIO):
+    """Standard output that, once its reader is gone (`lmsform state list | head -1`),
+    takes the rest of the output silently: the command finishes what it was doing (an
+    apply under way is never cut short by its reader) and exits as it would have."""
+
+    def write(self, data: Any) -> int:
+        if not self.closed_pipe:
+            try:
+                return super().write(data) or 0
+            except BrokenPipeError:
+                self.closed_pipe = True
+        return len(data)
+
+    closed_pipe = False
+
+
+def _quiet_when_closed(stream: Any) -> Any:
+    try:
+        descriptor = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return stream  # not a file (a test's capture): nothing to guard
+    stream.flush()
+    sink = _ClosedPipeSink(descriptor, "w", closefd=False)
+    return io.TextIOWrapper(io.BufferedWriter(sink), encoding=stream.encoding,
+                            errors=stream.errors, line_buffering=stream.line_buffering,
+                            write_through=getattr(stream, "write_through", False))
 
 
 def _load(config_dir: Path, *, offline: bool = False) -> Config:
@@ -867,6 +897,8 @@ def state_rm(patterns: tuple[str, ...], config_dir: Path, auto_approve: bool,
         for address in addresses:
             the_state.remove(address)
         the_state.save()
+    for address in addresses:
+        click.echo(f"Removed {inert(address)}")
     click.echo(f"Removed {len(addresses)} from the state; the LMS is unchanged.")
 
 
