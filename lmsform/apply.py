@@ -22,10 +22,11 @@ from lmsform.diff import changed_fields
 from lmsform.errors import LmsformError
 from lmsform.order import DependencyWalk
 from lmsform.plan import Action, Operation, Plan
+from lmsform.providers import recorded_identity
 from lmsform.providers.base import Provider
 from lmsform.resources import SENSITIVE, map_references
 from lmsform.secrets import Secrets
-from lmsform.state import ProviderIdentity, State, StateEntry
+from lmsform.state import State, StateEntry
 
 log = logging.getLogger(__name__)
 
@@ -204,7 +205,7 @@ def apply_plan(
     walk = DependencyWalk(operations, {a: op.depends_on for a, op in operations.items()},
                           priority=order.__getitem__)
     ids = _Ids(plan, state)
-    state.data.provider = ProviderIdentity(type=provider.type_name, instance=provider.identity())
+    state.data.provider = recorded_identity(provider)
     total, done = len(operations), 0
     started: dict[str, float] = {}
 

@@ -60,7 +60,7 @@ from lmsform.resources import (
     references,
 )
 from lmsform.secrets import Secrets
-from lmsform.state import ProviderIdentity, State, StateEntry
+from lmsform.state import State, StateEntry
 
 # Users per file: one file up to this many, then users-001.yaml, users-002.yaml... in email
 # order, so that a diff of a re-export stays readable and no file grows past what an editor
@@ -533,8 +533,7 @@ def _same_lms(state: State, provider: Provider) -> None:
 def _record(state: State, config: Config, exported: dict[str, list[Exported]],
             provider: Provider) -> None:
     """Every exported resource in the state (its lock held), as the manifests declare it."""
-    state.data.provider = ProviderIdentity(type=provider.type_name,
-                                           instance=provider.identity())
+    state.data.provider = providers.recorded_identity(provider)
     for kind, items in exported.items():  # one step: saved whole, or not at all
         for item in items:
             address = f"{kind}.{item.key}"

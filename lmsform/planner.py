@@ -30,6 +30,7 @@ from lmsform.errors import LmsformError, PlanError, Problem, ProviderError
 from lmsform.manifest import KINDS
 from lmsform.order import topological
 from lmsform.plan import Action, Operation, Plan, StateRef, kind_rank
+from lmsform.providers import recorded_identity
 from lmsform.providers.base import KindSupport, Provider
 from lmsform.resources import (
     SCHEMAS,
@@ -266,7 +267,7 @@ def make_plan(config: Config, state: State, provider: Provider,
             and reading.source[0] is config and reading.source[1] is options, \
             "a plan's reading comes from start_reading, for the same config and options"
         config, dropped = reading.checked, reading.dropped
-        _check_provider_identity(state, provider)
+        changed_plugin = _check_provider_identity(state, provider)
         live = reading.result(*_known_keys(config, state, reading.unlistable()))
     planner = _Planner(config, state, provider, live, options)
     operations = planner.run(reading.kinds)
@@ -285,7 +286,7 @@ def make_plan(config: Config, state: State, provider: Provider,
     plan = Plan(
         operations=operations,
         unmanaged={k: n for k, n in planner.unmanaged.items() if n is None or n},
-        warnings=planner.warnings,
+        warnings=changed_plugin + planner.warnings,
         notes=_read_one_by_one(provider, reading.timings),
         refresh_only=options.refresh_only,
         drift=planner_drift,
@@ -379,16 +380,23 @@ def _hidden_changes(changes: list[Change], before: set[str], after: set[str]
             for c in changes]
 
 
-def _check_provider_identity(state: State, provider: Provider) -> None:
+def _check_provider_identity(state: State, provider: Provider) -> list[str]:
+    """Refuses a state of another LMS; warns when another release of the provider plugin
+    last applied it (its behaviour may differ from the one that made the state)."""
     recorded = state.data.provider
     if recorded is None or not state.resources:
-        return
+        return []
     if recorded.type != provider.type_name or not provider.is_instance(recorded.instance):
         raise LmsformError(
             f"the state at {state.backend.location()} belongs to {recorded.type} "
             f"'{recorded.instance}', but the manifests point at {provider.type_name} "
             f"'{provider.identity()}'; refusing to mix them"
         )
+    installed = recorded_identity(provider).plugin
+    if recorded.plugin is None or recorded.plugin == installed:
+        return []
+    return [f"the {provider.type_name} provider installed is {installed}; {recorded.plugin} "
+            "last applied this state"]
 
 
 def _to_record(entry: StateEntry | None, resource: Resource) -> bool:

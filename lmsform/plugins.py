@@ -28,3 +28,11 @@ def load(group: str, name: str, what: str) -> Any:
             f"register under the '{group}' entry-point group"
         )
     return entry.load()
+
+
+def release(group: str, name: str) -> str | None:
+    """Which distribution, at which version, provides plugin `name` (`lmsform 0.9.0`)."""
+    entry = find(group, name)
+    if entry is None or entry.dist is None:
+        return None
+    return f"{entry.dist.name} {entry.dist.version}"

@@ -62,6 +62,7 @@ _ENTRY = TypeAdapter(StateEntry)
 class ProviderIdentity(BaseModel):
     type: str
     instance: str
+    plugin: str | None = None  # the distribution and version that last wrote: `lmsform 0.9.0`
 
 
 class StateFile(BaseModel):

@@ -332,6 +332,19 @@ def test_ignore_changes_leaves_drift_alone(org: Org) -> None:
     assert plan_of(org).operations == []
 
 
+def test_a_plan_warns_when_another_provider_release_last_applied(org: Org) -> None:
+    from lmsform import __version__
+    apply(org)
+    data = json.loads(org.state_path.read_text())
+    assert data["provider"]["plugin"] == f"lmsform {__version__}"
+    assert plan_of(org).warnings == []
+    data["provider"]["plugin"] = "lmsform 0.0.1"
+    org.state_path.write_text(json.dumps(data))
+    assert plan_of(org).warnings == [
+        f"the local provider installed is lmsform {__version__}; lmsform 0.0.1 last applied "
+        "this state"]
+
+
 def test_state_of_another_lms_is_refused(org: Org) -> None:
     apply(org)
     org.edit("main.yaml", "path: lms.sqlite", "path: other.sqlite")

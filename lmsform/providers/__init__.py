@@ -7,6 +7,7 @@ from pathlib import Path
 from lmsform import plugins
 from lmsform.providers.base import Capabilities, KindSupport, Provider, ProviderSettings
 from lmsform.secrets import Secrets
+from lmsform.state import ProviderIdentity
 
 __all__ = [
     "Capabilities",
@@ -16,6 +17,7 @@ __all__ = [
     "available",
     "load",
     "open_provider",
+    "recorded_identity",
 ]
 
 GROUP = "lmsform.providers"
@@ -39,3 +41,10 @@ def open_provider(settings: ProviderSettings, config_dir: Path,
     if secrets is not None:
         provider.use_secrets(secrets)
     return provider
+
+
+def recorded_identity(provider: Provider) -> ProviderIdentity:
+    """What a state records of the provider that wrote it: which LMS, and which plugin
+    release (a plan warns when another one is installed)."""
+    return ProviderIdentity(type=provider.type_name, instance=provider.identity(),
+                            plugin=plugins.release(GROUP, provider.type_name))
