@@ -558,6 +558,24 @@ def show_command(plan_file: Path, as_json: bool, fmt: str | None, summary: bool)
     _show(Plan.load(plan_file), fmt, summary, str(plan_file))
 
 
+@cli.command("import")
+@click.argument("address")
+@click.argument("resource_id", metavar="ID")
+@config_dir_option
+@variables_options
+@lock_timeout_option
+def import_command(address: str, resource_id: str, config_dir: Path,
+                   lock_timeout: float) -> None:
+    """Manage a resource the LMS holds, by its LMS ID, as the manifests' ADDRESS.
+
+    It is recorded in the state and nothing is changed in the LMS: the next plan shows how
+    it differs from the manifests."""
+    config = _load(config_dir)
+    engine.import_resource(config, address, resource_id, lock_timeout=lock_timeout)
+    click.echo(f"Imported {inert(address)} (id {inert(resource_id)}); `lmsform plan` shows "
+               "how it differs from the manifests.")
+
+
 # apply
 
 

@@ -23,9 +23,9 @@ from lmsform.backends import StateBackend
 from lmsform.config import Config
 from lmsform.errors import LmsformError
 from lmsform.plan import Plan
-from lmsform.planner import PlanOptions, make_plan, start_reading
+from lmsform.planner import PlanOptions, check_provider_identity, make_plan, start_reading
 from lmsform.providers.base import Provider
-from lmsform.state import State, copy_state
+from lmsform.state import State, StateEntry, copy_state
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +82,43 @@ def migrate_state(config: Config, target: backends.BackendSettings, *, force: bo
         finally:
             destination.close()
         return source
+
+
+def import_resource(config: Config, address: str, resource_id: str, *,
+                    lock_timeout: float = 0.0) -> None:
+    """Adopt one live resource, by its LMS id, as the manifests' `address` (`lmsform
+    import`): recorded in the state with nothing applied, so that the next plan shows how it
+    differs from the manifests. The id must exist in the LMS and be managed by no address."""
+    resource = config.resources.get(address)
+    if resource is None:
+        raise LmsformError(f"{address} is not declared in the manifests; declare it, then "
+                           "import it")
+    with open_workspace(config) as ws, backends.hold_lock(ws.backend, "import", lock_timeout):
+        state = State.load(ws.backend, secrets=config.secrets())
+        check_provider_identity(state, ws.provider)
+        entry = state.resources.get(address)
+        if entry is not None:
+            raise LmsformError(f"{address} is managed already (id {entry.id}); "
+                               "`lmsform state rm` it first to import another")
+        for other, managed in state.resources.items():
+            if managed.kind == resource.kind and managed.id == resource_id:
+                raise LmsformError(f"the {resource.kind} with id {resource_id} is managed "
+                                   f"already, as {other}")
+        if not _exists(ws.provider, resource.kind, resource_id):
+            raise LmsformError(f"the LMS has no {resource.kind} with id {resource_id}; "
+                               "nothing was imported")
+        state.data.provider = providers.recorded_identity(ws.provider)
+        state.put(address, StateEntry(kind=resource.kind, id=resource_id))
+        state.save()
+
+
+def _exists(provider: Provider, kind: str, resource_id: str) -> bool:
+    support = provider.capabilities.kinds.get(kind)
+    if support is None:
+        raise LmsformError(f"the {provider.type_name} provider does not manage {kind}s")
+    if not support.listable:
+        return bool(provider.read(kind, [resource_id]))
+    return any(live.id == resource_id for live in provider.list_all(kind))
 
 
 def plan(config: Config, options: PlanOptions) -> Plan:

@@ -267,7 +267,7 @@ def make_plan(config: Config, state: State, provider: Provider,
             and reading.source[0] is config and reading.source[1] is options, \
             "a plan's reading comes from start_reading, for the same config and options"
         config, dropped = reading.checked, reading.dropped
-        changed_plugin = _check_provider_identity(state, provider)
+        changed_plugin = check_provider_identity(state, provider)
         live = reading.result(*_known_keys(config, state, reading.unlistable()))
     planner = _Planner(config, state, provider, live, options)
     operations = planner.run(reading.kinds)
@@ -380,7 +380,7 @@ def _hidden_changes(changes: list[Change], before: set[str], after: set[str]
             for c in changes]
 
 
-def _check_provider_identity(state: State, provider: Provider) -> list[str]:
+def check_provider_identity(state: State, provider: Provider) -> list[str]:
     """Refuses a state of another LMS; warns when another release of the provider plugin
     last applied it (its behaviour may differ from the one that made the state)."""
     recorded = state.data.provider

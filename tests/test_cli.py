@@ -495,3 +495,27 @@ def test_a_plan_with_changes_into_a_closed_pipe_still_exits_2(org: Org) -> None:
               "| true")
     done = subprocess.run(["bash", "-c", script], capture_output=True, text=True)
     assert (done.returncode, done.stderr) == (2, "")
+
+
+def test_import_adopts_a_live_resource_by_its_id(org: Org) -> None:
+    org.apply()
+    ada = json.loads(org.run("state", "show", "user.ada@example.com").output)
+    org.run("state", "rm", "user.ada@example.com")
+    org.edit("org.yaml", "first_name: Ada", "first_name: Augusta")
+    refused = [org.run("import", "user.nobody@example.com", ada["id"]),
+               org.run("import", "user.ada@example.com", "999999"),
+               org.run("import", "user.bob@example.com", ada["id"])]
+    assert [r.exit_code for r in refused] == [1, 1, 1]
+    assert "is not declared in the manifests" in refused[0].output
+    assert "the LMS has no user with id 999999" in refused[1].output
+    assert "managed already (id" in refused[2].output
+    result = org.run("import", "user.ada@example.com", ada["id"])
+    assert result.exit_code == 0, result.output
+    assert f"Imported user.ada@example.com (id {ada['id']})" in result.output
+    plan = json.loads(org.run("plan", "--json").output)
+    (op,) = plan["operations"]  # an update of what it differs in; no create, no adopt
+    assert (op["address"], op["action"], op["id"]) == ("user.ada@example.com", "update",
+                                                       ada["id"])
+    assert [c["field"] for c in op["changes"]] == ["first_name"]
+    again = org.run("import", "user.bob@example.com", ada["id"])
+    assert "is managed already" in again.output
