@@ -59,7 +59,20 @@ class _UsageError(click.UsageError):
     exit_code = 1
 
 
-class _Group(click.Group):
+class _WholeSentences(click.Group):
+    """A group whose help lists each command's first sentence whole, wrapped (click would
+    cut it at the terminal's width)."""
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, command.get_short_help_str(limit=1_000))
+                for name in self.list_commands(ctx)
+                if (command := self.get_command(ctx, name)) is not None and not command.hidden]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+class _Group(_WholeSentences):
     """Turns lmsform's errors into messages and exit code 1; --debug shows the traceback.
     Exit code 2 means only "this plan has changes": usage errors exit 1 like any other."""
 
@@ -855,7 +868,7 @@ def export_command(config_dir: Path, out: Path | None, kinds: str | None, force:
 # state
 
 
-@cli.group()
+@cli.group(cls=_WholeSentences)
 def state() -> None:
     """Inspect and change the state: what lmsform manages."""
 
@@ -991,7 +1004,7 @@ def state_unlock(config_dir: Path, force: bool) -> None:
 # simulators
 
 
-class _Simulators(click.Group):
+class _Simulators(_WholeSentences):
     """The simulators installed in the `lmsform.simulators` entry-point group, loaded only
     when one is asked for."""
 

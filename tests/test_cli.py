@@ -519,3 +519,13 @@ def test_import_adopts_a_live_resource_by_its_id(org: Org) -> None:
     assert [c["field"] for c in op["changes"]] == ["first_name"]
     again = org.run("import", "user.bob@example.com", ada["id"])
     assert "is managed already" in again.output
+
+
+@pytest.mark.parametrize("group", [[], ["state"], ["simulate"]])
+def test_help_never_cuts_a_description_mid_sentence(group: list[str]) -> None:
+    result = CliRunner().invoke(cli, [*group, "--help"], terminal_width=60)
+    listing = result.output.split("Commands:\n")[1]
+    assert "..." not in listing
+    descriptions = re.split(r"\n  (?=\S)", "\n" + listing)[1:]
+    for description in descriptions:
+        assert description.rstrip().endswith((".", ")")), description
