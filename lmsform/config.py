@@ -853,6 +853,9 @@ def _plugin_settings(name: str, spec: BaseModel, block: str, field: str,
         return None
     for key in type(settings).model_fields:
         value = getattr(settings, key)
+        if isinstance(value, str) and PLACEHOLDER in value:
+            c.add(name, (block, key), f"still holds the placeholder {PLACEHOLDER} that "
+                  "`lmsform init` wrote; replace it with this LMS's value")
         if isinstance(value, SecretStr) and not CREDENTIAL_RE.fullmatch(value.get_secret_value()):
             c.add(name, (block, key), "holds a line break, a control character or a character "
                   "outside ASCII, which no HTTP header can carry; check how the credential was "
@@ -862,6 +865,8 @@ def _plugin_settings(name: str, spec: BaseModel, block: str, field: str,
     return settings
 
 
+# What `lmsform init` writes for a setting it cannot know: refused until replaced.
+PLACEHOLDER = "CHANGE-ME"
 # A password in a URL (`scheme://user:password@host`) or a DSN (`password=...`, in its query
 # or as a key/value pair).
 WRITTEN_PASSWORD = re.compile(r"^\w[\w+.-]*://[^/@:]*:[^/@]+@|(?:^|[\s?&])password\s*=\s*\S")

@@ -26,7 +26,7 @@ from pydantic.fields import FieldInfo
 
 from lmsform import providers
 from lmsform.backends.file import DEFAULT_PATH
-from lmsform.config import _manifest_files
+from lmsform.config import PLACEHOLDER, _manifest_files
 from lmsform.errors import LmsformError, display_path
 from lmsform.fmt import write_file
 from lmsform.providers.base import Provider, ProviderSettings
@@ -153,8 +153,9 @@ def _declared_in(model: type[BaseModel], name: str) -> type:
 
 
 def _placeholder(type_name: str, key: str, info: FieldInfo, result: Scaffold) -> str:
-    """A value that validates and that nobody could mistake for a real one; a secret is
-    read from the environment (LEARNWORLDS_CLIENT_SECRET, say)."""
+    """A value of the right type that nobody could mistake for a real one, and that
+    `validate` refuses until it is replaced; a secret is read from the environment
+    (LEARNWORLDS_CLIENT_SECRET, say)."""
     if _is_secret(info.annotation):
         variable = re.sub(r"[^A-Za-z0-9]+", "_", f"{type_name}_{key}").upper()
         result.variables.append(variable)
@@ -164,7 +165,7 @@ def _placeholder(type_name: str, key: str, info: FieldInfo, result: Scaffold) ->
         return "0"
     if info.annotation is bool:
         return "false"
-    return "https://CHANGE-ME.example.com" if key.endswith("url") else "CHANGE-ME"
+    return f"https://{PLACEHOLDER}.example.com" if key.endswith("url") else PLACEHOLDER
 
 
 def _is_secret(annotation: Any) -> bool:

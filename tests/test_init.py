@@ -28,7 +28,7 @@ def provider_block(directory: Path) -> dict[str, object]:
 
 
 @pytest.mark.parametrize("provider_type", PROVIDERS)
-def test_init_then_validate_passes_for_every_provider(provider_type: str,
+def test_init_then_validate_passes_once_placeholders_are_replaced(provider_type: str,
                                                       tmp_path: Path) -> None:
     directory = tmp_path / "lms"
     result = run("init", "-C", str(directory), "--provider", provider_type)
@@ -36,10 +36,19 @@ def test_init_then_validate_passes_for_every_provider(provider_type: str,
     assert sorted(p.name for p in directory.iterdir()) == [".gitignore", "lmsform.yaml",
                                                          "users.yaml"]
     assert ".lmsform/" in (directory / ".gitignore").read_text().splitlines()
+    refused = run("validate", "-C", str(directory))
+    block = provider_block(directory)
+    placeholders = sorted(k for k, v in block.items() if "CHANGE-ME" in str(v))
+    # each placeholder is named until it is replaced; then only the secrets' unset
+    # variables are warnings
+    for key in placeholders:
+        assert f"provider.{key}: still holds the placeholder CHANGE-ME" in refused.output
+    assert refused.exit_code == (1 if placeholders else 0), refused.output
+    text = (directory / "lmsform.yaml").read_text()
+    (directory / "lmsform.yaml").write_text(text.replace("CHANGE-ME", "school"))
     checked = run("validate", "-C", str(directory))
     assert checked.exit_code == 0, checked.output
     assert checked.stdout.startswith("The manifests are valid: ") and "1 user" in checked.stdout
-    # only warnings, for the secrets' unset variables
     assert all(": warning: " in line for line in checked.stderr.splitlines())
     # what is written is already in the canonical layout
     assert run("fmt", "--check", "-C", str(directory)).exit_code == 0
