@@ -22,6 +22,7 @@ import email.utils
 import json as jsonlib
 import logging
 import random
+import socket
 import threading
 import time
 import weakref
@@ -301,6 +302,23 @@ class Counters:
     retries: int = 0
 
 
+# What the resolver answers for a name that does not exist (as opposed to a resolver that
+# is down for a moment, EAI_AGAIN, which is worth trying again)
+UNKNOWN_NAME = frozenset(code for code in (socket.EAI_NONAME,
+                                           getattr(socket, "EAI_NODATA", None)) if code)
+
+
+def _unknown_host(exc: BaseException) -> str | None:
+    """The resolver's words when a transport error comes of a host name that does not
+    exist, found along the exception's causes; None otherwise."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, socket.gaierror) and seen.errno in UNKNOWN_NAME:
+            return seen.strerror or "unknown host"
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
 @dataclass
 class _Attempt:
     """What became of one send: an answer, or a transport failure and whether it left."""
@@ -308,6 +326,7 @@ class _Attempt:
     response: httpx.Response | None
     failure: str | None  # None: a success
     unsent: bool = False  # the server cannot have acted (429, a refused connection)
+    final: bool = False  # sending again cannot help (a host name that does not resolve)
 
 
 class HttpClient:
@@ -392,6 +411,11 @@ class HttpClient:
         try:
             response = self._send(out)
         except httpx.TransportError as exc:
+            unknown = _unknown_host(exc)
+            if unknown is not None:
+                host = self.client.base_url.host
+                return out, _Attempt(None, f"the host {host} does not resolve ({unknown}); "
+                                     "check the provider's base_url", unsent=True, final=True)
             failure = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             return out, _Attempt(None, failure, unsent=isinstance(exc, NOT_SENT))
         status = response.status_code
@@ -466,6 +490,8 @@ class HttpClient:
             if failure is None and response is not None:
                 return response
             assert failure is not None
+            if result.final:
+                raise self._error(method, path, None, failure, request=call)
             if response is not None:
                 if lost and already_done is not None and already_done(response):
                     return self._landed(out, response)

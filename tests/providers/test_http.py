@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -183,6 +184,34 @@ def test_a_post_whose_connection_was_refused_is_sent_again_without_a_check() -> 
 
     http = client(handler)
     assert http.request("POST", "/users", safe=False, json={}).json() == 5
+    assert len(sent) == 2
+
+
+def test_a_host_that_does_not_resolve_is_one_error_naming_it() -> None:
+    sleeps: list[float] = []
+    http = HttpClient("https://no-such-host.invalid", Auth(), HttpOptions(),
+                      sleep=sleeps.append)
+    with pytest.raises(HttpError) as raised:
+        http.request("GET", "/users", safe=True)
+    assert "the host no-such-host.invalid does not resolve" in str(raised.value)
+    assert "base_url" in str(raised.value)
+    assert sleeps == []  # not retried
+    assert http.counters.requests == 1
+
+
+def test_a_resolver_that_fails_for_a_moment_is_tried_again() -> None:
+    sent: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        if len(sent) == 1:
+            try:
+                raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+            except socket.gaierror as exc:
+                raise httpx.ConnectError(str(exc)) from exc
+        return httpx.Response(200, json=[])
+
+    assert client(handler).request("GET", "/users", safe=True).json() == []
     assert len(sent) == 2
 
 
