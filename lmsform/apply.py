@@ -163,21 +163,37 @@ def _failure_message(op: Operation, exc: BaseException, known: Secrets,
 
 
 @contextlib.contextmanager
-def _stop_on_signals(result: ApplyResult) -> Iterator[None]:
+def _stop_on_signals(result: ApplyResult, stopping: Callable[[str], None] | None
+                     ) -> Iterator[Callable[[], None]]:
     """Ctrl-C and SIGTERM (how CI cancels a job) stop new operations from starting; the
-    running ones finish and are recorded, so nothing the LMS did is lost from state."""
+    running ones finish and are recorded, so nothing the LMS did is lost from state.
+
+    The handler only takes note: it runs between any two bytecodes of the main thread,
+    which may be writing to the same stream. What it yields, called by the main thread as
+    it waits, tells the user once (`stopping(signal name)`; a log warning by default)."""
+    caught: list[str] = []
+
+    def tell() -> None:
+        if len(caught) == 1:
+            caught.append("told")
+            if stopping is None:
+                log.warning("%s: finishing the operations under way, starting no more",
+                            caught[0])
+            else:
+                stopping(caught[0])
+
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield tell
         return
 
     def stop(signum: int, frame: Any) -> None:
-        log.warning("%s: finishing the running operations, starting no more",
-                    signal.Signals(signum).name)
+        if not caught:
+            caught.append(signal.Signals(signum).name)
         result.interrupted = True
 
     previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        yield
+        yield tell
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
@@ -191,6 +207,7 @@ def apply_plan(
     *,
     parallelism: int = 8,
     progress: ProgressFn | None = None,
+    stopping: Callable[[str], None] | None = None,
     known: Secrets | None = None,
 ) -> ApplyResult:
     """Run the plan. `secrets` holds write-only values (passwords) by address; `known`,
@@ -209,10 +226,11 @@ def apply_plan(
     total, done = len(operations), 0
     started: dict[str, float] = {}
 
-    with state.journaling(), _stop_on_signals(result), \
+    with state.journaling(), _stop_on_signals(result, stopping) as tell_interruption, \
             ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
         running: dict[Future[list[Outcome]], list[Operation]] = {}
         while walk.has_ready() or running:
+            tell_interruption()
             while (walk.has_ready() and len(running) < parallelism and not result.failed
                    and not result.interrupted):
                 batch = _next_batch(walk, operations, provider)
@@ -221,7 +239,8 @@ def apply_plan(
                 running[pool.submit(_call_batch, provider, batch, ids, secrets)] = batch
             if not running:
                 break
-            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            # woken now and then to say that Ctrl-C was heard, while a slow call runs
+            finished, _ = wait(running, timeout=0.25, return_when=FIRST_COMPLETED)
             for future in sorted(finished, key=lambda f: order[running[f][0].address]):
                 batch = running.pop(future)
                 for op, outcome in zip(batch, future.result(), strict=True):
@@ -241,7 +260,9 @@ def apply_plan(
                     if progress is not None:
                         progress(done, total, op, seconds)
                     walk.done(op.address)
-            state.sync()  # what finished is durable before anything new starts
+            if finished:
+                state.sync()  # what finished is durable before anything new starts
+        tell_interruption()
     finished_addresses = {op.address for op in result.applied}
     finished_addresses |= {f.operation.address for f in result.failed}
     result.skipped = [op for a, op in operations.items() if a not in finished_addresses]

@@ -25,7 +25,7 @@ import click
 from click.core import ParameterSource
 
 from lmsform import __version__, backends, engine, plugins, providers
-from lmsform.apply import ApplyResult, ProgressFn
+from lmsform.apply import ApplyResult
 from lmsform.checkout import config_dir_of, same_config
 from lmsform.config import Config, load_config, state_block, variable_file
 from lmsform.errors import (
@@ -632,11 +632,13 @@ def apply(plan_file: Path | None, config_dir: Path, target: tuple[str, ...],
         confirm=(lambda p: None) if auto_approve
         else lambda p: _confirm(f"Apply these {len(p.operations)} operations?", "apply"),
         starting=_collect_garbage,
-        progress=_progress_printer(),
+        progress=(progress := _Progress()),
+        stopping=progress.stopping,
     )
     result = engine.apply(config, options, saved=saved, force=force, hooks=hooks,
                           lock_timeout=lock_timeout)
     if result is not None:
+        progress.end_line()
         _report(result)
 
 
@@ -681,29 +683,43 @@ def _confirm(question: str, action: str) -> None:
         raise LmsformError(f"{action} cancelled; nothing was changed")
 
 
-def _progress_printer() -> ProgressFn:
+class _Progress:
     """A line per finished operation: rewritten in place on a terminal; elsewhere (a CI
     log) written as it comes and flushed within a second, by a timer, since a flush per line
-    cost a large apply seconds."""
-    tty = sys.stdout.isatty()
-    timer: threading.Timer | None = None
+    cost a large apply seconds. Whatever is said next (Ctrl-C, the report) starts on a line
+    of its own: `end_line()`."""
 
-    def show(done: int, total: int, op: Operation, seconds: float) -> None:
-        nonlocal timer
+    def __init__(self) -> None:
+        self.tty = sys.stdout.isatty()
+        self.timer: threading.Timer | None = None
+        self.open_line = False  # a line rewritten in place, not ended yet
+
+    def __call__(self, done: int, total: int, op: Operation, seconds: float) -> None:
         line = f"[{done}/{total}] {op.action.symbol} {inert(op.address)}: {op.action} " \
                f"done ({seconds:.2f}s)"
-        if tty:
+        if self.tty:
             click.echo(f"\r\033[K{line}", nl=done == total)
+            self.open_line = done != total
             return
         sys.stdout.write(line + "\n")
         if done == total:
             sys.stdout.flush()
-        elif timer is None or not timer.is_alive():
-            timer = threading.Timer(1.0, _flush, [sys.stdout])
-            timer.daemon = True
-            timer.start()
+        elif self.timer is None or not self.timer.is_alive():
+            self.timer = threading.Timer(1.0, _flush, [sys.stdout])
+            self.timer.daemon = True
+            self.timer.start()
 
-    return show
+    def end_line(self) -> None:
+        if self.open_line:
+            click.echo("")
+            self.open_line = False
+        _flush(sys.stdout)
+
+    def stopping(self, signal_name: str) -> None:
+        """Ctrl-C or SIGTERM during an apply, said as the rest of the output is."""
+        self.end_line()
+        click.echo(f"{signal_name}: finishing the operations under way, starting no more.",
+                   err=True)
 
 
 def _flush(stream: Any) -> None:
@@ -712,7 +728,6 @@ def _flush(stream: Any) -> None:
 
 
 def _report(result: ApplyResult) -> None:
-    sys.stdout.flush()  # the progress lines, before any failure on stderr
     counts: dict[Action, int] = {}
     for op in result.applied:
         counts[op.action] = counts.get(op.action, 0) + 1

@@ -147,6 +147,7 @@ class ApplyHooks:
     confirm: Callable[[Plan], None] = lambda plan: None  # raise LmsformError to cancel
     starting: Callable[[], None] = lambda: None  # just before the first LMS call
     progress: ProgressFn | None = None
+    stopping: Callable[[str], None] | None = None  # Ctrl-C or SIGTERM (its name) mid-apply
 
 
 def apply(config: Config, options: PlanOptions, *, saved: Plan | None = None,
@@ -176,7 +177,7 @@ def apply(config: Config, options: PlanOptions, *, saved: Plan | None = None,
         hooks.starting()
         return apply_plan(the_plan, state, ws.provider, secrets,
                           parallelism=options.parallelism, progress=hooks.progress,
-                          known=config.secrets())
+                          stopping=hooks.stopping, known=config.secrets())
 
 
 def refresh(config: Config, options: PlanOptions, *, hooks: ApplyHooks | None = None,

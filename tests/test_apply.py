@@ -635,3 +635,38 @@ def test_a_secret_the_lms_holds_is_hidden_and_replaced_by_the_manifests_value(
         "(sensitive)", "People managers")
     org.apply()
     assert sql(org, "SELECT description FROM groups_") == [("People managers",)]
+
+
+def test_ctrl_c_on_a_terminal_speaks_on_lines_of_its_own(org: Org) -> None:
+    """The progress line is rewritten in place on a terminal; what Ctrl-C makes lmsform say
+    starts on a new line, in lmsform's own words (no logging prefix)."""
+    import pty
+    import select
+
+    one_at_a_time(org)
+    org.write("many.yaml", "users:\n" + "".join(
+        f"  - email: user{i}@example.com\n" for i in range(400)))
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "lmsform", "apply", "--auto-approve", "--parallelism", "1",
+         "-C", str(org.dir)], stdin=follower, stdout=follower, stderr=follower,
+        env={**os.environ, "TERM": "xterm"}, close_fds=True)
+    os.close(follower)
+    output, interrupted = b"", False
+    while select.select([leader], [], [], 30)[0]:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the terminal closed: the process is done
+            break
+        output += chunk
+        if not interrupted and output.count(b"] + user.") >= 20:
+            process.send_signal(signal.SIGINT)
+            interrupted = True
+    os.close(leader)
+    assert process.wait(timeout=60) == 130
+    text = output.decode()
+    lines = text.replace("\r\n", "\n").split("\n")
+    said = [line for line in lines if "SIGINT" in line or line.startswith("interrupted")]
+    assert said[0] == "SIGINT: finishing the operations under way, starting no more."
+    assert said[1].startswith("interrupted: ") and said[1].endswith("to continue")
+    assert "WARNING" not in text
