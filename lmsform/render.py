@@ -22,6 +22,7 @@ from typing import Any
 import click
 
 from lmsform.plan import Action, Operation, Plan
+from lmsform.resources import EXACT_NUMBER_KEYS
 
 
 def inert(text: str) -> str:
@@ -136,8 +137,8 @@ def render_text(plan: Plan) -> str:
 
 
 def _warnings_and_blocks(plan: Plan) -> list[str]:
-    return [*(click.style(f"warning: {inert(w)}", fg="yellow") for w in plan.warnings),
-            *(click.style(f"blocked: {inert(b)}", fg="red", bold=True) for b in plan.blocked)]
+    return [*(click.style(f"Warning: {inert(w)}", fg="yellow") for w in plan.warnings),
+            *(click.style(f"Blocked: {inert(b)}", fg="red", bold=True) for b in plan.blocked)]
 
 
 MARKDOWN_BUDGET = 60_000  # GitHub refuses comments over 65,536 characters
@@ -259,7 +260,24 @@ RENDERERS = {"text": render_text, "markdown": render_markdown, "json": render_js
 
 def _value(value: Any) -> str:
     """A value as JSON text, made visible."""
-    return _visible(json.dumps(value, ensure_ascii=False, default=str))
+    return _visible(_json(value))
+
+
+DECIMAL_TEXT = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+
+
+def _json(value: Any) -> str:
+    """JSON text, with the exact decimals a plan keeps as text (an amount, a percent: the
+    JSON plan keeps their spelling) shown to the reader as the numbers they are."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(
+            f"{json.dumps(key, ensure_ascii=False)}: "
+            + (item if key in EXACT_NUMBER_KEYS and isinstance(item, str)
+               and DECIMAL_TEXT.fullmatch(item) else _json(item))
+            for key, item in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_json(item) for item in value) + "]"
+    return json.dumps(value, ensure_ascii=False, default=str)
 
 
 def _md(value: Any) -> str:

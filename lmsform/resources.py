@@ -231,6 +231,11 @@ def _number(value: Any) -> int | float:
     return int(number) if number == number.to_integral_value() else float(number)
 
 
+# The keys of a structured value (a price, a discount) that hold exact decimals as text:
+# "49.00" keeps its spelling where a float would not; readers are shown numbers.
+EXACT_NUMBER_KEYS = frozenset({"amount", "percent"})
+
+
 def _pricing(value: Any) -> dict[str, dict[str, Any]]:
     """Plans keyed by name: {"standard": {"amount": "49.00", "currency": "USD", ...}}."""
     if isinstance(value, dict):

@@ -164,7 +164,7 @@ def test_forgetting_what_was_found_deleted_keeps_the_safety_limits(org: Org) -> 
     before = org.state_path.read_text()
     refused = org.run("apply", "--refresh-only", "--auto-approve")
     assert refused.exit_code == 1, refused.output
-    assert "blocked: forgets (found deleted) 11 of 12 managed users" in refused.output
+    assert "Blocked: forgets (found deleted) 11 of 12 managed users" in refused.output
     assert org.state_path.read_text() == before
     limited = org.run("apply", "--refresh-only", "--auto-approve", "--target", "user.u1*",
                       "--max-deletes", "0")

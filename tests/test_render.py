@@ -154,4 +154,24 @@ def test_text_names_the_config_and_the_lms_first() -> None:
     output = click.unstyle(render_text(big_plan(1)))
     assert output.startswith("Planned for config /srv/config, LMS local:/srv/lms.sqlite.\n\n"
                              "lmsform will perform these operations, in this order:")
-    assert output.rstrip().endswith("blocked: removes or replaces too much")
+    assert output.rstrip().endswith("Blocked: removes or replaces too much")
+
+
+def test_amounts_and_percents_read_as_numbers_and_keep_their_spelling_in_json() -> None:
+    coupon = Operation(action=Action.CREATE, kind="coupon", address="coupon.TEN",
+                       after={"code": "TEN", "discount": {"percent": "10"}})
+    course = Operation(action=Action.UPDATE, kind="course", address="course.c", id="1",
+                       changes=[Change(field="pricing",
+                                       before={"std": {"amount": "49.00", "currency": "USD"}},
+                                       after={"std": {"amount": "59.50", "currency": "USD"}})])
+    plan = Plan(operations=[coupon, course])
+    text = click.unstyle(render_text(plan))
+    assert 'discount: {"percent": 10}' in text
+    assert 'pricing: {"std": {"amount": 49.00, "currency": "USD"}} -> ' \
+           '{"std": {"amount": 59.50, "currency": "USD"}}' in text
+    assert '`{"percent": 10}`' in render_markdown(plan)
+    assert '"percent":"10"' in plan.model_dump_json()  # the JSON plan keeps the text
+    # a name that merely looks like an amount stays text
+    odd = Operation(action=Action.CREATE, kind="group", address="group.x",
+                    after={"name": "x", "description": "10"})
+    assert 'description: "10"' in click.unstyle(render_text(Plan(operations=[odd])))
