@@ -59,6 +59,7 @@ from lmsform.resources import (
     normalise,
     references,
 )
+from lmsform.scaffold import gitignore
 from lmsform.secrets import Secrets
 from lmsform.state import State, StateEntry
 
@@ -69,8 +70,6 @@ USERS_PER_FILE = 5000
 FILES = {"region": "hierarchy.yaml", "course": "courses.yaml", "group": "groups.yaml",
          "user": "users.yaml", "coupon": "coupons.yaml"}
 HIERARCHY = ("region", "division", "department")
-# Values a manifest leaves out because they are what an LMS does anyway.
-USUAL = {"active": True, "role": "learner"}
 SPECS: dict[str, type[BaseModel]] = {"course": CourseSpec, "group": GroupSpec,
                                      "user": UserSpec, "coupon": CouponSpec,
                                      "region": DepartmentSpec, "division": DepartmentSpec,
@@ -112,7 +111,7 @@ def export(source: Config, options: ExportOptions) -> ExportResult:
     provider = providers.open_provider(source.provider, source.directory, source.secrets())
     try:
         kinds = _kinds(provider, options.kinds)
-        recorded = _recorded_ids(source, provider)
+        recorded, protected = _recorded(source, provider)
         live = fetch_live(provider, _with_references(provider, kinds), options.parallelism,
                           recorded)
         exported = _name_everything(provider, live, result.left_out, source.secrets())
@@ -122,7 +121,7 @@ def export(source: Config, options: ExportOptions) -> ExportResult:
                     f"{kind}s: {provider.type_name} cannot list them; exported the "
                     f"{len(exported[kind])} the source's state knows")
         chosen = {k: v for k, v in exported.items() if k in kinds}
-        documents = _documents(chosen, provider, source, options)
+        documents = _documents(chosen, provider, source, options, protected)
         state_settings = (source.state if options.out.resolve() == source.directory.resolve()
                           else FileSettings())  # a new directory gets the default state
         backend = backends.open_backend(state_settings, options.out)
@@ -172,9 +171,11 @@ def _with_references(provider: Provider, kinds: list[str]) -> list[str]:
     return [k for k in KINDS if k in needed and k in provider.capabilities.kinds]
 
 
-def _recorded_ids(source: Config, provider: Provider) -> dict[str, dict[str, str]]:
-    """kind -> address key -> id the source's state knows: the only way to read a kind the
-    LMS cannot list."""
+def _recorded(source: Config, provider: Provider) -> tuple[dict[str, dict[str, str]],
+                                                           set[str]]:
+    """What the source's state knows: kind -> address key -> id (the only way to read a
+    kind the LMS cannot list), and the addresses it protects with `prevent_destroy`, which
+    the exported manifests keep saying."""
     backend = backends.open_backend(source.state, source.directory)
     try:
         state = State.load(backend)
@@ -184,7 +185,7 @@ def _recorded_ids(source: Config, provider: Provider) -> dict[str, dict[str, str
     for address, entry in state.resources.items():
         if entry.kind in provider.capabilities.kinds:
             recorded[entry.kind][address.partition(".")[2]] = entry.id
-    return recorded
+    return recorded, {a for a, entry in state.resources.items() if entry.prevent_destroy}
 
 
 def _name_everything(provider: Provider, live: dict[str, list[LiveResource]],
@@ -265,7 +266,10 @@ def _json(value: Any) -> str:
 
 def _manifest_fields(kind: str, attrs: dict[str, Any],
                      supported: frozenset[str] | None) -> dict[str, Any]:
-    """The fields a manifest writes: never write-only ones, nor values that say nothing."""
+    """The fields a manifest writes: every one the provider holds, defaults included (a
+    learner's `role: learner` left out would leave a later escalation to admin unmanaged),
+    and an empty list (`groups: []`: no memberships, managed); never write-only ones, nor
+    values that say nothing (no value, an empty text)."""
     out: dict[str, Any] = {}
     for name in SCHEMAS[kind].fields:
         value = attrs.get(name)
@@ -274,7 +278,7 @@ def _manifest_fields(kind: str, attrs: dict[str, Any],
             continue
         if name == "custom" and isinstance(value, dict):
             value = {k: v for k, v in value.items() if v not in (None, [], {}, "")}
-        if value is None or value in ([], {}, "") or USUAL.get(name, object()) == value:
+        if value is None or value in ({}, ""):  # an empty list is kept: it says "none"
             continue
         out[name] = _yaml_value(name, value)
     return out
@@ -310,21 +314,27 @@ def _unique(slug: str, taken: set[str]) -> str:
 
 
 def _documents(exported: dict[str, list[Exported]], provider: Provider, source: Config,
-               options: ExportOptions) -> dict[str, CommentedMap]:
-    """File name -> the document to write, each with a comment saying where it came from."""
+               options: ExportOptions, protected: set[str]) -> dict[str, CommentedMap]:
+    """File name -> the document to write, each with a comment saying where it came from.
+    A resource the state protects says `lifecycle: {prevent_destroy: true}` again."""
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     header = (f"Exported by `lmsform export` from {provider.identity()} on {stamp}.\n"
               "Review it, commit it: `lmsform plan` shows no changes until you edit it.")
     documents: dict[str, CommentedMap] = {}
     caps = provider.capabilities.kinds
+    def entry(item: Exported) -> dict[str, Any]:
+        fields = _manifest_fields(item.kind, item.attrs, caps[item.kind].fields)
+        if f"{item.kind}.{item.key}" in protected:
+            fields["lifecycle"] = {"prevent_destroy": True}
+        return fields
+
     if any(exported.get(k) for k in HIERARCHY):
-        documents[FILES["region"]] = _doc(header, "hierarchy", _hierarchy(exported))
+        documents[FILES["region"]] = _doc(header, "hierarchy", _hierarchy(exported, protected))
     for kind in ("course", "group", "coupon"):
         if exported.get(kind):
-            documents[FILES[kind]] = _doc(header, f"{kind}s", [
-                _manifest_fields(kind, e.attrs, caps[kind].fields) for e in exported[kind]])
-    users = [_manifest_fields("user", e.attrs, caps["user"].fields)
-             for e in exported.get("user", [])]
+            documents[FILES[kind]] = _doc(header, f"{kind}s",
+                                          [entry(e) for e in exported[kind]])
+    users = [entry(e) for e in exported.get("user", [])]
     chunks = [users[i:i + USERS_PER_FILE] for i in range(0, len(users), USERS_PER_FILE)]
     for n, chunk in enumerate(chunks, 1):
         name = FILES["user"] if len(chunks) == 1 else f"users-{n:03d}.yaml"
@@ -334,16 +344,25 @@ def _documents(exported: dict[str, list[Exported]], provider: Provider, source: 
     return documents
 
 
-def _hierarchy(exported: dict[str, list[Exported]]) -> list[dict[str, Any]]:
+def _hierarchy(exported: dict[str, list[Exported]], protected: set[str]
+               ) -> list[dict[str, Any]]:
+    def kept(item: Exported, fields: dict[str, Any]) -> dict[str, Any]:
+        if f"{item.kind}.{item.key}" in protected:
+            fields["lifecycle"] = {"prevent_destroy": True}
+        return fields
+
     divisions: dict[str, list[Exported]] = defaultdict(list)
     for division in exported.get("division", []):
         divisions[str(division.attrs.get("region"))].append(division)
-    departments: dict[str, list[str]] = defaultdict(list)
+    departments: dict[str, list[Any]] = defaultdict(list)
     for department in exported.get("department", []):
-        departments[str(department.attrs.get("division"))].append(str(department.attrs["name"]))
-    return [{"region": region.attrs["name"], "divisions": [
-        {"division": d.attrs["name"], "departments": departments.get(d.key, [])}
-        for d in divisions.get(region.key, [])]} for region in exported.get("region", [])]
+        name = str(department.attrs["name"])
+        written = kept(department, {"name": name})
+        departments[str(department.attrs.get("division"))].append(
+            written if len(written) > 1 else name)
+    return [kept(region, {"region": region.attrs["name"], "divisions": [
+        kept(d, {"division": d.attrs["name"], "departments": departments.get(d.key, [])})
+        for d in divisions.get(region.key, [])]}) for region in exported.get("region", [])]
 
 
 def _doc(header: str, section: str, entries: list[Any]) -> CommentedMap:
@@ -458,6 +477,12 @@ def _write_checked(out: Path, documents: dict[str, CommentedMap],
         for name in documents:
             atomic_write(out / name, (trial / name).read_text(encoding="utf-8"))
             written.append(out / name)
+        if checked.state == FileSettings():  # the state in `out/.lmsform`, as init keeps it
+            ignore = out / ".gitignore"
+            text = gitignore(ignore)
+            if not ignore.exists() or ignore.read_text(encoding="utf-8") != text:
+                atomic_write(ignore, text)
+                written.append(ignore)
     return written, checked
 
 
@@ -539,5 +564,7 @@ def _record(state: State, config: Config, exported: dict[str, list[Exported]],
             address = f"{kind}.{item.key}"
             declared = config.resources.get(address)
             attributes = declared.attrs if declared else item.attrs
-            state.put(address, StateEntry(kind=kind, id=item.id, attributes=dict(attributes)))
+            protected = declared is not None and declared.lifecycle.prevent_destroy
+            state.put(address, StateEntry(kind=kind, id=item.id, attributes=dict(attributes),
+                                          prevent_destroy=protected))
     state.save()

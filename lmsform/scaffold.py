@@ -75,8 +75,8 @@ def init(directory: Path, provider_type: str, *, force: bool = False) -> Scaffol
     if example is not None:
         files[EXAMPLE_FILE] = example
     ignore = directory / ".gitignore"
-    if not ignore.exists() or ignore.read_text(encoding="utf-8") != _gitignore(ignore):
-        files[ignore.name] = _gitignore(ignore)
+    if not ignore.exists() or ignore.read_text(encoding="utf-8") != gitignore(ignore):
+        files[ignore.name] = gitignore(ignore)
     for name, text in files.items():
         write_file(directory / name, text)
         result.files.append(directory / name)
@@ -293,7 +293,7 @@ def render_example(cls: type[Provider]) -> str | None:
     return "\n".join(lines) + "\n"
 
 
-def _gitignore(path: Path) -> str:
+def gitignore(path: Path) -> str:
     """.gitignore with the default state's directory: added to one that exists."""
     if not path.exists():
         return f"# lmsform's state, when kept in this directory (the default)\n{IGNORED}\n"

@@ -278,3 +278,25 @@ def test_a_value_a_manifest_cannot_say_exactly_is_reported_not_changed(
     assert "not exported: group 'Padded ' (id 2): a manifest cannot say its name exactly" \
         in output
     assert "Padded" not in (out / "groups.yaml").read_text()
+
+
+def test_export_keeps_what_the_config_means(org: Org, tmp_path: Path) -> None:
+    """Defaults and empty lists are written (left out, they would be unmanaged), lifecycle
+    protection the state knows is said again, and the state is kept out of git."""
+    org.edit("org.yaml", "    first_name: Bob\n",
+             "    first_name: Bob\n    lifecycle: {prevent_destroy: true}\n")
+    org.edit("org.yaml", "  - name: Managers\n",
+             "  - name: Managers\n    lifecycle: {prevent_destroy: true}\n")
+    org.apply()
+    out = tmp_path / "exported"
+    assert_export_round_trips(org, out)
+    users = (out / "users.yaml").read_text()
+    assert users.count("role: learner") == 2 and users.count("active: true") == 2
+    bob = users[users.index("email: bob@example.com"):]
+    assert "groups: []" in bob
+    assert "lifecycle: {prevent_destroy: true}" in bob
+    assert "lifecycle" not in users[:users.index("email: bob@example.com")]
+    assert "    lifecycle: {prevent_destroy: true}\n" in (out / "groups.yaml").read_text()
+    state = json.loads((out / ".lmsform" / "state.json").read_text())["resources"]
+    assert state["user.bob@example.com"]["prevent_destroy"] is True
+    assert ".lmsform/" in (out / ".gitignore").read_text().splitlines()

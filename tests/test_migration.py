@@ -122,7 +122,7 @@ def test_ilms_to_local_and_back_keeps_what_both_can_hold(tmp_path: Path, sims: A
     plan_text = run("plan", "-C", str(back), "--drop-unsupported")
     plan = json.loads(run("plan", "-C", str(back), "--drop-unsupported", "--json").output)
     assert listed_drops(plan) == predicted_drops(from_local, IlmsProvider) == {
-        "coupons", "course.categories", "course.credits"}
+        "coupons", "course.categories", "course.credits", "user.role"}  # role: learner
     assert plan_text.output.index("Not carried over") < plan_text.output.index("lmsform will")
     assert "  ! coupons: all 1 (the ilms provider does not manage coupons)" in plan_text.output
     refused = run("plan", "-C", str(back))  # without the flag: refused, as always
