@@ -392,18 +392,25 @@ def _with_capability_problems(error: ManifestError) -> ManifestError:
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "github"]), default="text",
               show_default=True, help="json: a list of problems; github: workflow annotations "
               "on the manifests' lines.")
+@click.option("--staged", is_flag=True,
+              help="Also check the config directories of the changes staged in git, "
+                   "deletions included (pre-commit passes no deleted file).")
 @click.pass_context
-def validate(ctx: click.Context, files: tuple[Path, ...], config_dir: Path, fmt: str) -> None:
+def validate(ctx: click.Context, files: tuple[Path, ...], config_dir: Path, fmt: str,
+             staged: bool) -> None:
     """Check the manifests offline, and what the provider supports: no LMS, no credentials.
 
     With FILES (what pre-commit passes), check each config directory holding one of them,
-    and for a file in a shared directory, each config directory that includes it; files
-    that are not lmsform manifests are left alone."""
-    if files:
-        _files_or_config_dir(ctx, files)
-        from lmsform.precommit import config_dirs
+    and for a file in a shared directory, each config directory that includes it; other
+    files are not lmsform's and are left alone (a file is lmsform's only in a directory
+    with an lmsform.yaml, or in a shared directory one includes)."""
+    if files or staged:
+        _files_or_config_dir(ctx, (*files, *([Path(".")] if staged else [])))
+        from lmsform import precommit
 
-        sys.exit(_validate_dirs(config_dirs(files), fmt))
+        present, deleted = precommit.staged_paths() if staged else ([], [])
+        dirs = precommit.config_dirs([*files, *present], deleted)
+        sys.exit(_validate_dirs(dirs, fmt))
     if fmt != "text":
         sys.exit(_validate_for_machines(config_dir, fmt))
     click.echo(_validated(config_dir))

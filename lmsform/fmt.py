@@ -34,7 +34,7 @@ from lmsform.backends.file import atomic_write, writing
 from lmsform.config import config_manifests
 from lmsform.errors import LmsformError, ManifestError, Problem, display_path, reason
 from lmsform.manifest import ManifestFile
-from lmsform.precommit import is_yaml, looks_like_manifest
+from lmsform.precommit import Includes, belongs_to_lmsform, is_yaml
 from lmsform.yamlfile import YamlFile, YamlSyntaxError
 
 # The order of the top-level sections: the blocks that say how and where, what an
@@ -67,19 +67,22 @@ def targets(config_dir: Path, files: Sequence[Path]) -> list[tuple[Path, bool]]:
     """The files to format and, for each, whether it must look like an lmsform manifest.
 
     Without `files`, every manifest of `config_dir`. With them (pre-commit passes every
-    staged YAML file of a repository), only the `*.yaml`/`*.yml` ones that look like lmsform
-    manifests: a workflow or compose file is left alone. A directory stands for its manifests.
+    staged YAML file of a repository), only the `*.yaml`/`*.yml` ones that belong to lmsform
+    (in a config directory or a shared directory one includes: `lmsform.precommit`): a
+    workflow, compose file or Ansible variable file is left alone. A directory stands for its
+    manifests.
     """
     if not files:
         return [(path, False) for path in config_manifests(config_dir)]
     chosen: dict[Path, bool] = {}
+    includes = Includes()
     for path in files:
         if path.is_dir():
             chosen.update(dict.fromkeys(config_manifests(path), False))
         elif is_yaml(path) and path not in chosen:
             if not path.exists():
                 raise LmsformError(f"{display_path(path)} does not exist")
-            if looks_like_manifest(path):
+            if belongs_to_lmsform(path, includes):
                 chosen[path] = True
     return list(chosen.items())
 

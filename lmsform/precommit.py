@@ -1,33 +1,44 @@
-"""From the file names pre-commit passes to the manifests and config directories lmsform works on.
+"""From the file names pre-commit passes (and the changes staged in git) to the config
+directories lmsform works on.
 
 pre-commit hands a hook every staged file its `files:` pattern matches, across the whole
-repository: manifests, but also CI workflows, compose files and other tools' YAML. lmsform
-must judge its own files and leave the others alone, without parsing them (a template full of
-`{{ }}` is not YAML at all). A manifest is recognised by its top-level sections; `version:`
-alone does not count, nor `include:` or `vars:`, since other formats use them too.
+repository: manifests, but also CI workflows, compose files and other tools' YAML. In a
+shared repository that YAML may look like lmsform's: an Ansible `group_vars/all.yml` has
+`users:` and `groups:` too. So a file is never judged by what it says, only by where it is:
 
-A directory of manifests without a provider block is shared: environments read it with
-`include:`. A change there is checked by validating every config directory that includes it,
-found by walking the repository (the nearest directory holding `.git`; outside one, the
-shared directory's parent) once.
+    A YAML file belongs to lmsform only inside a config directory: a directory holding an
+    `lmsform.yaml` (or `lmsform.yml`), or a shared directory that some config directory of
+    the repository names in its `include:`.
+
+Everything else is left alone: neither formatted nor validated, whatever keys it has.
+
+pre-commit passes no deleted file to any hook, yet deleting a manifest can break the config
+directory it was in (a group still referred to elsewhere) or every environment that included
+it. `staged_paths()` asks git for the staged changes, deletions included, so that the validate
+hook checks the directories of deleted paths too. A config directory whose last manifest was
+deleted (its `lmsform.yaml` gone with it) is no config directory any more: nothing to check.
+
+A change in a shared directory is checked by validating every config directory that includes
+it, found by walking the repository (the nearest directory holding `.git`; outside one, the
+shared directory's parent) once per call.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import subprocess
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from lmsform.checkout import repository_root
 from lmsform.config import _manifest_files
+from lmsform.errors import LmsformError
 from lmsform.yamlfile import YamlFile, YamlSyntaxError
 
 SUFFIXES = frozenset({".yaml", ".yml"})
-# A top-level lmsform section, at the start of a line: what no other common YAML format has.
-SECTION_LINE = re.compile(
-    r"^(provider|state|settings|hierarchy|groups|users|courses|coupons|moved)[ \t]*:",
-    re.MULTILINE)
-PROVIDER_LINE = re.compile(r"^provider[ \t]*:", re.MULTILINE)
+# What makes a directory a config directory: the file `lmsform init` writes.
+CONFIG_FILES = ("lmsform.yaml", "lmsform.yml")
 INCLUDE_LINE = re.compile(r"^include[ \t]*:", re.MULTILINE)
 # Directories no config lives in, skipped when looking for the ones including a shared one.
 SKIPPED = frozenset({"node_modules", "__pycache__", "site-packages", "venv"})
@@ -35,6 +46,11 @@ SKIPPED = frozenset({"node_modules", "__pycache__", "site-packages", "venv"})
 
 def is_yaml(path: Path) -> bool:
     return path.suffix.lower() in SUFFIXES
+
+
+def is_config_dir(directory: Path) -> bool:
+    """Whether a directory is a config directory: it holds an `lmsform.yaml`."""
+    return any((directory / name).is_file() for name in CONFIG_FILES)
 
 
 def _text(path: Path) -> str:
@@ -47,45 +63,94 @@ def _text(path: Path) -> str:
     return raw.decode("utf-8", errors="replace").removeprefix("\ufeff")
 
 
-def looks_like_manifest(path: Path) -> bool:
-    """Whether a YAML file is an lmsform manifest, judged by its text (it may not parse)."""
-    return SECTION_LINE.search(_text(path)) is not None
+class Includes:
+    """Which config directories include which shared directory: one walk of the repository
+    per search root, made the first time a file outside a config directory is asked about."""
+
+    def __init__(self) -> None:
+        self._by_root: dict[Path, dict[Path, list[Path]]] = {}
+
+    def including(self, shared: Path) -> list[Path]:
+        target = shared.resolve()
+        root = _search_root(target)
+        if root not in self._by_root:
+            self._by_root[root] = _index(root)
+        return self._by_root[root].get(target, [])
 
 
-def config_dirs(paths: Iterable[Path]) -> list[Path]:
+def _index(root: Path) -> dict[Path, list[Path]]:
+    """Every directory some config directory under `root` includes, with those config
+    directories (as the user would type them)."""
+    index: dict[Path, list[Path]] = {}
+    for directory in _directories(root):
+        if not is_config_dir(directory):
+            continue
+        for path in _manifest_files(directory):
+            if INCLUDE_LINE.search(_text(path)):
+                for shared in _included(path):
+                    index.setdefault(shared, []).append(_relative(directory))
+    return {shared: sorted(set(dirs), key=str) for shared, dirs in index.items()}
+
+
+def belongs_to_lmsform(path: Path, includes: Includes | None = None) -> bool:
+    """Whether a YAML file is lmsform's: in a config directory, or in a shared directory a
+    config directory includes. What the file says does not matter."""
+    if not is_yaml(path):
+        return False
+    directory = path.parent
+    return is_config_dir(directory) or bool((includes or Includes()).including(directory))
+
+
+def config_dirs(paths: Iterable[Path], deleted: Iterable[Path] = ()) -> list[Path]:
     """The distinct config directories to validate for these paths (YAML files, or
-    directories): the directory of each (config directories are flat) when it holds lmsform
-    manifests or was given as such; when it is shared (manifests, but no provider block),
-    the config directories that include it, if any."""
+    directories given as config directories) and these deleted files: the directory of each
+    (config directories are flat) when it is a config directory; when it is a shared one,
+    the config directories that include it; else none (the file is not lmsform's)."""
+    includes = Includes()
     found: dict[Path, Path] = {}  # by resolved path: the path as given
-    seen: set[Path] = set()
-    for path in paths:
-        given = path.is_dir()
+    seen: set[tuple[Path, bool]] = set()
+    for path, gone in [(p, False) for p in paths] + [(p, True) for p in deleted]:
+        given = not gone and path.is_dir()
         directory = path if given else path.parent
-        if not given and not (is_yaml(path) and directory.is_dir()):
+        if not given and not is_yaml(path):
             continue
-        if directory.resolve() in seen:
+        if (directory.resolve(), given) in seen:
             continue
-        seen.add(directory.resolve())
-        texts = [_text(p) for p in _manifest_files(directory)]
-        if not given and not any(SECTION_LINE.search(text) for text in texts):
-            continue
-        shared = bool(texts) and not any(PROVIDER_LINE.search(text) for text in texts)
-        for config_dir in (_including(directory) if shared else []) or [directory]:
+        seen.add((directory.resolve(), given))
+        # else a shared directory, or one lmsform has nothing to do with
+        own = given or is_config_dir(directory)
+        for config_dir in [directory] if own else includes.including(directory):
             found.setdefault(config_dir.resolve(), config_dir)
     return sorted(found.values(), key=str)
 
 
-def _including(shared: Path) -> list[Path]:
-    """The config directories whose `include:` names `shared`."""
-    target = shared.resolve()
-    including = []
-    for directory in _directories(_search_root(target)):
-        for path in _manifest_files(directory):
-            if INCLUDE_LINE.search(_text(path)) and target in _included(path):
-                including.append(_relative(directory))
-                break
-    return including
+def staged_paths(cwd: Path | None = None) -> tuple[list[Path], list[Path]]:
+    """The paths of the changes staged in git, as (present, deleted), relative to the working
+    directory. A rename counts as the deletion of its old path and the addition of its new
+    one. pre-commit stashes what is not staged, so the work tree holds what is."""
+    cwd = cwd or Path.cwd()
+    top = _git(["rev-parse", "--show-toplevel"], cwd).decode().strip()
+    listed = _git(["diff", "--cached", "--name-only", "--no-renames", "-z"], cwd)
+    present: list[Path] = []
+    deleted: list[Path] = []
+    for name in filter(None, listed.decode("utf-8", errors="surrogateescape").split("\0")):
+        path = _relative(Path(top, name), cwd)
+        (present if path.exists() or path.is_symlink() else deleted).append(path)
+    return present, deleted
+
+
+class GitError(LmsformError):
+    """git could not say what is staged (not a repository, or no git)."""
+
+
+def _git(args: list[str], cwd: Path) -> bytes:
+    try:
+        return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True).stdout
+    except subprocess.CalledProcessError as exc:
+        said = exc.stderr.decode(errors="replace").strip()
+        raise GitError(f"cannot read the changes staged in git: {said}") from None
+    except OSError as exc:
+        raise GitError(f"cannot read the changes staged in git: {exc}") from None
 
 
 def _included(path: Path) -> set[Path]:
@@ -102,10 +167,7 @@ def _included(path: Path) -> set[Path]:
 def _search_root(target: Path) -> Path:
     """The repository holding `target`; outside one, the directory holding `target` (an
     environment beside it: `include: [../shared]`)."""
-    for directory in (target, *target.parents):
-        if (directory / ".git").exists():
-            return directory
-    return target.parent
+    return repository_root(target) or target.parent
 
 
 def _directories(root: Path) -> Iterator[Path]:
@@ -114,9 +176,10 @@ def _directories(root: Path) -> Iterator[Path]:
         yield Path(current)
 
 
-def _relative(directory: Path) -> Path:
-    """A directory as the user would type it: relative to the working directory if under it."""
+def _relative(directory: Path, cwd: Path | None = None) -> Path:
+    """A path as the user would type it: relative to the working directory if under it."""
+    base = (cwd or Path.cwd()).resolve()
     try:
-        return directory.relative_to(Path.cwd().resolve())
+        return directory.resolve().relative_to(base)
     except ValueError:
         return directory

@@ -15,12 +15,12 @@ from ruamel.yaml import YAML
 from lmsform.cli import cli
 from lmsform.config import Config, load_config
 from lmsform.fmt import format_text
-from lmsform.precommit import looks_like_manifest
+from lmsform.precommit import belongs_to_lmsform
 
 ROOT = Path(__file__).parent.parent / "examples"
 # Every example with manifests (environments: several directories, one shared).
 EXAMPLES = sorted({p.parent.relative_to(ROOT).parts[0] for p in ROOT.rglob("*.yaml")
-                   if looks_like_manifest(p)})
+                   if belongs_to_lmsform(p)})
 
 MESSY_MAIN = """\
 # Messy, but valid: the layout rules broken once each.{ws}
@@ -167,7 +167,7 @@ def declared(directory: Path) -> dict[str, Any]:
 def messy(tmp_path: Path) -> Path:
     directory = tmp_path / "messy"
     directory.mkdir()
-    (directory / "main.yaml").write_text(MESSY_MAIN)
+    (directory / "lmsform.yaml").write_text(MESSY_MAIN)
     (directory / "org.yaml").write_text(MESSY_ORG)
     return directory
 
@@ -184,7 +184,7 @@ def mess_up(text: str) -> str:
 
 
 def manifest_dirs(root: Path) -> list[Path]:
-    return sorted({p.parent for p in root.rglob("*.yaml") if looks_like_manifest(p)})
+    return sorted({p.parent for p in root.rglob("*.yaml") if belongs_to_lmsform(p)})
 
 
 @pytest.mark.parametrize("example", EXAMPLES)
@@ -214,8 +214,8 @@ def test_a_messy_config_gets_the_canonical_layout_and_keeps_its_meaning(
     before = declared(directory)
     result = run("fmt", "-C", str(directory))
     assert result.exit_code == 0, result.output
-    assert result.stdout.split() == [str(directory / "main.yaml"), str(directory / "org.yaml")]
-    assert (directory / "main.yaml").read_text() == CANONICAL_MAIN
+    assert result.stdout.split() == [str(directory / "lmsform.yaml"), str(directory / "org.yaml")]
+    assert (directory / "lmsform.yaml").read_text() == CANONICAL_MAIN
     assert (directory / "org.yaml").read_text() == CANONICAL_ORG
     assert declared(directory) == before
     # canonical is a fixed point
@@ -229,7 +229,7 @@ def test_every_comment_is_kept(tmp_path: Path) -> None:
     comments = [line.split("#", 1)[1].strip() for text in (MESSY_MAIN, MESSY_ORG)
                 for line in text.splitlines() if "# " in line and "not a comment" not in line]
     assert run("fmt", "-C", str(directory)).exit_code == 0
-    written = (directory / "main.yaml").read_text() + (directory / "org.yaml").read_text()
+    written = (directory / "lmsform.yaml").read_text() + (directory / "org.yaml").read_text()
     for comment in comments:
         assert comment in written
 
@@ -240,7 +240,7 @@ def test_check_lists_what_would_change_writes_nothing_and_exits_1(tmp_path: Path
     before = {p.name: p.read_bytes() for p in directory.iterdir()}
     result = run("fmt", "--check", "-C", str(directory))
     assert result.exit_code == 1
-    assert result.stdout.split() == [str(directory / "main.yaml"), str(directory / "org.yaml")]
+    assert result.stdout.split() == [str(directory / "lmsform.yaml"), str(directory / "org.yaml")]
     assert "2 of 3 manifests would be reformatted" in result.stderr
     assert {p.name: p.read_bytes() for p in directory.iterdir()} == before
 
@@ -258,6 +258,7 @@ def test_invalid_yaml_is_an_error_at_its_position_and_nothing_is_written(
 
 
 def test_a_comment_ruamel_cannot_keep_is_refused_not_lost(tmp_path: Path) -> None:
+    (tmp_path / "lmsform.yaml").write_text("version: 1\n")  # a config directory's file
     path = tmp_path / "groups.yaml"
     path.write_text("groups:\n    - name: A\n      courses: [a,   # the first one\n        b]\n")
     result = run("fmt", str(path))
@@ -272,10 +273,10 @@ def test_files_formats_only_the_lmsform_manifests_named(tmp_path: Path,
     workflow = tmp_path / "ci.yml"
     workflow.write_text("on: push\njobs:\n    test:    \n        runs-on: ubuntu-latest\n")
     template = tmp_path / "values.yaml"
-    template.write_text("users: {{ .Values.users }}\n  broken: [\n")  # looks like one, is not
+    template.write_text("users: {{ .Values.users }}\n  broken: [\n")  # outside a config dir
     notes = tmp_path / "notes.txt"
     notes.write_text("users:    \n")
-    untouched = {p: p.read_bytes() for p in (workflow, notes, directory / "main.yaml")}
+    untouched = {p: p.read_bytes() for p in (workflow, notes, directory / "lmsform.yaml")}
     monkeypatch.chdir(tmp_path)
     result = run("fmt", "messy/org.yaml", "ci.yml", "notes.txt")
     assert result.exit_code == 0, result.output
@@ -283,8 +284,9 @@ def test_files_formats_only_the_lmsform_manifests_named(tmp_path: Path,
     assert (directory / "org.yaml").read_text() == CANONICAL_ORG
     assert {p: p.read_bytes() for p in untouched} == untouched
     assert run("fmt", "ci.yml").stderr == "No lmsform manifests among the files given.\n"
-    assert run("fmt", "values.yaml").exit_code == 1  # it claims `users:`: judged, refused
-    both = run("fmt", "-C", "messy", "messy/main.yaml")
+    outside = run("fmt", "values.yaml")  # `users:` does not make it lmsform's: left alone
+    assert outside.exit_code == 0 and "No lmsform manifests" in outside.stderr
+    both = run("fmt", "-C", "messy", "messy/lmsform.yaml")
     assert both.exit_code == 1 and "give -C DIR or FILES, not both" in both.output
 
 
