@@ -120,7 +120,11 @@ class PostgresBackend(StateBackend):
         return self._conn
 
     def _migrate(self, conn: psycopg.Connection[Any]) -> None:
-        """Create or bring the tables up to SCHEMA_VERSION, one process at a time."""
+        """Create or bring the tables up to SCHEMA_VERSION, one process at a time. Tables
+        already there are only read: a role that may read the state and nothing more (a
+        plan job's) never runs DDL, which PostgreSQL refuses it even as IF NOT EXISTS."""
+        if self._schema_version(conn) == SCHEMA_VERSION:
+            return
         s = self.schema
         with conn.transaction():
             # a space cannot be in a state's name: this key is never a state's lock
@@ -136,6 +140,15 @@ class PostgresBackend(StateBackend):
                 for statement in MIGRATIONS[version]:
                     conn.execute(statement.format(s=s))
                 conn.execute(f"INSERT INTO {s}.lmsform_schema VALUES (%s)", (version,))
+
+    def _schema_version(self, conn: psycopg.Connection[Any]) -> int | None:
+        """The version of the state tables, without creating anything; None if absent."""
+        table = f"{self.schema}.lmsform_schema"
+        row = conn.execute("SELECT to_regclass(%s)", (table,)).fetchone()
+        if row is None or row[0] is None:
+            return None
+        found = conn.execute(f"SELECT max(version) FROM {table}").fetchone()
+        return found[0] if found else None
 
     def _redact(self, exc: BaseException) -> str:
         text = str(exc).strip()

@@ -277,3 +277,26 @@ def test_a_journal_record_that_is_not_lmsforms_is_damaged_here_too(schema: str) 
             State.load(backend(schema))
     finally:
         store.close()
+
+
+def test_a_role_that_may_only_read_the_state_can_plan(pg_org: Org, schema: str,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A plan job's credentials read the state and write nothing: no DDL is run when the
+    tables are there (PostgreSQL refuses CREATE SCHEMA IF NOT EXISTS to such a role)."""
+    pg_org.apply()
+    role = f"lmsform_reader_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(DSN, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {role} LOGIN")
+        conn.execute(f"GRANT USAGE ON SCHEMA {schema} TO {role}")
+        conn.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO {role}")
+    try:
+        reader = DSN.replace("postgresql://postgres@", f"postgresql://{role}@")
+        monkeypatch.setenv("LMSFORM_STATE_DSN", reader)
+        plan = pg_org.run("plan", "--detailed-exitcode")
+        assert plan.exit_code == 0, plan.output
+        refused = pg_org.run("apply", "--auto-approve")  # taking the lock writes: refused
+        assert refused.exit_code == 1 and "permission denied" in refused.output
+    finally:
+        with psycopg.connect(DSN, autocommit=True) as conn:
+            conn.execute(f"DROP OWNED BY {role}")
+            conn.execute(f"DROP ROLE {role}")
