@@ -52,14 +52,15 @@ class PlanError(LmsformError):
     the report."""
 
     def __init__(self, messages: list[str], problems: Sequence[Problem] = (), *,
-                 contacted: bool = True) -> None:
+                 contacted: bool = True, hint: str = "") -> None:
         self.messages = messages
         self.problems = sorted(problems)
+        self.hint = hint  # what to do about all of them, said once after the count
         lines = [str(p) for p in self.problems] + [f"error: {m}" for m in messages]
         count = len(lines)
         done = "nothing was changed" if contacted else "nothing was contacted or changed"
         lines.append(f"{count} error{'s' if count != 1 else ''}; {done}.")
-        super().__init__("\n".join(lines))
+        super().__init__("\n".join(lines + ([hint] if hint else [])))
 
 
 class ProviderError(LmsformError):

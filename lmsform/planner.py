@@ -31,7 +31,7 @@ from lmsform.manifest import KINDS
 from lmsform.order import topological
 from lmsform.plan import Action, Operation, Plan, StateRef, kind_rank
 from lmsform.providers import recorded_identity
-from lmsform.providers.base import KindSupport, Provider
+from lmsform.providers.base import Capabilities, KindSupport, Provider
 from lmsform.resources import (
     SCHEMAS,
     SENSITIVE,
@@ -68,8 +68,11 @@ def check_capabilities(config: Config, provider: type[Provider] | Provider) -> N
     caps, vendor = provider.capabilities, provider.type_name
     fields = {kind: support.fields | SCHEMAS[kind].identity_only
               for kind, support in caps.kinds.items()}
+    unholdable = False  # some of it this LMS cannot hold: --drop-unsupported would help
     for resource in config.resources.values():
         allowed = fields.get(resource.kind)
+        unholdable = unholdable or allowed is None or \
+            not resource.attrs.keys() <= allowed or _foreign_custom(resource, caps)
         if allowed is None:
             problems.append(config.problem(
                 resource, None, f"{resource.address}: the {vendor} provider does not manage "
@@ -85,7 +88,21 @@ def check_capabilities(config: Config, provider: type[Provider] | Provider) -> N
             problems.append(config.problem(resource, name, message))
     messages = _unprunable(config, provider) + _undeletable_users(config, provider)
     if problems or messages:
-        raise PlanError(messages, problems, contacted=False)
+        raise PlanError(messages, problems, contacted=False,
+                        hint=DROP_HINT if unholdable else "")
+
+
+# Said under errors about what an LMS cannot hold, as when moving to another vendor.
+DROP_HINT = ("To plan for this LMS anyway, `--drop-unsupported` (plan, apply) leaves out what "
+             "it cannot hold and lists it first.")
+
+
+def _foreign_custom(resource: Resource, caps: Capabilities) -> bool:
+    """Whether a resource has `custom` keys its kind has no place for in this LMS."""
+    support = caps.kinds.get(resource.kind)
+    custom = resource.attrs.get("custom")
+    return support is not None and support.custom_keys is not None and \
+        isinstance(custom, dict) and not custom.keys() <= support.custom_keys
 
 
 def without_unsupported(config: Config, provider: Provider) -> tuple[Config, list[str]]:
@@ -104,8 +121,16 @@ def without_unsupported(config: Config, provider: Provider) -> tuple[Config, lis
         allowed = support.fields | SCHEMAS[resource.kind].identity_only
         for name in (resource.attrs.keys() | resource.secrets.keys()) - allowed:
             fields[resource.kind, name] += 1
+        attrs = {k: v for k, v in resource.attrs.items() if k in allowed}
+        custom = attrs.get("custom")
+        if support.custom_keys is not None and isinstance(custom, dict):
+            for key in custom.keys() - support.custom_keys:
+                fields[resource.kind, f"custom.{key}"] += 1
+            attrs["custom"] = {k: v for k, v in custom.items() if k in support.custom_keys}
+            if not attrs["custom"]:
+                del attrs["custom"]
         kept[address] = dataclasses.replace(
-            resource, attrs={k: v for k, v in resource.attrs.items() if k in allowed},
+            resource, attrs=attrs,
             secrets={k: v for k, v in resource.secrets.items() if k in allowed})
     dropped = [f"{kind}s: all {n} (the {vendor} provider does not manage {kind}s)"
                for kind, n in sorted(kinds.items(), key=lambda i: KINDS.index(i[0]))]
@@ -291,7 +316,7 @@ def make_plan(config: Config, state: State, provider: Provider,
         refresh_only=options.refresh_only,
         drift=planner_drift,
         drop_unsupported=options.drop_unsupported,
-        dropped=dropped,
+        dropped=dropped + planner.left_out_lines(),
         unmanaged_resources={k: sorted(v) for k, v in planner.unmanaged_addresses.items()},
         state=StateRef(lineage=state.version[0], serial=state.version[1]),
         provider={"type": provider.type_name, "instance": provider.identity()},
@@ -438,6 +463,11 @@ class _Planner:
             self.managed[entry.kind] += not entry.removed
         # users as the plan leaves them: live id -> department key
         self.user_departments: dict[str, Any] = {}
+        # --drop-unsupported: keys of resources missing from an LMS that cannot create their
+        # kind, per kind, left out with the references to them (`dropped`: what, and counts)
+        self.left_out: dict[str, set[str]] = defaultdict(set)
+        self.unreferenced: dict[tuple[str, str], int] = defaultdict(int)
+        self.cannot_create = False  # a declared resource is missing and its kind uncreatable
 
     def _apply_moves(self, state: State) -> tuple[dict[str, StateEntry], dict[str, str]]:
         """State as it will be once the manifests' `moved:` entries are taken into account."""
@@ -463,7 +493,8 @@ class _Planner:
             return []  # drift only: what the manifests would change is not asked
         self._check_departments_emptied(operations)
         if self.errors or self.problems:
-            raise PlanError(self.errors, self.problems)
+            raise PlanError(self.errors, self.problems,
+                            hint=DROP_HINT if self.cannot_create else "")
         return operations
 
     def _view(self, kind: str, live: LiveResource) -> dict[str, Any]:
@@ -491,6 +522,8 @@ class _Planner:
         return unstored | set(resource.lifecycle.ignore_changes)
 
     def _plan_kind(self, kind: str, desired: list[Resource]) -> Iterator[Operation]:
+        if self.left_out:
+            desired = [self._without_left_out(r) for r in desired]
         views = self._views(kind, self.live.pop(kind, []))
         self.live_counts[kind] = len(views)
         claimed, matches, natural = self._match(kind, views, desired)
@@ -611,9 +644,40 @@ class _Planner:
         return {**resource.attrs, "custom": {
             k: _as_sets(v) if k in sets else v for k, v in custom.items()}}
 
+    def _without_left_out(self, resource: Resource) -> Resource:
+        """A resource less its references to what --drop-unsupported left out (kinds are
+        planned referenced first: those are known by the time their referrers are)."""
+        attrs = dict(resource.attrs)
+        for name, target in SCHEMAS[resource.kind].references.items():
+            gone, value = self.left_out.get(target), attrs.get(name)
+            if not gone or value is None:
+                continue
+            if isinstance(value, list) and gone.intersection(value):
+                attrs[name] = [v for v in value if v not in gone]
+            elif not isinstance(value, list) and value in gone:
+                del attrs[name]
+            else:
+                continue
+            self.unreferenced[resource.kind, name] += 1
+        return resource if attrs == resource.attrs else dataclasses.replace(resource,
+                                                                            attrs=attrs)
+
+    def left_out_lines(self) -> list[str]:
+        """What --drop-unsupported left out once the LMS was read, as `dropped` says it."""
+        vendor = self.provider.type_name
+        lines = [f"{kind}s: {len(keys)} not in the LMS, which the {vendor} provider cannot "
+                 f"create ({', '.join(sorted(keys))})" for kind, keys in self.left_out.items()]
+        lines += [f"{kind}.{name}: references to those, on {n} {kind}{'s' if n != 1 else ''}"
+                  for (kind, name), n in self.unreferenced.items()]
+        return lines
+
     def _create(self, resource: Resource) -> Iterator[Operation]:
         support = self.caps.kinds[resource.kind]
+        if not support.create and self.options.drop_unsupported:
+            self.left_out[resource.kind].add(resource.key)
+            return
         if not support.create:
+            self.cannot_create = True
             self.problems.append(self.config.problem(
                 resource, None, f"{resource.address}: not found in the LMS, and the "
                 f"{self.provider.type_name} provider cannot create {resource.kind}s. "

@@ -1,6 +1,7 @@
 """Moving between vendors: export from one, point the provider block at another, plan with
 --drop-unsupported, apply. What survives a round trip from iLMS to the local LMS and back is
-exactly what both capability tables can hold (docs/migration.md walks through the same)."""
+exactly what both capability tables can hold (docs/migration.md walks through the same), and
+the quick start's organisation moves from the local LMS to iLMS."""
 
 from __future__ import annotations
 
@@ -133,3 +134,37 @@ def test_ilms_to_local_and_back_keeps_what_both_can_hold(tmp_path: Path, sims: A
     again = tmp_path / "exported-again"
     assert run("export", "-C", str(back), "--out", str(again)).exit_code == 0
     assert manifests(again) == survivors(original, LocalProvider, IlmsProvider)
+
+
+ILMS = ("provider:\n  type: ilms\n  base_url: {url}\n  org_id: '99999'\n"
+        "  api_login_id: ${{env:ILMS_LOGIN:-sim-login}}\n"
+        "  transaction_key: ${{env:ILMS_KEY:-sim-key}}\n  requests_per_second: 1000\n")
+
+
+def test_the_quick_start_organisation_moves_to_ilms(tmp_path: Path, sims: Any) -> None:
+    """The quick start's acme, exported from the local LMS and planned against iLMS: what
+    iLMS cannot hold (coupons, fields, custom fields, courses and groups it cannot create,
+    and the references to them) is listed first and left out; the rest applies."""
+    first, _ = sims
+    acme = copy_example(EXAMPLE.parent / "acme", tmp_path / "acme",
+                        {"../../state/acme.json": "state.json"})
+    assert run("apply", "-C", str(acme), "--auto-approve").exit_code == 0
+    moved = tmp_path / "on-ilms"
+    assert run("export", "-C", str(acme), "--out", str(moved)).exit_code == 0
+    point_at(moved, ILMS.format(url=first.base_url), "ilms-state.json")
+
+    refused = run("plan", "-C", str(moved))
+    assert refused.exit_code == 1
+    assert "does not support the user field 'role'" in refused.output
+    assert refused.output.rstrip().endswith("leaves out what it cannot hold and lists it first.")
+
+    plan = json.loads(run("plan", "-C", str(moved), "--drop-unsupported", "--json").output)
+    dropped = listed_drops(plan)
+    assert {"coupons", "user.custom.cost_center", "user.role", "courses", "groups",
+            "user.groups"} <= dropped
+    text = run("plan", "-C", str(moved), "--drop-unsupported").output
+    assert text.index("Not carried over") < text.index("lmsform will perform")
+    applied = run("apply", "-C", str(moved), "--auto-approve", "--drop-unsupported")
+    assert applied.exit_code == 0, applied.output
+    again = run("plan", "-C", str(moved), "--drop-unsupported", "--detailed-exitcode")
+    assert again.exit_code == 0, again.output

@@ -54,6 +54,9 @@ class KindSupport:
     # `custom` keys whose lists are sets (a user's tags; lists keyed by course): compared and
     # stored sorted, as text
     custom_sets: frozenset[str] = frozenset()
+    # the `custom` keys the LMS has a place for; None: any key (`--drop-unsupported` leaves
+    # out the others, as it does unsupported fields)
+    custom_keys: frozenset[str] | None = None
     advice: str = ""  # what the user can do instead when an operation is not supported
 
 

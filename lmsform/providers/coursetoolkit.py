@@ -75,7 +75,7 @@ class CoursetoolkitProvider(HttpProvider):
             fields=frozenset({"email", "enrollments", "custom"}),
             listable=False, update=False,
             fixed_fields=frozenset({"email", "enrollments", "custom"}),
-            custom_sets=USER_CUSTOM,
+            custom_sets=USER_CUSTOM, custom_keys=USER_CUSTOM,
             create_note="Course Toolkit answers an existing account with this email: it is "
                         "adopted, never duplicated",
             advice="Course Toolkit's API cannot change a user or grant course access: set it "

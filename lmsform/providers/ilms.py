@@ -88,7 +88,7 @@ class IlmsProvider(HttpProvider):
                                   replace_fields=frozenset({"division"})),
         "course": KindSupport(
             fields=frozenset({"title", "published", "custom"}), create=False, delete=False,
-            replace_fields=frozenset({"title"}),
+            replace_fields=frozenset({"title"}), custom_keys=frozenset(COURSE_CUSTOM),
             advice="iLMS courses are created in the iLMS admin UI; declare an existing one by "
                    "its title, or by custom: {ilms_id: ...}.",
         ),
@@ -102,7 +102,7 @@ class IlmsProvider(HttpProvider):
             fields=frozenset({"email", "first_name", "last_name", "employee_id", "job_title",
                               "department", "groups", "enrollments", "active", "password",
                               "custom"}),
-            deactivate=True,
+            deactivate=True, custom_keys=frozenset(CUSTOM_CODES),
             required_on_create=frozenset({"first_name", "last_name", "department"}),
         ),
     })

@@ -148,13 +148,13 @@ class LearnworldsProvider(HttpProvider):
         "user": KindSupport(
             fields=frozenset({"email", "username", "role", "active", "groups", "enrollments",
                               "password", "custom"}),
-            delete=False, deactivate=True, custom_sets=USER_CUSTOM,
+            delete=False, deactivate=True, custom_sets=USER_CUSTOM, custom_keys=USER_CUSTOM,
             advice="LearnWorlds' API cannot delete users: lmsform suspends them "
                    "(settings.user_removal: deactivate)."),
         "coupon": KindSupport(
             fields=frozenset({"code", "discount", "courses", "usage_limit", "expires",
                               "custom"}),
-            update=False, delete=False,
+            update=False, delete=False, custom_keys=COUPON_CUSTOM,
             advice="LearnWorlds' API can create coupons but not change or delete them: change "
                    "or delete it in LearnWorlds, or declare a new coupon with another code."),
     })
@@ -180,7 +180,8 @@ class LearnworldsProvider(HttpProvider):
     def check(cls, kind: str, attrs: dict[str, Any]) -> list[tuple[str, str]]:
         if kind == "course":
             return _check_pricing(attrs.get("pricing"))
-        allowed = {"user": USER_CUSTOM, "coupon": COUPON_CUSTOM}.get(kind)
+        support = cls.capabilities.kinds.get(kind)
+        allowed = support.custom_keys if support else None
         custom = attrs.get("custom")
         if allowed is None or not isinstance(custom, dict):
             return []
