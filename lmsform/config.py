@@ -12,6 +12,7 @@ import itertools
 import logging
 import os
 import re
+import secrets as random_words
 import time
 import typing
 import unicodedata
@@ -305,10 +306,21 @@ def state_block(text: str) -> BackendSettings:
     def refuse(loc: Loc, message: str, at_key: bool) -> None:
         raise LmsformError(f"--to: {message}")
 
+    # `{dsn: ${env:X}}` is not YAML: in a flow mapping, `{` and `}` are syntax. Each
+    # reference stands as a plain word while the text is parsed, and is put back after,
+    # to be expanded as data (never as syntax)
+    references: dict[str, str] = {}
+
+    def stand_in(found: re.Match[str]) -> str:
+        word = f"lmsform-reference-{len(references)}-{random_words.token_hex(4)}"
+        references[word] = found.group(0)
+        return word
+
     try:
-        data = YAML(typ="safe").load(text)
+        data = YAML(typ="safe").load(FLOW_REFERENCE.sub(stand_in, text))
     except YAMLError as exc:
         raise LmsformError(f"--to is not a YAML mapping: {str(exc).splitlines()[0]}") from None
+    data = _put_back(data, references)
     if not isinstance(data, dict):
         raise LmsformError("--to takes a state block as a YAML mapping, such as "
                            "'{backend: postgres, dsn: ${env:LMSFORM_STATE_DSN}, name: acme}'")
@@ -321,6 +333,22 @@ def state_block(text: str) -> BackendSettings:
         raise LmsformError(f"--to: {'.'.join(map(str, first['loc']))}: "
                            f"{_pydantic_message(first)[0]}") from None
     return settings
+
+
+# A `${...}` reference as a state block on the command line writes it (no nested braces)
+FLOW_REFERENCE = re.compile(r"\$\{[^{}\s]*\}")
+
+
+def _put_back(value: Any, references: dict[str, str]) -> Any:
+    """Parsed data with the stand-ins for references replaced by the references."""
+    if isinstance(value, dict):
+        return {_put_back(k, references): _put_back(v, references) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_put_back(v, references) for v in value]
+    if isinstance(value, str):
+        for word, reference in references.items():
+            value = value.replace(word, reference)
+    return value
 
 
 def _pydantic_message(error: ErrorDetails) -> tuple[str, bool]:

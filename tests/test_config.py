@@ -599,3 +599,17 @@ def test_a_config_directory_that_is_none_is_a_plain_error(
         load_config(directory)
     assert not isinstance(raised.value, ManifestError)
     assert str(raised.value) == said.format(directory)
+
+
+def test_a_state_block_on_the_command_line_takes_references_as_written(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from lmsform.config import state_block
+    # `{` and `}` are syntax in a flow mapping: the reference is still read as one value,
+    # and what it expands to is data, never syntax
+    monkeypatch.setenv("STATE_DSN", "postgresql://db/x}, backend: file, path: /tmp/evil")
+    block = state_block("{backend: postgres, dsn: ${env:STATE_DSN}, name: acme}")
+    assert block.backend == "postgres"
+    assert block.model_dump()["dsn"].get_secret_value() == \
+        "postgresql://db/x}, backend: file, path: /tmp/evil"
+    with pytest.raises(LmsformError, match="environment variable NOT_SET_HERE is not set"):
+        state_block("{backend: postgres, dsn: ${env:NOT_SET_HERE}, name: acme}")
