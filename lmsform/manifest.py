@@ -86,8 +86,8 @@ def _spelled(pattern: str, example: str, what: str = "decimal") -> Any:
     return BeforeValidator(check)
 
 
-def _number_schema(number: dict[str, Any], text: str) -> WithJsonSchema:
-    return WithJsonSchema({"anyOf": [{"type": "number", **number},
+def _number_schema(number: dict[str, Any], text: str, kind: str = "number") -> WithJsonSchema:
+    return WithJsonSchema({"anyOf": [{"type": kind, **number},
                                      {"type": "string", "pattern": text}]})
 
 
@@ -424,7 +424,8 @@ class CouponSpec(Managed):
     discount: DiscountSpec
     courses: list[Slug] | None = None
     usage_limit: Annotated[int, Field(ge=1, le=MAX_COUNT), _spelled(WHOLE_TEXT, "100", "whole"),
-                           _number_schema({"minimum": 1, "maximum": MAX_COUNT}, WHOLE_TEXT),
+                           _number_schema({"minimum": 1, "maximum": MAX_COUNT}, WHOLE_TEXT,
+                                          "integer"),
                            ] | None = None
     expires: Annotated[dt.date, BeforeValidator(_date_text),
                        WithJsonSchema({"type": "string", "format": "date",
