@@ -103,7 +103,16 @@ Name = Annotated[Text, AfterValidator(_no_slash), WithJsonSchema(_NAME_SCHEMA)]
 # A department as users refer to it: Region/Division/Department, each part a name
 PATH_PART = r"[^/\s]([^/]*[^/\s])?"
 DEPARTMENT_RE = rf"^\s*{PATH_PART}/{PATH_PART}/{PATH_PART}\s*$"
-DepartmentPath = Annotated[Text, StringConstraints(pattern=DEPARTMENT_RE),
+
+
+def _department_path(value: str) -> str:
+    if not re.match(DEPARTMENT_RE, value):
+        raise ValueError("write a department as Region/Division/Department, as declared under "
+                         "hierarchy:")
+    return value
+
+
+DepartmentPath = Annotated[Text, AfterValidator(_department_path),
                            WithJsonSchema({"type": "string", "pattern": DEPARTMENT_RE})]
 # a number spells a key as its digits (`key: 101`), as it does text
 SLUG_RE = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"

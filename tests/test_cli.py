@@ -33,7 +33,7 @@ def test_validate_is_offline_and_counts_resources(org: Org) -> None:
 
 
 def test_manifest_errors_exit_1_without_traceback_and_touch_nothing(org: Org) -> None:
-    org.edit("org.yaml", "department: Americas/Sales/Field Sales", "department: Nowhere")
+    org.edit("org.yaml", "department: Americas/Sales/Field Sales", "department: No/Where/At")
     org.edit("org.yaml", "first_name: Bob", "first_name: Bob\n    shoe_size: 44")
     for command in (["validate"], ["plan"], ["apply", "--auto-approve"]):
         result = org.run(*command)
@@ -47,7 +47,7 @@ def test_manifest_errors_exit_1_without_traceback_and_touch_nothing(org: Org) ->
     # Once the file is valid, the reference error shows too.
     org.edit("org.yaml", "\n    shoe_size: 44", "")
     result = org.run("plan")
-    assert "org.yaml:28:17: error: users[1].department: unknown department 'Nowhere'" in \
+    assert "org.yaml:28:17: error: users[1].department: unknown department 'No/Where/At'" in \
         result.output
 
 
