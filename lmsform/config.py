@@ -33,6 +33,7 @@ from lmsform.errors import LmsformError, ManifestError, Problem, display_path, r
 from lmsform.manifest import (
     CouponSpec,
     CourseSpec,
+    Expanded,
     GroupSpec,
     Lifecycle,
     ManifestFile,
@@ -247,7 +248,10 @@ class _Expander:
     def text(self, value: Any, loc: Loc, at_key: bool) -> Any:
         if not isinstance(value, str) or "${" not in value:
             return value
-        return ENV_RE.sub(lambda match: self._reference(match, loc, at_key), value)
+        text = ENV_RE.sub(lambda match: self._reference(match, loc, at_key), value)
+        # marked as a reference's: a flag reads its `true`, a field name cannot be one
+        references = any(m.group(0) != "$${" for m in ENV_RE.finditer(value))
+        return Expanded(text) if references else text
 
     def _reference(self, match: re.Match[str], loc: Loc, at_key: bool) -> str:
         if match.group(0) == "$${":

@@ -13,8 +13,9 @@ import difflib
 import functools
 import math
 import re
+from collections.abc import Sequence
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal, get_args, get_origin
 
 from email_validator import EmailNotValidError, validate_email
 from email_validator.syntax import validate_email_local_part
@@ -27,8 +28,11 @@ from pydantic import (
     SecretStr,
     StringConstraints,
     WithJsonSchema,
+    field_validator,
     model_validator,
 )
+from pydantic import Strict as StrictType
+from pydantic.config import JsonDict
 from pydantic_extra_types.currency_code import ISO4217
 
 KINDS: tuple[str, ...] = ("region", "division", "department", "course", "group", "user", "coupon")
@@ -37,31 +41,126 @@ KINDS: tuple[str, ...] = ("region", "division", "department", "course", "group",
 Kind = Literal["region", "division", "department", "course", "group", "user", "coupon"]
 
 
+class Expanded(str):
+    """Text that a `${env:...}` or `${var:...}` reference gave (config.py marks it so): a
+    flag reads a reference's `true` or `false`, where it refuses that text written in quotes;
+    and a field name is never one."""
+
+
 def _no_slash(value: str) -> str:
     if "/" in value:
         raise ValueError("must not contain '/', which separates the levels of the hierarchy")
     return value
 
 
+# YAML's spellings of a boolean, which a reference's text may take.
+YAML_BOOLEANS = {"true": True, "True": True, "TRUE": True,
+                 "false": False, "False": False, "FALSE": False}
+
+
+def _flag(value: Any) -> Any:
+    """A flag is a YAML boolean (`"yes"`, `"true"` or `1` are refused: strict); the text a
+    reference gave is read as YAML reads it."""
+    if isinstance(value, Expanded):
+        return YAML_BOOLEANS.get(value, value)
+    return value
+
+
+# Numbers as text: lmsform's YAML reader keeps a number whose value does not read back as
+# written (`1.50`, `007`, `1e3`) as the text written, so a number field takes text that
+# spells a number; the schema says the same with these patterns (which check the spelling;
+# the range of a number in quotes is validate's). Booleans and other text are refused.
+WHOLE_TEXT = r"^[0-9]+$"
+DECIMAL_TEXT = r"^([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?$"
+MONEY_TEXT = r"^[0-9]{1,12}(\.[0-9]{1,2})?$"  # exact: the schema checks it as validate does
+
+
+def _spelled(pattern: str, example: str, what: str = "decimal") -> Any:
+    """A validator letting through numbers, and text that spells one as `pattern` says."""
+    compiled = re.compile(pattern)
+
+    def check(value: Any) -> Any:
+        if isinstance(value, bool) or (isinstance(value, str) and not compiled.match(value)):
+            raise ValueError(f"must be a {what} number, e.g. {example}")
+        return value
+    return BeforeValidator(check)
+
+
+def _number_schema(number: dict[str, Any], text: str, kind: str = "number") -> WithJsonSchema:
+    return WithJsonSchema({"anyOf": [{"type": kind, **number},
+                                     {"type": "string", "pattern": text}]})
+
+
 # What the editor schema (`lmsform schema`) says of each type: what validation accepts,
 # numbers for text included, since a number written for text is that text.
-_TEXT_SCHEMA = {"anyOf": [{"type": "string", "minLength": 1}, {"type": "number"}]}
-_NAME_SCHEMA = {"anyOf": [{"type": "string", "minLength": 1, "pattern": "^[^/]*$"},
+_TEXT_SCHEMA = {"anyOf": [{"type": "string", "minLength": 1, "pattern": r"\S"},
+                          {"type": "number"}]}
+_NAME_SCHEMA = {"anyOf": [{"type": "string", "minLength": 1, "pattern": r"^[^/]*[^/\s][^/]*$"},
                           {"type": "number"}]}
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1),
                  WithJsonSchema(_TEXT_SCHEMA)]
 Name = Annotated[Text, AfterValidator(_no_slash), WithJsonSchema(_NAME_SCHEMA)]
-Slug = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=200)]
+# A department as users refer to it: Region/Division/Department, each part a name
+PATH_PART = r"[^/\s]([^/]*[^/\s])?"
+DEPARTMENT_RE = rf"^\s*{PATH_PART}/{PATH_PART}/{PATH_PART}\s*$"
+
+
+def _department_path(value: str) -> str:
+    if not re.match(DEPARTMENT_RE, value):
+        raise ValueError("write a department as Region/Division/Department, as declared under "
+                         "hierarchy:")
+    return value
+
+
+DepartmentPath = Annotated[Text, AfterValidator(_department_path),
+                           WithJsonSchema({"type": "string", "pattern": DEPARTMENT_RE})]
+# a number spells a key as its digits (`key: 101`), as it does text
+SLUG_RE = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+Slug = Annotated[str, StringConstraints(pattern=SLUG_RE, max_length=200),
+                 WithJsonSchema({"anyOf": [{"type": "string", "pattern": SLUG_RE,
+                                            "maxLength": 200},
+                                           {"type": "number", "minimum": 0}]})]
+CODE_RE = r"^[A-Za-z0-9_-]{1,64}$"
+Code = Annotated[str, StringConstraints(pattern=CODE_RE),
+                 WithJsonSchema({"anyOf": [{"type": "string", "pattern": CODE_RE},
+                                           {"type": "integer"}]})]
+Flag = Annotated[bool, BeforeValidator(_flag), StrictType()]
 Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2, allow_inf_nan=False),
-                  WithJsonSchema({"anyOf": [
-                      {"type": "number", "minimum": 0, "multipleOf": 0.01},
-                      {"type": "string", "pattern": r"^\d{1,12}(\.\d{1,2})?$"}]})]
-Currency = Annotated[ISO4217, WithJsonSchema({"type": "string", "pattern": "^[A-Za-z]{3}$"})]
+                  _spelled(MONEY_TEXT, "49.99"),
+                  _number_schema({"minimum": 0, "exclusiveMaximum": 10**12}, MONEY_TEXT)]
+# a code in any case, as the validator upper-cases it; editors complete the upper-case ones
+CURRENCIES = sorted(ISO4217.allowed_currencies)
+Currency = Annotated[ISO4217, WithJsonSchema({"anyOf": [
+    {"enum": CURRENCIES},
+    {"type": "string", "pattern": "^(" + "|".join(
+        "".join(f"[{c}{c.lower()}]" for c in code) for code in CURRENCIES) + ")$"}]})]
 Percent = Annotated[Decimal, Field(gt=0, le=100, decimal_places=4, allow_inf_nan=False),
-                    WithJsonSchema({"anyOf": [
-                        {"type": "number", "exclusiveMinimum": 0, "maximum": 100},
-                        {"type": "string", "pattern": r"^\d{1,3}(\.\d{1,4})?$"}]})]
+                    _spelled(DECIMAL_TEXT, "12.5"),
+                    _number_schema({"exclusiveMinimum": 0, "maximum": 100}, DECIMAL_TEXT)]
+VAR_NAME_RE = r"^[A-Za-z_][A-Za-z0-9_]*$"
+DATE_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+
+
+def _date_text(value: Any) -> Any:
+    """A date is written YYYY-MM-DD (a YAML date, or that text): not a number of seconds,
+    nor a date and time."""
+    if isinstance(value, dt.date) or (isinstance(value, str) and re.match(DATE_RE, value)):
+        return value
+    raise ValueError("must be a date written YYYY-MM-DD, e.g. 2025-12-31")
+
+
+def _names_written_key(value: Any) -> Any:
+    if isinstance(value, Expanded):
+        raise ValueError("a variable's name cannot be a ${env:...} reference")
+    return value
+
+
 ADDRESS_RE = re.compile(r"^(region|division|department|group|course|user|coupon)\.(.+)$")
+
+
+def _did_you_mean(word: str, candidates: Sequence[str]) -> str:
+    near = difflib.get_close_matches(word, candidates, n=1, cutoff=0.75)
+    return f" (did you mean '{near[0]}'?)" if near else ""
 
 
 def _valid_address(value: str) -> str:
@@ -76,7 +175,8 @@ def _valid_address(value: str) -> str:
     return value
 
 
-Address = Annotated[str, AfterValidator(_valid_address)]
+Address = Annotated[str, AfterValidator(_valid_address),
+                    WithJsonSchema({"type": "string", "pattern": ADDRESS_RE.pattern})]
 
 
 @functools.lru_cache(maxsize=4096)
@@ -112,23 +212,34 @@ MAX_CUSTOM_INT = 2**53  # integers beyond this lose precision in JSON and in mos
 
 def _storable(value: Any, where: str = "custom") -> Any:
     """Custom values must survive storing and comparing: no NaN or infinity (never equal to
-    themselves, so a plan would never converge), no integers beyond 2**53."""
+    themselves, so a plan would never converge), no integers beyond 2**53. Returned as plain
+    JSON values (a reference's text as plain text)."""
     if isinstance(value, dict):
-        for key, item in value.items():
-            _storable(item, f"{where}.{key}")
-    elif isinstance(value, list):
-        for item in value:
-            _storable(item, where)
-    elif isinstance(value, float) and not math.isfinite(value):
+        return {str(key): _storable(item, f"{where}.{key}") for key, item in value.items()}
+    if isinstance(value, list):
+        return [_storable(item, where) for item in value]
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, float) and not math.isfinite(value):
         raise ValueError(f"{where}: {value} is not a number that can be stored; write it in "
                          "quotes if it is text")
-    elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_CUSTOM_INT:
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_CUSTOM_INT:
         raise ValueError(f"{where}: {value} is too large to store as a number (at most 2**53); "
                          "write it in quotes if it is text")
     return value
 
 
-Custom = Annotated[dict[str, Any], AfterValidator(_storable)]
+# its schema, any JSON whose text holds no malformed reference, is `schema.py`'s
+Custom = Annotated[dict[str, Any], AfterValidator(_storable),
+                   WithJsonSchema({"$comment": "custom"})]
+
+
+def _names_written(data: Any) -> Any:
+    """A field's name is written in the manifest: one a reference gave is refused (the
+    reference would decide what the entry declares), whatever the variable's value."""
+    if isinstance(data, dict) and any(isinstance(key, Expanded) for key in data):
+        raise ValueError("a field name cannot be a ${env:...} or ${var:...} reference")
+    return data
 
 
 class Strict(BaseModel):
@@ -137,10 +248,77 @@ class Strict(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, coerce_numbers_to_str=True)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _names(cls, data: Any) -> Any:
+        return _names_written(data)
+
 
 class Lifecycle(Strict):
-    prevent_destroy: bool = False
-    ignore_changes: list[str] = Field(default_factory=list)
+    """What lmsform may do to a resource. Each kind's own model (below) names the fields
+    `ignore_changes` may list: that kind's managed fields (`resources.SCHEMAS`)."""
+
+    kind: ClassVar[str] = ""
+    prevent_destroy: Flag = False
+    ignore_changes: Sequence[str] = Field(default_factory=list)
+
+    @field_validator("ignore_changes", mode="before")
+    @classmethod
+    def _known(cls, value: Any) -> Any:
+        """The kind's Literal decides; this says which name is wrong, and of what."""
+        names = cls.field_names()
+        for name in value if names and isinstance(value, list) else ():
+            if isinstance(name, str) and name not in names:
+                raise ValueError(f"'{name}' is not a field of {cls.kind}"
+                                 f"{_did_you_mean(name, names)}")
+        return value
+
+    @classmethod
+    def field_names(cls) -> tuple[str, ...]:
+        """The names `ignore_changes` may list (none for this base class)."""
+        (item,) = get_args(cls.model_fields["ignore_changes"].annotation) or (None,)
+        return get_args(item) if get_origin(item) is Literal else ()
+
+
+class RegionLifecycle(Lifecycle):
+    kind = "region"
+    ignore_changes: list[Literal["name"]] = Field(default_factory=list)
+
+
+class DivisionLifecycle(Lifecycle):
+    kind = "division"
+    ignore_changes: list[Literal["name", "region"]] = Field(default_factory=list)
+
+
+class DepartmentLifecycle(Lifecycle):
+    kind = "department"
+    ignore_changes: list[Literal["name", "division"]] = Field(default_factory=list)
+
+
+class CourseLifecycle(Lifecycle):
+    kind = "course"
+    ignore_changes: list[Literal["key", "title", "description", "published", "credits",
+                                 "categories", "pricing", "custom"]] = Field(default_factory=list)
+
+
+class GroupLifecycle(Lifecycle):
+    kind = "group"
+    ignore_changes: list[Literal["name", "description", "courses"]] = Field(
+        default_factory=list)
+
+
+class UserLifecycle(Lifecycle):
+    kind = "user"
+    ignore_changes: list[Literal[
+        "email", "first_name", "last_name", "username", "employee_id", "job_title", "role",
+        "department", "groups", "enrollments", "active", "password", "custom"]] = Field(
+        default_factory=list)
+
+
+class CouponLifecycle(Lifecycle):
+    kind = "coupon"
+    ignore_changes: list[Literal["code", "discount", "courses", "usage_limit", "expires",
+                                 "custom"]] = Field(default_factory=list)
 
 
 class Managed(Strict):
@@ -154,6 +332,7 @@ def _name_shorthand(value: Any) -> Any:
 
 class DepartmentSpec(Managed):
     name: Name
+    lifecycle: DepartmentLifecycle | None = None
 
 
 class DivisionSpec(Managed):
@@ -162,17 +341,20 @@ class DivisionSpec(Managed):
         _name_shorthand, json_schema_input_type=Name | DepartmentSpec)]] = Field(
         default_factory=list
     )
+    lifecycle: DivisionLifecycle | None = None
 
 
 class RegionSpec(Managed):
     region: Name
     divisions: list[DivisionSpec] = Field(default_factory=list)
+    lifecycle: RegionLifecycle | None = None
 
 
 class GroupSpec(Managed):
     name: Name
     description: str | None = None
     courses: list[Slug] | None = None
+    lifecycle: GroupLifecycle | None = None
 
 
 Role = Literal["learner", "instructor", "admin"]
@@ -186,12 +368,13 @@ class UserSpec(Managed):
     employee_id: Text | None = None
     job_title: str | None = None
     role: Role | None = None
-    department: Text | None = None
+    department: DepartmentPath | None = None
     groups: list[Name] | None = None
     enrollments: list[Slug] | None = None
-    active: bool | None = None
+    active: Flag | None = None
     password: SecretStr | None = None
     custom: Custom | None = None
+    lifecycle: UserLifecycle | None = None
 
 
 class PriceSpec(Strict):
@@ -205,18 +388,31 @@ class CourseSpec(Managed):
     key: Slug
     title: Text
     description: str | None = None
-    published: bool | None = None
+    published: Flag | None = None
     credits: Annotated[Decimal, Field(ge=0, le=MAX_CREDITS, allow_inf_nan=False),
-                       WithJsonSchema({"anyOf": [
-                           {"type": "number", "minimum": 0, "maximum": MAX_CREDITS},
-                           {"type": "string", "pattern": r"^\d+(\.\d+)?$"}]})] | None = None
+                       _spelled(DECIMAL_TEXT, "1.5"),
+                       _number_schema({"minimum": 0, "maximum": MAX_CREDITS}, DECIMAL_TEXT),
+                       ] | None = None
     categories: list[Text] | None = None
     pricing: list[PriceSpec] | None = None
     custom: Custom | None = None
+    lifecycle: CourseLifecycle | None = None
     # a plan named twice is reported by the loader, which can point at both places
 
 
+# The schema's either/or for a discount, as `_one_kind` says it.
+_GIVEN: JsonDict = {"not": {"type": "null"}}
+_ABSENT: JsonDict = {"type": "null"}
+_ONE_KIND: JsonDict = {"oneOf": [
+    {"title": "a percent discount", "required": ["percent"],
+     "properties": {"percent": _GIVEN, "amount": _ABSENT, "currency": _ABSENT}},
+    {"title": "an amount discount, in a currency", "required": ["amount", "currency"],
+     "properties": {"amount": _GIVEN, "currency": _GIVEN, "percent": _ABSENT}}]}
+
+
 class DiscountSpec(Strict):
+    model_config = ConfigDict(json_schema_extra=_ONE_KIND)
+
     percent: Percent | None = None
     amount: Money | None = None
     currency: Currency | None = None
@@ -233,12 +429,18 @@ class DiscountSpec(Strict):
 
 
 class CouponSpec(Managed):
-    code: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+    code: Code
     discount: DiscountSpec
     courses: list[Slug] | None = None
-    usage_limit: Annotated[int, Field(ge=1, le=MAX_COUNT)] | None = None
-    expires: dt.date | None = None
+    usage_limit: Annotated[int, Field(ge=1, le=MAX_COUNT), _spelled(WHOLE_TEXT, "100", "whole"),
+                           _number_schema({"minimum": 1, "maximum": MAX_COUNT}, WHOLE_TEXT,
+                                          "integer"),
+                           ] | None = None
+    expires: Annotated[dt.date, BeforeValidator(_date_text),
+                       WithJsonSchema({"type": "string", "format": "date",
+                                       "pattern": DATE_RE})] | None = None
     custom: Custom | None = None
+    lifecycle: CouponLifecycle | None = None
 
 
 class MovedSpec(Strict):
@@ -247,9 +449,11 @@ class MovedSpec(Strict):
 
 
 class SettingsSpec(Strict):
-    prune: bool | list[Kind] = False
+    prune: Flag | list[Kind] = False
     user_removal: Literal["deactivate", "delete"] = "deactivate"
-    max_delete_fraction: Annotated[float, Field(ge=0, le=1)] = 0.3
+    max_delete_fraction: Annotated[float, Field(ge=0, le=1), _spelled(DECIMAL_TEXT, "0.3"),
+                                   _number_schema({"minimum": 0, "maximum": 1}, DECIMAL_TEXT),
+                                   ] = 0.3
 
 
 class StateSpec(BaseModel):
@@ -258,6 +462,11 @@ class StateSpec(BaseModel):
     model_config = ConfigDict(extra="allow")
     backend: Text = "file"
 
+    @model_validator(mode="before")
+    @classmethod
+    def _names(cls, data: Any) -> Any:
+        return _names_written(data)
+
 
 class ProviderSpec(BaseModel):
     """`type` picks the plugin; the plugin's own settings model validates the rest."""
@@ -265,11 +474,16 @@ class ProviderSpec(BaseModel):
     model_config = ConfigDict(extra="allow")
     type: Text
 
+    @model_validator(mode="before")
+    @classmethod
+    def _names(cls, data: Any) -> Any:
+        return _names_written(data)
+
 
 class ManifestFile(Strict):
     """One YAML file. Every top-level key is optional; the loader merges files."""
 
-    version: Literal[1] | None = None
+    version: Annotated[Literal[1], _spelled("^$", "1", "whole")] | None = None  # not `true`
     provider: ProviderSpec | None = None
     state: StateSpec | None = None
     settings: SettingsSpec | None = None
@@ -282,5 +496,10 @@ class ManifestFile(Strict):
     # environments: shared manifest directories read as this directory's own, and the values
     # their `${var:NAME}` references take here (docs/manifests.md, Environments)
     include: list[Text] | None = None
-    vars: dict[Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")],
-               str | int | float | bool] | None = None
+    vars: Annotated[dict[Annotated[str, BeforeValidator(_names_written_key),
+                                   StringConstraints(pattern=VAR_NAME_RE)],
+                         str | int | float | bool],
+                    WithJsonSchema({"type": "object", "propertyNames": {"pattern": VAR_NAME_RE},
+                                    "additionalProperties": {"anyOf": [
+                                        {"type": "string"}, {"type": "number"},
+                                        {"type": "boolean"}]}})] | None = None

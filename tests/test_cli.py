@@ -33,7 +33,7 @@ def test_validate_is_offline_and_counts_resources(org: Org) -> None:
 
 
 def test_manifest_errors_exit_1_without_traceback_and_touch_nothing(org: Org) -> None:
-    org.edit("org.yaml", "department: Americas/Sales/Field Sales", "department: Nowhere")
+    org.edit("org.yaml", "department: Americas/Sales/Field Sales", "department: No/Where/At")
     org.edit("org.yaml", "first_name: Bob", "first_name: Bob\n    shoe_size: 44")
     for command in (["validate"], ["plan"], ["apply", "--auto-approve"]):
         result = org.run(*command)
@@ -42,7 +42,7 @@ def test_manifest_errors_exit_1_without_traceback_and_touch_nothing(org: Org) ->
         assert "org.yaml:28:5: error: users[1].shoe_size: unknown field 'shoe_size'" in \
             result.output
         # the reference error shows at once, not once the field is fixed
-        assert "org.yaml:29:17: error: users[1].department: unknown department 'Nowhere" \
+        assert "org.yaml:29:17: error: users[1].department: unknown department 'No/Where/At'" \
             in result.output
         assert result.output.rstrip().endswith(
             "2 errors in the manifests; nothing was contacted or changed.")

@@ -118,8 +118,8 @@ def _with_free_ports(text: str, scratch: Path) -> str:
             if f"127.0.0.1:{port}" in content:
                 path.write_text(content.replace(f"127.0.0.1:{port}", f"127.0.0.1:{free}"))
         text = text.replace(f"127.0.0.1:{port}", f"127.0.0.1:{free}")
-        text = re.sub(rf"(--port {port}\b.*&)", lambda m, f=free: m.group(1).replace(
-            f"--port {port}", f"--port {f}") + f"\nwait_for {f}", text)
+        started = re.compile(rf"(--port ){port}\b(.*&)")
+        text = started.sub(rf"\g<1>{free}\g<2>\nwait_for {free}", text)
     return text
 
 
