@@ -24,14 +24,15 @@ def repository_root(path: Path) -> Path | None:
     return None
 
 
-def recorded_location(config_dir: Path) -> str:
-    """How a plan records its config directory: `examples/acme` (POSIX, relative to the
-    repository root, `.` for the root itself), or the absolute path outside a repository."""
-    directory = config_dir.resolve()
-    root = repository_root(directory)
+def recorded_location(path: Path) -> str:
+    """How a plan records its config directory (and the `local` provider its LMS file):
+    `examples/acme` (POSIX, relative to the repository root, `.` for the root itself), or
+    the absolute path outside a repository."""
+    resolved = path.resolve()
+    root = repository_root(resolved if resolved.is_dir() else resolved.parent)
     if root is None:
-        return str(directory)
-    return PurePosixPath(*directory.relative_to(root).parts).as_posix() or "."
+        return str(resolved)
+    return PurePosixPath(*resolved.relative_to(root).parts).as_posix() or "."
 
 
 def config_dir_of(recorded: str, plan_file: Path) -> Path:

@@ -59,8 +59,9 @@ class PlanError(LmsformError):
         lines = [str(p) for p in self.problems] + [f"error: {m}" for m in messages]
         count = len(lines)
         done = "nothing was changed" if contacted else "nothing was contacted or changed"
+        lines += [hint] if hint else []
         lines.append(f"{count} error{'s' if count != 1 else ''}; {done}.")
-        super().__init__("\n".join(lines + ([hint] if hint else [])))
+        super().__init__("\n".join(lines))
 
 
 class ProviderError(LmsformError):

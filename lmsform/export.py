@@ -128,11 +128,10 @@ def export(source: Config, options: ExportOptions) -> ExportResult:
         try:
             with backends.hold_lock(backend, "export", options.lock_timeout):
                 state = State.load(backend, secrets=source.secrets())
-                named = _as_named_in(options.out, source, provider)
-                _same_lms(state, named)  # before anything is written
+                _same_lms(state, provider)  # before anything is written
                 result.files, written = _write(options, documents,
                                                _meanings(chosen, provider))
-                _record(state, written, chosen, named)
+                _record(state, written, chosen, provider)
         finally:
             backend.close()
         result.counts = {k: len(v) for k, v in chosen.items() if v}
@@ -533,15 +532,6 @@ def _check_as_out(trial: Path, out: Path) -> Config:
         lines.append(f"the exported files would not make {final} a valid config directory; "
                      "nothing was written")
         raise LmsformError("\n".join(lines)) from None
-
-
-def _as_named_in(out: Path, source: Config, provider: Provider) -> Provider:
-    """The provider as the exported config names it, for its identity: a `local` LMS file is
-    named relative to the config directory, so from another directory by another path."""
-    moved = source.provider.moved(source.directory, out)
-    if not moved:
-        return provider
-    return type(provider)(source.provider.model_copy(update=moved), out)
 
 
 def _same_lms(state: State, provider: Provider) -> None:

@@ -49,7 +49,8 @@ def test_the_plan_records_the_config_relative_to_the_repository(
     first, _ = runners
     plan = json.loads((first / "plan.json").read_text())
     assert plan["config_dir"] == "lms"
-    assert plan["provider"] == {"type": "local", "instance": "local:lms.sqlite"}
+    # the LMS file relative to the repository: the same in every checkout
+    assert plan["provider"] == {"type": "local", "instance": "local:lms/lms.sqlite"}
 
 
 def test_a_saved_plan_applies_in_another_checkout(runners: tuple[Path, Path],

@@ -71,7 +71,7 @@ def test_verbose_names_the_config_the_state_and_the_lms(
     (line,) = [r.getMessage() for r in caplog.records if r.name == "lmsform.engine"]
     assert line == (f"config directory {directory}; state: file backend at "
                     f"{directory / 'state.json'}; provider: "
-                    "local:lms.sqlite")
+                    f"local:{(directory / 'lms.sqlite').resolve()}")
 
 
 def test_two_configs_share_a_state_only_when_their_manifests_say_so(tmp_path: Path) -> None:

@@ -46,8 +46,7 @@ def test_an_lms_exports_to_manifests_that_plan_no_changes(org: Org, tmp_path: Pa
     assert "expires" not in (out / "coupons.yaml").read_text()
     state = json.loads((out / ".lmsform" / "state.json").read_text())
     assert len(state["resources"]) == 9
-    # the same file, as the exported config names it
-    assert state["provider"]["instance"] == "local:../org/lms.sqlite"
+    assert state["provider"]["instance"] == f"local:{org.db_path.resolve()}"
 
 
 def test_exporting_again_gives_the_same_files(org: Org, tmp_path: Path) -> None:

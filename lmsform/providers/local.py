@@ -20,12 +20,13 @@ import sys
 import threading
 from collections import defaultdict
 from collections.abc import Iterator
-from pathlib import Path, PurePath
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 from urllib.parse import quote
 
 from pydantic import Field
 
+from lmsform.checkout import recorded_location
 from lmsform.errors import LmsformError, ProviderError, display_path
 from lmsform.providers.base import Capabilities, KindSupport, Provider, ProviderSettings
 from lmsform.resources import SCHEMAS, LiveResource
@@ -163,9 +164,10 @@ class LocalProvider(Provider):
         self._read_only = False
 
     def identity(self) -> str:
-        """The LMS file as the settings name it, relative to the config directory: a
-        checkout at another path (a CI runner, a re-clone) is the same LMS."""
-        return f"local:{PurePath(self.settings.path).as_posix()}"
+        """The LMS file, relative to the root of the repository holding it (absolute outside
+        one): a checkout at another path (a CI runner, a re-clone) is the same LMS, and two
+        configs naming one file by different relative paths name one LMS."""
+        return f"local:{recorded_location(self.path)}"
 
     def is_instance(self, instance: str) -> bool:
         # states written before identities were relative record the file's absolute path
