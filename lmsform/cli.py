@@ -146,6 +146,8 @@ config_dir_option = click.option(
     default=_config_dir_before_command,
     help="Directory holding the manifests (*.yaml, *.yml); the working directory by default.",
 )
+
+
 def _remember_variables(ctx: click.Context, param: click.Parameter, value: Any) -> None:
     if value:
         ctx.meta.setdefault("lmsform.variables", {})[param.name] = value
