@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 import click
 from click.core import ParameterSource
 
-from lmsform import __version__, backends, engine, plugins, providers
+from lmsform import __version__, backends, engine, kinds, plugins, providers
 from lmsform.apply import ApplyResult
 from lmsform.checkout import config_dir_of, same_config
 from lmsform.config import Config, load_config, state_block, variable_file
@@ -36,7 +36,6 @@ from lmsform.errors import (
     display_path,
     reason,
 )
-from lmsform.manifest import KINDS
 from lmsform.plan import Action, Operation, Plan
 from lmsform.planner import PlanOptions, check_capabilities
 from lmsform.render import (
@@ -426,7 +425,7 @@ def _validated(config_dir: Path) -> str:
     for resource in config.resources.values():
         counts[resource.kind] = counts.get(resource.kind, 0) + 1
     described = ", ".join(f"{counts[k]} {k}{'s' if counts[k] != 1 else ''}"
-                          for k in KINDS if k in counts) or "no resources"
+                          for k in kinds.names() if k in counts) or "no resources"
     return f"The manifests are valid: {described}."
 
 
@@ -861,7 +860,7 @@ def completion_command(ctx: click.Context, shell: str) -> None:
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False),
               help="Write the manifests here, with a copy of the provider block and a state "
                    "of its own.  [default: the config directory]")
-@click.option("--kinds", metavar="KIND,...",
+@click.option("--kinds", "kind_list", metavar="KIND,...",
               help="Export only these kinds (say, into a config that manages the rest).")
 @click.option("--force", is_flag=True, help="Overwrite manifest files that exist.")
 @click.option("--provider-only", is_flag=True,
@@ -869,7 +868,7 @@ def completion_command(ctx: click.Context, shell: str) -> None:
                    "directory; its other manifests are not read.")
 @parallelism_option
 @lock_timeout_option
-def export_command(config_dir: Path, out: Path | None, kinds: str | None, force: bool,
+def export_command(config_dir: Path, out: Path | None, kind_list: str | None, force: bool,
                    provider_only: bool, parallelism: int, lock_timeout: float) -> None:
     """Write what the LMS holds as manifests, and record it in the state, so that a plan
     right after shows no changes."""
@@ -877,7 +876,7 @@ def export_command(config_dir: Path, out: Path | None, kinds: str | None, force:
 
     source = load_config(config_dir, blocks_only=provider_only)
     _SECRETS.secrets = source.secrets()
-    wanted = [k.strip() for k in kinds.split(",") if k.strip()] if kinds else None
+    wanted = [k.strip() for k in kind_list.split(",") if k.strip()] if kind_list else None
     result = export(source, ExportOptions(out=out or config_dir, kinds=wanted, force=force,
                                           parallelism=parallelism, lock_timeout=lock_timeout))
     counts = ", ".join(f"{n:,} {kind}{'s' if n != 1 else ''}"
@@ -904,7 +903,7 @@ def state_list(config_dir: Path) -> None:
     """Every managed address, with its LMS id."""
     with engine.open_state(_load(config_dir, offline=True)) as the_state:
         entries = sorted(the_state.resources.items(),
-                         key=lambda kv: (KINDS.index(kv[1].kind), kv[0]))
+                         key=lambda kv: (kinds.rank(kv[1].kind), kv[0]))
     for address, entry in entries:
         click.echo(f"{address}\t{entry.id}")
 
@@ -918,7 +917,7 @@ def _matching(the_state: State, patterns: tuple[str, ...]) -> list[str]:
         raise LmsformError(f"not in the state: {', '.join(unmatched)}")
     return sorted((a for a in the_state.resources
                    if any(fnmatch.fnmatchcase(a, p) for p in patterns)),
-                  key=lambda a: (KINDS.index(the_state.resources[a].kind), a))
+                  key=lambda a: (kinds.rank(the_state.resources[a].kind), a))
 
 
 @state.command("show")
@@ -1054,7 +1053,7 @@ def providers_command() -> None:
     """What each installed provider can do."""
     for name, cls in providers.available().items():
         click.echo(click.style(f"{name}", bold=True) + f"  {cls.description}")
-        for kind in KINDS:
+        for kind in kinds.names():
             support = cls.capabilities.kinds.get(kind)
             if kind in cls.capabilities.external_kinds:
                 click.echo(f"  {kind:<11} the LMS's own, not managed: references name its ids")

@@ -27,32 +27,18 @@ from pydantic_core import ErrorDetails
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from lmsform import backends, memory, providers
+from lmsform import backends, kinds, memory, providers
 from lmsform.backends import BackendSettings
 from lmsform.errors import LmsformError, ManifestError, Problem, display_path, reason
+from lmsform.kinds import Declaring
 from lmsform.manifest import (
-    CouponSpec,
-    CourseSpec,
     Expanded,
-    GroupSpec,
-    Lifecycle,
-    ManifestFile,
     MovedSpec,
-    ProviderSpec,
-    RegionSpec,
     SettingsSpec,
     StateSpec,
-    UserSpec,
 )
 from lmsform.providers.base import ProviderSettings
-from lmsform.resources import (
-    NO_SECRETS,
-    REFERENCED_KINDS,
-    SCHEMAS,
-    Resource,
-    make_canonical,
-    split_address,
-)
+from lmsform.resources import SCHEMAS, Resource, split_address
 from lmsform.secrets import Secrets, secret_settings, signing_key
 from lmsform.yamlfile import LaterRunError, Position, YamlFile, YamlSyntaxError
 
@@ -638,7 +624,7 @@ def _is_manifest(name: str, data: Any, c: _Collector) -> bool:
     says what the file is not, never what it holds: it may be any file linked here."""
     if data is None:
         return False
-    sections = ManifestFile.model_fields
+    sections = kinds.manifest_model().model_fields
     if isinstance(data, dict) and not data.keys() & sections and \
             any(did_you_mean(str(key), sections) for key in data):
         return True  # a misspelt section (`userz:`): reported as such, with the others
@@ -651,7 +637,11 @@ def _is_manifest(name: str, data: Any, c: _Collector) -> bool:
 
 # The lists whose entries are validated one at a time, in the order their resources are
 # declared.
-ENTRY_LISTS = ("hierarchy", "courses", "groups", "users", "coupons", "moved")
+def _entry_lists() -> dict[str, type[BaseModel]]:
+    """Each top-level list whose entries are validated one at a time, and the model of one
+    entry: the kinds' sections, and `moved`."""
+    return {**{s: k.spec for s, k in kinds.sections().items() if k.spec is not None},
+            "moved": MovedSpec}
 
 
 def _validated(name: str, data: dict[str, Any], c: _Collector,
@@ -663,7 +653,7 @@ def _validated(name: str, data: dict[str, Any], c: _Collector,
     dropped as soon as its resources exist, and a long list's `later` runs read only once
     the run before is done: a file of 100k users never holds its raw data, its pydantic
     models and its resources all at once."""
-    lists = {k: data[k] for k in ENTRY_LISTS if isinstance(data.get(k), list)}
+    lists = {k: data[k] for k in _entry_lists() if isinstance(data.get(k), list)}
     part = _FileParts(name, _blocks(name, {k: v for k, v in data.items() if k not in lists},
                                     c), [], [])
     part.broken = {k for k in ("provider", "state", "settings") if k in data}
@@ -683,7 +673,7 @@ def _validated(name: str, data: dict[str, Any], c: _Collector,
 def _validate_entries(name: str, key: str, start: int, entries: list[Any], part: _FileParts,
                       c: _Collector) -> None:
     """Entries `start`... of the list under `key`, each replaced by None once done."""
-    model = SECTIONS[key]
+    model = _entry_lists()[key]
     for i, entry in enumerate(entries):
         entries[i] = None
         spec: BaseModel | None
@@ -691,14 +681,15 @@ def _validate_entries(name: str, key: str, start: int, entries: list[Any], part:
             spec = model.model_validate(entry)
         except ValidationError as exc:
             _report(name, (key, start + i), exc, c)
-            _doubt(key, entry, part.doubtful)
+            if key in kinds.sections():
+                _doubt(key, entry, part.doubtful)
             spec = _without_errors(model, entry, exc)
         if spec is None:
             continue
         if isinstance(spec, MovedSpec):
             part.moved.append((start + i, spec))
         else:
-            part.resources.extend(_resources_of(name, (key, start + i), spec, c))
+            part.resources.extend(_resources_of(name, (key, start + i), spec, key, c))
 
 
 def _without_errors(model: type[BaseModel], entry: Any, exc: ValidationError
@@ -720,16 +711,16 @@ def _blocks(name: str, blocks: dict[str, Any], c: _Collector) -> dict[str, Any]:
     """The file's provider, state, settings, include and vars blocks that are valid (the
     others reported); unknown top-level keys are reported here too."""
     try:
-        document = ManifestFile.model_validate(blocks)
+        document = kinds.manifest_model().model_validate(blocks)
     except ValidationError as exc:
         _report(name, (), exc, c)
         valid = {}
         for key, value in blocks.items():  # each block on its own: keep the valid ones
             try:
-                valid[key] = getattr(ManifestFile.model_validate({key: value}), key)
+                valid[key] = getattr(kinds.manifest_model().model_validate({key: value}), key)
             except ValidationError:
                 continue
-        document = ManifestFile.model_construct(**valid)
+        document = kinds.manifest_model().model_construct(**valid)
     return {k: getattr(document, k) for k in ("provider", "state", "settings", "include", "vars")
             if getattr(document, k) is not None}
 
@@ -743,43 +734,12 @@ def _report(name: str, prefix: Loc, exc: ValidationError, c: _Collector) -> None
         c.add(name, loc, _suggest_field(message, at_key, loc), key=at_key)
 
 
-def _check_unique_plans(name: str, loc: Loc, course: CourseSpec, c: _Collector) -> None:
-    """A pricing plan named twice in one course points at the second, naming the first."""
-    first: dict[str, int] = {}
-    for j, price in enumerate(course.pricing or []):
-        if price.plan in first:
-            at = c.where(name, (*loc, "pricing", first[price.plan]))
-            c.add(name, (*loc, "pricing", j, "plan"),
-                  f"pricing plan '{price.plan}' appears twice; the first is at {at}")
-        else:
-            first[price.plan] = j
-
-
-# Each top-level list, and the model of one of its entries.
-SECTIONS: dict[str, type[BaseModel]] = {
-    "hierarchy": RegionSpec, "groups": GroupSpec, "users": UserSpec, "courses": CourseSpec,
-    "coupons": CouponSpec, "moved": MovedSpec, "provider": ProviderSpec, "state": StateSpec,
-    "settings": SettingsSpec,
-}
-# The key field of an entry, and the kind it declares (the hierarchy nests: any of its kinds).
-ENTRY_KEYS = {"groups": ("name", "group"), "users": ("email", "user"),
-              "courses": ("key", "course"), "coupons": ("code", "coupon")}
-# A kind's field that names it, in its address: no plan can hide it (the hierarchy's every
-# field does, and none of it is hidden).
-KEY_FIELDS = {kind: key for key, kind in ENTRY_KEYS.values()}
-
-
 def _doubt(section: str, entry: Any, doubtful: dict[str, set[str] | None]) -> None:
-    if section == "hierarchy":
-        doubtful.update(dict.fromkeys(("region", "division", "department")))
-    elif section in ENTRY_KEYS:
-        field_name, kind = ENTRY_KEYS[section]
-        key = entry.get(field_name) if isinstance(entry, dict) else None
-        names = doubtful.setdefault(kind, set())
-        if key is None or names is None:
-            doubtful[kind] = None
-        else:
-            names.add(str(key).lower() if kind == "user" else str(key))
+    """Names an invalid entry of `section` may declare: references to them are not
+    reported as unknown as well."""
+    for kind, names in kinds.sections()[section].doubtful(entry).items():
+        known = doubtful.get(kind, set())
+        doubtful[kind] = None if names is None or known is None else known | names
 
 
 @dataclass
@@ -913,90 +873,35 @@ def _warn_literal_secret(name: str, loc: Loc, value: Any, c: _Collector) -> None
         c.literal_secret(name, loc, "a credential")
 
 
-_NO_LIFECYCLE = Lifecycle()
-
-
-def _lifecycle(spec: Any) -> Lifecycle:
-    return spec.lifecycle or _NO_LIFECYCLE
-
-
-def _resources_of(name: str, loc: Loc, spec: BaseModel, c: _Collector) -> Iterator[Resource]:
-    """The resources one valid entry declares, with canonical attributes: only the fields
-    the manifest sets. A region declares its divisions and departments too. A field that
-    took a value from the environment is sensitive (`Resource.sensitive`)."""
-    for resource in _declared_by(name, loc, spec, c):
-        if c.from_env_at and resource.kind in KEY_FIELDS:
+def _resources_of(name: str, loc: Loc, spec: BaseModel, section: str,
+                  c: _Collector) -> Iterator[Resource]:
+    """The resources one valid entry of a kind's section declares (`Kind.declare`), with
+    canonical attributes: only the fields the manifest sets. A field that took a value from
+    the environment is sensitive (`Resource.sensitive`), unless it names the resource."""
+    for resource in kinds.sections()[section].declare(spec, (name, loc), _Saying(name, c)):
+        if c.from_env_at:
+            naming = kinds.get(resource.kind).naming_fields
             resource.sensitive = frozenset(
                 f for f in resource.attrs
-                if f != KEY_FIELDS[resource.kind] and (name, (*loc, f)) in c.from_env_at)
+                if f not in naming and (name, (*loc, f)) in c.from_env_at)
         yield resource
 
 
-def _declared_by(name: str, loc: Loc, spec: BaseModel, c: _Collector) -> Iterator[Resource]:
-    if isinstance(spec, RegionSpec):
-        yield from _hierarchy(name, loc, spec)
-    elif isinstance(spec, CourseSpec):
-        _check_unique_plans(name, loc, spec, c)
-        yield _resource("course", "key", spec, (name, loc))
-    elif isinstance(spec, GroupSpec):
-        yield _resource("group", "name", spec, (name, loc))
-    elif isinstance(spec, UserSpec):
-        if spec.password is not None:
-            c.literal_secret(name, (*loc, "password"), "a password")
-        yield _resource("user", "email", spec, (name, loc))
-    elif isinstance(spec, CouponSpec):
-        yield _resource("coupon", "code", spec, (name, loc))
+@dataclass
+class _Saying(Declaring):
+    """What a kind says of an entry it declares, collected with every other problem."""
 
+    name: str
+    c: _Collector
 
-def _hierarchy(name: str, loc: Loc, region: RegionSpec) -> Iterator[Resource]:
-    yield Resource("region", region.region, {"name": region.region},
-                   lifecycle=_lifecycle(region), origin=(name, loc))
-    for d, division in enumerate(region.divisions):
-        dloc = (*loc, "divisions", d)
-        division_key = f"{region.region}/{division.division}"
-        yield Resource("division", division_key,
-                       {"name": division.division, "region": region.region},
-                       lifecycle=_lifecycle(division), origin=(name, dloc))
-        for p, department in enumerate(division.departments):
-            yield Resource("department", f"{division_key}/{department.name}",
-                           {"name": department.name, "division": division_key},
-                           lifecycle=_lifecycle(department),
-                           origin=(name, (*dloc, "departments", p)))
+    def error(self, loc: Loc, message: str) -> None:
+        self.c.add(self.name, loc, message)
 
+    def literal_secret(self, loc: Loc, what: str) -> None:
+        self.c.literal_secret(self.name, loc, what)
 
-def _resource(
-    kind: str, key_field: str, spec: CourseSpec | GroupSpec | UserSpec | CouponSpec,
-    origin: tuple[str, Loc] | None,
-) -> Resource:
-    schema = SCHEMAS[kind]
-    attrs: dict[str, Any] = {}
-    secrets: dict[str, str] = {}
-    fields_set, values = spec.model_fields_set, spec.__dict__
-    for field_name in [f for f in schema.fields if f in fields_set]:
-        value = values[field_name]
-        if field_name in schema.write_only:
-            if value is not None:
-                secrets[field_name] = value.get_secret_value()
-            continue
-        if field_name == "pricing" and value is not None:
-            value = [p.model_dump() for p in value]
-        elif field_name == "discount":
-            value = value.model_dump(exclude_none=True)
-        attrs[field_name] = value
-    make_canonical(kind, attrs)
-    # the key is the key field as made canonical (a user's lower-cased email): the same
-    # string, not a copy, for 100k users
-    return Resource(kind, attrs[key_field], attrs, secrets or NO_SECRETS, _lifecycle(spec),
-                    origin)
-
-
-def entry_attributes(kind: str, entry: dict[str, Any]) -> dict[str, Any]:
-    """What one manifest entry of a course, group, user or coupon declares, as loading reads
-    it: its canonical attributes (write-only fields aside). ValidationError when invalid."""
-    section = next(s for s, (_, k) in ENTRY_KEYS.items() if k == kind)
-    spec = SECTIONS[section].model_validate(entry)
-    assert isinstance(spec, CourseSpec | GroupSpec | UserSpec | CouponSpec)
-    return _resource(kind, ENTRY_KEYS[section][0], spec, None).attrs
+    def where(self, loc: Loc) -> str:
+        return self.c.where(self.name, loc)
 
 
 def _external_kinds(provider: tuple[str, Any] | None) -> frozenset[str]:
@@ -1019,12 +924,12 @@ def _check_references(resources: dict[str, Resource], c: _Collector,
     the provider's external kinds, which are the LMS's own ids."""
     declared: dict[str, set[str]] = defaultdict(set)
     for resource in resources.values():
-        if resource.kind in REFERENCED_KINDS:  # not users: nothing refers to them
+        if kinds.referenced(resource.kind):  # not users: nothing refers to them
             declared[resource.kind].add(resource.key)
     # per kind, the reference fields to check (nesting makes divisions and departments
     # consistent; an external kind's references are ids)
     checked = {kind: [(f, t) for f, t in schema.references.items() if t not in external]
-               for kind, schema in SCHEMAS.items() if kind not in {"division", "department"}}
+               for kind, schema in SCHEMAS.items() if not schema.nested}
     for resource in resources.values():
         for field_name, target in checked.get(resource.kind, ()):
             value = resource.attrs.get(field_name)
@@ -1051,7 +956,7 @@ def _unknown_reference(resource: Resource, field_name: str, target: str, ref: st
     if (name, where) in c.unexpanded:
         return  # its reference is the problem, reported already
     c.add(name, where, f"unknown {target} '{ref}'"
-          f"{did_you_mean(ref, sorted(known)) or _hint(target)}")
+          f"{did_you_mean(ref, sorted(known)) or kinds.get(target).reference_hint}")
 
 
 def _may_be_declared(doubtful: dict[str, set[str] | None], kind: str, key: str) -> bool:
@@ -1107,22 +1012,17 @@ def _model_in(annotation: Any) -> type[BaseModel] | None:
 
 
 def _suggest_field(message: str, at_key: bool, loc: Loc,
-                   model: type[BaseModel] = ManifestFile) -> str:
+                   model: type[BaseModel] | None = None) -> str:
     """An unknown field's message, with the nearest name valid in that place (never the
-    name that was written)."""
+    name that was written); `model` is where `loc` starts (a manifest file by default)."""
     if not at_key or not loc or not isinstance(loc[-1], str):
         return message
+    whole_file = model is None
+    model = model or kinds.manifest_model()
     valid = _fields_at(model, loc[:-1]) - {loc[-1]}
-    if not loc[:-1] and model is ManifestFile:
+    if not loc[:-1] and whole_file:
         message = message.replace("unknown field", "unknown section")
     return message + did_you_mean(loc[-1], valid)
-
-
-def _hint(kind: str) -> str:
-    return {
-        "department": " (write it as Region/Division/Department, as declared under hierarchy:)",
-        "course": " (refer to courses by their key)",
-    }.get(kind, "")
 
 
 def _check_moves(moved: list[tuple[str, int, MovedSpec]], resources: dict[str, Resource],

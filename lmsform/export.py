@@ -31,23 +31,16 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.representer import RoundTripRepresenter
 
-from lmsform import backends, providers
+from lmsform import backends, kinds, providers
 from lmsform.backends.file import FileSettings, atomic_write, writing
-from lmsform.config import Config, entry_attributes, load_config
+from lmsform.config import Config, load_config
 from lmsform.errors import LmsformError, ManifestError, display_path
-from lmsform.manifest import (
-    KINDS,
-    CouponSpec,
-    CourseSpec,
-    DepartmentSpec,
-    GroupSpec,
-    UserSpec,
-)
+from lmsform.kinds import Exported
 from lmsform.planner import fetch_live
 from lmsform.providers.base import Provider
 from lmsform.resources import (
@@ -63,18 +56,6 @@ from lmsform.scaffold import gitignore
 from lmsform.secrets import Secrets
 from lmsform.state import State, StateEntry
 
-# Users per file: one file up to this many, then users-001.yaml, users-002.yaml... in email
-# order, so that a diff of a re-export stays readable and no file grows past what an editor
-# and a reviewer handle comfortably.
-USERS_PER_FILE = 5000
-FILES = {"region": "hierarchy.yaml", "course": "courses.yaml", "group": "groups.yaml",
-         "user": "users.yaml", "coupon": "coupons.yaml"}
-HIERARCHY = ("region", "division", "department")
-SPECS: dict[str, type[BaseModel]] = {"course": CourseSpec, "group": GroupSpec,
-                                     "user": UserSpec, "coupon": CouponSpec,
-                                     "region": DepartmentSpec, "division": DepartmentSpec,
-                                     "department": DepartmentSpec}
-
 
 @dataclass
 class ExportOptions:
@@ -83,16 +64,6 @@ class ExportOptions:
     force: bool = False  # overwrite files that exist
     lock_timeout: float = 0.0  # seconds to wait for the state lock
     parallelism: int = 8
-
-
-@dataclass
-class Exported:
-    """One resource as the manifests will say it."""
-
-    kind: str
-    key: str
-    id: str
-    attrs: dict[str, Any]
 
 
 @dataclass
@@ -142,32 +113,32 @@ def export(source: Config, options: ExportOptions) -> ExportResult:
 
 
 def _kinds(provider: Provider, wanted: list[str] | None) -> list[str]:
-    supported = [k for k in KINDS if k in provider.capabilities.kinds]
+    supported = [k for k in kinds.names() if k in provider.capabilities.kinds]
     if wanted is None:
         return supported
-    unknown = [k for k in wanted if k not in KINDS]
+    unknown = [k for k in wanted if k not in kinds.names()]
     if unknown:
         raise LmsformError(f"--kinds: {', '.join(unknown)} is not a kind; the kinds are "
-                           f"{', '.join(KINDS)}")
+                           f"{', '.join(kinds.names())}")
     missing = [k for k in wanted if k not in supported]
     if missing:
         raise LmsformError(f"--kinds: the {provider.type_name} provider does not manage "
                            f"{', '.join(missing)}")
-    if set(wanted) & set(HIERARCHY) and not set(HIERARCHY) <= set(wanted):
-        wanted = [*wanted, *HIERARCHY]  # one file holds the whole hierarchy
+    # kinds declared together are exported together (one file holds the whole hierarchy)
+    wanted = [*wanted, *(k for w in wanted for k in kinds.get(w).family)]
     return [k for k in supported if k in wanted]
 
 
-def _with_references(provider: Provider, kinds: list[str]) -> list[str]:
+def _with_references(provider: Provider, chosen: list[str]) -> list[str]:
     """The kinds to read: those exported and those they refer to, all the way up (a user's
     department is named by its division and region)."""
-    needed, todo = set(kinds), list(kinds)
+    needed, todo = set(chosen), list(chosen)
     while todo:
         for target in SCHEMAS[todo.pop()].references.values():
             if target not in needed:
                 needed.add(target)
                 todo.append(target)
-    return [k for k in KINDS if k in needed and k in provider.capabilities.kinds]
+    return [k for k in kinds.names() if k in needed and k in provider.capabilities.kinds]
 
 
 def _recorded(source: Config, provider: Provider) -> tuple[dict[str, dict[str, str]],
@@ -193,12 +164,11 @@ def _name_everything(provider: Provider, live: dict[str, list[LiveResource]],
     resource a manifest cannot say is left out with the reason."""
     names = LiveNames(provider.capabilities.external_kinds)
     exported: dict[str, list[Exported]] = defaultdict(list)
-    for kind in [k for k in KINDS if k in live]:
+    for kind in [k for k in kinds.names() if k in live]:
         taken: set[str] = set()
         for resource in sorted(live[kind], key=lambda r: _sort_key(kind, r)):
             attrs = live_view(kind, provider.normalise(kind, resource.attrs), names.key_of)
-            if kind == "course" and not attrs.get("key"):
-                attrs["key"] = _unique(_slug(str(attrs.get("title") or resource.id)), taken)
+            attrs = kinds.get(kind).export_key(attrs, resource.id, taken)
             key = address_key(kind, attrs)
             for name in [n for n, v in attrs.items() if secrets.shows(v)]:
                 del attrs[name]  # a credential in the LMS: never written to a manifest
@@ -214,9 +184,7 @@ def _name_everything(provider: Provider, live: dict[str, list[LiveResource]],
 
 
 def _sort_key(kind: str, resource: LiveResource) -> str:
-    value = resource.attrs.get({"user": "email", "coupon": "code", "course": "title"}.get(
-        kind, "name"))
-    return f"{str(value or '').casefold()}\0{resource.id}"
+    return f"{kinds.get(kind).sort_text(resource.attrs).casefold()}\0{resource.id}"
 
 
 def _cannot_say(kind: str, key: str, attrs: dict[str, Any], taken: set[str],
@@ -226,29 +194,18 @@ def _cannot_say(kind: str, key: str, attrs: dict[str, Any], taken: set[str],
         return "another resource of this kind has the same name; exported the first"
     if any(names.is_unnamed(target, ref) for _, target, ref in references(kind, attrs)):
         return "it refers to something the LMS did not list, or that is not exported"
-    spec = SPECS[kind]
-    data = {k: v for k, v in _manifest_fields(kind, attrs, None).items()
-            if k in spec.model_fields}
-    if kind in HIERARCHY:
-        data = {"name": attrs.get("name")}
+    data = kinds.get(kind).entry_data(attrs, _manifest_fields(kind, attrs, None))
     try:
-        said = _as_loaded(kind, data)
+        said = kinds.get(kind).read_back(data)
     except ValidationError as exc:
         error = exc.errors()[0]
         where = ".".join(str(p) for p in error["loc"])
         return f"a manifest cannot say it ({where}: {error['msg']})"
-    changed = _differing(said, data if kind in HIERARCHY else normalise(kind, data))
+    changed = _differing(said, normalise(kind, data))
     if changed:
         return (f"a manifest cannot say its {', '.join(changed)} exactly as the LMS holds "
                 "it (spaces around a name, say)")
     return None
-
-
-def _as_loaded(kind: str, data: dict[str, Any]) -> dict[str, Any]:
-    """What a manifest entry holding `data` declares once loaded (canonical attributes)."""
-    if kind in HIERARCHY:
-        return {"name": DepartmentSpec.model_validate(data).name}
-    return entry_attributes(kind, data)
 
 
 def _differing(said: dict[str, Any], meant: dict[str, Any]) -> list[str]:
@@ -297,18 +254,6 @@ def _yaml_value(name: str, value: Any) -> Any:
     return value
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.casefold()).strip("-") or "course"
-
-
-def _unique(slug: str, taken: set[str]) -> str:
-    candidate, n = slug, 1
-    while candidate.casefold() in taken:
-        n += 1
-        candidate = f"{slug}-{n}"
-    return candidate
-
-
 # writing
 
 
@@ -321,47 +266,20 @@ def _documents(exported: dict[str, list[Exported]], provider: Provider, source: 
               "Review it, commit it: `lmsform plan` shows no changes until you edit it.")
     documents: dict[str, CommentedMap] = {}
     caps = provider.capabilities.kinds
+
     def entry(item: Exported) -> dict[str, Any]:
         fields = _manifest_fields(item.kind, item.attrs, caps[item.kind].fields)
         if f"{item.kind}.{item.key}" in protected:
             fields["lifecycle"] = {"prevent_destroy": True}
         return fields
 
-    if any(exported.get(k) for k in HIERARCHY):
-        documents[FILES["region"]] = _doc(header, "hierarchy", _hierarchy(exported, protected))
-    for kind in ("course", "group", "coupon"):
-        if exported.get(kind):
-            documents[FILES[kind]] = _doc(header, f"{kind}s",
-                                          [entry(e) for e in exported[kind]])
-    users = [entry(e) for e in exported.get("user", [])]
-    chunks = [users[i:i + USERS_PER_FILE] for i in range(0, len(users), USERS_PER_FILE)]
-    for n, chunk in enumerate(chunks, 1):
-        name = FILES["user"] if len(chunks) == 1 else f"users-{n:03d}.yaml"
-        documents[name] = _doc(header, "users", chunk)
+    for kind in kinds.kinds():
+        if kind.section is not None:
+            for name, entries in kind.export_files(exported, entry):
+                documents[name] = _doc(header, kind.section, entries)
     if options.out.resolve() != source.directory.resolve():
         documents["lmsform.yaml"] = _provider_document(source, options.out, header)
     return documents
-
-
-def _hierarchy(exported: dict[str, list[Exported]], protected: set[str]
-               ) -> list[dict[str, Any]]:
-    def kept(item: Exported, fields: dict[str, Any]) -> dict[str, Any]:
-        if f"{item.kind}.{item.key}" in protected:
-            fields["lifecycle"] = {"prevent_destroy": True}
-        return fields
-
-    divisions: dict[str, list[Exported]] = defaultdict(list)
-    for division in exported.get("division", []):
-        divisions[str(division.attrs.get("region"))].append(division)
-    departments: dict[str, list[Any]] = defaultdict(list)
-    for department in exported.get("department", []):
-        name = str(department.attrs["name"])
-        written = kept(department, {"name": name})
-        departments[str(department.attrs.get("division"))].append(
-            written if len(written) > 1 else name)
-    return [kept(region, {"region": region.attrs["name"], "divisions": [
-        kept(d, {"division": d.attrs["name"], "departments": departments.get(d.key, [])})
-        for d in divisions.get(region.key, [])]}) for region in exported.get("region", [])]
 
 
 def _doc(header: str, section: str, entries: list[Any]) -> CommentedMap:
@@ -493,11 +411,8 @@ def _meanings(exported: dict[str, list[Exported]], provider: Provider
     meanings: dict[str, dict[str, Any]] = {}
     for kind, items in exported.items():
         for item in items:
-            if kind in HIERARCHY:
-                meant = {k: item.attrs.get(k) for k in SCHEMAS[kind].fields}
-            else:
-                meant = normalise(kind, _manifest_fields(kind, item.attrs, caps[kind].fields))
-            meanings[f"{kind}.{item.key}"] = meant
+            written = _manifest_fields(kind, item.attrs, caps[kind].fields)
+            meanings[f"{kind}.{item.key}"] = kinds.get(kind).meaning(item.attrs, written)
     return meanings
 
 

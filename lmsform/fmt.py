@@ -30,18 +30,22 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+from lmsform import kinds
 from lmsform.backends.file import atomic_write, writing
 from lmsform.config import config_manifests
 from lmsform.errors import LmsformError, ManifestError, Problem, display_path, reason
-from lmsform.manifest import ManifestFile
 from lmsform.precommit import Includes, belongs_to_lmsform, is_yaml
 from lmsform.yamlfile import YamlFile, YamlSyntaxError
 
-# The order of the top-level sections: the blocks that say how and where, what an
-# environment reads from elsewhere (include, vars), then resources with what they refer to
-# first, then renames.
-SECTION_ORDER = ("version", "provider", "state", "settings", "include", "vars", "hierarchy",
-                 "courses", "groups", "users", "coupons", "moved")
+
+def section_order() -> tuple[str, ...]:
+    """The order of the top-level sections: the blocks that say how and where, what an
+    environment reads from elsewhere (include, vars), then the kinds' sections with what they
+    refer to first, then renames."""
+    return ("version", "provider", "state", "settings", "include", "vars",
+            *kinds.sections(), "moved")
+
+
 TRAILING_SPACE = re.compile(r"[ \t]+$", re.MULTILINE)
 WIDTH = 4096  # never fold a line: long titles and URLs stay as their authors wrote them
 
@@ -145,7 +149,8 @@ def format_file(path: Path, *, manifests_only: bool = False) -> Formatted | None
 
 
 def _is_manifest(data: Any) -> bool:
-    return isinstance(data, dict) and bool(data) and data.keys() <= ManifestFile.model_fields.keys()
+    sections = kinds.manifest_model().model_fields.keys()
+    return isinstance(data, dict) and bool(data) and data.keys() <= sections
 
 
 def _decode(raw: bytes) -> str:
@@ -163,8 +168,9 @@ def format_text(text: str, meaning: Any = None) -> str:
     """The canonical layout of one manifest's text. `meaning` is the document as lmsform
     reads it (read from `text` when not given); the result reads the same."""
     document, dumped = _round_trip(text)
+    order = section_order()
     reorder = isinstance(document, dict) and list(document) != sorted(
-        document, key=lambda k: SECTION_ORDER.index(k) if k in SECTION_ORDER else -1)
+        document, key=lambda k: order.index(k) if k in order else -1)
     original: tuple[Any, Counter[str]] | None = None  # read only when something changed
     for result in _candidates(dumped, reorder):
         if result == text:
@@ -317,14 +323,15 @@ def _layout(text: str) -> _Layout:
 
 
 def _reordered(text: str) -> str:
-    """The top-level sections in SECTION_ORDER, each with the comment lines directly above
-    it; whatever precedes the first section (the file's header) stays first."""
+    """The top-level sections in `section_order()`, each with the comment lines directly
+    above it; whatever precedes the first section (the file's header) stays first."""
     layout = _layout(text)
     keys = layout.top_keys
-    if not keys or any(k not in SECTION_ORDER for k, _ in keys):
+    order = section_order()
+    if not keys or any(k not in order for k, _ in keys):
         return text
     names = [k for k, _ in keys]
-    wanted = sorted(names, key=SECTION_ORDER.index)
+    wanted = sorted(names, key=order.index)
     if names == wanted:
         return text
     lines = _lines(text)

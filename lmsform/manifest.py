@@ -25,20 +25,18 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    SecretStr,
     StringConstraints,
     WithJsonSchema,
+    create_model,
     field_validator,
     model_validator,
 )
 from pydantic import Strict as StrictType
-from pydantic.config import JsonDict
 from pydantic_extra_types.currency_code import ISO4217
 
-KINDS: tuple[str, ...] = ("region", "division", "department", "course", "group", "user", "coupon")
-"""Every resource kind, parents and referenced kinds first: the order operations run in."""
-
-Kind = Literal["region", "division", "department", "course", "group", "user", "coupon"]
+# The names of the kinds of resources, which addresses and `prune` take: the kinds' registry
+# (lmsform.kinds) fills it in as kinds register. This module knows no kind.
+KIND_NAMES: list[str] = []
 
 
 class Expanded(str):
@@ -75,7 +73,7 @@ DECIMAL_TEXT = r"^([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?$"
 MONEY_TEXT = r"^[0-9]{1,12}(\.[0-9]{1,2})?$"  # exact: the schema checks it as validate does
 
 
-def _spelled(pattern: str, example: str, what: str = "decimal") -> Any:
+def spelled(pattern: str, example: str, what: str = "decimal") -> Any:
     """A validator letting through numbers, and text that spells one as `pattern` says."""
     compiled = re.compile(pattern)
 
@@ -86,7 +84,7 @@ def _spelled(pattern: str, example: str, what: str = "decimal") -> Any:
     return BeforeValidator(check)
 
 
-def _number_schema(number: dict[str, Any], text: str, kind: str = "number") -> WithJsonSchema:
+def number_schema(number: dict[str, Any], text: str, kind: str = "number") -> WithJsonSchema:
     return WithJsonSchema({"anyOf": [{"type": kind, **number},
                                      {"type": "string", "pattern": text}]})
 
@@ -126,8 +124,8 @@ Code = Annotated[str, StringConstraints(pattern=CODE_RE),
                                            {"type": "integer"}]})]
 Flag = Annotated[bool, BeforeValidator(_flag), StrictType()]
 Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2, allow_inf_nan=False),
-                  _spelled(MONEY_TEXT, "49.99"),
-                  _number_schema({"minimum": 0, "exclusiveMaximum": 10**12}, MONEY_TEXT)]
+                  spelled(MONEY_TEXT, "49.99"),
+                  number_schema({"minimum": 0, "exclusiveMaximum": 10**12}, MONEY_TEXT)]
 # a code in any case, as the validator upper-cases it; editors complete the upper-case ones
 CURRENCIES = sorted(ISO4217.allowed_currencies)
 Currency = Annotated[ISO4217, WithJsonSchema({"anyOf": [
@@ -135,13 +133,13 @@ Currency = Annotated[ISO4217, WithJsonSchema({"anyOf": [
     {"type": "string", "pattern": "^(" + "|".join(
         "".join(f"[{c}{c.lower()}]" for c in code) for code in CURRENCIES) + ")$"}]})]
 Percent = Annotated[Decimal, Field(gt=0, le=100, decimal_places=4, allow_inf_nan=False),
-                    _spelled(DECIMAL_TEXT, "12.5"),
-                    _number_schema({"exclusiveMinimum": 0, "maximum": 100}, DECIMAL_TEXT)]
+                    spelled(DECIMAL_TEXT, "12.5"),
+                    number_schema({"exclusiveMinimum": 0, "maximum": 100}, DECIMAL_TEXT)]
 VAR_NAME_RE = r"^[A-Za-z_][A-Za-z0-9_]*$"
 DATE_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 
 
-def _date_text(value: Any) -> Any:
+def date_text(value: Any) -> Any:
     """A date is written YYYY-MM-DD (a YAML date, or that text): not a number of seconds,
     nor a date and time."""
     if isinstance(value, dt.date) or (isinstance(value, str) and re.match(DATE_RE, value)):
@@ -155,7 +153,7 @@ def _names_written_key(value: Any) -> Any:
     return value
 
 
-ADDRESS_RE = re.compile(r"^(region|division|department|group|course|user|coupon)\.(.+)$")
+ADDRESS_RE = re.compile(r"^([a-z][a-z_]*)\.(.+)$")
 
 
 def _did_you_mean(word: str, candidates: Sequence[str]) -> str:
@@ -164,9 +162,10 @@ def _did_you_mean(word: str, candidates: Sequence[str]) -> str:
 
 
 def _valid_address(value: str) -> str:
-    if not ADDRESS_RE.match(value):
+    found = ADDRESS_RE.match(value)
+    if not found or found.group(1) not in KIND_NAMES:
         kind = value.partition(".")[0]
-        near = difflib.get_close_matches(kind, KINDS, n=1, cutoff=0.6)
+        near = difflib.get_close_matches(kind, KIND_NAMES, n=1, cutoff=0.6)
         hint = f" (did you mean '{near[0]}.{value.partition('.')[2]}'?)" if near else ""
         raise ValueError(
             f"'{value}' is not a resource address{hint}; write KIND.NAME, e.g. group.Managers, "
@@ -175,8 +174,20 @@ def _valid_address(value: str) -> str:
     return value
 
 
+# their schemas name the kinds registered when the schema is made (`schema.py`)
 Address = Annotated[str, AfterValidator(_valid_address),
-                    WithJsonSchema({"type": "string", "pattern": ADDRESS_RE.pattern})]
+                    WithJsonSchema({"type": "string", "$comment": "address"})]
+
+
+def _known_kind(value: str) -> str:
+    if value not in KIND_NAMES:
+        raise ValueError(f"'{value}' is not a kind of resource; the kinds are "
+                         f"{', '.join(KIND_NAMES)}{_did_you_mean(value, KIND_NAMES)}")
+    return value
+
+
+KindName = Annotated[str, AfterValidator(_known_kind),
+                     WithJsonSchema({"type": "string", "$comment": "kind"})]
 
 
 @functools.lru_cache(maxsize=4096)
@@ -280,167 +291,17 @@ class Lifecycle(Strict):
         return get_args(item) if get_origin(item) is Literal else ()
 
 
-class RegionLifecycle(Lifecycle):
-    kind = "region"
-    ignore_changes: list[Literal["name"]] = Field(default_factory=list)
-
-
-class DivisionLifecycle(Lifecycle):
-    kind = "division"
-    ignore_changes: list[Literal["name", "region"]] = Field(default_factory=list)
-
-
-class DepartmentLifecycle(Lifecycle):
-    kind = "department"
-    ignore_changes: list[Literal["name", "division"]] = Field(default_factory=list)
-
-
-class CourseLifecycle(Lifecycle):
-    kind = "course"
-    ignore_changes: list[Literal["key", "title", "description", "published", "credits",
-                                 "categories", "pricing", "custom"]] = Field(default_factory=list)
-
-
-class GroupLifecycle(Lifecycle):
-    kind = "group"
-    ignore_changes: list[Literal["name", "description", "courses"]] = Field(
-        default_factory=list)
-
-
-class UserLifecycle(Lifecycle):
-    kind = "user"
-    ignore_changes: list[Literal[
-        "email", "first_name", "last_name", "username", "employee_id", "job_title", "role",
-        "department", "groups", "enrollments", "active", "password", "custom"]] = Field(
-        default_factory=list)
-
-
-class CouponLifecycle(Lifecycle):
-    kind = "coupon"
-    ignore_changes: list[Literal["code", "discount", "courses", "usage_limit", "expires",
-                                 "custom"]] = Field(default_factory=list)
+def lifecycle_for(kind: str, fields: Sequence[str]) -> type[Lifecycle]:
+    """`lifecycle:` of one kind: `ignore_changes` may name only that kind's fields."""
+    names: Any = Literal[tuple(fields)]
+    model = create_model(f"{kind.title()}Lifecycle", __base__=Lifecycle,
+                         ignore_changes=(list[names], Field(default_factory=list)))
+    model.kind = kind
+    return model
 
 
 class Managed(Strict):
     lifecycle: Lifecycle | None = None
-
-
-def _name_shorthand(value: Any) -> Any:
-    """`departments: [Inside Sales]` is shorthand for `[{name: Inside Sales}]`."""
-    return {"name": value} if isinstance(value, str) else value
-
-
-class DepartmentSpec(Managed):
-    name: Name
-    lifecycle: DepartmentLifecycle | None = None
-
-
-class DivisionSpec(Managed):
-    division: Name
-    departments: list[Annotated[DepartmentSpec, BeforeValidator(
-        _name_shorthand, json_schema_input_type=Name | DepartmentSpec)]] = Field(
-        default_factory=list
-    )
-    lifecycle: DivisionLifecycle | None = None
-
-
-class RegionSpec(Managed):
-    region: Name
-    divisions: list[DivisionSpec] = Field(default_factory=list)
-    lifecycle: RegionLifecycle | None = None
-
-
-class GroupSpec(Managed):
-    name: Name
-    description: str | None = None
-    courses: list[Slug] | None = None
-    lifecycle: GroupLifecycle | None = None
-
-
-Role = Literal["learner", "instructor", "admin"]
-
-
-class UserSpec(Managed):
-    email: Email
-    first_name: Text | None = None
-    last_name: Text | None = None
-    username: Text | None = None
-    employee_id: Text | None = None
-    job_title: str | None = None
-    role: Role | None = None
-    department: DepartmentPath | None = None
-    groups: list[Name] | None = None
-    enrollments: list[Slug] | None = None
-    active: Flag | None = None
-    password: SecretStr | None = None
-    custom: Custom | None = None
-    lifecycle: UserLifecycle | None = None
-
-
-class PriceSpec(Strict):
-    plan: Slug
-    amount: Money
-    currency: Currency
-    billing: Literal["one_time", "monthly", "yearly"] = "one_time"
-
-
-class CourseSpec(Managed):
-    key: Slug
-    title: Text
-    description: str | None = None
-    published: Flag | None = None
-    credits: Annotated[Decimal, Field(ge=0, le=MAX_CREDITS, allow_inf_nan=False),
-                       _spelled(DECIMAL_TEXT, "1.5"),
-                       _number_schema({"minimum": 0, "maximum": MAX_CREDITS}, DECIMAL_TEXT),
-                       ] | None = None
-    categories: list[Text] | None = None
-    pricing: list[PriceSpec] | None = None
-    custom: Custom | None = None
-    lifecycle: CourseLifecycle | None = None
-    # a plan named twice is reported by the loader, which can point at both places
-
-
-# The schema's either/or for a discount, as `_one_kind` says it.
-_GIVEN: JsonDict = {"not": {"type": "null"}}
-_ABSENT: JsonDict = {"type": "null"}
-_ONE_KIND: JsonDict = {"oneOf": [
-    {"title": "a percent discount", "required": ["percent"],
-     "properties": {"percent": _GIVEN, "amount": _ABSENT, "currency": _ABSENT}},
-    {"title": "an amount discount, in a currency", "required": ["amount", "currency"],
-     "properties": {"amount": _GIVEN, "currency": _GIVEN, "percent": _ABSENT}}]}
-
-
-class DiscountSpec(Strict):
-    model_config = ConfigDict(json_schema_extra=_ONE_KIND)
-
-    percent: Percent | None = None
-    amount: Money | None = None
-    currency: Currency | None = None
-
-    @model_validator(mode="after")
-    def _one_kind(self) -> DiscountSpec:
-        if (self.percent is None) == (self.amount is None):
-            raise ValueError("give exactly one of percent or amount")
-        if self.amount is not None and self.currency is None:
-            raise ValueError("an amount discount needs a currency")
-        if self.percent is not None and self.currency is not None:
-            raise ValueError("a percent discount takes no currency")
-        return self
-
-
-class CouponSpec(Managed):
-    code: Code
-    discount: DiscountSpec
-    courses: list[Slug] | None = None
-    usage_limit: Annotated[int, Field(ge=1, le=MAX_COUNT), _spelled(WHOLE_TEXT, "100", "whole"),
-                           _number_schema({"minimum": 1, "maximum": MAX_COUNT}, WHOLE_TEXT,
-                                          "integer"),
-                           ] | None = None
-    expires: Annotated[dt.date, BeforeValidator(_date_text),
-                       WithJsonSchema({"type": "string", "format": "date",
-                                       "pattern": DATE_RE})] | None = None
-    custom: Custom | None = None
-    lifecycle: CouponLifecycle | None = None
 
 
 class MovedSpec(Strict):
@@ -449,10 +310,10 @@ class MovedSpec(Strict):
 
 
 class SettingsSpec(Strict):
-    prune: Flag | list[Kind] = False
+    prune: Flag | list[KindName] = False
     user_removal: Literal["deactivate", "delete"] = "deactivate"
-    max_delete_fraction: Annotated[float, Field(ge=0, le=1), _spelled(DECIMAL_TEXT, "0.3"),
-                                   _number_schema({"minimum": 0, "maximum": 1}, DECIMAL_TEXT),
+    max_delete_fraction: Annotated[float, Field(ge=0, le=1), spelled(DECIMAL_TEXT, "0.3"),
+                                   number_schema({"minimum": 0, "maximum": 1}, DECIMAL_TEXT),
                                    ] = 0.3
 
 
@@ -480,18 +341,15 @@ class ProviderSpec(BaseModel):
         return _names_written(data)
 
 
-class ManifestFile(Strict):
-    """One YAML file. Every top-level key is optional; the loader merges files."""
+class ManifestBlocks(Strict):
+    """One YAML file, less the kinds' sections: the registry (`lmsform.kinds`) adds a list
+    for each kind a top-level section declares. Every key is optional; the loader merges
+    files."""
 
-    version: Annotated[Literal[1], _spelled("^$", "1", "whole")] | None = None  # not `true`
+    version: Annotated[Literal[1], spelled("^$", "1", "whole")] | None = None  # not `true`
     provider: ProviderSpec | None = None
     state: StateSpec | None = None
     settings: SettingsSpec | None = None
-    hierarchy: list[RegionSpec] | None = None
-    groups: list[GroupSpec] | None = None
-    users: list[UserSpec] | None = None
-    courses: list[CourseSpec] | None = None
-    coupons: list[CouponSpec] | None = None
     moved: list[MovedSpec] | None = None
     # environments: shared manifest directories read as this directory's own, and the values
     # their `${var:NAME}` references take here (docs/manifests.md, Environments)

@@ -16,12 +16,11 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
-from lmsform import __version__
+from lmsform import __version__, kinds
 from lmsform.backends.file import atomic_write
 from lmsform.diff import Change
 from lmsform.drift import Drift
 from lmsform.errors import LmsformError, reason
-from lmsform.manifest import KINDS
 
 FORMAT_VERSION = 1
 
@@ -214,4 +213,4 @@ class Plan(BaseModel):
 
 
 def kind_rank(kind: str) -> int:
-    return KINDS.index(kind)
+    return kinds.rank(kind)

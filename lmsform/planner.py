@@ -22,12 +22,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from lmsform import drift
+from lmsform import drift, kinds
 from lmsform.checkout import recorded_location
 from lmsform.config import Config
 from lmsform.diff import Change, changed_fields, diff
 from lmsform.errors import LmsformError, PlanError, Problem, ProviderError
-from lmsform.manifest import KINDS
 from lmsform.order import topological
 from lmsform.plan import Action, Operation, Plan, StateRef, kind_rank
 from lmsform.providers import recorded_identity
@@ -86,7 +85,7 @@ def check_capabilities(config: Config, provider: type[Provider] | Provider) -> N
         values = {**resource.attrs, **resource.secrets} if resource.secrets else resource.attrs
         for name, message in provider.check(resource.kind, values):
             problems.append(config.problem(resource, name, message))
-    messages = _unprunable(config, provider) + _undeletable_users(config, provider)
+    messages = _unprunable(config, provider) + _settings_problems(config, provider)
     if problems or messages:
         raise PlanError(messages, problems, contacted=False,
                         hint=DROP_HINT if unholdable else "")
@@ -111,12 +110,12 @@ def without_unsupported(config: Config, provider: Provider) -> tuple[Config, lis
     loses nothing silently)."""
     caps, vendor = provider.capabilities, provider.type_name
     kept: dict[str, Resource] = {}
-    kinds: dict[str, int] = defaultdict(int)
+    unheld: dict[str, int] = defaultdict(int)
     fields: dict[tuple[str, str], int] = defaultdict(int)
     for address, resource in config.resources.items():
         support = caps.kinds.get(resource.kind)
         if support is None:
-            kinds[resource.kind] += 1
+            unheld[resource.kind] += 1
             continue
         allowed = support.fields | SCHEMAS[resource.kind].identity_only
         for name in (resource.attrs.keys() | resource.secrets.keys()) - allowed:
@@ -133,18 +132,18 @@ def without_unsupported(config: Config, provider: Provider) -> tuple[Config, lis
             resource, attrs=attrs,
             secrets={k: v for k, v in resource.secrets.items() if k in allowed})
     dropped = [f"{kind}s: all {n} (the {vendor} provider does not manage {kind}s)"
-               for kind, n in sorted(kinds.items(), key=lambda i: KINDS.index(i[0]))]
+               for kind, n in sorted(unheld.items(), key=lambda i: kinds.rank(i[0]))]
     dropped += [f"{kind}.{name}: on {n} {kind}{'s' if n != 1 else ''} (the {vendor} "
                 f"provider does not hold this field)"
                 for (kind, name), n in sorted(fields.items(),
-                                              key=lambda i: (KINDS.index(i[0][0]), i[0][1]))]
+                                              key=lambda i: (kinds.rank(i[0][0]), i[0][1]))]
     return dataclasses.replace(config, resources=kept), dropped
 
 
 def _unprunable(config: Config, provider: type[Provider] | Provider) -> list[str]:
     """`prune` needs every live resource of a kind: impossible where the LMS cannot list it."""
     prune = config.settings.prune
-    pruned = [k for k in KINDS if prune is True or (isinstance(prune, list) and k in prune)]
+    pruned = [k for k in kinds.names() if prune is True or (isinstance(prune, list) and k in prune)]
     return [
         f"settings.prune: the {provider.type_name} provider cannot list {kind}s, so "
         f"lmsform cannot see the ones it does not manage; take '{kind}' out of prune "
@@ -167,16 +166,13 @@ def _read_one_by_one(provider: Provider, timings: dict[str, tuple[int, float]]) 
     return notes
 
 
-def _undeletable_users(config: Config, provider: type[Provider] | Provider) -> list[str]:
-    """`user_removal: delete` where the LMS cannot delete users would fail at the first
-    removal: say so now, whether or not this plan removes anyone."""
-    support = provider.capabilities.kinds.get("user")
-    if config.settings.user_removal != "delete" or support is None or support.delete:
-        return []
-    switch = ("set it to deactivate (the default), which "
-              f"{'switches removed users off' if support.deactivate else 'is not possible either'}")
-    return [f"settings.user_removal: delete: the {provider.type_name} provider cannot delete "
-            f"users; {switch}. {support.advice}".rstrip()]
+def _settings_problems(config: Config, provider: type[Provider] | Provider) -> list[str]:
+    """What the settings ask of a kind that this provider cannot do (`user_removal:
+    delete` where the LMS cannot delete users): said now, whether or not this plan needs it."""
+    return [problem for kind in kinds.kinds()
+            if (support := provider.capabilities.kinds.get(kind.name)) is not None
+            for problem in kind.settings_problems(config.settings, support,
+                                                  provider.type_name)]
 
 
 class LiveRead:
@@ -254,7 +250,7 @@ def start_reading(config: Config, provider: Provider, options: PlanOptions) -> L
         config, dropped = without_unsupported(config, provider)
     if not options.refresh_only:  # drift concerns the LMS and state, not the manifests
         check_capabilities(config, provider)
-    reading = LiveRead(provider, [k for k in KINDS if k in provider.capabilities.kinds],
+    reading = LiveRead(provider, [k for k in kinds.names() if k in provider.capabilities.kinds],
                        options.parallelism)
     reading.source, reading.checked, reading.dropped = (source, options), config, dropped
     return reading
@@ -461,8 +457,9 @@ class _Planner:
         self.ids: dict[str, str] = {}  # address -> vendor id, for every live resource
         for entry in self.state_view.values():
             self.managed[entry.kind] += not entry.removed
-        # users as the plan leaves them: live id -> department key
-        self.user_departments: dict[str, Any] = {}
+        # the references to kinds kept while referenced (`Kind.kept_while_referenced`), as
+        # the LMS holds them: (kind, field) -> live id -> key or keys (a user's department)
+        self.referring: dict[tuple[str, str], dict[str, Any]] = {}
         # --drop-unsupported: keys of resources missing from an LMS that cannot create their
         # kind, per kind, left out with the references to them (`dropped`: what, and counts)
         self.left_out: dict[str, set[str]] = defaultdict(set)
@@ -491,7 +488,7 @@ class _Planner:
             operations.extend(self._plan_kind(kind, desired[kind]))
         if self.options.refresh_only:
             return []  # drift only: what the manifests would change is not asked
-        self._check_departments_emptied(operations)
+        self._check_still_referred(operations)
         if self.errors or self.problems:
             raise PlanError(self.errors, self.problems,
                             hint=DROP_HINT if self.cannot_create else "")
@@ -545,8 +542,9 @@ class _Planner:
                 key = address_key(kind, view)
                 self.names.name(kind, live_id, key)
                 self.ids.setdefault(f"{kind}.{key}", live_id)
-        if kind == "user":
-            self.user_departments = {i: v.get("department") for i, v in views.items()}
+        for name, target in SCHEMAS[kind].references.items():
+            if kinds.get(target).kept_while_referenced:
+                self.referring[kind, name] = {i: v.get(name) for i, v in views.items()}
 
         yield from self._removals(kind, claimed, views)
 
@@ -707,8 +705,9 @@ class _Planner:
         kind = resource.kind
         entry = self.state_view.get(resource.address)
         attrs = self._desired(resource)
-        if entry is not None and entry.removed and "active" not in attrs:
-            attrs = {**attrs, "active": True}  # declared again: restore what lmsform removed
+        active = kinds.get(kind).active_field
+        if entry is not None and entry.removed and active and active not in attrs:
+            attrs = {**attrs, active: True}  # declared again: restore what lmsform removed
         changes = diff(kind, attrs, view, self._not_compared(kind, resource))
         for change in changes:
             change.cause = drift.cause(change, entry.attributes if entry else None)
@@ -827,8 +826,8 @@ class _Planner:
         for live_id, view in views.items():
             if live_id in claimed or live_id in self.owner[kind]:
                 continue
-            if pruning and not (kind == "user" and self._deactivates() and
-                                view.get("active") is False):
+            if pruning and not (self._removal(kind) == "deactivate" and
+                                kinds.get(kind).is_switched_off(view)):
                 address = f"{kind}.{address_key(kind, view)}"
                 if self._declared(address) or address in self.state_view or \
                         address in pruned:
@@ -843,35 +842,36 @@ class _Planner:
         # What a kind the LMS cannot list holds beyond what lmsform knows is unknown.
         self.unmanaged[kind] = unmanaged if support.listable else None
 
-    def _check_departments_emptied(self, operations: list[Operation]) -> None:
-        """A department can only be deleted once no user is in it, deactivated ones
-        included: a plan that would fail at apply for that is refused now, naming them."""
-        final = dict(self.user_departments)
+    def _check_still_referred(self, operations: list[Operation]) -> None:
+        """A resource kept while referenced (a department, while users are in it) can only
+        be removed once nothing refers to it, deactivated resources included: a plan that
+        would fail at apply for that is refused now, naming them."""
+        referrers: dict[tuple[str, str], list[str]] = defaultdict(list)
+        for (kind, name), current in self.referring.items():
+            final = dict(current)
+            for op in operations:
+                if op.kind != kind or op.id is None:
+                    continue
+                if op.action in {Action.DELETE, Action.REPLACE}:
+                    final.pop(op.id, None)
+                elif op.action == Action.UPDATE and op.after is not None:
+                    final[op.id] = op.after.get(name)
+            target = SCHEMAS[kind].references[name]
+            for live_id, value in final.items():
+                for key in value if isinstance(value, list) else [value]:
+                    referrers[target, key].append(self.names.keys[kind][live_id])
         for op in operations:
-            if op.kind != "user" or op.id is None:
-                continue
-            if op.action in {Action.DELETE, Action.REPLACE}:
-                final.pop(op.id, None)
-            elif op.action == Action.UPDATE and op.after is not None:
-                final[op.id] = op.after.get("department")
-        members: dict[Any, list[str]] = defaultdict(list)
-        for user_id, department in final.items():
-            members[department].append(self.names.keys["user"][user_id])
-        for op in operations:
-            department = split_address(op.address)[1]
-            if op.kind == "department" and op.action.removes and members.get(department):
-                users = sorted(members[department])
-                shown = ", ".join(users[:5]) + (f" and {len(users) - 5} more"
-                                                 if len(users) > 5 else "")
-                self.errors.append(
-                    f"{op.address}: to be {op.action.past}, but the LMS still has users in it "
-                    f"(deactivated ones count): {shown}. Declare them with another "
-                    "department (add `active: false` to keep them deactivated), or remove "
-                    "them with settings.user_removal: delete, then remove the department")
+            key = split_address(op.address)[1]
+            if op.action.removes and referrers.get((op.kind, key)):
+                self.errors.append(kinds.get(op.kind).still_referred(
+                    op, sorted(referrers[op.kind, key])))
 
-    def _deactivates(self) -> bool:
-        return (self.config.settings.user_removal == "deactivate"
-                and self.caps.kinds["user"].deactivate)
+    def _removal(self, kind: str) -> str:
+        """How this plan removes a resource of `kind`: deleted, or deactivated where the
+        settings say so and the provider can."""
+        how = kinds.get(kind).removal(self.config.settings)
+        return "deactivate" if how == "deactivate" and self.caps.kinds[kind].deactivate \
+            else "delete"
 
     def _remove(self, kind: str, address: str, live_id: str, view: dict[str, Any],
                 support: KindSupport, why: str) -> Iterator[Operation]:
@@ -880,19 +880,19 @@ class _Planner:
             return Operation(address=address, kind=kind, action=action, id=live_id,
                              before=view, after=after, changes=changes or [], reason=why)
 
-        if kind == "user" and self.config.settings.user_removal == "deactivate" \
-                and not support.deactivate:
+        the_kind = kinds.get(kind)
+        active = the_kind.active_field
+        if the_kind.removal(self.config.settings) == "deactivate" and not support.deactivate:
             self.errors.append(
                 f"{address}: {why}, but the {self.provider.type_name} provider cannot "
-                "deactivate users; set settings.user_removal: delete to delete them, or keep "
-                f"declaring it, or stop managing it with `lmsform state rm {address}`")
-        elif kind == "user" and self._deactivates():
-            if view.get("active") is False:
+                f"deactivate {kind}s; set {the_kind.removal_setting}: delete to delete them, "
+                f"or keep declaring it, or stop managing it with `lmsform state rm {address}`")
+        elif self._removal(kind) == "deactivate" and active is not None:
+            if the_kind.is_switched_off(view):
                 yield operation(Action.FORGET)
             else:
-                yield operation(Action.DEACTIVATE, {**view, "active": False},
-                                [Change(field="active", before=view.get("active"),
-                                        after=False)])
+                yield operation(Action.DEACTIVATE, {**view, active: False},
+                                [Change(field=active, before=view.get(active), after=False)])
         elif support.delete:
             yield operation(Action.DELETE)
         else:
@@ -1071,7 +1071,8 @@ def _shares(verb: str, counts: dict[str, int], totals: list[tuple[dict[str, int]
 
 
 def _switches_off(op: Operation) -> bool:
-    """An update that deactivates (`active: false`) takes the resource away as surely as a
-    removal does."""
-    return op.action == Action.UPDATE and any(
-        c.field == "active" and c.after is False and c.before is not False for c in op.changes)
+    """An update that deactivates (a user's `active: false`) takes the resource away as
+    surely as a removal does."""
+    active = kinds.get(op.kind).active_field
+    return op.action == Action.UPDATE and active is not None and any(
+        c.field == active and c.after is False and c.before is not False for c in op.changes)

@@ -24,7 +24,7 @@ from typing import Any
 from pydantic import BaseModel, SecretStr
 from pydantic.fields import FieldInfo
 
-from lmsform import providers
+from lmsform import kinds, providers
 from lmsform.backends.file import DEFAULT_PATH
 from lmsform.config import PLACEHOLDER, _manifest_files
 from lmsform.errors import LmsformError, display_path
@@ -33,7 +33,6 @@ from lmsform.providers.base import Provider, ProviderSettings
 from lmsform.providers.http import HttpOptions
 
 CONFIG_FILE = "lmsform.yaml"
-EXAMPLE_FILE = "users.yaml"
 IGNORED = f"{Path(DEFAULT_PATH).parent}/"  # the default state's directory: .lmsform/
 WIDTH = 96  # comment lines wrap here, inside the project's 100 columns
 PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_./@-]*$")  # text YAML reads back as the same text
@@ -41,11 +40,6 @@ NOT_TEXT = frozenset({"true", "false", "null", "yes", "no", "on", "off", "y", "n
 # A field of a settings class, at class level, with what its source comment says of it.
 FIELD_LINE = re.compile(r"^    (?P<name>\w+)\s*:[^#]*(?:#\s*(?P<note>.*))?$")
 # The example user's values, for the fields a provider supports (in this order).
-SAMPLE_USER: dict[str, str] = {
-    "first_name": "Ada", "last_name": "Lovelace", "username": "ada.lovelace",
-    "employee_id": "E-1001", "job_title": "Engineer", "role": "learner",
-    "department": "Example Region/Example Division/Example Department",
-}
 
 
 @dataclass
@@ -64,16 +58,17 @@ def init(directory: Path, provider_type: str, *, force: bool = False) -> Scaffol
     if directory.exists() and not directory.is_dir():
         raise LmsformError(f"{display_path(directory)} is a file, not a directory")
     existing = _manifest_files(directory) if directory.is_dir() else []
+    example = render_example(cls)
     if existing and not force:
         names = ", ".join(p.name for p in existing)
+        written = " and ".join([CONFIG_FILE, *([example[0]] if example else [])])
         raise LmsformError(f"{display_path(directory)} already has manifests ({names}); "
                            "nothing was written. Use --force to write the scaffold anyway "
-                           f"(replacing {CONFIG_FILE} and {EXAMPLE_FILE} if they exist)")
+                           f"(replacing {written} if they exist)")
     result = Scaffold()
     files = {CONFIG_FILE: render_config(cls, directory, result)}
-    example = render_example(cls)
     if example is not None:
-        files[EXAMPLE_FILE] = example
+        files[example[0]] = example[1]
     ignore = directory / ".gitignore"
     if not ignore.exists() or ignore.read_text(encoding="utf-8") != gitignore(ignore):
         files[ignore.name] = gitignore(ignore)
@@ -250,47 +245,30 @@ def _state_block(directory: Path) -> list[str]:
 
 
 def _settings_block(cls: type[Provider]) -> list[str]:
-    """The defaults, said out loud; users are removed the way this provider can."""
-    users = cls.capabilities.kinds.get("user")
-    removal, why = "deactivate", "a user removed from the manifests is deactivated; or delete"
-    if users is not None and not users.deactivate and users.delete:
-        removal = "delete"
-        why = f"the {cls.type_name} provider cannot deactivate users: a removed user is deleted"
+    """The defaults, said out loud; each kind says its own (users are removed the way this
+    provider can)."""
     return [
         "# How plans behave.",
         "settings:",
         "  # true, or a list of kinds: delete what the LMS holds that no manifest declares",
         "  prune: false",
-        f"  # {why}",
-        f"  user_removal: {removal}",
+        *(line for kind in kinds.kinds()
+          for line in kind.example_settings(cls.capabilities.kinds.get(kind.name),
+                                            cls.type_name)),
         "  # refuse (without --force) a plan removing more than this share of a kind",
         "  max_delete_fraction: 0.3",
     ]
 
 
-def render_example(cls: type[Provider]) -> str | None:
-    """users.yaml: one user, with the fields this provider supports (and those it needs to
-    create one); None when the provider does not manage users."""
-    support = cls.capabilities.kinds.get("user")
-    if support is None or not support.create:
-        return None
-    fields = [f for f in SAMPLE_USER if f in support.fields and (
-        f in support.required_on_create or f in ("first_name", "last_name", "role")
-        or (f == "username" and "first_name" not in support.fields))]
-    lines = [
-        "# Users: the email is the key (compared case-insensitively). A field left out is not",
-        "# managed: lmsform never touches it. A list that is present is authoritative.",
-        "# This one is an example: replace it with your own people before the first apply.",
-        *_comment(f"The {cls.type_name} provider manages these user fields: "
-                  f"{', '.join(sorted(support.fields))}.", ""),
-    ]
-    if "department" in fields:
-        lines += ["hierarchy:", "  - region: Example Region", "    divisions:",
-                  "      - division: Example Division",
-                  "        departments: [Example Department]", ""]
-    lines += ["users:", "  - email: ada.lovelace@example.com",
-              *(f"    {name}: {SAMPLE_USER[name]}" for name in fields)]
-    return "\n".join(lines) + "\n"
+def render_example(cls: type[Provider]) -> tuple[str, str] | None:
+    """The example manifest: (file name, text) of the first kind that gives one for what
+    this provider supports (one user); None when none does."""
+    for kind in kinds.kinds():
+        support = cls.capabilities.kinds.get(kind.name)
+        text = kind.example(support, cls.type_name) if support is not None else None
+        if text is not None and kind.export_file is not None:
+            return kind.export_file, text
+    return None
 
 
 def gitignore(path: Path) -> str:

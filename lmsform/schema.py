@@ -35,8 +35,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from lmsform import backends, providers
-from lmsform.manifest import ManifestFile
+from lmsform import backends, kinds, providers
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 STRING_ONLY = {"pattern", "format", "enum", "const"}  # a string that a number cannot spell
@@ -69,7 +68,7 @@ NAMES = {ALL: "", ENV: "Env"}  # the definitions' names: Reference, Text, EnvRef
 
 
 def manifest_schema() -> dict[str, Any]:
-    document = ManifestFile.model_json_schema(by_alias=True)
+    document = kinds.manifest_model().model_json_schema(by_alias=True)
     defs: dict[str, Any] = document.setdefault("$defs", {})
     properties = document["properties"]
     properties["provider"] = _choice(
@@ -79,7 +78,7 @@ def manifest_schema() -> dict[str, Any]:
         {name: cls.settings_model for name, cls in backends.available().items()}, "backend",
         defs)
     defs.update(_custom_defs())
-    document = _numbers_as_text(_custom(document))
+    document = _numbers_as_text(_custom(_kind_names(document)))
     early = {k: _references(properties.pop(k), ENV) for k in ("vars", "include")}
     document = _references(document, ALL)
     document["properties"].update(early)
@@ -112,6 +111,21 @@ def _custom_defs() -> dict[str, Any]:
     custom = {"type": "object", "propertyNames": {"type": "string"},
               "additionalProperties": {"$ref": "#/$defs/Value"}}
     return {"Custom": custom, "Value": value}
+
+
+def _kind_names(node: Any) -> Any:
+    """Addresses (`moved:`) and kind names (`prune:`), marked by manifest.Address and
+    manifest.KindName, with the kinds registered now."""
+    if isinstance(node, list):
+        return [_kind_names(n) for n in node]
+    if not isinstance(node, dict):
+        return node
+    names = "|".join(kinds.names())
+    if node.get("$comment") == "address":
+        return {"type": "string", "pattern": rf"^({names})\.(.+)$"}
+    if node.get("$comment") == "kind":
+        return {"enum": list(kinds.names())}
+    return {k: _kind_names(v) for k, v in node.items()}
 
 
 def _custom(node: Any) -> Any:

@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from lmsform import export as export_module
 from lmsform.cli import cli
 from lmsform.config import load_config
+from lmsform.kinds import user as user_kind
 from lmsform.providers.local import LocalProvider
 from tests.conftest import Org, assert_export_round_trips
 
@@ -131,7 +132,7 @@ def test_what_a_manifest_cannot_say_is_reported_not_written(org: Org, tmp_path: 
 def test_many_users_are_written_in_chunks(org: Org, tmp_path: Path,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
     org.apply()
-    monkeypatch.setattr(export_module, "USERS_PER_FILE", 1)
+    monkeypatch.setattr(user_kind, "USERS_PER_FILE", 1)
     out = tmp_path / "exported"
     assert_export_round_trips(org, out)
     assert sorted(p.name for p in out.glob("users*.yaml")) == ["users-001.yaml",

@@ -12,15 +12,13 @@ from jsonschema import Draft202012Validator
 
 from lmsform.config import load_config
 from lmsform.errors import ManifestError
-from lmsform.manifest import (
-    CouponSpec,
-    CourseSpec,
-    DepartmentSpec,
-    DivisionSpec,
-    GroupSpec,
-    RegionSpec,
-    UserSpec,
-)
+from lmsform.kinds.coupon import CouponSpec
+from lmsform.kinds.course import CourseSpec
+from lmsform.kinds.department import DepartmentSpec
+from lmsform.kinds.division import DivisionSpec
+from lmsform.kinds.group import GroupSpec
+from lmsform.kinds.region import RegionSpec
+from lmsform.kinds.user import UserSpec
 from lmsform.resources import SCHEMAS
 from lmsform.schema import manifest_schema
 from lmsform.yamlfile import YamlFile

@@ -38,7 +38,7 @@ import httpx
 from pydantic import Field, SecretStr
 
 from lmsform.errors import LmsformError, ProviderError
-from lmsform.manifest import Role
+from lmsform.kinds.user import Role
 from lmsform.providers.auth import OAuth2ClientCredentials
 from lmsform.providers.base import Capabilities, KindSupport
 from lmsform.providers.http import HttpClient, HttpProviderSettings, StatusInBody, segment

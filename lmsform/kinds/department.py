@@ -1,0 +1,80 @@
+"""Departments: the third level of the hierarchy, declared inside their division's entry
+(`departments: [Inside Sales]`), addressed `Region/Division/Department`. Users refer to them,
+and a department users are still in cannot be removed: the plan says so before apply would
+fail on it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
+
+from pydantic import AfterValidator, WithJsonSchema
+
+from lmsform.kinds.kind import Kind
+from lmsform.manifest import Managed, Name, Text, lifecycle_for
+
+if TYPE_CHECKING:
+    from lmsform.plan import Operation
+
+FIELDS = ("name", "division")
+# A department as users refer to it: Region/Division/Department, each part a name
+PATH_PART = r"[^/\s]([^/]*[^/\s])?"
+DEPARTMENT_RE = rf"^\s*{PATH_PART}/{PATH_PART}/{PATH_PART}\s*$"
+
+
+def _department_path(value: str) -> str:
+    if not re.match(DEPARTMENT_RE, value):
+        raise ValueError("write a department as Region/Division/Department, as declared under "
+                         "hierarchy:")
+    return value
+
+
+DepartmentPath = Annotated[Text, AfterValidator(_department_path),
+                           WithJsonSchema({"type": "string", "pattern": DEPARTMENT_RE})]
+
+
+class DepartmentSpec(Managed):
+    name: Name
+    lifecycle: lifecycle_for("department", FIELDS) | None = None  # type: ignore[valid-type]
+
+
+def read_back_name(data: dict[str, Any]) -> dict[str, Any]:
+    """What a level of the hierarchy written as `data` names once loaded."""
+    return {"name": DepartmentSpec.model_validate(data).name}
+
+
+class Department(Kind):
+    name = "department"
+    fields = FIELDS
+    family = ("region", "division", "department")
+    references: ClassVar[Mapping[str, str]] = MappingProxyType({"division": "division"})
+    nested = True
+    spec = DepartmentSpec
+    reference_hint = " (write it as Region/Division/Department, as declared under hierarchy:)"
+    kept_while_referenced = True
+
+    def address_key(self, attrs: dict[str, Any]) -> str:
+        return f"{attrs.get('division')}/{attrs['name']}"
+
+    def still_referred(self, op: Operation, referrers: list[str]) -> str:
+        shown = ", ".join(referrers[:5]) + (f" and {len(referrers) - 5} more"
+                                            if len(referrers) > 5 else "")
+        return (f"{op.address}: to be {op.action.past}, but the LMS still has users in it "
+                f"(deactivated ones count): {shown}. Declare them with another "
+                "department (add `active: false` to keep them deactivated), or remove "
+                "them with settings.user_removal: delete, then remove the department")
+
+    @property
+    def naming_fields(self) -> frozenset[str]:
+        return frozenset(FIELDS)
+
+    def entry_data(self, attrs: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
+        return {"name": attrs.get("name")}
+
+    def read_back(self, data: dict[str, Any]) -> dict[str, Any]:
+        return read_back_name(data)
+
+    def meaning(self, attrs: dict[str, Any], written: dict[str, Any]) -> dict[str, Any]:
+        return {k: attrs.get(k) for k in self.fields}

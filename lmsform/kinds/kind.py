@@ -1,0 +1,289 @@
+"""What a kind of resource is, and the resources the engine passes around.
+
+A `Kind` holds everything lmsform knows about one kind, whatever the vendor: its fields and
+references (and so the order kinds are planned in), the canonical form of its values, the key
+that names a resource in its address, how the manifests declare it, its rules at plan time and
+how export writes it. Each built-in kind is one module of this package; the engine reads the
+kinds through the registry (`lmsform.kinds`) and never names one.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
+
+from pydantic import BaseModel
+
+from lmsform.manifest import Lifecycle, Managed
+
+if TYPE_CHECKING:
+    from lmsform.manifest import SettingsSpec
+    from lmsform.plan import Operation
+    from lmsform.providers.base import KindSupport
+
+SENSITIVE = "(sensitive)"
+# the secrets of a resource that has none, shared: an empty dict each would be 6 MB at 100k
+NO_SECRETS: Mapping[str, str] = MappingProxyType({})
+Loc = tuple[str | int, ...]
+
+
+@dataclass(slots=True)
+class Resource:
+    """A resource the manifests declare."""
+
+    kind: str
+    key: str
+    attrs: dict[str, Any]
+    secrets: Mapping[str, str] = field(default_factory=lambda: NO_SECRETS)
+    lifecycle: Lifecycle = field(default_factory=Lifecycle)
+    origin: tuple[str, Loc] | None = None  # (file name, path in that file)
+    # fields that took a value from the environment: secret, as write-only ones are
+    sensitive: frozenset[str] = frozenset()
+    # kind.key, made once: a plan looks it up a dozen times per resource
+    address: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.address = f"{self.kind}.{self.key}"
+
+
+@dataclass(slots=True)
+class LiveResource:
+    """A resource as the LMS reports it: the vendor's id and canonical attributes.
+
+    Reference fields hold vendor ids here. What the vendor keeps that lmsform does not
+    manage (created times...) is left out: 100k users' worth of it would only cost memory.
+    """
+
+    id: str
+    attrs: dict[str, Any]
+
+
+@dataclass
+class Exported:
+    """One resource as export will write it."""
+
+    kind: str
+    key: str
+    id: str
+    attrs: dict[str, Any]
+
+
+class Declaring(Protocol):
+    """What declaring a manifest entry may say of it, at places (`Loc`) in its file."""
+
+    def error(self, loc: Loc, message: str) -> None: ...
+
+    def literal_secret(self, loc: Loc, what: str) -> None:
+        """A secret written in the manifest as text (`what`: "a password")."""
+
+    def where(self, loc: Loc) -> str:
+        """A place as `file:line:column`, for a message naming another place."""
+        ...
+
+
+# How a resource leaves the manifests: deleted, or switched off (deactivated).
+Removal = Literal["delete", "deactivate"]
+
+
+def decimal_text(value: Any, places: int | None = None) -> str:
+    """Money and percentages as exact decimal text, so 49, 49.0 and "49.00" compare equal."""
+    number = value if isinstance(value, Decimal) else Decimal(str(value))
+    if places is not None:
+        return str(number.quantize(Decimal(1).scaleb(-places)))
+    return f"{number.normalize():f}"
+
+
+# References and repeated values are one shared string each (`sys.intern`): 100k users name
+# the same few hundred departments, groups and courses, and held 30 MB of copies of those.
+def as_set(value: Any) -> list[str]:
+    return sorted({sys.intern(str(v)) for v in value})
+
+
+def shared(value: Any) -> Any:
+    return sys.intern(value) if isinstance(value, str) else value
+
+
+class Kind:
+    """One kind of resource. Subclasses set the class attributes and override the methods
+    where the kind differs from the plain case: one entry of a top-level list declares one
+    resource, named by `key_field`."""
+
+    name: ClassVar[str]
+    fields: ClassVar[tuple[str, ...]]
+    references: ClassVar[Mapping[str, str]] = MappingProxyType({})  # field -> kind
+    set_fields: ClassVar[frozenset[str]] = frozenset()  # lists compared as sets
+    write_only: ClassVar[frozenset[str]] = frozenset()  # sent, never read back, diffed, shown
+    identity_only: ClassVar[frozenset[str]] = frozenset()  # names it; a vendor may not store it
+    shared_fields: ClassVar[frozenset[str]] = frozenset()  # repeated values, stored once
+    key_field: ClassVar[str] = "name"  # the attribute that is its address key
+
+    @property
+    def naming_fields(self) -> frozenset[str]:
+        """The fields its address is made of: never hidden as secret, whatever gave them."""
+        return frozenset({self.key_field})
+    # the manifests: the top-level list whose entries declare it (None: another kind's
+    # entries do, `nested`), and the model of one entry
+    section: ClassVar[str | None] = None
+    spec: ClassVar[type[BaseModel] | None] = None
+    nested: ClassVar[bool] = False  # declared inside its parent's entry: its reference holds
+    reference_hint: ClassVar[str] = ""  # said after an unknown reference to it
+    # a resource still referred to (after the plan) cannot be removed: the plan refuses
+    kept_while_referenced: ClassVar[bool] = False
+    # the flag that switches a resource on and off (a user's `active`): removing one may
+    # switch it off instead (`removal`), which the setting `removal_setting` chooses
+    active_field: ClassVar[str | None] = None
+    removal_setting: ClassVar[str] = ""
+    export_file: ClassVar[str | None] = None  # where export writes `section`
+    # the kinds declared, and so exported, together with it (the hierarchy's three)
+    family: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self) -> None:
+        self.canonical: dict[str, Callable[[Any], Any]] = {
+            **dict.fromkeys([f for f in self.fields
+                             if f in self.references or f in self.shared_fields], shared),
+            **dict.fromkeys(self.set_fields, as_set),
+            **self.canonical_values(),
+        }
+
+    def canonical_values(self) -> dict[str, Callable[[Any], Any]]:
+        """The kind's own canonical forms, beyond references and sets (an email lower-cased,
+        prices keyed by plan)."""
+        return {}
+
+    # names
+
+    def address_key(self, attrs: dict[str, Any]) -> str:
+        """The address key of a resource with these (reference-translated) attributes."""
+        return str(attrs[self.key_field])
+
+    def natural_keys(self, attrs: dict[str, Any]) -> list[str]:
+        """Keys to find it in the LMS when state does not know it, best first."""
+        return [self.address_key(attrs)]
+
+    def sort_text(self, attrs: dict[str, Any]) -> str:
+        """What export orders a kind's resources by."""
+        return str(attrs.get(self.key_field) or "")
+
+    # the manifests
+
+    def declare(self, spec: BaseModel, origin: tuple[str, Loc],
+                say: Declaring) -> Iterator[Resource]:
+        """The resources one valid entry of `section` declares, at `origin` (its file and
+        place); what is wrong with it beyond its model goes to `say`."""
+        yield self.resource(spec, origin)
+
+    def resource(self, spec: BaseModel, origin: tuple[str, Loc] | None) -> Resource:
+        """One entry's resource: the fields it sets, canonical; write-only ones as secrets."""
+        attrs: dict[str, Any] = {}
+        secrets: dict[str, str] = {}
+        fields_set, values = spec.model_fields_set, spec.__dict__
+        for name in [f for f in self.fields if f in fields_set]:
+            value = values[name]
+            if name in self.write_only:
+                if value is not None:
+                    secrets[name] = value.get_secret_value()
+                continue
+            attrs[name] = self.plain(name, value)
+        self.make_canonical(attrs)
+        # the key as made canonical (a user's lower-cased email): the same string, not a
+        # copy, for 100k users
+        return Resource(self.name, attrs[self.key_field], attrs, secrets or NO_SECRETS,
+                        lifecycle_of(spec), origin)
+
+    def plain(self, name: str, value: Any) -> Any:
+        """A field's value from its model as plain data (a nested model as a dict)."""
+        return value
+
+    def doubtful(self, entry: Any) -> dict[str, set[str] | None]:
+        """What an invalid entry may declare, per kind: its name (None: any name), so that
+        references to it are not reported as unknown as well."""
+        key = entry.get(self.key_field) if isinstance(entry, dict) else None
+        return {self.name: None if key is None else {self.doubtful_name(key)}}
+
+    def doubtful_name(self, key: Any) -> str:
+        return str(key)
+
+    def make_canonical(self, attrs: dict[str, Any]) -> None:
+        """Canonical form in place, for a dict its maker owns."""
+        for name, canonical in self.canonical.items():
+            value = attrs.get(name)
+            if value is not None:
+                attrs[name] = canonical(value)
+
+    # planning
+
+    def removal(self, settings: SettingsSpec) -> Removal:
+        """How a resource of this kind leaves the LMS when the manifests drop it."""
+        return "delete"
+
+    def is_switched_off(self, view: dict[str, Any]) -> bool:
+        """Whether a live resource is deactivated already."""
+        return self.active_field is not None and view.get(self.active_field) is False
+
+    def settings_problems(self, settings: SettingsSpec, support: KindSupport,
+                          vendor: str) -> list[str]:
+        """What the settings ask of this kind that the provider cannot do."""
+        return []
+
+    def still_referred(self, op: Operation, referrers: list[str]) -> str:
+        """The error for removing a `kept_while_referenced` resource that `referrers` (their
+        address keys) still refer to."""
+        return (f"{op.address}: to be {op.action.past}, but the LMS still has resources "
+                f"referring to it: {', '.join(referrers)}")
+
+    # `lmsform init`
+
+    def example(self, support: KindSupport, vendor: str) -> str | None:
+        """An example manifest declaring one resource of this kind with what `vendor`
+        supports, for `init` to write into `export_file`; None: no example."""
+        return None
+
+    def example_settings(self, support: KindSupport | None, vendor: str) -> list[str]:
+        """Lines of the `settings:` block `init` writes that concern this kind."""
+        return []
+
+    # export
+
+    def export_key(self, attrs: dict[str, Any], resource_id: str,
+                   taken: set[str]) -> dict[str, Any]:
+        """The attributes as exported, its key filled in where the LMS has none."""
+        return attrs
+
+    def export_files(self, exported: Mapping[str, list[Exported]],
+                     entry: Callable[[Exported], dict[str, Any]]
+                     ) -> list[tuple[str, list[Any]]]:
+        """(file name, entries of `section`) for what export writes of this kind."""
+        items = exported.get(self.name, [])
+        return [(self.export_file, [entry(e) for e in items])] \
+            if items and self.export_file else []
+
+    def entry_data(self, attrs: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
+        """What a manifest entry says of a resource, from the fields export writes: checked
+        to read back as the LMS holds it before anything is written."""
+        assert self.spec is not None
+        return {k: v for k, v in fields.items() if k in self.spec.model_fields}
+
+    def read_back(self, data: dict[str, Any]) -> dict[str, Any]:
+        """What an entry holding `data` declares once loaded: its canonical attributes
+        (write-only fields aside); ValidationError where a manifest cannot say it."""
+        assert self.spec is not None
+        return self.resource(self.spec.model_validate(data), None).attrs
+
+    def meaning(self, attrs: dict[str, Any], written: dict[str, Any]) -> dict[str, Any]:
+        """What the exported entry of a resource must mean once loaded, from the fields
+        export writes of it (`written`)."""
+        out = dict(written)
+        self.make_canonical(out)
+        return out
+
+
+_NO_LIFECYCLE = Lifecycle()  # shared by every resource without one: 100k users
+
+
+def lifecycle_of(spec: BaseModel) -> Lifecycle:
+    lifecycle = spec.lifecycle if isinstance(spec, Managed) else None
+    return lifecycle if lifecycle is not None else _NO_LIFECYCLE
