@@ -3,10 +3,15 @@ repository), released with lmsform at its version; lmsform ships none of them.""
 
 from __future__ import annotations
 
-from importlib.metadata import distribution, entry_points
+from importlib.metadata import EntryPoints, distribution, entry_points
+
+import pytest
+from click.testing import CliRunner
 
 import lmsform
 import lmsform_simulators
+from lmsform import plugins
+from lmsform.cli import cli
 
 VENDORS = ["aomlms", "braincert", "coursetoolkit", "ilms", "learnworlds"]
 
@@ -22,3 +27,34 @@ def test_the_simulators_register_from_their_own_distribution() -> None:
     assert {e.dist.name for e in found if e.dist is not None} == {"lmsform-simulators"}
     assert {e.module.split(".")[0] for e in found} == {"lmsform_simulators"}
     assert not distribution("lmsform").entry_points.select(group="lmsform.simulators")
+
+
+@pytest.fixture
+def without_simulators(monkeypatch: pytest.MonkeyPatch) -> None:
+    """lmsform as `pip install lmsform` leaves it: no entry point in lmsform.simulators."""
+    every = plugins.entry_points
+
+    def entry_points(*, group: str) -> EntryPoints:
+        return EntryPoints(()) if group == "lmsform.simulators" else every(group=group)
+
+    monkeypatch.setattr(plugins, "entry_points", entry_points)
+
+
+@pytest.mark.parametrize("args", [[], ["ilms"], ["ilms", "--port", "8080"]])
+@pytest.mark.usefixtures("without_simulators")
+def test_without_the_simulators_simulate_says_where_they_are(args: list[str]) -> None:
+    result = CliRunner().invoke(cli, ["simulate", *args])
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "error: no simulators are installed: they are the distribution lmsform-simulators, in "
+        "the simulators/ directory of lmsform's repository (from a checkout: pip install "
+        "./simulators)\n")
+    assert result.stdout == ""
+
+
+@pytest.mark.usefixtures("without_simulators")
+def test_without_the_simulators_the_help_says_where_they_are() -> None:
+    result = CliRunner().invoke(cli, ["simulate", "--help"])
+    assert result.exit_code == 0
+    assert "No simulators are installed" in result.output
+    assert "pip install ./simulators" in " ".join(result.output.split())
