@@ -50,6 +50,9 @@ from lmsform.secrets import Secrets
 from lmsform.state import State
 
 SIMULATORS = "lmsform.simulators"
+NO_SIMULATORS = ("no simulators are installed: they are the distribution lmsform-simulators, in "
+                 "the simulators/ directory of lmsform's repository (from a checkout: pip "
+                 "install ./simulators)")
 
 
 class _UsageError(click.UsageError):
@@ -1038,6 +1041,21 @@ class _Simulators(_WholeSentences):
         entry = plugins.find(SIMULATORS, name)
         command: click.Command | None = entry.load() if entry is not None else None
         return command
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """With no simulator installed, any use but --help says where they are (exit 1)."""
+        if ctx.resilient_parsing or self.list_commands(ctx):
+            return super().parse_args(ctx, args)
+        if args:
+            super().parse_args(ctx, args)  # --help shows the help, which says the same
+        raise LmsformError(NO_SIMULATORS)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        if self.list_commands(ctx):
+            super().format_commands(ctx, formatter)
+        else:
+            with formatter.section("Commands"):
+                formatter.write_text(NO_SIMULATORS[0].upper() + NO_SIMULATORS[1:] + ".")
 
 
 @cli.group(cls=_Simulators)

@@ -30,7 +30,7 @@ from click.testing import CliRunner
 from ruamel.yaml import YAML
 
 from lmsform.cli import cli
-from lmsform.simulators.ilms import IlmsSimulator
+from lmsform_simulators.ilms import IlmsSimulator
 from tests.conftest import copy_example
 
 ROOT = Path(__file__).parent.parent

@@ -18,7 +18,7 @@ from lmsform.providers.base import Provider
 from lmsform.providers.ilms import IlmsProvider
 from lmsform.providers.local import LocalProvider
 from lmsform.resources import SCHEMAS
-from lmsform.simulators.ilms import IlmsSimulator
+from lmsform_simulators.ilms import IlmsSimulator
 from tests.conftest import copy_example
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "ilms"

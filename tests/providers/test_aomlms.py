@@ -19,8 +19,8 @@ from click.testing import CliRunner
 
 from lmsform.cli import cli
 from lmsform.providers.aomlms import AomlmsProvider, AomlmsSettings
-from lmsform.simulators.aomlms import AomlmsSimulator
-from lmsform.simulators.base import Faults, Request
+from lmsform_simulators.aomlms import AomlmsSimulator
+from lmsform_simulators.base import Faults, Request
 from tests.conftest import ConfigDir, assert_export_round_trips, copy_example
 from tests.providers.hostile import add_hostile
 from tests.providers.listed import emails_listed

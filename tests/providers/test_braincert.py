@@ -20,8 +20,8 @@ from click.testing import CliRunner
 from lmsform.cli import cli
 from lmsform.providers.braincert import BraincertProvider, BraincertSettings
 from lmsform.providers.http import HttpError
-from lmsform.simulators.base import Faults, Request
-from lmsform.simulators.braincert import BraincertSimulator
+from lmsform_simulators.base import Faults, Request
+from lmsform_simulators.braincert import BraincertSimulator
 from tests.conftest import ConfigDir, assert_export_round_trips, copy_example
 from tests.providers.hostile import add_hostile
 from tests.providers.listed import emails_listed

@@ -17,8 +17,8 @@ import httpx
 import pytest
 
 from lmsform.providers.coursetoolkit import CoursetoolkitProvider, CoursetoolkitSettings
-from lmsform.simulators.base import Faults
-from lmsform.simulators.coursetoolkit import CoursetoolkitSimulator
+from lmsform_simulators.base import Faults
+from lmsform_simulators.coursetoolkit import CoursetoolkitSimulator
 from tests.conftest import ConfigDir, assert_export_round_trips, copy_example
 from tests.providers.hostile import add_hostile
 

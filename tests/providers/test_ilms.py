@@ -16,8 +16,8 @@ from click.testing import CliRunner
 from lmsform import backends
 from lmsform.cli import cli
 from lmsform.providers.ilms import IlmsProvider, IlmsSettings
-from lmsform.simulators.base import Faults, Request
-from lmsform.simulators.ilms import IlmsSimulator
+from lmsform_simulators.base import Faults, Request
+from lmsform_simulators.ilms import IlmsSimulator
 from tests.conftest import ConfigDir, assert_export_round_trips
 from tests.providers.hostile import add_hostile
 from tests.providers.listed import emails_listed

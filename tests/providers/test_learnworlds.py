@@ -25,8 +25,8 @@ from lmsform.providers.learnworlds import (
     LearnworldsProvider,
     LearnworldsSettings,
 )
-from lmsform.simulators.base import Faults, Request
-from lmsform.simulators.learnworlds import LearnworldsSimulator
+from lmsform_simulators.base import Faults, Request
+from lmsform_simulators.learnworlds import LearnworldsSimulator
 from tests.conftest import ConfigDir, assert_export_round_trips, copy_example
 from tests.providers.hostile import add_hostile
 from tests.providers.listed import emails_listed

@@ -10,8 +10,8 @@ import pytest
 from lmsform.providers.auth import StaticHeaders
 from lmsform.providers.http import HttpClient, HttpOptions
 from lmsform.providers.pacing import BACK_OFF, MIN_RATE, AdaptivePace, RateLimiter
-from lmsform.simulators.base import Faults
-from lmsform.simulators.ilms import IlmsSimulator
+from lmsform_simulators.base import Faults
+from lmsform_simulators.ilms import IlmsSimulator
 
 
 class Clock:

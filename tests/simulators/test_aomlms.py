@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from lmsform.simulators.aomlms import AomlmsSimulator
-from lmsform.simulators.base import Faults
+from lmsform_simulators.aomlms import AomlmsSimulator
+from lmsform_simulators.base import Faults
 
 AUTH = {"Authorization": "Bearer tok"}
 LISTED = re.compile(r"^[A-Z][a-z]{2} \d{2}, \d{4} \d{2}:\d{2} [AP]M$")  # Aug 06, 2020 07:20 AM

@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from lmsform.simulators.base import Faults
-from lmsform.simulators.braincert import BraincertSimulator
+from lmsform_simulators.base import Faults
+from lmsform_simulators.braincert import BraincertSimulator
 
 AUTH = {"Authorization": "k", "x-domain-id": "d"}
 

@@ -10,8 +10,8 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from lmsform.simulators.base import Faults
-from lmsform.simulators.coursetoolkit import (
+from lmsform_simulators.base import Faults
+from lmsform_simulators.coursetoolkit import (
     API_DISABLED,
     AUTHENTICATION_FAILED,
     INVALID_EMAIL,

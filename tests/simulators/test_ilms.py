@@ -7,8 +7,8 @@ import contextlib
 import httpx
 import pytest
 
-from lmsform.simulators.base import Faults
-from lmsform.simulators.ilms import IlmsSimulator
+from lmsform_simulators.base import Faults
+from lmsform_simulators.ilms import IlmsSimulator
 
 HEADERS = {"APILoginID": "sim-login", "TransactionKey": "sim-key", "OrgID": "99999"}
 ORG = "/organizations/99999"

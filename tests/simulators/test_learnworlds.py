@@ -12,8 +12,8 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from lmsform.simulators.base import Faults
-from lmsform.simulators.learnworlds import LearnworldsSimulator, command
+from lmsform_simulators.base import Faults
+from lmsform_simulators.learnworlds import LearnworldsSimulator, command
 
 NOT_FOUND = {"error": "Sorry the resource your trying to access does not exist."}
 OBJECT_ID = re.compile(r"^[0-9a-f]{24}$")

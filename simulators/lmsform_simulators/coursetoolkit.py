@@ -86,7 +86,7 @@ from typing import Any
 
 import click
 
-from lmsform.simulators.base import (
+from lmsform_simulators.base import (
     Faults,
     Request,
     Response,

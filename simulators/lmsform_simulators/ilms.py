@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 
 import click
 
-from lmsform.simulators.base import (
+from lmsform_simulators.base import (
     Faults,
     HttpProblem,
     Request,

@@ -202,7 +202,7 @@ from urllib.parse import unquote
 
 import click
 
-from lmsform.simulators.base import (
+from lmsform_simulators.base import (
     Faults,
     HttpProblem,
     Request,
