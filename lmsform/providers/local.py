@@ -4,7 +4,8 @@ It behaves like a real LMS on purpose: it assigns its own ids (never reusing a d
 resource's, in files it creates), keeps server-side fields (creation time), enforces unique
 emails, usernames and coupon codes, refuses to delete a department that still has users or a
 region that still has divisions, and cannot change a coupon's code once issued (so such a
-change plans as a replace).
+change plans as a replace). A kind it has no table of its own for (one a plugin or a test
+registers) is kept whole, as JSON, in one table for every such kind.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from urllib.parse import quote
 
 from pydantic import Field
 
+from lmsform import kinds
 from lmsform.checkout import recorded_location
 from lmsform.errors import LmsformError, ProviderError, display_path
 from lmsform.providers.base import Capabilities, KindSupport, Provider, ProviderSettings
@@ -72,6 +74,9 @@ CREATE TABLE IF NOT EXISTS enrollments (
 CREATE TABLE IF NOT EXISTS coupons (
     id INTEGER PRIMARY KEY AUTOINCREMENT, code TEXT NOT NULL UNIQUE, percent TEXT, amount TEXT,
     currency TEXT, usage_limit INTEGER, expires TEXT, created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS other_resources (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, attrs TEXT NOT NULL,
+    created_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS coupon_courses (
     coupon_id INTEGER NOT NULL REFERENCES coupons(id) ON DELETE CASCADE,
     course_id INTEGER NOT NULL REFERENCES courses(id) ON DELETE CASCADE,
@@ -134,23 +139,34 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
+class _EveryKind:
+    """The local LMS's capabilities: its own tables' kinds, and every other kind registered
+    now (`lmsform.kinds`), kept whole."""
+
+    def __get__(self, obj: Any, owner: type) -> Capabilities:
+        return _capabilities(tuple(kinds.names()))
+
+
+@functools.cache
+def _capabilities(names: tuple[str, ...]) -> Capabilities:
+    tables = {
+        **{kind: KindSupport(fields=frozenset(SCHEMAS[kind].fields), batch_create=BATCH_SIZE)
+           for kind in ("region", "division", "department", "course", "group")},
+        "user": KindSupport(fields=frozenset(SCHEMAS["user"].fields), deactivate=True,
+                            batch_create=BATCH_SIZE),
+        "coupon": KindSupport(fields=frozenset(SCHEMAS["coupon"].fields),
+                              replace_fields=frozenset({"code"}), batch_create=BATCH_SIZE),
+    }
+    return Capabilities(kinds={**tables, **{
+        name: KindSupport(fields=frozenset(SCHEMAS[name].fields), batch_create=BATCH_SIZE)
+        for name in names if name not in tables}})
+
+
 class LocalProvider(Provider):
     type_name = "local"
     description = "Embedded LMS in a SQLite file (quick start, tests)"
     settings_model = LocalSettings
-    capabilities: ClassVar[Capabilities] = Capabilities(
-        kinds={
-            **{kind: KindSupport(fields=frozenset(SCHEMAS[kind].fields),
-                                 batch_create=BATCH_SIZE)
-               for kind in ("region", "division", "department", "course", "group")},
-            "user": KindSupport(fields=frozenset(SCHEMAS["user"].fields), deactivate=True,
-                                batch_create=BATCH_SIZE),
-            "coupon": KindSupport(
-                fields=frozenset(SCHEMAS["coupon"].fields),
-                replace_fields=frozenset({"code"}), batch_create=BATCH_SIZE,
-            ),
-        }
-    )
+    capabilities: ClassVar[Capabilities] = _EveryKind()  # type: ignore[assignment]
 
     def __init__(self, settings: LocalSettings, config_dir: Path) -> None:
         super().__init__(settings, config_dir)
@@ -231,12 +247,22 @@ class LocalProvider(Provider):
         with self._lock:
             if self._db is None and not self.path.exists():
                 return []
+            if kind not in TABLES:
+                return self._list_other(kind)
             prices = self._prices() if kind == "course" else {}
             rows = self.reader.execute(_listing_query(kind))
             names = [d[0] for d in rows.description]
             # row by row from the cursor: 100k users never sit in memory twice
             return [_live(kind, dict(zip(names, values, strict=True)), prices)
                     for values in rows]
+
+    def _list_other(self, kind: str) -> list[LiveResource]:
+        try:
+            rows = self.reader.execute(
+                "SELECT id, attrs FROM other_resources WHERE kind = ?", (kind,))
+        except sqlite3.OperationalError:  # a file made before the table was
+            return []
+        return [LiveResource(str(row_id), json.loads(attrs)) for row_id, attrs in rows]
 
     def _prices(self) -> dict[int, list[dict[str, Any]]]:
         found: dict[int, list[dict[str, Any]]] = defaultdict(list)
@@ -284,6 +310,12 @@ class LocalProvider(Provider):
             self.db.execute("RELEASE item")
 
     def _insert(self, kind: str, attrs: dict[str, Any]) -> str:
+        if kind not in TABLES:
+            cursor = self.db.execute(
+                "INSERT INTO other_resources (kind, attrs, created_at) VALUES (?, ?, ?)",
+                (kind, json.dumps(attrs), _now()))
+            assert cursor.lastrowid is not None
+            return str(cursor.lastrowid)
         table, _ = TABLES[kind]
         row = {"created_at": _now(), **self._columns(kind, attrs)}
         sql = (f"INSERT INTO {table} ({', '.join(row)}) "
@@ -296,6 +328,9 @@ class LocalProvider(Provider):
     def update(
         self, kind: str, id: str, changes: dict[str, Any], before: dict[str, Any]
     ) -> None:
+        if kind not in TABLES:
+            self._update_other(kind, id, changes)
+            return
         table, _ = TABLES[kind]
         with self._lock, self._transaction(f"update {kind} {id}"):
             changes = dict(changes)
@@ -314,8 +349,17 @@ class LocalProvider(Provider):
                     raise ProviderError(f"update {kind} {id}", "not found", status=404)
             self._write_children(kind, int(id), changes, replace=True)
 
+    def _update_other(self, kind: str, id: str, changes: dict[str, Any]) -> None:
+        with self._lock, self._transaction(f"update {kind} {id}"):
+            found = self.db.execute("SELECT attrs FROM other_resources WHERE id = ? AND "
+                                    "kind = ?", (int(id), kind)).fetchone()
+            if found is None:
+                raise ProviderError(f"update {kind} {id}", "not found", status=404)
+            self.db.execute("UPDATE other_resources SET attrs = ? WHERE id = ?",
+                            (json.dumps({**json.loads(found[0]), **changes}), int(id)))
+
     def delete(self, kind: str, id: str) -> None:
-        table, _ = TABLES[kind]
+        table = TABLES[kind][0] if kind in TABLES else "other_resources"
         with self._lock, self._transaction(f"delete {kind} {id}"):
             cursor = self.db.execute(f"DELETE FROM {table} WHERE id = ?", (int(id),))
             if cursor.rowcount == 0:
