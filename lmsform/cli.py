@@ -37,7 +37,7 @@ from lmsform.errors import (
     reason,
 )
 from lmsform.plan import Action, Operation, Plan
-from lmsform.planner import PlanOptions, check_capabilities
+from lmsform.planning import PlanOptions, check_capabilities
 from lmsform.render import (
     RENDERERS,
     inert,

@@ -114,6 +114,14 @@ class Config:
         return Problem(name or resource.address, pos.line, pos.column, field_path(loc),
                        self.secrets().mask(message, also=own))
 
+    def problems(self, findings: Iterable[tuple[Resource, str | None, str]]
+                 ) -> list[Problem]:
+        """Errors about declared resources (or one of their fields), as `problem` says
+        each: the places in the manifests resolved here, where they are reported, file by
+        file (a file loading let go of is read once again)."""
+        return [self.problem(resource, name, message) for resource, name, message in
+                sorted(findings, key=lambda f: (f[0].origin or ("",))[0])]
+
     def where(self, resource: Resource, field_name: str | None = None) -> str:
         """`file:line:column` of a resource, or of one of its fields, in the manifests."""
         if resource.origin is None:

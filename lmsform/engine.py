@@ -23,7 +23,7 @@ from lmsform.backends import StateBackend
 from lmsform.config import Config
 from lmsform.errors import LmsformError
 from lmsform.plan import Plan
-from lmsform.planner import PlanOptions, check_provider_identity, make_plan, start_reading
+from lmsform.planning import PlanOptions, check_provider_identity, make_plan, start_reading
 from lmsform.providers.base import Provider
 from lmsform.state import State, StateEntry, copy_state
 

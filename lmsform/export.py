@@ -41,7 +41,7 @@ from lmsform.backends.file import FileSettings, atomic_write, writing
 from lmsform.config import Config, load_config
 from lmsform.errors import LmsformError, ManifestError, display_path
 from lmsform.kinds import Exported
-from lmsform.planner import fetch_live
+from lmsform.planning import fetch_live
 from lmsform.providers.base import Provider
 from lmsform.resources import (
     SCHEMAS,

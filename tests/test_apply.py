@@ -21,7 +21,7 @@ from lmsform.backends.file import FileBackend
 from lmsform.cli import cli
 from lmsform.config import load_config
 from lmsform.errors import LmsformError, ProviderError
-from lmsform.planner import make_plan
+from lmsform.planning import make_plan
 from lmsform.providers.base import Capabilities
 from lmsform.providers.local import LocalProvider
 from lmsform.state import State

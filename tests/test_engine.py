@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from lmsform import engine
 from lmsform.cli import cli
 from lmsform.config import load_config
-from lmsform.planner import PlanOptions
+from lmsform.planning import PlanOptions
 from tests.conftest import BASE, ORG
 
 

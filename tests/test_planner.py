@@ -14,7 +14,7 @@ from lmsform.backends.file import FileBackend
 from lmsform.config import load_config
 from lmsform.errors import LmsformError, PlanError
 from lmsform.plan import Plan
-from lmsform.planner import PlanOptions, check_capabilities, make_plan
+from lmsform.planning import PlanOptions, check_capabilities, make_plan
 from lmsform.providers.base import Capabilities, KindSupport
 from lmsform.providers.local import LocalProvider
 from lmsform.render import closing_line, render_text

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from lmsform.apply import apply_plan
 from lmsform.backends import open_backend
 from lmsform.config import load_config
-from lmsform.planner import make_plan
+from lmsform.planning import make_plan
 from lmsform.providers.local import LocalProvider
 from lmsform.resources import references
 from lmsform.state import State

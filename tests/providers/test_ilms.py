@@ -369,7 +369,7 @@ def test_a_plan_leaves_the_providers_listings_as_they_were(ilms: IlmsOrg) -> Non
     caller's, never the provider's cached hierarchy."""
     from lmsform import providers
     from lmsform.config import load_config
-    from lmsform.planner import make_plan
+    from lmsform.planning import make_plan
     from lmsform.state import State
 
     assert ilms.apply().exit_code == 0

@@ -1,0 +1,276 @@
+"""Finishing a plan: what --target and --exclude select, the order operations run in (what
+they depend on first, removals last), the secrets hidden in what a reader sees, and the
+safety limits (max_delete_fraction, --max-deletes) a plan may exceed only with --force."""
+
+from __future__ import annotations
+
+import fnmatch
+import itertools
+from collections import defaultdict
+from collections.abc import Iterator
+from typing import Any
+
+from lmsform import drift, kinds
+from lmsform.checkout import recorded_location
+from lmsform.config import Config
+from lmsform.diff import Change
+from lmsform.errors import PlanError
+from lmsform.order import topological
+from lmsform.plan import Action, Operation, Plan, StateRef, kind_rank
+from lmsform.planning.matching import Matched
+from lmsform.planning.options import PlanOptions
+from lmsform.planning.reading import LiveRead, read_one_by_one
+from lmsform.providers.base import Provider
+from lmsform.resources import (
+    SENSITIVE,
+    LiveNames,
+    references,
+    split_address,
+)
+from lmsform.state import State
+
+
+def finish(matched: Matched, config: Config, state: State, provider: Provider,
+           options: PlanOptions, reading: LiveRead, *, warnings: list[str]) -> Plan:
+    """The plan, from what matching found."""
+    if options.targets or options.excludes:
+        _check_patterns(options.targets + options.excludes,
+                        {*config.resources, *state.resources, *matched.ids})
+    operations = _select(matched.operations, options)
+    notices = list(matched.warnings)
+    if options.targets or options.excludes:
+        notices.append(
+            "--target/--exclude in effect: this plan is partial and may leave the LMS "
+            "different from the manifests; meant for emergencies, follow it with a full plan"
+        )
+    operations = _order(operations)
+    found_drift = [d for d in matched.drift if _chosen(d.address, options)]
+    _hide_secrets(operations, found_drift, config)
+    plan = Plan(
+        operations=operations,
+        unmanaged={k: n for k, n in matched.unmanaged.items() if n is None or n},
+        warnings=warnings + notices,
+        notes=read_one_by_one(provider, reading.timings),
+        refresh_only=options.refresh_only,
+        drift=found_drift,
+        drop_unsupported=options.drop_unsupported,
+        dropped=reading.dropped + matched.left_out,
+        unmanaged_resources={k: sorted(v) for k, v in matched.unmanaged_addresses.items()},
+        state=StateRef(lineage=state.version[0], serial=state.version[1]),
+        provider={"type": provider.type_name, "instance": provider.identity()},
+        config_dir=recorded_location(config.directory),
+        known_ids=_known_ids(operations, matched.ids, matched.names),
+        targets=options.targets,
+        excludes=options.excludes,
+        max_deletes=options.max_deletes,
+    )
+    recreated = {op.address for op in operations
+                 if op.action == Action.CREATE and op.address in matched.recorded}
+    plan.blocked = _safety(plan, matched.managed, matched.live_counts,
+                           config.settings.max_delete_fraction, options.max_deletes, recreated)
+    return plan
+
+
+def _hide_secrets(operations: list[Operation], found: list[drift.Drift],
+                  config: Config) -> None:
+    """Whatever shows a secret, on either side, and every field that took a value from the
+    environment (`Resource.sensitive`), is `(sensitive)` in the plan: in its operations,
+    which apply runs with the real values (`Config.write_only`), and in its drift, whose
+    `live` then leaves the field out (accepting drift never records it)."""
+    secrets = config.secrets()
+    if not secrets.values and not any(r.sensitive for r in config.resources.values()):
+        return
+
+    def hidden(address: str | None, values: Iterator[tuple[str, Any]]) -> set[str]:
+        """The fields secret by their place (`address`'s sensitive ones) or their value."""
+        resource = config.resources.get(address) if address else None
+        fields = set(resource.sensitive) if resource is not None else set()
+        if secrets.values:
+            fields.update(k for k, v in values if secrets.shows(v))
+        return fields
+
+    for op in operations:
+        # a secret new value hides the old one too (it may tell what changed); an old secret
+        # alone hides only itself: the new value is what apply sends, and must stay real
+        after = hidden(op.address, iter((op.after or {}).items()))
+        before = after | (hidden(None, iter(op.before.items())) if op.before else set())
+        if before:
+            op.before = _masked(op.before, before)
+            op.after = _masked(op.after, after)
+            op.changes = _hidden_changes(op.changes, before, after)
+    for item in found:
+        fields = hidden(item.address, itertools.chain(
+            ((c.field, c.before) for c in item.changes),
+            ((c.field, c.after) for c in item.changes), (item.live or {}).items()))
+        if fields:
+            item.changes = _hidden_changes(item.changes, fields, fields)
+            if item.live is not None:
+                item.live = {k: v for k, v in item.live.items() if k not in fields}
+
+
+def _masked(side: dict[str, Any] | None, fields: set[str]) -> dict[str, Any] | None:
+    return None if side is None else {k: SENSITIVE if k in fields else v
+                                      for k, v in side.items()}
+
+
+def _hidden_changes(changes: list[Change], before: set[str], after: set[str]
+                    ) -> list[Change]:
+    """Changes with the fields `before` and `after` name (`custom.token`,
+    `pricing[standard]` included) `(sensitive)` on that side."""
+    def field(change: Change) -> str:
+        return change.field.split(".")[0].split("[")[0]
+
+    return [c if field(c) not in before and field(c) not in after
+            else Change(field=c.field, before=SENSITIVE if field(c) in before else c.before,
+                        after=SENSITIVE if field(c) in after else c.after, cause=c.cause)
+            for c in changes]
+
+
+def _known_ids(operations: list[Operation], ids: dict[str, str], names: LiveNames
+               ) -> dict[str, str]:
+    """The vendor ids of every resource the operations refer to, for apply to send: a live
+    resource's, an unnamed reference's (`LiveNames`), or an external kind's key, which is
+    its id."""
+    known = {}
+    for op in operations:
+        for ref in (*_references(op.kind, op.before), *_references(op.kind, op.after)):
+            kind, key = split_address(ref)
+            if ref in ids:
+                known[ref] = ids[ref]
+            elif ref in names.unnamed:
+                known[ref] = names.unnamed[ref]
+            elif kind in names.external:
+                known[ref] = key
+    return dict(sorted(known.items()))
+
+
+def _check_patterns(patterns: list[str], known: set[str]) -> None:
+    """A --target or --exclude that names nothing is a typo, not an empty selection."""
+    unmatched = [p for p in patterns if not any(fnmatch.fnmatchcase(a, p) for a in known)]
+    if unmatched:
+        raise PlanError([
+            f"--target/--exclude '{p}' matches no resource in the manifests, the state or the "
+            "LMS; check the address (KIND.NAME, e.g. user.ada@example.com; globs allowed)"
+            for p in unmatched])
+
+
+def _chosen(address: str, options: PlanOptions) -> bool:
+    """Whether --target / --exclude keep this address."""
+    def matches(patterns: list[str]) -> bool:
+        return any(fnmatch.fnmatchcase(address, p) for p in patterns)
+
+    return (not options.targets or matches(options.targets)) and not matches(options.excludes)
+
+
+def _select(operations: list[Operation], options: PlanOptions) -> list[Operation]:
+    """--target / --exclude: keep the matching operations, refusing to leave a need behind."""
+    if not options.targets and not options.excludes:
+        return operations
+
+    kept = [op for op in operations if _chosen(op.address, options)]
+    created = {op.address for op in operations if op.action.creates}
+    kept_addresses = {op.address for op in kept}
+    errors = [
+        f"{op.address} needs {ref}, which is still to be created but left out by "
+        "--target/--exclude; include it too"
+        for op in kept if not op.action.retires
+        for ref in _references(op.kind, op.after)
+        if ref in created and ref not in kept_addresses
+    ]
+    if errors:
+        raise PlanError(errors)
+    return kept
+
+
+def _order(operations: list[Operation]) -> list[Operation]:
+    """Dependencies between operations, then a stable order that respects them."""
+    by_address = {op.address: op for op in operations}
+    creating = {op.address for op in operations if op.action.creates}
+    referenced_by: dict[str, list[str]] = defaultdict(list)
+    for op in operations:
+        for ref in _references(op.kind, op.before):
+            referenced_by[ref].append(op.address)
+    for op in operations:
+        needs: set[str] = set()
+        if not op.action.retires:
+            needs |= {r for r in _references(op.kind, op.after) if r in creating}
+        if op.action.removes:
+            # whatever still refers to it lets go first: edited away, or removed itself
+            needs |= {a for a in referenced_by.get(op.address, [])
+                      if op.address not in _references(by_address[a].kind, by_address[a].after)
+                      or by_address[a].action in {Action.DELETE, Action.DEACTIVATE}}
+        needs.discard(op.address)
+        op.depends_on = sorted(needs)
+
+    def priority(address: str) -> tuple[int, int, str]:
+        op = by_address[address]
+        rank = kind_rank(op.kind)
+        return (1, -rank, address) if op.action.retires else (0, rank, address)
+
+    deps = {op.address: op.depends_on for op in operations}
+    return [by_address[a] for a in topological(by_address, deps, priority)]
+
+
+def _safety(plan: Plan, managed: dict[str, int], live: dict[str, int], fraction: float,
+            max_deletes: int | None, recreated: set[str]) -> list[str]:
+    """Limits on how much one plan may take away; exceeding one means apply needs --force.
+
+    Removals include deactivations (by `user_removal` or by `active: false`). A kind's share is
+    judged against what lmsform manages and against what the LMS holds, so a lost or empty
+    state (nothing managed) cannot let a prune through unchecked. A refresh-only plan removes
+    nothing from the LMS but forgets what it found deleted: the same limits hold, since an
+    LMS read from the wrong account looks like everything deleted. For the same reason,
+    re-creating what vanished from the LMS (`recreated`: managed, yet not found) is held by
+    the same limits: through a broken gateway it would double the catalogue."""
+    removing: dict[str, int] = defaultdict(int)
+    recreating: dict[str, int] = defaultdict(int)
+    for op in plan.operations:
+        if op.action.removes or _switches_off(op):
+            removing[op.kind] += 1
+        elif op.address in recreated:
+            recreating[op.kind] += 1
+    for found in plan.drift:
+        if found.what == "deleted":
+            removing[found.kind] += 1
+    verb = "forgets (found deleted)" if plan.refresh_only else "removes or replaces"
+    blocked = _shares(verb, removing, [(managed, "managed"), (live, "live")], fraction)
+    blocked += _shares("re-creates (vanished from the LMS)", recreating,
+                       [(managed, "managed")], fraction)
+    total = sum(removing.values()) + sum(recreating.values())
+    if max_deletes is not None and total > max_deletes:
+        if recreating:
+            verb = "removes, replaces or re-creates (vanished from the LMS)"
+        blocked.append(f"{verb} {total} resources, more than --max-deletes {max_deletes}; "
+                       "apply with --force if this is intended")
+    return blocked
+
+
+def _shares(verb: str, counts: dict[str, int], totals: list[tuple[dict[str, int], str]],
+            fraction: float) -> list[str]:
+    """A block for each kind whose count is more than `fraction` of one of its totals (of
+    at least 10)."""
+    blocked = []
+    for kind, count in sorted(counts.items(), key=lambda kv: kind_rank(kv[0])):
+        for of, what in totals:
+            total = of.get(kind, 0)
+            if total >= 10 and count / total > fraction:
+                blocked.append(
+                    f"{verb} {count} of {total} {what} {kind}s ({count / total:.0%}), more "
+                    f"than max_delete_fraction {fraction:.0%}; apply with --force if this is "
+                    "intended")
+                break
+    return blocked
+
+
+def _switches_off(op: Operation) -> bool:
+    """An update that deactivates (a user's `active: false`) takes the resource away as
+    surely as a removal does."""
+    active = kinds.get(op.kind).active_field
+    return op.action == Action.UPDATE and active is not None and any(
+        c.field == active and c.after is False and c.before is not False for c in op.changes)
+
+
+def _references(kind: str, attrs: dict[str, Any] | None) -> Iterator[str]:
+    """Addresses a resource's attributes refer to."""
+    for _, target, key in references(kind, attrs):
+        yield f"{target}.{key}"
