@@ -8,15 +8,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 from pydantic import AfterValidator, WithJsonSchema
 
 from lmsform.kinds.kind import Kind
 from lmsform.manifest import Managed, Name, Text, lifecycle_for
-
-if TYPE_CHECKING:
-    from lmsform.plan import Operation
 
 FIELDS = ("name", "division")
 # A department as users refer to it: Region/Division/Department, each part a name
@@ -58,10 +55,10 @@ class Department(Kind):
     def address_key(self, attrs: dict[str, Any]) -> str:
         return f"{attrs.get('division')}/{attrs['name']}"
 
-    def still_referred(self, op: Operation, referrers: list[str]) -> str:
+    def still_referred(self, address: str, done: str, referrers: list[str]) -> str:
         shown = ", ".join(referrers[:5]) + (f" and {len(referrers) - 5} more"
                                             if len(referrers) > 5 else "")
-        return (f"{op.address}: to be {op.action.past}, but the LMS still has users in it "
+        return (f"{address}: to be {done}, but the LMS still has users in it "
                 f"(deactivated ones count): {shown}. Declare them with another "
                 "department (add `active: false` to keep them deactivated), or remove "
                 "them with settings.user_removal: delete, then remove the department")

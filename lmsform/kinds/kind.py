@@ -22,8 +22,6 @@ from lmsform.manifest import Lifecycle, Managed
 
 if TYPE_CHECKING:
     from lmsform.manifest import SettingsSpec
-    from lmsform.plan import Operation
-    from lmsform.providers.base import KindSupport
 
 SENSITIVE = "(sensitive)"
 # the secrets of a resource that has none, shared: an empty dict each would be 6 MB at 100k
@@ -70,6 +68,24 @@ class Exported:
     key: str
     id: str
     attrs: dict[str, Any]
+
+
+class Support(Protocol):
+    """What a provider can do with a kind, as far as the kind's own rules ask
+    (`providers.base.Support` is one)."""
+
+    @property
+    def fields(self) -> frozenset[str]: ...
+    @property
+    def create(self) -> bool: ...
+    @property
+    def delete(self) -> bool: ...
+    @property
+    def deactivate(self) -> bool: ...
+    @property
+    def required_on_create(self) -> frozenset[str]: ...
+    @property
+    def advice(self) -> str: ...
 
 
 class Declaring(Protocol):
@@ -224,25 +240,25 @@ class Kind:
         """Whether a live resource is deactivated already."""
         return self.active_field is not None and view.get(self.active_field) is False
 
-    def settings_problems(self, settings: SettingsSpec, support: KindSupport,
+    def settings_problems(self, settings: SettingsSpec, support: Support,
                           vendor: str) -> list[str]:
         """What the settings ask of this kind that the provider cannot do."""
         return []
 
-    def still_referred(self, op: Operation, referrers: list[str]) -> str:
-        """The error for removing a `kept_while_referenced` resource that `referrers` (their
-        address keys) still refer to."""
-        return (f"{op.address}: to be {op.action.past}, but the LMS still has resources "
-                f"referring to it: {', '.join(referrers)}")
+    def still_referred(self, address: str, done: str, referrers: list[str]) -> str:
+        """The error for a `kept_while_referenced` resource a plan would remove (`done`:
+        "deleted") while `referrers` (their address keys) still refer to it."""
+        return (f"{address}: to be {done}, but the LMS still has resources referring to it: "
+                f"{', '.join(referrers)}")
 
     # `lmsform init`
 
-    def example(self, support: KindSupport, vendor: str) -> str | None:
+    def example(self, support: Support, vendor: str) -> str | None:
         """An example manifest declaring one resource of this kind with what `vendor`
         supports, for `init` to write into `export_file`; None: no example."""
         return None
 
-    def example_settings(self, support: KindSupport | None, vendor: str) -> list[str]:
+    def example_settings(self, support: Support | None, vendor: str) -> list[str]:
         """Lines of the `settings:` block `init` writes that concern this kind."""
         return []
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Callable, Iterator, Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, SecretStr
 
 from lmsform.kinds.department import DepartmentPath
-from lmsform.kinds.kind import Declaring, Exported, Kind, Loc, Removal, Resource
+from lmsform.kinds.kind import Declaring, Exported, Kind, Loc, Removal, Resource, Support
 from lmsform.manifest import (
     Custom,
     Email,
@@ -25,9 +25,6 @@ from lmsform.manifest import (
     Text,
     lifecycle_for,
 )
-
-if TYPE_CHECKING:
-    from lmsform.providers.base import KindSupport
 
 FIELDS = ("email", "first_name", "last_name", "username", "employee_id", "job_title", "role",
           "department", "groups", "enrollments", "active", "password", "custom")
@@ -91,7 +88,7 @@ class User(Kind):
     def removal(self, settings: SettingsSpec) -> Removal:
         return settings.user_removal
 
-    def settings_problems(self, settings: SettingsSpec, support: KindSupport,
+    def settings_problems(self, settings: SettingsSpec, support: Support,
                           vendor: str) -> list[str]:
         """`user_removal: delete` where the LMS cannot delete users would fail at the first
         removal: said at once, whether or not this plan removes anyone."""
@@ -102,7 +99,7 @@ class User(Kind):
         return [f"settings.user_removal: delete: the {vendor} provider cannot delete users; "
                 f"{switch}. {support.advice}".rstrip()]
 
-    def example(self, support: KindSupport, vendor: str) -> str | None:
+    def example(self, support: Support, vendor: str) -> str | None:
         """One user, with the fields this provider supports (and those it needs to create
         one); in a department of an example hierarchy where it has departments."""
         if not support.create:
@@ -128,7 +125,7 @@ class User(Kind):
                   *(f"    {name}: {SAMPLE[name]}" for name in fields)]
         return "\n".join(lines) + "\n"
 
-    def example_settings(self, support: KindSupport | None, vendor: str) -> list[str]:
+    def example_settings(self, support: Support | None, vendor: str) -> list[str]:
         """Users are removed the way this provider can."""
         removal, why = "deactivate", "a user removed from the manifests is deactivated; or delete"
         if support is not None and not support.deactivate and support.delete:

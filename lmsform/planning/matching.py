@@ -510,7 +510,7 @@ class _Matcher:
             key = split_address(op.address)[1]
             if op.action.removes and referrers.get((op.kind, key)):
                 self.errors.append(kinds.get(op.kind).still_referred(
-                    op, sorted(referrers[op.kind, key])))
+                    op.address, op.action.past, sorted(referrers[op.kind, key])))
 
     def _removal(self, kind: str) -> str:
         """How this plan removes a resource of `kind`: deleted, or deactivated where the
