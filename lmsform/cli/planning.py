@@ -1,0 +1,285 @@
+"""The commands that plan and apply: plan, show, import, apply, with the progress lines
+and the report an apply ends with."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import click
+from click.core import ParameterSource
+
+from lmsform import engine
+from lmsform.apply import ApplyResult
+from lmsform.checkout import config_dir_of, same_config
+from lmsform.cli.common import (
+    _collect_garbage,
+    _confirm,
+    _load,
+    _selection_options,
+    config_dir_option,
+    drop_unsupported_option,
+    lock_timeout_option,
+    parallelism_option,
+    summary_option,
+    variables_options,
+)
+from lmsform.errors import (
+    LmsformError,
+    display_path,
+)
+from lmsform.plan import Action, Operation, Plan
+from lmsform.planning import PlanOptions
+from lmsform.render import (
+    RENDERERS,
+    inert,
+    render_markdown,
+    render_summary,
+    render_text,
+)
+
+
+@click.command("plan")
+@config_dir_option
+@variables_options
+@_selection_options
+@parallelism_option
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]),
+              help="How to print the plan.  [default: text]")
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False),
+              help="Save the plan to apply it later with `lmsform apply FILE`.")
+@click.option("--detailed-exitcode", is_flag=True,
+              help="Exit 0 with no changes, 2 with changes (1 is always an error); with "
+                   "--refresh-only, 2 means drift.")
+@click.option("--refresh-only", is_flag=True,
+              help="Report what changed in the LMS outside lmsform since it last applied; "
+                   "propose nothing.")
+@click.option("--show-unmanaged", is_flag=True,
+              help="List the resources in neither the manifests nor the state by address.")
+@drop_unsupported_option
+@summary_option
+def plan(config_dir: Path, target: tuple[str, ...], exclude: tuple[str, ...],
+         max_deletes: int | None, parallelism: int, as_json: bool, fmt: str | None,
+         out: Path | None, detailed_exitcode: bool, refresh_only: bool,
+         show_unmanaged: bool, drop_unsupported: bool, summary: bool) -> None:
+    """Show what apply would change in the LMS (or, --refresh-only, what drifted)."""
+    fmt = _format(as_json, fmt, summary)
+    config = _load(config_dir)
+    options = PlanOptions(list(target), list(exclude), max_deletes, parallelism,
+                          refresh_only=refresh_only, show_unmanaged=show_unmanaged,
+                          drop_unsupported=drop_unsupported)
+    the_plan = engine.plan(config, options)
+    _show(the_plan, fmt, summary, str(out) if out else None)
+    if out is not None:
+        the_plan.save(out)
+        click.echo(f"Saved the plan to {out}; apply it with `lmsform apply {out}`.", err=True)
+    if detailed_exitcode and the_plan.has_changes:
+        sys.exit(2)
+
+
+def _format(as_json: bool, fmt: str | None, summary: bool) -> str:
+    if as_json and fmt not in (None, "json"):
+        raise click.UsageError(f"--json and --format {fmt} ask for two formats; give one")
+    fmt = "json" if as_json else fmt or "text"
+    if summary and fmt == "json":
+        raise click.UsageError("--summary shortens the text plan; the JSON plan has its "
+                               "counts in `summary`")
+    return fmt
+
+
+def _show(the_plan: Plan, fmt: str, summary: bool, saved_as: str | None) -> None:
+    if summary:
+        output = render_summary(the_plan)
+    elif fmt == "markdown":
+        output = render_markdown(the_plan, saved_as)
+    else:
+        output = RENDERERS[fmt](the_plan)
+    click.echo(output, nl=not output.endswith("\n"))
+
+
+@click.command("show")
+@click.argument("plan_file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]),
+              help="How to print the plan.  [default: text]")
+@summary_option
+def show_command(plan_file: Path, as_json: bool, fmt: str | None, summary: bool) -> None:
+    """Print a saved plan (`plan --out FILE`), without contacting the LMS."""
+    fmt = _format(as_json, fmt, summary)
+    _show(Plan.load(plan_file), fmt, summary, str(plan_file))
+
+
+@click.command("import")
+@click.argument("address")
+@click.argument("resource_id", metavar="ID")
+@config_dir_option
+@variables_options
+@lock_timeout_option
+def import_command(address: str, resource_id: str, config_dir: Path,
+                   lock_timeout: float) -> None:
+    """Manage a resource the LMS holds, by its LMS ID, as the manifests' ADDRESS.
+
+    It is recorded in the state and nothing is changed in the LMS: the next plan shows how
+    it differs from the manifests."""
+    config = _load(config_dir)
+    engine.import_resource(config, address, resource_id, lock_timeout=lock_timeout)
+    click.echo(f"Imported {inert(address)} (id {inert(resource_id)}); `lmsform plan` shows "
+               "how it differs from the manifests.")
+
+
+# apply
+
+
+@click.command("apply")
+@click.argument("plan_file", required=False, type=click.Path(path_type=Path, dir_okay=False))
+@config_dir_option
+@variables_options
+@_selection_options
+@parallelism_option
+@click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation.")
+@click.option("--force", is_flag=True, help="Apply even when the plan exceeds a safety limit.")
+@click.option("--refresh-only", is_flag=True,
+              help="Accept what changed in the LMS outside lmsform into the state; write "
+                   "nothing to the LMS.")
+@drop_unsupported_option
+@lock_timeout_option
+def apply(plan_file: Path | None, config_dir: Path, target: tuple[str, ...],
+          exclude: tuple[str, ...], max_deletes: int | None, parallelism: int,
+          auto_approve: bool, force: bool, refresh_only: bool, drop_unsupported: bool,
+          lock_timeout: float) -> None:
+    """Make the LMS match the manifests (or run a saved PLAN_FILE exactly)."""
+    if refresh_only:
+        if plan_file is not None:
+            raise click.UsageError("--refresh-only plans afresh; give no PLAN_FILE")
+        _refresh(config_dir, PlanOptions(list(target), list(exclude), max_deletes,
+                                         parallelism), auto_approve, force, lock_timeout)
+        return
+    saved = Plan.load(plan_file) if plan_file is not None else None
+    if saved is not None and (target or exclude):
+        raise LmsformError("--target and --exclude choose what to plan; a saved plan keeps "
+                           "the selection it was made with")
+    if saved is not None and plan_file is not None:
+        config_dir = _saved_plans_config(saved, plan_file, config_dir)
+    if saved is not None and drop_unsupported:
+        raise click.UsageError("a saved plan keeps the --drop-unsupported it was made with")
+    config = _load(config_dir)
+    options = PlanOptions(list(target), list(exclude), max_deletes, parallelism,
+                          drop_unsupported=drop_unsupported)
+    hooks = engine.ApplyHooks(
+        show=lambda p: click.echo(render_text(p)),
+        confirm=(lambda p: None) if auto_approve
+        else lambda p: _confirm(f"Apply these {len(p.operations)} operations?", "apply"),
+        starting=_collect_garbage,
+        progress=(progress := _Progress()),
+        stopping=progress.stopping,
+    )
+    result = engine.apply(config, options, saved=saved, force=force, hooks=hooks,
+                          lock_timeout=lock_timeout)
+    if result is not None:
+        progress.end_line()
+        _report(result)
+
+
+def _saved_plans_config(saved: Plan, plan_file: Path, config_dir: Path) -> Path:
+    """The config directory to apply a saved plan in: the one it records, found in this
+    checkout; `-C DIR` is honoured when it names that same config, refused otherwise."""
+    context = click.get_current_context()
+    given = context.get_parameter_source("config_dir") is ParameterSource.COMMANDLINE or \
+        "lmsform.config_dir" in context.meta
+    if not saved.config_dir:
+        return config_dir
+    if not given:
+        return config_dir_of(saved.config_dir, plan_file)
+    if not same_config(config_dir, saved.config_dir):
+        raise LmsformError(
+            f"{display_path(plan_file)} was planned for the config directory "
+            f"{saved.config_dir!r}, not {display_path(config_dir)!r}; nothing was applied. "
+            "Leave out -C to apply it where it was planned, or plan again")
+    return config_dir
+
+
+def _refresh(config_dir: Path, options: PlanOptions, auto_approve: bool, force: bool,
+             lock_timeout: float) -> None:
+    hooks = engine.ApplyHooks(
+        show=lambda p: click.echo(render_text(p)),
+        confirm=(lambda p: None) if auto_approve
+        else lambda p: _confirm(f"Record these {len(p.drift)} LMS changes in the state?",
+                                "apply --refresh-only"))
+    accepted = engine.refresh(_load(config_dir), options, hooks=hooks, force=force,
+                              lock_timeout=lock_timeout)
+    if accepted is not None:
+        click.echo(f"State updated: {accepted} resources now recorded as the LMS holds them.")
+
+
+class _Progress:
+    """A line per finished operation: rewritten in place on a terminal; elsewhere (a CI
+    log) written as it comes and flushed within a second, by a timer, since a flush per line
+    cost a large apply seconds. Whatever is said next (Ctrl-C, the report) starts on a line
+    of its own: `end_line()`."""
+
+    def __init__(self) -> None:
+        self.tty = sys.stdout.isatty()
+        self.timer: threading.Timer | None = None
+        self.open_line = False  # a line rewritten in place, not ended yet
+
+    def __call__(self, done: int, total: int, op: Operation, seconds: float) -> None:
+        line = f"[{done}/{total}] {op.action.symbol} {inert(op.address)}: {op.action} " \
+               f"done ({seconds:.2f}s)"
+        if self.tty:
+            click.echo(f"\r\033[K{line}", nl=done == total)
+            self.open_line = done != total
+            return
+        sys.stdout.write(line + "\n")
+        if done == total:
+            sys.stdout.flush()
+        elif self.timer is None or not self.timer.is_alive():
+            self.timer = threading.Timer(1.0, _flush, [sys.stdout])
+            self.timer.daemon = True
+            self.timer.start()
+
+    def end_line(self) -> None:
+        if self.open_line:
+            click.echo("")
+            self.open_line = False
+        _flush(sys.stdout)
+
+    def stopping(self, signal_name: str) -> None:
+        """Ctrl-C or SIGTERM during an apply, said as the rest of the output is."""
+        self.end_line()
+        click.echo(f"{signal_name}: finishing the operations under way, starting no more.",
+                   err=True)
+
+
+def _flush(stream: Any) -> None:
+    with contextlib.suppress(ValueError, OSError):  # closed by then: nothing left to show
+        stream.flush()
+
+
+def _report(result: ApplyResult) -> None:
+    counts: dict[Action, int] = {}
+    for op in result.applied:
+        counts[op.action] = counts.get(op.action, 0) + 1
+    done = ", ".join(f"{n} {action.past}" for action, n in counts.items()) or "nothing"
+    if result.ok:
+        click.echo(click.style(f"Apply complete: {done}.", fg="green", bold=True))
+        return
+    click.echo(f"Applied: {done}.", err=True)
+    if result.interrupted:
+        click.echo(f"interrupted: {len(result.skipped)} operations not started; the state "
+                   "records what was applied. Run apply again to continue", err=True)
+        sys.exit(130)
+    for failure in result.failed:
+        click.echo(click.style(f"failed: {failure.message}", fg="red"), err=True)
+    if result.skipped:
+        names = ", ".join(op.address for op in result.skipped[:10])
+        more = f" and {len(result.skipped) - 10} more" if len(result.skipped) > 10 else ""
+        click.echo(f"skipped ({len(result.skipped)}): {names}{more}", err=True)
+    raise LmsformError("apply did not finish; the state records what was applied. Fix the "
+                       "cause and run apply again: it continues from there")
+
+
+# fmt, init and completion: tools around the manifests (lmsform/fmt.py, scaffold.py, ...)
