@@ -512,7 +512,7 @@ def test_a_long_list_is_read_a_run_at_a_time_with_the_same_result(
         cfg: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     write(cfg, "users.yaml", users_yaml(60))
     whole = load_config(cfg)
-    monkeypatch.setattr("lmsform.yamlfile.PIECE_BYTES", 100)  # runs of a few users
+    monkeypatch.setattr("lmsform.yamlfile.fast.PIECE_BYTES", 100)  # runs of a few users
     in_runs = load_config(cfg)
     assert list(in_runs.resources) == list(whole.resources)
     assert [r.origin for r in in_runs.resources.values()] == \
@@ -524,7 +524,7 @@ def test_a_long_list_is_read_a_run_at_a_time_with_the_same_result(
 def test_an_error_in_a_later_run_names_its_own_line(
         cfg: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     write(cfg, "users.yaml", users_yaml(60, broken=47))
-    monkeypatch.setattr("lmsform.yamlfile.PIECE_BYTES", 100)
+    monkeypatch.setattr("lmsform.yamlfile.fast.PIECE_BYTES", 100)
     (problem,) = problems(cfg)
     assert "users.yaml:96:12: error: users[47].email:" in problem, problem
 
@@ -533,7 +533,7 @@ def test_a_later_run_that_does_not_parse_is_reported_once_where_it_breaks(
         cfg: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     text = users_yaml(60, broken=3).replace("  - email: u50@", "  - email: [u50@")
     write(cfg, "users.yaml", text)
-    monkeypatch.setattr("lmsform.yamlfile.PIECE_BYTES", 100)
+    monkeypatch.setattr("lmsform.yamlfile.fast.PIECE_BYTES", 100)
     found = problems(cfg)
     assert len(found) == 1, found  # the bad email before the break is not said twice
     assert "users.yaml:103:11: error: invalid YAML" in found[0], found
