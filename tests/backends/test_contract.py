@@ -16,6 +16,7 @@ from lmsform import backends, plugins
 from lmsform.backends import BackendSettings, Record, StateBackend
 from lmsform.cli import cli
 from lmsform.errors import StateLockedError
+from lmsform.testing import StateBackendConformance
 from tests.conftest import Org
 
 
@@ -128,3 +129,10 @@ def test_a_snapshot_without_its_lineage_is_damaged_in_any_backend(memory_backend
     MemoryBackend.stores["acme"]["snapshot"] = "{}"
     result = org.run("plan")
     assert result.exit_code == 1 and "is damaged, or not lmsform's state" in result.output
+
+
+class TestAThirdPartyBackendConforms(StateBackendConformance):
+    """The suite a plugin author runs, run on the backend above."""
+
+    def make_backend(self, tmp_path: Path, name: str) -> StateBackend:
+        return MemoryBackend(MemorySettings(name=f"{tmp_path}/{name}"), tmp_path)

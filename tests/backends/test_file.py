@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from lmsform.backends.file import FileBackend, atomic_write
+from lmsform.backends import StateBackend
+from lmsform.backends.file import FileBackend, FileSettings, atomic_write
 from lmsform.errors import LmsformError, StateLockedError
+from lmsform.testing import StateBackendConformance
 
 
 def test_atomic_write_leaves_the_old_file_when_writing_fails(
@@ -65,3 +67,8 @@ def test_a_state_that_cannot_be_written_is_a_clear_error_and_keeps_the_journal(
     with pytest.raises(LmsformError, match=r"cannot write the state to .*s.json: No space left"):
         backend.write("{}")
     assert (tmp_path / "s.json.journal").exists()
+
+
+class TestFileBackendConforms(StateBackendConformance):
+    def make_backend(self, tmp_path: Path, name: str) -> StateBackend:
+        return FileBackend(FileSettings(path=f"{name}.json"), tmp_path)

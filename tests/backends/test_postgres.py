@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from lmsform.backends import StateBackend
 from lmsform.backends.postgres import (
     PostgresBackend,
     PostgresSettings,
@@ -29,6 +30,7 @@ from lmsform.backends.postgres import (
 )
 from lmsform.errors import LmsformError
 from lmsform.state import State, StateEntry, StateFile
+from lmsform.testing import StateBackendConformance
 from tests.conftest import Org
 
 psycopg = pytest.importorskip("psycopg")
@@ -300,3 +302,12 @@ def test_a_role_that_may_only_read_the_state_can_plan(pg_org: Org, schema: str,
         with psycopg.connect(DSN, autocommit=True) as conn:
             conn.execute(f"DROP OWNED BY {role}")
             conn.execute(f"DROP ROLE {role}")
+
+
+class TestPostgresBackendConforms(StateBackendConformance):
+    @pytest.fixture(autouse=True)
+    def _schema(self, schema: str) -> None:
+        self.schema = schema
+
+    def make_backend(self, tmp_path: Path, name: str) -> StateBackend:
+        return backend(self.schema, name)

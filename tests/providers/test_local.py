@@ -8,7 +8,9 @@ import pytest
 
 from lmsform.config import load_config
 from lmsform.errors import ProviderError
+from lmsform.providers.base import Provider
 from lmsform.providers.local import LocalProvider, LocalSettings
+from lmsform.testing import ProviderConformance, Sample
 from tests.conftest import Org
 
 
@@ -181,3 +183,31 @@ def test_creates_in_a_batch_are_one_transaction_and_fail_one_by_one(org: Org) ->
             "a@example.com", "b@example.com", "c@example.com"]
     finally:
         provider.close()
+
+
+LOCAL_SAMPLES = [
+    Sample("region", {"name": "Conformance"}, {"name": "Conformance Region"}),
+    Sample("division", {"name": "Sales", "region": "Conformance"}),
+    Sample("department", {"name": "Inside", "division": "Conformance/Sales"}),
+    Sample("course", {"key": "c-101", "title": "Course", "published": True, "credits": 2,
+                      "pricing": {"std": {"amount": "49.00", "currency": "USD",
+                                          "billing": "one_time"}}},
+           {"title": "Course, revised"}),
+    Sample("group", {"name": "Team", "description": "x", "courses": ["c-101"]},
+           {"courses": []}),
+    Sample("user", {"email": "ada@example.com", "first_name": "Ada", "role": "learner",
+                    "department": "Conformance/Sales/Inside", "groups": ["Team"],
+                    "enrollments": ["c-101"], "active": True, "password": "s3cret-Pass"},
+           {"first_name": "Augusta", "groups": []}),
+    Sample("coupon", {"code": "TEN", "discount": {"percent": "10"}, "courses": ["c-101"],
+                      "usage_limit": 5}, {"usage_limit": 6}),
+]
+
+
+class TestLocalConforms(ProviderConformance):
+    def make_provider(self, request: pytest.FixtureRequest) -> Provider:
+        return LocalProvider(LocalSettings(type="local", path="lms.sqlite"),
+                             request.getfixturevalue("tmp_path"))
+
+    def samples(self) -> list[Sample]:
+        return LOCAL_SAMPLES
