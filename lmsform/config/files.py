@@ -27,7 +27,7 @@ from lmsform.config.interpolation import (
     _Variables,
 )
 from lmsform.errors import Problem, display_path, reason
-from lmsform.kinds import Declaring
+from lmsform.kinds import Declaring, Kind
 from lmsform.manifest import (
     MovedSpec,
 )
@@ -130,6 +130,7 @@ def _validate_entries(name: str, key: str, start: int, entries: list[Any], part:
                       c: _Collector) -> None:
     """Entries `start`... of the list under `key`, each replaced by None once done."""
     model = _entry_lists()[key]
+    kind, say = kinds.sections().get(key), _Saying(name, c)
     for i, entry in enumerate(entries):
         entries[i] = None
         spec: BaseModel | None
@@ -137,15 +138,16 @@ def _validate_entries(name: str, key: str, start: int, entries: list[Any], part:
             spec = model.model_validate(entry)
         except ValidationError as exc:
             _report(name, (key, start + i), exc, c)
-            if key in kinds.sections():
-                _doubt(key, entry, part.doubtful)
+            if kind is not None:
+                _doubt(kind, entry, part.doubtful)
             spec = _without_errors(model, entry, exc)
         if spec is None:
             continue
-        if isinstance(spec, MovedSpec):
+        if kind is None:
+            assert isinstance(spec, MovedSpec)
             part.moved.append((start + i, spec))
         else:
-            part.resources.extend(_resources_of(name, (key, start + i), spec, key, c))
+            part.resources.extend(_resources_of(kind, spec, (name, (key, start + i)), say, c))
 
 
 def _without_errors(model: type[BaseModel], entry: Any, exc: ValidationError
@@ -181,12 +183,12 @@ def _blocks(name: str, blocks: dict[str, Any], c: _Collector) -> dict[str, Any]:
             if getattr(document, k) is not None}
 
 
-def _doubt(section: str, entry: Any, doubtful: dict[str, set[str] | None]) -> None:
-    """Names an invalid entry of `section` may declare: references to them are not
+def _doubt(kind: Kind, entry: Any, doubtful: dict[str, set[str] | None]) -> None:
+    """Names an invalid entry of a kind's section may declare: references to them are not
     reported as unknown as well."""
-    for kind, names in kinds.sections()[section].doubtful(entry).items():
-        known = doubtful.get(kind, set())
-        doubtful[kind] = None if names is None or known is None else known | names
+    for name, names in kind.doubtful(entry).items():
+        known = doubtful.get(name, set())
+        doubtful[name] = None if names is None or known is None else known | names
 
 
 @dataclass
@@ -207,12 +209,13 @@ class _FileParts:
 _UNREAD = _FileParts("", {}, [], [], dict.fromkeys(SCHEMAS), {"provider"})
 
 
-def _resources_of(name: str, loc: Loc, spec: BaseModel, section: str,
+def _resources_of(kind: Kind, spec: BaseModel, origin: tuple[str, Loc], say: Declaring,
                   c: _Collector) -> Iterator[Resource]:
     """The resources one valid entry of a kind's section declares (`Kind.declare`), with
     canonical attributes: only the fields the manifest sets. A field that took a value from
     the environment is sensitive (`Resource.sensitive`), unless it names the resource."""
-    for resource in kinds.sections()[section].declare(spec, (name, loc), _Saying(name, c)):
+    name, loc = origin
+    for resource in kind.declare(spec, origin, say):
         if c.from_env_at:
             naming = kinds.get(resource.kind).naming_fields
             resource.sensitive = frozenset(

@@ -61,6 +61,8 @@ _registered: dict[str, Kind] = {}  # by name, in the order of registration
 _order: list[str] = []  # dependency order: what a kind refers to comes first
 _models: dict[str, type[BaseModel]] = {}  # the manifest file model, made on first use
 _referenced: set[str] = set()  # the kinds some field refers to
+_sections: dict[str, Kind] = {}  # the top-level lists that declare resources, and their kinds
+_names: list[tuple[str, ...]] = [()]  # the names in dependency order, as one tuple
 
 registered: Mapping[str, Kind] = _registered  # read-only view, by name
 
@@ -88,6 +90,9 @@ def _changed() -> None:
     _models.clear()
     _referenced.clear()
     _referenced.update(t for k in _registered.values() for t in k.references.values())
+    _names[0] = tuple(_order)
+    _sections.clear()
+    _sections.update({k.section: k for k in kinds() if k.section is not None})
 
 
 def _dependency_order() -> list[str]:
@@ -108,7 +113,7 @@ def get(name: str) -> Kind:
 
 def names() -> tuple[str, ...]:
     """Every kind's name, referenced kinds first: the order operations run in."""
-    return tuple(_order)
+    return _names[0]
 
 
 def kinds() -> Iterator[Kind]:
@@ -125,9 +130,9 @@ def rank(name: str) -> int:
     return _order.index(name)
 
 
-def sections() -> dict[str, Kind]:
+def sections() -> Mapping[str, Kind]:
     """The top-level lists of a manifest that declare resources, and their kinds."""
-    return {k.section: k for k in kinds() if k.section is not None}
+    return _sections
 
 
 def manifest_model() -> type[BaseModel]:

@@ -84,6 +84,7 @@ def discount(value: dict[str, Any]) -> dict[str, Any]:
 class Coupon(Kind):
     name = "coupon"
     fields = FIELDS
+    nested_fields = frozenset({"discount"})
     references: ClassVar[Mapping[str, str]] = MappingProxyType({"courses": "course"})
     set_fields = frozenset({"courses"})
     key_field = "code"

@@ -77,6 +77,7 @@ def _number(value: Any) -> int | float:
 class Course(Kind):
     name = "course"
     fields = FIELDS
+    nested_fields = frozenset({"pricing"})
     set_fields = frozenset({"categories"})
     identity_only = frozenset({"key"})
     key_field = "key"

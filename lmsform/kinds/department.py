@@ -63,8 +63,7 @@ class Department(Kind):
                 "department (add `active: false` to keep them deactivated), or remove "
                 "them with settings.user_removal: delete, then remove the department")
 
-    @property
-    def naming_fields(self) -> frozenset[str]:
+    def address_fields(self) -> frozenset[str]:
         return frozenset(FIELDS)
 
     def entry_data(self, attrs: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any]:

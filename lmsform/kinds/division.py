@@ -40,8 +40,7 @@ class Division(Kind):
     def address_key(self, attrs: dict[str, Any]) -> str:
         return f"{attrs.get('region')}/{attrs['name']}"
 
-    @property
-    def naming_fields(self) -> frozenset[str]:
+    def address_fields(self) -> frozenset[str]:
         return frozenset(FIELDS)
 
     def entry_data(self, attrs: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any]:

@@ -135,12 +135,9 @@ class Kind:
     write_only: ClassVar[frozenset[str]] = frozenset()  # sent, never read back, diffed, shown
     identity_only: ClassVar[frozenset[str]] = frozenset()  # names it; a vendor may not store it
     shared_fields: ClassVar[frozenset[str]] = frozenset()  # repeated values, stored once
+    nested_fields: ClassVar[frozenset[str]] = frozenset()  # models in the entry: `plain`
     key_field: ClassVar[str] = "name"  # the attribute that is its address key
 
-    @property
-    def naming_fields(self) -> frozenset[str]:
-        """The fields its address is made of: never hidden as secret, whatever gave them."""
-        return frozenset({self.key_field})
     # the manifests: the top-level list whose entries declare it (None: another kind's
     # entries do, `nested`), and the model of one entry
     section: ClassVar[str | None] = None
@@ -158,12 +155,17 @@ class Kind:
     family: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self) -> None:
+        # the fields its address is made of: never hidden as secret, whatever gave them
+        self.naming_fields: frozenset[str] = self.address_fields()
         self.canonical: dict[str, Callable[[Any], Any]] = {
             **dict.fromkeys([f for f in self.fields
                              if f in self.references or f in self.shared_fields], shared),
             **dict.fromkeys(self.set_fields, as_set),
             **self.canonical_values(),
         }
+
+    def address_fields(self) -> frozenset[str]:
+        return frozenset({self.key_field})
 
     def canonical_values(self) -> dict[str, Callable[[Any], Any]]:
         """The kind's own canonical forms, beyond references and sets (an email lower-cased,
@@ -197,13 +199,14 @@ class Kind:
         attrs: dict[str, Any] = {}
         secrets: dict[str, str] = {}
         fields_set, values = spec.model_fields_set, spec.__dict__
+        nested = self.nested_fields
         for name in [f for f in self.fields if f in fields_set]:
             value = values[name]
             if name in self.write_only:
                 if value is not None:
                     secrets[name] = value.get_secret_value()
                 continue
-            attrs[name] = self.plain(name, value)
+            attrs[name] = self.plain(name, value) if name in nested else value
         self.make_canonical(attrs)
         # the key as made canonical (a user's lower-cased email): the same string, not a
         # copy, for 100k users
@@ -211,7 +214,7 @@ class Kind:
                         lifecycle_of(spec), origin)
 
     def plain(self, name: str, value: Any) -> Any:
-        """A field's value from its model as plain data (a nested model as a dict)."""
+        """A `nested_fields` value from its model as plain data (a model as a dict)."""
         return value
 
     def doubtful(self, entry: Any) -> dict[str, set[str] | None]:
