@@ -47,7 +47,7 @@ def live_view(kind: str, attrs: dict[str, Any],
     then canonical, in place: the dict is a listing's, which its reader owns
     (`Provider.list_all`), and a copy of each of 100k users' would only cost memory."""
     _translate(kind, attrs, translate)
-    make_canonical(kind, attrs)
+    SCHEMAS[kind].make_canonical(attrs)
     return attrs
 
 
@@ -127,7 +127,7 @@ EXACT_NUMBER_KEYS = frozenset({"amount", "percent"})
 def normalise(kind: str, attrs: dict[str, Any]) -> dict[str, Any]:
     """Canonical form of attributes, applied to both sides of every comparison."""
     out = dict(attrs)
-    kinds.get(kind).make_canonical(out)
+    SCHEMAS[kind].make_canonical(out)
     return out
 
 

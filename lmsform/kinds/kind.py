@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 from pydantic import BaseModel
 
-from lmsform.manifest import Lifecycle, Managed
+from lmsform.manifest import Lifecycle
 
 if TYPE_CHECKING:
     from lmsform.manifest import SettingsSpec
@@ -304,5 +304,5 @@ _NO_LIFECYCLE = Lifecycle()  # shared by every resource without one: 100k users
 
 
 def lifecycle_of(spec: BaseModel) -> Lifecycle:
-    lifecycle = spec.lifecycle if isinstance(spec, Managed) else None
-    return lifecycle if lifecycle is not None else _NO_LIFECYCLE
+    lifecycle: Lifecycle | None = getattr(spec, "lifecycle", None)
+    return lifecycle or _NO_LIFECYCLE

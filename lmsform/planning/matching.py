@@ -346,9 +346,10 @@ class _Matcher(Removals):
         kind = resource.kind
         entry = self.state_view.get(resource.address)
         attrs = self._desired(resource)
-        active = kinds.get(kind).active_field
-        if entry is not None and entry.removed and active and active not in attrs:
-            attrs = {**attrs, active: True}  # declared again: restore what lmsform removed
+        if entry is not None and entry.removed:  # declared again: restore what lmsform removed
+            active = kinds.get(kind).active_field
+            if active and active not in attrs:
+                attrs = {**attrs, active: True}
         changes = diff(kind, attrs, view, self._not_compared(kind, resource))
         for change in changes:
             change.cause = drift.cause(change, entry.attributes if entry else None)

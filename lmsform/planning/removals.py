@@ -92,23 +92,37 @@ class Removals:
         would fail at apply for that is refused now, naming them."""
         referrers: dict[tuple[str, str], list[str]] = defaultdict(list)
         for (kind, name), current in self.referring.items():
-            final = dict(current)
-            for op in operations:
-                if op.kind != kind or op.id is None:
-                    continue
-                if op.action in {Action.DELETE, Action.REPLACE}:
-                    final.pop(op.id, None)
-                elif op.action == Action.UPDATE and op.after is not None:
-                    final[op.id] = op.after.get(name)
-            target = SCHEMAS[kind].references[name]
+            final = self._after(kind, name, current, operations)
+            target, keys = SCHEMAS[kind].references[name], self.names.keys[kind]
+            members: dict[str, list[str]] = defaultdict(list)
             for live_id, value in final.items():
-                for key in value if isinstance(value, list) else [value]:
-                    referrers[target, key].append(self.names.keys[kind][live_id])
+                if isinstance(value, list):
+                    for key in value:
+                        members[key].append(keys[live_id])
+                else:
+                    members[value].append(keys[live_id])
+            for key, found in members.items():
+                referrers[target, key] += found
         for op in operations:
-            key = split_address(op.address)[1]
-            if op.action.removes and referrers.get((op.kind, key)):
-                self.errors.append(kinds.get(op.kind).still_referred(
-                    op.address, op.action.past, sorted(referrers[op.kind, key])))
+            if op.action.removes:
+                key = split_address(op.address)[1]
+                if referrers.get((op.kind, key)):
+                    self.errors.append(kinds.get(op.kind).still_referred(
+                        op.address, op.action.past, sorted(referrers[op.kind, key])))
+
+    @staticmethod
+    def _after(kind: str, name: str, current: dict[str, Any], operations: list[Operation]
+               ) -> dict[str, Any]:
+        """A reference field of a kind's live resources as the plan leaves it."""
+        final = dict(current)
+        for op in operations:
+            if op.kind != kind or op.id is None:
+                continue
+            if op.action in {Action.DELETE, Action.REPLACE}:
+                final.pop(op.id, None)
+            elif op.action == Action.UPDATE and op.after is not None:
+                final[op.id] = op.after.get(name)
+        return final
 
     def _removal(self, kind: str) -> str:
         """How this plan removes a resource of `kind`: deleted, or deactivated where the
