@@ -190,8 +190,8 @@ class Handler(Generic[P]):
         listable = cls.defines("list_all")
         problems = []
         if not listable and not (cls.defines("read") and cls.defines("find")):
-            problems.append("it neither lists (list_all) nor reads by id and finds by key "
-                            "(read, find)")
+            problems.append("it neither lists nor reads by id and finds by key: define "
+                            "list_all, or read and find")
         if cls.unlisted_fields and not cls.defines("read"):
             problems.append("unlisted_fields need read")
         if bool(cls.batch_create) != cls.defines("create_many"):
