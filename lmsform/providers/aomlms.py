@@ -50,15 +50,7 @@ from lmsform.providers.http import (
     segment,
 )
 from lmsform.providers.paging import Pages
-from lmsform.providers.records import (
-    Discounts,
-    FieldMap,
-    day,
-    numeric,
-    pick,
-    record_id,
-    records,
-)
+from lmsform.providers.records import Discounts, FieldMap, day, numeric, pick, record_id, records
 from lmsform.providers.toolkit import Call, HttpProvider, gone
 from lmsform.resources import LiveResource
 

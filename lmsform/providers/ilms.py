@@ -212,15 +212,11 @@ class Groups(Handler["IlmsProvider"]):
                 for g, ids in zip(groups, courses, strict=True)]
 
     def update(self, id: str, changes: dict[str, Any], before: dict[str, Any]) -> None:
-        self.lms._sync(changes.get("courses") or [], before.get("courses") or [],
-                       add=lambda c: Call(
-                           "POST", f"{self.lms.root}/groups/{segment(id)}/groupcourses",
-                           json={"courseid": c}),
-                       remove=lambda c: Call(
-                           "DELETE",
-                           f"{self.lms.root}/groups/{segment(id)}/groupcourses/{segment(c)}",
-                           safe=True),
-                       present=lambda c: c in self.lms._courses_of(id))
+        self.lms._links(changes.get("courses") or [], before.get("courses") or [],
+                        add=lambda c: (f"/groups/{segment(id)}/groupcourses", {"courseid": c}),
+                        remove=lambda c: (f"/groups/{segment(id)}/groupcourses/{segment(c)}",
+                                          None),
+                        present=lambda c: c in self.lms._courses_of(id))
 
 
 class Users(Handler["IlmsProvider"]):
@@ -321,29 +317,18 @@ class Users(Handler["IlmsProvider"]):
         self.lms.http.request("DELETE", f"{self.lms.root}/users/{segment(id)}/Activate",
                               safe=True)
 
-    # links: one call per change, as the API has no bulk form. Adds are POSTs (unsafe: after
-    # a lost answer a read decides); removals are DELETEs, which iLMS makes idempotent (a 404
-    # the second time, confirmed by a read).
-
     def _set_memberships(self, user: str, after: list[str], before: list[str]) -> None:
-        self.lms._sync(after, before,
-                       add=lambda g: Call("POST", f"{self.lms.root}/groups/{segment(g)}/members",
-                                          json={"userid": user}),
-                       remove=lambda g: Call(
-                           "DELETE",
-                           f"{self.lms.root}/groups/{segment(g)}/members/{segment(user)}",
-                           safe=True),
-                       present=lambda g: user in self.lms._members_of(g))
+        self.lms._links(after, before,
+                        add=lambda g: (f"/groups/{segment(g)}/members", {"userid": user}),
+                        remove=lambda g: (f"/groups/{segment(g)}/members/{segment(user)}", None),
+                        present=lambda g: user in self.lms._members_of(g))
 
     def _set_enrollments(self, user: str, after: list[str], before: list[str]) -> None:
-        self.lms._sync(after, before,
-                       add=lambda c: Call(
-                           "POST", f"{self.lms.root}/courses/{segment(c)}/enrollments",
-                           json={"userid": user}),
-                       remove=lambda c: Call(
-                           "DELETE", f"{self.lms.root}/courses/{segment(c)}/enrollments",
-                           json={"userid": user}, safe=True),
-                       present=lambda c: user in self.lms._enrolled_in(c))
+        self.lms._links(after, before,
+                        add=lambda c: (f"/courses/{segment(c)}/enrollments", {"userid": user}),
+                        remove=lambda c: (f"/courses/{segment(c)}/enrollments",
+                                          {"userid": user}),
+                        present=lambda c: user in self.lms._enrolled_in(c))
 
     def _profile(self, attrs: dict[str, Any]) -> dict[str, Any]:
         """Canonical user fields -> profile codes; the department as F019, F020 and F021."""
@@ -449,6 +434,23 @@ class IlmsProvider(HttpProvider):
 
     def _courses_of(self, group: str) -> set[str]:
         return {str(c["ID"]) for c in self._pages(f"/groups/{segment(group)}/groupcourses")}
+
+    # links
+
+    def _links(self, after: list[str], before: list[str], *,
+               add: Callable[[str], tuple[str, dict[str, str]]],
+               remove: Callable[[str], tuple[str, dict[str, str] | None]],
+               present: Callable[[str], bool]) -> None:
+        """Links (members, enrollments, group courses), one call per change, as the API has
+        no bulk form: `add` and `remove` give a link's path below the organisation and the
+        body. An add is a POST (unsafe: after a lost answer a read decides); a removal is a
+        DELETE, which iLMS makes idempotent (a 404 the second time, confirmed by a read)."""
+        def call(method: str, where: tuple[str, dict[str, str] | None], safe: bool) -> Call:
+            path, body = where
+            return Call(method, f"{self.root}{path}", json=body, safe=safe)
+
+        self._sync(after, before, add=lambda item: call("POST", add(item), False),
+                   remove=lambda item: call("DELETE", remove(item), True), present=present)
 
     # the hierarchy's nodes
 

@@ -8,15 +8,7 @@ from decimal import Decimal
 import pytest
 
 from lmsform.errors import LmsformError, ProviderError
-from lmsform.providers.records import (
-    Discounts,
-    FieldMap,
-    day,
-    numeric,
-    pick,
-    record_id,
-    records,
-)
+from lmsform.providers.records import Discounts, FieldMap, day, numeric, pick, record_id, records
 
 
 def test_values_and_records_are_picked_out_of_answers() -> None:
