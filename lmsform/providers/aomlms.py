@@ -34,14 +34,14 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import httpx
 from pydantic import Field, SecretStr, field_validator
 
 from lmsform.errors import LmsformError, ProviderError
 from lmsform.providers.auth import BearerToken
-from lmsform.providers.base import Capabilities, KindSupport
+from lmsform.providers.base import Handler
 from lmsform.providers.http import (
     Classifier,
     HttpClient,
@@ -50,7 +50,8 @@ from lmsform.providers.http import (
     segment,
 )
 from lmsform.providers.paging import Pages
-from lmsform.providers.toolkit import Call, HttpProvider
+from lmsform.providers.records import Discounts, FieldMap, day, numeric, pick, record_id, records
+from lmsform.providers.toolkit import Call, HttpProvider, gone
 from lmsform.resources import LiveResource
 
 API_PREFIX = "/api"
@@ -70,14 +71,21 @@ NEWEST_PAGES = 10
 # The document's neutral values for what a course create requires and lmsform does not manage.
 COURSE_DEFAULTS = {"gradingRule": "no_grading", "durationRule": "unlimited"}
 STATUS = {True: "publish", False: "draft"}
-COUPON_TYPES = {"percent": "percent_amount", "amount": "fixed_amount"}
+DISCOUNTS = Discounts(percent="percent_amount", amount="fixed_amount")
 # "2 student(s) not deleted as they has enrollments...": the delete calls' partial refusal.
 NOT_DELETED = re.compile(r"(\d+)\s*\w+\(s\)\s+not deleted", re.IGNORECASE)
 # A course slug is part of the course's URL.
 SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 # lmsform's user fields -> AOM's names in the one-user record (`active` is `not disabled`)
-USER_FIELDS = {"first_name": "firstName", "last_name": "lastName", "email": "email",
-               "active": "disabled"}
+USER = FieldMap({"first_name": "firstName", "last_name": "lastName", "email": "email",
+                 "active": "disabled"},
+                write={"first_name": lambda text: text or "", "last_name": lambda text: text or "",
+                       "email": lambda text: text or "", "active": lambda active: not active})
+# ...and their course fields, in the course record
+COURSE = FieldMap({"key": "slug", "title": "name", "published": "status", "credits": "credits"},
+                  write={"published": lambda on: STATUS[bool(on)]})
+COUPON = FieldMap({"code": "code", "usage_limit": "usage_limit", "expires": "expiry"},
+                  write={"expires": day})
 # The user record's read-only parts, never sent back in an update.
 USER_READ_ONLY = ("lastLoggedIn", "avatar", "id")
 COURSE_READ_ONLY = ("associatedProduct", "hasAssociatedProduct", "id", "featuredImageUrl")
@@ -124,28 +132,289 @@ class AomlmsSettings(HttpProviderSettings):
         return value[: -len(API_PREFIX)] if value.endswith(API_PREFIX) else value
 
 
+class Users(Handler["AomlmsProvider"]):
+    """Users with their enrollments; new ones in batches through the bulk upload."""
+
+    fields = frozenset({"email", "first_name", "last_name", "password", "active",
+                        "enrollments"})
+    unlisted_fields = frozenset({"active"})
+    required_on_create = frozenset({"first_name"})
+    batch_create = BULK_SIZE
+
+    def list_all(self) -> list[LiveResource]:
+        enrolled = self.lms._enrolled_by_user()
+        return [LiveResource(_id(u), {**_user_attrs(u), "enrollments": enrolled.get(_id(u), [])})
+                for u in self.lms._users()]
+
+    def read(self, ids: list[str]) -> list[LiveResource]:
+        """The only read that carries `disabled`."""
+        return self.lms._read_each(ids, lambda i: self.lms._record(f"/user/{segment(i)}"),
+                                   _user_attrs)
+
+    def create(self, attrs: dict[str, Any]) -> str:
+        email = str(attrs["email"])
+        # A user needs a password; one lmsform is not given is random and never shown.
+        password = str(attrs.get("password") or _random_password())
+        body = {"firstName": attrs.get("first_name") or "",
+                "lastName": attrs.get("last_name") or "", "email": email,
+                "password": password, "password_confirmation": password}
+        user = self.lms._create("POST", "/user/create", json=body,
+                                find=lambda: self._named({email.lower()}).get(email.lower()))
+        if attrs.get("active") is False:
+            self._put(user, {"active": False})
+        self._enroll_all(user, attrs.get("enrollments") or [], [])
+        return user
+
+    def create_many(self, items: list[dict[str, Any]]) -> list[str | LmsformError]:
+        """New users through `user/bulkUpload`: one call per set of enrollments (its
+        `selectedCourses`), the ids then found by email. A batch AOM refuses as a whole is
+        created one by one, so that each refusal is pinned to its user."""
+        if not self.lms.settings.bulk_upload:
+            return self.lms._each(items, self._outcome)
+        together: dict[tuple[str, ...], list[int]] = defaultdict(list)
+        for index, attrs in enumerate(items):
+            together[tuple(sorted(attrs.get("enrollments") or []))].append(index)
+        outcomes: list[str | LmsformError] = [LmsformError("not created")] * len(items)
+        for courses, indexes in together.items():
+            users = [items[i] for i in indexes]
+            try:
+                made = self._bulk_upload(users, list(courses))
+            except ProviderError as exc:
+                if exc.status != 422:
+                    raise
+                made = {}
+            results = self.lms._each(users, functools.partial(self._after_bulk, made=made))
+            for index, result in zip(indexes, results, strict=True):
+                outcomes[index] = result
+        return outcomes
+
+    def update(self, id: str, changes: dict[str, Any], before: dict[str, Any]) -> None:
+        if USER.touches(changes):
+            self._put(id, changes)
+        if "enrollments" in changes:
+            self._enroll_all(id, changes["enrollments"] or [], before.get("enrollments") or [])
+
+    def deactivate(self, id: str) -> None:
+        self._put(id, {"active": False})
+
+    def delete(self, id: str) -> None:
+        # AOM refuses to delete a user with enrollments: deleting the user ends them.
+        for course, enrollment in self.lms._courses_of(id).items():
+            self._unenroll(course, id, enrollment)
+        self.lms._delete("/user/delete", id)
+
+    def _outcome(self, attrs: dict[str, Any]) -> str | LmsformError:
+        try:
+            return self.create(attrs)
+        except LmsformError as exc:
+            return exc
+
+    def _bulk_upload(self, users: list[dict[str, Any]], courses: list[str]) -> dict[str, str]:
+        """email -> id of the users one bulk upload made (a lost answer: what landed)."""
+        emails = {str(u["email"]).lower() for u in users}
+        body = {"userList": [{"email": u["email"], "first_name": u.get("first_name") or "",
+                              "last_name": u.get("last_name") or "",
+                              "password": str(u.get("password") or _random_password())}
+                             for u in users],
+                "selectedCourses": [numeric(c) for c in courses]}
+        self.lms.http.request("POST", "/user/bulkUpload", safe=False, json=body,
+                              landed=lambda: self._named(emails) or None)
+        return self._named(emails)
+
+    def _named(self, emails: set[str]) -> dict[str, str]:
+        """email -> id of these users (lower-cased emails), just created: looked for in the
+        newest pages, then in the user lookup. Neither races with creates running meanwhile:
+        a newer user only pushes older ones to a later page (read next), and the lookup is
+        one unpaged answer."""
+        found: dict[str, str] = {}
+        for number in range(1, NEWEST_PAGES + 1):
+            page = records(self.lms.http.call(
+                "GET", "/users/tabularlist", safe=True, params={
+                    "page_size": PAGES.size, "page_number": number,
+                    "order_by": NEWEST_FIRST}), "records",
+                call=f"GET {API_PREFIX}/users/tabularlist")
+            found.update(_by_email(page, emails))
+            if len(found) == len(emails):
+                return found
+            if len(page) < PAGES.size:
+                break
+        rest = emails - found.keys()
+        found.update(_by_email(records(self.lms.http.call(
+            "GET", "/users/lookup", safe=True), "records",
+            call=f"GET {API_PREFIX}/users/lookup"), rest))
+        return found
+
+    def _after_bulk(self, attrs: dict[str, Any], made: dict[str, str]) -> str | LmsformError:
+        """A user of a bulk upload: disabled if declared so; created alone if the batch
+        did not make it."""
+        user = made.get(str(attrs["email"]).lower())
+        if user is None:
+            return self._outcome(attrs)
+        try:
+            if attrs.get("active") is False:
+                self._put(user, {"active": False})
+        except LmsformError as exc:
+            return exc
+        return user
+
+    def _put(self, id: str, changes: dict[str, Any]) -> None:
+        """PUT user/{id} takes the whole record: read it, change what lmsform manages."""
+        record = self.lms._existing(f"/user/{segment(id)}", "user")
+        body = {k: v for k, v in record.items() if k not in USER_READ_ONLY}
+        body.setdefault("customUserMetas", [])
+        body.update(USER.to_vendor(changes))
+        self.lms.http.request("PUT", f"/user/{segment(id)}", safe=True, json=body)
+
+    def _enroll_all(self, user: str, after: list[str], before: list[str]) -> None:
+        """Enroll by user id; unenroll by enrollment id (a course with no enrollment of the
+        user left has nothing to remove)."""
+        lms = self.lms
+        ended = {c for c in set(before) - set(after) if lms._enrollment(c, user) is None}
+        lms._sync(after, [c for c in before if c not in ended],
+                  add=lambda c: Call("POST", f"/course/enroll/{segment(c)}",
+                                     json={"studentIds": [numeric(user)]}),
+                  remove=lambda c: Call("POST", f"/course/remove/{segment(c)}", json={
+                      "enrollmentIds": [numeric(lms._enrollment(c, user) or "")]}),
+                  present=lambda c: user in lms._enrolled_in(c))
+
+    def _unenroll(self, course: str, user: str, enrollment: str) -> None:
+        self.lms.http.request(
+            "POST", f"/course/remove/{segment(course)}", safe=False,
+            json={"enrollmentIds": [numeric(enrollment)]},
+            landed=lambda: True if user not in self.lms._enrolled_in(course) else None)
+
+
+class Courses(Handler["AomlmsProvider"]):
+    """Courses with a slug (the key), a status, credits and categories."""
+
+    fields = frozenset({"key", "title", "published", "credits", "categories"})
+    unlisted_fields = frozenset({"credits"})
+    required_on_create = frozenset({"title"})
+
+    @classmethod
+    def check(cls, attrs: dict[str, Any]) -> list[tuple[str, str]]:
+        if attrs.get("key") and not SLUG.match(str(attrs["key"])):
+            return [("key", "an AOM course slug (the key) is letters, digits, '-' and '_', "
+                            "starting with a letter or digit")]
+        return []
+
+    def list_all(self) -> list[LiveResource]:
+        return [LiveResource(_id(c), _course_attrs(c)) for c in self.lms._courses()]
+
+    def read(self, ids: list[str]) -> list[LiveResource]:
+        """The only read that carries `credits`."""
+        return self.lms._read_each(ids, lambda i: self.lms._record(f"/course/{segment(i)}"),
+                                   _course_attrs)
+
+    def create(self, attrs: dict[str, Any]) -> str:
+        slug = str(attrs.get("key") or _slugify(str(attrs["title"])))
+        body: dict[str, Any] = {"name": attrs["title"], "slug": slug,
+                                "status": STATUS[bool(attrs.get("published", False))],
+                                **COURSE_DEFAULTS,
+                                "categories": self._category_ids(attrs.get("categories") or [])}
+        if attrs.get("credits") is not None:
+            body["credits"] = attrs["credits"]
+        self.lms._forget("courses")
+        return self.lms._create("POST", "/course", json=body, find=lambda: self.lms._listed_id(
+            "/courses/tabularlist", "slug", slug))
+
+    def update(self, id: str, changes: dict[str, Any], before: dict[str, Any]) -> None:
+        http = self.lms.http
+        if "key" in changes:  # a course renamed under `moved:` keeps its id, gets a new slug
+            http.request("PUT", f"/course/update-slug/{segment(id)}", safe=True,
+                         json={"slug": changes["key"]})
+        if not changes.keys() - {"key"}:
+            return
+        record = self.lms._existing(f"/course/{segment(id)}", "course")
+        body = {k: v for k, v in record.items() if k not in COURSE_READ_ONLY}
+        body["categories"] = [numeric(c) for c in _category_refs(record.get("categories"))]
+        body.update({k: v for k, v in COURSE_DEFAULTS.items() if not body.get(k)})
+        body.update(COURSE.to_vendor(changes))
+        if "categories" in changes:
+            body["categories"] = self._category_ids(changes["categories"] or [])
+        http.request("PUT", f"/course/{segment(id)}", safe=True, json=body)
+
+    def delete(self, id: str) -> None:
+        self.lms._delete("/course/delete", id)
+
+    def _category_ids(self, names: list[str]) -> list[int | str]:
+        """The ids of these course categories, creating the missing ones (one at a time:
+        two courses naming a new category must not create it twice)."""
+        if not names:
+            return []
+        with self.lms._categories_lock:
+            known = self._category_lookup()
+            for name in sorted(set(names) - known.keys()):
+                self._create_category(name)
+                known = self._category_lookup()
+                if name not in known:
+                    raise ProviderError(f"POST {API_PREFIX}/category/create",
+                                        f"category '{name}' was not found after creating it")
+        return [numeric(known[name]) for name in names]
+
+    def _create_category(self, name: str) -> None:
+        """The create answers no id: a lost answer, or a name already taken, is confirmed by
+        the lookup."""
+        self.lms.http.request("POST", "/category/create", safe=False,
+                              json={"category_name": name, "categoryType": "course"},
+                              landed=lambda: self._category_lookup().get(name),
+                              exists=lambda: self._category_lookup().get(name))
+
+    def _category_lookup(self) -> dict[str, str]:
+        found = self.lms.http.call("GET", "/categories/course/lookup", safe=True)
+        return {str(c["name"]): str(c["id"]) for c in found or []
+                if isinstance(c, dict) and "name" in c and "id" in c}
+
+
+class Coupons(Handler["AomlmsProvider"]):
+    fields = frozenset({"code", "discount", "usage_limit", "expires"})
+
+    @classmethod
+    def check(cls, attrs: dict[str, Any]) -> list[tuple[str, str]]:
+        return DISCOUNTS.check(attrs)
+
+    def list_all(self) -> list[LiveResource]:
+        return [LiveResource(_id(c), self._attrs(c))
+                for c in self.lms._pages("/coupons/tabularlist")]
+
+    def create(self, attrs: dict[str, Any]) -> str:
+        code = str(attrs["code"])
+        return self.lms._create("POST", "/coupon/create", json=_coupon_body(attrs),
+                                find=lambda: self.lms._listed_id(
+                                    "/coupons/tabularlist", "code", code,
+                                    search_param=json_param({"code": code})))
+
+    def update(self, id: str, changes: dict[str, Any], before: dict[str, Any]) -> None:
+        record = self.lms._existing(f"/coupon/{segment(id)}", "coupon")
+        kept = ("code", "notes", "value", "type", "usage_limit", "expiry", "allowed_emails")
+        body: dict[str, Any] = {k: record[k] for k in kept if k in record}
+        body.update(_coupon_body(changes))
+        self.lms.http.request("PUT", f"/coupon/{segment(id)}", safe=True, json=body)
+
+    def delete(self, id: str) -> None:
+        self.lms._delete("/coupon/delete", id)
+
+    def _attrs(self, coupon: dict[str, Any]) -> dict[str, Any]:
+        limit = pick(coupon, "usage_limit", "total_limit")
+        return {"code": coupon.get("code"),
+                "discount": DISCOUNTS.from_vendor(coupon.get("type"), coupon.get("value"),
+                                                  self.lms.settings.currency),
+                "usage_limit": _whole(limit),
+                "expires": _date(pick(coupon, "expiry", "expired_at"))}
+
+
 class AomlmsProvider(HttpProvider):
     type_name = "aomlms"
     description = "AOM LMS (Academy of Mine): users, courses with categories, enrollments, coupons"
     settings_model = AomlmsSettings
-    capabilities: ClassVar[Capabilities] = Capabilities(kinds={
-        "course": KindSupport(
-            fields=frozenset({"key", "title", "published", "credits", "categories"}),
-            unlisted_fields=frozenset({"credits"}), required_on_create=frozenset({"title"})),
-        "user": KindSupport(
-            fields=frozenset({"email", "first_name", "last_name", "password", "active",
-                              "enrollments"}),
-            deactivate=True, unlisted_fields=frozenset({"active"}),
-            required_on_create=frozenset({"first_name"}), batch_create=BULK_SIZE),
-        "coupon": KindSupport(fields=frozenset({"code", "discount", "usage_limit", "expires"})),
-    })
+    handlers = {"course": Courses, "user": Users, "coupon": Coupons}
 
     def __init__(self, settings: AomlmsSettings, config_dir: Path,
                  transport: httpx.BaseTransport | None = None) -> None:
         auth = BearerToken(settings.token.get_secret_value())
         http = HttpClient(settings.base_url + API_PREFIX, auth, settings, classifier=Laravel(),
                           transport=transport)
-        super().__init__(settings, config_dir, http)
+        super().__init__(settings, config_dir, http, PAGES)
         self.settings: AomlmsSettings = settings
         # (course id, user id) -> enrollment id, from every enrollment listing read
         self._enrollments: dict[tuple[str, str], str] = {}
@@ -154,50 +423,11 @@ class AomlmsProvider(HttpProvider):
     def identity(self) -> str:
         return f"aomlms:{self.settings.base_url}"
 
-    @classmethod
-    def check(cls, kind: str, attrs: dict[str, Any]) -> list[tuple[str, str]]:
-        if kind == "course" and attrs.get("key") and not SLUG.match(str(attrs["key"])):
-            return [("key", "an AOM course slug (the key) is letters, digits, '-' and '_', "
-                            "starting with a letter or digit")]
-        if kind == "coupon" and "amount" in (attrs.get("discount") or {}):
-            return [] if attrs["discount"].get("currency") else [
-                ("discount", "a fixed discount needs its currency")]
-        return []
+    # reading, shared by the kinds
 
-    # reading
-
-    def list_all(self, kind: str) -> list[LiveResource]:
-        if kind == "user":
-            enrolled = self._enrolled_by_user()
-            return [LiveResource(_id(u), {**_user_attrs(u),
-                                          "enrollments": enrolled.get(_id(u), [])})
-                    for u in self._users()]
-        if kind == "course":
-            return [LiveResource(_id(c), _course_attrs(c)) for c in self._courses()]
-        if kind == "coupon":
-            return [LiveResource(_id(c), self._coupon_attrs(c))
-                    for c in self._pages("/coupons/tabularlist")]
-        raise LmsformError(f"aomlms does not manage {kind}s")
-
-    def read(self, kind: str, ids: list[str]) -> list[LiveResource]:
-        """Users or courses one by id: the only reads that carry `disabled` and `credits`,
-        which the planner asks for (the unlisted fields) when state does not know them."""
-        path = {"user": "/user/{}", "course": "/course/{}"}.get(kind)
-        if path is None:
-            raise LmsformError(f"aomlms does not read {kind}s by id")
-        records = self._each(ids, lambda i: self._get(path.format(segment(i))))
-        attrs = _user_attrs if kind == "user" else _course_attrs
-        return [LiveResource(i, attrs(r)) for i, r in zip(ids, records, strict=True)
-                if r is not None]
-
-    def _get(self, path: str) -> dict[str, Any] | None:
-        try:
-            found = self.http.call("GET", path, safe=True)
-        except ProviderError as exc:
-            if exc.status == 404:
-                return None
-            raise
-        return found if isinstance(found, dict) else None
+    def _pages(self, path: str, **params: Any) -> list[dict[str, Any]]:
+        """A whole listing, oldest first."""
+        return self._listing(path, params={**params, "order_by": OLDEST_FIRST})
 
     def _listed_id(self, path: str, field: str, value: str, **params: Any) -> str | None:
         """The id of the record of a listing whose `field` is `value` (ignoring case, as
@@ -207,16 +437,11 @@ class AomlmsProvider(HttpProvider):
 
     def _existing(self, path: str, what: str) -> dict[str, Any]:
         """A record an update sends back whole: it must still be there."""
-        record = self._get(path)
+        record = self._record(path)
         if record is None:
             raise ProviderError(f"GET {API_PREFIX}{path}", f"the {what} no longer exists",
                                 status=404)
         return record
-
-    def _pages(self, path: str, **params: Any) -> list[dict[str, Any]]:
-        """A whole listing, oldest first."""
-        return list(self.http.paginate(path, pages=PAGES,
-                                       params={**params, "order_by": OLDEST_FIRST}))
 
     def _users(self) -> list[dict[str, Any]]:
         return self._cached("users", lambda: self._pages("/users/tabularlist"))
@@ -228,16 +453,10 @@ class AomlmsProvider(HttpProvider):
         """user id -> course ids. One paged listing per course, or per user when the LMS
         has fewer users than courses: whichever needs fewer requests."""
         courses, users = [_id(c) for c in self._courses()], [_id(u) for u in self._users()]
-        found: dict[str, list[str]] = defaultdict(list)
         if len(courses) <= len(users):
-            for course, pairs in zip(courses, self._each(courses, self._enrolled_in),
-                                     strict=True):
-                for user in pairs:
-                    found[user].append(course)
-        else:
-            for user, pairs in zip(users, self._each(users, self._courses_of), strict=True):
-                found[user].extend(pairs)
-        return found
+            return self._by_member(courses, self._enrolled_in)
+        return {user: list(enrolled) for user, enrolled
+                in zip(users, self._each(users, self._courses_of), strict=True)}
 
     def _enrolled_in(self, course: str) -> dict[str, str]:
         """user id -> enrollment id, for one course."""
@@ -259,282 +478,23 @@ class AomlmsProvider(HttpProvider):
             self._enrollments.update({pair(key): e for key, e in found.items()})
         return found
 
-    def _coupon_attrs(self, coupon: dict[str, Any]) -> dict[str, Any]:
-        value = coupon.get("value")
-        percent = str(coupon.get("type")) == COUPON_TYPES["percent"]
-        limit = _pick(coupon, "usage_limit", "total_limit")
-        return {"code": coupon.get("code"),
-                "discount": ({"percent": value} if percent
-                             else {"amount": value, "currency": self.settings.currency}),
-                "usage_limit": _whole(limit),
-                "expires": _date(_pick(coupon, "expiry", "expired_at"))}
-
-    # writing
-
-    def create(self, kind: str, attrs: dict[str, Any]) -> str:
-        if kind == "user":
-            return self._create_user(attrs)
-        if kind == "course":
-            return self._create_course(attrs)
-        if kind == "coupon":
-            return self._create_coupon(attrs)
-        raise LmsformError(f"the aomlms provider cannot create {kind}s")
-
-    def update(self, kind: str, id: str, changes: dict[str, Any],
-               before: dict[str, Any]) -> None:
-        if kind == "user":
-            self._update_user(id, changes, before)
-        elif kind == "course":
-            self._update_course(id, changes)
-        elif kind == "coupon":
-            self._update_coupon(id, changes)
-        else:
-            raise LmsformError(f"the aomlms provider cannot update {kind}s")
-
-    def deactivate(self, kind: str, id: str) -> None:
-        self._put_user(id, {"active": False})
-
-    def delete(self, kind: str, id: str) -> None:
-        if kind == "user":
-            # AOM refuses to delete a user with enrollments: deleting the user ends them.
-            for course, enrollment in self._courses_of(id).items():
-                self._unenroll(course, id, enrollment)
-            self._delete("/user/delete", id)
-        elif kind == "course":
-            self._delete("/course/delete", id)
-        elif kind == "coupon":
-            self._delete("/coupon/delete", id)
-        else:
-            raise LmsformError(f"the aomlms provider cannot delete {kind}s")
-
-    def _delete(self, path: str, id: str) -> None:
-        """The delete calls take a list and answer 200 whatever they did: a refusal is in
-        the message, and is this resource's failure with the vendor's reason."""
-        answer = self.http.call("POST", path, safe=True, json={"delete_ids": [_num(id)]},
-                                already_done=lambda r: r.status_code == 404)
-        message = str(answer.get("message", "")) if isinstance(answer, dict) else ""
-        refused = NOT_DELETED.search(message)
-        if refused and int(refused.group(1)) > 0:
-            raise ProviderError(f"POST {API_PREFIX}{path}", message, status=200)
-
-    # users
-
-    def _create_user(self, attrs: dict[str, Any]) -> str:
-        email = str(attrs["email"])
-        # A user needs a password; one lmsform is not given is random and never shown.
-        password = str(attrs.get("password") or _random_password())
-        body = {"firstName": attrs.get("first_name") or "",
-                "lastName": attrs.get("last_name") or "", "email": email,
-                "password": password, "password_confirmation": password}
-        user = self._create("POST", "/user/create", json=body,
-                            find=lambda: self._users_named({email.lower()}).get(email.lower()))
-        if attrs.get("active") is False:
-            self._put_user(user, {"active": False})
-        self._enroll_all(user, attrs.get("enrollments") or [], [])
-        return user
-
-    def create_many(self, kind: str, items: list[dict[str, Any]]
-                    ) -> list[str | LmsformError]:
-        """New users through `user/bulkUpload`: one call per set of enrollments (its
-        `selectedCourses`), the ids then found by email. A batch AOM refuses as a whole is
-        created one by one, so that each refusal is pinned to its user."""
-        if kind != "user" or not self.settings.bulk_upload:
-            return self._each(items, lambda attrs: self._outcome(kind, attrs))
-        together: dict[tuple[str, ...], list[int]] = defaultdict(list)
-        for index, attrs in enumerate(items):
-            together[tuple(sorted(attrs.get("enrollments") or []))].append(index)
-        outcomes: list[str | LmsformError] = [LmsformError("not created")] * len(items)
-        for courses, indexes in together.items():
-            users = [items[i] for i in indexes]
-            try:
-                made = self._bulk_upload(users, list(courses))
-            except ProviderError as exc:
-                if exc.status != 422:
-                    raise
-                made = {}
-            results = self._each(users, functools.partial(self._after_bulk, made=made))
-            for index, result in zip(indexes, results, strict=True):
-                outcomes[index] = result
-        return outcomes
-
-    def _outcome(self, kind: str, attrs: dict[str, Any]) -> str | LmsformError:
-        try:
-            return self.create(kind, attrs)
-        except LmsformError as exc:
-            return exc
-
-    def _bulk_upload(self, users: list[dict[str, Any]], courses: list[str]) -> dict[str, str]:
-        """email -> id of the users one bulk upload made (a lost answer: what landed)."""
-        emails = {str(u["email"]).lower() for u in users}
-        body = {"userList": [{"email": u["email"], "first_name": u.get("first_name") or "",
-                              "last_name": u.get("last_name") or "",
-                              "password": str(u.get("password") or _random_password())}
-                             for u in users],
-                "selectedCourses": [_num(c) for c in courses]}
-        self.http.request("POST", "/user/bulkUpload", safe=False, json=body,
-                          landed=lambda: self._users_named(emails) or None)
-        return self._users_named(emails)
-
-    def _users_named(self, emails: set[str]) -> dict[str, str]:
-        """email -> id of these users (lower-cased emails), just created: looked for in the
-        newest pages, then in the user lookup. Neither races with creates running meanwhile:
-        a newer user only pushes older ones to a later page (read next), and the lookup is
-        one unpaged answer."""
-        found: dict[str, str] = {}
-        for number in range(1, NEWEST_PAGES + 1):
-            records = self._records("/users/tabularlist", self.http.call(
-                "GET", "/users/tabularlist", safe=True, params={
-                    "page_size": PAGES.size, "page_number": number,
-                    "order_by": NEWEST_FIRST}))
-            found.update(_by_email(records, emails))
-            if len(found) == len(emails):
-                return found
-            if len(records) < PAGES.size:
-                break
-        rest = emails - found.keys()
-        found.update(_by_email(self._records("/users/lookup", self.http.call(
-            "GET", "/users/lookup", safe=True)), rest))
-        return found
-
-    @staticmethod
-    def _records(path: str, answer: Any) -> list[dict[str, Any]]:
-        """The records of a list answer (a tabular list's or a bare lookup's), checked."""
-        records = answer.get("records") if isinstance(answer, dict) else answer
-        if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
-            raise ProviderError(f"GET {API_PREFIX}{path}",
-                                "the answer holds no list of records")
-        return records
-
-    def _after_bulk(self, attrs: dict[str, Any], made: dict[str, str]) -> str | LmsformError:
-        """A user of a bulk upload: disabled if declared so; created alone if the batch
-        did not make it."""
-        user = made.get(str(attrs["email"]).lower())
-        if user is None:
-            return self._outcome("user", attrs)
-        try:
-            if attrs.get("active") is False:
-                self._put_user(user, {"active": False})
-        except LmsformError as exc:
-            return exc
-        return user
-
-    def _update_user(self, id: str, changes: dict[str, Any], before: dict[str, Any]) -> None:
-        fields = {k: v for k, v in changes.items() if k in USER_FIELDS}
-        if fields:
-            self._put_user(id, fields)
-        if "enrollments" in changes:
-            self._enroll_all(id, changes["enrollments"] or [], before.get("enrollments") or [])
-
-    def _put_user(self, id: str, changes: dict[str, Any]) -> None:
-        """PUT user/{id} takes the whole record: read it, change what lmsform manages."""
-        record = self._existing(f"/user/{segment(id)}", "user")
-        body = {k: v for k, v in record.items() if k not in USER_READ_ONLY}
-        body.setdefault("customUserMetas", [])
-        for name, vendor in USER_FIELDS.items():
-            if name in changes:
-                body[vendor] = (not changes[name]) if name == "active" else changes[name] or ""
-        self.http.request("PUT", f"/user/{segment(id)}", safe=True, json=body)
-
-    def _enroll_all(self, user: str, after: list[str], before: list[str]) -> None:
-        """Enroll by user id; unenroll by enrollment id (a course with no enrollment of the
-        user left has nothing to remove)."""
-        ended = {c for c in set(before) - set(after) if self._enrollment(c, user) is None}
-        self._sync(after, [c for c in before if c not in ended],
-                   add=lambda c: Call("POST", f"/course/enroll/{segment(c)}",
-                                      json={"studentIds": [_num(user)]}),
-                   remove=lambda c: Call("POST", f"/course/remove/{segment(c)}", json={
-                       "enrollmentIds": [_num(self._enrollment(c, user) or "")]}),
-                   present=lambda c: user in self._enrolled_in(c))
-
     def _enrollment(self, course: str, user: str) -> str | None:
         """The id of a user's enrollment in a course: as listed, or read again."""
         with self._lock:
             known = self._enrollments.get((course, user))
         return known or self._enrolled_in(course).get(user)
 
-    def _unenroll(self, course: str, user: str, enrollment: str) -> None:
-        self.http.request("POST", f"/course/remove/{segment(course)}", safe=False,
-                          json={"enrollmentIds": [_num(enrollment)]},
-                          landed=lambda: True if user not in self._enrolled_in(course) else None)
+    # deleting
 
-    # courses
-
-    def _create_course(self, attrs: dict[str, Any]) -> str:
-        slug = str(attrs.get("key") or _slugify(str(attrs["title"])))
-        body: dict[str, Any] = {"name": attrs["title"], "slug": slug,
-                                "status": STATUS[bool(attrs.get("published", False))],
-                                **COURSE_DEFAULTS,
-                                "categories": self._category_ids(attrs.get("categories") or [])}
-        if attrs.get("credits") is not None:
-            body["credits"] = attrs["credits"]
-        self._forget("courses")
-        return self._create("POST", "/course", json=body, find=lambda: self._listed_id(
-            "/courses/tabularlist", "slug", slug))
-
-    def _update_course(self, id: str, changes: dict[str, Any]) -> None:
-        if "key" in changes:  # a course renamed under `moved:` keeps its id, gets a new slug
-            self.http.request("PUT", f"/course/update-slug/{segment(id)}", safe=True,
-                              json={"slug": changes["key"]})
-        if not changes.keys() - {"key"}:
-            return
-        record = self._existing(f"/course/{segment(id)}", "course")
-        body = {k: v for k, v in record.items() if k not in COURSE_READ_ONLY}
-        body["categories"] = [_num(c) for c in _category_refs(record.get("categories"))]
-        body.update({k: v for k, v in COURSE_DEFAULTS.items() if not body.get(k)})
-        if "key" in changes:
-            body["slug"] = changes["key"]
-        if "title" in changes:
-            body["name"] = changes["title"]
-        if "published" in changes:
-            body["status"] = STATUS[bool(changes["published"])]
-        if "credits" in changes:
-            body["credits"] = changes["credits"]
-        if "categories" in changes:
-            body["categories"] = self._category_ids(changes["categories"] or [])
-        self.http.request("PUT", f"/course/{segment(id)}", safe=True, json=body)
-
-    def _category_ids(self, names: list[str]) -> list[int | str]:
-        """The ids of these course categories, creating the missing ones (one at a time:
-        two courses naming a new category must not create it twice)."""
-        if not names:
-            return []
-        with self._categories_lock:
-            known = self._category_lookup()
-            for name in sorted(set(names) - known.keys()):
-                self._create_category(name)
-                known = self._category_lookup()
-                if name not in known:
-                    raise ProviderError(f"POST {API_PREFIX}/category/create",
-                                        f"category '{name}' was not found after creating it")
-        return [_num(known[name]) for name in names]
-
-    def _create_category(self, name: str) -> None:
-        """The create answers no id: a lost answer, or a name already taken, is confirmed by
-        the lookup."""
-        self.http.request("POST", "/category/create", safe=False,
-                          json={"category_name": name, "categoryType": "course"},
-                          landed=lambda: self._category_lookup().get(name),
-                          exists=lambda: self._category_lookup().get(name))
-
-    def _category_lookup(self) -> dict[str, str]:
-        found = self.http.call("GET", "/categories/course/lookup", safe=True)
-        return {str(c["name"]): str(c["id"]) for c in found or []
-                if isinstance(c, dict) and "name" in c and "id" in c}
-
-    # coupons
-
-    def _create_coupon(self, attrs: dict[str, Any]) -> str:
-        code = str(attrs["code"])
-        return self._create("POST", "/coupon/create", json=_coupon_body(attrs),
-                            find=lambda: self._listed_id("/coupons/tabularlist", "code", code,
-                                                         search_param=json_param({"code": code})))
-
-    def _update_coupon(self, id: str, changes: dict[str, Any]) -> None:
-        record = self._existing(f"/coupon/{segment(id)}", "coupon")
-        kept = ("code", "notes", "value", "type", "usage_limit", "expiry", "allowed_emails")
-        body: dict[str, Any] = {k: record[k] for k in kept if k in record}
-        body.update(_coupon_body(changes))
-        self.http.request("PUT", f"/coupon/{segment(id)}", safe=True, json=body)
+    def _delete(self, path: str, id: str) -> None:
+        """The delete calls take a list and answer 200 whatever they did: a refusal is in
+        the message, and is this resource's failure with the vendor's reason."""
+        answer = self.http.call("POST", path, safe=True, json={"delete_ids": [numeric(id)]},
+                                already_done=gone)
+        message = str(answer.get("message", "")) if isinstance(answer, dict) else ""
+        refused = NOT_DELETED.search(message)
+        if refused and int(refused.group(1)) > 0:
+            raise ProviderError(f"POST {API_PREFIX}{path}", message, status=200)
 
 
 def _by_email(records: list[Any], emails: set[str]) -> dict[str, str]:
@@ -545,8 +505,8 @@ def _by_email(records: list[Any], emails: set[str]) -> dict[str, str]:
 def _user_attrs(user: dict[str, Any]) -> dict[str, Any]:
     """A user from the list (snake_case) or the one-user read (camelCase)."""
     attrs = {"email": user.get("email"),
-             "first_name": _pick(user, "first_name", "firstName") or "",
-             "last_name": _pick(user, "last_name", "lastName") or ""}
+             "first_name": pick(user, "first_name", "firstName") or "",
+             "last_name": pick(user, "last_name", "lastName") or ""}
     if user.get("disabled") is not None:
         attrs["active"] = not _flag(user["disabled"])
     return attrs
@@ -582,18 +542,10 @@ def _category_refs(value: Any) -> list[str]:
 
 
 def _coupon_body(attrs: dict[str, Any]) -> dict[str, Any]:
-    body: dict[str, Any] = {}
-    if "code" in attrs:
-        body["code"] = attrs["code"]
+    body = COUPON.to_vendor(attrs)
     if attrs.get("discount"):
-        discount = attrs["discount"]
-        percent = discount.get("percent") is not None
-        body["type"] = COUPON_TYPES["percent" if percent else "amount"]
-        body["value"] = float(discount["percent"] if percent else discount["amount"])
-    if "usage_limit" in attrs:
-        body["usage_limit"] = attrs["usage_limit"]
-    if "expires" in attrs:
-        body["expiry"] = str(attrs["expires"])[:10] if attrs["expires"] else None
+        body["type"], value = DISCOUNTS.to_vendor(attrs["discount"])
+        body["value"] = float(value)
     return body
 
 
@@ -633,17 +585,5 @@ def _flag(value: Any) -> bool:
     return bool(value)
 
 
-def _pick(record: dict[str, Any], *names: str) -> Any:
-    return next((record[n] for n in names if record.get(n) not in (None, "")), None)
-
-
 def _id(record: dict[str, Any]) -> str:
-    value = record.get("id")
-    if value in (None, ""):
-        raise LmsformError("AOM LMS answered a record without an id")
-    return str(value)
-
-
-def _num(id: str) -> int | str:
-    """Ids go back as numbers where they are numbers, as the vendor gave them."""
-    return int(id) if id.isdigit() else id
+    return record_id(record, "AOM LMS")

@@ -8,7 +8,8 @@ with a client id and secret (LearnWorlds). The HTTP client asks the provider's `
 
 The idea is httpx's `Auth.auth_flow`, written here because a token request has to go through
 the same client as any other call: its retries, its rate limit, its HTTPS check and its
-redaction. An OAuth2 flow is therefore bound to its `HttpClient` and fetches its token with it.
+redaction. An OAuth2 flow is therefore bound to its client (`HttpClient`, seen through the
+`lmsform.providers.client.Client` protocol) and fetches its token with it.
 """
 
 from __future__ import annotations
@@ -19,12 +20,10 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lmsform.errors import LmsformError
-
-if TYPE_CHECKING:
-    from lmsform.providers.http import HttpClient
+from lmsform.providers.client import Client
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +49,7 @@ class Outgoing:
 class Auth:
     """No credentials at all; every flow below extends this."""
 
-    def bind(self, client: HttpClient) -> None:
+    def bind(self, client: Client) -> None:
         """Called once by the client that will send the requests (flows that fetch tokens)."""
 
     def sign(self, request: Outgoing) -> None:
@@ -155,14 +154,14 @@ class OAuth2ClientCredentials(Auth):
         self.headers = dict(headers or {})  # sent with every call and the token request
         self.scope = scope
         self._clock = clock
-        self._client: HttpClient | None = None
+        self._client: Client | None = None
         self._lock = threading.Lock()
         self._token: str | None = None
         self._renew_at = 0.0
         self._generation = 0
         self._secrets: tuple[str, ...] = (client_secret,) if client_secret else ()
 
-    def bind(self, client: HttpClient) -> None:
+    def bind(self, client: Client) -> None:
         self._client = client
 
     def sign(self, request: Outgoing) -> None:

@@ -23,17 +23,18 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from lmsform.errors import LmsformError, ProviderError
+from lmsform.errors import ProviderError
 from lmsform.providers.auth import FormFields
-from lmsform.providers.base import Capabilities, KindSupport
+from lmsform.providers.base import Handler
 from lmsform.providers.http import HttpClient, HttpProviderSettings, StatusInBody
-from lmsform.providers.toolkit import HttpProvider
+from lmsform.providers.records import pick
+from lmsform.providers.toolkit import CustomKey, HttpProvider, custom_rule
 from lmsform.resources import LiveResource
 
 DEFAULT_URL = "https://www.coursetoolkit.com/api"
@@ -46,7 +47,11 @@ PERMISSION_FIELDS = ("permissions", "course_permissions", "courses")
 NOT_FOUND = re.compile(r"not found|no such|does not exist|doesn't exist|unknown user|no user",
                        re.IGNORECASE)
 FULL_ACCESS = "all"
-USER_CUSTOM = frozenset({"modules"})
+# A user's one custom field: partial course access
+USER_CUSTOM: dict[str, CustomKey] = {"modules": (
+    lambda modules: isinstance(modules, dict) and all(isinstance(v, list)
+                                                      for v in modules.values()),
+    "custom.modules maps a course id to the list of module ids the user may open")}
 
 
 class Actions(BaseModel):
@@ -65,22 +70,63 @@ class CoursetoolkitSettings(HttpProviderSettings):
     actions: Actions = Field(default_factory=Actions)
 
 
+class Users(Handler["CoursetoolkitProvider"]):
+    """Accounts, created (or adopted) by email, read by account number, removed."""
+
+    fields = frozenset({"email", "enrollments", "custom"})
+    fixed_fields = frozenset({"email", "enrollments", "custom"})
+    custom_sets = custom_keys = frozenset(USER_CUSTOM)
+    create_note = ("Course Toolkit answers an existing account with this email: it is "
+                   "adopted, never duplicated")
+    advice = ("Course Toolkit's API cannot change a user or grant course access: set it in "
+              "Course Toolkit.")
+
+    @classmethod
+    def check(cls, attrs: dict[str, Any]) -> list[tuple[str, str]]:
+        return custom_rule("Course Toolkit", "user", attrs, USER_CUSTOM,
+                           "reads custom.modules (partial course access)")
+
+    def read(self, ids: list[str]) -> list[LiveResource]:
+        """One get-user per account number, concurrently within the client's bound; an
+        account Course Toolkit no longer knows is left out."""
+        return self.lms._read_each(ids, self.lms._get_user, _user_attrs)
+
+    def find(self, key: str) -> LiveResource | None:
+        return None  # the only lookup by email, create-user, makes the account
+
+    def create(self, attrs: dict[str, Any]) -> str:
+        """create-user makes the account or answers the one with this email, so sending it
+        again after a lost answer cannot duplicate it. The account is recorded whatever its
+        course access: should it differ from the manifest's, the next plan says so, naming
+        the courses (the API cannot grant access)."""
+        lms = self.lms
+        action = lms.settings.actions.create_user
+        answer = lms._call(action, safe=True, email=str(attrs["email"]))
+        userid = pick(answer, *USER_ID_FIELDS)
+        if userid is None:
+            raise ProviderError(f"POST {lms.path} ({action})",
+                                "the answer has no account number (userid)")
+        return str(userid)
+
+    def delete(self, id: str) -> None:
+        """remove-user; after a lost answer, a second remove that finds no account is the
+        first one having worked, once get-user confirms it."""
+        lms = self.lms
+
+        def removed(response: httpx.Response) -> bool:
+            error = lms.http.classifier.error(response) or ""
+            return bool(NOT_FOUND.search(error)) and lms._get_user(id) is None
+
+        lms._call(lms.settings.actions.remove_user, safe=True, already_done=removed, userid=id)
+
+
 class CoursetoolkitProvider(HttpProvider):
     type_name = "coursetoolkit"
     description = ("Course Toolkit: users (created or adopted by email, read by account "
                    "number, removed), with their course access read")
     settings_model = CoursetoolkitSettings
-    capabilities: ClassVar[Capabilities] = Capabilities(
-        kinds={"user": KindSupport(
-            fields=frozenset({"email", "enrollments", "custom"}),
-            listable=False, update=False,
-            fixed_fields=frozenset({"email", "enrollments", "custom"}),
-            custom_sets=USER_CUSTOM, custom_keys=USER_CUSTOM,
-            create_note="Course Toolkit answers an existing account with this email: it is "
-                        "adopted, never duplicated",
-            advice="Course Toolkit's API cannot change a user or grant course access: set it "
-                   "in Course Toolkit.")},
-        external_kinds=frozenset({"course"}))
+    handlers = {"user": Users}
+    external_kinds = frozenset({"course"})
 
     def __init__(self, settings: CoursetoolkitSettings, config_dir: Path,
                  transport: httpx.BaseTransport | None = None) -> None:
@@ -96,36 +142,6 @@ class CoursetoolkitProvider(HttpProvider):
 
     def identity(self) -> str:
         return f"coursetoolkit:{self.settings.base_url.rstrip('/')}#{self.settings.account_id}"
-
-    @classmethod
-    def check(cls, kind: str, attrs: dict[str, Any]) -> list[tuple[str, str]]:
-        custom = attrs.get("custom")
-        if kind != "user" or not isinstance(custom, dict):
-            return []
-        problems = [("custom", f"Course Toolkit users have no custom field '{name}'; the "
-                               "provider reads custom.modules (partial course access)")
-                    for name in sorted(custom.keys() - USER_CUSTOM)]
-        modules = custom.get("modules", {})
-        if not isinstance(modules, dict) or not all(isinstance(v, list)
-                                                    for v in modules.values()):
-            problems.append(("custom", "custom.modules maps a course id to the list of "
-                                       "module ids the user may open"))
-        return problems
-
-    # reading
-
-    def list_all(self, kind: str) -> list[LiveResource]:
-        raise LmsformError("Course Toolkit has no list call")
-
-    def read(self, kind: str, ids: list[str]) -> list[LiveResource]:
-        """One get-user per account number, concurrently within the client's bound; an
-        account Course Toolkit no longer knows is left out."""
-        found = self._each(ids, self._get_user)
-        return [LiveResource(i, _user_attrs(u)) for i, u in zip(ids, found, strict=True)
-                if u is not None]
-
-    def find(self, kind: str, key: str) -> LiveResource | None:
-        return None  # the only lookup by email, create-user, makes the account
 
     def _call(self, action: str, *, safe: bool, already_done: Any = None,
               **fields: str) -> dict[str, Any]:
@@ -145,35 +161,6 @@ class CoursetoolkitProvider(HttpProvider):
             if NOT_FOUND.search(exc.vendor_message):
                 return None
             raise
-
-    # writing
-
-    def create(self, kind: str, attrs: dict[str, Any]) -> str:
-        """create-user makes the account or answers the one with this email, so sending it
-        again after a lost answer cannot duplicate it. The account is recorded whatever its
-        course access: should it differ from the manifest's, the next plan says so, naming
-        the courses (the API cannot grant access)."""
-        email = str(attrs["email"])
-        answer = self._call(self.settings.actions.create_user, safe=True, email=email)
-        userid = next((str(answer[f]) for f in USER_ID_FIELDS if answer.get(f) not in
-                       (None, "")), None)
-        if userid is None:
-            raise ProviderError(f"POST {self.path} ({self.settings.actions.create_user})",
-                                "the answer has no account number (userid)")
-        return userid
-
-    def update(self, kind: str, id: str, changes: dict[str, Any],
-               before: dict[str, Any]) -> None:
-        raise LmsformError("Course Toolkit's API cannot change a user")
-
-    def delete(self, kind: str, id: str) -> None:
-        """remove-user; after a lost answer, a second remove that finds no account is the
-        first one having worked, once get-user confirms it."""
-        def gone(response: httpx.Response) -> bool:
-            error = self.http.classifier.error(response) or ""
-            return bool(NOT_FOUND.search(error)) and self._get_user(id) is None
-
-        self._call(self.settings.actions.remove_user, safe=True, already_done=gone, userid=id)
 
 
 def _user_attrs(account: dict[str, Any]) -> dict[str, Any]:

@@ -27,12 +27,11 @@ by its key (email, course id, code in its promotion) finds it.
 from __future__ import annotations
 
 import threading
-from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import httpx
 from pydantic import Field, SecretStr
@@ -40,10 +39,11 @@ from pydantic import Field, SecretStr
 from lmsform.errors import LmsformError, ProviderError
 from lmsform.kinds.user import Role
 from lmsform.providers.auth import OAuth2ClientCredentials
-from lmsform.providers.base import Capabilities, KindSupport
+from lmsform.providers.base import Handler
 from lmsform.providers.http import HttpClient, HttpProviderSettings, StatusInBody, segment
 from lmsform.providers.paging import MAX_LISTED_ITEMS, Pages, dig
-from lmsform.providers.toolkit import Call, HttpProvider
+from lmsform.providers.records import Discounts, FieldMap, day, pick, record_id, records
+from lmsform.providers.toolkit import Call, CustomKey, HttpProvider, custom_rule
 from lmsform.resources import LiveResource, decimal_text
 
 TOKEN_PATH = "/oauth2/access_token"
@@ -64,10 +64,19 @@ GROUP_MEMBERS_PAGE = 20
 # at the instructor level, for one).
 ROLE_LEVELS: dict[str, str] = {"learner": "user", "instructor": "instructor", "admin": "admin"}
 ROLE_TITLES: dict[str, str] = {"learner": "User", "instructor": "Instructor", "admin": "Admin"}
-PROMOTION_TYPES = {"percent": "percentage", "amount": "fixed"}
+# A promotion's discount; one of another type is read as a share off.
+DISCOUNTS = Discounts(percent="percentage", amount="fixed", otherwise="percent")
+PROFILE = FieldMap({"email": "email", "username": "username"})
+COURSE = FieldMap({"title": "title", "description": "description", "categories": "categories"},
+                  write={"description": lambda text: text or "",
+                         "categories": lambda names: list(names or [])})
 DRAFT = "draft"
-USER_CUSTOM = frozenset({"tags"})
-COUPON_CUSTOM = frozenset({"promotion"})
+# The custom fields of users and coupons, each with its rule
+USER_CUSTOM: dict[str, CustomKey] = {
+    "tags": (lambda tags: isinstance(tags, list) and all(isinstance(t, str) for t in tags),
+             "custom.tags is a list of tags (text)")}
+COUPON_CUSTOM: dict[str, CustomKey] = {
+    "promotion": (lambda name: isinstance(name, str), "custom.promotion is a promotion's name")}
 
 
 @dataclass
@@ -130,34 +139,393 @@ class LearnworldsSettings(HttpProviderSettings):
     send_enrollment_email: bool = False
 
 
+class Users(Handler["LearnworldsProvider"]):
+    """Users with a username, tags, a role and suspension; their groups and enrollments are
+    read from each group's and course's listing."""
+
+    fields = frozenset({"email", "username", "role", "active", "groups", "enrollments",
+                        "password", "custom"})
+    custom_sets = custom_keys = frozenset(USER_CUSTOM)
+    advice = ("LearnWorlds' API cannot delete users: lmsform suspends them "
+              "(settings.user_removal: deactivate).")
+
+    @classmethod
+    def check(cls, attrs: dict[str, Any]) -> list[tuple[str, str]]:
+        return _custom_rule("user", attrs, USER_CUSTOM)
+
+    def list_all(self) -> list[LiveResource]:
+        groups, courses = self.lms._memberships(), self.lms._enrollments()
+        return [LiveResource(_id(u), {**self._attrs(u), "groups": groups.get(_id(u), []),
+                                      "enrollments": courses.get(_id(u), [])})
+                for u in self.lms._users()]
+
+    def create(self, attrs: dict[str, Any]) -> str:
+        email = str(attrs["email"])
+        body: dict[str, Any] = {"email": email, "username": attrs.get("username") or email,
+                                "send_registration_email": False}
+        if attrs.get("password"):
+            body["password"] = str(attrs["password"])
+        tags = (attrs.get("custom") or {}).get("tags")
+        if tags:
+            body["tags"] = list(tags)
+        user = self.lms._create("POST", "/v2/users", json=body,
+                                find=lambda: self._by_email(email), keys=("id",))
+        # A new account is an active learner: only what differs is sent.
+        rest = {k: attrs[k] for k in ("groups", "enrollments") if attrs.get(k)}
+        if attrs.get("role") not in (None, "learner"):
+            rest["role"] = attrs["role"]
+        if attrs.get("active") is False:
+            rest["active"] = False
+        self.update(user, rest, {})
+        return user
+
+    def update(self, id: str, changes: dict[str, Any], before: dict[str, Any]) -> None:
+        lms = self.lms
+        profile = PROFILE.to_vendor(changes)
+        if profile:
+            lms.http.request("PUT", f"/v2/users/{segment(id)}", safe=True, json=profile)
+        if isinstance(changes.get("custom"), dict) and "tags" in changes["custom"]:
+            self._set_tags(id, changes["custom"]["tags"] or [],
+                           (before.get("custom") or {}).get("tags") or [])
+        if changes.get("role") is not None:
+            self._set_role(id, str(changes["role"]))
+        if "active" in changes and changes["active"] is not None:
+            self._set_active(id, bool(changes["active"]))
+        if "groups" in changes:
+            lms._sync(changes["groups"] or [], before.get("groups") or [],
+                      add=lambda g: Call("POST", _member_path(g, id)),
+                      remove=lambda g: Call("DELETE", _member_path(g, id)),
+                      present=lambda g: id in lms._members(g), already=(400, 409, 422))
+        if "enrollments" in changes:
+            lms._sync(changes["enrollments"] or [], before.get("enrollments") or [],
+                      add=lambda c: Call("POST", f"/v2/users/{segment(id)}/enrollment",
+                                         json=self._enrollment(c)),
+                      remove=lambda c: Call("DELETE", f"/v2/users/{segment(id)}/enrollment",
+                                            json={"productId": c, "productType": "course"}),
+                      present=lambda c: id in lms._enrolled(c), already=(400, 409, 422))
+
+    def deactivate(self, id: str) -> None:
+        self._set_active(id, False)
+
+    def _attrs(self, user: dict[str, Any]) -> dict[str, Any]:
+        tags = user.get("tags")
+        return {"email": user.get("email"), "username": user.get("username"),
+                "role": self._role_of(user),
+                "active": not bool(user.get("is_suspended")),
+                "custom": {"tags": sorted({str(t) for t in tags})
+                           if isinstance(tags, list) else []}}
+
+    def _role_of(self, user: dict[str, Any]) -> str | None:
+        """lmsform's name for a user's role: a role the provider block maps, else by access
+        level; a level lmsform has no name for is shown as it is (say, `reporter`)."""
+        found = user.get("role")
+        role: dict[str, Any] = found if isinstance(found, dict) else {}
+        for ours, theirs in self.lms.settings.roles.items():
+            if theirs in (role.get("name"), role.get("id")):
+                return ours
+        level = role.get("level") or ("admin" if user.get("is_admin") else
+                                      "instructor" if user.get("is_instructor") else "user")
+        named = next((r for r, lvl in ROLE_LEVELS.items() if lvl == level), None)
+        return named or str(level)
+
+    def _by_email(self, email: str) -> str | None:
+        """A user's id by email (the one-user read takes either): a create's check."""
+        found = self.lms._record(f"/v2/users/{segment(email)}", {"include_suspended": "true"})
+        if not found or not found.get("id") or str(found.get("email")).lower() != email.lower():
+            return None
+        return _id(found)
+
+    def _enrollment(self, course: str) -> dict[str, Any]:
+        return {"productId": course, "productType": "course", "price": 0,
+                "justification": "Enrolled by lmsform",
+                "send_enrollment_email": self.lms.settings.send_enrollment_email}
+
+    def _set_tags(self, user: str, after: list[str], before: list[str]) -> None:
+        """Attach and detach are set operations: sending either again changes nothing."""
+        for action, tags in (("attach", set(after) - set(before)),
+                             ("detach", set(before) - set(after))):
+            if tags:
+                self.lms.http.request("PUT", f"/v2/users/{segment(user)}/tags", safe=True,
+                                      json={"tags": sorted(tags), "action": action})
+
+    def _set_active(self, user: str, active: bool) -> None:
+        path = f"/v2/users/{segment(user)}/" + ("unsuspend" if active else "suspend")
+        self.lms.http.request("PUT", path, safe=True)
+
+    def _set_role(self, user: str, role: str) -> None:
+        school_role = self._school_role(role)
+        body: dict[str, Any] = {"role_id": school_role["id"]}
+        if school_role.get("access_level") == "instructor":
+            body["assigned_courses"] = []  # required for instructors; lmsform assigns none
+        self.lms.http.request("PUT", f"/v2/users/{segment(user)}/user-role", safe=True,
+                              json=body)
+
+    def _school_role(self, role: str) -> dict[str, Any]:
+        """The school role for an lmsform role: the one the provider block names (id or
+        title), else the school's built-in role of that access level, the one titled after
+        it first."""
+        lms = self.lms
+        roles = lms._cached("roles", lambda: records(
+            lms.http.call("GET", "/v2/user-roles", safe=True), "data"))
+        wanted = next((theirs for ours, theirs in lms.settings.roles.items() if ours == role),
+                      None)
+        level = ROLE_LEVELS.get(role)
+        for candidate in sorted(roles, key=lambda r: (bool(r.get("custom_role")),
+                                                      r.get("title") != ROLE_TITLES.get(role),
+                                                      str(r.get("title")))):
+            if wanted is not None and wanted in (candidate.get("id"), candidate.get("title")):
+                return candidate
+            if wanted is None and level is not None and candidate.get("access_level") == level:
+                return candidate
+        raise ProviderError("GET /v2/user-roles", f"the school has no role for lmsform's "
+                            f"'{role}' ({wanted or f'access level {level}'}); name one in "
+                            f"the provider block's roles: {role}: ROLE")
+
+
+class Groups(Handler["LearnworldsProvider"]):
+    """User groups, with the courses they give."""
+
+    fields = frozenset({"name", "description", "courses"})
+    advice = "LearnWorlds' API cannot delete user groups; delete it in LearnWorlds."
+
+    def list_all(self) -> list[LiveResource]:
+        return [LiveResource(_id(g), _group_attrs(g)) for g in self.lms._groups()]
+
+    def create(self, attrs: dict[str, Any]) -> str:
+        name = str(attrs["name"])
+        body = {"title": name, "description": attrs.get("description") or "",
+                "products": {"courses": list(attrs.get("courses") or [])}}
+        self.lms._forget("groups")
+        return self.lms._create("POST", "/v2/user_groups", json=body, keys=("id",),
+                                find=lambda: next((_id(g) for g in self.lms._listing(
+                                    "/v2/user_groups") if g.get("title") == name), None))
+
+    def update(self, id: str, changes: dict[str, Any], before: dict[str, Any]) -> None:
+        """The update replaces the group: what lmsform does not manage is sent back as read."""
+        record = self.lms._record(f"/v2/user_groups/{segment(id)}")
+        if record is None:
+            raise ProviderError(f"GET /v2/user_groups/{id}", "the user group no longer exists",
+                                status=404)
+        body: dict[str, Any] = {
+            "title": changes.get("name", record.get("title")),
+            "description": changes.get("description", record.get("description")) or "",
+            "products": {"courses": list(changes["courses"] or []) if "courses" in changes
+                         else _group_attrs(record)["courses"]}}
+        for kept in ("enroll_users_on_courses", "tags", "max_number_of_users"):
+            if record.get(kept) is not None:
+                body[kept] = record[kept]
+        managers = record.get("group_managers")
+        if isinstance(managers, list):
+            body["group_managers"] = [m.get("id") if isinstance(m, dict) else m
+                                      for m in managers]
+        self.lms.http.request("PUT", f"/v2/user_groups/{segment(id)}", safe=True, json=body)
+
+
+class Courses(Handler["LearnworldsProvider"]):
+    """Courses known by their key (`titleId`), with one price."""
+
+    fields = frozenset({"key", "title", "description", "published", "categories", "pricing"})
+    fixed_fields = frozenset({"key"})
+    advice = ("LearnWorlds' API cannot delete courses or change a course's id (its key); do "
+              "that in LearnWorlds.")
+
+    @classmethod
+    def check(cls, attrs: dict[str, Any]) -> list[tuple[str, str]]:
+        pricing = attrs.get("pricing")
+        plans = list(pricing.values()) if isinstance(pricing, dict) else list(pricing or [])
+        if len(plans) > 1:
+            return [("pricing", "a LearnWorlds course has one price: declare at most one plan")]
+        if plans and (plans[0].get("billing") or "one_time") != "one_time":
+            return [("pricing", "a LearnWorlds course's price is paid once: billing must be "
+                                "one_time (subscriptions are not managed by lmsform)")]
+        return []
+
+    def list_all(self) -> list[LiveResource]:
+        return [LiveResource(_id(c), self._attrs(c)) for c in self.lms._courses()]
+
+    def create(self, attrs: dict[str, Any]) -> str:
+        key = str(attrs["key"])
+        body: dict[str, Any] = {"titleId": key, "title": attrs["title"],
+                                "price": float(self._price(attrs)),
+                                "access": self._access(attrs, DRAFT)}
+        if attrs.get("description"):
+            body["description"] = attrs["description"]
+        if attrs.get("categories"):
+            body["categories"] = list(attrs["categories"])
+        self.lms._forget("courses")
+        return self.lms._create("POST", "/v2/courses", json=body, keys=("id",),
+                                find=lambda: key if self.lms._record(
+                                    f"/v2/courses/{segment(key)}") else None)
+
+    def update(self, id: str, changes: dict[str, Any], before: dict[str, Any]) -> None:
+        course = f"/v2/courses/{segment(id)}"
+        body = COURSE.to_vendor(changes)
+        if "pricing" in changes:
+            body["price"] = float(self._price(changes))
+        if "published" in changes or "pricing" in changes:
+            current = self.lms._record(course) or {}
+            attrs = {**self._attrs({**current, "id": id}), **changes}
+            body["access"] = self._access(attrs, str(current.get("access") or DRAFT))
+        if body:
+            self.lms.http.request("PUT", course, safe=True, json=body)
+
+    def _attrs(self, course: dict[str, Any]) -> dict[str, Any]:
+        settings = self.lms.settings
+        price = pick(course, "original_price", "final_price", "price")
+        pricing = ([{"plan": settings.price_plan, "amount": price,
+                     "currency": settings.currency, "billing": "one_time"}]
+                   if price not in (None, "") and Decimal(str(price)) > 0 else [])
+        categories = course.get("categories")
+        return {"key": _id(course), "title": course.get("title"),
+                "description": course.get("description") or None,
+                "published": str(course.get("access") or DRAFT) != DRAFT,
+                "categories": list(categories) if isinstance(categories, list) else [],
+                "pricing": pricing}
+
+    def _price(self, attrs: dict[str, Any]) -> Decimal:
+        """The course's one price; the plan name and currency must be the provider's."""
+        settings = self.lms.settings
+        plans = attrs.get("pricing") or {}
+        if isinstance(plans, list):
+            plans = {str(p.get("plan")): p for p in plans}
+        if not plans:
+            return Decimal(0)
+        (plan, price), = plans.items()
+        currency = str(price.get("currency", settings.currency)).upper()
+        if plan != settings.price_plan or currency != settings.currency:
+            raise LmsformError(
+                f"pricing plan '{plan}' in {currency}: a LearnWorlds course has one price, "
+                f"read back as plan '{settings.price_plan}' in "
+                f"{settings.currency}; rename the plan, or set price_plan and currency "
+                "in the provider block")
+        return Decimal(str(price["amount"]))
+
+    def _access(self, attrs: dict[str, Any], current: str) -> str:
+        """`draft` for an unpublished course; a published one is `paid` when it has a price
+        and `free` when not, unless it already has another published access (say,
+        `private` or `coming_soon`), which lmsform keeps."""
+        published = attrs.get("published")
+        if published is None:
+            return current
+        if not published:
+            return DRAFT
+        if current not in (DRAFT, "paid", "free"):
+            return current
+        return "paid" if self._price(attrs) > 0 else "free"
+
+
+class Coupons(Handler["LearnworldsProvider"]):
+    """Coupons live inside promotions, which carry the discount and the courses: one
+    promotion per discount shape, or the one `custom: {promotion: NAME}` names."""
+
+    fields = frozenset({"code", "discount", "courses", "usage_limit", "expires", "custom"})
+    custom_keys = frozenset(COUPON_CUSTOM)
+    advice = ("LearnWorlds' API can create coupons but not change or delete them: change or "
+              "delete it in LearnWorlds, or declare a new coupon with another code.")
+
+    @classmethod
+    def check(cls, attrs: dict[str, Any]) -> list[tuple[str, str]]:
+        return _custom_rule("coupon", attrs, COUPON_CUSTOM)
+
+    def list_all(self) -> list[LiveResource]:
+        """Every coupon of every promotion. A promotion lists its coupons; one that does not
+        is asked for them."""
+        lms = self.lms
+        promotions = lms._promotions()
+        unlisted = [p for p in promotions if not isinstance(p.get("coupons"), list)]
+        asked = dict(zip([_id(p) for p in unlisted],
+                         lms._each(unlisted, lambda p: self._coupons_of(_id(p))), strict=True))
+        return [LiveResource(str(coupon["code"]), self._attrs(coupon, promotion))
+                for promotion in promotions
+                for coupon in asked.get(_id(promotion), promotion.get("coupons") or [])
+                if isinstance(coupon, dict) and coupon.get("code")]
+
+    def create(self, attrs: dict[str, Any]) -> str:
+        code = str(attrs["code"])
+        promotion = self._promotion_for(attrs)
+        body: dict[str, Any] = {"code": code}
+        if attrs.get("usage_limit") is not None:
+            body["quantity"] = int(attrs["usage_limit"])
+        if attrs.get("expires"):
+            body["expires"] = day(attrs["expires"])
+        path = f"/v2/promotions/{segment(promotion)}/coupons"
+
+        def find() -> str | None:
+            """The coupon in this promotion (a code taken in another one is not it)."""
+            return next((str(c["code"]) for c in self._coupons_of(promotion)
+                         if str(c.get("code")).lower() == code.lower()), None)
+
+        answer = self.lms.http.request("POST", path, safe=False, json=body, landed=find,
+                                       exists=find)
+        return answer if isinstance(answer, str) else code
+
+    def _coupons_of(self, promotion: str) -> list[dict[str, Any]]:
+        return records(self.lms.http.call(
+            "GET", f"/v2/promotions/{segment(promotion)}/coupons", safe=True), "data")
+
+    def _attrs(self, coupon: dict[str, Any], promotion: dict[str, Any]) -> dict[str, Any]:
+        return {"code": coupon["code"], "discount": self._discount_of(promotion),
+                "courses": _promoted_courses(promotion),
+                "usage_limit": coupon.get("quantity"),
+                "expires": coupon.get("expires") or None,
+                "custom": {"promotion": promotion.get("name")}}
+
+    def _discount_of(self, promotion: dict[str, Any]) -> dict[str, Any]:
+        return DISCOUNTS.from_vendor(promotion.get("type"), promotion.get("value"),
+                                     self.lms.settings.currency)
+
+    def _promotion_for(self, attrs: dict[str, Any]) -> str:
+        """The promotion a coupon goes in: the one named in custom.promotion, else the one
+        lmsform keeps for its discount and courses; created when missing (one at a time, so
+        that two coupons never make two promotions)."""
+        lms = self.lms
+        wanted = self._promotion_body(attrs)
+        name = wanted["name"]
+        with lms._promotions_lock:
+            if not lms._promotion_names:  # the promotions as read once, then as made
+                lms._promotion_names.update({str(p.get("name")): p
+                                             for p in lms._promotions()})
+            found = lms._promotion_names.get(name)
+            if found is None:
+                answer = lms.http.request("POST", "/v2/promotions", safe=False, json=wanted,
+                                          landed=lambda: self._promotion_named(name))
+                found = lms._promotion_names[name] = {**wanted,
+                                                      "id": lms._new_id(answer, ("id",))}
+        shape = (self._discount_of(found), sorted(_promoted_courses(found)))
+        if shape != (self._discount_of(wanted), sorted(_promoted_courses(wanted))):
+            raise LmsformError(
+                f"coupon {attrs['code']}: promotion '{name}' gives another discount "
+                "or other courses; name another promotion in custom.promotion, or leave it out")
+        return _id(found)
+
+    def _promotion_named(self, name: str) -> str | None:
+        return next((_id(p) for p in self.lms._listing("/v2/promotions")
+                     if p.get("name") == name), None)
+
+    def _promotion_body(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        discount = attrs["discount"]
+        word, value = DISCOUNTS.to_vendor(discount)
+        percent = word == DISCOUNTS.percent
+        courses = sorted(attrs.get("courses") or [])
+        off = (f"{decimal_text(value)}%" if percent
+               else f"{decimal_text(value, 2)} {discount.get('currency')}")
+        name = (attrs.get("custom") or {}).get("promotion") or (
+            f"lmsform: {off} off {', '.join(courses) if courses else 'all courses'}")
+        currency = self.lms.settings.currency
+        if not percent and str(discount.get("currency")).upper() != currency:
+            raise LmsformError(f"coupon {attrs['code']}: a fixed discount is in the school's "
+                               f"currency, {currency}; set currency in the provider block")
+        return {"name": name, "type": word, "value": float(value),
+                "applies_to_all": ["none"] if courses else ["courses"],
+                "products": [{"type": "course", "id": c} for c in courses]}
+
+
 class LearnworldsProvider(HttpProvider):
     type_name = "learnworlds"
     description = ("LearnWorlds API v2: users with tags, roles and suspension, user groups, "
                    "courses with a price, enrollments, coupons")
     settings_model = LearnworldsSettings
-    capabilities: ClassVar[Capabilities] = Capabilities(kinds={
-        "course": KindSupport(
-            fields=frozenset({"key", "title", "description", "published", "categories",
-                              "pricing"}),
-            delete=False, fixed_fields=frozenset({"key"}),
-            advice="LearnWorlds' API cannot delete courses or change a course's id (its key); "
-                   "do that in LearnWorlds."),
-        "group": KindSupport(
-            fields=frozenset({"name", "description", "courses"}), delete=False,
-            advice="LearnWorlds' API cannot delete user groups; delete it in LearnWorlds."),
-        "user": KindSupport(
-            fields=frozenset({"email", "username", "role", "active", "groups", "enrollments",
-                              "password", "custom"}),
-            delete=False, deactivate=True, custom_sets=USER_CUSTOM, custom_keys=USER_CUSTOM,
-            advice="LearnWorlds' API cannot delete users: lmsform suspends them "
-                   "(settings.user_removal: deactivate)."),
-        "coupon": KindSupport(
-            fields=frozenset({"code", "discount", "courses", "usage_limit", "expires",
-                              "custom"}),
-            update=False, delete=False, custom_keys=COUPON_CUSTOM,
-            advice="LearnWorlds' API can create coupons but not change or delete them: change "
-                   "or delete it in LearnWorlds, or declare a new coupon with another code."),
-    })
+    handlers = {"course": Courses, "group": Groups, "user": Users, "coupon": Coupons}
 
     def __init__(self, settings: LearnworldsSettings, config_dir: Path,
                  transport: httpx.BaseTransport | None = None) -> None:
@@ -166,7 +534,7 @@ class LearnworldsProvider(HttpProvider):
                                 headers={"Lw-Client": settings.client_id})
         http = HttpClient(settings.base_url, auth, settings, classifier=LearnworldsErrors(),
                           default_rate=DOCUMENTED_RATE, transport=transport)
-        super().__init__(settings, config_dir, http)
+        super().__init__(settings, config_dir, http, PAGES)
         self.settings: LearnworldsSettings = settings
         self._promotions_lock = threading.Lock()
         self._promotion_names: dict[str, dict[str, Any]] = {}  # name -> promotion record
@@ -176,76 +544,31 @@ class LearnworldsProvider(HttpProvider):
     def identity(self) -> str:
         return f"learnworlds:{self.http.base_url}"
 
-    @classmethod
-    def check(cls, kind: str, attrs: dict[str, Any]) -> list[tuple[str, str]]:
-        if kind == "course":
-            return _check_pricing(attrs.get("pricing"))
-        support = cls.capabilities.kinds.get(kind)
-        allowed = support.custom_keys if support else None
-        custom = attrs.get("custom")
-        if allowed is None or not isinstance(custom, dict):
-            return []
-        problems = [("custom", f"LearnWorlds {kind}s have no custom field '{name}'; the "
-                               f"provider manages {', '.join(sorted(allowed))}")
-                    for name in sorted(custom.keys() - allowed)]
-        if kind == "user" and not _text_list(custom.get("tags", [])):
-            problems.append(("custom", "custom.tags is a list of tags (text)"))
-        if kind == "coupon" and not isinstance(custom.get("promotion", ""), str):
-            problems.append(("custom", "custom.promotion is a promotion's name"))
-        return problems
-
-    # reading
-
-    def list_all(self, kind: str) -> list[LiveResource]:
-        if kind == "user":
-            return self._list_users()
-        if kind == "group":
-            return [LiveResource(_id(g), _group_attrs(g)) for g in self._groups()]
-        if kind == "course":
-            return [LiveResource(_id(c), self._course_attrs(c)) for c in self._courses()]
-        if kind == "coupon":
-            return [LiveResource(str(c["code"]), attrs) for c, attrs in self._coupons()]
-        raise LmsformError(f"learnworlds does not manage {kind}s")
-
-    def _list_users(self) -> list[LiveResource]:
-        groups, courses = self._memberships(), self._enrollments()
-        return [LiveResource(_id(u), {**self._user_attrs(u),
-                                      "groups": groups.get(_id(u), []),
-                                      "enrollments": courses.get(_id(u), [])})
-                for u in self._users()]
-
-    def _pages(self, path: str, **params: Any) -> list[dict[str, Any]]:
-        return list(self.http.paginate(path, pages=PAGES, params=params or None))
+    # reading, shared by the kinds
 
     def _users(self) -> list[dict[str, Any]]:
-        return self._cached("users", lambda: self._pages("/v2/users",
-                                                         include_suspended="true"))
+        return self._cached("users", lambda: self._listing(
+            "/v2/users", params={"include_suspended": "true"}))
 
     def _groups(self) -> list[dict[str, Any]]:
-        return self._cached("groups", lambda: self._pages("/v2/user_groups"))
+        return self._cached("groups", lambda: self._listing("/v2/user_groups"))
 
     def _courses(self) -> list[dict[str, Any]]:
-        return self._cached("courses", lambda: self._pages("/v2/courses"))
+        return self._cached("courses", lambda: self._listing("/v2/courses"))
+
+    def _promotions(self) -> list[dict[str, Any]]:
+        return self._cached("promotions", lambda: self._listing("/v2/promotions"))
 
     def _memberships(self) -> dict[str, list[str]]:
         """user id -> group ids: one member listing per group."""
-        return self._linked([_id(g) for g in self._groups()], self._members)
+        return self._by_member([_id(g) for g in self._groups()], self._members)
 
     def _enrollments(self) -> dict[str, list[str]]:
         """user id -> course ids: one paged listing of enrolled users per course."""
-        return self._linked([_id(c) for c in self._courses()], self._enrolled)
-
-    def _linked(self, owners: list[str], users: Callable[[str], set[str]]
-                ) -> dict[str, list[str]]:
-        """user id -> the owners (groups, courses) listing them, read concurrently."""
-        found: dict[str, list[str]] = defaultdict(list)
-        for owner, listed in zip(owners, self._each(owners, users), strict=True):
-            for user in listed:
-                found[user].append(owner)
-        return found
+        return self._by_member([_id(c) for c in self._courses()], self._enrolled)
 
     def _enrolled(self, course: str) -> set[str]:
-        return {_id(u) for u in self._pages(f"/v2/courses/{segment(course)}/users")}
+        return {_id(u) for u in self._listing(f"/v2/courses/{segment(course)}/users")}
 
     def _members(self, group: str) -> set[str]:
         """The ids of a group's members. The description documents the answer both as a
@@ -253,7 +576,7 @@ class LearnworldsProvider(HttpProvider):
         says which; the paged one is read by the shared pager (its checks included)."""
         path = f"/v2/user_groups/{segment(group)}/users"
         if self._bare_member_lists is False:
-            return {_id(u) for u in self._pages(path)}
+            return {_id(u) for u in self._listing(path)}
 
         def page(number: int) -> Any:
             return self.http.call("GET", path, safe=True,
@@ -263,7 +586,7 @@ class LearnworldsProvider(HttpProvider):
         self._bare_member_lists = isinstance(first, list)
         if isinstance(first, list):
             return self._bare_members(path, first, page)
-        return {_id(u) for u in self._pages(path)}
+        return {_id(u) for u in self._listing(path)}
 
     @staticmethod
     def _bare_members(path: str, first: list[Any], page: Callable[[int], Any]) -> set[str]:
@@ -286,380 +609,10 @@ class LearnworldsProvider(HttpProvider):
             batch = found if isinstance(found, list) else []
         raise ProviderError(f"GET {path}", f"more than {MAX_LISTED_ITEMS:,} group members")
 
-    def _user_attrs(self, user: dict[str, Any]) -> dict[str, Any]:
-        tags = user.get("tags")
-        return {"email": user.get("email"), "username": user.get("username"),
-                "role": self._role_of(user),
-                "active": not bool(user.get("is_suspended")),
-                "custom": {"tags": sorted({str(t) for t in tags})
-                           if isinstance(tags, list) else []}}
 
-    def _role_of(self, user: dict[str, Any]) -> str | None:
-        """lmsform's name for a user's role: a role the provider block maps, else by access
-        level; a level lmsform has no name for is shown as it is (say, `reporter`)."""
-        found = user.get("role")
-        role: dict[str, Any] = found if isinstance(found, dict) else {}
-        for ours, theirs in self.settings.roles.items():
-            if theirs in (role.get("name"), role.get("id")):
-                return ours
-        level = role.get("level") or ("admin" if user.get("is_admin") else
-                                      "instructor" if user.get("is_instructor") else "user")
-        named = next((r for r, lvl in ROLE_LEVELS.items() if lvl == level), None)
-        return named or str(level)
-
-    def _course_attrs(self, course: dict[str, Any]) -> dict[str, Any]:
-        price = _first(course, "original_price", "final_price", "price")
-        pricing = ([{"plan": self.settings.price_plan, "amount": price,
-                     "currency": self.settings.currency, "billing": "one_time"}]
-                   if price not in (None, "") and Decimal(str(price)) > 0 else [])
-        categories = course.get("categories")
-        return {"key": _id(course), "title": course.get("title"),
-                "description": course.get("description") or None,
-                "published": str(course.get("access") or DRAFT) != DRAFT,
-                "categories": list(categories) if isinstance(categories, list) else [],
-                "pricing": pricing}
-
-    def _promotions(self) -> list[dict[str, Any]]:
-        return self._cached("promotions", lambda: self._pages("/v2/promotions"))
-
-    def _coupons(self) -> list[tuple[dict[str, Any], dict[str, Any]]]:
-        """(coupon, its attributes) for every coupon of every promotion. A promotion lists
-        its coupons; one that does not is asked for them."""
-        promotions = self._promotions()
-        unlisted = [p for p in promotions if not isinstance(p.get("coupons"), list)]
-        asked = dict(zip([_id(p) for p in unlisted],
-                         self._each(unlisted, lambda p: self._promotion_coupons(_id(p))),
-                         strict=True))
-        return [(coupon, self._coupon_attrs(coupon, promotion))
-                for promotion in promotions
-                for coupon in asked.get(_id(promotion), promotion.get("coupons") or [])
-                if isinstance(coupon, dict) and coupon.get("code")]
-
-    def _promotion_coupons(self, promotion: str) -> list[dict[str, Any]]:
-        return _records(self.http.call("GET", f"/v2/promotions/{segment(promotion)}/coupons",
-                                        safe=True))
-
-    def _coupon_attrs(self, coupon: dict[str, Any],
-                      promotion: dict[str, Any]) -> dict[str, Any]:
-        return {"code": coupon["code"], "discount": self._discount_of(promotion),
-                "courses": _promoted_courses(promotion),
-                "usage_limit": coupon.get("quantity"),
-                "expires": coupon.get("expires") or None,
-                "custom": {"promotion": promotion.get("name")}}
-
-    def _discount_of(self, promotion: dict[str, Any]) -> dict[str, Any]:
-        if promotion.get("type") == PROMOTION_TYPES["amount"]:
-            return {"amount": promotion.get("value"), "currency": self.settings.currency}
-        return {"percent": promotion.get("value")}
-
-    def _get(self, path: str, **params: Any) -> dict[str, Any] | None:
-        """One record, or None when the LMS says there is none."""
-        try:
-            found = self.http.call("GET", path, safe=True, params=params or None)
-        except ProviderError as exc:
-            if exc.status == 404:
-                return None
-            raise
-        return found if isinstance(found, dict) else None
-
-    # writing
-
-    def create(self, kind: str, attrs: dict[str, Any]) -> str:
-        if kind == "user":
-            return self._create_user(attrs)
-        if kind == "group":
-            return self._create_group(attrs)
-        if kind == "course":
-            return self._create_course(attrs)
-        if kind == "coupon":
-            return self._create_coupon(attrs)
-        raise LmsformError(f"the learnworlds provider cannot create {kind}s")
-
-    def update(self, kind: str, id: str, changes: dict[str, Any],
-               before: dict[str, Any]) -> None:
-        if kind == "user":
-            self._update_user(id, changes, before)
-        elif kind == "group":
-            self._update_group(id, changes)
-        elif kind == "course":
-            self._update_course(id, changes)
-        else:
-            raise LmsformError(f"the learnworlds provider cannot update {kind}s")
-
-    def deactivate(self, kind: str, id: str) -> None:
-        self._set_active(id, False)
-
-    def delete(self, kind: str, id: str) -> None:
-        raise LmsformError(f"the learnworlds provider cannot delete {kind}s")
-
-    # users
-
-    def _create_user(self, attrs: dict[str, Any]) -> str:
-        email = str(attrs["email"])
-        body: dict[str, Any] = {"email": email, "username": attrs.get("username") or email,
-                                "send_registration_email": False}
-        if attrs.get("password"):
-            body["password"] = str(attrs["password"])
-        tags = (attrs.get("custom") or {}).get("tags")
-        if tags:
-            body["tags"] = list(tags)
-        user = self._create("POST", "/v2/users", json=body, find=lambda: self._user_id(email),
-                            keys=("id",))
-        # A new account is an active learner: only what differs is sent.
-        rest = {k: attrs[k] for k in ("groups", "enrollments") if attrs.get(k)}
-        if attrs.get("role") not in (None, "learner"):
-            rest["role"] = attrs["role"]
-        if attrs.get("active") is False:
-            rest["active"] = False
-        self._update_user(user, rest, {})
-        return user
-
-    def _user_id(self, email: str) -> str | None:
-        """A user's id by email (the one-user read takes either): a create's check."""
-        found = self._get(f"/v2/users/{segment(email)}", include_suspended="true")
-        if not found or not found.get("id") or str(found.get("email")).lower() != email.lower():
-            return None
-        return _id(found)
-
-    def _update_user(self, id: str, changes: dict[str, Any], before: dict[str, Any]) -> None:
-        profile = {k: changes[k] for k in ("email", "username") if k in changes}
-        if profile:
-            self.http.request("PUT", f"/v2/users/{segment(id)}", safe=True, json=profile)
-        if isinstance(changes.get("custom"), dict) and "tags" in changes["custom"]:
-            self._set_tags(id, changes["custom"]["tags"] or [],
-                           (before.get("custom") or {}).get("tags") or [])
-        if changes.get("role") is not None:
-            self._set_role(id, str(changes["role"]))
-        if "active" in changes and changes["active"] is not None:
-            self._set_active(id, bool(changes["active"]))
-        if "groups" in changes:
-            self._sync(changes["groups"] or [], before.get("groups") or [],
-                       add=lambda g: Call("POST", _member_path(g, id)),
-                       remove=lambda g: Call("DELETE", _member_path(g, id)),
-                       present=lambda g: id in self._members(g), already=(400, 409, 422))
-        if "enrollments" in changes:
-            self._sync(changes["enrollments"] or [], before.get("enrollments") or [],
-                       add=lambda c: Call("POST", f"/v2/users/{segment(id)}/enrollment",
-                                          json=self._enrollment(c)),
-                       remove=lambda c: Call("DELETE", f"/v2/users/{segment(id)}/enrollment",
-                                             json={"productId": c, "productType": "course"}),
-                       present=lambda c: id in self._enrolled(c), already=(400, 409, 422))
-
-    def _enrollment(self, course: str) -> dict[str, Any]:
-        return {"productId": course, "productType": "course", "price": 0,
-                "justification": "Enrolled by lmsform",
-                "send_enrollment_email": self.settings.send_enrollment_email}
-
-    def _set_tags(self, user: str, after: list[str], before: list[str]) -> None:
-        """Attach and detach are set operations: sending either again changes nothing."""
-        for action, tags in (("attach", set(after) - set(before)),
-                             ("detach", set(before) - set(after))):
-            if tags:
-                self.http.request("PUT", f"/v2/users/{segment(user)}/tags", safe=True,
-                                  json={"tags": sorted(tags), "action": action})
-
-    def _set_active(self, user: str, active: bool) -> None:
-        path = f"/v2/users/{segment(user)}/" + ("unsuspend" if active else "suspend")
-        self.http.request("PUT", path, safe=True)
-
-    def _set_role(self, user: str, role: str) -> None:
-        school_role = self._school_role(role)
-        body: dict[str, Any] = {"role_id": school_role["id"]}
-        if school_role.get("access_level") == "instructor":
-            body["assigned_courses"] = []  # required for instructors; lmsform assigns none
-        self.http.request("PUT", f"/v2/users/{segment(user)}/user-role", safe=True, json=body)
-
-    def _school_role(self, role: str) -> dict[str, Any]:
-        """The school role for an lmsform role: the one the provider block names (id or
-        title), else the school's built-in role of that access level, the one titled after
-        it first."""
-        roles = self._cached("roles", lambda: _records(
-            self.http.call("GET", "/v2/user-roles", safe=True)))
-        wanted = next((theirs for ours, theirs in self.settings.roles.items() if ours == role),
-                      None)
-        level = ROLE_LEVELS.get(role)
-        for candidate in sorted(roles, key=lambda r: (bool(r.get("custom_role")),
-                                                      r.get("title") != ROLE_TITLES.get(role),
-                                                      str(r.get("title")))):
-            if wanted is not None and wanted in (candidate.get("id"), candidate.get("title")):
-                return candidate
-            if wanted is None and level is not None and candidate.get("access_level") == level:
-                return candidate
-        raise ProviderError("GET /v2/user-roles", f"the school has no role for lmsform's "
-                            f"'{role}' ({wanted or f'access level {level}'}); name one in "
-                            f"the provider block's roles: {role}: ROLE")
-
-    # groups
-
-    def _create_group(self, attrs: dict[str, Any]) -> str:
-        name = str(attrs["name"])
-        body = {"title": name, "description": attrs.get("description") or "",
-                "products": {"courses": list(attrs.get("courses") or [])}}
-        self._forget("groups")
-        return self._create("POST", "/v2/user_groups", json=body,
-                            find=lambda: self._group_id(name), keys=("id",))
-
-    def _group_id(self, name: str) -> str | None:
-        return next((_id(g) for g in self._pages("/v2/user_groups") if g.get("title") == name),
-                    None)
-
-    def _update_group(self, id: str, changes: dict[str, Any]) -> None:
-        """The update replaces the group: what lmsform does not manage is sent back as read."""
-        record = self._get(f"/v2/user_groups/{segment(id)}")
-        if record is None:
-            raise ProviderError(f"GET /v2/user_groups/{id}", "the user group no longer exists",
-                                status=404)
-        body: dict[str, Any] = {
-            "title": changes.get("name", record.get("title")),
-            "description": changes.get("description", record.get("description")) or "",
-            "products": {"courses": list(changes["courses"] or []) if "courses" in changes
-                         else _group_attrs(record)["courses"]}}
-        for kept in ("enroll_users_on_courses", "tags", "max_number_of_users"):
-            if record.get(kept) is not None:
-                body[kept] = record[kept]
-        managers = record.get("group_managers")
-        if isinstance(managers, list):
-            body["group_managers"] = [m.get("id") if isinstance(m, dict) else m
-                                      for m in managers]
-        self.http.request("PUT", f"/v2/user_groups/{segment(id)}", safe=True, json=body)
-
-    # courses
-
-    def _create_course(self, attrs: dict[str, Any]) -> str:
-        key = str(attrs["key"])
-        body: dict[str, Any] = {"titleId": key, "title": attrs["title"],
-                                "price": float(self._price(attrs)),
-                                "access": self._access(attrs, DRAFT)}
-        if attrs.get("description"):
-            body["description"] = attrs["description"]
-        if attrs.get("categories"):
-            body["categories"] = list(attrs["categories"])
-        self._forget("courses")
-        return self._create("POST", "/v2/courses", json=body, find=lambda: key if self._get(
-            f"/v2/courses/{segment(key)}") else None, keys=("id",))
-
-    def _update_course(self, id: str, changes: dict[str, Any]) -> None:
-        body: dict[str, Any] = {}
-        if "title" in changes:
-            body["title"] = changes["title"]
-        if "description" in changes:
-            body["description"] = changes["description"] or ""
-        if "categories" in changes:
-            body["categories"] = list(changes["categories"] or [])
-        if "pricing" in changes:
-            body["price"] = float(self._price(changes))
-        if "published" in changes or "pricing" in changes:
-            current = self._get(f"/v2/courses/{segment(id)}") or {}
-            attrs = {**self._course_attrs({**current, "id": id}), **changes}
-            body["access"] = self._access(attrs, str(current.get("access") or DRAFT))
-        if body:
-            self.http.request("PUT", f"/v2/courses/{segment(id)}", safe=True, json=body)
-
-    def _price(self, attrs: dict[str, Any]) -> Decimal:
-        """The course's one price; the plan name and currency must be the provider's."""
-        plans = attrs.get("pricing") or {}
-        if isinstance(plans, list):
-            plans = {str(p.get("plan")): p for p in plans}
-        if not plans:
-            return Decimal(0)
-        (plan, price), = plans.items()
-        currency = str(price.get("currency", self.settings.currency)).upper()
-        if plan != self.settings.price_plan or currency != self.settings.currency:
-            raise LmsformError(
-                f"pricing plan '{plan}' in {currency}: a LearnWorlds course has one price, "
-                f"read back as plan '{self.settings.price_plan}' in "
-                f"{self.settings.currency}; rename the plan, or set price_plan and currency "
-                "in the provider block")
-        return Decimal(str(price["amount"]))
-
-    def _access(self, attrs: dict[str, Any], current: str) -> str:
-        """`draft` for an unpublished course; a published one is `paid` when it has a price
-        and `free` when not, unless it already has another published access (say,
-        `private` or `coming_soon`), which lmsform keeps."""
-        published = attrs.get("published")
-        if published is None:
-            return current
-        if not published:
-            return DRAFT
-        if current not in (DRAFT, "paid", "free"):
-            return current
-        return "paid" if self._price(attrs) > 0 else "free"
-
-    # coupons
-
-    def _create_coupon(self, attrs: dict[str, Any]) -> str:
-        code = str(attrs["code"])
-        promotion = self._promotion_for(attrs)
-        body: dict[str, Any] = {"code": code}
-        if attrs.get("usage_limit") is not None:
-            body["quantity"] = int(attrs["usage_limit"])
-        if attrs.get("expires"):
-            body["expires"] = str(attrs["expires"])[:10]
-        path = f"/v2/promotions/{segment(promotion)}/coupons"
-
-        def find() -> str | None:
-            """The coupon in this promotion (a code taken in another one is not it)."""
-            return next((str(c["code"]) for c in self._promotion_coupons(promotion)
-                         if str(c.get("code")).lower() == code.lower()), None)
-
-        answer = self.http.request("POST", path, safe=False, json=body, landed=find,
-                                   exists=find)
-        return answer if isinstance(answer, str) else code
-
-    def _promotion_for(self, attrs: dict[str, Any]) -> str:
-        """The promotion a coupon goes in: the one named in custom.promotion, else the one
-        lmsform keeps for its discount and courses; created when missing (one at a time, so
-        that two coupons never make two promotions)."""
-        wanted = self._promotion_body(attrs)
-        name = wanted["name"]
-        with self._promotions_lock:
-            if not self._promotion_names:  # the promotions as read once, then as made
-                self._promotion_names.update({str(p.get("name")): p
-                                              for p in self._promotions()})
-            found = self._promotion_names.get(name)
-            if found is None:
-                answer = self.http.request("POST", "/v2/promotions", safe=False, json=wanted,
-                                           landed=lambda: self._promotion_named(name))
-                found = self._promotion_names[name] = {**wanted,
-                                                       "id": self._new_id(answer, ("id",))}
-        shape = (self._discount_of(found), sorted(_promoted_courses(found)))
-        if shape != (self._discount_of(wanted), sorted(_promoted_courses(wanted))):
-            raise LmsformError(
-                f"coupon {attrs['code']}: promotion '{name}' gives another discount "
-                "or other courses; name another promotion in custom.promotion, or leave it out")
-        return _id(found)
-
-    def _promotion_named(self, name: str) -> str | None:
-        return next((_id(p) for p in self._pages("/v2/promotions") if p.get("name") == name),
-                    None)
-
-    def _promotion_body(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        discount = attrs["discount"]
-        percent = discount.get("percent") is not None
-        value = Decimal(str(discount["percent"] if percent else discount["amount"]))
-        courses = sorted(attrs.get("courses") or [])
-        off = (f"{decimal_text(value)}%" if percent
-               else f"{decimal_text(value, 2)} {discount.get('currency')}")
-        name = (attrs.get("custom") or {}).get("promotion") or (
-            f"lmsform: {off} off {', '.join(courses) if courses else 'all courses'}")
-        if not percent and str(discount.get("currency")).upper() != self.settings.currency:
-            raise LmsformError(f"coupon {attrs['code']}: a fixed discount is in the school's "
-                               f"currency, {self.settings.currency}; set currency in the "
-                               "provider block")
-        return {"name": name, "type": PROMOTION_TYPES["percent" if percent else "amount"],
-                "value": float(value),
-                "applies_to_all": ["none"] if courses else ["courses"],
-                "products": [{"type": "course", "id": c} for c in courses]}
-
-
-def _check_pricing(pricing: Any) -> list[tuple[str, str]]:
-    plans = list(pricing.values()) if isinstance(pricing, dict) else list(pricing or [])
-    if len(plans) > 1:
-        return [("pricing", "a LearnWorlds course has one price: declare at most one plan")]
-    if plans and (plans[0].get("billing") or "one_time") != "one_time":
-        return [("pricing", "a LearnWorlds course's price is paid once: billing must be "
-                            "one_time (subscriptions are not managed by lmsform)")]
-    return []
+def _custom_rule(kind: str, attrs: dict[str, Any], keys: dict[str, CustomKey]
+                 ) -> list[tuple[str, str]]:
+    return custom_rule("LearnWorlds", kind, attrs, keys, f"manages {', '.join(sorted(keys))}")
 
 
 def _group_attrs(group: dict[str, Any]) -> dict[str, Any]:
@@ -676,25 +629,9 @@ def _promoted_courses(promotion: dict[str, Any]) -> list[str]:
             if isinstance(p, dict) and p.get("type", "course") == "course" and p.get("id")]
 
 
-def _records(found: Any) -> list[dict[str, Any]]:
-    items = found.get("data") if isinstance(found, dict) else found
-    return [r for r in items if isinstance(r, dict)] if isinstance(items, list) else []
-
-
-def _text_list(value: Any) -> bool:
-    return isinstance(value, list) and all(isinstance(v, str) for v in value)
-
-
 def _member_path(group: str, user: str) -> str:
     return f"/v2/user_groups/{segment(group)}/users/{segment(user)}"
 
 
-def _first(record: dict[str, Any], *names: str) -> Any:
-    return next((record[n] for n in names if record.get(n) not in (None, "")), None)
-
-
 def _id(record: dict[str, Any]) -> str:
-    value = record.get("id")
-    if value in (None, ""):
-        raise LmsformError("LearnWorlds answered a record without an id")
-    return str(value)
+    return record_id(record, "LearnWorlds")

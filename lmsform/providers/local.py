@@ -19,8 +19,9 @@ import os
 import sqlite3
 import sys
 import threading
+from abc import ABC, abstractmethod
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 from urllib.parse import quote
@@ -30,8 +31,8 @@ from pydantic import Field
 from lmsform import kinds
 from lmsform.checkout import recorded_location
 from lmsform.errors import LmsformError, ProviderError, display_path
-from lmsform.providers.base import Capabilities, KindSupport, Provider, ProviderSettings
-from lmsform.resources import SCHEMAS, LiveResource
+from lmsform.providers.base import Handler, Provider, ProviderSettings
+from lmsform.resources import LiveResource
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS regions (
@@ -83,38 +84,6 @@ CREATE TABLE IF NOT EXISTS coupon_courses (
     PRIMARY KEY (coupon_id, course_id));
 """
 
-# kind -> (table, plain columns that map one to one onto canonical fields)
-TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "region": ("regions", ("name",)),
-    "division": ("divisions", ("name",)),
-    "department": ("departments", ("name",)),
-    "course": ("courses", ("key", "title", "description", "credits")),
-    "group": ("groups_", ("name", "description")),
-    "user": ("users", ("email", "first_name", "last_name", "username", "employee_id",
-                       "job_title", "role")),
-    "coupon": ("coupons", ("code", "usage_limit", "expires")),
-}
-# kind -> field -> (column holding the parent's id)
-PARENTS = {"division": {"region": "region_id"}, "department": {"division": "division_id"},
-           "user": {"department": "department_id"}}
-# kind -> field -> (link table, owner column, member column)
-LINKS = {
-    "group": {"courses": ("group_courses", "group_id", "course_id")},
-    "user": {"groups": ("user_groups", "user_id", "group_id"),
-             "enrollments": ("enrollments", "user_id", "course_id")},
-    "coupon": {"courses": ("coupon_courses", "coupon_id", "course_id")},
-}
-# kind -> columns holding JSON
-JSON_COLUMNS = {"course": ("categories", "custom"), "user": ("custom",)}
-# Columns whose values repeat across rows (a handful of roles and titles). They, and the ids
-# of parents and links, are listed as one shared string each: SQLite hands out a new string
-# per row, 35 MB of copies in a listing of 100k users.
-REPEATED_COLUMNS = {"user": ("role", "job_title")}
-# kind -> the columns a listing converts into fields of another type or name
-CONVERTED_COLUMNS = {"user": ("active",), "course": ("published",),
-                     "coupon": ("percent", "amount", "currency")}
-
-
 # Creates a batch holds at most: one transaction each (see `create_many`).
 BATCH_SIZE = 500
 
@@ -139,34 +108,332 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
-class _EveryKind:
-    """The local LMS's capabilities: its own tables' kinds, and every other kind registered
-    now (`lmsform.kinds`), kept whole."""
+class Stored(Handler["LocalProvider"], ABC):
+    """What every kind of the local LMS shares: a create in a transaction of its own, or many
+    in one (a commit each is most of a large apply's time)."""
 
-    def __get__(self, obj: Any, owner: type) -> Capabilities:
-        return _capabilities(tuple(kinds.names()))
+    batch_create = BATCH_SIZE
+
+    @abstractmethod
+    def _insert(self, attrs: dict[str, Any]) -> str:
+        """Write a new resource, in the caller's transaction; its id."""
+
+    def create(self, attrs: dict[str, Any]) -> str:
+        with self.lms._lock, self.lms._transaction(f"create {self.kind}"):
+            return self._insert(attrs)
+
+    def create_many(self, items: list[dict[str, Any]]) -> list[str | LmsformError]:
+        """A refused create is that resource's failure alone: the batch is undone and made
+        again one create at a time, each in a savepoint of its own."""
+        with self.lms._lock, self.lms._transaction(f"create {len(items)} {self.kind}s"):
+            db = self.lms.db
+            db.execute("SAVEPOINT batch")
+            try:
+                outcomes: list[str | LmsformError] = [self._insert(a) for a in items]
+            except sqlite3.IntegrityError:
+                db.execute("ROLLBACK TO batch")
+                outcomes = [self._insert_alone(a) for a in items]
+            db.execute("RELEASE batch")
+        return outcomes
+
+    def _insert_alone(self, attrs: dict[str, Any]) -> str | LmsformError:
+        db = self.lms.db
+        db.execute("SAVEPOINT item")
+        try:
+            return self._insert(attrs)
+        except sqlite3.IntegrityError as exc:
+            db.execute("ROLLBACK TO item")
+            return ProviderError(f"create {self.kind}", _explain(str(exc)), status=409)
+        finally:
+            db.execute("RELEASE item")
 
 
-@functools.cache
-def _capabilities(names: tuple[str, ...]) -> Capabilities:
-    tables = {
-        **{kind: KindSupport(fields=frozenset(SCHEMAS[kind].fields), batch_create=BATCH_SIZE)
-           for kind in ("region", "division", "department", "course", "group")},
-        "user": KindSupport(fields=frozenset(SCHEMAS["user"].fields), deactivate=True,
-                            batch_create=BATCH_SIZE),
-        "coupon": KindSupport(fields=frozenset(SCHEMAS["coupon"].fields),
-                              replace_fields=frozenset({"code"}), batch_create=BATCH_SIZE),
-    }
-    return Capabilities(kinds={**tables, **{
-        name: KindSupport(fields=frozenset(SCHEMAS[name].fields), batch_create=BATCH_SIZE)
-        for name in names if name not in tables}})
+class Rows(Stored):
+    """A kind with a table of its own: plain columns named as its fields, its parent's id, and
+    link tables for its lists of references. A subclass converts what is stored otherwise
+    (`_write`, `_read`)."""
+
+    table: ClassVar[str]
+    columns: ClassVar[tuple[str, ...]]  # plain columns that map one to one onto fields
+    parents: ClassVar[Mapping[str, str]] = {}  # field -> the column holding the parent's id
+    # field -> (link table, owner column, member column)
+    links: ClassVar[Mapping[str, tuple[str, str, str]]] = {}
+    json_columns: ClassVar[tuple[str, ...]] = ()
+    # Columns whose values repeat across rows (a handful of roles and titles). They, and the
+    # ids of parents and links, are listed as one shared string each: SQLite hands out a new
+    # string per row, 35 MB of copies in a listing of 100k users.
+    repeated: ClassVar[tuple[str, ...]] = ()
+    converted: ClassVar[tuple[str, ...]] = ()  # columns `_read` turns into other fields
+
+    def list_all(self) -> list[LiveResource]:
+        with self.lms._lock:
+            if self.lms._unopened():
+                return []
+            rows = self.lms.reader.execute(_listing_query(type(self)))
+            names = [d[0] for d in rows.description]
+            # row by row from the cursor: 100k users never sit in memory twice
+            return [self._live(dict(zip(names, values, strict=True))) for values in rows]
+
+    def _live(self, row: dict[str, Any]) -> LiveResource:
+        """One row of the listing query turned into the resource's attributes in place: most
+        columns are named as fields already; ids, links and JSON are converted here, the
+        rest by `_read`."""
+        row_id = row.pop("id")
+        for field in self.repeated:
+            if row[field] is not None:
+                row[field] = sys.intern(row[field])
+        for field in self.parents:
+            if row[field] is not None:
+                row[field] = sys.intern(str(row[field]))
+        for field in self.links:
+            row[field] = [sys.intern(i) for i in row[field].split(",")] if row[field] else []
+        for field in self.json_columns:
+            row[field] = {} if row[field] == "{}" else json.loads(row[field])
+        self._read(row)
+        return LiveResource(str(row_id), row)
+
+    def _read(self, row: dict[str, Any]) -> None:
+        """Turn the `converted` columns of a listed row into fields."""
+
+    def _insert(self, attrs: dict[str, Any]) -> str:
+        row = {"created_at": _now(), **self._columns(attrs)}
+        sql = (f"INSERT INTO {self.table} ({', '.join(row)}) "
+               f"VALUES ({', '.join('?' for _ in row)})")
+        new_id = self.lms.db.execute(sql, list(row.values())).lastrowid
+        assert new_id is not None
+        self._write_children(new_id, attrs)
+        return str(new_id)
+
+    def update(self, id: str, changes: dict[str, Any], before: dict[str, Any]) -> None:
+        with self.lms._lock, self.lms._transaction(f"update {self.kind} {id}"):
+            db = self.lms.db
+            changes = dict(changes)
+            if "custom" in changes:
+                (current,) = db.execute(
+                    f"SELECT custom FROM {self.table} WHERE id = ?", (int(id),)
+                ).fetchone()
+                changes["custom"] = {**json.loads(current), **(changes["custom"] or {})}
+            row = self._columns(changes)
+            if row:
+                assignments = ", ".join(f"{c} = ?" for c in row)
+                cursor = db.execute(
+                    f"UPDATE {self.table} SET {assignments} WHERE id = ?",
+                    [*row.values(), int(id)])
+                if cursor.rowcount == 0:
+                    raise ProviderError(f"update {self.kind} {id}", "not found", status=404)
+            self._write_children(int(id), changes, replace=True)
+
+    def delete(self, id: str) -> None:
+        self.lms._delete_row(self.table, self.kind, id)
+
+    def _columns(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        """Canonical attributes -> the table's own columns (links are written separately)."""
+        row = {c: attrs[c] for c in self.columns if c in attrs}
+        for field, column in self.parents.items():
+            if field in attrs:
+                row[column] = None if attrs[field] is None else int(attrs[field])
+        for column in [c for c in self.json_columns if c in attrs]:
+            row[column] = json.dumps(attrs[column] or ({} if column == "custom" else []))
+        self._write(attrs, row)
+        return row
+
+    def _write(self, attrs: dict[str, Any], row: dict[str, Any]) -> None:
+        """Set the columns of the fields stored otherwise than as they are."""
+
+    def _write_children(self, owner_id: int, attrs: dict[str, Any],
+                        replace: bool = False) -> None:
+        db = self.lms.db
+        for field, (table, owner, member) in self.links.items():
+            if field not in attrs:
+                continue
+            if replace:
+                db.execute(f"DELETE FROM {table} WHERE {owner} = ?", (owner_id,))
+            db.executemany(f"INSERT INTO {table} ({owner}, {member}) VALUES (?, ?)",
+                           [(owner_id, int(m)) for m in attrs[field] or []])
+
+
+class Regions(Rows):
+    table, columns = "regions", ("name",)
+
+
+class Divisions(Rows):
+    table, columns = "divisions", ("name",)
+    parents = {"region": "region_id"}
+
+
+class Departments(Rows):
+    table, columns = "departments", ("name",)
+    parents = {"division": "division_id"}
+
+
+class Courses(Rows):
+    """Courses, with their prices in a table of their own."""
+
+    table, columns = "courses", ("key", "title", "description", "credits")
+    json_columns = ("categories", "custom")
+    converted = ("published",)
+
+    def list_all(self) -> list[LiveResource]:
+        with self.lms._lock:
+            found = super().list_all()
+            prices = self._prices() if found else {}
+        for live in found:
+            live.attrs["pricing"] = prices.get(int(live.id), [])
+        return found
+
+    def _prices(self) -> dict[int, list[dict[str, Any]]]:
+        found: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        rows = self.lms.reader.execute(
+            "SELECT course_id, plan, amount, currency, billing FROM course_prices"
+        )
+        for course_id, plan, amount, currency, billing in rows:
+            found[course_id].append(
+                {"plan": plan, "amount": amount, "currency": currency, "billing": billing}
+            )
+        return found
+
+    def _read(self, row: dict[str, Any]) -> None:
+        row["published"] = bool(row["published"])
+
+    def _write(self, attrs: dict[str, Any], row: dict[str, Any]) -> None:
+        if "credits" in row and row["credits"] is not None:
+            row["credits"] = float(row["credits"])
+        if "published" in attrs:
+            row["published"] = int(bool(attrs["published"]))
+
+    def _write_children(self, owner_id: int, attrs: dict[str, Any],
+                        replace: bool = False) -> None:
+        super()._write_children(owner_id, attrs, replace)
+        if "pricing" not in attrs:
+            return
+        db = self.lms.db
+        if replace:
+            db.execute("DELETE FROM course_prices WHERE course_id = ?", (owner_id,))
+        db.executemany(
+            "INSERT INTO course_prices (course_id, plan, amount, currency, billing) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [(owner_id, plan, p["amount"], p["currency"], p["billing"])
+             for plan, p in (attrs["pricing"] or {}).items()],
+        )
+
+
+class Groups(Rows):
+    table, columns = "groups_", ("name", "description")
+    links = {"courses": ("group_courses", "group_id", "course_id")}
+
+
+class Users(Rows):
+    """Users, switched off rather than deleted where the settings say so."""
+
+    table = "users"
+    columns = ("email", "first_name", "last_name", "username", "employee_id", "job_title",
+               "role")
+    parents = {"department": "department_id"}
+    links = {"groups": ("user_groups", "user_id", "group_id"),
+             "enrollments": ("enrollments", "user_id", "course_id")}
+    json_columns = ("custom",)
+    repeated = ("role", "job_title")
+    converted = ("active",)
+
+    def deactivate(self, id: str) -> None:
+        self.lms.update(self.kind, id, {"active": False}, {})
+
+    def _read(self, row: dict[str, Any]) -> None:
+        row["active"] = bool(row["active"])
+
+    def _write(self, attrs: dict[str, Any], row: dict[str, Any]) -> None:
+        if "active" in attrs:
+            row["active"] = int(attrs["active"] is not False)
+        if attrs.get("password"):
+            row["password_hash"] = _hash_password(attrs["password"])
+
+
+class Coupons(Rows):
+    """Coupons, whose code cannot change once issued."""
+
+    table, columns = "coupons", ("code", "usage_limit", "expires")
+    links = {"courses": ("coupon_courses", "coupon_id", "course_id")}
+    converted = ("percent", "amount", "currency")
+    replace_fields = frozenset({"code"})
+
+    def _read(self, row: dict[str, Any]) -> None:
+        percent, amount, currency = row.pop("percent"), row.pop("amount"), row.pop("currency")
+        row["discount"] = ({"percent": percent} if percent is not None
+                           else {"amount": amount, "currency": currency})
+
+    def _write(self, attrs: dict[str, Any], row: dict[str, Any]) -> None:
+        if "discount" in attrs:
+            discount = attrs["discount"]
+            row["percent"] = discount.get("percent")
+            row["amount"] = discount.get("amount")
+            row["currency"] = discount.get("currency")
+
+
+class Whole(Stored):
+    """A kind the local LMS has no table for (one a plugin or a test registers): kept whole,
+    as JSON, in one table for every such kind."""
+
+    def list_all(self) -> list[LiveResource]:
+        with self.lms._lock:
+            if self.lms._unopened():
+                return []
+            try:
+                rows = self.lms.reader.execute(
+                    "SELECT id, attrs FROM other_resources WHERE kind = ?", (self.kind,))
+            except sqlite3.OperationalError:  # a file made before the table was
+                return []
+            return [LiveResource(str(row_id), json.loads(attrs)) for row_id, attrs in rows]
+
+    def _insert(self, attrs: dict[str, Any]) -> str:
+        cursor = self.lms.db.execute(
+            "INSERT INTO other_resources (kind, attrs, created_at) VALUES (?, ?, ?)",
+            (self.kind, json.dumps(attrs), _now()))
+        assert cursor.lastrowid is not None
+        return str(cursor.lastrowid)
+
+    def update(self, id: str, changes: dict[str, Any], before: dict[str, Any]) -> None:
+        with self.lms._lock, self.lms._transaction(f"update {self.kind} {id}"):
+            db = self.lms.db
+            found = db.execute("SELECT attrs FROM other_resources WHERE id = ? AND kind = ?",
+                               (int(id), self.kind)).fetchone()
+            if found is None:
+                raise ProviderError(f"update {self.kind} {id}", "not found", status=404)
+            db.execute("UPDATE other_resources SET attrs = ? WHERE id = ?",
+                       (json.dumps({**json.loads(found[0]), **changes}), int(id)))
+
+    def delete(self, id: str) -> None:
+        self.lms._delete_row("other_resources", self.kind, id)
+
+
+TABLES: dict[str, type[Rows]] = {
+    "region": Regions, "division": Divisions, "department": Departments, "course": Courses,
+    "group": Groups, "user": Users, "coupon": Coupons}
+
+
+class EveryKind(Mapping[str, type[Handler[Any]]]):
+    """The local LMS's handlers: its own tables' kinds, then every other kind registered now
+    (`lmsform.kinds`), kept whole."""
+
+    def __getitem__(self, kind: str) -> type[Handler[Any]]:
+        if kind in TABLES:
+            return TABLES[kind]
+        if kind in kinds.names():
+            return Whole
+        raise KeyError(kind)
+
+    def __iter__(self) -> Iterator[str]:
+        yield from TABLES
+        yield from (name for name in kinds.names() if name not in TABLES)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 class LocalProvider(Provider):
     type_name = "local"
     description = "Embedded LMS in a SQLite file (quick start, tests)"
     settings_model = LocalSettings
-    capabilities: ClassVar[Capabilities] = _EveryKind()  # type: ignore[assignment]
+    handlers = EveryKind()
 
     def __init__(self, settings: LocalSettings, config_dir: Path) -> None:
         super().__init__(settings, config_dir)
@@ -189,6 +456,9 @@ class LocalProvider(Provider):
         # states written before identities were relative record the file's absolute path
         return super().is_instance(instance) or instance == f"local:{self.path.resolve()}"
 
+    def batch_size(self, kind: str) -> int:
+        return min(self.settings.batch_size, super().batch_size(kind))
+
     @property
     def db(self) -> sqlite3.Connection:
         """For writing, opened on first write: `plan` never writes to the LMS file."""
@@ -209,6 +479,10 @@ class LocalProvider(Provider):
             self._db = self._open(f"file:{quote(str(self.path))}?mode=ro")
             self._read_only = True
         return self._db
+
+    def _unopened(self) -> bool:
+        """No LMS file yet, and none being made: an empty LMS, read without making one."""
+        return self._db is None and not self.path.exists()
 
     def _open(self, uri: str) -> sqlite3.Connection:
         with self._opening():
@@ -241,178 +515,11 @@ class LocalProvider(Provider):
                 self._db.close()
                 self._db = None
 
-    # reading
-
-    def list_all(self, kind: str) -> list[LiveResource]:
-        with self._lock:
-            if self._db is None and not self.path.exists():
-                return []
-            if kind not in TABLES:
-                return self._list_other(kind)
-            prices = self._prices() if kind == "course" else {}
-            rows = self.reader.execute(_listing_query(kind))
-            names = [d[0] for d in rows.description]
-            # row by row from the cursor: 100k users never sit in memory twice
-            return [_live(kind, dict(zip(names, values, strict=True)), prices)
-                    for values in rows]
-
-    def _list_other(self, kind: str) -> list[LiveResource]:
-        try:
-            rows = self.reader.execute(
-                "SELECT id, attrs FROM other_resources WHERE kind = ?", (kind,))
-        except sqlite3.OperationalError:  # a file made before the table was
-            return []
-        return [LiveResource(str(row_id), json.loads(attrs)) for row_id, attrs in rows]
-
-    def _prices(self) -> dict[int, list[dict[str, Any]]]:
-        found: dict[int, list[dict[str, Any]]] = defaultdict(list)
-        rows = self.reader.execute(
-            "SELECT course_id, plan, amount, currency, billing FROM course_prices"
-        )
-        for course_id, plan, amount, currency, billing in rows:
-            found[course_id].append(
-                {"plan": plan, "amount": amount, "currency": currency, "billing": billing}
-            )
-        return found
-
-    # writing
-
-    def create(self, kind: str, attrs: dict[str, Any]) -> str:
-        with self._lock, self._transaction(f"create {kind}"):
-            return self._insert(kind, attrs)
-
-    def batch_size(self, kind: str) -> int:
-        return min(self.settings.batch_size, super().batch_size(kind))
-
-    def create_many(self, kind: str, items: list[dict[str, Any]]
-                    ) -> list[str | LmsformError]:
-        """Many creates in one transaction (a commit each is most of a large apply's time).
-        A refused create is that resource's failure alone: the batch is undone and made
-        again one create at a time, each in a savepoint of its own."""
-        with self._lock, self._transaction(f"create {len(items)} {kind}s"):
-            self.db.execute("SAVEPOINT batch")
-            try:
-                outcomes: list[str | LmsformError] = [self._insert(kind, a) for a in items]
-            except sqlite3.IntegrityError:
-                self.db.execute("ROLLBACK TO batch")
-                outcomes = [self._insert_alone(kind, a) for a in items]
-            self.db.execute("RELEASE batch")
-        return outcomes
-
-    def _insert_alone(self, kind: str, attrs: dict[str, Any]) -> str | LmsformError:
-        self.db.execute("SAVEPOINT item")
-        try:
-            return self._insert(kind, attrs)
-        except sqlite3.IntegrityError as exc:
-            self.db.execute("ROLLBACK TO item")
-            return ProviderError(f"create {kind}", _explain(str(exc)), status=409)
-        finally:
-            self.db.execute("RELEASE item")
-
-    def _insert(self, kind: str, attrs: dict[str, Any]) -> str:
-        if kind not in TABLES:
-            cursor = self.db.execute(
-                "INSERT INTO other_resources (kind, attrs, created_at) VALUES (?, ?, ?)",
-                (kind, json.dumps(attrs), _now()))
-            assert cursor.lastrowid is not None
-            return str(cursor.lastrowid)
-        table, _ = TABLES[kind]
-        row = {"created_at": _now(), **self._columns(kind, attrs)}
-        sql = (f"INSERT INTO {table} ({', '.join(row)}) "
-               f"VALUES ({', '.join('?' for _ in row)})")
-        new_id = self.db.execute(sql, list(row.values())).lastrowid
-        assert new_id is not None
-        self._write_children(kind, new_id, attrs)
-        return str(new_id)
-
-    def update(
-        self, kind: str, id: str, changes: dict[str, Any], before: dict[str, Any]
-    ) -> None:
-        if kind not in TABLES:
-            self._update_other(kind, id, changes)
-            return
-        table, _ = TABLES[kind]
-        with self._lock, self._transaction(f"update {kind} {id}"):
-            changes = dict(changes)
-            if "custom" in changes:
-                (current,) = self.db.execute(
-                    f"SELECT custom FROM {table} WHERE id = ?", (int(id),)
-                ).fetchone()
-                changes["custom"] = {**json.loads(current), **(changes["custom"] or {})}
-            row = self._columns(kind, changes)
-            if row:
-                assignments = ", ".join(f"{c} = ?" for c in row)
-                cursor = self.db.execute(
-                    f"UPDATE {table} SET {assignments} WHERE id = ?", [*row.values(), int(id)]
-                )
-                if cursor.rowcount == 0:
-                    raise ProviderError(f"update {kind} {id}", "not found", status=404)
-            self._write_children(kind, int(id), changes, replace=True)
-
-    def _update_other(self, kind: str, id: str, changes: dict[str, Any]) -> None:
-        with self._lock, self._transaction(f"update {kind} {id}"):
-            found = self.db.execute("SELECT attrs FROM other_resources WHERE id = ? AND "
-                                    "kind = ?", (int(id), kind)).fetchone()
-            if found is None:
-                raise ProviderError(f"update {kind} {id}", "not found", status=404)
-            self.db.execute("UPDATE other_resources SET attrs = ? WHERE id = ?",
-                            (json.dumps({**json.loads(found[0]), **changes}), int(id)))
-
-    def delete(self, kind: str, id: str) -> None:
-        table = TABLES[kind][0] if kind in TABLES else "other_resources"
+    def _delete_row(self, table: str, kind: str, id: str) -> None:
         with self._lock, self._transaction(f"delete {kind} {id}"):
             cursor = self.db.execute(f"DELETE FROM {table} WHERE id = ?", (int(id),))
             if cursor.rowcount == 0:
                 raise ProviderError(f"delete {kind} {id}", "not found", status=404)
-
-    def deactivate(self, kind: str, id: str) -> None:
-        self.update(kind, id, {"active": False}, {})
-
-    def _columns(self, kind: str, attrs: dict[str, Any]) -> dict[str, Any]:
-        """Canonical attributes -> the table's own columns (links are written separately)."""
-        _, columns = TABLES[kind]
-        row = {c: attrs[c] for c in columns if c in attrs}
-        for field, column in PARENTS.get(kind, {}).items():
-            if field in attrs:
-                row[column] = None if attrs[field] is None else int(attrs[field])
-        for column in [c for c in JSON_COLUMNS.get(kind, ()) if c in attrs]:
-            row[column] = json.dumps(attrs[column] or ({} if column == "custom" else []))
-        if "credits" in row and row["credits"] is not None:
-            row["credits"] = float(row["credits"])
-        if "published" in attrs:
-            row["published"] = int(bool(attrs["published"]))
-        if "active" in attrs:
-            row["active"] = int(attrs["active"] is not False)
-        if attrs.get("password"):
-            row["password_hash"] = _hash_password(attrs["password"])
-        if "discount" in attrs:
-            discount = attrs["discount"]
-            row["percent"] = discount.get("percent")
-            row["amount"] = discount.get("amount")
-            row["currency"] = discount.get("currency")
-        return row
-
-    def _write_children(
-        self, kind: str, owner_id: int, attrs: dict[str, Any], replace: bool = False
-    ) -> None:
-        for field, (table, owner, member) in LINKS.get(kind, {}).items():
-            if field not in attrs:
-                continue
-            if replace:
-                self.db.execute(f"DELETE FROM {table} WHERE {owner} = ?", (owner_id,))
-            self.db.executemany(
-                f"INSERT INTO {table} ({owner}, {member}) VALUES (?, ?)",
-                [(owner_id, int(m)) for m in attrs[field] or []],
-            )
-        if kind == "course" and "pricing" in attrs:
-            if replace:
-                self.db.execute("DELETE FROM course_prices WHERE course_id = ?", (owner_id,))
-            self.db.executemany(
-                "INSERT INTO course_prices (course_id, plan, amount, currency, billing) "
-                "VALUES (?, ?, ?, ?, ?)",
-                [(owner_id, plan, p["amount"], p["currency"], p["billing"])
-                 for plan, p in (attrs["pricing"] or {}).items()],
-            )
 
     def _transaction(self, call: str) -> _Transaction:
         return _Transaction(self.db, call)
@@ -439,47 +546,18 @@ class _Transaction:
 
 
 @functools.cache
-def _listing_query(kind: str) -> str:
+def _listing_query(rows: type[Rows]) -> str:
     """A kind's rows: the columns lmsform reads (not creation times nor password hashes),
     parents' id columns named as their fields, and its links' member ids as one
     comma-separated column per field (SQLite gathers them through the link tables' keys,
     faster than Python could)."""
-    table, plain = TABLES[kind]
     selected = ", ".join([
-        "t.id", *(f"t.{c}" for c in plain),
-        *(f't.{column} AS "{field}"' for field, column in PARENTS.get(kind, {}).items()),
+        "t.id", *(f"t.{c}" for c in rows.columns),
+        *(f't.{column} AS "{field}"' for field, column in rows.parents.items()),
         *(f'(SELECT group_concat({member}) FROM {link} WHERE {owner} = t.id) AS "{field}"'
-          for field, (link, owner, member) in LINKS.get(kind, {}).items()),
-        *(f"t.{c}" for c in (*JSON_COLUMNS.get(kind, ()), *CONVERTED_COLUMNS.get(kind, ())))])
-    return f"SELECT {selected} FROM {table} AS t ORDER BY t.id"
-
-
-def _live(kind: str, row: dict[str, Any], prices: dict[int, list[dict[str, Any]]]
-          ) -> LiveResource:
-    """One row of a kind's listing query, with its prices, turned into the resource's
-    attributes in place: most columns are named as fields already; ids, links, JSON and
-    flags are converted here."""
-    row_id = row.pop("id")
-    for field in REPEATED_COLUMNS.get(kind, ()):
-        if row[field] is not None:
-            row[field] = sys.intern(row[field])
-    for field in PARENTS.get(kind, ()):
-        if row[field] is not None:
-            row[field] = sys.intern(str(row[field]))
-    for field in LINKS.get(kind, ()):
-        row[field] = [sys.intern(i) for i in row[field].split(",")] if row[field] else []
-    for field in JSON_COLUMNS.get(kind, ()):
-        row[field] = {} if row[field] == "{}" else json.loads(row[field])
-    if kind == "user":
-        row["active"] = bool(row["active"])
-    if kind == "course":
-        row["published"] = bool(row["published"])
-        row["pricing"] = prices.get(row_id, [])
-    if kind == "coupon":
-        percent, amount, currency = row.pop("percent"), row.pop("amount"), row.pop("currency")
-        row["discount"] = ({"percent": percent} if percent is not None
-                           else {"amount": amount, "currency": currency})
-    return LiveResource(str(row_id), row)
+          for field, (link, owner, member) in rows.links.items()),
+        *(f"t.{c}" for c in (*rows.json_columns, *rows.converted))])
+    return f"SELECT {selected} FROM {rows.table} AS t ORDER BY t.id"
 
 
 def _explain(message: str) -> str:

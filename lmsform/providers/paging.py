@@ -40,14 +40,12 @@ from collections import deque
 from collections.abc import Hashable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import httpx
 
 from lmsform.errors import ProviderError
-
-if TYPE_CHECKING:
-    from lmsform.providers.http import HttpClient
+from lmsform.providers.client import Client
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +166,7 @@ class ListingMoved(Exception):
 class _Reader:
     """One listing's requests, and what each answer holds, checked."""
 
-    def __init__(self, client: HttpClient, method: str, path: str, pages: Pages,
+    def __init__(self, client: Client, method: str, path: str, pages: Pages,
                  params: Mapping[str, Any] | None, json: Any,
                  form: Mapping[str, Any] | None) -> None:
         self.client, self.method, self.path, self.pages = client, method, path, pages
@@ -358,7 +356,7 @@ class _Listing:
             previous, offset = page, offset + len(page.items)
 
 
-def paginate(client: HttpClient, path: str, pages: Pages = DEFAULT_PAGES, *,
+def paginate(client: Client, path: str, pages: Pages = DEFAULT_PAGES, *,
              method: str = "GET", params: Mapping[str, Any] | None = None, json: Any = None,
              form: Mapping[str, Any] | None = None) -> Iterator[Any]:
     """Every item of a paged listing, in order, once: yielded after the whole listing has been

@@ -1,21 +1,25 @@
 """What every provider reached over HTTP needs beyond the HTTP client, written once.
 
-`HttpProvider` owns the provider's `HttpClient` and adds: a per-plan cache of listings (several
-kinds often need the same ones, and concurrent callers must load each only once), bounded
-fan-out (fetch something for each of many items, concurrently, within the client's bound),
-creates that settle a lost answer or an 'already exists' by reading the natural key, and link
-synchronisation (members, enrollments, group courses: one call per added or removed link,
-with a read deciding after a lost answer or an 'already there'). Two plain functions cover the
-rest: `field_rule`, a vendor's length and character rules for plan-time checks, and `new_id`,
-the id of a resource a create call made.
+`HttpProvider` owns the provider's `HttpClient` and the vendor's way of paging, and adds what
+its kinds' handlers share: whole listings, a per-plan cache of them (several kinds often need
+the same ones, and concurrent callers must load each only once), bounded fan-out (fetch
+something for each of many items, concurrently, within the client's bound), the inversion of
+one member listing per group or course into each user's groups or courses, reads of one record
+that may be gone, creates that settle a lost answer or an 'already exists' by reading the
+natural key, and link synchronisation (members, enrollments, group courses: one call per added
+or removed link, with a read deciding after a lost answer or an 'already there'). Plain
+functions cover the rest: `field_rule` and `custom_rule`, a vendor's rules on a text field and
+on custom keys for plan-time checks, `new_id`, the id of a resource a create call made, and
+`gone`, whether a failed delete found nothing left to delete.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections import defaultdict
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -24,6 +28,9 @@ import httpx
 from lmsform.errors import ProviderError
 from lmsform.providers.base import Provider
 from lmsform.providers.http import Classifier, HttpClient, HttpProviderSettings
+from lmsform.providers.paging import DEFAULT_PAGES, Pages
+from lmsform.providers.records import records
+from lmsform.resources import LiveResource
 from lmsform.secrets import Secrets
 
 A = TypeVar("A")
@@ -44,12 +51,13 @@ class Call:
 
 class HttpProvider(Provider):
     """A provider that talks to its LMS through an `HttpClient`; subclasses build the client
-    (base URL, auth flow, classifier) and pass it in."""
+    (base URL, auth flow, classifier) and pass it in, with how the vendor pages (`Pages`)."""
 
     def __init__(self, settings: HttpProviderSettings, config_dir: Path,
-                 http: HttpClient) -> None:
+                 http: HttpClient, pages: Pages = DEFAULT_PAGES) -> None:
         super().__init__(settings, config_dir)
         self.http = http
+        self.pages = pages
         self._lock = threading.RLock()  # guards the cache and the subclass's own tables
         self._cache: dict[str, Any] = {}
         self._cache_locks: dict[str, threading.Lock] = {}
@@ -62,6 +70,29 @@ class HttpProvider(Provider):
         self.http.secrets = secrets
 
     # reading
+
+    def _listing(self, path: str, *, method: str = "GET",
+                 params: Mapping[str, Any] | None = None, json: Any = None,
+                 id_field: str | tuple[str, ...] | None = None) -> list[Any]:
+        """A whole listing, paged as the vendor pages (`self.pages`), its items known by
+        `id_field` where it names another than the vendor's usual."""
+        pages = self.pages if id_field is None else replace(self.pages, id_field=id_field)
+        return list(self.http.paginate(path, pages=pages, method=method, params=params,
+                                       json=json))
+
+    def _record(self, path: str, params: Mapping[str, Any] | None = None
+                ) -> dict[str, Any] | None:
+        """One record (the first of a list answer), or None when the LMS answers 404 or
+        holds none."""
+        try:
+            found = self.http.call("GET", path, safe=True, params=params)
+        except ProviderError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        if isinstance(found, list):
+            found = next(iter(records(found)), None)
+        return found if isinstance(found, dict) else None
 
     def _cached(self, name: str, load: Callable[[], A]) -> A:
         """Load once per provider (a plan): several kinds need the same listings. Callers of
@@ -88,6 +119,23 @@ class HttpProvider(Provider):
             return [fetch(item) for item in items]
         with ThreadPoolExecutor(max_workers=workers) as pool:
             return list(pool.map(fetch, items))
+
+    def _by_member(self, owners: Sequence[str], members_of: Callable[[str], Iterable[str]]
+                   ) -> dict[str, list[str]]:
+        """member -> the owners listing it (a user's groups, from each group's members), one
+        listing per owner, read concurrently."""
+        found: dict[str, list[str]] = defaultdict(list)
+        for owner, members in zip(owners, self._each(owners, members_of), strict=True):
+            for member in members:
+                found[member].append(owner)
+        return found
+
+    def _read_each(self, ids: Sequence[str], fetch: Callable[[str], A | None],
+                   attrs: Callable[[A], dict[str, Any]]) -> list[LiveResource]:
+        """`Provider.read` one record a request: those `fetch` finds, concurrently."""
+        found = self._each(ids, fetch)
+        return [LiveResource(i, attrs(r)) for i, r in zip(ids, found, strict=True)
+                if r is not None]
 
     # writing
 
@@ -139,6 +187,11 @@ class HttpProvider(Provider):
                           already_done=already_done)
 
 
+def gone(response: httpx.Response) -> bool:
+    """A delete's `already_done`: after a lost answer, a 404 is the first attempt's work."""
+    return response.status_code == 404
+
+
 def field_rule(vendor: str, field: str, value: Any, limit: int, restricted: str = "", *,
                label: str | None = None, show_value: bool = True) -> list[tuple[str, str]]:
     """A vendor's rules on one text field: at most `limit` characters, none of `restricted`.
@@ -157,6 +210,24 @@ def field_rule(vendor: str, field: str, value: Any, limit: int, restricted: str 
         problems.append((field, f"{prefix}{vendor} does not allow the characters "
                          f"{' '.join(bad)}{shown}"))
     return problems
+
+
+# A custom key's rule: whether a value is right for it, and what is wrong with one that is not.
+CustomKey = tuple[Callable[[Any], bool], str]
+
+
+def custom_rule(vendor: str, kind: str, attrs: Mapping[str, Any],
+                keys: Mapping[str, CustomKey], does: str) -> list[tuple[str, str]]:
+    """A vendor's custom fields: each key of `custom` must be one of `keys`, its value as
+    that key's rule says; `does` says what the provider does with them. (field, message)
+    pairs, as `Provider.check` returns."""
+    custom = attrs.get("custom")
+    if not isinstance(custom, dict):
+        return []
+    problems = [("custom", f"{vendor} {kind}s have no custom field '{name}'; the provider "
+                           f"{does}") for name in sorted(custom.keys() - keys.keys())]
+    return problems + [("custom", wrong) for key, (right, wrong) in keys.items()
+                       if key in custom and not right(custom[key])]
 
 
 def new_id(response: httpx.Response, classifier: Classifier | None = None,

@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 
 PROVIDERS = sorted((Path(__file__).parent.parent.parent / "lmsform" / "providers").glob("*.py"))
-# What a path may hold besides `segment(...)`: the provider's own prefixes, and its helpers
-# that return paths built with segment() themselves.
-PREFIXES = {"self.root", "path", "API_PREFIX", "self.path"}
-PATH_HELPERS = ("segment(", "self._node_path(", "self._division_path(")
+# What a path may hold besides `segment(...)`: the provider's own prefixes (also as its kinds'
+# handlers reach them) and URL segments, and its helpers that return paths built with
+# segment() themselves.
+PREFIXES = {"self.root", "self.lms.root", "path", "API_PREFIX", "self.path", "self.collection"}
+PATH_HELPERS = ("segment(", "self.lms._node(")
 
 
 def _paths(tree: ast.AST) -> list[ast.JoinedStr]:
