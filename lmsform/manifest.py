@@ -98,20 +98,6 @@ _NAME_SCHEMA = {"anyOf": [{"type": "string", "minLength": 1, "pattern": r"^[^/]*
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1),
                  WithJsonSchema(_TEXT_SCHEMA)]
 Name = Annotated[Text, AfterValidator(_no_slash), WithJsonSchema(_NAME_SCHEMA)]
-# A department as users refer to it: Region/Division/Department, each part a name
-PATH_PART = r"[^/\s]([^/]*[^/\s])?"
-DEPARTMENT_RE = rf"^\s*{PATH_PART}/{PATH_PART}/{PATH_PART}\s*$"
-
-
-def _department_path(value: str) -> str:
-    if not re.match(DEPARTMENT_RE, value):
-        raise ValueError("write a department as Region/Division/Department, as declared under "
-                         "hierarchy:")
-    return value
-
-
-DepartmentPath = Annotated[Text, AfterValidator(_department_path),
-                           WithJsonSchema({"type": "string", "pattern": DEPARTMENT_RE})]
 # a number spells a key as its digits (`key: 101`), as it does text
 SLUG_RE = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 Slug = Annotated[str, StringConstraints(pattern=SLUG_RE, max_length=200),

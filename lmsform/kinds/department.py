@@ -8,11 +8,11 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, ClassVar
 
 from pydantic import AfterValidator, WithJsonSchema
 
-from lmsform.kinds.kind import Kind
+from lmsform.kinds.level import Level
 from lmsform.manifest import Managed, Name, Text, lifecycle_for
 
 FIELDS = ("name", "division")
@@ -37,23 +37,15 @@ class DepartmentSpec(Managed):
     lifecycle: lifecycle_for("department", FIELDS) | None = None  # type: ignore[valid-type]
 
 
-def read_back_name(data: dict[str, Any]) -> dict[str, Any]:
-    """What a level of the hierarchy written as `data` names once loaded."""
-    return {"name": DepartmentSpec.model_validate(data).name}
-
-
-class Department(Kind):
+class Department(Level):
     name = "department"
     fields = FIELDS
-    family = ("region", "division", "department")
+    parent = "division"
     references: ClassVar[Mapping[str, str]] = MappingProxyType({"division": "division"})
     nested = True
     spec = DepartmentSpec
     reference_hint = " (write it as Region/Division/Department, as declared under hierarchy:)"
     kept_while_referenced = True
-
-    def address_key(self, attrs: dict[str, Any]) -> str:
-        return f"{attrs.get('division')}/{attrs['name']}"
 
     def still_referred(self, address: str, done: str, referrers: list[str]) -> str:
         shown = ", ".join(referrers[:5]) + (f" and {len(referrers) - 5} more"
@@ -62,15 +54,3 @@ class Department(Kind):
                 f"(deactivated ones count): {shown}. Declare them with another "
                 "department (add `active: false` to keep them deactivated), or remove "
                 "them with settings.user_removal: delete, then remove the department")
-
-    def address_fields(self) -> frozenset[str]:
-        return frozenset(FIELDS)
-
-    def entry_data(self, attrs: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
-        return {"name": attrs.get("name")}
-
-    def read_back(self, data: dict[str, Any]) -> dict[str, Any]:
-        return read_back_name(data)
-
-    def meaning(self, attrs: dict[str, Any], written: dict[str, Any]) -> dict[str, Any]:
-        return {k: attrs.get(k) for k in self.fields}

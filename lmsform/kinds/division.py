@@ -9,8 +9,8 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import BeforeValidator, Field
 
-from lmsform.kinds.department import DepartmentSpec, read_back_name
-from lmsform.kinds.kind import Kind
+from lmsform.kinds.department import DepartmentSpec
+from lmsform.kinds.level import Level
 from lmsform.manifest import Managed, Name, lifecycle_for
 
 FIELDS = ("name", "region")
@@ -30,24 +30,9 @@ class DivisionSpec(Managed):
     lifecycle: lifecycle_for("division", FIELDS) | None = None  # type: ignore[valid-type]
 
 
-class Division(Kind):
+class Division(Level):
     name = "division"
     fields = FIELDS
-    family = ("region", "division", "department")
+    parent = "region"
     references: ClassVar[Mapping[str, str]] = MappingProxyType({"region": "region"})
     nested = True
-
-    def address_key(self, attrs: dict[str, Any]) -> str:
-        return f"{attrs.get('region')}/{attrs['name']}"
-
-    def address_fields(self) -> frozenset[str]:
-        return frozenset(FIELDS)
-
-    def entry_data(self, attrs: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
-        return {"name": attrs.get("name")}
-
-    def read_back(self, data: dict[str, Any]) -> dict[str, Any]:
-        return read_back_name(data)
-
-    def meaning(self, attrs: dict[str, Any], written: dict[str, Any]) -> dict[str, Any]:
-        return {k: attrs.get(k) for k in self.fields}

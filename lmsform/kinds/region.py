@@ -9,13 +9,12 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from lmsform.kinds.department import read_back_name
 from lmsform.kinds.division import DivisionSpec
-from lmsform.kinds.kind import Declaring, Exported, Kind, Loc, Resource, lifecycle_of
+from lmsform.kinds.kind import Declaring, Exported, Loc, Resource, lifecycle_of
+from lmsform.kinds.level import Level
 from lmsform.manifest import Managed, Name, lifecycle_for
 
 FIELDS = ("name",)
-HIERARCHY = ("region", "division", "department")
 
 
 class RegionSpec(Managed):
@@ -24,10 +23,9 @@ class RegionSpec(Managed):
     lifecycle: lifecycle_for("region", FIELDS) | None = None  # type: ignore[valid-type]
 
 
-class Region(Kind):
+class Region(Level):
     name = "region"
     fields = FIELDS
-    family = ("region", "division", "department")
     section = "hierarchy"
     spec = RegionSpec
     export_file = "hierarchy.yaml"
@@ -52,13 +50,13 @@ class Region(Kind):
 
     def doubtful(self, entry: Any) -> dict[str, set[str] | None]:
         """An invalid entry of the hierarchy may declare any region, division or department."""
-        return dict.fromkeys(HIERARCHY)
+        return dict.fromkeys(self.family)
 
     def export_files(self, exported: Mapping[str, list[Exported]],
                      entry: Callable[[Exported], dict[str, Any]]
                      ) -> list[tuple[str, list[Any]]]:
         """The regions with their divisions and departments nested, as one file."""
-        if not any(exported.get(k) for k in HIERARCHY):
+        if not any(exported.get(k) for k in self.family):
             return []
 
         def kept(item: Exported, fields: dict[str, Any]) -> dict[str, Any]:
@@ -78,12 +76,3 @@ class Region(Kind):
         return [(self.export_file, [kept(region, {"region": region.attrs["name"], "divisions": [
             kept(d, {"division": d.attrs["name"], "departments": departments.get(d.key, [])})
             for d in divisions.get(region.key, [])]}) for region in exported.get("region", [])])]
-
-    def entry_data(self, attrs: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
-        return {"name": attrs.get("name")}
-
-    def read_back(self, data: dict[str, Any]) -> dict[str, Any]:
-        return read_back_name(data)
-
-    def meaning(self, attrs: dict[str, Any], written: dict[str, Any]) -> dict[str, Any]:
-        return {k: attrs.get(k) for k in self.fields}
