@@ -91,6 +91,11 @@ class Simulator:
         # that a test can play another client writing between the pages of a listing (it may
         # call the simulator over HTTP; those requests come through here too).
         self.before_request: Callable[[Request], None] | None = None
+        # What the rate limits (and a vendor's token lifetimes) read the time from. A test puts
+        # in the virtual clock lmsform's HTTP layer reads too (lmsform.providers.pacing), so
+        # that waiting out a limit costs no real time; latency stays real (it makes requests
+        # overlap).
+        self.clock: Callable[[], float] = time.monotonic
 
     def route(self, method: str, pattern: str, name: str, handler: Handler) -> None:
         regex = re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", pattern) + "$",
@@ -164,7 +169,7 @@ class Simulator:
         with self.lock:
             self._sequence += 1
             n = self._sequence
-            now = time.monotonic()
+            now = self.clock()
             if self.faults.rate_limit:
                 while self._recent and now - self._recent[0] > 1.0:
                     self._recent.popleft()
