@@ -77,6 +77,9 @@ class Simulator:
     # Vendors that take form-encoded bodies (an OAuth2 token endpoint, Course Toolkit) set
     # this: such a body then arrives as a dict of text (the last value of a repeated field).
     accepts_form_bodies = False
+    # How often the serving thread looks whether stop() was asked for: stop() waits up to this
+    # long. The tests, which stop a simulator after every test, set it lower.
+    poll_interval = 0.05
 
     def __init__(self, faults: Faults | None = None) -> None:
         self.faults = faults or Faults()
@@ -126,7 +129,8 @@ class Simulator:
         self._server = ThreadingHTTPServer((host, port), _Handler)
         self._server.daemon_threads = True
         server = self._server
-        self._thread = threading.Thread(target=lambda: server.serve_forever(poll_interval=0.05),
+        poll = self.poll_interval
+        self._thread = threading.Thread(target=lambda: server.serve_forever(poll_interval=poll),
                                         daemon=True)
         self._thread.start()
         return self.base_url
