@@ -29,7 +29,7 @@ from lmsform.backends.postgres import (
 )
 from lmsform.errors import LmsformError
 from lmsform.state import State, StateEntry, StateFile
-from tests.conftest import Org
+from tests.support import Org
 
 psycopg = pytest.importorskip("psycopg")
 DSN = os.environ.get("LMSFORM_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")

@@ -83,6 +83,7 @@ def test_json_form_and_empty_bodies_and_query_parameters(server: LocalServer) ->
 # --- retries ------------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("clock")  # the pace learnt from the 429 waits no real time
 def test_retries_server_errors_honouring_retry_after() -> None:
     answers = iter([httpx.Response(503, headers={"Retry-After": "2"}),
                     httpx.Response(429, headers={"Retry-After": "1"}),

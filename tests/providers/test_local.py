@@ -9,7 +9,7 @@ import pytest
 from lmsform.config import load_config
 from lmsform.errors import ProviderError
 from lmsform.providers.local import LocalProvider, LocalSettings
-from tests.conftest import Org
+from tests.support import Org
 
 
 @pytest.fixture
