@@ -396,7 +396,8 @@ def gitlab() -> Iterator[tuple[FakeGitLab, str]]:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.002},
+                              daemon=True)  # shutdown() waits up to poll_interval
     thread.start()
     yield fake, f"http://127.0.0.1:{server.server_address[1]}/api/v4"
     server.shutdown()
