@@ -1,112 +1,51 @@
-"""Shared helpers: a small organisation written to a temporary config directory."""
+"""The fixtures every test file may use; the helpers behind them are in tests/support.py."""
 
 from __future__ import annotations
 
-import shutil
-import textwrap
+import functools
+import re
+from collections.abc import Iterator
 from pathlib import Path
 
+import certifi
 import pytest
-from click.testing import CliRunner, Result
 
-from lmsform.cli import cli
-
-BASE = """\
-version: 1
-provider:
-  type: local
-  path: lms.sqlite
-state:
-  path: state.json
-"""
-
-ORG = """\
-hierarchy:
-  - region: Americas
-    divisions:
-      - division: Sales
-        departments: [Inside Sales, Field Sales]
-courses:
-  - key: security-101
-    title: Security Awareness
-    published: true
-    credits: 2
-    categories: [Compliance]
-    pricing:
-      - {plan: standard, amount: 49.00, currency: USD}
-groups:
-  - name: Managers
-    description: People managers
-    courses: [security-101]
-users:
-  - email: ada@example.com
-    first_name: Ada
-    last_name: Lovelace
-    department: Americas/Sales/Inside Sales
-    groups: [Managers]
-    enrollments: [security-101]
-    password: ${env:ADA_PASSWORD:-initial-Secret-1}
-  - email: bob@example.com
-    first_name: Bob
-    department: Americas/Sales/Field Sales
-coupons:
-  - code: WELCOME10
-    discount: {percent: 10}
-    courses: [security-101]
-"""
+from lmsform import plugins
+from tests.support import Org, Simulators, VirtualClock, use_clock
 
 
-class ConfigDir:
-    """A config directory, with helpers to edit it and run lmsform on it."""
-
-    def __init__(self, directory: Path) -> None:
-        self.dir = directory
-
-    def write(self, name: str, text: str) -> Path:
-        path = self.dir / name
-        path.write_text(textwrap.dedent(text))
-        return path
-
-    def edit(self, name: str, old: str, new: str) -> None:
-        path = self.dir / name
-        text = path.read_text()
-        assert old in text, f"{old!r} not in {name}"
-        path.write_text(text.replace(old, new))
-
-    def run(self, *args: str, input: str | None = None) -> Result:
-        return CliRunner().invoke(cli, [*args, "-C", str(self.dir)], input=input)
-
-    def apply(self) -> Result:
-        result = self.run("apply", "--auto-approve")
-        assert result.exit_code == 0, result.output
-        return result
+@pytest.fixture(scope="session", autouse=True)
+def _one_certificate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """No test talks TLS to a server, yet every httpx client loads the CA bundle it would
+    verify one with (about 20 ms, CPU, for each of the thousand clients the suite makes:
+    one per provider and per test client). SSL_CERT_FILE, which httpx honours, names a
+    bundle of one certificate instead, here and in the processes the tests start."""
+    bundle = Path(certifi.where()).read_text(encoding="ascii")
+    first = re.search(r"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----\n", bundle,
+                      re.DOTALL)
+    assert first is not None
+    path = tmp_path_factory.mktemp("tls") / "one-certificate.pem"
+    path.write_text(first.group(0), encoding="ascii")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SSL_CERT_FILE", str(path))
+        patch.delenv("SSL_CERT_DIR", raising=False)
+        yield
 
 
-def copy_example(example: Path, directory: Path, replace: dict[str, str]) -> Path:
-    """An example config copied to `directory`, its `lmsform.yaml` edited (the simulator's
-    URL and the state path, say)."""
-    shutil.copytree(example, directory)
-    for old, new in replace.items():
-        ConfigDir(directory).edit("lmsform.yaml", old, new)
-    return directory
+@pytest.fixture(scope="session", autouse=True)
+def _entry_points_read_once() -> Iterator[None]:
+    """lmsform finds its providers and state backends by entry-point group, reading every
+    installed distribution's metadata each time (a few ms; thousands of times in a run).
+    Nothing is installed while the tests run: each group is read once. Tests that fake the
+    installed plugins replace plugins.entry_points themselves, over this."""
+    read = functools.cache(plugins.entry_points)
 
+    def entry_points(*, group: str) -> object:
+        return read(group=group)
 
-class Org(ConfigDir):
-    """The small organisation most tests use, in tmp_path, on the `local` LMS."""
-
-    def __init__(self, root: Path) -> None:
-        super().__init__(root / "org")
-        self.dir.mkdir()
-        self.write("main.yaml", BASE)
-        self.write("org.yaml", ORG)
-
-    @property
-    def state_path(self) -> Path:
-        return self.dir / "state.json"
-
-    @property
-    def db_path(self) -> Path:
-        return self.dir / "lms.sqlite"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(plugins, "entry_points", entry_points)
+        yield
 
 
 @pytest.fixture
@@ -115,11 +54,20 @@ def org(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Org:
     return Org(tmp_path)
 
 
-def assert_export_round_trips(source: ConfigDir, out: Path, *extra: str) -> str:
-    """Export the LMS `source` names into `out`, then plan there: nothing to do. Returns what
-    export printed (its 'not exported' lines included)."""
-    exported = source.run("export", "--out", str(out), *extra)
-    assert exported.exit_code == 0, exported.output
-    plan = CliRunner().invoke(cli, ["plan", "--detailed-exitcode", "-C", str(out)])
-    assert plan.exit_code == 0, plan.output
-    return exported.output
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> VirtualClock:
+    """This test's virtual clock, read by every HttpClient (and OAuth2 token) made without a
+    clock of its own: their paces, retries and token lifetimes wait no real time."""
+    return use_clock(monkeypatch, VirtualClock())
+
+
+@pytest.fixture
+def simulators(clock: VirtualClock) -> Iterator[Simulators]:
+    """Simulators served for this test, on its virtual clock (`simulators.start(sim)`), each
+    with one HTTP client for the test's own calls (`simulators.http(sim)`); all stopped when
+    the test ends."""
+    served = Simulators(clock)
+    try:
+        yield served
+    finally:
+        served.close()

@@ -14,18 +14,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
 from lmsform.apply import apply_plan
 from lmsform.backends.file import FileBackend
-from lmsform.cli import cli
 from lmsform.config import load_config
 from lmsform.errors import LmsformError, ProviderError
 from lmsform.planning import make_plan
 from lmsform.providers.base import Capabilities
 from lmsform.providers.local import LocalProvider
 from lmsform.state import State
-from tests.conftest import Org
+from tests.support import Org, Simulators, lmsform
 
 
 def sql(org: Org, query: str, *args) -> list[tuple]:
@@ -245,7 +243,7 @@ def test_secrets_never_reach_output_plans_logs_or_state(
     plan_file = tmp_path / "plan.json"
     assert org.run("plan", "--out", str(plan_file)).exit_code == 0
     outputs.append(plan_file.read_text())
-    debug = CliRunner().invoke(cli, ["--debug", "apply", str(plan_file), "-C", str(org.dir)])
+    debug = lmsform("--debug", "apply", str(plan_file), "-C", str(org.dir))
     assert debug.exit_code == 0, debug.output
     outputs.append(debug.output)
     assert "create user.ada@example.com: done" in caplog.text
@@ -292,7 +290,7 @@ def test_a_saved_plan_of_another_format_is_refused(org: Org, tmp_path: Path) -> 
     document = json.loads(plan_file.read_text())
     document["format_version"] = 2
     plan_file.write_text(json.dumps(document))
-    result = CliRunner().invoke(cli, ["apply", str(plan_file)])
+    result = lmsform("apply", str(plan_file))
     assert result.exit_code == 1
     assert "has plan format 2; this lmsform reads 1" in result.output
     assert not org.db_path.exists()
@@ -380,19 +378,19 @@ def test_max_deletes_holds_for_a_saved_plan(org: Org, tmp_path: Path) -> None:
 
 
 def test_a_saved_plan_applies_whatever_the_hash_seed(org: Org, tmp_path: Path) -> None:
-    def lmsform(seed: int, *args: str) -> subprocess.CompletedProcess[str]:
+    def with_seed(seed: int, *args: str) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "PYTHONHASHSEED": str(seed)}
         return subprocess.run([sys.executable, "-m", "lmsform", *args, "-C", str(org.dir)],
                               env=env, capture_output=True, text=True, timeout=60)
 
-    assert lmsform(0, "apply", "--auto-approve").returncode == 0
+    assert with_seed(0, "apply", "--auto-approve").returncode == 0
     org.edit("org.yaml", "categories: [Compliance]", "categories: [Compliance, Security, Law]")
     org.edit("org.yaml", "amount: 49.00", "amount: 59.00")
     plan_file = tmp_path / "plan.json"
     for seed in (1, 2, 3, 4):
-        made = lmsform(seed, "plan", "--out", str(plan_file))
+        made = with_seed(seed, "plan", "--out", str(plan_file))
         assert made.returncode == 0, made.stderr
-        other = lmsform(seed + 10, "apply", str(plan_file), "--max-deletes", "0")
+        other = with_seed(seed + 10, "apply", str(plan_file), "--max-deletes", "0")
         assert other.returncode == 0, other.stderr
         org.edit("org.yaml", f"amount: {59 + seed - 1}.00", f"amount: {59 + seed}.00")
 
@@ -463,12 +461,10 @@ def test_a_credential_repeated_in_a_manifest_is_shown_as_sensitive_everywhere(
 def test_a_credential_no_header_can_carry_is_a_configuration_error(
     org: Org, credential: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from lmsform.cli import cli as lmsform_cli
-
     monkeypatch.setenv("ILMS_KEY", credential)
     org.write("main.yaml", "provider:\n  type: ilms\n  base_url: http://127.0.0.1:9\n"
               "  org_id: '1'\n  api_login_id: login\n  transaction_key: ${env:ILMS_KEY}\n")
-    result = CliRunner().invoke(lmsform_cli, ["plan", "-C", str(org.dir)])
+    result = lmsform("plan", "-C", str(org.dir))
     assert result.exit_code == 1
     assert "provider.transaction_key: holds a line break, a control character or a character " \
            "outside ASCII" in result.output
@@ -533,34 +529,31 @@ def test_a_saved_plan_whose_limit_was_taken_out_is_refused(org: Org, tmp_path: P
     lambda d: d.update(signature=None),
 ])
 def test_a_plan_signed_with_the_lms_credentials_refuses_any_edit(
-        tmp_path: Path, edit: Any) -> None:
+        tmp_path: Path, simulators: Simulators, edit: Any) -> None:
     """Where the config has credentials, a plan carries their signature: an edit that keeps
     every field consistent (a limit taken out with the block it caused) is refused too."""
     from tests.providers.test_coursetoolkit import Account
 
-    account = Account(tmp_path)
-    try:
-        account.apply()
-        account.edit("people.yaml", "  - email: grace.hopper@acme.example\n", "")
-        account.edit("people.yaml", "  - email: ada.lovelace@acme.example\n", "")
-        plan_file = tmp_path / "plan.json"
-        made = account.run("plan", "--max-deletes", "1", "--out", str(plan_file))
-        assert made.exit_code == 0, made.output
-        signed = plan_file.read_text()
-        document = json.loads(signed)
-        assert document["signature"] and document["blocked"]
-        edit(document)
-        plan_file.write_text(json.dumps(document))
-        result = account.run("apply", str(plan_file))
-        assert result.exit_code == 1
-        assert "its signature does not match" in result.output
-        assert len(account.emails()) == 3
-        plan_file.write_text(signed)  # as it was made: applies, with --force for its block
-        assert account.run("apply", str(plan_file)).exit_code == 1
-        assert account.run("apply", str(plan_file), "--force").exit_code == 0
-        assert account.emails() == ["linus.pauling@acme.example"]
-    finally:
-        account.close()
+    account = Account(tmp_path, simulators)
+    account.apply()
+    account.edit("people.yaml", "  - email: grace.hopper@acme.example\n", "")
+    account.edit("people.yaml", "  - email: ada.lovelace@acme.example\n", "")
+    plan_file = tmp_path / "plan.json"
+    made = account.run("plan", "--max-deletes", "1", "--out", str(plan_file))
+    assert made.exit_code == 0, made.output
+    signed = plan_file.read_text()
+    document = json.loads(signed)
+    assert document["signature"] and document["blocked"]
+    edit(document)
+    plan_file.write_text(json.dumps(document))
+    result = account.run("apply", str(plan_file))
+    assert result.exit_code == 1
+    assert "its signature does not match" in result.output
+    assert len(account.emails()) == 3
+    plan_file.write_text(signed)  # as it was made: applies, with --force for its block
+    assert account.run("apply", str(plan_file)).exit_code == 1
+    assert account.run("apply", str(plan_file), "--force").exit_code == 0
+    assert account.emails() == ["linus.pauling@acme.example"]
 
 
 class EchoingUsers(LocalProvider):

@@ -9,12 +9,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 
 from lmsform.checkout import config_dir_of, recorded_location
-from lmsform.cli import cli
 from lmsform.errors import LmsformError
-from tests.conftest import BASE, ORG
+from tests.support import BASE, ORG, lmsform
 
 
 def checkout(root: Path) -> Path:
@@ -29,7 +28,7 @@ def checkout(root: Path) -> Path:
 
 def run(cwd: Path, *args: str, monkeypatch: pytest.MonkeyPatch) -> Result:
     monkeypatch.chdir(cwd)
-    return CliRunner().invoke(cli, list(args))
+    return lmsform(*args)
 
 
 @pytest.fixture

@@ -26,12 +26,10 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from click.testing import CliRunner
 from ruamel.yaml import YAML
 
-from lmsform.cli import cli
 from lmsform_simulators.ilms import IlmsSimulator
-from tests.conftest import copy_example
+from tests.support import Simulators, copy_example, lmsform
 
 ROOT = Path(__file__).parent.parent
 KIT = ROOT / "examples" / "ci"
@@ -84,22 +82,20 @@ def run(command: str, config_dir: Path, work: Path) -> int:
     if ">" in words:
         target, words = words[words.index(">") + 1], words[:words.index(">")]
     words = [str(work / w) if w.endswith(".json") else w for w in words[1:]]
-    result = CliRunner().invoke(cli, words)
+    result = lmsform(*words)
     if target:
         (work / target).write_text(result.output)
     return result.exit_code
 
 
 @pytest.fixture
-def ilms(tmp_path: Path) -> Iterator[tuple[Path, IlmsSimulator]]:
-    sim = IlmsSimulator()
-    sim.start()
+def ilms(tmp_path: Path, simulators: Simulators) -> tuple[Path, IlmsSimulator]:
+    sim = simulators.start(IlmsSimulator())
     config = copy_example(ROOT / "examples" / "ilms", tmp_path / "lms", {
         "${env:ILMS_BASE_URL:-http://127.0.0.1:8080}": f"{sim.base_url}\n"
                                                         "  requests_per_second: 1000",
         "../../state/ilms.json": "state.json"})
-    yield config, sim
-    sim.stop()
+    return config, sim
 
 
 def edit_the_lms(sim: IlmsSimulator) -> None:
@@ -138,8 +134,7 @@ def test_the_jobs_commands_follow_the_flow(platform: str, ilms: tuple[Path, Ilms
     assert (tmp_path / "plan.md").read_text().startswith("### lmsform plan")
     assert run(drift, config, tmp_path) == 0  # nothing applied yet: no drift
     assert run(jobs["apply"][0], config, tmp_path) == 0  # the reviewed plan, applied
-    assert CliRunner().invoke(cli, ["plan", "-C", str(config), "--detailed-exitcode"]
-                              ).exit_code == 0
+    assert lmsform("plan", "-C", str(config), "--detailed-exitcode").exit_code == 0
     edit_the_lms(sim)
     assert run(drift, config, tmp_path) == 2
     assert run(jobs["apply"][0], config, tmp_path) == 1  # that plan again: stale, refused
@@ -149,8 +144,7 @@ def test_the_jobs_commands_follow_the_flow(platform: str, ilms: tuple[Path, Ilms
     assert "Augusta" in (tmp_path / "plan.md").read_text()  # the plan puts the name back
     assert run(jobs["apply-replanned"][0], config, tmp_path) == 0
     assert run(drift, config, tmp_path) == 0
-    assert CliRunner().invoke(cli, ["plan", "-C", str(config), "--detailed-exitcode"]
-                              ).exit_code == 0
+    assert lmsform("plan", "-C", str(config), "--detailed-exitcode").exit_code == 0
 
 
 def test_gitlab_runs_the_same_commands() -> None:
@@ -402,7 +396,8 @@ def gitlab() -> Iterator[tuple[FakeGitLab, str]]:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.002},
+                              daemon=True)  # shutdown() waits up to poll_interval
     thread.start()
     yield fake, f"http://127.0.0.1:{server.server_address[1]}/api/v4"
     server.shutdown()

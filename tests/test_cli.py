@@ -10,17 +10,15 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from lmsform import __version__
-from lmsform.cli import cli
-from tests.conftest import Org
+from tests.support import Org, lmsform
 
 GOLDEN = Path(__file__).parent / "fixtures" / "plan.golden.json"
 
 
 def test_version() -> None:
-    result = CliRunner().invoke(cli, ["--version"])
+    result = lmsform("--version")
     assert result.exit_code == 0 and __version__ in result.output
 
 
@@ -55,7 +53,7 @@ def test_debug_shows_the_traceback(org: Org) -> None:
     plain = org.run("plan")
     assert plain.exit_code == 1 and "Traceback" not in plain.output
     assert "is damaged" in plain.output
-    debug = CliRunner().invoke(cli, ["--debug", "plan", "-C", str(org.dir)])
+    debug = lmsform("--debug", "plan", "-C", str(org.dir))
     assert debug.exit_code == 1 and "Traceback" in debug.output
 
 
@@ -109,7 +107,7 @@ def test_state_commands(org: Org) -> None:
 
 
 def test_providers_lists_capabilities() -> None:
-    result = CliRunner().invoke(cli, ["providers"])
+    result = lmsform("providers")
     assert result.exit_code == 0
     assert "local  Embedded LMS in a SQLite file" in result.output
     assert "  user        create, update, delete, deactivate" in result.output
@@ -119,7 +117,7 @@ def test_providers_lists_capabilities() -> None:
 
 
 def test_schema_is_a_json_schema_of_the_manifest() -> None:
-    result = CliRunner().invoke(cli, ["schema"])
+    result = lmsform("schema")
     schema = json.loads(result.output)
     assert schema["$schema"].startswith("https://json-schema.org/")
     assert set(schema["properties"]) == {"version", "provider", "state", "settings", "hierarchy",
@@ -129,7 +127,7 @@ def test_schema_is_a_json_schema_of_the_manifest() -> None:
 
 
 def test_missing_directory_is_a_clear_error(tmp_path: Path) -> None:
-    result = CliRunner().invoke(cli, ["plan", "-C", str(tmp_path / "nope")])
+    result = lmsform("plan", "-C", str(tmp_path / "nope"))
     assert result.exit_code == 1
     assert result.output == f"error: the config directory {tmp_path / 'nope'} does not exist\n"
 
@@ -241,10 +239,10 @@ def test_usage_errors_exit_1_never_2(org: Org) -> None:
 
 
 def test_global_flags_work_after_the_command(org: Org) -> None:
-    result = CliRunner().invoke(cli, ["plan", "-C", str(org.dir), "-v"])
+    result = lmsform("plan", "-C", str(org.dir), "-v")
     assert result.exit_code == 0 and "INFO lmsform.engine: config directory" in result.output
     (org.dir / "broken.yaml").write_text("users: [1\n")
-    debug = CliRunner().invoke(cli, ["validate", "-C", str(org.dir), "--debug"])
+    debug = lmsform("validate", "-C", str(org.dir), "--debug")
     assert debug.exit_code == 1 and "Traceback" in debug.output
 
 
@@ -325,7 +323,7 @@ def test_capability_errors_read_like_manifest_errors_and_end_with_a_count(org: O
 def test_the_command_answers_version_as_the_command_line_would() -> None:
     fast = subprocess.run([sys.executable, "-m", "lmsform", "--version"], capture_output=True,
                           text=True, check=True).stdout
-    assert fast == CliRunner().invoke(cli, ["--version"]).output == f"lmsform, version " \
+    assert fast == lmsform("--version").output == f"lmsform, version " \
                                                                     f"{__version__}\n"
 
 
@@ -343,10 +341,7 @@ def test_a_place_that_cannot_hold_files_is_a_one_line_error(org: Org,
     if command[-1] == "STATE":
         org.edit("main.yaml", "path: state.json", f"path: {NO_PLACE}/state.json")
         command = command[:-1]
-    if command[-1] == "INIT":
-        result = CliRunner().invoke(cli, ["init", "-C", NO_PLACE])
-    else:
-        result = org.run(*command)
+    result = lmsform("init", "-C", NO_PLACE) if command[-1] == "INIT" else org.run(*command)
     assert result.exit_code == 1, result.output
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
@@ -358,7 +353,7 @@ def test_a_value_from_the_environment_never_shows_in_an_error_or_a_traceback(
     monkeypatch.setenv("TEAM", "Confidential-Team-X")
     org.edit("org.yaml", "groups: [Managers]", "groups: [Managers, '${env:TEAM}']")
     for args in (["plan"], ["--debug", "plan"]):
-        result = CliRunner().invoke(cli, [*args, "-C", str(org.dir)])
+        result = lmsform(*args, "-C", str(org.dir))
         assert result.exit_code == 1
         assert "unknown group '***'" in result.output
         assert "Confidential" not in result.output
@@ -417,7 +412,7 @@ def test_capability_errors_are_reported_with_the_manifest_errors(tmp_path: Path)
         "settings:\n  user_removal: delete\n")
     (directory / "users.yaml").write_text(
         "users:\n  - email: ada@example.com\n    first_name: Ada\n    shoe_size: 44\n")
-    result = CliRunner().invoke(cli, ["validate", "-C", str(directory)])
+    result = lmsform("validate", "-C", str(directory))
     assert result.exit_code == 1
     assert "users[0].shoe_size: unknown field 'shoe_size'" in result.output
     assert "the coursetoolkit provider does not support the user field 'first_name'" in \
@@ -434,16 +429,16 @@ def test_var_and_var_file_override_vars_for_one_run(tmp_path: Path) -> None:
         "users:\n  - {email: ada@example.com, first_name: '${var:first}', "
         "last_name: '${var:last}'}\n")
     (tmp_path / "vars.yaml").write_text("first: Augusta\nlast: King\n")
-    result = CliRunner().invoke(cli, [
+    result = lmsform(
         "plan", "-C", str(directory), "--json", "--var-file", str(tmp_path / "vars.yaml"),
-        "--var", "last=Byron"])
+        "--var", "last=Byron")
     assert result.exit_code == 0, result.output
     (user,) = [op for op in json.loads(result.output)["operations"] if op["kind"] == "user"]
     assert (user["after"]["first_name"], user["after"]["last_name"]) == ("Augusta", "Byron")
-    unknown = CliRunner().invoke(cli, ["plan", "-C", str(directory), "--var", "frist=x"])
+    unknown = lmsform("plan", "-C", str(directory), "--var", "frist=x")
     assert unknown.exit_code == 1
     assert "declares no variable frist (did you mean 'first'?)" in unknown.output
-    malformed = CliRunner().invoke(cli, ["plan", "-C", str(directory), "--var", "first"])
+    malformed = lmsform("plan", "-C", str(directory), "--var", "first")
     assert malformed.exit_code == 1 and "--var takes NAME=VALUE" in malformed.output
 
 
@@ -455,10 +450,10 @@ def test_show_renders_a_saved_plan_without_the_lms(org: Org, tmp_path: Path) -> 
     for fmt, expected in (("text", "+ user.ada@example.com"),
                           ("markdown", "| `+` | `user.ada@example.com` | create |"),
                           ("json", '"address": "user.ada@example.com"')):
-        shown = CliRunner().invoke(cli, ["show", str(saved), "--format", fmt])
+        shown = lmsform("show", str(saved), "--format", fmt)
         assert shown.exit_code == 0, shown.output
         assert expected in shown.output
-    text = CliRunner().invoke(cli, ["show", str(saved)]).output
+    text = lmsform("show", str(saved)).output
     assert text.splitlines()[2:] == made.output.splitlines()[2:-1]  # less "Saved the plan"
     assert not org.db_path.exists()
 
@@ -524,7 +519,7 @@ def test_import_adopts_a_live_resource_by_its_id(org: Org) -> None:
 
 @pytest.mark.parametrize("group", [[], ["state"], ["simulate"]])
 def test_help_never_cuts_a_description_mid_sentence(group: list[str]) -> None:
-    result = CliRunner().invoke(cli, [*group, "--help"], terminal_width=60)
+    result = lmsform(*group, "--help", terminal_width=60)
     listing = result.output.split("Commands:\n")[1]
     assert "..." not in listing
     descriptions = re.split(r"\n  (?=\S)", "\n" + listing)[1:]

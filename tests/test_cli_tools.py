@@ -9,10 +9,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 from ruamel.yaml import YAML
 
-from lmsform.cli import cli
+from tests.support import lmsform
 
 REPO = Path(__file__).parent.parent
 EXAMPLES = REPO / "examples"
@@ -20,7 +20,7 @@ WORKFLOW = "on: push\njobs:\n  test:\n    runs-on: ubuntu-latest\n"
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> Result:
-    return CliRunner().invoke(cli, list(args), env=env, prog_name="lmsform")
+    return lmsform(*args, env=env, prog_name="lmsform")
 
 
 @pytest.fixture

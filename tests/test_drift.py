@@ -9,7 +9,7 @@ import pytest
 
 from lmsform.config import load_config
 from lmsform.providers.local import LocalProvider
-from tests.conftest import Org
+from tests.support import Org
 
 
 def outside_lmsform(org: Org) -> LocalProvider:

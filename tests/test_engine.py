@@ -7,13 +7,11 @@ import logging
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from lmsform import engine
-from lmsform.cli import cli
 from lmsform.config import load_config
 from lmsform.planning import PlanOptions
-from tests.conftest import BASE, ORG
+from tests.support import BASE, ORG, lmsform
 
 
 def config_dir(root: Path, *, state_block: bool = False) -> Path:
@@ -25,7 +23,7 @@ def config_dir(root: Path, *, state_block: bool = False) -> Path:
 
 
 def run(*args: str) -> str:
-    result = CliRunner().invoke(cli, list(args))
+    result = lmsform(*args)
     assert result.exit_code == 0, result.output
     return result.output
 
@@ -87,7 +85,7 @@ def test_two_configs_share_a_state_only_when_their_manifests_say_so(tmp_path: Pa
     assert "No changes." in run("plan", "-C", str(two))
     # another LMS: the shared state is refused
     (two / "main.yaml").write_text(BASE.replace("state:\n  path: state.json\n", ""))
-    result = CliRunner().invoke(cli, ["plan", "-C", str(two)])
+    result = lmsform("plan", "-C", str(two))
     assert result.exit_code == 1 and "refusing to mix them" in result.output
 
 

@@ -9,16 +9,16 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 
 from lmsform.backends.file import FileBackend
-from lmsform.cli import cli
+from tests.support import lmsform
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "environments"
 
 
 def run(directory: Path, *args: str) -> Result:
-    return CliRunner().invoke(cli, [*args, "-C", str(directory)])
+    return lmsform(*args, "-C", str(directory))
 
 
 @pytest.fixture

@@ -10,18 +10,16 @@ import shutil
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from lmsform import export as export_module
-from lmsform.cli import cli
 from lmsform.config import load_config
 from lmsform.kinds import user as user_kind
 from lmsform.providers.local import LocalProvider
-from tests.conftest import Org, assert_export_round_trips
+from tests.support import Org, assert_export_round_trips, lmsform
 
 
 def run(*args: str) -> str:
-    result = CliRunner().invoke(cli, list(args))
+    result = lmsform(*args)
     assert result.exit_code == 0, result.output
     return result.output
 
@@ -65,7 +63,7 @@ def test_files_are_never_overwritten_without_force(org: Org, tmp_path: Path) -> 
     out = tmp_path / "exported"
     run("export", "-C", str(org.dir), "--out", str(out))
     (out / "users.yaml").write_text("# mine\nusers: []\n")
-    refused = CliRunner().invoke(cli, ["export", "-C", str(org.dir), "--out", str(out)])
+    refused = lmsform("export", "-C", str(org.dir), "--out", str(out))
     assert refused.exit_code == 1 and "would overwrite" in refused.output
     assert (out / "users.yaml").read_text() == "# mine\nusers: []\n"
     run("export", "-C", str(org.dir), "--out", str(out), "--force")
@@ -81,7 +79,7 @@ def test_kinds_export_part_of_an_lms_into_a_config_that_manages_the_rest(org: Or
     assert "Exported 2 users" in output
     assert sorted(p.name for p in org.dir.glob("*.yaml")) == ["main.yaml", "org.yaml",
                                                               "users.yaml"]
-    plan = CliRunner().invoke(cli, ["plan", "--detailed-exitcode", "-C", str(org.dir)])
+    plan = lmsform("plan", "--detailed-exitcode", "-C", str(org.dir))
     assert plan.exit_code == 0, plan.output
 
 
@@ -89,7 +87,7 @@ def test_an_export_that_would_not_load_names_the_final_files(org: Org) -> None:
     org.apply()
     run("state", "rm", "user.*", "-C", str(org.dir), "--auto-approve")
     before = sorted(p.name for p in org.dir.iterdir())
-    refused = CliRunner().invoke(cli, ["export", "-C", str(org.dir), "--kinds", "user"])
+    refused = lmsform("export", "-C", str(org.dir), "--kinds", "user")
     assert refused.exit_code == 1
     assert re.search(r"users\.yaml:\d+:\d+: error: .*ada@example\.com", refused.output), \
         refused.output
@@ -100,15 +98,14 @@ def test_an_export_that_would_not_load_names_the_final_files(org: Org) -> None:
 
 def test_unknown_or_unmanaged_kinds_are_refused(org: Org) -> None:
     org.apply()
-    refused = CliRunner().invoke(cli, ["export", "-C", str(org.dir), "--kinds", "users"])
+    refused = lmsform("export", "-C", str(org.dir), "--kinds", "users")
     assert refused.exit_code == 1 and "--kinds: users is not a kind" in refused.output
 
 
 def test_provider_only_reads_nothing_but_the_provider_block(org: Org, tmp_path: Path) -> None:
     org.apply()
     org.write("draft.yaml", "users:\n  - email: not an email\n")
-    assert CliRunner().invoke(cli, ["export", "-C", str(org.dir), "--out",
-                                    str(tmp_path / "x")]).exit_code == 1
+    assert lmsform("export", "-C", str(org.dir), "--out", str(tmp_path / "x")).exit_code == 1
     out = tmp_path / "exported"
     run("export", "-C", str(org.dir), "--out", str(out), "--provider-only")
     assert "ada@example.com" in (out / "users.yaml").read_text()
@@ -122,7 +119,7 @@ def test_what_a_manifest_cannot_say_is_reported_not_written(org: Org, tmp_path: 
     finally:
         lms.close()
     out = tmp_path / "exported"
-    result = CliRunner().invoke(cli, ["export", "-C", str(org.dir), "--out", str(out)])
+    result = lmsform("export", "-C", str(org.dir), "--out", str(out))
     assert result.exit_code == 0, result.output
     assert "not exported: group 'Sales/Marketing'" in result.output
     assert "must not contain '/'" in result.output
@@ -152,7 +149,7 @@ def test_a_state_of_another_lms_is_never_mixed_in(org: Org, tmp_path: Path) -> N
     lmsform_yaml.write_text(lmsform_yaml.read_text().replace(
         f"path: {os.path.relpath(org.db_path, out)}", "path: ../other/other.sqlite"))
     before = (out / ".lmsform" / "state.json").read_text()
-    refused = CliRunner().invoke(cli, ["export", "-C", str(out), "--force"])
+    refused = lmsform("export", "-C", str(out), "--force")
     assert refused.exit_code == 1 and "refusing to mix them" in refused.output
     assert (out / ".lmsform" / "state.json").read_text() == before
 
@@ -169,7 +166,7 @@ def test_a_value_that_shows_a_credential_is_never_written(org: Org, tmp_path: Pa
     finally:
         lms.close()
     out = tmp_path / "exported"
-    result = CliRunner().invoke(cli, ["export", "-C", str(org.dir), "--out", str(out)])
+    result = lmsform("export", "-C", str(org.dir), "--out", str(out))
     assert result.exit_code == 0, result.output
     assert "field description shows a credential" in result.output
     assert "Sw0rdfish" not in "".join(p.read_text() for p in out.rglob("*") if p.is_file())
@@ -186,7 +183,7 @@ def test_an_environment_exports_into_itself_with_its_shared_directory(tmp_path: 
     (production / "people.yaml").unlink()
     run("state", "rm", "user.*", "-C", str(production), "--auto-approve")
     run("export", "-C", str(production), "--kinds", "user")
-    plan = CliRunner().invoke(cli, ["plan", "--detailed-exitcode", "-C", str(production)])
+    plan = lmsform("plan", "--detailed-exitcode", "-C", str(production))
     assert plan.exit_code == 0, plan.output
 
 
@@ -257,7 +254,7 @@ def test_files_that_would_not_say_what_the_lms_holds_are_never_written(
         lms.close()
     monkeypatch.setattr(export_module, "_escaped", lambda value: value)
     out = tmp_path / "exported"
-    result = CliRunner().invoke(cli, ["export", "-C", str(org.dir), "--out", str(out)])
+    result = lmsform("export", "-C", str(org.dir), "--out", str(out))
     assert result.exit_code == 1
     assert "would not say what the LMS holds: group.Managers (description)" in result.output
     assert not out.exists() or not list(out.glob("*.yaml"))

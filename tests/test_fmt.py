@@ -9,13 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
 from ruamel.yaml import YAML
 
-from lmsform.cli import cli
 from lmsform.config import Config, load_config
 from lmsform.fmt import format_text
 from lmsform.precommit import belongs_to_lmsform
+from tests.support import lmsform
 
 ROOT = Path(__file__).parent.parent / "examples"
 # Every example with manifests (environments: several directories, one shared).
@@ -153,10 +152,6 @@ coupons:
 """  # noqa: W291 - the description's trailing spaces are its text
 
 
-def run(*args: str) -> Result:
-    return CliRunner().invoke(cli, list(args))
-
-
 def declared(directory: Path) -> dict[str, Any]:
     """What a config directory says: its resources, blocks and moves."""
     config: Config = load_config(directory, offline=True)
@@ -197,11 +192,11 @@ def test_examples_are_canonical_and_messing_them_up_is_undone(example: str,
     before = {d: declared(d) for d in configs}
     originals = {p: p.read_text() for d in directories for p in d.glob("*.yaml")}
     for directory in directories:
-        assert run("fmt", "--check", "-C", str(directory)).exit_code == 0
+        assert lmsform("fmt", "--check", "-C", str(directory)).exit_code == 0
     for path, text in originals.items():
         path.write_text(mess_up(text))
     for directory in directories:
-        result = run("fmt", "-C", str(directory))
+        result = lmsform("fmt", "-C", str(directory))
         assert result.exit_code == 0, result.output
     for path, text in originals.items():
         assert path.read_text() == text, path.name
@@ -212,14 +207,14 @@ def test_a_messy_config_gets_the_canonical_layout_and_keeps_its_meaning(
         tmp_path: Path) -> None:
     directory = messy(tmp_path)
     before = declared(directory)
-    result = run("fmt", "-C", str(directory))
+    result = lmsform("fmt", "-C", str(directory))
     assert result.exit_code == 0, result.output
     assert result.stdout.split() == [str(directory / "lmsform.yaml"), str(directory / "org.yaml")]
     assert (directory / "lmsform.yaml").read_text() == CANONICAL_MAIN
     assert (directory / "org.yaml").read_text() == CANONICAL_ORG
     assert declared(directory) == before
     # canonical is a fixed point
-    again = run("fmt", "--check", "-C", str(directory))
+    again = lmsform("fmt", "--check", "-C", str(directory))
     assert again.exit_code == 0 and again.stdout == ""
     assert format_text(CANONICAL_ORG) == CANONICAL_ORG
 
@@ -228,7 +223,7 @@ def test_every_comment_is_kept(tmp_path: Path) -> None:
     directory = messy(tmp_path)
     comments = [line.split("#", 1)[1].strip() for text in (MESSY_MAIN, MESSY_ORG)
                 for line in text.splitlines() if "# " in line and "not a comment" not in line]
-    assert run("fmt", "-C", str(directory)).exit_code == 0
+    assert lmsform("fmt", "-C", str(directory)).exit_code == 0
     written = (directory / "lmsform.yaml").read_text() + (directory / "org.yaml").read_text()
     for comment in comments:
         assert comment in written
@@ -238,7 +233,7 @@ def test_check_lists_what_would_change_writes_nothing_and_exits_1(tmp_path: Path
     directory = messy(tmp_path)
     shutil.copy(ROOT / "acme" / "groups.yaml", directory / "groups.yaml")
     before = {p.name: p.read_bytes() for p in directory.iterdir()}
-    result = run("fmt", "--check", "-C", str(directory))
+    result = lmsform("fmt", "--check", "-C", str(directory))
     assert result.exit_code == 1
     assert result.stdout.split() == [str(directory / "lmsform.yaml"), str(directory / "org.yaml")]
     assert "2 of 3 manifests would be reformatted" in result.stderr
@@ -250,7 +245,7 @@ def test_invalid_yaml_is_an_error_at_its_position_and_nothing_is_written(
     directory = messy(tmp_path)
     (directory / "broken.yaml").write_text("users:\n  - email: a@example.com\n  first: [x\n")
     before = {p.name: p.read_bytes() for p in directory.iterdir()}
-    result = run("fmt", "-C", str(directory))
+    result = lmsform("fmt", "-C", str(directory))
     assert result.exit_code == 1
     assert f"{directory / 'broken.yaml'}:3:3: error: invalid YAML" in result.output
     assert "Traceback" not in result.output
@@ -261,7 +256,7 @@ def test_a_comment_ruamel_cannot_keep_is_refused_not_lost(tmp_path: Path) -> Non
     (tmp_path / "lmsform.yaml").write_text("version: 1\n")  # a config directory's file
     path = tmp_path / "groups.yaml"
     path.write_text("groups:\n    - name: A\n      courses: [a,   # the first one\n        b]\n")
-    result = run("fmt", str(path))
+    result = lmsform("fmt", str(path))
     assert result.exit_code == 1
     assert f"{path}:3:1: error: this comment would be lost" in result.output
     assert "[a,   # the first one" in path.read_text()
@@ -278,22 +273,22 @@ def test_files_formats_only_the_lmsform_manifests_named(tmp_path: Path,
     notes.write_text("users:    \n")
     untouched = {p: p.read_bytes() for p in (workflow, notes, directory / "lmsform.yaml")}
     monkeypatch.chdir(tmp_path)
-    result = run("fmt", "messy/org.yaml", "ci.yml", "notes.txt")
+    result = lmsform("fmt", "messy/org.yaml", "ci.yml", "notes.txt")
     assert result.exit_code == 0, result.output
     assert result.stdout == "messy/org.yaml\n"
     assert (directory / "org.yaml").read_text() == CANONICAL_ORG
     assert {p: p.read_bytes() for p in untouched} == untouched
-    assert run("fmt", "ci.yml").stderr == "No lmsform manifests among the files given.\n"
-    outside = run("fmt", "values.yaml")  # `users:` does not make it lmsform's: left alone
+    assert lmsform("fmt", "ci.yml").stderr == "No lmsform manifests among the files given.\n"
+    outside = lmsform("fmt", "values.yaml")  # `users:` does not make it lmsform's: left alone
     assert outside.exit_code == 0 and "No lmsform manifests" in outside.stderr
-    both = run("fmt", "-C", "messy", "messy/lmsform.yaml")
+    both = lmsform("fmt", "-C", "messy", "messy/lmsform.yaml")
     assert both.exit_code == 1 and "give -C DIR or FILES, not both" in both.output
 
 
 def test_writes_keep_the_files_permissions(tmp_path: Path) -> None:
     directory = messy(tmp_path)
     (directory / "org.yaml").chmod(0o640)
-    assert run("fmt", "-C", str(directory)).exit_code == 0
+    assert lmsform("fmt", "-C", str(directory)).exit_code == 0
     assert stat.S_IMODE((directory / "org.yaml").stat().st_mode) == 0o640
     assert not [p for p in directory.iterdir() if p.name.endswith(".tmp")]
 
@@ -321,7 +316,7 @@ def test_a_symlinked_manifest_is_written_through_the_link(tmp_path: Path) -> Non
     shared = tmp_path / "shared-org.yaml"
     (directory / "org.yaml").rename(shared)
     (directory / "org.yaml").symlink_to(shared)
-    assert run("fmt", "-C", str(directory)).exit_code == 0
+    assert lmsform("fmt", "-C", str(directory)).exit_code == 0
     assert (directory / "org.yaml").is_symlink()
     assert (directory / "org.yaml").resolve() == shared.resolve()
     assert shared.read_text() == CANONICAL_ORG

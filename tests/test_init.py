@@ -7,19 +7,14 @@ import re
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 from pydantic import SecretStr
 from ruamel.yaml import YAML
 
 from lmsform import providers
-from lmsform.cli import cli
 from lmsform.providers.http import HttpOptions
+from tests.support import lmsform
 
 PROVIDERS = sorted(providers.available())
-
-
-def run(*args: str) -> Result:
-    return CliRunner().invoke(cli, list(args))
 
 
 def provider_block(directory: Path) -> dict[str, object]:
@@ -31,12 +26,12 @@ def provider_block(directory: Path) -> dict[str, object]:
 def test_init_then_validate_passes_once_placeholders_are_replaced(provider_type: str,
                                                       tmp_path: Path) -> None:
     directory = tmp_path / "lms"
-    result = run("init", "-C", str(directory), "--provider", provider_type)
+    result = lmsform("init", "-C", str(directory), "--provider", provider_type)
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in directory.iterdir()) == [".gitignore", "lmsform.yaml",
                                                          "users.yaml"]
     assert ".lmsform/" in (directory / ".gitignore").read_text().splitlines()
-    refused = run("validate", "-C", str(directory))
+    refused = lmsform("validate", "-C", str(directory))
     block = provider_block(directory)
     placeholders = sorted(k for k, v in block.items() if "CHANGE-ME" in str(v))
     # each placeholder is named until it is replaced; then only the secrets' unset
@@ -46,19 +41,19 @@ def test_init_then_validate_passes_once_placeholders_are_replaced(provider_type:
     assert refused.exit_code == (1 if placeholders else 0), refused.output
     text = (directory / "lmsform.yaml").read_text()
     (directory / "lmsform.yaml").write_text(text.replace("CHANGE-ME", "school"))
-    checked = run("validate", "-C", str(directory))
+    checked = lmsform("validate", "-C", str(directory))
     assert checked.exit_code == 0, checked.output
     assert checked.stdout.startswith("The manifests are valid: ") and "1 user" in checked.stdout
     assert all(": warning: " in line for line in checked.stderr.splitlines())
     # what is written is already in the canonical layout
-    assert run("fmt", "--check", "-C", str(directory)).exit_code == 0
+    assert lmsform("fmt", "--check", "-C", str(directory)).exit_code == 0
 
 
 @pytest.mark.parametrize("provider_type", PROVIDERS)
 def test_the_provider_block_follows_the_settings_model(provider_type: str,
                                                        tmp_path: Path) -> None:
     model = providers.load(provider_type).settings_model
-    assert run("init", "-C", str(tmp_path), "--provider", provider_type).exit_code == 0
+    assert lmsform("init", "-C", str(tmp_path), "--provider", provider_type).exit_code == 0
     block = provider_block(tmp_path)
     text = (tmp_path / "lmsform.yaml").read_text()
     assert block["type"] == provider_type
@@ -86,7 +81,7 @@ def test_the_provider_block_follows_the_settings_model(provider_type: str,
 def test_the_commented_defaults_are_true(provider_type: str, tmp_path: Path) -> None:
     """Uncommenting every option gives a valid block that means what leaving them out does."""
     model = providers.load(provider_type).settings_model
-    assert run("init", "-C", str(tmp_path), "--provider", provider_type).exit_code == 0
+    assert lmsform("init", "-C", str(tmp_path), "--provider", provider_type).exit_code == 0
     block = provider_block(tmp_path)
     keys = {info.alias or name for name, info in model.model_fields.items()}
     options = "\n".join(m[1] for m in re.finditer(r"^  # (\w+: .*)$",
@@ -98,15 +93,15 @@ def test_the_commented_defaults_are_true(provider_type: str, tmp_path: Path) -> 
 
 
 def test_the_example_runs_on_the_local_lms(tmp_path: Path) -> None:
-    assert run("init", "-C", str(tmp_path)).exit_code == 0  # local is the default
-    plan = run("plan", "-C", str(tmp_path))
+    assert lmsform("init", "-C", str(tmp_path)).exit_code == 0  # local is the default
+    plan = lmsform("plan", "-C", str(tmp_path))
     assert plan.exit_code == 0, plan.output
     assert "+ user.ada.lovelace@example.com" in plan.output
     assert "Plan: 1 to create" in plan.output
 
 
 def test_next_steps_name_the_placeholders_and_variables(tmp_path: Path) -> None:
-    result = run("init", "-C", str(tmp_path / "lw"), "--provider", "learnworlds")
+    result = lmsform("init", "-C", str(tmp_path / "lw"), "--provider", "learnworlds")
     assert result.exit_code == 0
     assert "replace the placeholders in lmsform.yaml (base_url, client_id)" in result.output
     assert "set LEARNWORLDS_CLIENT_SECRET in the environment" in result.output
@@ -116,11 +111,11 @@ def test_next_steps_name_the_placeholders_and_variables(tmp_path: Path) -> None:
 def test_refuses_a_directory_with_manifests_unless_forced(tmp_path: Path) -> None:
     (tmp_path / "main.yaml").write_text("provider: {type: local}\n")
     (tmp_path / ".gitignore").write_text("*.sqlite")
-    result = run("init", "-C", str(tmp_path))
+    result = lmsform("init", "-C", str(tmp_path))
     assert result.exit_code == 1
     assert "already has manifests (main.yaml); nothing was written" in result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == [".gitignore", "main.yaml"]
-    forced = run("init", "-C", str(tmp_path), "--force")
+    forced = lmsform("init", "-C", str(tmp_path), "--force")
     assert forced.exit_code == 0, forced.output
     assert (tmp_path / "main.yaml").read_text() == "provider: {type: local}\n"
     assert (tmp_path / ".gitignore").read_text() == "*.sqlite\n.lmsform/\n"  # added to
@@ -128,7 +123,7 @@ def test_refuses_a_directory_with_manifests_unless_forced(tmp_path: Path) -> Non
 
 
 def test_unknown_provider_lists_the_installed_ones(tmp_path: Path) -> None:
-    result = run("init", "-C", str(tmp_path / "new"), "--provider", "moodle")
+    result = lmsform("init", "-C", str(tmp_path / "new"), "--provider", "moodle")
     assert result.exit_code == 1
     assert "no provider named 'moodle' is installed" in result.output
     assert f"(installed: {', '.join(PROVIDERS)})" in result.output

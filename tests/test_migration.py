@@ -10,22 +10,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
-from lmsform.cli import cli
 from lmsform.config import load_config
 from lmsform.providers.base import Provider
 from lmsform.providers.ilms import IlmsProvider
 from lmsform.providers.local import LocalProvider
 from lmsform.resources import SCHEMAS
 from lmsform_simulators.ilms import IlmsSimulator
-from tests.conftest import copy_example
+from tests.support import Simulators, copy_example, lmsform
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "ilms"
-
-
-def run(*args: str) -> Any:
-    return CliRunner().invoke(cli, list(args))
 
 
 def point_at(directory: Path, provider: str, state: str | None = None) -> None:
@@ -72,28 +66,24 @@ def survivors(declared: dict[str, dict[str, Any]],
 
 
 @pytest.fixture
-def sims() -> Any:
-    first, second = IlmsSimulator(), IlmsSimulator()
-    first.start()
-    second.start()
-    yield first, second
-    first.stop()
-    second.stop()
+def sims(simulators: Simulators) -> tuple[IlmsSimulator, IlmsSimulator]:
+    return simulators.start(IlmsSimulator()), simulators.start(IlmsSimulator())
 
 
-def test_ilms_to_local_and_back_keeps_what_both_can_hold(tmp_path: Path, sims: Any) -> None:
+def test_ilms_to_local_and_back_keeps_what_both_can_hold(
+        tmp_path: Path, sims: tuple[IlmsSimulator, IlmsSimulator]) -> None:
     first, second = sims
     source = copy_example(EXAMPLE, tmp_path / "ilms", {
         "${env:ILMS_BASE_URL:-http://127.0.0.1:8080}": first.base_url,
         "../../state/ilms.json": "state.json"})
-    assert run("apply", "-C", str(source), "--auto-approve").exit_code == 0
+    assert lmsform("apply", "-C", str(source), "--auto-approve").exit_code == 0
 
     # iLMS -> local
     on_local = tmp_path / "on-local"
-    assert run("export", "-C", str(source), "--out", str(on_local)).exit_code == 0
+    assert lmsform("export", "-C", str(source), "--out", str(on_local)).exit_code == 0
     local = "provider:\n  type: local\n  path: lms.sqlite\n"
     point_at(on_local, local)
-    refused = run("plan", "-C", str(on_local))  # the state export wrote is iLMS's
+    refused = lmsform("plan", "-C", str(on_local))  # the state export wrote is iLMS's
     assert refused.exit_code == 1 and "refusing to mix them" in refused.output
     point_at(on_local, local, "local-state.json")
     # on the local LMS, things iLMS cannot hold: a coupon, a course's credits and categories
@@ -104,35 +94,35 @@ def test_ilms_to_local_and_back_keeps_what_both_can_hold(tmp_path: Path, sims: A
         "    title: Security Awareness\n",
         "    title: Security Awareness\n    credits: 2\n    categories: [Compliance]\n"))
     original = manifests(on_local)
-    plan = json.loads(run("plan", "-C", str(on_local), "--drop-unsupported", "--json").output)
+    plan = json.loads(lmsform("plan", "-C", str(on_local), "--drop-unsupported", "--json").output)
     assert listed_drops(plan) == predicted_drops(original, LocalProvider)
     assert {op["action"] for op in plan["operations"]} == {"create"}
     assert len(plan["operations"]) == len(original)
-    assert run("apply", "-C", str(on_local), "--auto-approve",
+    assert lmsform("apply", "-C", str(on_local), "--auto-approve",
                "--drop-unsupported").exit_code == 0
 
     # local -> a new iLMS
     back = tmp_path / "back-on-ilms"
-    assert run("export", "-C", str(on_local), "--out", str(back)).exit_code == 0
+    assert lmsform("export", "-C", str(on_local), "--out", str(back)).exit_code == 0
     from_local = manifests(back)
     point_at(back, "provider:\n  type: ilms\n"
                    f"  base_url: {second.base_url}\n  org_id: '99999'\n"
                    "  api_login_id: ${env:ILMS_LOGIN:-sim-login}\n"
                    "  transaction_key: ${env:ILMS_KEY:-sim-key}\n"
                    "  requests_per_second: 1000\n", "ilms-state.json")
-    plan_text = run("plan", "-C", str(back), "--drop-unsupported")
-    plan = json.loads(run("plan", "-C", str(back), "--drop-unsupported", "--json").output)
+    plan_text = lmsform("plan", "-C", str(back), "--drop-unsupported")
+    plan = json.loads(lmsform("plan", "-C", str(back), "--drop-unsupported", "--json").output)
     assert listed_drops(plan) == predicted_drops(from_local, IlmsProvider) == {
         "coupons", "course.categories", "course.credits", "user.role"}  # role: learner
     assert plan_text.output.index("Not carried over") < plan_text.output.index("lmsform will")
     assert "  ! coupons: all 1 (the ilms provider does not manage coupons)" in plan_text.output
-    refused = run("plan", "-C", str(back))  # without the flag: refused, as always
+    refused = lmsform("plan", "-C", str(back))  # without the flag: refused, as always
     assert refused.exit_code == 1 and "does not manage coupons" in refused.output
-    assert run("apply", "-C", str(back), "--auto-approve", "--drop-unsupported").exit_code == 0
+    assert lmsform("apply", "-C", str(back), "--auto-approve", "--drop-unsupported").exit_code == 0
 
     # what the second iLMS holds is what both tables predicted would survive
     again = tmp_path / "exported-again"
-    assert run("export", "-C", str(back), "--out", str(again)).exit_code == 0
+    assert lmsform("export", "-C", str(back), "--out", str(again)).exit_code == 0
     assert manifests(again) == survivors(original, LocalProvider, IlmsProvider)
 
 
@@ -141,30 +131,31 @@ ILMS = ("provider:\n  type: ilms\n  base_url: {url}\n  org_id: '99999'\n"
         "  transaction_key: ${{env:ILMS_KEY:-sim-key}}\n  requests_per_second: 1000\n")
 
 
-def test_the_quick_start_organisation_moves_to_ilms(tmp_path: Path, sims: Any) -> None:
+def test_the_quick_start_organisation_moves_to_ilms(
+        tmp_path: Path, sims: tuple[IlmsSimulator, IlmsSimulator]) -> None:
     """The quick start's acme, exported from the local LMS and planned against iLMS: what
     iLMS cannot hold (coupons, fields, custom fields, courses and groups it cannot create,
     and the references to them) is listed first and left out; the rest applies."""
     first, _ = sims
     acme = copy_example(EXAMPLE.parent / "acme", tmp_path / "acme",
                         {"../../state/acme.json": "state.json"})
-    assert run("apply", "-C", str(acme), "--auto-approve").exit_code == 0
+    assert lmsform("apply", "-C", str(acme), "--auto-approve").exit_code == 0
     moved = tmp_path / "on-ilms"
-    assert run("export", "-C", str(acme), "--out", str(moved)).exit_code == 0
+    assert lmsform("export", "-C", str(acme), "--out", str(moved)).exit_code == 0
     point_at(moved, ILMS.format(url=first.base_url), "ilms-state.json")
 
-    refused = run("plan", "-C", str(moved))
+    refused = lmsform("plan", "-C", str(moved))
     assert refused.exit_code == 1
     assert "does not support the user field 'role'" in refused.output
     assert "`--drop-unsupported` (plan, apply) leaves out what it cannot hold" in refused.output
 
-    plan = json.loads(run("plan", "-C", str(moved), "--drop-unsupported", "--json").output)
+    plan = json.loads(lmsform("plan", "-C", str(moved), "--drop-unsupported", "--json").output)
     dropped = listed_drops(plan)
     assert {"coupons", "user.custom.cost_center", "user.role", "courses", "groups",
             "user.groups"} <= dropped
-    text = run("plan", "-C", str(moved), "--drop-unsupported").output
+    text = lmsform("plan", "-C", str(moved), "--drop-unsupported").output
     assert text.index("Not carried over") < text.index("lmsform will perform")
-    applied = run("apply", "-C", str(moved), "--auto-approve", "--drop-unsupported")
+    applied = lmsform("apply", "-C", str(moved), "--auto-approve", "--drop-unsupported")
     assert applied.exit_code == 0, applied.output
-    again = run("plan", "-C", str(moved), "--drop-unsupported", "--detailed-exitcode")
+    again = lmsform("plan", "-C", str(moved), "--drop-unsupported", "--detailed-exitcode")
     assert again.exit_code == 0, again.output

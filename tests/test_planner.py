@@ -20,7 +20,7 @@ from lmsform.providers.local import LocalProvider
 from lmsform.render import closing_line, render_text
 from lmsform.resources import SCHEMAS, LiveResource
 from lmsform.state import State
-from tests.conftest import Org
+from tests.support import Org
 
 
 def plan_of(org: Org, provider_cls: type[LocalProvider] = LocalProvider, **options) -> Plan:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -75,9 +76,11 @@ class Repo:
                               text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
-@pytest.fixture
-def repo(tmp_path: Path) -> Repo:
-    r = Repo(tmp_path / "repo")
+@pytest.fixture(scope="module")
+def started(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The repository with its hooks installed and a first commit through them, made once:
+    each test works in a copy of it (`repo`), pre-commit's home included."""
+    r = Repo(tmp_path_factory.mktemp("precommit") / "repo")
     r.path.mkdir()
     assert r.git("init", "-q", "-b", "main").returncode == 0
     r.write(".pre-commit-config.yaml", _dump({"repos": local_hooks()}))
@@ -94,7 +97,15 @@ def repo(tmp_path: Path) -> Repo:
     r.git("add", "-A")
     first = r.commit("start")
     assert first.returncode == 0, first.stdout
-    return r
+    return r.path
+
+
+@pytest.fixture
+def repo(started: Path, tmp_path: Path) -> Repo:
+    for name in ("repo", "pre-commit-home"):
+        if (started.parent / name).exists():
+            shutil.copytree(started.parent / name, tmp_path / name, symlinks=True)
+    return Repo(tmp_path / "repo")
 
 
 def local_hooks() -> list[dict[str, object]]:

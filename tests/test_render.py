@@ -10,7 +10,7 @@ import pytest
 from lmsform.diff import Change
 from lmsform.plan import Action, Operation, Plan
 from lmsform.render import code, inert, render_markdown, render_text
-from tests.conftest import Org
+from tests.support import Org
 
 HOSTILE = [
     "line\n  + user.fake@example.com (create)",

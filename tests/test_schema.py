@@ -22,7 +22,7 @@ from lmsform.kinds.user import UserSpec
 from lmsform.resources import SCHEMAS
 from lmsform.schema import manifest_schema
 from lmsform.yamlfile import YamlFile
-from tests.conftest import BASE, ORG
+from tests.support import BASE, ORG
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 

@@ -19,10 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
-from lmsform.cli import cli
 from lmsform.schema import manifest_schema
+from tests.support import lmsform
 
 CORPUS = Path(__file__).parent / "fixtures" / "schema_corpus"
 VALID = sorted((CORPUS / "valid").glob("*.yaml"))
@@ -40,7 +39,7 @@ def schema_verdicts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[
     """check-jsonschema's errors for every corpus file, by file name, from one run."""
     work = tmp_path_factory.mktemp("schema")
     schema = work / "schema.json"
-    result = CliRunner().invoke(cli, ["schema"])
+    result = lmsform("schema")
     assert result.exit_code == 0, result.output
     schema.write_text(result.output)
     assert json.loads(result.output) == manifest_schema()
@@ -68,7 +67,7 @@ def validate(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tup
         (tmp_path / "lmsform.yaml").write_text("provider: {type: local}\n")
         (tmp_path / path.name).write_text(text)
     monkeypatch.chdir(tmp_path)  # a relative state path stays in the scratch directory
-    result = CliRunner().invoke(cli, ["validate", "-C", str(tmp_path)])
+    result = lmsform("validate", "-C", str(tmp_path))
     return result.exit_code, result.output
 
 

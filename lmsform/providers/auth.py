@@ -17,12 +17,12 @@ from __future__ import annotations
 import logging
 import math
 import threading
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from lmsform.errors import LmsformError
+from lmsform.providers import pacing
 from lmsform.providers.client import Client
 
 log = logging.getLogger(__name__)
@@ -146,14 +146,14 @@ class OAuth2ClientCredentials(Auth):
         token_path: str = "/oauth2/access_token",
         headers: Mapping[str, str] | None = None,
         scope: str | None = None,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self.client_id = client_id
         self.client_secret = client_secret
         self.token_path = token_path
         self.headers = dict(headers or {})  # sent with every call and the token request
         self.scope = scope
-        self._clock = clock
+        self._clock = clock or pacing.default_clock
         self._client: Client | None = None
         self._lock = threading.Lock()
         self._token: str | None = None

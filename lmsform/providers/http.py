@@ -35,6 +35,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 from lmsform.errors import LmsformError, ProviderError
+from lmsform.providers import pacing
 from lmsform.providers.auth import Auth, Outgoing
 from lmsform.providers.base import ProviderSettings
 from lmsform.providers.pacing import AdaptivePace, RateLimiter
@@ -341,8 +342,8 @@ class HttpClient:
         classifier: Classifier | None = None,
         default_rate: float | None = None,
         transport: httpx.BaseTransport | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] | None = None,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self.base_url = check_base_url(base_url, options.allow_insecure_http)
         self.auth = auth
@@ -354,8 +355,9 @@ class HttpClient:
         self.counters = Counters()
         self.secrets = Secrets(())  # the config's, once `Provider.use_secrets` gives them
         self._count_lock = threading.Lock()
-        self._sleep = sleep
-        self._clock = clock
+        # the retries' waits and budget; the pace keeps `pacing`'s default clock
+        self._sleep = sleep or pacing.default_sleep
+        self._clock = clock or pacing.default_clock
         self.client = httpx.Client(
             base_url=self.base_url,
             timeout=httpx.Timeout(options.timeout.read, connect=options.timeout.connect),

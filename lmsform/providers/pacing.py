@@ -28,16 +28,24 @@ FREE_ABOVE = 2.0
 MIN_RATE = 0.5  # requests a second: the slowest pace ever set
 WINDOW = 1.0  # seconds of sent requests the rate is measured over
 
+# Where the HTTP layer reads the time and waits (its pace, its retries, a token's lifetime)
+# unless it is given a clock of its own: read when a client is made. A test puts a virtual
+# clock here, shared with the simulators, and so checks the waits a pace computes without
+# waiting them.
+default_clock: Callable[[], float] = time.monotonic
+default_sleep: Callable[[float], None] = time.sleep
+
 
 class RateLimiter:
     """At most `rate` requests a second across threads (a token bucket of one second)."""
 
-    def __init__(self, rate: float | None, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(self, rate: float | None, clock: Callable[[], float] | None = None,
+                 sleep: Callable[[float], None] | None = None) -> None:
         self.rate = rate
         self._lock = threading.Lock()
-        self._clock, self._sleep = clock, sleep
-        self._next = clock()
+        self._clock = clock or default_clock
+        self._sleep = sleep or default_sleep
+        self._next = self._clock()
 
     def wait(self) -> None:
         with self._lock:
@@ -60,8 +68,8 @@ class RateLimiter:
 class AdaptivePace(RateLimiter):
     """No pace until the server refuses (429); then the pace it allowed, learnt as above."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(self, clock: Callable[[], float] | None = None,
+                 sleep: Callable[[float], None] | None = None) -> None:
         super().__init__(None, clock, sleep)
         self._sent: deque[float] = deque()
         self._refused_at: float | None = None  # the rate the last 429 came at

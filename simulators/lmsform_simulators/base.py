@@ -77,6 +77,9 @@ class Simulator:
     # Vendors that take form-encoded bodies (an OAuth2 token endpoint, Course Toolkit) set
     # this: such a body then arrives as a dict of text (the last value of a repeated field).
     accepts_form_bodies = False
+    # How often the serving thread looks whether stop() was asked for: stop() waits up to this
+    # long. The tests, which stop a simulator after every test, set it lower.
+    poll_interval = 0.05
 
     def __init__(self, faults: Faults | None = None) -> None:
         self.faults = faults or Faults()
@@ -91,6 +94,11 @@ class Simulator:
         # that a test can play another client writing between the pages of a listing (it may
         # call the simulator over HTTP; those requests come through here too).
         self.before_request: Callable[[Request], None] | None = None
+        # What the rate limits (and a vendor's token lifetimes) read the time from. A test puts
+        # in the virtual clock lmsform's HTTP layer reads too (lmsform.providers.pacing), so
+        # that waiting out a limit costs no real time; latency stays real (it makes requests
+        # overlap).
+        self.clock: Callable[[], float] = time.monotonic
 
     def route(self, method: str, pattern: str, name: str, handler: Handler) -> None:
         regex = re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", pattern) + "$",
@@ -121,7 +129,8 @@ class Simulator:
         self._server = ThreadingHTTPServer((host, port), _Handler)
         self._server.daemon_threads = True
         server = self._server
-        self._thread = threading.Thread(target=lambda: server.serve_forever(poll_interval=0.05),
+        poll = self.poll_interval
+        self._thread = threading.Thread(target=lambda: server.serve_forever(poll_interval=poll),
                                         daemon=True)
         self._thread.start()
         return self.base_url
@@ -164,7 +173,7 @@ class Simulator:
         with self.lock:
             self._sequence += 1
             n = self._sequence
-            now = time.monotonic()
+            now = self.clock()
             if self.faults.rate_limit:
                 while self._recent and now - self._recent[0] > 1.0:
                     self._recent.popleft()

@@ -494,7 +494,7 @@ class LearnworldsSimulator(Simulator):
         self.token_lifetime = token_lifetime
         self.rate_limit = rate_limit
         self.expire_token_every = expire_token_every
-        self.tokens: dict[str, float] = {}  # token -> monotonic expiry
+        self.tokens: dict[str, float] = {}  # token -> expiry, on self.clock
         self.tokens_issued = 0
         self.rate_limited = 0
         self._window: deque[float] = deque()
@@ -531,7 +531,7 @@ class LearnworldsSimulator(Simulator):
             every = self.expire_token_every
             if every and self._v2_requests % every == 0:
                 self.tokens[token] = float("-inf")  # dead for good, as a real expiry
-            if self.tokens[token] <= time.monotonic():
+            if self.tokens[token] <= self.clock():
                 raise HttpProblem(401, "The access token has expired.")
         client = request.headers.get("lw-client", "").strip()
         if not client:
@@ -565,7 +565,7 @@ class LearnworldsSimulator(Simulator):
             return None
         limit, span = self.rate_limit
         with self.lock:
-            now = time.monotonic()
+            now = self.clock()
             while self._window and now - self._window[0] >= span:
                 self._window.popleft()
             if len(self._window) >= limit:
@@ -630,7 +630,7 @@ class LearnworldsSimulator(Simulator):
                                                                   self.client_secret):
             raise HttpProblem(401, "Client authentication failed.")
         token = secrets.token_hex(20)
-        self.tokens[token] = time.monotonic() + self.token_lifetime
+        self.tokens[token] = self.clock() + self.token_lifetime
         self.tokens_issued += 1
         return Response(200, {"tokenData": {"access_token": token, "token_type": "Bearer",
                                             "expires_in": math.ceil(self.token_lifetime)},

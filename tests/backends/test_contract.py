@@ -10,14 +10,12 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from click.testing import CliRunner
 
 from lmsform import backends, plugins
 from lmsform.backends import BackendSettings, Record, StateBackend
-from lmsform.cli import cli
 from lmsform.errors import StateLockedError
 from lmsform.testing import StateBackendConformance
-from tests.conftest import Org
+from tests.support import Org, lmsform
 
 
 class MemorySettings(BackendSettings):
@@ -114,7 +112,7 @@ def test_an_unknown_backend_or_setting_is_a_located_manifest_error(memory_backen
     assert "main.yaml:6:12: error: state.backend: no state backend named 's3' is installed " \
            "(installed: file, memory)" in result.output
     org.edit("main.yaml", "backend: s3\n", "backend: memory\n  path: x.json\n")
-    result = CliRunner().invoke(cli, ["validate", "-C", str(org.dir)])
+    result = lmsform("validate", "-C", str(org.dir))
     assert result.exit_code == 1
     assert "main.yaml:7:3: error: state.path: unknown field 'path'" in result.output
     assert "state.name: required field 'name' is missing" in result.output

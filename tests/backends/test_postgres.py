@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import signal
 import socket
@@ -31,7 +32,7 @@ from lmsform.backends.postgres import (
 from lmsform.errors import LmsformError
 from lmsform.state import State, StateEntry, StateFile
 from lmsform.testing import StateBackendConformance
-from tests.conftest import Org
+from tests.support import Org
 
 psycopg = pytest.importorskip("psycopg")
 DSN = os.environ.get("LMSFORM_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
@@ -97,9 +98,25 @@ def test_a_whole_apply_keeps_its_state_in_postgres(pg_org: Org, schema: str) -> 
     assert (name, serial, journal) == ("acme", 1, 0)  # the journal is folded in at the end
 
 
+class ReleaseWhenWaited(logging.Handler):
+    """Lets the holder (a process reading its stdin) go once a run says it waits."""
+
+    def __init__(self, holder: subprocess.Popen[str]) -> None:
+        super().__init__()
+        self.holder = holder
+        self.waited = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.getMessage().startswith("waiting up to") and not self.waited:
+            self.waited = True
+            assert self.holder.stdin is not None
+            self.holder.stdin.write("release\n")
+            self.holder.stdin.flush()
+
+
 def test_the_lock_names_its_holder_and_a_second_run_can_wait(pg_org: Org, schema: str) -> None:
     holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
-        import sys, time
+        import sys
         from pathlib import Path
         from lmsform.backends.postgres import PostgresBackend, PostgresSettings
         b = PostgresBackend(PostgresSettings.model_validate(
@@ -107,17 +124,24 @@ def test_the_lock_names_its_holder_and_a_second_run_can_wait(pg_org: Org, schema
             Path("."))
         with b.lock("apply"):
             print("held", flush=True)
-            time.sleep(float(sys.argv[1]))
-        """), "2.5"], stdout=subprocess.PIPE, text=True)
+            sys.stdin.readline()  # held until the test says a run waits for it
+        """)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    release = ReleaseWhenWaited(holder)
+    logging.getLogger("lmsform.backends").addHandler(release)
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
         refused = pg_org.run("apply", "--auto-approve")
         assert refused.exit_code == 1
         assert f"pid {holder.pid} on {socket.gethostname()}" in refused.output
         assert "'apply' since" in refused.output
+        assert not release.waited  # no --lock-timeout: refused at once
         waited = pg_org.run("apply", "--auto-approve", "--lock-timeout", "20s")
         assert waited.exit_code == 0, waited.output
+        assert release.waited  # it did wait: the lock was held until then
     finally:
+        logging.getLogger("lmsform.backends").removeHandler(release)
+        assert holder.stdin is not None
+        holder.stdin.close()
         holder.wait(timeout=20)
 
 

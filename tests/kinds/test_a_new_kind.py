@@ -18,7 +18,7 @@ from lmsform.cli import cli
 from lmsform.kinds import Kind
 from lmsform.manifest import Managed, Name, Slug, lifecycle_for
 from lmsform.schema import manifest_schema
-from tests.conftest import Org
+from tests.support import Org
 
 FIELDS = ("name", "course", "points")
 

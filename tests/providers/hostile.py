@@ -10,7 +10,7 @@ from typing import Any
 
 from ruamel.yaml import YAML
 
-from tests.conftest import ConfigDir
+from tests.support import ConfigDir
 
 EMAILS = ["a#hash@example.com", "q?x=1@example.com", "s/lash@example.com",
           "pct%2Fenc@example.com", "amp&er=1@example.com", "plus+tag@example.com",

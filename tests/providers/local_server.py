@@ -59,6 +59,10 @@ class LocalServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # the answer in one write: headers and body in two would wait on the client's
+            # delayed ACK (Nagle), tens of ms a request (as the simulators do)
+            disable_nagle_algorithm = True
+            wbufsize = 64 * 1024
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
@@ -97,7 +101,7 @@ class LocalServer:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever,
-                                       kwargs={"poll_interval": 0.02}, daemon=True)
+                                       kwargs={"poll_interval": 0.002}, daemon=True)
 
     @property
     def url(self) -> str:

@@ -13,17 +13,20 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from click.testing import CliRunner
 
-from lmsform.cli import cli
 from lmsform.providers.aomlms import AomlmsProvider, AomlmsSettings
 from lmsform_simulators.aomlms import AomlmsSimulator
 from lmsform_simulators.base import Faults, Request
-from tests.conftest import ConfigDir, assert_export_round_trips, copy_example
 from tests.providers.hostile import add_hostile
 from tests.providers.listed import emails_listed
+from tests.support import (
+    ConfigDir,
+    Simulators,
+    assert_export_round_trips,
+    copy_example,
+    lmsform,
+)
 
 EXAMPLE = Path(__file__).parent.parent.parent / "examples" / "aomlms"
 HEADERS = {"Authorization": "Bearer sim-token", "Accept": "application/json"}
@@ -31,23 +34,22 @@ DEFAULT_URL = "${env:AOMLMS_BASE_URL:-http://127.0.0.1:8082}"
 
 
 class School(ConfigDir):
-    """The example in a temporary directory, pointed at a running simulator."""
+    """The example in a temporary directory, pointed at a simulator served for the test."""
 
-    def __init__(self, root: Path, sim: AomlmsSimulator | None = None) -> None:
-        self.sim = sim or AomlmsSimulator()
-        self.url = self.sim.start()
+    def __init__(self, root: Path, simulators: Simulators,
+                 sim: AomlmsSimulator | None = None) -> None:
+        self.sim = simulators.start(sim or AomlmsSimulator())
+        self.url = self.sim.base_url
+        self.http = simulators.http(self.sim)
         super().__init__(copy_example(EXAMPLE, root / "aomlms", {
             DEFAULT_URL: self.url, "../../state/aomlms.json": "state.json"}))
-
-    def close(self) -> None:
-        self.sim.stop()
 
     # the LMS, through its API
 
     def call(self, method: str, path: str, params: dict[str, Any] | None = None,
              **body: Any) -> Any:
-        response = httpx.request(method, f"{self.url}/api{path}", headers=HEADERS,
-                                 params=params, json=body or None, timeout=10)
+        response = self.http.request(method, f"/api{path}", headers=HEADERS, params=params,
+                                     json=body or None)
         assert response.status_code < 400, response.text
         return response.json()
 
@@ -101,10 +103,8 @@ class School(ConfigDir):
 
 
 @pytest.fixture
-def school(tmp_path: Path) -> Any:
-    created = School(tmp_path)
-    yield created
-    created.close()
+def school(tmp_path: Path, simulators: Simulators) -> School:
+    return School(tmp_path, simulators)
 
 
 def test_the_example_applies_and_converges(school: School) -> None:
@@ -210,24 +210,22 @@ def test_adopting_reads_the_disabled_flag_by_id(school: School) -> None:
     assert school.sim.stats()["by_route"]["GET user get"] == 1
 
 
-def test_the_same_under_faults_creates_nothing_twice(tmp_path: Path) -> None:
-    school = School(tmp_path, AomlmsSimulator(faults=Faults(latency_ms=2, fail_every=7,
-                                                            drop_every=11)))
-    try:
-        for _ in range(8):  # a failure may stop an apply: running it again continues
-            if school.run("apply", "--auto-approve").exit_code == 0:
-                break
-        else:
-            pytest.fail("apply did not converge under faults")
-        school.sim.faults = Faults()
-        assert len(school.users()) == 6
-        assert len(school.listing("/courses/tabularlist")) == 4
-        assert len(school.listing("/coupons/tabularlist")) == 3
-        assert sorted(school.category_names().values()) == ["Compliance", "Privacy", "Sales"]
-        assert school.disabled() == {"alan.turing@acme.example"}
-        school.assert_converged_and_state_matches()
-    finally:
-        school.close()
+def test_the_same_under_faults_creates_nothing_twice(tmp_path: Path,
+                                                     simulators: Simulators) -> None:
+    school = School(tmp_path, simulators,
+                    AomlmsSimulator(faults=Faults(latency_ms=2, fail_every=7, drop_every=11)))
+    for _ in range(8):  # a failure may stop an apply: running it again continues
+        if school.run("apply", "--auto-approve").exit_code == 0:
+            break
+    else:
+        pytest.fail("apply did not converge under faults")
+    school.sim.faults = Faults()
+    assert len(school.users()) == 6
+    assert len(school.listing("/courses/tabularlist")) == 4
+    assert len(school.listing("/coupons/tabularlist")) == 3
+    assert sorted(school.category_names().values()) == ["Compliance", "Privacy", "Sales"]
+    assert school.disabled() == {"alan.turing@acme.example"}
+    school.assert_converged_and_state_matches()
 
 
 def test_planning_reads_users_in_pages(school: School) -> None:
@@ -262,7 +260,7 @@ def test_what_the_api_cannot_do_is_refused_at_plan_time(school: School) -> None:
 
 def test_credentials_never_show(school: School) -> None:
     school.apply()
-    result = CliRunner().invoke(cli, ["-v", "plan", "-C", str(school.dir)])
+    result = lmsform("-v", "plan", "-C", str(school.dir))
     state = (school.dir / "state.json").read_text()
     for text in (result.output, state):
         assert "sim-token" not in text and "change-me-on-first-login" not in text
@@ -296,26 +294,23 @@ def new_user(school: School, email: str) -> str:
 
 
 def test_an_apply_of_1200_users_in_parallel_bulk_uploads_learns_every_id(
-        tmp_path: Path) -> None:
+        tmp_path: Path, simulators: Simulators) -> None:
     """Concurrent bulk uploads, each learning its users' ids while the others create theirs,
     against a server whose unordered lists put the newest first: no user is missed (and then
     refused as 'already taken'), none is created twice."""
-    school = School(tmp_path, AomlmsSimulator(newest_unasked=True))
-    try:
-        users = "".join(
-            f"  - email: u{i}@example.com\n    first_name: U{i}\n"
-            + ("    enrollments: [security-101]\n" if i % 3 == 0 else "") for i in range(1200))
-        (school.dir / "many.yaml").write_text("users:\n" + users)
-        result = school.run("apply", "--auto-approve", "--parallelism", "8")
-        assert result.exit_code == 0, result.output[-2000:]
-        assert "already been taken" not in result.output
-        requests = school.sim.stats()["by_route"]
-        assert requests.get("POST user create", 0) <= 1  # none fell back to one by one
-        emails = Counter(u["email"] for u in school.listing("/users/tabularlist"))
-        assert len(emails) == 1206 and set(emails.values()) == {1}
-        school.assert_converged_and_state_matches()
-    finally:
-        school.close()
+    school = School(tmp_path, simulators, AomlmsSimulator(newest_unasked=True))
+    users = "".join(
+        f"  - email: u{i}@example.com\n    first_name: U{i}\n"
+        + ("    enrollments: [security-101]\n" if i % 3 == 0 else "") for i in range(1200))
+    (school.dir / "many.yaml").write_text("users:\n" + users)
+    result = school.run("apply", "--auto-approve", "--parallelism", "8")
+    assert result.exit_code == 0, result.output[-2000:]
+    assert "already been taken" not in result.output
+    requests = school.sim.stats()["by_route"]
+    assert requests.get("POST user create", 0) <= 1  # none fell back to one by one
+    emails = Counter(u["email"] for u in school.listing("/users/tabularlist"))
+    assert len(emails) == 1206 and set(emails.values()) == {1}
+    school.assert_converged_and_state_matches()
 
 
 def test_users_created_and_deleted_between_pages_are_neither_skipped_nor_repeated(
@@ -386,21 +381,19 @@ def test_a_create_answered_already_taken_adopts_the_user_a_read_finds(school: Sc
     assert len(school.users()) == 1 and len(school.coupons()) == 1
 
 
-def test_names_that_look_like_url_syntax_are_data(tmp_path: Path) -> None:
+def test_names_that_look_like_url_syntax_are_data(tmp_path: Path,
+                                                  simulators: Simulators) -> None:
     """Emails holding `#`, `?`, `/`, `%2F`, in one apply whose answers are dropped now and
     then, so that the reads deciding whether a create landed run for them too."""
-    school = School(tmp_path, AomlmsSimulator(faults=Faults(drop_every=4)))
-    try:
-        emails, _ = add_hostile(school, groups=False)
-        applied = school.run("apply", "--auto-approve")
-        assert applied.exit_code == 0, applied.output
-        school.sim.faults = Faults()
-        listed = [u["email"] for u in school.listing("/users/tabularlist")]
-        assert {e.lower() for e in emails} <= {e.lower() for e in listed}
-        assert len(listed) == len(set(listed))
-        assert school.run("plan", "--detailed-exitcode").exit_code == 0
-    finally:
-        school.close()
+    school = School(tmp_path, simulators, AomlmsSimulator(faults=Faults(drop_every=4)))
+    emails, _ = add_hostile(school, groups=False)
+    applied = school.run("apply", "--auto-approve")
+    assert applied.exit_code == 0, applied.output
+    school.sim.faults = Faults()
+    listed = [u["email"] for u in school.listing("/users/tabularlist")]
+    assert {e.lower() for e in emails} <= {e.lower() for e in listed}
+    assert len(listed) == len(set(listed))
+    assert school.run("plan", "--detailed-exitcode").exit_code == 0
 
 
 def test_a_learner_named_after_the_token_never_gets_it(school: School, tmp_path: Path,
@@ -418,6 +411,6 @@ def test_a_learner_named_after_the_token_never_gets_it(school: School, tmp_path:
     people = (out / "users.yaml").read_text()
     assert "first_name: '$${env:AOMLMS_TOKEN}'" in people
     assert "sim-token" not in people + (out / ".lmsform" / "state.json").read_text()
-    applied = CliRunner().invoke(cli, ["apply", "--auto-approve", "-C", str(out)])
+    applied = lmsform("apply", "--auto-approve", "-C", str(out))
     assert applied.exit_code == 0, applied.output
     assert school.call("GET", f"/user/{learner}")["firstName"] == "${env:AOMLMS_TOKEN}"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -34,12 +34,6 @@ from tests.providers.local_server import LocalServer, Reply, Seen
 
 CLIENT_ID = "lw-client-4f2a"
 CLIENT_SECRET = "cs-9d8c7b6a-secret"
-
-
-@pytest.fixture
-def server() -> Iterator[LocalServer]:
-    with LocalServer() as running:
-        yield running
 
 
 def http_for(server: LocalServer, auth: Auth, **options: Any) -> HttpClient:

@@ -13,41 +13,44 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from click.testing import CliRunner
 
-from lmsform.cli import cli
 from lmsform.providers.braincert import BraincertProvider, BraincertSettings
 from lmsform.providers.http import HttpError
 from lmsform_simulators.base import Faults, Request
 from lmsform_simulators.braincert import BraincertSimulator
-from tests.conftest import ConfigDir, assert_export_round_trips, copy_example
 from tests.providers.hostile import add_hostile
 from tests.providers.listed import emails_listed
+from tests.support import (
+    ConfigDir,
+    Simulators,
+    assert_export_round_trips,
+    copy_example,
+    lmsform,
+)
 
 EXAMPLE = Path(__file__).parent.parent.parent / "examples" / "braincert"
 HEADERS = {"Authorization": "sim-key", "x-domain-id": "sim-domain"}
 
 
 class School(ConfigDir):
-    """The example catalogue in a temporary directory, pointed at a running simulator."""
+    """The example catalogue in a temporary directory, pointed at a simulator served for
+    the test."""
 
-    def __init__(self, root: Path, sim: BraincertSimulator | None = None) -> None:
-        self.sim = sim or BraincertSimulator()
-        self.url = self.sim.start() + "/api/v1"
+    def __init__(self, root: Path, simulators: Simulators,
+                 sim: BraincertSimulator | None = None) -> None:
+        self.sim = simulators.start(sim or BraincertSimulator())
+        self.url = self.sim.base_url + "/api/v1"
+        self.http = simulators.http(self.sim)
         super().__init__(copy_example(EXAMPLE, root / "braincert", {
             "${env:BRAINCERT_BASE_URL:-http://127.0.0.1:8081/api/v1}": self.url,
             "../../state/braincert.json": "state.json"}))
 
-    def close(self) -> None:
-        self.sim.stop()
-
     # the LMS, through its API
 
     def call(self, method: str, path: str, **body: Any) -> Any:
-        response = httpx.request(method, self.url + path, headers=HEADERS,
-                                 json=body or None, timeout=10)
+        response = self.http.request(method, self.url + path, headers=HEADERS,
+                                     json=body or None)
         assert response.status_code < 400, response.text
         return response.json()
 
@@ -105,10 +108,8 @@ class School(ConfigDir):
 
 
 @pytest.fixture
-def school(tmp_path: Path) -> Any:
-    created = School(tmp_path)
-    yield created
-    created.close()
+def school(tmp_path: Path, simulators: Simulators) -> School:
+    return School(tmp_path, simulators)
 
 
 def test_the_example_applies_and_converges(school: School) -> None:
@@ -162,42 +163,37 @@ def test_what_the_api_cannot_do_is_refused_at_plan_time(school: School) -> None:
     assert refused.exit_code == 1 and "cannot deactivate users" in refused.output
 
 
-def test_the_same_under_faults_creates_nothing_twice(tmp_path: Path) -> None:
-    school = School(tmp_path, BraincertSimulator(faults=Faults(latency_ms=2, fail_every=7,
-                                                                drop_every=11)))
-    try:
-        for _ in range(6):  # a failure may stop an apply: running it again continues
-            if school.run("apply", "--auto-approve").exit_code == 0:
-                break
-        else:
-            pytest.fail("apply did not converge under faults")
-        school.sim.faults = Faults()
-        assert Counter(school.users().keys()).most_common(1)[0][1] == 1
-        assert len(school.users()) == 5
-        assert school.pricing("Security Awareness") == {"standard": 49.0, "team": 399.0}
-        school.assert_converged_and_state_matches()
-    finally:
-        school.close()
+def test_the_same_under_faults_creates_nothing_twice(tmp_path: Path,
+                                                     simulators: Simulators) -> None:
+    school = School(tmp_path, simulators,
+                    BraincertSimulator(faults=Faults(latency_ms=2, fail_every=7, drop_every=11)))
+    for _ in range(6):  # a failure may stop an apply: running it again continues
+        if school.run("apply", "--auto-approve").exit_code == 0:
+            break
+    else:
+        pytest.fail("apply did not converge under faults")
+    school.sim.faults = Faults()
+    assert Counter(school.users().keys()).most_common(1)[0][1] == 1
+    assert len(school.users()) == 5
+    assert school.pricing("Security Awareness") == {"standard": 49.0, "team": 399.0}
+    school.assert_converged_and_state_matches()
 
 
-def test_planning_reads_users_in_pages(tmp_path: Path) -> None:
-    school = School(tmp_path)
-    try:
-        users = "".join(f"  - email: u{i}@example.com\n    username: u{i}\n"
-                        for i in range(250))
-        (school.dir / "many.yaml").write_text("users:\n" + users)
-        school.apply()
-        school.sim.reset_counts()
-        assert school.run("plan", "--detailed-exitcode").exit_code == 0
-        by_route = school.sim.stats()["by_route"]
-        assert by_route["POST users list"] == math.ceil(255 / 100)  # pages, not one per user
-    finally:
-        school.close()
+def test_planning_reads_users_in_pages(tmp_path: Path, simulators: Simulators) -> None:
+    school = School(tmp_path, simulators)
+    users = "".join(f"  - email: u{i}@example.com\n    username: u{i}\n"
+                    for i in range(250))
+    (school.dir / "many.yaml").write_text("users:\n" + users)
+    school.apply()
+    school.sim.reset_counts()
+    assert school.run("plan", "--detailed-exitcode").exit_code == 0
+    by_route = school.sim.stats()["by_route"]
+    assert by_route["POST users list"] == math.ceil(255 / 100)  # pages, not one per user
 
 
 def test_credentials_never_show(school: School) -> None:
     school.apply()
-    result = CliRunner().invoke(cli, ["-v", "plan", "-C", str(school.dir)])
+    result = lmsform("-v", "plan", "-C", str(school.dir))
     state = (school.dir / "state.json").read_text()
     for text in (result.output, state):
         assert "sim-key" not in text and "sim-domain" not in text
@@ -213,15 +209,14 @@ def test_a_catalogue_plans_the_same_on_local_and_braincert(school: School, tmp_p
     (school.dir / "people.yaml").unlink()
 
     def operations(directory: Path) -> list[tuple[str, str, list[str]]]:
-        result = CliRunner().invoke(cli, ["plan", "--json", "-C", str(directory)])
+        result = lmsform("plan", "--json", "-C", str(directory))
         assert result.exit_code == 0, result.output
         return sorted((op["address"], op["action"], sorted(c["field"] for c in op["changes"]))
                       for op in json.loads(result.output)["operations"])
 
     assert operations(local) == operations(school.dir)
     for directory in (local, school.dir):
-        assert CliRunner().invoke(cli, ["apply", "--auto-approve", "-C",
-                                        str(directory)]).exit_code == 0
+        assert lmsform("apply", "--auto-approve", "-C", str(directory)).exit_code == 0
         catalogue = directory / "catalogue.yaml"
         catalogue.write_text(catalogue.read_text().replace("amount: 39.00", "amount: 45.00")
                              .replace("For new managers", "For new and future managers"))
@@ -270,22 +265,20 @@ class OtherBraincert(BraincertSimulator):
         return self._ok(user, "User successfully created")
 
 
-def test_another_reading_of_the_document_works_too(tmp_path: Path) -> None:
-    school = School(tmp_path, OtherBraincert())
+def test_another_reading_of_the_document_works_too(tmp_path: Path,
+                                                   simulators: Simulators) -> None:
+    school = School(tmp_path, simulators, OtherBraincert())
     users = "".join(f"  - email: u{i}@example.com\n    username: u{i}\n" for i in range(70))
     (school.dir / "many.yaml").write_text("users:\n" + users)
-    try:
-        school.apply()
-        school.assert_converged_and_state_matches()
-        school.edit("catalogue.yaml", "amount: 129.00", "amount: 149.00")
-        school.apply()
-        school.assert_converged_and_state_matches()
-        prices = [p for p in school.sim.pricing.values() if p["plan_name"] == "standard"
-                  and school.sim.courses[p["course_id"]]["name"] == "Negotiation for Sales Teams"]
-        assert [p["price"] for p in prices] == [149.0]
-        assert len(school.sim.users) == 75
-    finally:
-        school.close()
+    school.apply()
+    school.assert_converged_and_state_matches()
+    school.edit("catalogue.yaml", "amount: 129.00", "amount: 149.00")
+    school.apply()
+    school.assert_converged_and_state_matches()
+    prices = [p for p in school.sim.pricing.values() if p["plan_name"] == "standard"
+              and school.sim.courses[p["course_id"]]["name"] == "Negotiation for Sales Teams"]
+    assert [p["price"] for p in prices] == [149.0]
+    assert len(school.sim.users) == 75
 
 
 def test_export_round_trips(school: School, tmp_path: Path) -> None:
@@ -309,9 +302,8 @@ def test_users_created_and_deleted_between_pages_are_neither_skipped_nor_repeate
     """BrainCert documents no order for its lists: another client deletes a user of page 1
     and creates three before page 2 is answered, and lmsform still lists every user that was
     there all along, once (it notices the listing moved and reads it again)."""
-    with httpx.Client(base_url=school.url, headers=HEADERS, timeout=10) as client:
-        before = {str(client.post("/users/create", json={"email": f"old{i}@example.com"})
-                      .json()["id"]): f"old{i}@example.com" for i in range(250)}
+    before = {str(school.call("POST", "/users/create", email=f"old{i}@example.com")["id"]):
+              f"old{i}@example.com" for i in range(250)}
     doomed = min(before, key=int)
     changed: list[bool] = []
 
@@ -344,17 +336,14 @@ def test_a_create_answered_already_exists_adopts_only_what_a_read_confirms(
     assert school.users() == {"ada@example.com": str(ada)}
 
 
-def test_names_that_look_like_url_syntax_are_data(tmp_path: Path) -> None:
+def test_names_that_look_like_url_syntax_are_data(tmp_path: Path, simulators: Simulators) -> None:
     """Emails and names holding `#`, `?`, `/`, `%2F`: the reads that decide whether a lost
     create landed (dropped answers force them) find them by email, in the URL's path."""
-    school = School(tmp_path, BraincertSimulator(faults=Faults(drop_every=4)))
-    try:
-        emails, _ = add_hostile(school, groups=True)
-        applied = school.run("apply", "--auto-approve")
-        assert applied.exit_code == 0, applied.output
-        school.sim.faults = Faults()
-        users = Counter(school.listing_emails())
-        assert {e.lower() for e in emails} <= set(users) and max(users.values()) == 1
-        school.assert_converged_and_state_matches()
-    finally:
-        school.close()
+    school = School(tmp_path, simulators, BraincertSimulator(faults=Faults(drop_every=4)))
+    emails, _ = add_hostile(school, groups=True)
+    applied = school.run("apply", "--auto-approve")
+    assert applied.exit_code == 0, applied.output
+    school.sim.faults = Faults()
+    users = Counter(school.listing_emails())
+    assert {e.lower() for e in emails} <= set(users) and max(users.values()) == 1
+    school.assert_converged_and_state_matches()

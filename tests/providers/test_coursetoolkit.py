@@ -19,8 +19,8 @@ import pytest
 from lmsform.providers.coursetoolkit import CoursetoolkitProvider, CoursetoolkitSettings
 from lmsform_simulators.base import Faults
 from lmsform_simulators.coursetoolkit import CoursetoolkitSimulator
-from tests.conftest import ConfigDir, assert_export_round_trips, copy_example
 from tests.providers.hostile import add_hostile
+from tests.support import ConfigDir, Simulators, assert_export_round_trips, copy_example
 
 EXAMPLE = Path(__file__).parent.parent.parent / "examples" / "coursetoolkit"
 DEFAULT_URL = "${env:COURSETOOLKIT_URL:-http://127.0.0.1:8084/api}"
@@ -30,21 +30,19 @@ EMAILS = {"ada.lovelace@acme.example", "grace.hopper@acme.example",
 
 
 class Account(ConfigDir):
-    """The example in a temporary directory, pointed at a running simulator."""
+    """The example in a temporary directory, pointed at a simulator served for the test."""
 
-    def __init__(self, root: Path, sim: CoursetoolkitSimulator | None = None) -> None:
-        self.sim = sim or CoursetoolkitSimulator()
-        self.sim.start()
+    def __init__(self, root: Path, simulators: Simulators,
+                 sim: CoursetoolkitSimulator | None = None) -> None:
+        self.sim = simulators.start(sim or CoursetoolkitSimulator())
+        self.http = simulators.http(self.sim)
         self.api = self.sim.api_url
         super().__init__(copy_example(EXAMPLE, root / "coursetoolkit", {
             DEFAULT_URL: self.api, "../../state/coursetoolkit.json": "state.json"}))
 
-    def close(self) -> None:
-        self.sim.stop()
-
     def get_user(self, userid: str) -> dict[str, Any]:
-        answer = httpx.post(self.api, data={**ACCOUNT, "api-action": "get-user",
-                                            "userid": userid}, timeout=10)
+        answer = self.http.post(self.api, data={**ACCOUNT, "api-action": "get-user",
+                                                "userid": userid})
         return dict(answer.json())
 
     def state(self) -> dict[str, str]:
@@ -64,10 +62,8 @@ class Account(ConfigDir):
 
 
 @pytest.fixture
-def account(tmp_path: Path) -> Any:
-    created = Account(tmp_path)
-    yield created
-    created.close()
+def account(tmp_path: Path, simulators: Simulators) -> Account:
+    return Account(tmp_path, simulators)
 
 
 def test_the_example_applies_and_converges(account: Account) -> None:
@@ -103,19 +99,17 @@ def test_a_removed_user_is_removed(account: Account) -> None:
     account.assert_converged_and_state_matches()
 
 
-def test_lost_answers_create_and_remove_nothing_twice(tmp_path: Path) -> None:
-    account = Account(tmp_path, CoursetoolkitSimulator(faults=Faults(drop_every=2,
-                                                                     fail_every=5)))
-    try:
-        account.apply()
-        assert account.emails() == sorted(EMAILS)
-        account.edit("people.yaml", "  - email: grace.hopper@acme.example\n", "")
-        account.apply()
-        assert account.emails() == sorted(EMAILS - {"grace.hopper@acme.example"})
-        account.sim.faults = Faults()
-        account.assert_converged_and_state_matches()
-    finally:
-        account.close()
+def test_lost_answers_create_and_remove_nothing_twice(tmp_path: Path,
+                                                      simulators: Simulators) -> None:
+    account = Account(tmp_path, simulators,
+                      CoursetoolkitSimulator(faults=Faults(drop_every=2, fail_every=5)))
+    account.apply()
+    assert account.emails() == sorted(EMAILS)
+    account.edit("people.yaml", "  - email: grace.hopper@acme.example\n", "")
+    account.apply()
+    assert account.emails() == sorted(EMAILS - {"grace.hopper@acme.example"})
+    account.sim.faults = Faults()
+    account.assert_converged_and_state_matches()
 
 
 def test_course_access_is_read_and_a_change_is_refused_naming_the_course(
@@ -195,22 +189,19 @@ class InFlight(httpx.HTTPTransport):
                 self.now -= 1
 
 
-def test_n_users_are_read_with_n_concurrent_get_user_calls(tmp_path: Path) -> None:
-    sim = CoursetoolkitSimulator(faults=Faults(latency_ms=20))
-    sim.start()
+def test_n_users_are_read_with_n_concurrent_get_user_calls(tmp_path: Path,
+                                                          simulators: Simulators) -> None:
+    sim = simulators.start(CoursetoolkitSimulator(faults=Faults(latency_ms=20)))
+    ids = [sim.seed_user(f"u{n}@example.com") for n in range(40)]
+    transport = InFlight()
+    settings = CoursetoolkitSettings.model_validate({
+        "type": "coursetoolkit", "base_url": sim.api_url, "account_id": "523098",
+        "api_key": "sim-key", "max_concurrency": 8})
+    provider = CoursetoolkitProvider(settings, tmp_path, transport=transport)
     try:
-        ids = [sim.seed_user(f"u{n}@example.com") for n in range(40)]
-        transport = InFlight()
-        settings = CoursetoolkitSettings.model_validate({
-            "type": "coursetoolkit", "base_url": sim.api_url, "account_id": "523098",
-            "api_key": "sim-key", "max_concurrency": 8})
-        provider = CoursetoolkitProvider(settings, tmp_path, transport=transport)
-        try:
-            users = provider.read("user", [*ids, "999999999"])
-        finally:
-            provider.close()
+        users = provider.read("user", [*ids, "999999999"])
     finally:
-        sim.stop()
+        provider.close()
     assert sorted(u.id for u in users) == sorted(ids)  # the unknown account is left out
     assert transport.reads == 41
     assert 1 < transport.most <= 8
@@ -237,17 +228,15 @@ def test_export_round_trips_with_the_users_the_state_knows(account: Account,
     assert "someone.else" not in (tmp_path / "exported" / "users.yaml").read_text()
 
 
-def test_names_that_look_like_url_syntax_are_data(tmp_path: Path) -> None:
+def test_names_that_look_like_url_syntax_are_data(tmp_path: Path,
+                                                  simulators: Simulators) -> None:
     """Emails holding `#`, `?`, `/`, `%2F`, `&` and `=` (the API takes forms: `&` and `=`
     are its syntax), in one apply whose answers are dropped now and then."""
-    account = Account(tmp_path, CoursetoolkitSimulator(faults=Faults(drop_every=4)))
-    try:
-        emails, _ = add_hostile(account, groups=False)
-        applied = account.run("apply", "--auto-approve")
-        assert applied.exit_code == 0, applied.output
-        account.sim.faults = Faults()
-        assert {e.lower() for e in emails} <= {e.lower() for e in account.emails()}
-        assert len(account.emails()) == len(set(account.emails()))
-        account.assert_converged_and_state_matches()
-    finally:
-        account.close()
+    account = Account(tmp_path, simulators, CoursetoolkitSimulator(faults=Faults(drop_every=4)))
+    emails, _ = add_hostile(account, groups=False)
+    applied = account.run("apply", "--auto-approve")
+    assert applied.exit_code == 0, applied.output
+    account.sim.faults = Faults()
+    assert {e.lower() for e in emails} <= {e.lower() for e in account.emails()}
+    assert len(account.emails()) == len(set(account.emails()))
+    account.assert_converged_and_state_matches()

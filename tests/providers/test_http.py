@@ -12,7 +12,7 @@ import json
 import logging
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, quote_plus
 
@@ -37,12 +37,6 @@ from lmsform.secrets import Secrets
 from tests.providers.local_server import InFlight, LocalServer, Reply, Seen
 
 SECRET = "tk-ABC123-secret"
-
-@pytest.fixture
-def server() -> Iterator[LocalServer]:
-    with LocalServer() as running:
-        yield running
-
 
 def over(server: LocalServer, auth: Auth | None = None, sleeps: list[float] | None = None,
          classifier: Classifier | None = None, **options: Any) -> HttpClient:
@@ -83,6 +77,7 @@ def test_json_form_and_empty_bodies_and_query_parameters(server: LocalServer) ->
 # --- retries ------------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("clock")  # the pace learnt from the 429 waits no real time
 def test_retries_server_errors_honouring_retry_after() -> None:
     answers = iter([httpx.Response(503, headers={"Retry-After": "2"}),
                     httpx.Response(429, headers={"Retry-After": "1"}),

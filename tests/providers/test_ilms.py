@@ -4,25 +4,24 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import textwrap
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
-from click.testing import CliRunner
 
 from lmsform import backends
-from lmsform.cli import cli
 from lmsform.providers.ilms import IlmsProvider, IlmsSettings
 from lmsform_simulators.base import Faults, Request
 from lmsform_simulators.ilms import IlmsSimulator
-from tests.conftest import ConfigDir, assert_export_round_trips
 from tests.providers.hostile import add_hostile
 from tests.providers.listed import emails_listed
+from tests.support import ConfigDir, Simulators, assert_export_round_trips, lmsform
 
 KEY = "sim-key-0f9e8d7c"
+HEADERS = {"APILoginID": "sim-login", "TransactionKey": KEY, "OrgID": "99999"}
 ORG = """\
 hierarchy:
   - region: Americas
@@ -76,9 +75,14 @@ users:
 
 
 class IlmsOrg(ConfigDir):
-    def __init__(self, root: Path, faults: Faults | None = None, **provider: object) -> None:
-        self.sim = IlmsSimulator(transaction_key=KEY, faults=faults)
-        self.sim.start()
+    """ORG in a config directory, on an iLMS simulator served for the test (`sim`, or one
+    with `faults`); `api` is the test's own client of it."""
+
+    def __init__(self, root: Path, simulators: Simulators, faults: Faults | None = None,
+                 sim: IlmsSimulator | None = None, **provider: object) -> None:
+        self.sim = simulators.start(sim or IlmsSimulator(transaction_key=KEY, faults=faults))
+        self.api = simulators.http(self.sim)
+        self.api.headers.update(HEADERS)
         super().__init__(root / "ilms")
         self.dir.mkdir()
         options = "".join(f"  {k}: {v}\n" for k, v in provider.items())
@@ -112,17 +116,19 @@ class IlmsOrg(ConfigDir):
         for address, dept_id in departments.items():
             assert self.sim.departments[int(dept_id)]["Name"] == address.rsplit("/", 1)[1]
 
-    def close(self) -> None:
-        self.sim.stop()
+
+@pytest.fixture
+def new_org(tmp_path: Path, simulators: Simulators,
+            monkeypatch: pytest.MonkeyPatch) -> Callable[..., IlmsOrg]:
+    """IlmsOrg(tmp_path, simulators, ...), its transaction key in ILMS_KEY."""
+    monkeypatch.setenv("LMSFORM_NO_CACHE", "1")
+    monkeypatch.setenv("ILMS_KEY", KEY)
+    return lambda *args, **options: IlmsOrg(tmp_path, simulators, *args, **options)
 
 
 @pytest.fixture
-def ilms(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("LMSFORM_NO_CACHE", "1")
-    monkeypatch.setenv("ILMS_KEY", KEY)
-    org = IlmsOrg(tmp_path, requests_per_second=100)
-    yield org
-    org.close()
+def ilms(new_org: Callable[..., IlmsOrg]) -> IlmsOrg:
+    return new_org(requests_per_second=100)
 
 
 EDITS = [
@@ -191,52 +197,38 @@ def test_apply_converges_then_edits_converge(ilms: IlmsOrg) -> None:
     ilms.assert_state_matches_server()
 
 
-def test_the_scenario_converges_under_faults(tmp_path: Path,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("LMSFORM_NO_CACHE", "1")
-    monkeypatch.setenv("ILMS_KEY", KEY)
+def test_the_scenario_converges_under_faults(new_org: Callable[..., IlmsOrg]) -> None:
     faults = Faults(latency_ms=50, fail_every=5, drop_every=17, rate_limit=40)
-    org = IlmsOrg(tmp_path, faults, requests_per_second=200, max_retries=8)
-    try:
-        org.apply()
-        assert org.run("plan", "--detailed-exitcode").exit_code == 0
-        org.assert_state_matches_server()
-        field_sales_id = field_sales(org)
-        edit_scenario(org)
-        org.apply()
-        assert org.run("plan", "--detailed-exitcode").exit_code == 0
-        check_scenario_result(org, field_sales_id)
-        org.assert_state_matches_server()
-        assert len(org.sim.users) == 4
-    finally:
-        org.close()
+    org = new_org(faults, requests_per_second=200, max_retries=8)
+    org.apply()
+    assert org.run("plan", "--detailed-exitcode").exit_code == 0
+    org.assert_state_matches_server()
+    field_sales_id = field_sales(org)
+    edit_scenario(org)
+    org.apply()
+    assert org.run("plan", "--detailed-exitcode").exit_code == 0
+    check_scenario_result(org, field_sales_id)
+    org.assert_state_matches_server()
+    assert len(org.sim.users) == 4
 
 
-def test_listing_users_takes_one_request_per_page(tmp_path: Path,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("LMSFORM_NO_CACHE", "1")
-    monkeypatch.setenv("ILMS_KEY", KEY)
-    org = IlmsOrg(tmp_path, per_page=50, requests_per_second=100)
-    try:
-        org.apply()
-        headers = {"APILoginID": "sim-login", "TransactionKey": KEY, "OrgID": "99999"}
-        with httpx.Client(base_url=org.sim.base_url, headers=headers) as api:
-            for i in range(246):
-                profile = {"F001": "U", "F003": f"N{i}", "F015": f"u{i}@example.com",
-                           "F019": "EMEA", "F020": "Operations", "F021": "Finance"}
-                assert api.post("/organizations/99999/users", json={"userProfileData": [
-                    {"Key": k, "Value": v} for k, v in profile.items()]}).status_code == 201
-        org.sim.reset_counts()
-        result = org.run("plan")
-        assert "246 users" in result.output  # unmanaged, counted
-        counts = org.sim.stats()["by_route"]
-        assert counts["GET users"] == math.ceil(250 / 50)
-        assert "GET user" not in counts  # never one request per user
-        # members and enrollments: one listing per group and per course, not per user
-        assert counts["GET group members"] == len(org.sim.groups)
-        assert counts["GET enrollments"] == len(org.sim.courses)
-    finally:
-        org.close()
+def test_listing_users_takes_one_request_per_page(new_org: Callable[..., IlmsOrg]) -> None:
+    org = new_org(per_page=50, requests_per_second=100)
+    org.apply()
+    for i in range(246):
+        profile = {"F001": "U", "F003": f"N{i}", "F015": f"u{i}@example.com",
+                   "F019": "EMEA", "F020": "Operations", "F021": "Finance"}
+        assert org.api.post("/organizations/99999/users", json={"userProfileData": [
+            {"Key": k, "Value": v} for k, v in profile.items()]}).status_code == 201
+    org.sim.reset_counts()
+    result = org.run("plan")
+    assert "246 users" in result.output  # unmanaged, counted
+    counts = org.sim.stats()["by_route"]
+    assert counts["GET users"] == math.ceil(250 / 50)
+    assert "GET user" not in counts  # never one request per user
+    # members and enrollments: one listing per group and per course, not per user
+    assert counts["GET group members"] == len(org.sim.groups)
+    assert counts["GET enrollments"] == len(org.sim.courses)
 
 
 @pytest.mark.parametrize(("old", "new", "message"), [
@@ -302,7 +294,7 @@ def test_plain_http_to_a_remote_host_is_refused(ilms: IlmsOrg) -> None:
 
 
 def test_verbose_logs_each_request_without_credentials(ilms: IlmsOrg) -> None:
-    result = CliRunner().invoke(cli, ["-v", "plan", "-C", str(ilms.dir)])
+    result = lmsform("-v", "plan", "-C", str(ilms.dir))
     assert result.exit_code == 0
     lines = [line for line in result.output.splitlines() if "lmsform.providers.http" in line]
     assert any(line.startswith("INFO lmsform.providers.http: GET /organizations/99999/users: "
@@ -334,23 +326,12 @@ class TerseIlms(IlmsSimulator):
 
 
 def test_the_provider_reads_a_terser_implementation_of_the_api(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("LMSFORM_NO_CACHE", "1")
-    monkeypatch.setenv("ILMS_KEY", KEY)
-    org = IlmsOrg(tmp_path, requests_per_second=200, per_page=2)
-    org.sim.stop()
-    org.sim = TerseIlms(transaction_key=KEY)
-    org.sim.start()
-    main = org.dir / "main.yaml"
-    main.write_text(re.sub(r"http://127\.0\.0\.1:\d+", org.sim.base_url, main.read_text()))
-    try:
-        org.apply()
-        assert org.run("plan", "--detailed-exitcode").exit_code == 0
-        org.assert_state_matches_server()
-        assert org.user("bob@example.com")["Profile"]["F021"] == "Field Sales"
-    finally:
-        org.close()
+        new_org: Callable[..., IlmsOrg]) -> None:
+    org = new_org(sim=TerseIlms(transaction_key=KEY), requests_per_second=200, per_page=2)
+    org.apply()
+    assert org.run("plan", "--detailed-exitcode").exit_code == 0
+    org.assert_state_matches_server()
+    assert org.user("bob@example.com")["Profile"]["F021"] == "Field Sales"
 
 
 def test_export_round_trips(ilms: IlmsOrg, tmp_path: Path) -> None:
@@ -388,9 +369,6 @@ def test_a_plan_leaves_the_providers_listings_as_they_were(ilms: IlmsOrg) -> Non
 # --- listings and creates while the LMS changes -------------------------------------------
 
 
-HEADERS = {"APILoginID": "sim-login", "TransactionKey": KEY, "OrgID": "99999"}
-
-
 def add_user(api: httpx.Client, email: str, last_name: str) -> int:
     profile = {"F001": "U", "F003": last_name, "F015": email, "F019": "EMEA",
                "F020": "Operations", "F021": "Finance"}
@@ -411,9 +389,8 @@ def test_users_created_and_deleted_between_pages_are_neither_skipped_nor_repeate
     client creates users sorting first and deletes one of page 1 before page 2 is answered,
     and lmsform still lists every user that was there all along, once."""
     ilms.apply()
-    with httpx.Client(base_url=ilms.sim.base_url, headers=HEADERS, timeout=10) as api:
-        before = {add_user(api, f"old{i}@example.com", f"N{i:03d}"): f"old{i}@example.com"
-                  for i in range(250)}
+    before = {add_user(ilms.api, f"old{i}@example.com", f"N{i:03d}"): f"old{i}@example.com"
+              for i in range(250)}
     doomed = min(before)
     changed: list[bool] = []
 
@@ -421,10 +398,9 @@ def test_users_created_and_deleted_between_pages_are_neither_skipped_nor_repeate
         if request.method == "GET" and request.path.endswith("/users") \
                 and request.query.get("page") == "2" and not changed:
             changed.append(True)
-            with httpx.Client(base_url=ilms.sim.base_url, headers=HEADERS) as api:
-                for i in range(3):
-                    add_user(api, f"meanwhile{i}@example.com", f"A{i}")
-                api.delete(f"/organizations/99999/users/{doomed}")
+            for i in range(3):
+                add_user(ilms.api, f"meanwhile{i}@example.com", f"A{i}")
+            ilms.api.delete(f"/organizations/99999/users/{doomed}")
 
     ilms.sim.before_request = another_client
     listed = emails_listed(provider_of(ilms))
@@ -437,8 +413,7 @@ def test_users_created_and_deleted_between_pages_are_neither_skipped_nor_repeate
 def test_a_create_answered_already_exists_adopts_the_user_a_read_finds(ilms: IlmsOrg) -> None:
     ilms.apply()
     finance = next(i for i, d in ilms.sim.departments.items() if d["Name"] == "Finance")
-    with httpx.Client(base_url=ilms.sim.base_url, headers=HEADERS, timeout=10) as api:
-        existing = add_user(api, "Eve@Example.com", "Adams")
+    existing = add_user(ilms.api, "Eve@Example.com", "Adams")
     provider = provider_of(ilms)
     try:
         made = provider.create("user", {"email": "eve@example.com", "first_name": "Eve",
@@ -450,20 +425,15 @@ def test_a_create_answered_already_exists_adopts_the_user_a_read_finds(ilms: Ilm
             if u["Profile"]["F015"].lower() == "eve@example.com"] == [existing]
 
 
-def test_names_that_look_like_url_syntax_are_data(tmp_path: Path,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_names_that_look_like_url_syntax_are_data(new_org: Callable[..., IlmsOrg]) -> None:
     """Emails holding `#`, `/`, `&`, `?` (those iLMS allows; it cannot create groups), in one
     apply whose answers are dropped now and then, so that the reads deciding whether a
     write landed run for them too."""
-    monkeypatch.setenv("ILMS_KEY", KEY)
-    org = IlmsOrg(tmp_path, faults=Faults(drop_every=4), requests_per_second=1000)
-    try:
-        emails, _ = add_hostile(org, groups=False, refused='%+;"<>')
-        applied = org.run("apply", "--auto-approve")
-        assert applied.exit_code == 0, applied.output
-        org.sim.faults = Faults()
-        for email in emails:
-            org.user(email)  # exactly one each
-        assert org.run("plan", "--detailed-exitcode").exit_code == 0
-    finally:
-        org.close()
+    org = new_org(faults=Faults(drop_every=4), requests_per_second=1000)
+    emails, _ = add_hostile(org, groups=False, refused='%+;"<>')
+    applied = org.run("apply", "--auto-approve")
+    assert applied.exit_code == 0, applied.output
+    org.sim.faults = Faults()
+    for email in emails:
+        org.user(email)  # exactly one each
+    assert org.run("plan", "--detailed-exitcode").exit_code == 0

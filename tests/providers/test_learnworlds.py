@@ -27,9 +27,14 @@ from lmsform.providers.learnworlds import (
 )
 from lmsform_simulators.base import Faults, Request
 from lmsform_simulators.learnworlds import LearnworldsSimulator
-from tests.conftest import ConfigDir, assert_export_round_trips, copy_example
 from tests.providers.hostile import add_hostile
 from tests.providers.listed import emails_listed
+from tests.support import (
+    ConfigDir,
+    Simulators,
+    assert_export_round_trips,
+    copy_example,
+)
 
 EXAMPLE = Path(__file__).parent.parent.parent / "examples" / "learnworlds"
 DEFAULT_URL = "${env:LEARNWORLDS_BASE_URL:-http://127.0.0.1:8083/admin/api}"
@@ -38,28 +43,26 @@ CLIENT = {"client_id": "sim-client", "client_secret": "sim-secret"}
 
 
 class School(ConfigDir):
-    """The example in a temporary directory, pointed at a running simulator. The provider
-    block gets a fast pace: the simulator's own rate limit is off unless a test sets it."""
+    """The example in a temporary directory, pointed at a simulator served for the test. The
+    provider block gets a fast pace: the simulator's own rate limit is off unless a test sets
+    it."""
 
-    def __init__(self, root: Path, sim: LearnworldsSimulator | None = None,
-                 pace: float = 1000) -> None:
-        self.sim = sim or LearnworldsSimulator(rate_limit=None)
-        self.sim.start()
+    def __init__(self, root: Path, simulators: Simulators,
+                 sim: LearnworldsSimulator | None = None, pace: float = 1000) -> None:
+        self.sim = simulators.start(sim or LearnworldsSimulator(rate_limit=None))
+        self.http = simulators.http(self.sim)
         self.api = self.sim.api_url
         self._token: str | None = None
         super().__init__(copy_example(EXAMPLE, root / "learnworlds", {
             DEFAULT_URL: self.api, "../../state/learnworlds.json": "state.json",
             SECRET_LINE: f"{SECRET_LINE}\n  requests_per_second: {pace}"}))
 
-    def close(self) -> None:
-        self.sim.stop()
-
     # the school, through its API
 
     def token(self) -> str:
-        answer = httpx.post(f"{self.api}/oauth2/access_token", timeout=10,
-                            data={"grant_type": "client_credentials", **CLIENT},
-                            headers={"Lw-Client": CLIENT["client_id"]})
+        answer = self.http.post(f"{self.api}/oauth2/access_token",
+                                data={"grant_type": "client_credentials", **CLIENT},
+                                headers={"Lw-Client": CLIENT["client_id"]})
         assert answer.status_code == 200, answer.text
         body = answer.json()
         return str((body.get("tokenData") or body)["access_token"])
@@ -68,10 +71,10 @@ class School(ConfigDir):
              body: Any = None) -> Any:
         for _ in range(3):  # a fault test may expire the tests' token too
             self._token = self._token or self.token()
-            response = httpx.request(method, f"{self.api}{path}", params=params, json=body,
-                                     timeout=10, headers={
-                                         "Authorization": f"Bearer {self._token}",
-                                         "Lw-Client": CLIENT["client_id"]})
+            response = self.http.request(method, f"{self.api}{path}", params=params,
+                                         json=body, headers={
+                                             "Authorization": f"Bearer {self._token}",
+                                             "Lw-Client": CLIENT["client_id"]})
             if response.status_code != 401:
                 assert response.status_code < 400, response.text
                 return response.json() if response.content else None
@@ -130,10 +133,8 @@ class School(ConfigDir):
 
 
 @pytest.fixture
-def school(tmp_path: Path) -> Any:
-    created = School(tmp_path)
-    yield created
-    created.close()
+def school(tmp_path: Path, simulators: Simulators) -> School:
+    return School(tmp_path, simulators)
 
 
 def test_the_example_applies_and_converges(school: School) -> None:
@@ -257,51 +258,51 @@ def test_offline_checks(school: School) -> None:
     assert "does not manage regions" in refused.output
 
 
-def test_tokens_expiring_mid_apply_are_renewed_once_each(tmp_path: Path) -> None:
-    school = School(tmp_path, LearnworldsSimulator(rate_limit=None, expire_token_every=15))
-    try:
-        school.apply()
-        stats = school.sim.stats()
-        # Every 15th request found its token dead: one renewal each, never one per request.
-        assert 2 <= stats["tokens_issued"] <= stats["requests"] // 15 + 3, stats
-        school.assert_converged_and_state_matches()
-    finally:
-        school.close()
+def test_tokens_expiring_mid_apply_are_renewed_once_each(tmp_path: Path,
+                                                         simulators: Simulators) -> None:
+    school = School(tmp_path, simulators,
+                    LearnworldsSimulator(rate_limit=None, expire_token_every=15))
+    school.apply()
+    stats = school.sim.stats()
+    # Every 15th request found its token dead: one renewal each, never one per request.
+    assert 2 <= stats["tokens_issued"] <= stats["requests"] // 15 + 3, stats
+    school.assert_converged_and_state_matches()
 
 
-def test_a_short_lived_token_is_renewed_before_it_runs_out(tmp_path: Path) -> None:
-    school = School(tmp_path, LearnworldsSimulator(rate_limit=None, token_lifetime=1.0))
-    try:
-        school.apply()
-        school.assert_converged_and_state_matches()
-        assert school.sim.stats()["tokens_issued"] < school.sim.stats()["requests"] / 4
-    finally:
-        school.close()
+def test_a_short_lived_token_is_renewed_before_it_runs_out(tmp_path: Path,
+                                                           simulators: Simulators) -> None:
+    # Time is the test's virtual clock: at 20 requests a second the apply spans several of
+    # the token's one-second lifetimes.
+    school = School(tmp_path, simulators,
+                    LearnworldsSimulator(rate_limit=None, token_lifetime=1.0), pace=20)
+    school.apply()
+    school.assert_converged_and_state_matches()
+    assert school.sim.stats()["tokens_issued"] < school.sim.stats()["requests"] / 4
+    assert school.sim.stats()["tokens_issued"] >= 3  # renewed, more than once
 
 
-def test_faults_converge_without_duplicates(tmp_path: Path) -> None:
+def test_faults_converge_without_duplicates(tmp_path: Path, simulators: Simulators) -> None:
     sim = LearnworldsSimulator(faults=Faults(fail_every=7, drop_every=11), rate_limit=None,
                                expire_token_every=23)
-    school = School(tmp_path, sim)
-    try:
-        school.apply()  # every lost answer confirmed by a read: nothing fails, nothing twice
-        assert school.sim.stats()["tokens_issued"] >= 2
-        school.sim.faults = Faults()
-        school.assert_converged_and_state_matches()
-        assert len(school.users()) == 6
-        assert school.members("Sales Team") == {"linus.pauling@acme.example",
-                                                "frida.kahlo@acme.example"}
-    finally:
-        school.close()
+    school = School(tmp_path, simulators, sim)
+    school.apply()  # every lost answer confirmed by a read: nothing fails, nothing twice
+    assert school.sim.stats()["tokens_issued"] >= 2
+    school.sim.faults = Faults()
+    school.assert_converged_and_state_matches()
+    assert len(school.users()) == 6
+    assert school.members("Sales Team") == {"linus.pauling@acme.example",
+                                            "frida.kahlo@acme.example"}
 
 
-def test_the_rate_limit_is_honoured(tmp_path: Path) -> None:
-    school = School(tmp_path, LearnworldsSimulator(rate_limit=(20, 1.0)), pace=100)
-    try:
-        school.apply()
-        school.assert_converged_and_state_matches()
-    finally:
-        school.close()
+def test_the_rate_limit_is_honoured(tmp_path: Path, simulators: Simulators) -> None:
+    school = School(tmp_path, simulators, LearnworldsSimulator(rate_limit=(20, 1.0)), pace=100)
+    school.apply()
+    school.assert_converged_and_state_matches()
+    # Refused now and then (100 requests a second against 20), each refusal waited out for
+    # the second its Retry-After asked: waits computed on the virtual clock, never slept.
+    refused = school.sim.stats()["rate_limited"]
+    assert refused > 0
+    assert sum(1 for wait in simulators.clock.slept if wait >= 1.0) == refused
 
 
 def _provider(api: str, transport: httpx.BaseTransport | None = None,
@@ -373,27 +374,25 @@ class BareMemberLists(LearnworldsSimulator):
         return answer
 
 
-def test_group_members_answered_as_a_bare_array_are_all_read(tmp_path: Path) -> None:
-    school = School(tmp_path, BareMemberLists(rate_limit=None))
+def test_group_members_answered_as_a_bare_array_are_all_read(tmp_path: Path,
+                                                             simulators: Simulators) -> None:
+    school = School(tmp_path, simulators, BareMemberLists(rate_limit=None))
+    school.apply()
+    school.assert_converged_and_state_matches()
+    (group,) = [g["id"] for g in school.listing("/v2/user_groups")
+                if g["title"] == "Sales Team"]
+    added = set()
+    for n in range(43):
+        user = school.call("POST", "/v2/users", body={"email": f"m{n}@example.com",
+                                                     "username": f"M {n}"})
+        school.call("POST", f"/v2/user_groups/{group}/users/{user['id']}")
+        added.add(user["id"])
+    provider = _provider(school.api)
     try:
-        school.apply()
-        school.assert_converged_and_state_matches()
-        (group,) = [g["id"] for g in school.listing("/v2/user_groups")
-                    if g["title"] == "Sales Team"]
-        added = set()
-        for n in range(43):
-            user = school.call("POST", "/v2/users", body={"email": f"m{n}@example.com",
-                                                         "username": f"M {n}"})
-            school.call("POST", f"/v2/user_groups/{group}/users/{user['id']}")
-            added.add(user["id"])
-        provider = _provider(school.api)
-        try:
-            members = provider._members(group)
-        finally:
-            provider.close()
-        assert added < members and len(members) == 45
+        members = provider._members(group)
     finally:
-        school.close()
+        provider.close()
+    assert added < members and len(members) == 45
 
 
 def test_roles_named_in_the_provider_block_are_given_and_read_back(school: School) -> None:
@@ -447,10 +446,9 @@ def test_users_created_between_pages_are_neither_skipped_nor_repeated(school: Sc
     answered push every user down, so that page 2 would repeat the end of page 1 and the
     oldest would fall off the last page. lmsform notices and reads the listing again."""
     headers = {"Authorization": f"Bearer {school.token()}", "Lw-Client": CLIENT["client_id"]}
-    with httpx.Client(base_url=school.api, headers=headers, timeout=10) as api:
-        for n in range(250):
-            assert api.post("/v2/users", json={"email": f"u{n}@example.com",
-                                               "username": f"User {n}"}).status_code == 201
+    for n in range(250):
+        assert school.http.post(f"{school.api}/v2/users", headers=headers, json={
+            "email": f"u{n}@example.com", "username": f"User {n}"}).status_code == 201
     changed: list[bool] = []
 
     def another_client(request: Request) -> None:
@@ -477,22 +475,19 @@ class HugeMemberLists(LearnworldsSimulator):
         return answer
 
 
-def test_a_huge_page_count_is_an_error_at_once(tmp_path: Path) -> None:
-    school = School(tmp_path, HugeMemberLists(rate_limit=None))
+def test_a_huge_page_count_is_an_error_at_once(tmp_path: Path, simulators: Simulators) -> None:
+    school = School(tmp_path, simulators, HugeMemberLists(rate_limit=None))
+    school.apply()
+    (group,) = [g["id"] for g in school.listing("/v2/user_groups")
+                if g["title"] == "Sales Team"]
+    provider = _provider(school.api)
+    started = time.monotonic()
     try:
-        school.apply()
-        (group,) = [g["id"] for g in school.listing("/v2/user_groups")
-                    if g["title"] == "Sales Team"]
-        provider = _provider(school.api)
-        started = time.monotonic()
-        try:
-            with pytest.raises(ProviderError, match="more than lmsform reads from one listing"):
-                provider._members(group)
-        finally:
-            provider.close()
-        assert time.monotonic() - started < 5
+        with pytest.raises(ProviderError, match="more than lmsform reads from one listing"):
+            provider._members(group)
     finally:
-        school.close()
+        provider.close()
+    assert time.monotonic() - started < 5
 
 
 def test_a_create_answered_already_taken_adopts_only_what_a_read_confirms(
@@ -512,20 +507,18 @@ def test_a_create_answered_already_taken_adopts_only_what_a_read_confirms(
     assert list(school.users()) == ["ada@example.com"]
 
 
-def test_names_that_look_like_url_syntax_are_data(tmp_path: Path) -> None:
+def test_names_that_look_like_url_syntax_are_data(tmp_path: Path,
+                                                  simulators: Simulators) -> None:
     """Emails and group names holding `#`, `?`, `/`, `%2F`, `..`, in one apply whose answers
     are dropped now and then, so that the reads deciding whether a write landed (by email,
     in the URL's path) run for them too."""
-    school = School(tmp_path, LearnworldsSimulator(faults=Faults(drop_every=4),
-                                                   rate_limit=None))
-    try:
-        emails, _ = add_hostile(school, groups=True)
-        applied = school.run("apply", "--auto-approve")
-        assert applied.exit_code == 0, applied.output
-        school.sim.faults = Faults()
-        listed = [u["email"] for u in school.listing("/v2/users", include_suspended="true")]
-        assert {e.lower() for e in emails} <= {e.lower() for e in listed}
-        assert len(listed) == len(set(listed))
-        assert school.run("plan", "--detailed-exitcode").exit_code == 0
-    finally:
-        school.close()
+    school = School(tmp_path, simulators, LearnworldsSimulator(faults=Faults(drop_every=4),
+                                                               rate_limit=None))
+    emails, _ = add_hostile(school, groups=True)
+    applied = school.run("apply", "--auto-approve")
+    assert applied.exit_code == 0, applied.output
+    school.sim.faults = Faults()
+    listed = [u["email"] for u in school.listing("/v2/users", include_suspended="true")]
+    assert {e.lower() for e in emails} <= {e.lower() for e in listed}
+    assert len(listed) == len(set(listed))
+    assert school.run("plan", "--detailed-exitcode").exit_code == 0

@@ -11,7 +11,7 @@ from lmsform.errors import ProviderError
 from lmsform.providers.base import Provider
 from lmsform.providers.local import LocalProvider, LocalSettings
 from lmsform.testing import ProviderConformance, Sample
-from tests.conftest import Org
+from tests.support import Org
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import math
 import threading
 import time
 import tracemalloc
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -20,12 +20,6 @@ from lmsform.providers.paging import Pages, dig
 from tests.providers.local_server import InFlight, LocalServer, Reply, Seen
 
 ITEMS = [{"id": i} for i in range(23)]
-
-
-@pytest.fixture
-def server() -> Iterator[LocalServer]:
-    with LocalServer() as running:
-        yield running
 
 
 def http_for(server: LocalServer, **options: Any) -> HttpClient:

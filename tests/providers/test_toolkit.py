@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -65,12 +65,6 @@ class Demo(HttpProvider):
 
     def members_of(self, group: str) -> set[str]:
         return {str(u["ID"]) for u in self.http.paginate(f"/groups/{group}/members")}
-
-
-@pytest.fixture
-def server() -> Iterator[LocalServer]:
-    with LocalServer() as running:
-        yield running
 
 
 # --- the cache and fan-out ----------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+import time
 from typing import Any
 
 import httpx
@@ -13,22 +13,25 @@ import pytest
 
 from lmsform_simulators.aomlms import AomlmsSimulator
 from lmsform_simulators.base import Faults
+from tests.support import Simulators
 
 AUTH = {"Authorization": "Bearer tok"}
 LISTED = re.compile(r"^[A-Z][a-z]{2} \d{2}, \d{4} \d{2}:\d{2} [AP]M$")  # Aug 06, 2020 07:20 AM
 
 
 class Api:
-    """Calls to one simulator, with the bearer token unless told otherwise."""
+    """Calls to one simulator served for the test, with the bearer token unless told
+    otherwise."""
 
-    def __init__(self, sim: AomlmsSimulator) -> None:
-        self.sim = sim
-        self.base = sim.start()
+    def __init__(self, simulators: Simulators, sim: AomlmsSimulator) -> None:
+        self.sim = simulators.start(sim)
+        self.base = sim.base_url
+        self.http = simulators.http(sim)
 
     def __call__(self, method: str, path: str, json: Any = None, headers: Any = None,
                  **kwargs: Any) -> httpx.Response:
-        return httpx.request(method, self.base + "/api" + path, json=json,
-                             headers=AUTH if headers is None else headers, timeout=10, **kwargs)
+        return self.http.request(method, "/api" + path, json=json,
+                                 headers=AUTH if headers is None else headers, **kwargs)
 
     def list(self, path: str, **query: Any) -> Any:
         params = {k: json.dumps(v) if isinstance(v, dict) else v for k, v in query.items()}
@@ -64,10 +67,8 @@ class Api:
 
 
 @pytest.fixture
-def api() -> Iterator[Api]:
-    client = Api(AomlmsSimulator("tok"))
-    yield client
-    client.sim.stop()
+def api(simulators: Simulators) -> Api:
+    return Api(simulators, AomlmsSimulator("tok"))
 
 
 def _invalid(answer: httpx.Response) -> dict[str, list[str]]:
@@ -204,17 +205,15 @@ def test_the_user_lookup_answers_every_user_unpaged(api: Api) -> None:
         {"id": alan, "full_name": "Alan Turing", "email": "alan@example.com"}]
 
 
-def test_lists_asked_without_an_order_may_answer_the_newest_first() -> None:
+def test_lists_asked_without_an_order_may_answer_the_newest_first(
+        simulators: Simulators) -> None:
     """The document never says what a list without order_by answers: a test hook makes it
     the newest first (as its examples ask), so that clients are shown not to depend on it."""
-    api = Api(AomlmsSimulator("tok", newest_unasked=True))
-    try:
-        first, second = api.user("a@example.com"), api.user("b@example.com")
-        assert [r["id"] for r in api.list("/users/tabularlist")["records"]] == [second, first]
-        asked = api.list("/users/tabularlist", order_by={"colName": "id", "direction": "asc"})
-        assert [r["id"] for r in asked["records"]] == [first, second]
-    finally:
-        api.sim.stop()
+    api = Api(simulators, AomlmsSimulator("tok", newest_unasked=True))
+    first, second = api.user("a@example.com"), api.user("b@example.com")
+    assert [r["id"] for r in api.list("/users/tabularlist")["records"]] == [second, first]
+    asked = api.list("/users/tabularlist", order_by={"colName": "id", "direction": "asc"})
+    assert [r["id"] for r in asked["records"]] == [first, second]
 
 
 def test_a_hook_runs_before_each_request_is_answered(api: Api) -> None:
@@ -595,7 +594,10 @@ def test_ids_never_name_a_record_of_another_kind(api: Api) -> None:
     (enrollment,) = api.students(course)
     assert len({uid, course, cat, pid, enrollment["id"]}) == 5
     assert api("GET", f"/user/{course}").status_code == 404
-    later = AomlmsSimulator("tok")
+    with pytest.MonkeyPatch.context() as second_later:  # ids come from the time, in 0.1 s
+        now = time.time()
+        second_later.setattr(time, "time", lambda: now + 1.0)
+        later = AomlmsSimulator("tok")
     assert next(later.ids["users"]) > uid  # a later run starts further on
 
 
@@ -615,6 +617,6 @@ def test_faults_fire_and_a_dropped_write_has_acted(api: Api) -> None:
     api.sim.faults = Faults()
     (user,) = api.list("/users/tabularlist")["records"]
     assert user["email"] == "lost@example.com"
-    stats = httpx.get(api.base + "/_simulator/stats").json()
+    stats = api.http.get("/_simulator/stats").json()
     assert stats["by_route"]["POST user create"] == 1
     assert stats["by_route"]["GET users list"] >= 3

@@ -3,7 +3,6 @@ pinned names describe it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -11,23 +10,23 @@ import pytest
 
 from lmsform_simulators.base import Faults
 from lmsform_simulators.braincert import BraincertSimulator
+from tests.support import Simulators
 
 AUTH = {"Authorization": "k", "x-domain-id": "d"}
 
 
 @pytest.fixture
-def api() -> Iterator[Any]:
-    sim = BraincertSimulator("k", "d")
-    base = sim.start() + "/api/v1"
+def api(simulators: Simulators) -> Any:
+    sim = simulators.start(BraincertSimulator("k", "d"))
+    http = simulators.http(sim)
 
     def call(method: str, path: str, json: Any = None, headers: Any = None,
              **kwargs: Any) -> httpx.Response:
-        return httpx.request(method, base + path, json=json, headers=headers or AUTH,
-                             timeout=10, **kwargs)
+        return http.request(method, "/api/v1" + path, json=json, headers=headers or AUTH,
+                            **kwargs)
 
     call.sim = sim  # type: ignore[attr-defined]
-    yield call
-    sim.stop()
+    return call
 
 
 def test_wrong_credentials_answer_401_in_the_error_envelope(api: Any) -> None:

@@ -3,12 +3,10 @@ answer, and the three user actions as the simulator reads the vendor's page."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-from click.testing import CliRunner
 
 from lmsform_simulators.base import Faults
 from lmsform_simulators.coursetoolkit import (
@@ -22,21 +20,24 @@ from lmsform_simulators.coursetoolkit import (
     CoursetoolkitSimulator,
     command,
 )
+from tests.support import Simulators, invoke
 
 CREDENTIALS = {"api-user": "523098", "api-key": "sim-key"}
 
 
 class Api:
-    """Form POSTs to one simulator's API URL, with the account's credentials by default."""
+    """Form POSTs to the API URL of one simulator served for the test, with the account's
+    credentials by default; `http` is the test's client of it for any other call."""
 
-    def __init__(self, sim: CoursetoolkitSimulator) -> None:
-        self.sim = sim
-        self.base = sim.start()
+    def __init__(self, simulators: Simulators, sim: CoursetoolkitSimulator) -> None:
+        self.sim = simulators.start(sim)
+        self.http = simulators.http(sim)
+        self.base = sim.base_url
         self.url = sim.api_url
 
     def post(self, action: str | None, **fields: str) -> httpx.Response:
         data = {**CREDENTIALS, **({} if action is None else {"api-action": action}), **fields}
-        return httpx.post(self.url, data=data, timeout=10)
+        return self.http.post(self.url, data=data)
 
     def __call__(self, action: str | None, **fields: str) -> dict[str, Any]:
         """The answer of an API call, which answers HTTP 200 whatever the outcome."""
@@ -52,11 +53,8 @@ class Api:
 
 
 @pytest.fixture
-def api() -> Iterator[Api]:
-    sim = CoursetoolkitSimulator()
-    client = Api(sim)
-    yield client
-    sim.stop()
+def api(simulators: Simulators) -> Api:
+    return Api(simulators, CoursetoolkitSimulator())
 
 
 def failed(answer: dict[str, Any], code: int) -> bool:
@@ -70,25 +68,25 @@ def failed(answer: dict[str, Any], code: int) -> bool:
 def test_one_url_post_only(api: Api) -> None:
     assert api.url == api.base + "/api"
     for method in ("GET", "PUT", "DELETE"):
-        answer = httpx.request(method, api.url, timeout=10)
+        answer = api.http.request(method, api.url)
         assert answer.status_code == 405 and answer.headers["Allow"] == "POST"
         assert failed(answer.json(), 405)
-    elsewhere = httpx.post(api.base + "/api/users", data={**CREDENTIALS,
-                                                          "api-action": "get-user"})
+    elsewhere = api.http.post("/api/users", data={**CREDENTIALS, "api-action": "get-user"})
     assert elsewhere.status_code == 404 and failed(elsewhere.json(), 404)
-    assert httpx.post(api.base + "/", data=CREDENTIALS).status_code == 404
+    assert api.http.post("/", data=CREDENTIALS).status_code == 404
     assert api.sim.counts == {}
 
 
 def test_fields_come_as_a_form_not_json_nor_query(api: Api) -> None:
-    as_json = httpx.post(api.url, json={**CREDENTIALS, "api-action": "create-user",
-                                        "email": "ada@example.com"})
+    as_json = api.http.post(api.url, json={**CREDENTIALS, "api-action": "create-user",
+                                           "email": "ada@example.com"})
     assert as_json.status_code == 415 and failed(as_json.json(), 415)
     assert "x-www-form-urlencoded" in as_json.json()["response_description"]
-    broken = httpx.post(api.url, content=b"{", headers={"Content-Type": "application/json"})
+    broken = api.http.post(api.url, content=b"{",
+                           headers={"Content-Type": "application/json"})
     assert broken.status_code == 400 and failed(broken.json(), 400)
-    in_query = httpx.post(api.url, params={**CREDENTIALS, "api-action": "create-user",
-                                           "email": "ada@example.com"})
+    in_query = api.http.post(api.url, params={**CREDENTIALS, "api-action": "create-user",
+                                              "email": "ada@example.com"})
     assert in_query.status_code == 200 and failed(in_query.json(), AUTHENTICATION_FAILED)
     assert api.sim.users == {}
 
@@ -100,12 +98,12 @@ def test_wrong_or_missing_credentials(api: Api) -> None:
     for credentials in ({"api-user": "523098", "api-key": "nope"},
                         {"api-user": "999999", "api-key": "sim-key"},
                         {"api-key": "sim-key"}, {"api-user": "523098"}, {}):
-        answer = httpx.post(api.url, data={**credentials, "api-action": "create-user",
-                                           "email": "ada@example.com"})
+        answer = api.http.post(api.url, data={**credentials, "api-action": "create-user",
+                                              "email": "ada@example.com"})
         assert answer.status_code == 200
         assert failed(answer.json(), AUTHENTICATION_FAILED)
         assert set(answer.json()) == {"response", "response_description"}
-    assert failed(httpx.post(api.url).json(), AUTHENTICATION_FAILED)  # no body at all
+    assert failed(api.http.post(api.url).json(), AUTHENTICATION_FAILED)  # no body at all
     assert api.sim.users == {}
 
 
@@ -267,32 +265,29 @@ def test_counts_per_action(api: Api) -> None:
     api("get-user", userid=userid)
     api("remove-user", userid=userid)
     api("nothing-like-it")
-    httpx.post(api.url, data={"api-action": "get-user"})  # refused: still a get-user call
-    stats = httpx.get(api.base + "/_simulator/stats").json()
+    api.http.post(api.url, data={"api-action": "get-user"})  # refused: still a get-user call
+    stats = api.http.get("/_simulator/stats").json()
     assert stats["by_route"] == {"POST create-user": 2, "POST get-user": 2,
                                  "POST remove-user": 1, "POST /api": 1}
     assert stats["requests"] == 6
 
 
-def test_action_names_are_configurable() -> None:
+def test_action_names_are_configurable(simulators: Simulators) -> None:
     names = {"create-user": "addUser", "get-user": "getUser", "remove-user": "deleteUser"}
-    sim = CoursetoolkitSimulator("42", "k", actions=names)
-    sim.start()
-    try:
-        def call(**fields: str) -> dict[str, Any]:
-            data = {"api-user": "42", "api-key": "k", **fields}
-            answer: dict[str, Any] = httpx.post(sim.api_url, data=data, timeout=10).json()
-            return answer
+    sim = simulators.start(CoursetoolkitSimulator("42", "k", actions=names))
 
-        assert call(**{"api-action": "create-user", "email": "a@example.com"})["response"] \
-            == UNKNOWN_ACTION
-        userid = call(**{"api-action": "addUser", "email": "a@example.com"})["userid"]
-        assert call(**{"api-action": "getUser", "userid": userid})["email"] == "a@example.com"
-        assert call(**{"api-action": "deleteUser", "userid": userid})["response"] == 0
-        assert sim.counts["POST create-user"] == 1 and sim.counts["POST /api"] == 1
-        assert "addUser" in sim.announcement(sim.base_url)
-    finally:
-        sim.stop()
+    def call(**fields: str) -> dict[str, Any]:
+        data = {"api-user": "42", "api-key": "k", **fields}
+        answer: dict[str, Any] = simulators.http(sim).post(sim.api_url, data=data).json()
+        return answer
+
+    assert call(**{"api-action": "create-user", "email": "a@example.com"})["response"] \
+        == UNKNOWN_ACTION
+    userid = call(**{"api-action": "addUser", "email": "a@example.com"})["userid"]
+    assert call(**{"api-action": "getUser", "userid": userid})["email"] == "a@example.com"
+    assert call(**{"api-action": "deleteUser", "userid": userid})["response"] == 0
+    assert sim.counts["POST create-user"] == 1 and sim.counts["POST /api"] == 1
+    assert "addUser" in sim.announcement(sim.base_url)
     partial = CoursetoolkitSimulator(actions={"remove-user": "removeUser"})
     assert partial.actions == {"create-user": "create-user", "get-user": "get-user",
                                "remove-user": "removeUser"}
@@ -306,9 +301,9 @@ def test_announcement_and_command_line() -> None:
     sim = CoursetoolkitSimulator("777", "secret")
     line = sim.announcement("http://127.0.0.1:9")
     assert "http://127.0.0.1:9/api" in line and "777" in line and "secret" in line
-    help_text = CliRunner().invoke(command, ["--help"]).output
+    help_text = invoke(command, ["--help"]).output
     for option in ("--account-id", "--api-key", "--create-action", "--get-action",
                    "--remove-action", "--fail-every"):
         assert option in help_text
-    clash = CliRunner().invoke(command, ["--get-action", "create-user", "--port", "0"])
+    clash = invoke(command, ["--get-action", "create-user", "--port", "0"])
     assert clash.exit_code == 2 and "differ" in clash.output

@@ -6,19 +6,17 @@ from __future__ import annotations
 from importlib.metadata import EntryPoints, distribution, entry_points
 
 import pytest
-from click.testing import CliRunner
 
-import lmsform
 import lmsform_simulators
-from lmsform import plugins
-from lmsform.cli import cli
+from lmsform import __version__, plugins
+from tests.support import lmsform
 
 VENDORS = ["aomlms", "braincert", "coursetoolkit", "ilms", "learnworlds"]
 
 
 def test_released_at_lmsforms_version() -> None:
-    assert lmsform_simulators.__version__ == lmsform.__version__
-    assert distribution("lmsform-simulators").version == lmsform.__version__
+    assert lmsform_simulators.__version__ == __version__
+    assert distribution("lmsform-simulators").version == __version__
 
 
 def test_the_simulators_register_from_their_own_distribution() -> None:
@@ -43,7 +41,7 @@ def without_simulators(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize("args", [[], ["ilms"], ["ilms", "--port", "8080"]])
 @pytest.mark.usefixtures("without_simulators")
 def test_without_the_simulators_simulate_says_where_they_are(args: list[str]) -> None:
-    result = CliRunner().invoke(cli, ["simulate", *args])
+    result = lmsform("simulate", *args)
     assert result.exit_code == 1
     assert result.stderr == (
         "error: no simulators are installed: they are the distribution lmsform-simulators, in "
@@ -54,7 +52,7 @@ def test_without_the_simulators_simulate_says_where_they_are(args: list[str]) ->
 
 @pytest.mark.usefixtures("without_simulators")
 def test_without_the_simulators_the_help_says_where_they_are() -> None:
-    result = CliRunner().invoke(cli, ["simulate", "--help"])
+    result = lmsform("simulate", "--help")
     assert result.exit_code == 0
     assert "No simulators are installed" in result.output
     assert "pip install ./simulators" in " ".join(result.output.split())

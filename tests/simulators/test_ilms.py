@@ -2,30 +2,28 @@
 
 from __future__ import annotations
 
-import contextlib
-
 import httpx
 import pytest
 
 from lmsform_simulators.base import Faults
 from lmsform_simulators.ilms import IlmsSimulator
+from tests.support import Simulators
 
 HEADERS = {"APILoginID": "sim-login", "TransactionKey": "sim-key", "OrgID": "99999"}
 ORG = "/organizations/99999"
 
 
 @pytest.fixture
-def sim():
-    simulator = IlmsSimulator()
-    simulator.start()
-    yield simulator
-    simulator.stop()
+def sim(simulators: Simulators) -> IlmsSimulator:
+    return simulators.start(IlmsSimulator())
 
 
 @pytest.fixture
-def api(sim: IlmsSimulator):
-    with httpx.Client(base_url=sim.base_url, headers=HEADERS) as client:
-        yield client
+def api(sim: IlmsSimulator, simulators: Simulators) -> httpx.Client:
+    """The test's client of `sim`, sending the organisation's credentials."""
+    client = simulators.http(sim)
+    client.headers.update(HEADERS)
+    return client
 
 
 def make_department(api: httpx.Client) -> tuple[int, int, int]:
@@ -44,11 +42,12 @@ def new_user(api: httpx.Client, email: str = "ada@example.com", **extra) -> http
         "sendRegistrationMail": False})
 
 
-def test_credentials_are_required(sim: IlmsSimulator) -> None:
-    assert httpx.get(f"{sim.base_url}{ORG}/users").status_code == 401
+def test_credentials_are_required(sim: IlmsSimulator, simulators: Simulators) -> None:
+    http = simulators.http(sim)  # no credentials unless given
+    assert http.get(f"{ORG}/users").status_code == 401
     wrong = {**HEADERS, "TransactionKey": "nope"}
-    assert httpx.get(f"{sim.base_url}{ORG}/users", headers=wrong).status_code == 401
-    other_org = httpx.get(f"{sim.base_url}/organizations/1/users", headers=HEADERS)
+    assert http.get(f"{ORG}/users", headers=wrong).status_code == 401
+    other_org = http.get("/organizations/1/users", headers=HEADERS)
     assert other_org.status_code == 401
 
 
@@ -157,27 +156,22 @@ def test_courses_and_groups_come_from_the_seed(api: httpx.Client) -> None:
     assert due.status_code == 400
 
 
-@contextlib.contextmanager
-def faulty(**faults):
-    simulator = IlmsSimulator(faults=Faults(**faults))
-    simulator.start()
-    try:
-        with httpx.Client(base_url=simulator.base_url, headers=HEADERS) as api:
-            yield simulator, api
-    finally:
-        simulator.stop()
+def test_faults_are_injected_deterministically(simulators: Simulators) -> None:
+    def faulty(**faults: float) -> tuple[IlmsSimulator, httpx.Client]:
+        simulator = simulators.start(IlmsSimulator(faults=Faults(**faults)))
+        api = simulators.http(simulator)
+        api.headers.update(HEADERS)
+        return simulator, api
 
-
-def test_faults_are_injected_deterministically() -> None:
-    with faulty(fail_every=3) as (_, api):
-        codes = [api.get(f"{ORG}/regions").status_code for _ in range(6)]
+    _, api = faulty(fail_every=3)
+    codes = [api.get(f"{ORG}/regions").status_code for _ in range(6)]
     assert codes == [200, 200, 500, 200, 200, 500]
-    with faulty(rate_limit=2) as (_, api):
-        answers = [api.get(f"{ORG}/regions") for _ in range(3)]
+    _, api = faulty(rate_limit=2)
+    answers = [api.get(f"{ORG}/regions") for _ in range(3)]
     assert [a.status_code for a in answers] == [200, 200, 429]
     assert int(answers[2].headers["Retry-After"]) >= 1
-    with faulty(drop_every=2) as (simulator, api):
-        assert api.post(f"{ORG}/regions", json={"name": "A"}).status_code == 201
-        with pytest.raises(httpx.TransportError):
-            api.post(f"{ORG}/regions", json={"name": "B"})
-        assert {r["Name"] for r in simulator.regions.values()} == {"A", "B"}  # acted, then lost
+    simulator, api = faulty(drop_every=2)
+    assert api.post(f"{ORG}/regions", json={"name": "A"}).status_code == 201
+    with pytest.raises(httpx.TransportError):
+        api.post(f"{ORG}/regions", json={"name": "B"})
+    assert {r["Name"] for r in simulator.regions.values()} == {"A", "B"}  # acted, then lost

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-from click.testing import CliRunner
 
 from lmsform_simulators.base import Faults
 from lmsform_simulators.learnworlds import LearnworldsSimulator, command
+from tests.support import Simulators, invoke
 
 NOT_FOUND = {"error": "Sorry the resource your trying to access does not exist."}
 OBJECT_ID = re.compile(r"^[0-9a-f]{24}$")
@@ -29,14 +28,13 @@ COUPON_KEYS = {"code", "quantity", "expires", "bulk", "prefix", "times_used"}
 
 
 class Api:
-    """Calls to one simulator's API URL, with a bearer token and Lw-Client unless told
-    otherwise."""
+    """Calls to the API URL of one simulator served for the test, with a bearer token and
+    Lw-Client unless told otherwise."""
 
-    def __init__(self, sim: LearnworldsSimulator) -> None:
-        self.sim = sim
-        sim.start()
+    def __init__(self, simulators: Simulators, sim: LearnworldsSimulator) -> None:
+        self.sim = simulators.start(sim)
         self.url = sim.api_url
-        self.http = httpx.Client(timeout=10)
+        self.http = simulators.http(sim)
         self.token = self.grant().json()["tokenData"]["access_token"]
 
     def grant(self, form: bool = True, **fields: str) -> httpx.Response:
@@ -71,21 +69,15 @@ class Api:
                                             "access": "free", **fields}, status=201)
         return str(made["id"])
 
-    def close(self) -> None:
-        self.http.close()
-        self.sim.stop()
 
-
-def _api(**options: Any) -> Api:
+def _api(simulators: Simulators, **options: Any) -> Api:
     options.setdefault("rate_limit", None)
-    return Api(LearnworldsSimulator("cid", "secret", **options))
+    return Api(simulators, LearnworldsSimulator("cid", "secret", **options))
 
 
 @pytest.fixture
-def api() -> Iterator[Api]:
-    client = _api()
-    yield client
-    client.close()
+def api(simulators: Simulators) -> Api:
+    return _api(simulators)
 
 
 def _refused(answer: httpx.Response, *words: str) -> str:
@@ -145,17 +137,14 @@ def test_every_v2_request_needs_a_live_token_and_lw_client(api: Api) -> None:
     assert api.sim.users == {}
 
 
-def test_tokens_expire_after_their_lifetime() -> None:
-    api = _api(token_lifetime=0.3)
-    try:
-        assert api.grant().json()["tokenData"]["expires_in"] == 1
-        assert api("GET", "/users").status_code == 200
-        time.sleep(0.4)
-        assert "expired" in _unauthorized(api("GET", "/users"))
-        api.token = api.grant().json()["tokenData"]["access_token"]
-        assert api("GET", "/users").status_code == 200
-    finally:
-        api.close()
+def test_tokens_expire_after_their_lifetime(simulators: Simulators) -> None:
+    api = _api(simulators, token_lifetime=0.3)
+    assert api.grant().json()["tokenData"]["expires_in"] == 1
+    assert api("GET", "/users").status_code == 200
+    simulators.clock.advance(0.4)
+    assert "expired" in _unauthorized(api("GET", "/users"))
+    api.token = api.grant().json()["tokenData"]["access_token"]
+    assert api("GET", "/users").status_code == 200
 
 
 def test_expire_tokens_kills_every_issued_token(api: Api) -> None:
@@ -168,50 +157,41 @@ def test_expire_tokens_kills_every_issued_token(api: Api) -> None:
     assert api("GET", "/users").status_code == 200
 
 
-def test_every_nth_request_finds_its_token_expired_and_it_stays_dead() -> None:
-    api = _api(expire_token_every=3)
-    try:
-        assert api("GET", "/users").status_code == 200
-        assert api("GET", "/courses").status_code == 200
-        assert "expired" in _unauthorized(api("GET", "/users"))  # the third
-        _unauthorized(api("GET", "/users"))  # that token is gone for good
-        api.token = api.grant().json()["tokenData"]["access_token"]  # not a /v2 request
-        assert api("GET", "/users").status_code == 200  # the fifth
-        _unauthorized(api("GET", "/users"))  # the sixth
-    finally:
-        api.close()
+def test_every_nth_request_finds_its_token_expired_and_it_stays_dead(
+        simulators: Simulators) -> None:
+    api = _api(simulators, expire_token_every=3)
+    assert api("GET", "/users").status_code == 200
+    assert api("GET", "/courses").status_code == 200
+    assert "expired" in _unauthorized(api("GET", "/users"))  # the third
+    _unauthorized(api("GET", "/users"))  # that token is gone for good
+    api.token = api.grant().json()["tokenData"]["access_token"]  # not a /v2 request
+    assert api("GET", "/users").status_code == 200  # the fifth
+    _unauthorized(api("GET", "/users"))  # the sixth
 
 
-def test_the_schools_sliding_window_answers_429_with_retry_after() -> None:
-    api = _api(rate_limit=(3, 0.5))  # the grant took the first slot
-    try:
-        assert api("GET", "/users").status_code == 200
-        assert api("GET", "/courses").status_code == 200
-        refused = api("GET", "/users")
-        assert refused.status_code == 429
-        assert refused.json() == {"error": "Too many requests"}
-        assert refused.headers["Retry-After"] == "1"
-        assert api.grant().status_code == 429  # the token endpoint counts too
-        assert api.sim.stats()["rate_limited"] == 2
-        time.sleep(0.55)
-        assert api("GET", "/users").status_code == 200
-    finally:
-        api.close()
+def test_the_schools_sliding_window_answers_429_with_retry_after(
+        simulators: Simulators) -> None:
+    api = _api(simulators, rate_limit=(3, 0.5))  # the grant took the first slot
+    assert api("GET", "/users").status_code == 200
+    assert api("GET", "/courses").status_code == 200
+    refused = api("GET", "/users")
+    assert refused.status_code == 429
+    assert refused.json() == {"error": "Too many requests"}
+    assert refused.headers["Retry-After"] == "1"
+    assert api.grant().status_code == 429  # the token endpoint counts too
+    assert api.sim.stats()["rate_limited"] == 2
+    simulators.clock.advance(0.55)
+    assert api("GET", "/users").status_code == 200
 
 
-def test_the_window_defaults_to_30_in_10_seconds_and_can_be_off() -> None:
-    api = Api(LearnworldsSimulator("cid", "secret"))
-    try:
-        answers = [api("GET", "/user-roles").status_code for _ in range(30)]
-        assert answers == [200] * 29 + [429]  # the grant took one of the 30
-        assert 1 <= int(api("GET", "/users").headers["Retry-After"]) <= 10
-    finally:
-        api.close()
-    free = _api(rate_limit=None)
-    try:
-        assert {free("GET", "/user-roles").status_code for _ in range(40)} == {200}
-    finally:
-        free.close()
+def test_the_window_defaults_to_30_in_10_seconds_and_can_be_off(
+        simulators: Simulators) -> None:
+    api = Api(simulators, LearnworldsSimulator("cid", "secret"))
+    answers = [api("GET", "/user-roles").status_code for _ in range(30)]
+    assert answers == [200] * 29 + [429]  # the grant took one of the 30
+    assert 1 <= int(api("GET", "/users").headers["Retry-After"]) <= 10
+    free = _api(simulators, rate_limit=None)
+    assert {free("GET", "/user-roles").status_code for _ in range(40)} == {200}
 
 
 def test_the_frameworks_faults_still_work(api: Api) -> None:
@@ -244,12 +224,12 @@ def test_unknown_paths_methods_and_bodies(api: Api) -> None:
 
 
 def test_the_cli_command_offers_the_vendor_options() -> None:
-    result = CliRunner().invoke(command, ["--help"])
+    result = invoke(command, ["--help"])
     assert result.exit_code == 0
     for option in ("--client-id", "--client-secret", "--token-lifetime",
                    "--expire-token-every", "--lw-rate-limit", "--rate-limit"):
         assert option in result.output
-    bad = CliRunner().invoke(command, ["--lw-rate-limit", "fast"])
+    bad = invoke(command, ["--lw-rate-limit", "fast"])
     assert bad.exit_code != 0 and "REQUESTS/SECONDS" in bad.output
 
 
