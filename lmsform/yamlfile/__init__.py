@@ -21,7 +21,7 @@ The loader's parser is libyaml, which reads a few valid documents otherwise than
 ones (`"text"#comment`, a quoted text going on at a lesser indentation): those are found
 from its tokens and refused where they are (`_misread`), in a file that cheap patterns say
 may hold one. YAML errors name keys and positions, never values, which may be secrets. The
-official YAML test suite checks all of this (tests/test_yaml_suite.py), and names what
+official YAML test suite checks all of this (tests/yamlfile/test_yaml_suite.py), and names what
 lmsform refuses of valid YAML, and why.
 
 Faster still, a file whose constructs are all known to read the same either way is parsed by

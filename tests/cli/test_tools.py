@@ -14,7 +14,7 @@ from ruamel.yaml import YAML
 
 from tests.support import lmsform
 
-REPO = Path(__file__).parent.parent
+REPO = Path(__file__).parent.parent.parent
 EXAMPLES = REPO / "examples"
 WORKFLOW = "on: push\njobs:\n  test:\n    runs-on: ubuntu-latest\n"
 

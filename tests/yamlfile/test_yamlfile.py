@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from lmsform.yamlfile import Position, YamlFile, YamlSyntaxError, _fast_load
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).parent.parent.parent
 # Spellings where a plain scalar's type is in question: numbers that do or do not read back,
 # YAML 1.2 booleans and nulls in every case, dates real and impossible, timestamps, hex,
 # underscores, special floats, and ordinary text.

@@ -14,7 +14,7 @@ from click.testing import Result
 from lmsform.backends.file import FileBackend
 from tests.support import lmsform
 
-EXAMPLE = Path(__file__).parent.parent / "examples" / "environments"
+EXAMPLE = Path(__file__).parent.parent.parent / "examples" / "environments"
 
 
 def run(directory: Path, *args: str) -> Result:

@@ -14,7 +14,7 @@ import pytest
 from lmsform import __version__
 from tests.support import Org, lmsform
 
-GOLDEN = Path(__file__).parent / "fixtures" / "plan.golden.json"
+GOLDEN = Path(__file__).parent.parent / "fixtures" / "plan.golden.json"
 
 
 def test_version() -> None:
