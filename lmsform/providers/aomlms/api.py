@@ -10,14 +10,12 @@ from typing import Any
 
 import httpx
 
+from lmsform.providers.answers import Classifier
 from lmsform.providers.aomlms.settings import (
     COUPON,
     DATE_FORMATS,
     DISCOUNTS,
     STATUS,
-)
-from lmsform.providers.http import (
-    Classifier,
 )
 from lmsform.providers.records import pick, record_id
 

@@ -36,12 +36,9 @@ from lmsform.providers.aomlms.settings import (
     USER_READ_ONLY,
 )
 from lmsform.providers.base import Handler
-from lmsform.providers.http import (
-    json_param,
-    segment,
-)
 from lmsform.providers.records import numeric, pick, records
 from lmsform.providers.toolkit import Call
+from lmsform.providers.urls import json_param, segment
 from lmsform.resources import LiveResource
 
 if TYPE_CHECKING:  # the school the handlers reach, named in their base class

@@ -25,9 +25,7 @@ from lmsform.providers.aomlms.settings import (
     AomlmsSettings,
 )
 from lmsform.providers.auth import BearerToken
-from lmsform.providers.http import (
-    HttpClient,
-)
+from lmsform.providers.http import HttpClient
 from lmsform.providers.records import numeric
 from lmsform.providers.toolkit import HttpProvider, gone
 

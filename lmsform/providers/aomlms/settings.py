@@ -7,12 +7,10 @@ import re
 
 from pydantic import Field, SecretStr, field_validator
 
-from lmsform.providers.http import (
-    HttpProviderSettings,
-    json_param,
-)
+from lmsform.providers.http import HttpProviderSettings
 from lmsform.providers.paging import Pages
 from lmsform.providers.records import Discounts, FieldMap, day
+from lmsform.providers.urls import json_param
 
 API_PREFIX = "/api"
 # Every listing is asked for by id, ascending (the document's `order_by`, over a column of the

@@ -8,8 +8,8 @@ from typing import Any
 
 import httpx
 
+from lmsform.providers.answers import StatusInBody
 from lmsform.providers.auth import OAuth2ClientCredentials
-from lmsform.providers.http import StatusInBody
 from lmsform.providers.records import record_id
 
 

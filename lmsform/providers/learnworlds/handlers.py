@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 
 from lmsform.errors import LmsformError, ProviderError
 from lmsform.providers.base import Handler
-from lmsform.providers.http import segment
 from lmsform.providers.learnworlds.api import _id
 from lmsform.providers.learnworlds.settings import (
     COUPON_CUSTOM,
@@ -23,6 +22,7 @@ from lmsform.providers.learnworlds.settings import (
 from lmsform.providers.paging import dig
 from lmsform.providers.records import day, pick, records
 from lmsform.providers.toolkit import Call, CustomKey, custom_rule
+from lmsform.providers.urls import segment
 from lmsform.resources import LiveResource, decimal_text
 
 if TYPE_CHECKING:  # the school the handlers reach, named in their base class

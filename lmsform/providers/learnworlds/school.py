@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from lmsform.errors import ProviderError
-from lmsform.providers.http import HttpClient, segment
+from lmsform.providers.http import HttpClient
 from lmsform.providers.learnworlds.api import LearnworldsErrors, LearnworldsToken, _id
 from lmsform.providers.learnworlds.settings import (
     DOCUMENTED_RATE,
@@ -26,6 +26,7 @@ from lmsform.providers.learnworlds.settings import (
 )
 from lmsform.providers.paging import MAX_LISTED_ITEMS
 from lmsform.providers.toolkit import HttpProvider
+from lmsform.providers.urls import segment
 
 
 class LearnworldsSchool(HttpProvider):
