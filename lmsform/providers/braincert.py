@@ -30,12 +30,14 @@ import httpx
 from pydantic import Field, SecretStr
 
 from lmsform.errors import LmsformError
+from lmsform.providers.answers import Envelope
 from lmsform.providers.auth import StaticHeaders
 from lmsform.providers.base import Handler
-from lmsform.providers.http import Envelope, HttpClient, HttpProviderSettings, segment
+from lmsform.providers.http import HttpClient, HttpProviderSettings
 from lmsform.providers.paging import Pages
 from lmsform.providers.records import Discounts, FieldMap, day, numeric, pick, record_id, records
 from lmsform.providers.toolkit import Call, HttpProvider, gone
+from lmsform.providers.urls import segment
 from lmsform.resources import LiveResource, decimal_text
 
 DEFAULT_BASE_URL = "https://lms.braincert.com/api/v1"

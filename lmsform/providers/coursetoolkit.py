@@ -30,9 +30,10 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from lmsform.errors import ProviderError
+from lmsform.providers.answers import StatusInBody
 from lmsform.providers.auth import FormFields
 from lmsform.providers.base import Handler
-from lmsform.providers.http import HttpClient, HttpProviderSettings, StatusInBody
+from lmsform.providers.http import HttpClient, HttpProviderSettings
 from lmsform.providers.records import pick
 from lmsform.providers.toolkit import CustomKey, HttpProvider, custom_rule
 from lmsform.resources import LiveResource

@@ -23,12 +23,14 @@ import httpx
 from pydantic import Field, SecretStr
 
 from lmsform.errors import LmsformError
+from lmsform.providers.answers import Classifier
 from lmsform.providers.auth import StaticHeaders
 from lmsform.providers.base import Handler
-from lmsform.providers.http import Classifier, HttpClient, HttpProviderSettings, segment
+from lmsform.providers.http import HttpClient, HttpProviderSettings
 from lmsform.providers.paging import Pages
 from lmsform.providers.records import FieldMap
 from lmsform.providers.toolkit import Call, HttpProvider, field_rule, gone
+from lmsform.providers.urls import segment
 from lmsform.resources import LiveResource
 
 DEFAULT_BASE_URL = "https://api.inspiredlms.com"

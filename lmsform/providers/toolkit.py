@@ -26,8 +26,9 @@ from typing import Any, TypeVar
 import httpx
 
 from lmsform.errors import ProviderError
+from lmsform.providers.answers import Classifier
 from lmsform.providers.base import Provider
-from lmsform.providers.http import Classifier, HttpClient, HttpProviderSettings
+from lmsform.providers.http import HttpClient, HttpProviderSettings
 from lmsform.providers.paging import DEFAULT_PAGES, Pages
 from lmsform.providers.records import records
 from lmsform.resources import LiveResource

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-PROVIDERS = sorted((Path(__file__).parent.parent.parent / "lmsform" / "providers").glob("*.py"))
+HERE = Path(__file__).parent.parent.parent / "lmsform" / "providers"
+# every module, a vendor's package's modules too
+PROVIDERS = sorted(HERE.rglob("*.py"))
 # What a path may hold besides `segment(...)`: the provider's own prefixes (also as its kinds'
 # handlers reach them) and URL segments, and its helpers that return paths built with
 # segment() themselves.
@@ -35,7 +37,8 @@ def _paths(tree: ast.AST) -> list[ast.JoinedStr]:
     return found
 
 
-@pytest.mark.parametrize("module", PROVIDERS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("module", PROVIDERS,
+                         ids=lambda p: p.relative_to(HERE).with_suffix("").as_posix())
 def test_every_part_of_a_path_a_provider_did_not_write_is_a_segment(module: Path) -> None:
     unsafe = [
         f"{module.name}:{path.lineno}: {{{ast.unparse(part.value)}}}"

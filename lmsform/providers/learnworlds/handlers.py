@@ -1,145 +1,35 @@
-"""`learnworlds`: LearnWorlds API v2, with OAuth2 client credentials.
-
-Built from the vendor's OpenAPI description of API v2 (the one LearnWorlds publishes on its
-Stoplight portal; the shared overview lost its paths). Every call goes to the school's API URL
-(`https://yourschool.learnworlds.com/admin/api`) plus `/v2/...`, with a bearer token from the
-client credentials grant at `<API URL>/oauth2/access_token` and the client id in the
-`Lw-Client` header. Listings page with `page` and `items_per_page` and tell their size in a
-`meta` block; failures are `{"errors": [{"code", "context", "message"}], "success": false}` or
-`{"error": "..."}`. LearnWorlds allows 30 requests in 10 seconds: that is the default pace.
-
-What the API cannot do shapes the rest, and is refused at plan time rather than at apply:
-- users cannot be deleted, only suspended (`user_removal: deactivate`); users have no first or
-  last name, only a `username`;
-- courses and user groups cannot be deleted, and a course's id is its key (its `titleId`),
-  so a course key cannot change;
-- a course has one price: a single one-time pricing plan (in the school's currency);
-- coupons live inside promotions, which carry the discount and the courses: lmsform keeps one
-  promotion per discount shape, or uses the one `custom: {promotion: NAME}` names; coupons can
-  be created but never changed or deleted;
-- the region/division/department hierarchy does not exist.
-Memberships are read per group and enrollments per course (one paged listing each), never one
-request per user. Lists put the newest first and take no order, so the shared pager reads a
-listing that moved while read again; a create answered "already taken" is adopted once a read
-by its key (email, course id, code in its promotion) finds it.
-"""
+"""The kinds LearnWorlds manages, one handler each: users, groups, courses and coupons, and
+the vendor's rules on each that the plan refuses early."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
-from typing import Any
-
-import httpx
-from pydantic import Field, SecretStr
+from typing import TYPE_CHECKING, Any
 
 from lmsform.errors import LmsformError, ProviderError
-from lmsform.kinds.user import Role
-from lmsform.providers.auth import OAuth2ClientCredentials
 from lmsform.providers.base import Handler
-from lmsform.providers.http import HttpClient, HttpProviderSettings, StatusInBody, segment
-from lmsform.providers.paging import MAX_LISTED_ITEMS, Pages, dig
-from lmsform.providers.records import Discounts, FieldMap, day, pick, record_id, records
-from lmsform.providers.toolkit import Call, CustomKey, HttpProvider, custom_rule
+from lmsform.providers.learnworlds.api import _id
+from lmsform.providers.learnworlds.settings import (
+    COUPON_CUSTOM,
+    COURSE,
+    DISCOUNTS,
+    DRAFT,
+    PROFILE,
+    ROLE_LEVELS,
+    ROLE_TITLES,
+    USER_CUSTOM,
+)
+from lmsform.providers.paging import dig
+from lmsform.providers.records import day, pick, records
+from lmsform.providers.toolkit import Call, CustomKey, custom_rule
+from lmsform.providers.urls import segment
 from lmsform.resources import LiveResource, decimal_text
 
-TOKEN_PATH = "/oauth2/access_token"
-# "LearnWorlds has a Rate limit of 30 requests / 10 sec": the default pace, evenly spread.
-DOCUMENTED_RATE = 30 / 10
-# Items asked for per page. The description documents `items_per_page` without a maximum;
-# answers say how many pages there are (`meta.totalPages`), so a lower server cap still works.
-ITEMS_PER_PAGE = 100
-# Lists put the most recently created first, as documented, and take no order: a record
-# created between two pages pushes the rest down by one. The shared pager knows records by
-# their id and reads a listing that moved again.
-PAGES = Pages(size=ITEMS_PER_PAGE, page_param="page", size_param="items_per_page",
-              items="data", total_pages="meta.totalPages", total_header=None, id_field="id")
-# The group member list is described as paged 20 at a time, while its schema is a bare array.
-GROUP_MEMBERS_PAGE = 20
-# lmsform's roles -> the access level of the school role used by default, and the title of
-# the built-in role of that level preferred among several (a school also has "Course creator"
-# at the instructor level, for one).
-ROLE_LEVELS: dict[str, str] = {"learner": "user", "instructor": "instructor", "admin": "admin"}
-ROLE_TITLES: dict[str, str] = {"learner": "User", "instructor": "Instructor", "admin": "Admin"}
-# A promotion's discount; one of another type is read as a share off.
-DISCOUNTS = Discounts(percent="percentage", amount="fixed", otherwise="percent")
-PROFILE = FieldMap({"email": "email", "username": "username"})
-COURSE = FieldMap({"title": "title", "description": "description", "categories": "categories"},
-                  write={"description": lambda text: text or "",
-                         "categories": lambda names: list(names or [])})
-DRAFT = "draft"
-# The custom fields of users and coupons, each with its rule
-USER_CUSTOM: dict[str, CustomKey] = {
-    "tags": (lambda tags: isinstance(tags, list) and all(isinstance(t, str) for t in tags),
-             "custom.tags is a list of tags (text)")}
-COUPON_CUSTOM: dict[str, CustomKey] = {
-    "promotion": (lambda name: isinstance(name, str), "custom.promotion is a promotion's name")}
+if TYPE_CHECKING:  # the school the handlers reach, named in their base class
+    from lmsform.providers.learnworlds.school import LearnworldsSchool  # noqa: F401
 
 
-@dataclass
-class LearnworldsErrors(StatusInBody):
-    """The documented error bodies, `{"errors": [{"code", "context", "message"}], "success":
-    false}` or `{"error": "..."}`; a `"success": false` answered with a 200 fails too."""
-
-    field: str = "success"
-    ok: tuple[Any, ...] = (True,)
-    # a taken email or course id answers 422 "... is already taken by another ...", a coupon
-    # code "... is already used by another ..."
-    taken_statuses = (422,)
-    taken_words = ("already taken", "already used")
-
-    def error(self, response: httpx.Response) -> str | None:
-        return None if super().error(response) is None else self.message(response)
-
-    def message(self, response: httpx.Response) -> str:
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        errors = body.get("errors") if isinstance(body, dict) else None
-        words = [_error_words(e) for e in errors] if isinstance(errors, list) else []
-        if isinstance(errors, dict):
-            words = [f"{field}: {_error_words(e)}" for field, e in errors.items()]
-        words = [w for w in words if w]
-        return "; ".join(words) if words else super().message(response)
-
-
-def _error_words(error: Any) -> str:
-    if isinstance(error, dict):
-        message = error.get("message") or error.get("context") or ""
-        return str(message)
-    if isinstance(error, list):
-        return " ".join(map(str, error))
-    return str(error or "")
-
-
-class LearnworldsToken(OAuth2ClientCredentials):
-    """LearnWorlds answers the grant as `{"tokenData": {"access_token", "expires_in"},
-    "success": true}`; a bare OAuth2 answer is read too."""
-
-    def read_token(self, body: Any) -> tuple[str, float | None]:
-        if isinstance(body, dict) and isinstance(body.get("tokenData"), dict):
-            body = body["tokenData"]
-        return super().read_token(body)
-
-
-class LearnworldsSettings(HttpProviderSettings):
-    base_url: str  # the API URL LearnWorlds gives the school, ending in /admin/api
-    client_id: str  # also sent as the Lw-Client header on every request
-    client_secret: SecretStr
-    # lmsform role -> the school role (its id or title) to give; by default the school's
-    # built-in role of that access level (user, instructor, admin)
-    roles: dict[Role, str] = Field(default_factory=dict)
-    # a course's one price: read back as this pricing plan, in the school's currency
-    price_plan: str = "standard"
-    currency: str = Field("USD", pattern=r"^[A-Z]{3}$")
-    send_enrollment_email: bool = False
-
-
-class Users(Handler["LearnworldsProvider"]):
+class Users(Handler["LearnworldsSchool"]):
     """Users with a username, tags, a role and suspension; their groups and enrollments are
     read from each group's and course's listing."""
 
@@ -282,7 +172,7 @@ class Users(Handler["LearnworldsProvider"]):
                             f"the provider block's roles: {role}: ROLE")
 
 
-class Groups(Handler["LearnworldsProvider"]):
+class Groups(Handler["LearnworldsSchool"]):
     """User groups, with the courses they give."""
 
     fields = frozenset({"name", "description", "courses"})
@@ -321,7 +211,7 @@ class Groups(Handler["LearnworldsProvider"]):
         self.lms.http.request("PUT", f"/v2/user_groups/{segment(id)}", safe=True, json=body)
 
 
-class Courses(Handler["LearnworldsProvider"]):
+class Courses(Handler["LearnworldsSchool"]):
     """Courses known by their key (`titleId`), with one price."""
 
     fields = frozenset({"key", "title", "description", "published", "categories", "pricing"})
@@ -414,7 +304,7 @@ class Courses(Handler["LearnworldsProvider"]):
         return "paid" if self._price(attrs) > 0 else "free"
 
 
-class Coupons(Handler["LearnworldsProvider"]):
+class Coupons(Handler["LearnworldsSchool"]):
     """Coupons live inside promotions, which carry the discount and the courses: one
     promotion per discount shape, or the one `custom: {promotion: NAME}` names."""
 
@@ -520,96 +410,6 @@ class Coupons(Handler["LearnworldsProvider"]):
                 "products": [{"type": "course", "id": c} for c in courses]}
 
 
-class LearnworldsProvider(HttpProvider):
-    type_name = "learnworlds"
-    description = ("LearnWorlds API v2: users with tags, roles and suspension, user groups, "
-                   "courses with a price, enrollments, coupons")
-    settings_model = LearnworldsSettings
-    handlers = {"course": Courses, "group": Groups, "user": Users, "coupon": Coupons}
-
-    def __init__(self, settings: LearnworldsSettings, config_dir: Path,
-                 transport: httpx.BaseTransport | None = None) -> None:
-        auth = LearnworldsToken(settings.client_id, settings.client_secret.get_secret_value(),
-                                token_path=TOKEN_PATH,
-                                headers={"Lw-Client": settings.client_id})
-        http = HttpClient(settings.base_url, auth, settings, classifier=LearnworldsErrors(),
-                          default_rate=DOCUMENTED_RATE, transport=transport)
-        super().__init__(settings, config_dir, http, PAGES)
-        self.settings: LearnworldsSettings = settings
-        self._promotions_lock = threading.Lock()
-        self._promotion_names: dict[str, dict[str, Any]] = {}  # name -> promotion record
-        # whether this school answers a group's members as a bare array (None: not yet seen)
-        self._bare_member_lists: bool | None = None
-
-    def identity(self) -> str:
-        return f"learnworlds:{self.http.base_url}"
-
-    # reading, shared by the kinds
-
-    def _users(self) -> list[dict[str, Any]]:
-        return self._cached("users", lambda: self._listing(
-            "/v2/users", params={"include_suspended": "true"}))
-
-    def _groups(self) -> list[dict[str, Any]]:
-        return self._cached("groups", lambda: self._listing("/v2/user_groups"))
-
-    def _courses(self) -> list[dict[str, Any]]:
-        return self._cached("courses", lambda: self._listing("/v2/courses"))
-
-    def _promotions(self) -> list[dict[str, Any]]:
-        return self._cached("promotions", lambda: self._listing("/v2/promotions"))
-
-    def _memberships(self) -> dict[str, list[str]]:
-        """user id -> group ids: one member listing per group."""
-        return self._by_member([_id(g) for g in self._groups()], self._members)
-
-    def _enrollments(self) -> dict[str, list[str]]:
-        """user id -> course ids: one paged listing of enrolled users per course."""
-        return self._by_member([_id(c) for c in self._courses()], self._enrolled)
-
-    def _enrolled(self, course: str) -> set[str]:
-        return {_id(u) for u in self._listing(f"/v2/courses/{segment(course)}/users")}
-
-    def _members(self, group: str) -> set[str]:
-        """The ids of a group's members. The description documents the answer both as a
-        paged `{"data", "meta"}` block and as a bare array: the first answer of the school
-        says which; the paged one is read by the shared pager (its checks included)."""
-        path = f"/v2/user_groups/{segment(group)}/users"
-        if self._bare_member_lists is False:
-            return {_id(u) for u in self._listing(path)}
-
-        def page(number: int) -> Any:
-            return self.http.call("GET", path, safe=True,
-                                  params={"page": number, "items_per_page": ITEMS_PER_PAGE})
-
-        first = page(1)
-        self._bare_member_lists = isinstance(first, list)
-        if isinstance(first, list):
-            return self._bare_members(path, first, page)
-        return {_id(u) for u in self._listing(path)}
-
-    @staticmethod
-    def _bare_members(path: str, first: list[Any], page: Callable[[int], Any]) -> set[str]:
-        """A bare array, read page by page until a page is short (the documented 20) or
-        holds nobody new (a server answers the last page again past the end), and never
-        more pages than a listing may hold."""
-        members: set[str] = set()
-        batch = first
-        for number in range(2, MAX_LISTED_ITEMS // GROUP_MEMBERS_PAGE + 2):
-            if not all(isinstance(u, dict) for u in batch):
-                raise ProviderError(f"GET {path}", "the group's members are not a list of "
-                                    "JSON objects")
-            ids = {_id(u) for u in batch}
-            if not ids or ids <= members:
-                return members
-            members |= ids
-            if len(batch) < GROUP_MEMBERS_PAGE:
-                return members
-            found = page(number)
-            batch = found if isinstance(found, list) else []
-        raise ProviderError(f"GET {path}", f"more than {MAX_LISTED_ITEMS:,} group members")
-
-
 def _custom_rule(kind: str, attrs: dict[str, Any], keys: dict[str, CustomKey]
                  ) -> list[tuple[str, str]]:
     return custom_rule("LearnWorlds", kind, attrs, keys, f"manages {', '.join(sorted(keys))}")
@@ -631,7 +431,3 @@ def _promoted_courses(promotion: dict[str, Any]) -> list[str]:
 
 def _member_path(group: str, user: str) -> str:
     return f"/v2/user_groups/{segment(group)}/users/{segment(user)}"
-
-
-def _id(record: dict[str, Any]) -> str:
-    return record_id(record, "LearnWorlds")
