@@ -168,6 +168,10 @@ def apply(config: Config, options: PlanOptions, *, saved: Plan | None = None,
         hooks.show(the_plan)
         if not the_plan.has_changes:
             return None
+        if the_plan.violates_policy:
+            raise LmsformError("this plan violates a mandatory policy (see 'Policy "
+                               "violations' above); nothing was applied. No flag overrides a "
+                               "policy: change the manifests, or the policy through review")
         if the_plan.blocked and not force:
             raise LmsformError("this plan exceeds a safety limit (see 'blocked' above); "
                                "nothing was applied. Re-run with --force if it is intended")

@@ -41,9 +41,9 @@ from lmsform.yamlfile import YamlFile, YamlSyntaxError
 def section_order() -> tuple[str, ...]:
     """The order of the top-level sections: the blocks that say how and where, what an
     environment reads from elsewhere (include, vars), then the kinds' sections with what they
-    refer to first, then renames."""
+    refer to first, then the rules they are judged by, then renames."""
     return ("version", "provider", "state", "settings", "include", "vars",
-            *kinds.sections(), "moved")
+            *kinds.sections(), "policies", "moved")
 
 
 TRAILING_SPACE = re.compile(r"[ \t]+$", re.MULTILINE)

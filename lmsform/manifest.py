@@ -26,6 +26,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationInfo,
     WithJsonSchema,
     create_model,
     field_validator,
@@ -33,6 +34,8 @@ from pydantic import (
 )
 from pydantic import Strict as StrictType
 from pydantic_extra_types.currency_code import ISO4217
+
+from lmsform.cel import CelError, Place, compile_expression
 
 # The names of the kinds of resources, which addresses and `prune` take: the kinds' registry
 # (lmsform.kinds) fills it in as kinds register. This module knows no kind.
@@ -327,6 +330,62 @@ class ProviderSpec(BaseModel):
         return _names_written(data)
 
 
+def _place(scope: str, on: str) -> Place:
+    if on == "change":
+        return Place.CHANGE
+    return Place.CONFIG if scope == "config" else Place.RESOURCE
+
+
+class PolicySpec(Strict):
+    """One rule of `policies:` (docs/policies.md): a CEL expression that is true where the
+    manifests, or a planned operation, comply."""
+
+    name: Slug
+    description: Text | None = None
+    scope: Literal["resource", "config"] = "resource"
+    on: Literal["desired", "change"] = "desired"
+    kinds: list[KindName] | None = None
+    expression: Text
+    message: Text | None = None
+    enforcement: Literal["mandatory", "advisory"] = "mandatory"
+
+    @property
+    def place(self) -> Place:
+        """The variable the expression sees: `resource`, `all` or `change`."""
+        return _place(self.scope, self.on)
+
+    @field_validator("expression", mode="before")
+    @classmethod
+    def _written(cls, value: Any) -> Any:
+        if isinstance(value, Expanded):
+            raise ValueError("an expression is code, reviewed as written: it cannot take a "
+                             "${env:...} or ${var:...} reference (a value never becomes "
+                             "syntax); compare with the value in the expression instead")
+        return value
+
+    @field_validator("expression")
+    @classmethod
+    def _compiles(cls, value: str, info: ValidationInfo) -> str:
+        scope, on = info.data.get("scope"), info.data.get("on")
+        if scope is None or on is None or (scope, on) == ("config", "change"):
+            return value  # reported on their own
+        try:
+            compile_expression(value, _place(scope, on))
+        except CelError as exc:
+            raise ValueError(f"not a valid CEL expression: {exc}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _fits(self) -> PolicySpec:
+        if self.scope == "config" and self.on == "change":
+            raise ValueError("on: change judges each planned operation, one at a time: it "
+                             "takes scope: resource (the default)")
+        if self.scope == "config" and self.kinds is not None:
+            raise ValueError("kinds: a scope: config policy sees every kind, in `all`; "
+                             "kinds chooses the resources of a scope: resource policy")
+        return self
+
+
 class ManifestBlocks(Strict):
     """One YAML file, less the kinds' sections: the registry (`lmsform.kinds`) adds a list
     for each kind a top-level section declares. Every key is optional; the loader merges
@@ -337,6 +396,7 @@ class ManifestBlocks(Strict):
     state: StateSpec | None = None
     settings: SettingsSpec | None = None
     moved: list[MovedSpec] | None = None
+    policies: list[PolicySpec] | None = None
     # environments: shared manifest directories read as this directory's own, and the values
     # their `${var:NAME}` references take here (docs/manifests.md, Environments)
     include: list[Text] | None = None

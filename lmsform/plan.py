@@ -21,6 +21,7 @@ from lmsform.backends.file import atomic_write
 from lmsform.diff import Change
 from lmsform.drift import Drift
 from lmsform.errors import LmsformError, reason
+from lmsform.policies import PolicyViolation
 
 FORMAT_VERSION = 1
 
@@ -121,8 +122,14 @@ class Plan(BaseModel):
                     "where the LMS cannot list that kind, so they cannot be counted",
     )
     blocked: list[str] = Field(
-        default_factory=list, description="Safety limits this plan exceeds: apply needs --force"
+        default_factory=list, description="Safety limits this plan exceeds (apply needs "
+                                          "--force), and the mandatory policies it violates "
+                                          "(no flag overrides them)"
     )
+    policy_violations: list[PolicyViolation] = Field(
+        default_factory=list,
+        description="What the policies (`policies:`) find wrong, in the manifests and in "
+                    "the operations; a mandatory one blocks the plan")
     warnings: list[str] = Field(default_factory=list)
     notes: list[str] = Field(
         default_factory=list,
@@ -167,6 +174,11 @@ class Plan(BaseModel):
             self.summary = dict.fromkeys(Action, 0)
             for op in self.operations:
                 self.summary[op.action] += 1
+
+    @property
+    def violates_policy(self) -> bool:
+        """A mandatory policy is violated: nothing applies it, not even --force."""
+        return any(v.mandatory for v in self.policy_violations)
 
     @property
     def has_changes(self) -> bool:

@@ -22,6 +22,7 @@ from typing import Any
 import click
 
 from lmsform.plan import Action, Operation, Plan
+from lmsform.policies import PolicyViolation
 from lmsform.resources import EXACT_NUMBER_KEYS
 
 
@@ -116,6 +117,7 @@ def render_text(plan: Plan) -> str:
     if plan.dropped:
         lines += [click.style(DROPPED_HEAD, fg="yellow", bold=True)]
         lines += [click.style(f"  ! {inert(d)}", fg="yellow") for d in plan.dropped] + [""]
+    lines += _text_violations(plan)
     if plan.refresh_only:
         lines.extend(_text_drift(plan))
     elif not plan.operations:
@@ -134,6 +136,31 @@ def render_text(plan: Plan) -> str:
         lines.extend(f"  ? {inert(a)}" for a in addresses)
     lines.extend(f"Note: {inert(n)}." for n in plan.notes)
     return "\n".join(lines + _warnings_and_blocks(plan))
+
+
+def _where(v: PolicyViolation) -> str:
+    return f"{v.file}:{v.line}:{v.column}"
+
+
+def _text_violations(plan: Plan) -> list[str]:
+    """The section of policy violations, before the operations."""
+    if not plan.policy_violations:
+        return []
+    lines = [click.style(f"Policy violations ({_violation_counts(plan)}):", bold=True)]
+    width = max(len(v.enforcement) for v in plan.policy_violations)
+    for v in plan.policy_violations:
+        subject = f"{inert(v.address)} " if v.address else "the manifests as a whole "
+        lines.append(click.style(
+            f"  {v.enforcement:<{width}}  {inert(v.policy)}: {subject}({inert(_where(v))}): "
+            f"{inert(v.message)}", fg="red" if v.mandatory else "yellow"))
+    return [*lines, ""]
+
+
+def _violation_counts(plan: Plan) -> str:
+    mandatory = sum(v.mandatory for v in plan.policy_violations)
+    advisory = len(plan.policy_violations) - mandatory
+    return ", ".join(f"{n} {what}" for n, what in ((mandatory, "mandatory"),
+                                                  (advisory, "advisory")) if n)
 
 
 def _warnings_and_blocks(plan: Plan) -> list[str]:
@@ -158,17 +185,43 @@ def render_markdown(plan: Plan, full_plan: str | None = None) -> str:
                     else "**No changes.** The LMS matches the manifests.")
     head += [""] + [f"> **Blocked:** {_md_text(b)}" for b in plan.blocked]
     head += [f"> **Warning:** {_md_text(w)}" for w in plan.warnings]
+    head += [""] if plan.blocked or plan.warnings else []  # the quote ends here
     if plan.dropped:
         head += ["", f"**{_md_text(DROPPED_HEAD)}**", "",
                  *[f"- {_md_text(d)}" for d in plan.dropped], ""]
     tail = [""] + [line for line in (unmanaged_line(plan), where_line(plan, code)) if line]
     tail += [f"Note: {_md_text(n)}." for n in plan.notes]
-    body = _operations_table(plan) + _created_details(plan) + _drift_table(plan) \
-        + _unmanaged_details(plan)
+    body = _violations_table(plan) + _operations_table(plan) + _created_details(plan) \
+        + _drift_table(plan) + _unmanaged_details(plan)
     text = "\n".join([*head, *body, *tail]) + "\n"
     if len(text) > MARKDOWN_BUDGET:
-        text = "\n".join([*head, *_counts_table(plan, full_plan), *tail]) + "\n"
+        text = "\n".join([*head, *_violation_summary(plan), *_counts_table(plan, full_plan),
+                          *tail]) + "\n"
     return text
+
+
+def _violations_table(plan: Plan) -> list[str]:
+    if not plan.policy_violations:
+        return []
+    lines = [f"**Policy violations** ({_violation_counts(plan)})", "",
+             "| Policy | Enforcement | Resource | Where | Message |", "|---|---|---|---|---|"]
+    for v in plan.policy_violations:
+        lines.append(f"| {code(v.policy)} | {v.enforcement} | "
+                     f"{code(v.address) if v.address else '_the manifests as a whole_'} | "
+                     f"{code(_where(v))} | {_md_text(v.message)} |")
+    return [*lines, ""]
+
+
+def _violation_summary(plan: Plan) -> list[str]:
+    """A plan too large for one comment: the violations, counted per policy."""
+    if not plan.policy_violations:
+        return []
+    found: dict[tuple[str, str], int] = {}
+    for v in plan.policy_violations:
+        found[v.policy, v.enforcement] = found.get((v.policy, v.enforcement), 0) + 1
+    return [f"**Policy violations** ({_violation_counts(plan)})", "",
+            "| Policy | Enforcement | Violations |", "|---|---|---:|",
+            *[f"| {code(p)} | {e} | {n:,} |" for (p, e), n in found.items()], ""]
 
 
 def _operations_table(plan: Plan) -> list[str]:

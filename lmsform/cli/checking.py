@@ -18,6 +18,7 @@ from lmsform.cli.common import (
     config_dir_option,
     variables_options,
 )
+from lmsform.config import Config
 from lmsform.errors import (
     LmsformError,
     ManifestError,
@@ -62,7 +63,19 @@ def validate(ctx: click.Context, files: tuple[Path, ...], config_dir: Path, fmt:
 def _validated(config_dir: Path) -> str:
     """What a valid config directory declares; raises on the first kind of error found."""
     config = _load(config_dir, offline=True)
-    check_capabilities(config, providers.load(config.provider.type))
+    judged = _policy_problems(config)
+    for warning in (p for p in judged if p.warning):
+        click.echo(str(warning), err=True)
+    violated = [p for p in judged if not p.warning]
+    try:
+        check_capabilities(config, providers.load(config.provider.type))
+    except PlanError as exc:
+        if not violated:
+            raise
+        raise PlanError(exc.messages, [*exc.problems, *violated], contacted=False,
+                        hint=exc.hint) from None
+    if violated:
+        raise ManifestError(violated)
     counts: dict[str, int] = {}
     for resource in config.resources.values():
         counts[resource.kind] = counts.get(resource.kind, 0) + 1
@@ -110,6 +123,7 @@ def _problems(config_dir: Path) -> tuple[list[Problem], list[str]]:
     try:
         config = _load_quietly(config_dir, offline=True)
         problems.extend(config.warnings)
+        problems.extend(_policy_problems(config))
         check_capabilities(config, providers.load(config.provider.type))
     except ManifestError as exc:
         problems = exc.problems
@@ -117,6 +131,14 @@ def _problems(config_dir: Path) -> tuple[list[Problem], list[str]]:
         problems.extend(exc.problems)
         messages = exc.messages
     return problems, messages
+
+
+def _policy_problems(config: Config) -> list[Problem]:
+    """What the policies judging the manifests find: errors where they are mandatory,
+    warnings where advisory."""
+    return [Problem(v.file, v.line, v.column, v.address or "",
+                    f"policy {v.policy}: {v.message}", warning=not v.mandatory)
+            for v in config.violations()]
 
 
 def _print_problems(problems: list[Problem], messages: list[str], fmt: str) -> int:

@@ -32,6 +32,7 @@ from lmsform.manifest import (
     SettingsSpec,
     StateSpec,
 )
+from lmsform.policies import Policy
 from lmsform.providers.base import ProviderSettings
 from lmsform.resources import SCHEMAS, Resource, split_address
 
@@ -55,6 +56,7 @@ def _merge(directory: Path, parsed: list[_FileParts], c: _Collector) -> Config |
             doubtful[kind] = None if names is None or known is None else known | names
     _check_references(resources, c, doubtful, _external_kinds(singles.get("provider")))
     _check_moves(moved, resources, c)
+    policies = _policies(parsed, c)
     if "provider" not in singles:
         if not any("provider" in part.broken for part in parsed):  # else: reported already
             first = parsed[0].name if parsed else next(iter(c.files))
@@ -68,7 +70,22 @@ def _merge(directory: Path, parsed: list[_FileParts], c: _Collector) -> Config |
         return None
     return Config(directory=directory, provider=provider,
                   settings=singles.get("settings", ("", SettingsSpec()))[1], state=state,
-                  resources=resources, moved=[m for _, _, m in moved])
+                  resources=resources, moved=[m for _, _, m in moved], policies=policies)
+
+
+def _policies(parsed: list[_FileParts], c: _Collector) -> list[Policy]:
+    """Every file's policies, in the order the files are read; a name is one policy's."""
+    found: dict[str, Policy] = {}
+    for part in parsed:
+        for index, spec in part.policies:
+            policy = Policy(spec, part.name, index)
+            first = found.get(spec.name)
+            if first is not None:
+                c.add(part.name, (*policy.origin[1], "name"), f"a second policy named "
+                      f"'{spec.name}'; the first is at {c.where(*first.origin)}")
+                continue
+            found[spec.name] = policy
+    return list(found.values())
 
 
 def _singles(parsed: list[_FileParts], c: _Collector) -> dict[str, tuple[str, Any]]:

@@ -30,6 +30,7 @@ from lmsform.errors import Problem, display_path, reason
 from lmsform.kinds import Declaring, Kind
 from lmsform.manifest import (
     MovedSpec,
+    PolicySpec,
 )
 from lmsform.resources import SCHEMAS, Resource
 from lmsform.yamlfile import LaterRunError, YamlFile, YamlSyntaxError
@@ -95,9 +96,9 @@ def _is_manifest(name: str, data: Any, c: _Collector) -> bool:
 # declared.
 def _entry_lists() -> dict[str, type[BaseModel]]:
     """Each top-level list whose entries are validated one at a time, and the model of one
-    entry: the kinds' sections, and `moved`."""
+    entry: the kinds' sections, `moved` and `policies`."""
     return {**{s: k.spec for s, k in kinds.sections().items() if k.spec is not None},
-            "moved": MovedSpec}
+            "moved": MovedSpec, "policies": PolicySpec}
 
 
 def _validated(name: str, data: dict[str, Any], c: _Collector,
@@ -143,10 +144,11 @@ def _validate_entries(name: str, key: str, start: int, entries: list[Any], part:
             spec = _without_errors(model, entry, exc)
         if spec is None:
             continue
-        if kind is None:
-            assert isinstance(spec, MovedSpec)
+        if isinstance(spec, MovedSpec):
             part.moved.append((start + i, spec))
-        else:
+        elif isinstance(spec, PolicySpec):
+            part.policies.append((start + i, spec))
+        elif kind is not None:
             part.resources.extend(_resources_of(kind, spec, (name, (key, start + i)), say, c))
 
 
@@ -202,6 +204,7 @@ class _FileParts:
     # names declared by entries that failed validation, per kind (None: any name)
     doubtful: dict[str, set[str] | None] = field(default_factory=dict)
     broken: set[str] = field(default_factory=set)  # provider/state/settings blocks invalid
+    policies: list[tuple[int, PolicySpec]] = field(default_factory=list)  # with its index
 
 
 # Stands for a file that did not parse, or a directory `include:` could not read: it may

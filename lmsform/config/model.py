@@ -10,6 +10,7 @@ from typing import Any
 
 from lmsform.backends import BackendSettings
 from lmsform.config.diagnostics import (
+    Loc,
     field_path,
 )
 from lmsform.errors import Problem
@@ -17,6 +18,7 @@ from lmsform.manifest import (
     MovedSpec,
     SettingsSpec,
 )
+from lmsform.policies import Policy, PolicyViolation, judge_declared
 from lmsform.providers.base import ProviderSettings
 from lmsform.resources import Resource
 from lmsform.secrets import Secrets, secret_settings, signing_key
@@ -33,6 +35,7 @@ class Config:
     state: BackendSettings
     resources: dict[str, Resource]  # by address, in manifest order
     moved: list[MovedSpec]
+    policies: list[Policy] = field(default_factory=list)
     files: dict[str, YamlFile] = field(default_factory=dict)
     warnings: list[Problem] = field(default_factory=list)
     # every value a resource or a variable took from ${env:...} (see `_expand`)
@@ -86,6 +89,22 @@ class Config:
         file (a file loading let go of is read once again)."""
         return [self.problem(resource, name, message) for resource, name, message in
                 sorted(findings, key=lambda f: (f[0].origin or ("",))[0])]
+
+    def position(self, origin: tuple[str, Loc] | None) -> tuple[str, int, int]:
+        """The file, line and column of a place in the manifests (`Resource.origin`,
+        `Policy.origin`)."""
+        if origin is None:
+            return "", 0, 0
+        name, loc = origin
+        pos = self.files[name].locate(loc) if name in self.files else Position(0, 0)
+        return name, pos.line, pos.column
+
+    def violations(self) -> list[PolicyViolation]:
+        """What the policies that judge the manifests (`on: desired`) find wrong."""
+        if not self.policies:
+            return []
+        return judge_declared(self.policies, self.resources, self.position,
+                              self.secrets().mask)
 
     def where(self, resource: Resource, field_name: str | None = None) -> str:
         """`file:line:column` of a resource, or of one of its fields, in the manifests."""

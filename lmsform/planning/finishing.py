@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
 
-from lmsform import drift, kinds
+from lmsform import drift, kinds, policies
 from lmsform.checkout import recorded_location
 from lmsform.config import Config
 from lmsform.diff import Change
@@ -68,7 +68,22 @@ def finish(matched: Matched, config: Config, state: State, provider: Provider,
                  if op.action == Action.CREATE and op.address in matched.recorded}
     plan.blocked = _safety(plan, matched.managed, matched.live_counts,
                            config.settings.max_delete_fraction, options.max_deletes, recreated)
+    if config.policies and not options.refresh_only:
+        plan.policy_violations = _judged(config, operations)
+        blocked, warned = policies.summaries(plan.policy_violations)
+        plan.blocked += blocked
+        plan.warnings += warned
     return plan
+
+
+def _judged(config: Config, operations: list[Operation]) -> list[policies.PolicyViolation]:
+    """What the policies find wrong: the manifests (`on: desired`), then the operations as
+    the plan shows them (`on: change`)."""
+    changes = (policies.ChangeView(action=op.action.value, address=op.address, kind=op.kind,
+                                   before=op.before, after=op.after, changed=_changed(op))
+               for op in operations)
+    return config.violations() + policies.judge_changes(
+        config.policies, changes, config.resources, config.position, config.secrets().mask)
 
 
 def _hide_secrets(operations: list[Operation], found: list[drift.Drift],
@@ -106,6 +121,13 @@ def _hide_secrets(operations: list[Operation], found: list[drift.Drift],
             item.changes = _hidden_changes(item.changes, fields, fields)
             if item.live is not None:
                 item.live = {k: v for k, v in item.live.items() if k not in fields}
+
+
+def _changed(op: Operation) -> list[str]:
+    """The names of the fields an operation changes: a create's are all it sets."""
+    if op.action.creates and not op.changes:
+        return sorted(op.after or {})
+    return sorted({c.field.split(".")[0].split("[")[0] for c in op.changes})
 
 
 def _masked(side: dict[str, Any] | None, fields: set[str]) -> dict[str, Any] | None:

@@ -121,8 +121,8 @@ def test_schema_is_a_json_schema_of_the_manifest() -> None:
     schema = json.loads(result.output)
     assert schema["$schema"].startswith("https://json-schema.org/")
     assert set(schema["properties"]) == {"version", "provider", "state", "settings", "hierarchy",
-                                         "groups", "users", "courses", "coupons", "moved",
-                                         "include", "vars"}
+                                         "groups", "users", "courses", "coupons", "policies",
+                                         "moved", "include", "vars"}
     assert schema["additionalProperties"] is False
 
 
