@@ -3,6 +3,7 @@ a virtual clock, and the simulators one test serves (fixtures for them: tests/co
 
 from __future__ import annotations
 
+import re
 import shutil
 import textwrap
 import threading
@@ -114,6 +115,26 @@ def copy_example(example: Path, directory: Path, replace: dict[str, str]) -> Pat
     for old, new in replace.items():
         ConfigDir(directory).edit("lmsform.yaml", old, new)
     return directory
+
+
+EXAMPLES = Path(__file__).parent.parent / "examples"
+EXAMPLE_URL = re.compile(r"\$\{env:(\w+):-http://127\.0\.0\.1:\d+(\S*)\}")
+
+
+def vendor_example(vendor: str, sim: Simulator, directory: Path,
+                   monkeypatch: pytest.MonkeyPatch) -> ConfigDir:
+    """A vendor's example config in `directory`, pointed at `sim` (a started simulator)
+    through the environment variable its URL names, unpaced, its state in the directory."""
+    shutil.copytree(EXAMPLES / vendor, directory)
+    config = ConfigDir(directory)
+    text = (directory / "lmsform.yaml").read_text()
+    found = EXAMPLE_URL.search(text)
+    assert found is not None, "the example names the simulator's URL"
+    monkeypatch.setenv(found.group(1), sim.base_url + found.group(2))
+    config.edit("lmsform.yaml", f"  type: {vendor}\n",
+                f"  type: {vendor}\n  requests_per_second: 1000\n")
+    config.edit("lmsform.yaml", f"../../state/{vendor}.json", "state.json")
+    return config
 
 
 class Org(ConfigDir):

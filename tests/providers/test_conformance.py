@@ -4,8 +4,6 @@ settings. The `local` provider runs it in test_local.py."""
 
 from __future__ import annotations
 
-import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -20,9 +18,7 @@ from lmsform_simulators.braincert import BraincertSimulator
 from lmsform_simulators.coursetoolkit import CoursetoolkitSimulator
 from lmsform_simulators.ilms import IlmsSimulator
 from lmsform_simulators.learnworlds import LearnworldsSimulator
-
-EXAMPLES = Path(__file__).parent.parent.parent / "examples"
-DEFAULT_URL = re.compile(r"\$\{env:(\w+):-http://127\.0\.0\.1:\d+(\S*)\}")
+from tests.support import vendor_example
 
 
 class VendorConformance(ProviderConformance):
@@ -45,17 +41,8 @@ class VendorConformance(ProviderConformance):
         sim = self.simulator()
         sim.start()
         request.addfinalizer(sim.stop)
-        directory: Path = request.getfixturevalue("tmp_path") / self.vendor
-        shutil.copytree(EXAMPLES / self.vendor, directory)
-        manifest = directory / "lmsform.yaml"
-        text = manifest.read_text()
-        found = DEFAULT_URL.search(text)
-        assert found is not None, "the example names the simulator's URL"
-        request.getfixturevalue("monkeypatch").setenv(found.group(1),
-                                                      sim.base_url + found.group(2))
-        manifest.write_text(text.replace(f"  type: {self.vendor}\n",
-                                         f"  type: {self.vendor}\n  requests_per_second: 1000\n"))
-        return directory
+        return vendor_example(self.vendor, sim, request.getfixturevalue("tmp_path") / self.vendor,
+                              request.getfixturevalue("monkeypatch")).dir
 
 
 class TestIlmsConforms(VendorConformance):

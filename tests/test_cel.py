@@ -1,0 +1,58 @@
+"""The CEL layer: what compiles where, what the compiler's errors become, and what evaluation
+gives back (verdicts, failures, the several verdicts of one combined program)."""
+
+from __future__ import annotations
+
+import pytest
+
+from lmsform.cel import CelError, Failed, Place, combined, compile_expression
+
+
+@pytest.mark.parametrize(("expression", "place", "said"), [
+    ("resource.x <= 50 &&", Place.RESOURCE, "Syntax error: mismatched input '<EOF>'"),
+    ("resourse.role == 'admin'", Place.RESOURCE,
+     "undeclared reference to 'resourse.role' (a policy evaluated here sees `resource`)"),
+    ("size(all.user) < 3", Place.CHANGE, "sees `change`"),
+    ("resource.kind\n  && 1 + 'a'", Place.RESOURCE, "(line 2, column 8)"),
+    ("'text'", Place.RESOURCE, "gives a value of type string, where a policy must give true"),
+    ("size(all.user)", Place.CONFIG, "gives a value of type int"),
+])
+def test_what_does_not_compile_says_why_and_where(expression: str, place: Place,
+                                                  said: str) -> None:
+    with pytest.raises(CelError) as raised:
+        compile_expression(expression, place)
+    assert said in str(raised.value)
+    assert "in container" not in str(raised.value)
+
+
+def test_each_place_sees_its_own_variable_with_the_standard_extensions() -> None:
+    resource = compile_expression("resource.email.lowerAscii().endsWith('@x.example')",
+                                  Place.RESOURCE)
+    assert resource.evaluate({"email": "Ada@X.EXAMPLE"}) is True
+    config = compile_expression("size(all.user.filter(u, u.role == 'admin')) <= 1",
+                                Place.CONFIG)
+    assert config.evaluate({"user": [{"role": "admin"}, {"role": "learner"}]}) is True
+    assert config.evaluate({"user": [{"role": "admin"}] * 2}) is False
+    change = compile_expression("math.greatest(1, 2) == 2 && change.action != 'delete'",
+                                Place.CHANGE)
+    assert change.evaluate({"action": "delete"}) is False
+
+
+def test_a_failed_evaluation_is_a_failure_not_a_verdict() -> None:
+    program = compile_expression("resource.role == 'admin'", Place.RESOURCE)
+    failed = program.evaluate({})
+    assert isinstance(failed, Failed) and "role" in failed.error
+    assert program.evaluate({"role": "admin"}) is True
+
+
+def test_numbers_compare_across_int_and_double() -> None:
+    program = compile_expression("resource.discount.percent <= 50", Place.RESOURCE)
+    assert [program.evaluate({"discount": {"percent": p}}) for p in (50.0, 50.5, 12)] == \
+        [True, False, True]
+
+
+def test_a_combined_program_gives_each_verdict_and_fails_as_a_whole() -> None:
+    """A trailing comment in one expression cannot swallow the next."""
+    program = combined(["resource.a // a comment", "resource.b"], Place.RESOURCE)
+    assert program.evaluate({"a": True, "b": False}) == [True, False]
+    assert isinstance(program.evaluate({"a": True}), Failed)
