@@ -32,16 +32,19 @@ def measure_here(args: list[str]) -> None:
     """Run one lmsform command in this process; print seconds and peak MB as JSON.
 
     The time includes importing lmsform, as a user running the command would wait for it.
+    Exits with the command's exit code: a command that failed is not a measurement.
     """
     start = time.perf_counter()
     from lmsform.cli import cli
 
+    code = 1
     try:
-        cli.main(args, prog_name="lmsform", standalone_mode=False)
+        code = cli.main(args, prog_name="lmsform", standalone_mode=False)
     finally:
         seconds = time.perf_counter() - start
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(json.dumps({"seconds": seconds, "peak_mb": peak_mb}), file=sys.stderr)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 def measure(args: list[str], env: dict[str, str]) -> dict[str, float]:

@@ -60,6 +60,10 @@ class Program:
     place: Place
     compiled: cel.Expression
 
+    def holds(self, value: Any) -> bool:
+        """Whether the expression gives `true` for this value: the fast question."""
+        return self.compiled.eval(data={self.place.value: value}).value() is True
+
     def evaluate(self, value: Any) -> Any:
         """The expression's result for this value of the place's variable; `Failed` where
         evaluation failed (a missing field, a type error, a division by zero)."""
@@ -99,6 +103,25 @@ def compile_expression(expression: str, place: Place, *, verdict: bool = True) -
     return Program(place, compiled)
 
 
+_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+
+
+def fields_read(expression: str, variable: str) -> frozenset[str] | None:
+    """The fields of `variable` an expression reads, where its text shows them all
+    (`has(resource.role) && resource.email.endsWith(...)`: role, email); None where it may
+    read any (the variable used whole, indexed, iterated, or rebound by a macro). The
+    runtime converts a map it is handed whole on first access, so a view holding only what
+    is read costs half as much to judge. Deliberately conservative: a mention of the
+    variable's name anywhere else (inside a string too) means every field."""
+    found: set[str] = set()
+    for use in re.finditer(rf"(?<![.\w]){variable}\b", expression):
+        member = re.match(rf"\s*\.\s*({_NAME})\b(?!\s*\()", expression[use.end():])
+        if member is None or "`" in expression:
+            return None
+        found.add(member.group(1))
+    return frozenset(found)
+
+
 def _said(message: str, place: Place) -> str:
     """The compiler's message, with what a policy may refer to where it names something
     unknown."""
@@ -108,9 +131,10 @@ def _said(message: str, place: Place) -> str:
     return message
 
 
-def combined(programs: list[str], place: Place) -> Program:
-    """One program giving every expression's result as a list: evaluating several policies
-    over a resource costs one call into the runtime instead of one per policy. Each
-    expression compiles on its own already (`compile_expression`)."""
-    return compile_expression("[" + ", ".join(f"({p}\n)" for p in programs) + "]", place,
-                              verdict=False)
+def conjunction(expressions: list[str], place: Place) -> Program:
+    """One program that is true where every expression is: judging several policies over a
+    resource that complies with them all (nearly every one) costs one call into the runtime
+    instead of one per policy. CEL's `&&` is true only where both sides are (an error or a
+    non-boolean on either side is not), so `true` here means each expression gave `true`.
+    Each expression compiles on its own already (`compile_expression`)."""
+    return compile_expression(" && ".join(f"({e}\n)" for e in expressions), place)

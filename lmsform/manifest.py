@@ -336,16 +336,25 @@ def _place(scope: str, on: str) -> Place:
     return Place.CONFIG if scope == "config" else Place.RESOURCE
 
 
+# what `_fits` says, for the editor schema
+_CONFIG_SCOPE: dict[str, Any] = {
+    "if": {"required": ["scope"], "properties": {"scope": {"const": "config"}}},
+    "then": {"properties": {"kinds": {"type": "null"}, "on": {"not": {"const": "change"}}}}}
+
+
 class PolicySpec(Strict):
     """One rule of `policies:` (docs/policies.md): a CEL expression that is true where the
     manifests, or a planned operation, comply."""
+
+    model_config = ConfigDict(json_schema_extra=_CONFIG_SCOPE)
 
     name: Slug
     description: Text | None = None
     scope: Literal["resource", "config"] = "resource"
     on: Literal["desired", "change"] = "desired"
     kinds: list[KindName] | None = None
-    expression: Text
+    # code: its schema (`schema.py`) refuses a reference in it, as `_written` does
+    expression: Annotated[Text, WithJsonSchema({"$comment": "code"})]
     message: Text | None = None
     enforcement: Literal["mandatory", "advisory"] = "mandatory"
 

@@ -14,8 +14,8 @@ give (a number, a flag, a key, a currency, ...) also takes a text holding one; `
 
 What JSON Schema cannot say, and stays `validate`'s (docs/manifests.md, "The editor schema"):
 - what spans files: references to departments, groups and courses declared elsewhere,
-  duplicates, a second provider, state or settings block, `moved:` targets and sources,
-  whether a `${var:NAME}` names a variable of the directory;
+  duplicates (of policies' names too), a second provider, state or settings block, `moved:`
+  targets and sources, whether a `${var:NAME}` names a variable of the directory;
 - what a reference expands to (the environment, a variable, a default): the schema accepts a
   reference wherever some value of it could be valid; validate checks the value (and, with
   the variable unset, warns and does not check that field);
@@ -26,7 +26,8 @@ What JSON Schema cannot say, and stays `validate`'s (docs/manifests.md, "The edi
   notation where a whole number or an amount is expected;
 - an email address's full rules (email-validator's), a date that does not exist, and the
   custom values that cannot be stored (NaN, infinity, integers beyond 2**53);
-- a vendor's rules: what the provider supports (`validate` asks the provider plugin).
+- a vendor's rules: what the provider supports (`validate` asks the provider plugin);
+- a policy's expression is CEL: its syntax and types are the CEL compiler's to check.
 """
 
 from __future__ import annotations
@@ -80,7 +81,7 @@ def manifest_schema() -> dict[str, Any]:
     defs.update(_custom_defs())
     document = _numbers_as_text(_custom(_kind_names(document)))
     early = {k: _references(properties.pop(k), ENV) for k in ("vars", "include")}
-    document = _references(document, ALL)
+    document = _code(_references(document, ALL))
     document["properties"].update(early)
     document["$defs"].update({f"{NAMES[s]}Reference": {"type": "string",
                                                      "pattern": holding_reference(s)}
@@ -155,16 +156,33 @@ def _numbers_as_text(node: Any) -> Any:
 def _references(node: Any, sources: str) -> Any:
     """Every text holds only well-formed references; every scalar a reference could give
     also takes a text holding one. Field names (`properties`, `propertyNames`) stay as
-    they are: a reference is never one."""
+    they are: a reference is never one; and so do the conditions between fields (`if`,
+    `then`), which speak of the values written."""
     if isinstance(node, list):
         return [_references(n, sources) for n in node]
     if not isinstance(node, dict):
         return node
+    if node.get("$comment") == "code":
+        return node  # `_code`'s
     if _is_scalar(node):
         return _scalar(node, sources)
-    return {k: v if k in ("propertyNames", "required", "default") else
+    return {k: v if k in ("propertyNames", "required", "default", "if", "then") else
             {name: _references(s, sources) for name, s in v.items()} if k == "properties"
             else _references(v, sources) for k, v in node.items()}
+
+
+def _code(node: Any) -> Any:
+    """A policy's expression (marked by manifest.PolicySpec): text that holds no reference,
+    since a value never becomes code; a malformed one is still interpolation's error."""
+    if isinstance(node, list):
+        return [_code(n) for n in node]
+    if not isinstance(node, dict):
+        return node
+    if node.get("$comment") == "code":
+        return {"type": "string", "minLength": 1,
+                "allOf": [{"pattern": r"\S"}, {"pattern": well_formed(ALL)}],
+                "not": {"pattern": holding_reference(ALL)}}
+    return {k: _code(v) for k, v in node.items()}
 
 
 def _is_scalar(node: dict[str, Any]) -> bool:

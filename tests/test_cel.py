@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from lmsform.cel import CelError, Failed, Place, combined, compile_expression
+from lmsform.cel import CelError, Failed, Place, compile_expression, conjunction, fields_read
 
 
 @pytest.mark.parametrize(("expression", "place", "said"), [
@@ -51,8 +51,27 @@ def test_numbers_compare_across_int_and_double() -> None:
         [True, False, True]
 
 
-def test_a_combined_program_gives_each_verdict_and_fails_as_a_whole() -> None:
-    """A trailing comment in one expression cannot swallow the next."""
-    program = combined(["resource.a // a comment", "resource.b"], Place.RESOURCE)
-    assert program.evaluate({"a": True, "b": False}) == [True, False]
-    assert isinstance(program.evaluate({"a": True}), Failed)
+def test_a_conjunction_holds_only_where_every_expression_gives_true() -> None:
+    """A trailing comment in one expression cannot swallow the next; an error or a
+    non-boolean on either side is not `true`."""
+    program = conjunction(["resource.a // a comment", "resource.b"], Place.RESOURCE)
+    assert program.holds({"a": True, "b": True})
+    assert not program.holds({"a": True, "b": False})
+    assert not program.holds({"a": True})
+    assert not program.holds({"a": True, "b": "yes"})
+    assert not program.holds({"a": False, "b": 1})
+
+
+@pytest.mark.parametrize(("expression", "read"), [
+    ("has(resource.role) && resource.email.endsWith('x')", {"role", "email"}),
+    ("resource . role == 'a' && resource.role.size() > 1", {"role"}),
+    ("resource.all(k, true)", None),
+    ("resource['role'] == 'a'", None),
+    ("size(resource) > 1", None),
+    ("resource.groups.all(resource, resource.size() > 0)", None),
+    ("has(resource.role) || 'resource' != ''", None),
+    ("x.resource.y", set()),
+])
+def test_the_fields_an_expression_reads_where_its_text_shows_them_all(
+        expression: str, read: set[str] | None) -> None:
+    assert fields_read(expression, "resource") == (None if read is None else frozenset(read))

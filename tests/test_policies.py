@@ -5,6 +5,7 @@ at their place; end to end on `local` and on three vendors' simulators."""
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from lmsform_simulators.base import Simulator
 from lmsform_simulators.braincert import BraincertSimulator
 from lmsform_simulators.ilms import IlmsSimulator
 from lmsform_simulators.learnworlds import LearnworldsSimulator
-from tests.support import ConfigDir, Org, Simulators, lmsform, vendor_example
+from tests.support import ConfigDir, Org, Simulators, vendor_example
 
 
 @pytest.fixture(autouse=True)
@@ -59,7 +60,7 @@ expression: "!has(resource.password) && resource.kind == 'user'"
 """,
     """name: lists-and-flags
 kinds: [course]
-expression: "resource.categories == ['Compliance'] && resource.published == true && resource.credits == 2"
+expression: "resource.categories == ['Compliance'] && resource.published && resource.credits == 2"
 """,
 ]
 
@@ -447,3 +448,23 @@ def test_policies_on_a_vendors_lms(vendor: str, simulators: Simulators, tmp_path
         "message: people leave", "enforcement: advisory\n    message: people leave"))
     config.apply()
     assert config.run("plan", "--detailed-exitcode").exit_code == 0
+
+
+# --- the docs ----------------------------------------------------------------------------
+
+RECIPES = re.findall(r"^```yaml\n(policies:\n.*?)^```",
+                     (Path(__file__).parent.parent / "docs" / "policies.md").read_text(),
+                     re.MULTILINE | re.DOTALL)
+
+
+@pytest.mark.parametrize("recipe", RECIPES, ids=lambda r: r.split("name: ")[1].split("\n")[0])
+def test_every_recipe_in_the_docs_is_a_valid_policy(recipe: str, org: Org) -> None:
+    org.write("policies.yaml", recipe)
+    config = load_config(org.dir, offline=True)
+    assert config.policies, "the recipe declares policies"
+    for violation in config.violations():
+        assert "the expression failed" not in violation.message, violation
+
+
+def test_the_docs_show_recipes() -> None:
+    assert len(RECIPES) >= 10

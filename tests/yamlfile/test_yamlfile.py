@@ -109,7 +109,13 @@ def test_the_fast_path_gives_what_the_full_loader_gives_or_steps_aside(
         assert fast is None
 
 
-@pytest.mark.parametrize("path", sorted(ROOT.glob("examples/**/*.yaml")), ids=str)
+# CEL's `!`, `&&` and `*` are the characters of YAML's tags, anchors and aliases, which the
+# fast path steps aside for wherever they are: a file of policies (small) is read in full
+POLICIES = {p for p in ROOT.glob("examples/**/*.yaml") if p.name == "policies.yaml"}
+
+
+@pytest.mark.parametrize("path", sorted(set(ROOT.glob("examples/**/*.yaml")) - POLICIES),
+                         ids=str)
 def test_every_example_is_read_fast_and_the_same(path: Path) -> None:
     fast = _fast_load(path.read_bytes())
     assert fast is not None, "an example the fast path steps aside for: see _not_fast"
