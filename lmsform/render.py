@@ -159,7 +159,7 @@ def _text_violations(plan: Plan) -> list[str]:
 def _violation_counts(plan: Plan) -> str:
     mandatory = sum(v.mandatory for v in plan.policy_violations)
     advisory = len(plan.policy_violations) - mandatory
-    return ", ".join(f"{n} {what}" for n, what in ((mandatory, "mandatory"),
+    return ", ".join(f"{n:,} {what}" for n, what in ((mandatory, "mandatory"),
                                                   (advisory, "advisory")) if n)
 
 
@@ -219,9 +219,14 @@ def _violation_summary(plan: Plan) -> list[str]:
     found: dict[tuple[str, str], int] = {}
     for v in plan.policy_violations:
         found[v.policy, v.enforcement] = found.get((v.policy, v.enforcement), 0) + 1
+    rows = [f"| {code(p)} | {e} | {n:,} |" for (p, e), n in found.items()]
+    if len(rows) > POLICY_ROWS:
+        rows[POLICY_ROWS:] = [f"| and {len(rows) - POLICY_ROWS:,} more policies | | |"]
     return [f"**Policy violations** ({_violation_counts(plan)})", "",
-            "| Policy | Enforcement | Violations |", "|---|---|---:|",
-            *[f"| {code(p)} | {e} | {n:,} |" for (p, e), n in found.items()], ""]
+            "| Policy | Enforcement | Violations |", "|---|---|---:|", *rows, ""]
+
+
+POLICY_ROWS = 50  # a comment too large shows this many policies' counts at most
 
 
 def _operations_table(plan: Plan) -> list[str]:

@@ -9,6 +9,7 @@ import pytest
 
 from lmsform.diff import Change
 from lmsform.plan import Action, Operation, Plan
+from lmsform.policies import PolicyViolation
 from lmsform.render import code, inert, render_markdown, render_text
 from tests.support import Org
 
@@ -175,3 +176,38 @@ def test_amounts_and_percents_read_as_numbers_and_keep_their_spelling_in_json() 
     odd = Operation(action=Action.CREATE, kind="group", address="group.x",
                     after={"name": "x", "description": "10"})
     assert 'description: "10"' in click.unstyle(render_text(Plan(operations=[odd])))
+
+
+def violation(text: str, enforcement: str = "mandatory") -> PolicyViolation:
+    return PolicyViolation(policy=f"p {text}", enforcement=enforcement,  # type: ignore[arg-type]
+                           address=f"user.{text}", message=f"m {text}", file=f"f {text}",
+                           line=3, column=5)
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_a_policy_violation_is_one_line_of_text_and_inert_markdown(text: str) -> None:
+    plan = Plan(policy_violations=[violation(text), violation(text, "advisory")])
+    lines = click.unstyle(render_text(plan)).split("\n")
+    assert not UNSAFE_CHARS.search("\n".join(lines))
+    assert lines[0] == "Policy violations (1 mandatory, 1 advisory):"
+    assert [line.split()[0] for line in lines[1:3]] == ["mandatory", "advisory"]
+    assert lines[3] == ""
+    markdown = render_markdown(plan)
+    assert not UNSAFE_CHARS.search(markdown)
+    rows = [line for line in markdown.split("\n") if "| mandatory |" in line
+            or "| advisory |" in line]
+    assert len(rows) == 2 and all(row.count(" | ") == 4 for row in rows)
+
+
+def test_a_plan_too_large_for_one_comment_counts_its_violations_per_policy() -> None:
+    plan = big_plan(10)
+    plan.policy_violations = [violation(f"u{i % 3}", "advisory" if i % 3 else "mandatory")
+                              for i in range(3000)]
+    output = render_markdown(plan)
+    assert len(output) < 65_536
+    assert "**Policy violations** (1,000 mandatory, 2,000 advisory)" in output
+    assert "| `p u0` | mandatory | 1,000 |" in output
+    assert output.index("**Policy violations**") < output.index("| Kind | Action |")
+    plan.policy_violations = [violation(f"u{i}") for i in range(3000)]  # 3,000 policies
+    output = render_markdown(plan)
+    assert len(output) < 65_536 and "| and 2,950 more policies | | |" in output
