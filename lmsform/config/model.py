@@ -77,9 +77,9 @@ class Config:
         name, loc = resource.origin or ("", ())
         if field_name is not None:
             loc = (*loc, field_name)
-        pos = self.files[name].locate(loc) if name in self.files else Position(0, 0)
+        _, line, column = self.position((name, loc))
         own = [*resource.secrets.values(), *(resource.attrs.get(f) for f in resource.sensitive)]
-        return Problem(name or resource.address, pos.line, pos.column, field_path(loc),
+        return Problem(name or resource.address, line, column, field_path(loc),
                        self.secrets().mask(message, also=own))
 
     def problems(self, findings: Iterable[tuple[Resource, str | None, str]]
@@ -113,5 +113,4 @@ class Config:
         name, loc = resource.origin
         if field_name is not None:
             loc = (*loc, field_name)
-        pos = self.files[name].locate(loc)
-        return f"{name}:{pos.line}:{pos.column}"
+        return ":".join(map(str, self.position((name, loc))))
