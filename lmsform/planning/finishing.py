@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
 
-from lmsform import drift, kinds
+from lmsform import drift, impact, kinds
 from lmsform.checkout import recorded_location
 from lmsform.config import Config
 from lmsform.diff import Change
@@ -47,6 +47,8 @@ def finish(matched: Matched, config: Config, state: State, provider: Provider,
     found_drift = [d for d in matched.drift if _chosen(d.address, options)]
     _hide_secrets(operations, found_drift, config)
     plan = Plan(
+        impact=impact.of(operations, matched.live, provider.capabilities,
+                         _sensitive(config)),
         operations=operations,
         unmanaged={k: n for k, n in matched.unmanaged.items() if n is None or n},
         warnings=warnings + notices,
@@ -106,6 +108,15 @@ def _hide_secrets(operations: list[Operation], found: list[drift.Drift],
             item.changes = _hidden_changes(item.changes, fields, fields)
             if item.live is not None:
                 item.live = {k: v for k, v in item.live.items() if k not in fields}
+
+
+def _sensitive(config: Config) -> impact.Sensitive:
+    """The fields of a declared resource that took a value from the environment."""
+    def fields(address: str) -> frozenset[str]:
+        resource = config.resources.get(address)
+        return resource.sensitive if resource is not None else frozenset()
+
+    return fields
 
 
 def _masked(side: dict[str, Any] | None, fields: set[str]) -> dict[str, Any] | None:
