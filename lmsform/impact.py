@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Set as AbstractSet
 from decimal import Decimal
 from typing import Any, get_args
 
@@ -54,6 +55,7 @@ LiveViews = Mapping[str, Mapping[str, dict[str, Any]]]
 # the fields of a declared resource that took a value from the environment, by address
 Sensitive = Callable[[str], frozenset[str]]
 Courses = frozenset[str]
+NONE: Courses = frozenset()
 
 
 def of(operations: list[Operation], live: LiveViews, capabilities: Capabilities,
@@ -67,13 +69,12 @@ def of(operations: list[Operation], live: LiveViews, capabilities: Capabilities,
             by_kind[op.kind].append(op)
     users = by_kind[USER]
     granted, revoked = _Access(by_kind, live, capabilities, sensitive).changes()
+    created, deleted, deactivated, reactivated = _lifecycle(users)
     return Impact(
         access_granted=granted, access_revoked=revoked,
         privilege_changes=_privileges(users),
-        users_created=sorted(_key(op) for op in users if op.action == Action.CREATE),
-        users_deleted=sorted(_key(op) for op in users if op.action == Action.DELETE),
-        users_deactivated=sorted(_key(op) for op in users if _switched(op, on=False)),
-        users_reactivated=sorted(_key(op) for op in users if _switched(op, on=True)),
+        users_created=created, users_deleted=deleted,
+        users_deactivated=deactivated, users_reactivated=reactivated,
         pricing_changes=sorted((p for op in by_kind[COURSE] for p in _prices(op)),
                                key=lambda p: (p.course, p.plan)),
         coupon_changes=sorted((_coupon(op) for op in by_kind[COUPON]), key=lambda c: c.code),
@@ -89,24 +90,19 @@ def _hidden(value: Any) -> bool:
     return isinstance(value, str) and value == SENSITIVE
 
 
-def _switched(op: Operation, *, on: bool) -> bool:
-    """Whether the operation switches a user on (reactivates) or off (deactivates)."""
-    if op.action == Action.DEACTIVATE:
-        return not on
-    if op.action not in {Action.UPDATE, Action.REPLACE}:
-        return False
-    active = kinds.get(USER).active_field
-    for change in op.changes:
-        if change.field == active:
-            if on:
-                return change.before is False and change.after is True
-            return change.before is not False and change.after is False
-    return False
-
-
-def _leaves(op: Operation) -> bool:
-    """Deleted or switched off: listed as such, not as losing each course."""
-    return op.action == Action.DELETE or _switched(op, on=False)
+def _lifecycle(users: list[Operation]) -> tuple[list[str], list[str], list[str], list[str]]:
+    """The users created, deleted, deactivated and reactivated, by email."""
+    created, deleted, deactivated, reactivated = [], [], [], []
+    for op in users:
+        if op.action == Action.CREATE:
+            created.append(_key(op))
+        elif op.action == Action.DELETE:
+            deleted.append(_key(op))
+        elif op.switches_off:
+            deactivated.append(_key(op))
+        elif op.switches_on:
+            reactivated.append(_key(op))
+    return sorted(created), sorted(deleted), sorted(deactivated), sorted(reactivated)
 
 
 def _rank(role: Any) -> int | None:
@@ -121,7 +117,7 @@ def _privileges(users: list[Operation]) -> list[RoleChange]:
             role = (op.after or {}).get(ROLE)
             if _hidden(role) or (role is not None and _rank(role) != 0):
                 found.append(RoleChange(user=_key(op), before=None, after=role))
-        elif op.action in {Action.UPDATE, Action.REPLACE}:
+        elif op.changes:
             found += [RoleChange(user=_key(op), before=c.before, after=c.after)
                       for c in op.changes if c.field == ROLE]
     return sorted(found, key=lambda c: (not escalates(c), c.user))
@@ -156,9 +152,12 @@ class _Access:
     def changes(self) -> tuple[list[CourseAccess], list[CourseAccess]]:
         """Access granted and revoked, per course, users sorted."""
         for op in self.users:
-            before = None if op.action == Action.CREATE else op.before
-            after = None if op.action == Action.DELETE else op.after
-            self._compare(_key(op), before, after, revoke=not _leaves(op))
+            if op.action == Action.CREATE:
+                self._compare(_key(op), None, op.after, revoke=False)
+            else:  # a user deleted or switched off is listed as such, not as losing courses
+                leaves = op.action == Action.DELETE or op.switches_off
+                self._compare(_key(op), op.before, None if op.action == Action.DELETE
+                              else op.after, revoke=not leaves)
         changed = {g for g in self.before.keys() | self.after.keys()
                    if self.before.get(g) != self.after.get(g)}
         if changed or self.gone:
@@ -182,8 +181,9 @@ class _Access:
 
     def _compare(self, email: str, before: Mapping[str, Any] | None,
                  after: Mapping[str, Any] | None, *, revoke: bool) -> None:
-        had = self._reach(before, self.before, frozenset())
-        has = self._reach(after, self.after, self.gone)
+        """What one user gains and loses; None: no such user on that side."""
+        had = self._reach(before, self.before, NONE) if before is not None else NONE
+        has = self._reach(after, self.after, self.gone) if after is not None else NONE
         if had is None or has is None:
             return  # a value it depends on is hidden
         for course in has - had:
@@ -192,22 +192,20 @@ class _Access:
             for course in had - has:
                 self.revoked[course].append(email)
 
-    def _reach(self, user: Mapping[str, Any] | None, groups: Mapping[str, Courses],
-               gone: Courses) -> Courses | None:
+    def _reach(self, user: Mapping[str, Any], groups: Mapping[str, Courses], gone: Courses
+               ) -> AbstractSet[str] | None:
         """The courses a user with these attributes reaches; None where that depends on a
         hidden value."""
-        if user is None:
-            return frozenset()
         active, enrolled, member_of = (user.get(self.active), user.get(ENROLLMENTS),
                                        user.get(GROUPS))
-        if _hidden(active) or _hidden(enrolled) or _hidden(member_of):
+        if SENSITIVE in (active, enrolled, member_of):
             return None
         if active is False:
-            return frozenset()
+            return NONE
         reached = set(enrolled or ())
         for group in member_of or ():
             reached.update(groups.get(group, ()))
-        return frozenset(reached - gone)
+        return reached - gone if gone else reached
 
     def _group_courses(self, operations: list[Operation], views: Mapping[str, dict[str, Any]]
                        ) -> tuple[dict[str, Courses], dict[str, Courses]]:

@@ -102,6 +102,30 @@ class Operation(BaseModel):
     prevent_destroy: bool = False
     depends_on: list[str] = Field(default_factory=list)
 
+    @property
+    def switches_off(self) -> bool:
+        """Deactivates: a removal by deactivation, or a change of the kind's active field
+        (a user's `active`) to false, which takes the resource away as surely."""
+        return self.action == Action.DEACTIVATE or self._switches(on=False)
+
+    @property
+    def switches_on(self) -> bool:
+        """Reactivates: a change of the kind's active field from false to true."""
+        return self._switches(on=True)
+
+    def _switches(self, *, on: bool) -> bool:
+        if self.action not in _CHANGES_IN_PLACE:
+            return False
+        active = kinds.get(self.kind).active_field
+        for change in self.changes:
+            if active is not None and change.field == active:
+                was_on = change.before is not False  # unset is on
+                return change.after is on and was_on is not on
+        return False
+
+
+_CHANGES_IN_PLACE = frozenset({Action.UPDATE, Action.REPLACE})
+
 
 class CourseAccess(BaseModel):
     course: str = Field(description="The course's key")

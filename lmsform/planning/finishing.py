@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
 
-from lmsform import drift, impact, kinds
+from lmsform import drift, impact
 from lmsform.checkout import recorded_location
 from lmsform.config import Config
 from lmsform.diff import Change
@@ -236,7 +236,7 @@ def _safety(plan: Plan, managed: dict[str, int], live: dict[str, int], fraction:
     removing: dict[str, int] = defaultdict(int)
     recreating: dict[str, int] = defaultdict(int)
     for op in plan.operations:
-        if op.action.removes or _switches_off(op):
+        if op.action.removes or op.switches_off:
             removing[op.kind] += 1
         elif op.address in recreated:
             recreating[op.kind] += 1
@@ -271,14 +271,6 @@ def _shares(verb: str, counts: dict[str, int], totals: list[tuple[dict[str, int]
                     "intended")
                 break
     return blocked
-
-
-def _switches_off(op: Operation) -> bool:
-    """An update that deactivates (a user's `active: false`) takes the resource away as
-    surely as a removal does."""
-    active = kinds.get(op.kind).active_field
-    return op.action == Action.UPDATE and active is not None and any(
-        c.field == active and c.after is False and c.before is not False for c in op.changes)
 
 
 def _references(kind: str, attrs: dict[str, Any] | None) -> Iterator[str]:
