@@ -44,7 +44,7 @@ from lmsform.providers.base import Capabilities
 from lmsform.resources import SENSITIVE
 
 USER, GROUP, COURSE, COUPON = "user", "group", "course", "coupon"
-GROUPS, ENROLLMENTS, ROLE = "groups", "enrollments", "role"  # a user's
+EMAIL, GROUPS, ENROLLMENTS, ROLE = "email", "groups", "enrollments", "role"  # a user's
 COURSES = "courses"  # a group's, and a coupon's
 PRICING, DISCOUNT = "pricing", "discount"
 ROLES: tuple[str, ...] = get_args(Role)  # least privilege first
@@ -86,6 +86,18 @@ def _key(op: Operation) -> str:
     return op.address.partition(".")[2]
 
 
+def _email(op: Operation) -> str:
+    """A user's email as its address names it: the string its attributes already hold,
+    where that is the one (no second copy of 100k new users' emails), else the address's
+    own (a pruned duplicate's names its id too)."""
+    email = (op.after if op.after is not None else op.before or {}).get(EMAIL)
+    address = op.address
+    if isinstance(email, str) and len(address) == len(USER) + 1 + len(email) \
+            and address.endswith(email):
+        return email
+    return _key(op)
+
+
 def _hidden(value: Any) -> bool:
     return isinstance(value, str) and value == SENSITIVE
 
@@ -95,13 +107,13 @@ def _lifecycle(users: list[Operation]) -> tuple[list[str], list[str], list[str],
     created, deleted, deactivated, reactivated = [], [], [], []
     for op in users:
         if op.action == Action.CREATE:
-            created.append(_key(op))
+            created.append(_email(op))
         elif op.action == Action.DELETE:
-            deleted.append(_key(op))
+            deleted.append(_email(op))
         elif op.switches_off:
-            deactivated.append(_key(op))
+            deactivated.append(_email(op))
         elif op.switches_on:
-            reactivated.append(_key(op))
+            reactivated.append(_email(op))
     return sorted(created), sorted(deleted), sorted(deactivated), sorted(reactivated)
 
 
@@ -116,9 +128,9 @@ def _privileges(users: list[Operation]) -> list[RoleChange]:
         if op.action == Action.CREATE:
             role = (op.after or {}).get(ROLE)
             if _hidden(role) or (role is not None and _rank(role) != 0):
-                found.append(RoleChange(user=_key(op), before=None, after=role))
+                found.append(RoleChange(user=_email(op), before=None, after=role))
         elif op.changes:
-            found += [RoleChange(user=_key(op), before=c.before, after=c.after)
+            found += [RoleChange(user=_email(op), before=c.before, after=c.after)
                       for c in op.changes if c.field == ROLE]
     return sorted(found, key=lambda c: (not escalates(c), c.user))
 
@@ -153,10 +165,10 @@ class _Access:
         """Access granted and revoked, per course, users sorted."""
         for op in self.users:
             if op.action == Action.CREATE:
-                self._compare(_key(op), None, op.after, revoke=False)
+                self._compare(_email(op), None, op.after, revoke=False)
             else:  # a user deleted or switched off is listed as such, not as losing courses
                 leaves = op.action == Action.DELETE or op.switches_off
-                self._compare(_key(op), op.before, None if op.action == Action.DELETE
+                self._compare(_email(op), op.before, None if op.action == Action.DELETE
                               else op.after, revoke=not leaves)
         changed = {g for g in self.before.keys() | self.after.keys()
                    if self.before.get(g) != self.after.get(g)}

@@ -280,3 +280,9 @@ def test_a_hidden_price_is_named_hidden() -> None:
     op = create("course", "privacy", key="privacy", pricing=SENSITIVE)
     assert of([op]).pricing_changes == [PriceChange(course="privacy", plan=SENSITIVE,
                                                     before=None, after=SENSITIVE)]
+
+
+def test_a_pruned_duplicate_is_named_as_its_address_names_it() -> None:
+    """Two live users with one email: the second pruned is named by its id too."""
+    twin = remove("user", "ann@x.example#7", user("ann@x.example", enrollments=["a"]), "7")
+    assert of([twin]).users_deleted == ["ann@x.example#7"]
