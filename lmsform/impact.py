@@ -198,9 +198,9 @@ class _Access:
         has = self._reach(after, self.after, self.gone) if after is not None else NONE
         if had is None or has is None:
             return  # a value it depends on is hidden
-        for course in has - had:
+        for course in has - had if had else has:  # (a new user had nothing: no copy)
             self.granted[course].append(email)
-        if revoke:
+        if revoke and had:
             for course in had - has:
                 self.revoked[course].append(email)
 
@@ -244,7 +244,7 @@ class _Access:
                 hidden.add(key)
             elif op.after is not None:
                 after[key] = frozenset(op.after.get(COURSES) or ())
-        return _without(before, hidden, frozenset()), _without(after, hidden, self.gone)
+        return _without(before, hidden, NONE), _without(after, hidden, self.gone)
 
 
 def _without(groups: dict[str, Courses], hidden: set[str], gone: Courses
