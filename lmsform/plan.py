@@ -117,11 +117,11 @@ class Operation(BaseModel):
         if self.action not in _CHANGES_IN_PLACE:
             return False
         active = kinds.get(self.kind).active_field
-        for change in self.changes:
-            if active is not None and change.field == active:
-                was_on = change.before is not False  # unset is on
-                return change.after is on and was_on is not on
-        return False
+        change = next((c for c in self.changes if c.field == active), None)
+        if active is None or change is None:
+            return False
+        was_on = change.before is not False  # unset is on
+        return change.after is on and was_on is not on
 
 
 _CHANGES_IN_PLACE = frozenset({Action.UPDATE, Action.REPLACE})

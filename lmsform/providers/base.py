@@ -121,7 +121,7 @@ class Handler(Generic[P]):
     create_note: ClassVar[str] = ""
     custom_sets: ClassVar[frozenset[str]] = frozenset()
     custom_keys: ClassVar[frozenset[str] | None] = None
-    member_access: ClassVar[frozenset[str]] = frozenset()  # stored references, members exist
+    member_access: ClassVar[frozenset[str]] = frozenset()  # references it stores
     advice: ClassVar[str] = ""
 
     def __init__(self, lms: P, kind: str) -> None:
