@@ -103,6 +103,87 @@ class Operation(BaseModel):
     prevent_destroy: bool = False
     depends_on: list[str] = Field(default_factory=list)
 
+    @property
+    def switches_off(self) -> bool:
+        """Deactivates: a removal by deactivation, or a change of the kind's active field
+        (a user's `active`) to false, which takes the resource away as surely."""
+        return self.action == Action.DEACTIVATE or self._switches(on=False)
+
+    @property
+    def switches_on(self) -> bool:
+        """Reactivates: a change of the kind's active field from false to true."""
+        return self._switches(on=True)
+
+    def _switches(self, *, on: bool) -> bool:
+        if self.action not in _CHANGES_IN_PLACE:
+            return False
+        active = kinds.get(self.kind).active_field
+        change = next((c for c in self.changes if c.field == active), None)
+        if active is None or change is None:
+            return False
+        was_on = change.before is not False  # unset is on
+        return change.after is on and was_on is not on
+
+
+_CHANGES_IN_PLACE = frozenset({Action.UPDATE, Action.REPLACE})
+
+
+class CourseAccess(BaseModel):
+    course: str = Field(description="The course's key")
+    users: list[str] = Field(description="The users' emails, sorted")
+
+
+class RoleChange(BaseModel):
+    user: str = Field(description="The user's email")
+    before: str | None = Field(description="The role before; null where unset (a new user)")
+    after: str | None = Field(description="The role after; null where unset")
+
+
+class PriceChange(BaseModel):
+    course: str = Field(description="The course's key")
+    plan: str = Field(description="The pricing plan's name")
+    before: Any = Field(description="The plan's attributes ({amount, currency, billing}) as "
+                                    "the operations show them; null when added")
+    after: Any = Field(description="The plan's attributes after; null when removed")
+
+
+class CouponChange(BaseModel):
+    code: str
+    action: Action = Field(description="The operation's action: create, update, replace, "
+                                       "delete")
+    discount: Any = Field(description="The discount ({percent} or {amount, currency}) as the "
+                                      "operations show it: after the change, or as it was for "
+                                      "a delete")
+    courses: list[str] | None = Field(None, description="The courses it takes money off; "
+                                                        "null: every course")
+
+
+class Impact(BaseModel):
+    """What a plan's operations mean for people, derived from them and from what the plan
+    read of the LMS (`lmsform.impact`): who gains or loses access to which course, whose
+    role changes, who is created, deleted, switched off or on, and which prices and coupons
+    change. Each list is sorted; a fact that would depend on a value hidden as "(sensitive)"
+    is left out."""
+
+    access_granted: list[CourseAccess] = Field(
+        default_factory=list, description="Per course, the users who gain access to it: "
+        "enrolled, or (where the provider's groups give their members their courses) through "
+        "a group; a new or reactivated user's courses included")
+    access_revoked: list[CourseAccess] = Field(
+        default_factory=list, description="Per course, the users who lose access to it; a "
+        "deleted or deactivated user is listed as such, not here")
+    privilege_changes: list[RoleChange] = Field(
+        default_factory=list, description="Users whose role changes, those who become admin "
+        "first; a new user where its role is above the least one")
+    users_created: list[str] = Field(default_factory=list)
+    users_deleted: list[str] = Field(default_factory=list)
+    users_deactivated: list[str] = Field(default_factory=list)
+    users_reactivated: list[str] = Field(default_factory=list)
+    pricing_changes: list[PriceChange] = Field(
+        default_factory=list, description="Course prices added, removed or changed, per "
+        "pricing plan (a new course's prices are added, a deleted one's removed)")
+    coupon_changes: list[CouponChange] = Field(default_factory=list)
+
 
 class StateRef(BaseModel):
     lineage: str | None = Field(description="null when the plan was made with no state yet")
@@ -115,6 +196,10 @@ class Plan(BaseModel):
     format_version: int = FORMAT_VERSION
     lmsform_version: str = __version__
     summary: dict[Action, int] = Field(default_factory=dict)
+    impact: Impact | None = Field(
+        None, description="What the operations mean for people; null when there are none "
+                          "(and for --refresh-only). Derived: not compared when a saved plan "
+                          "is applied")
     operations: list[Operation] = Field(default_factory=list)
     unmanaged: dict[str, int | None] = Field(
         default_factory=dict,

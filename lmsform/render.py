@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import click
 
-from lmsform.plan import Action, Operation, Plan
+from lmsform.impact import escalates, price_direction
+from lmsform.plan import Action, CourseAccess, Impact, Operation, Plan, PriceChange
 from lmsform.policies import PolicyViolation
 from lmsform.resources import EXACT_NUMBER_KEYS
 
@@ -114,6 +115,7 @@ def render_text(plan: Plan) -> str:
     """Terraform-style text; colour codes are stripped by click.echo off a TTY."""
     where = where_line(plan)
     lines: list[str] = [where, ""] if where else []
+    lines += _text_impact(plan)
     if plan.dropped:
         lines += [click.style(DROPPED_HEAD, fg="yellow", bold=True)]
         lines += [click.style(f"  ! {inert(d)}", fg="yellow") for d in plan.dropped] + [""]
@@ -172,10 +174,11 @@ MARKDOWN_BUDGET = 60_000  # GitHub refuses comments over 65,536 characters
 
 
 def render_markdown(plan: Plan, full_plan: str | None = None) -> str:
-    """For pull-request comments: the summary and anything blocked first, then a table row
-    per operation, the attributes of created resources folded away, and what the plan is
-    for. A plan too large for one comment shows counts per kind and action instead, and
-    says where the whole plan is (`full_plan`: the file `plan --out` wrote)."""
+    """For pull-request comments: the summary, anything blocked and the impact first, then
+    a table row per operation, the attributes of created resources folded away, and what
+    the plan is for. A plan too large for one comment shows counts per kind and action
+    instead, and says where the whole plan is (`full_plan`: the file `plan --out` wrote);
+    its impact stays, its names left out if they would not fit either."""
     head = ["### lmsform plan", ""]
     if plan.refresh_only:
         head.append(f"**{drift_summary(plan)}**" if plan.drift
@@ -186,17 +189,18 @@ def render_markdown(plan: Plan, full_plan: str | None = None) -> str:
     head += [""] + [f"> **Blocked:** {_md_text(b)}" for b in plan.blocked]
     head += [f"> **Warning:** {_md_text(w)}" for w in plan.warnings]
     head += [""] if plan.blocked or plan.warnings else []  # the quote ends here
-    if plan.dropped:
-        head += ["", f"**{_md_text(DROPPED_HEAD)}**", "",
-                 *[f"- {_md_text(d)}" for d in plan.dropped], ""]
+    dropped = ["", f"**{_md_text(DROPPED_HEAD)}**", "",
+               *[f"- {_md_text(d)}" for d in plan.dropped], ""] if plan.dropped else []
     tail = [""] + [line for line in (unmanaged_line(plan), where_line(plan, code)) if line]
     tail += [f"Note: {_md_text(n)}." for n in plan.notes]
     body = _violations_table(plan) + _operations_table(plan) + _created_details(plan) \
         + _drift_table(plan) + _unmanaged_details(plan)
-    text = "\n".join([*head, *body, *tail]) + "\n"
-    if len(text) > MARKDOWN_BUDGET:
-        text = "\n".join([*head, *_violation_summary(plan), *_counts_table(plan, full_plan),
-                          *tail]) + "\n"
+    text = "\n".join([*head, *_md_impact(plan), *dropped, *body, *tail]) + "\n"
+    for shown in (IMPACT_SHOWN, 0):
+        if len(text) <= MARKDOWN_BUDGET:
+            break
+        text = "\n".join([*head, *_md_impact(plan, shown), *dropped, *_violation_summary(plan),
+                          *_counts_table(plan, full_plan), *tail]) + "\n"
     return text
 
 
@@ -290,6 +294,7 @@ def render_summary(plan: Plan) -> str:
     what blocks it and its warnings."""
     where = where_line(plan)
     lines: list[str] = [where, ""] if where else []
+    lines += _text_impact(plan)
     if plan.refresh_only:
         lines.append(drift_summary(plan) if plan.drift else "No drift.")
     elif not plan.operations:
@@ -311,6 +316,139 @@ def _counts_table(plan: Plan, full_plan: str | None) -> list[str]:
              "| Kind | Action | Operations |", "|---|---|---:|"]
     lines += [f"| {kind} | {action} | {n:,} |" for (kind, action), n in counts(plan).items()]
     return lines
+
+
+IMPACT_SHOWN = 5  # names listed per fact; the rest are counted ("and 97 more")
+NO_IMPACT = "none on access, roles, users, prices or coupons"
+T = TypeVar("T")
+
+
+def _text_impact(plan: Plan) -> list[str]:
+    """The impact section of text and summary plans: one line per fact, an escalation to
+    admin in red and flagged `!`."""
+    if plan.impact is None:
+        return []
+    facts = _impact_facts(plan.impact, inert, "->")
+    if not facts:
+        return [f"Impact: {NO_IMPACT}.", ""]
+    return ["Impact:", *(click.style(f"  ! {line}", fg="red", bold=True) if flagged
+                         else f"  {line}" for flagged, line in facts), ""]
+
+
+def _md_impact(plan: Plan, shown: int = IMPACT_SHOWN) -> list[str]:
+    if plan.impact is None:
+        return []
+    facts = _impact_facts(plan.impact, code, "→", shown)
+    if not facts:
+        return [f"**Impact:** {NO_IMPACT}.", ""]
+    return ["**Impact**", "", *(f"- ⚠️ **{line}**" if flagged else f"- {line}"
+                                for flagged, line in facts), ""]
+
+
+def _impact_facts(impact: Impact, name: Callable[[str], str], arrow: str,
+                 shown: int = IMPACT_SHOWN) -> list[tuple[bool, str]]:
+    """One line per fact, each flagged when a reviewer must not miss it (someone becomes
+    admin): every name from the manifests or the LMS through `name` (`inert`, or `code`
+    for Markdown), at most `shown` of them a line, the rest counted."""
+    def role(value: str | None) -> str:
+        return "none" if value is None else name(value)
+
+    facts: list[tuple[bool, str]] = []
+    for flagged, verbs, rest in ((True, ("becomes", "become"), " admin"),
+                                 (False, ("changes", "change"), " role")):
+        changes = [c for c in impact.privilege_changes if escalates(c) == flagged]
+        if changes:
+            facts.append((flagged, _fact(
+                f"{_count(len(changes), 'user')} {_verb(len(changes), *verbs)}{rest}",
+                changes, shown,
+                lambda c: f"{name(c.user)} ({role(c.before)} {arrow} {role(c.after)})")))
+    for access, verbs in ((impact.access_granted, ("gains", "gain")),
+                          (impact.access_revoked, ("loses", "lose"))):
+        if access:
+            facts.append((False, _access_fact(access, verbs, name, shown)))
+    for users, done in ((impact.users_created, "created"), (impact.users_deactivated,
+                        "deactivated"), (impact.users_reactivated, "reactivated"),
+                        (impact.users_deleted, "deleted")):
+        if users:
+            facts.append((False, _fact(f"{_count(len(users), 'user')} {done}", users,
+                                       shown, name)))
+    facts += [(False, line) for line in _money_facts(impact, name, arrow, shown)]
+    return facts
+
+
+def _access_fact(access: list[CourseAccess], verbs: tuple[str, str],
+                 name: Callable[[str], str], shown: int) -> str:
+    users = len({user for a in access for user in a.users})
+    return _fact(f"{_count(users, 'user')} {_verb(users, *verbs)} access to "
+                 f"{_count(len(access), 'course')}", access, shown,
+                 lambda a: f"{name(a.course)} ({_listed(a.users, shown, name)})")
+
+
+def _money_facts(impact: Impact, name: Callable[[str], str], arrow: str,
+                 shown: int) -> list[str]:
+    """Prices added, raised, lowered, changed and removed; coupons created, changed and
+    removed, with their discount and the courses it applies to."""
+    def price(change: PriceChange) -> str:
+        before, after = (name(_price(p)) for p in (change.before, change.after))
+        shown_as = {"added": after, "removed": before}.get(price_direction(change),
+                                                           f"{before} {arrow} {after}")
+        return f"{name(change.course)} {name(change.plan)}: {shown_as}"
+
+    lines = []
+    for direction in ("added", "raised", "lowered", "changed", "removed"):
+        found = [p for p in impact.pricing_changes if price_direction(p) == direction]
+        if found:
+            lines.append(_fact(f"{_count(len(found), 'price')} {direction}", found, shown,
+                               price))
+    for actions, done in (({Action.CREATE}, "created"),
+                          ({Action.UPDATE, Action.REPLACE}, "changed"),
+                          ({Action.DELETE}, "removed")):
+        coupons = [c for c in impact.coupon_changes if c.action in actions]
+        if coupons:
+            lines.append(_fact(
+                f"{_count(len(coupons), 'coupon')} {done}", coupons, shown,
+                lambda c: f"{name(c.code)} ({name(_discount(c.discount))} off "
+                          f"{_listed(c.courses, shown, name) if c.courses else 'every course'})"))
+    return lines
+
+
+def _fact(head: str, items: Sequence[T], shown: int, show: Callable[[T], str]) -> str:
+    """`head: a, b, c, and 97 more`; `head.` alone where no names are shown."""
+    return f"{head}: {_listed(items, shown, show)}" if shown else f"{head}."
+
+
+def _listed(items: Sequence[T], shown: int, show: Callable[[T], str]) -> str:
+    """The first `shown` items, the rest counted; only those shown are rendered."""
+    listed = ", ".join(show(item) for item in items[:shown])
+    rest = len(items) - shown
+    return f"{listed}, and {rest:,} more" if rest > 0 else listed
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+def _verb(n: int, one: str, many: str) -> str:
+    return one if n == 1 else many
+
+
+def _price(attrs: Any) -> str:
+    """`49.00 USD`, `100.00 EUR yearly`; a hidden price as the plan shows it."""
+    if not isinstance(attrs, dict):
+        return str(attrs)
+    billing = attrs.get("billing")
+    return " ".join(str(part) for part in (attrs.get("amount"), attrs.get("currency"),
+                                           None if billing == "one_time" else billing)
+                    if part is not None)
+
+
+def _discount(discount: Any) -> str:
+    """`10%`, `5.00 USD`; a hidden discount as the plan shows it."""
+    if isinstance(discount, dict) and discount.get("percent") is not None:
+        return f"{discount['percent']}%"
+    if isinstance(discount, dict):
+        return f"{discount.get('amount')} {discount.get('currency')}"
+    return str(discount)
 
 
 RENDERERS = {"text": render_text, "markdown": render_markdown, "json": render_json}

@@ -2,15 +2,32 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import click
 import pytest
 
 from lmsform.diff import Change
-from lmsform.plan import Action, Operation, Plan
+from lmsform.plan import (
+    Action,
+    CouponChange,
+    CourseAccess,
+    Impact,
+    Operation,
+    Plan,
+    PriceChange,
+    RoleChange,
+)
 from lmsform.policies import PolicyViolation
-from lmsform.render import code, inert, render_markdown, render_text
+from lmsform.render import (
+    code,
+    inert,
+    render_json,
+    render_markdown,
+    render_summary,
+    render_text,
+)
 from tests.support import Org
 
 HOSTILE = [
@@ -211,3 +228,169 @@ def test_a_plan_too_large_for_one_comment_counts_its_violations_per_policy() -> 
     plan.policy_violations = [violation(f"u{i}") for i in range(3000)]  # 3,000 policies
     output = render_markdown(plan)
     assert len(output) < 65_536 and "| and 2,950 more policies | | |" in output
+
+
+# --- impact: what the plan does to people ------------------------------------------------
+
+
+def impact_plan(impact: Impact, operations: int = 1) -> Plan:
+    return Plan(impact=impact, operations=[
+        Operation(address=f"user.u{i}@example.com", kind="user", action=Action.UPDATE, id=str(i),
+                  changes=[Change(field="job_title", before="a", after="b")])
+        for i in range(operations)],
+        warnings=["partial"], provider={"type": "local", "instance": "local:/srv/lms.sqlite"},
+        config_dir="/srv/config")
+
+
+PEOPLE = Impact(
+    access_granted=[CourseAccess(course="privacy", users=["ann@x.example", "bob@x.example"]),
+                    CourseAccess(course="security", users=["ann@x.example"])],
+    access_revoked=[CourseAccess(course="legacy", users=[f"u{i:03d}@x.example"
+                                                         for i in range(12)])],
+    privilege_changes=[RoleChange(user="zed@x.example", before="learner", after="admin"),
+                       RoleChange(user="amy@x.example", before=None, after="instructor")],
+    users_created=[f"new{i:03d}@x.example" for i in range(102)],
+    users_deactivated=["old@x.example"], users_reactivated=["back@x.example"],
+    users_deleted=["gone@x.example"],
+    pricing_changes=[
+        PriceChange(course="security", plan="standard",
+                    before={"amount": "49.00", "currency": "USD", "billing": "one_time"},
+                    after={"amount": "59.00", "currency": "USD", "billing": "one_time"}),
+        PriceChange(course="privacy", plan="yearly", before=None,
+                    after={"amount": "100.00", "currency": "EUR", "billing": "yearly"})],
+    coupon_changes=[CouponChange(code="WELCOME10", action=Action.CREATE,
+                                 discount={"percent": "10"}, courses=None),
+                    CouponChange(code="SALES25", action=Action.DELETE,
+                                 discount={"amount": "25.00", "currency": "USD"},
+                                 courses=["sales"])])
+
+IMPACT_TEXT = [
+    "Impact:",
+    "  ! 1 user becomes admin: zed@x.example (learner -> admin)",
+    "  1 user changes role: amy@x.example (none -> instructor)",
+    "  2 users gain access to 2 courses: privacy (ann@x.example, bob@x.example), "
+    "security (ann@x.example)",
+    "  12 users lose access to 1 course: legacy (u000@x.example, u001@x.example, "
+    "u002@x.example, u003@x.example, u004@x.example, and 7 more)",
+    "  102 users created: new000@x.example, new001@x.example, new002@x.example, "
+    "new003@x.example, new004@x.example, and 97 more",
+    "  1 user deactivated: old@x.example",
+    "  1 user reactivated: back@x.example",
+    "  1 user deleted: gone@x.example",
+    "  1 price added: privacy yearly: 100.00 EUR yearly",
+    "  1 price raised: security standard: 49.00 USD -> 59.00 USD",
+    "  1 coupon created: WELCOME10 (10% off every course)",
+    "  1 coupon removed: SALES25 (25.00 USD off sales)",
+    "",
+]
+
+
+def test_text_puts_the_impact_right_after_what_the_plan_is_for() -> None:
+    output = render_text(impact_plan(PEOPLE))
+    lines = click.unstyle(output).split("\n")
+    assert lines[:2] == ["Planned for config /srv/config, LMS local:/srv/lms.sqlite.", ""]
+    assert lines[2:2 + len(IMPACT_TEXT)] == IMPACT_TEXT
+    assert lines[2 + len(IMPACT_TEXT)] == "lmsform will perform these operations, in this order:"
+    # someone becoming admin stands out: flagged, and in red
+    assert click.style("  ! 1 user becomes admin: zed@x.example (learner -> admin)",
+                       fg="red", bold=True) in output.split("\n")
+
+
+def test_summary_puts_the_impact_right_after_what_the_plan_is_for() -> None:
+    lines = click.unstyle(render_summary(impact_plan(PEOPLE))).split("\n")
+    assert lines[2:2 + len(IMPACT_TEXT)] == IMPACT_TEXT
+    assert lines[2 + len(IMPACT_TEXT)].split() == ["user", "update", "1"]
+
+
+def test_an_impact_with_nothing_for_people_says_so_and_no_operations_no_impact() -> None:
+    none = click.unstyle(render_text(impact_plan(Impact())))
+    assert "\n\nImpact: none on access, roles, users, prices or coupons.\n\n" in none
+    assert "**Impact:** none on access, roles, users, prices or coupons." in \
+        render_markdown(impact_plan(Impact()))
+    for render in (render_text, render_summary, render_markdown):
+        assert "Impact" not in render(Plan(provider={"type": "local", "instance": "x"}))
+
+
+def test_markdown_puts_the_impact_after_the_headline_and_warnings_before_operations() -> None:
+    output = render_markdown(impact_plan(PEOPLE))
+    lines = output.split("\n")
+    assert lines[:9] == [
+        "### lmsform plan", "", "**Plan: 0 to create, 1 to update, 0 to delete, 0 to adopt.**",
+        "", "> **Warning:** partial", "", "**Impact**", "",
+        "- ⚠️ **1 user becomes admin: `zed@x.example` (`learner` → `admin`)**"]
+    assert lines[9:12] == [
+        "- 1 user changes role: `amy@x.example` (none → `instructor`)",
+        "- 2 users gain access to 2 courses: `privacy` (`ann@x.example`, `bob@x.example`), "
+        "`security` (`ann@x.example`)",
+        "- 12 users lose access to 1 course: `legacy` (`u000@x.example`, `u001@x.example`, "
+        "`u002@x.example`, `u003@x.example`, `u004@x.example`, and 7 more)"]
+    assert "- 1 price raised: `security` `standard`: `49.00 USD` → `59.00 USD`" in lines
+    assert "- 1 coupon created: `WELCOME10` (`10%` off every course)" in lines
+    assert output.index("- 1 coupon removed") < output.index("| | Address | Action |")
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_names_in_the_impact_stay_inert(text: str) -> None:
+    hostile = Impact(
+        access_granted=[CourseAccess(course=text, users=[text, f"b{text}"])],
+        privilege_changes=[RoleChange(user=text, before=text, after="admin")],
+        users_created=[text], pricing_changes=[PriceChange(
+            course=text, plan=text, before=None,
+            after={"amount": text, "currency": text, "billing": text})],
+        coupon_changes=[CouponChange(code=text, action=Action.UPDATE,
+                                     discount={"percent": text}, courses=[text])])
+    plan = impact_plan(hostile)
+    text_lines = click.unstyle(render_text(plan)).split("\n")
+    assert not UNSAFE_CHARS.search("\n".join(text_lines))
+    start = text_lines.index("Impact:")
+    assert text_lines[start + 6] == ""  # five facts, one line each
+    assert all(line.startswith("  ") for line in text_lines[start + 1:start + 6])
+    markdown = render_markdown(plan)
+    assert not UNSAFE_CHARS.search(markdown)
+    facts = [line for line in markdown.split("\n") if line.startswith("- ")]
+    assert len(facts) == 5
+    for line in facts:
+        outside = re.sub(r"(`+).*?\1", "", line.replace("\\|", ""))
+        assert not re.search(r"<|\]\(|`|\|", outside), line
+
+
+def test_a_huge_impact_keeps_its_lines_within_one_comment() -> None:
+    """A plan of 5,000 operations falls back to counts; its impact stays, each fact with its
+    first names, and where even those would not fit (names from the LMS are as long as
+    anyone made them), as counts alone."""
+    many = [f"user{i:05d}@example.com" for i in range(100_000)]
+    huge = Impact(access_granted=[CourseAccess(course=f"course-{c}", users=many[c::500])
+                                  for c in range(500)],
+                  users_created=many, users_deleted=many)
+    output = render_markdown(impact_plan(huge, 5000), full_plan="plan.json")
+    assert len(output) < 65_536 and "the whole plan is in `plan.json`" in output
+    assert ("- 100,000 users gain access to 500 courses: `course-0` (`user00000@example.com`"
+            in output)
+    assert "- 100,000 users created: `user00000@example.com`" in output
+    assert output.index("**Impact**") < output.index("| user | update | 5,000 |")
+    long = ["\u202e" * 2000 + f"{i}@example.com" for i in range(100)]
+    longest = Impact(access_revoked=[CourseAccess(course="\u202e" * 200 + f"c{c}", users=long)
+                                     for c in range(100)], users_deactivated=long)
+    output = render_markdown(impact_plan(longest, 5000))
+    assert len(output) < 65_536
+    assert "- 100 users lose access to 100 courses.\n" in output
+    assert "- 100 users deactivated.\n" in output
+    assert "| user | update | 5,000 |" in output
+
+
+def test_the_json_plan_holds_the_impact_or_null() -> None:
+    document = json.loads(render_json(impact_plan(PEOPLE)))
+    assert list(document)[:4] == ["format_version", "lmsform_version", "summary", "impact"]
+    found = document["impact"]
+    assert list(found) == ["access_granted", "access_revoked", "privilege_changes",
+                           "users_created", "users_deleted", "users_deactivated",
+                           "users_reactivated", "pricing_changes", "coupon_changes"]
+    assert found["access_granted"][0] == {"course": "privacy",
+                                          "users": ["ann@x.example", "bob@x.example"]}
+    assert found["privilege_changes"][1] == {"user": "amy@x.example", "before": None,
+                                             "after": "instructor"}
+    assert found["pricing_changes"][1]["before"] is None
+    assert found["coupon_changes"][0] == {"code": "WELCOME10", "action": "create",
+                                          "discount": {"percent": "10"}, "courses": None}
+    assert Plan.model_validate_json(render_json(impact_plan(PEOPLE))).impact == PEOPLE
+    assert json.loads(render_json(Plan()))["impact"] is None

@@ -240,4 +240,7 @@ def providers_command() -> None:
             if support.replace_fields:
                 replace = ", ".join(sorted(support.replace_fields))
                 click.echo(f"  {'':<11} replaced on change: {replace}")
+            if support.member_access:
+                reached = ", ".join(sorted(support.member_access))
+                click.echo(f"  {'':<11} members reach its {reached}")
         click.echo("")

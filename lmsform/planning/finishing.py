@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
 
-from lmsform import drift, kinds, policies
+from lmsform import drift, impact, policies
 from lmsform.checkout import recorded_location
 from lmsform.config import Config
 from lmsform.diff import Change
@@ -47,6 +47,8 @@ def finish(matched: Matched, config: Config, state: State, provider: Provider,
     found_drift = [d for d in matched.drift if _chosen(d.address, options)]
     _hide_secrets(operations, found_drift, config)
     plan = Plan(
+        impact=impact.of(operations, matched.live, provider.capabilities,
+                         _sensitive(config)),
         operations=operations,
         unmanaged={k: n for k, n in matched.unmanaged.items() if n is None or n},
         warnings=warnings + notices,
@@ -128,6 +130,15 @@ def _changed(op: Operation) -> list[str]:
     if op.action.creates and not op.changes:
         return sorted(op.after or {})
     return sorted({c.field.split(".")[0].split("[")[0] for c in op.changes})
+
+
+def _sensitive(config: Config) -> impact.Sensitive:
+    """The fields of a declared resource that took a value from the environment."""
+    def fields(address: str) -> frozenset[str]:
+        resource = config.resources.get(address)
+        return resource.sensitive if resource is not None else frozenset()
+
+    return fields
 
 
 def _masked(side: dict[str, Any] | None, fields: set[str]) -> dict[str, Any] | None:
@@ -247,7 +258,7 @@ def _safety(plan: Plan, managed: dict[str, int], live: dict[str, int], fraction:
     removing: dict[str, int] = defaultdict(int)
     recreating: dict[str, int] = defaultdict(int)
     for op in plan.operations:
-        if op.action.removes or _switches_off(op):
+        if op.action.removes or op.switches_off:
             removing[op.kind] += 1
         elif op.address in recreated:
             recreating[op.kind] += 1
@@ -282,14 +293,6 @@ def _shares(verb: str, counts: dict[str, int], totals: list[tuple[dict[str, int]
                     "intended")
                 break
     return blocked
-
-
-def _switches_off(op: Operation) -> bool:
-    """An update that deactivates (a user's `active: false`) takes the resource away as
-    surely as a removal does."""
-    active = kinds.get(op.kind).active_field
-    return op.action == Action.UPDATE and active is not None and any(
-        c.field == active and c.after is False and c.before is not False for c in op.changes)
 
 
 def _references(kind: str, attrs: dict[str, Any] | None) -> Iterator[str]:

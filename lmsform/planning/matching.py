@@ -60,6 +60,9 @@ class Matched:
     names: LiveNames
     recorded: frozenset[str]  # the addresses state records (after `moved:`)
     left_out: list[str]  # what --drop-unsupported left out once the LMS was read
+    # per kind, live id -> the resource as read (references as address keys): what the
+    # LMS holds beyond what the operations carry, for the plan's impact
+    live: dict[str, dict[str, dict[str, Any]]]
 
 
 def match(config: Config, state: State, provider: Provider,
@@ -70,7 +73,7 @@ def match(config: Config, state: State, provider: Provider,
     return Matched(operations, matcher.drift, matcher.warnings, matcher.unmanaged,
                    dict(matcher.unmanaged_addresses), dict(matcher.managed),
                    matcher.live_counts, matcher.ids, matcher.names,
-                   frozenset(matcher.state_view), matcher.left_out_lines())
+                   frozenset(matcher.state_view), matcher.left_out_lines(), matcher.views)
 
 
 class _Matcher(Removals):
@@ -84,6 +87,7 @@ class _Matcher(Removals):
         self.unmanaged_addresses: dict[str, list[str]] = defaultdict(list)
         self.provider = provider
         self.live = live
+        self.views: dict[str, dict[str, dict[str, Any]]] = {}  # the live resources, as read
         self.caps = provider.capabilities
         self.warnings: list[str] = []
         self.errors: list[str] = []  # about what the manifests no longer declare
@@ -167,7 +171,7 @@ class _Matcher(Removals):
     def _plan_kind(self, kind: str, desired: list[Resource]) -> Iterator[Operation]:
         if self.left_out:
             desired = [self._without_left_out(r) for r in desired]
-        views = self._views(kind, self.live.pop(kind, []))
+        views = self.views[kind] = self._views(kind, self.live.pop(kind, []))
         self.live_counts[kind] = len(views)
         claimed, matches, natural = self._match(kind, views, desired)
         self._complete(kind, views, desired, matches)

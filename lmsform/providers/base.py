@@ -66,6 +66,10 @@ class KindSupport:
     # the `custom` keys the LMS has a place for; None: any key (`--drop-unsupported` leaves
     # out the others, as it does unsupported fields)
     custom_keys: frozenset[str] | None = None
+    # reference fields whose resources this one's members reach through it, for as long as
+    # they are members (a group's `courses`, where the vendor gives a group's members its
+    # courses): what a plan's impact counts as access given and taken away
+    member_access: frozenset[str] = frozenset()
     advice: str = ""  # what the user can do instead when an operation is not supported
 
 
@@ -117,6 +121,7 @@ class Handler(Generic[P]):
     create_note: ClassVar[str] = ""
     custom_sets: ClassVar[frozenset[str]] = frozenset()
     custom_keys: ClassVar[frozenset[str] | None] = None
+    member_access: ClassVar[frozenset[str]] = frozenset()  # references it stores
     advice: ClassVar[str] = ""
 
     def __init__(self, lms: P, kind: str) -> None:
@@ -196,11 +201,15 @@ class Handler(Generic[P]):
             problems.append("unlisted_fields need read")
         if bool(cls.batch_create) != cls.defines("create_many"):
             problems.append("batch_create and create_many go together")
+        fields = cls.fields if cls.fields is not None else frozenset(SCHEMAS[kind].fields)
+        strays = cls.member_access - (fields & SCHEMAS[kind].references.keys())
+        if strays:
+            problems.append(f"member_access names {', '.join(sorted(strays))}, which is no "
+                            "reference field it stores")
         if problems:
             raise TypeError(f"{cls.__qualname__} ({kind}): {'; '.join(problems)}")
         declared = {name: getattr(cls, name) for name in DECLARED}
-        declared["fields"] = cls.fields if cls.fields is not None \
-            else frozenset(SCHEMAS[kind].fields)
+        declared["fields"] = fields
         return KindSupport(listable=listable, create=cls.defines("create"),
                            update=cls.defines("update"), delete=cls.defines("delete"),
                            deactivate=cls.defines("deactivate"), **declared)
@@ -209,9 +218,17 @@ class Handler(Generic[P]):
 @functools.cache
 def derived(handlers: tuple[tuple[str, type[Handler[Any]]], ...],
             external_kinds: frozenset[str]) -> Capabilities:
-    """The capabilities of a provider with these handlers, in their order."""
-    return Capabilities(kinds={kind: handler.support(kind) for kind, handler in handlers},
-                        external_kinds=external_kinds)
+    """The capabilities of a provider with these handlers, in their order; TypeError where a
+    kind gives its members access (`member_access`) yet no kind stores membership of it."""
+    supported = {kind: handler.support(kind) for kind, handler in handlers}
+    for kind, support in supported.items():
+        if support.member_access and not any(
+                SCHEMAS[other].references.get(name) == kind
+                for other, theirs in supported.items() for name in theirs.fields):
+            owner = dict(handlers)[kind].__qualname__
+            raise TypeError(f"{owner} ({kind}): member_access, but no kind the provider "
+                            f"supports stores membership of {kind}s")
+    return Capabilities(kinds=supported, external_kinds=external_kinds)
 
 
 class Derived:

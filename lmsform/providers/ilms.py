@@ -196,9 +196,12 @@ class Courses(Handler["IlmsProvider"]):
 
 
 class Groups(Handler["IlmsProvider"]):
-    """Matched to what exists; lmsform manages their courses (members through users)."""
+    """Matched to what exists; lmsform manages their courses (members through users). A
+    group's courses are assigned to its members (with the group's due date and requirement
+    type) while they are members: access through the group."""
 
     fields = frozenset({"name", "description", "courses"})
+    member_access = frozenset({"courses"})
     replace_fields = frozenset({"name", "description"})
     advice = ("iLMS groups are created, renamed and deleted in the iLMS admin UI (Groups); "
               "lmsform manages their courses, and members through users' groups.")

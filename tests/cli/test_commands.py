@@ -114,6 +114,10 @@ def test_providers_lists_capabilities() -> None:
     assert "replaced on change: code" in result.output
     assert "  user        create, delete (no list call: read one by one)" in result.output
     assert "  course      the LMS's own, not managed: references name its ids" in result.output
+    # whose groups give their members their courses: local and ilms, no other
+    blocks = {b.split()[0]: b for b in result.output.split("\n\n") if b.strip()}
+    assert {name for name, block in blocks.items()
+            if "members reach its courses" in block} == {"local", "ilms"}
 
 
 def test_schema_is_a_json_schema_of_the_manifest() -> None:

@@ -113,6 +113,40 @@ def test_handlers_that_contradict_themselves_are_refused(declared: dict[str, Any
         wrong.support("user")
 
 
+@pytest.mark.parametrize(("declared", "message"), [
+    ({"member_access": frozenset({"description"})},
+     "member_access names description, which is no reference field it stores"),
+    ({"fields": frozenset({"name"}), "member_access": frozenset({"courses"})},
+     "member_access names courses, which is no reference field it stores"),
+])
+def test_member_access_must_name_a_reference_the_handler_stores(declared: dict[str, Any],
+                                                               message: str) -> None:
+    wrong = type("Wrong", (Handler,), {"list_all": lambda self: [], **declared})
+    with pytest.raises(TypeError, match=message):
+        wrong.support("group")
+
+
+def test_member_access_needs_a_kind_that_stores_membership() -> None:
+    """A group that gives its members its courses, where no kind holds members of groups:
+    refused when the capabilities are derived, offline."""
+    class Giving(Handler["Demo"]):
+        fields = frozenset({"name", "courses"})
+        member_access = frozenset({"courses"})
+
+        def list_all(self) -> list[LiveResource]:
+            return []
+
+    class Loners(Users):
+        fields = frozenset({"email", "enrollments"})
+
+    alone = type("Alone", (Demo,), {"handlers": {"group": Giving, "user": Loners}})
+    with pytest.raises(TypeError, match=r"Giving \(group\): member_access, but no kind the "
+                                        r"provider supports stores membership of groups"):
+        _ = alone.capabilities
+    joined = type("Joined", (Demo,), {"handlers": {"group": Giving, "user": Users}})
+    assert joined.capabilities.kinds["group"].member_access == {"courses"}
+
+
 def test_every_installed_provider_derives_its_capabilities() -> None:
     for name, cls in providers.available().items():
         caps = cls.capabilities

@@ -246,8 +246,11 @@ class Courses(Rows):
 
 
 class Groups(Rows):
+    """Groups, whose members take their courses for as long as they are members."""
+
     table, columns = "groups_", ("name", "description")
     links = {"courses": ("group_courses", "group_id", "course_id")}
+    member_access = frozenset({"courses"})
 
 
 class Users(Rows):
