@@ -18,6 +18,7 @@ from pydantic_core import ErrorDetails
 from lmsform import kinds
 from lmsform.config.references import ENV_RE
 from lmsform.errors import Problem
+from lmsform.manifest import UNION_TAG
 from lmsform.secrets import Secrets
 from lmsform.yamlfile import Position, YamlFile, YamlSyntaxError
 
@@ -117,7 +118,8 @@ def _syntax_problem(name: str, exc: YamlSyntaxError, c: _Collector) -> None:
 def _report(name: str, prefix: Loc, exc: ValidationError, c: _Collector) -> None:
     for error in exc.errors():
         message, at_key = _pydantic_message(error)
-        loc = (*prefix, *(s for s in error["loc"] if isinstance(s, str | int)))
+        loc = (*prefix, *(s for s in error["loc"] if isinstance(s, int) or (
+            isinstance(s, str) and not s.startswith(UNION_TAG))))
         if (name, loc) in c.unexpanded:
             continue  # its reference is the problem, reported already
         c.add(name, loc, _suggest_field(message, at_key, loc), key=at_key)
