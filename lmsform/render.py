@@ -458,4 +458,5 @@ def _markdown_time(plan: Plan) -> list[str]:
     if plan.schedule:
         lines += ["", f"**{_md_text(SCHEDULE_HEAD)}**", "",
                   *[f"- {code(e.at)}: {code(_event(e))}" for e in plan.schedule]]
-    return lines
+    # right after the summary when nothing else is shown: one blank line between them
+    return lines if plan.operations or plan.drift else lines[1:]

@@ -143,6 +143,19 @@ class Ruling:
                    if (item in new - old if inside else item in old - new)]
         return "; ".join(reasons) or None
 
+    def alone(self, name: str, before: Any, after: Any) -> bool:
+        """Whether time alone makes that change: the value time gives, or only items time
+        puts in or takes out (a change that also adds an item the manifests list without a
+        window is time's in part only)."""
+        given = self.fields.get(name)
+        if given is not None:
+            return bool(given[0] == after)
+        items = self.items.get(name)
+        if not items:
+            return False
+        old, new = set(before or ()), set(after or ())
+        return all(item in items and items[item][0] == (item in new) for item in old ^ new)
+
     def applied(self, attrs: Mapping[str, Any]) -> dict[str, Any]:
         """The values of `attrs` (a live resource's) that time decides, as time decides
         them now: what `apply --scheduled-only` makes true, and nothing else."""

@@ -68,13 +68,13 @@ def at_instant(config: Config, instant: dt.datetime | None = None) -> tuple[Conf
 
 
 def explain(changes: list[Change], ruling: Ruling | None) -> bool:
-    """Each change that time causes given its reason; whether all of them are time's (and
-    there are some): then the operation is time's alone."""
+    """Each change that time causes (in whole or in part) given its reason; whether time
+    alone makes all of them (and there are some): then the operation is time's alone."""
     if ruling is None or not changes:
         return False
     for change in changes:
         change.reason = ruling.why(change.field, change.before, change.after)
-    return all(change.reason is not None for change in changes)
+    return all(ruling.alone(c.field, c.before, c.after) for c in changes)
 
 
 # --scheduled-only
