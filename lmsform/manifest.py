@@ -156,9 +156,21 @@ Moment = Annotated[dt.date, PlainValidator(_bound),
                    WithJsonSchema({"type": "string", "pattern": schedule.BOUND_PATTERN})]
 
 
+# what an IANA time zone's name is spelt with (`UTC`, `Etc/GMT+5`, `America/Port-au-Prince`)
+ZONE_RE = r"^[A-Za-z][A-Za-z0-9_+/-]*$"
+
+
 def _zone_name(value: str) -> str:
-    schedule.zone(value)  # ValueError naming the nearest zone
+    """An IANA zone the zone database knows (ValueError naming the nearest)."""
+    if not re.match(ZONE_RE, value):
+        raise ValueError(f"'{value}' is not a time zone; give an IANA name such as UTC, "
+                         "Europe/London or Pacific/Auckland")
+    schedule.zone(value)
     return value
+
+
+TimeZone = Annotated[str, AfterValidator(_zone_name),
+                     WithJsonSchema({"type": "string", "pattern": ZONE_RE})]
 
 
 def _names_written_key(value: Any) -> Any:
@@ -331,7 +343,7 @@ class SettingsSpec(Strict):
                                    ] = 0.3
     # the zone dates of time bounds are read in (`active_until: 2027-03-31` ends at the end
     # of that day there), and LMSFORM_NOW's date
-    timezone: Annotated[Text, AfterValidator(_zone_name)] = schedule.DEFAULT_ZONE
+    timezone: TimeZone = schedule.DEFAULT_ZONE
     # how far ahead every plan lists what is scheduled to happen (its `schedule`)
     schedule_notice_days: Annotated[
         int, Field(ge=0, le=3660), spelled(WHOLE_TEXT, "14", "whole"),

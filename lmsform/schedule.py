@@ -64,7 +64,7 @@ def parse_bound(value: Any) -> Bound:
         return value
     if not isinstance(value, str):
         raise ValueError(BOUND_RULE)
-    text = value.strip()
+    text = value
     if DATE_RE.match(text):
         try:
             return dt.date.fromisoformat(text)
