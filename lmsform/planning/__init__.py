@@ -1,6 +1,6 @@
 """Planning: compare the manifests with the live LMS and the state, and decide what to do.
 
-Four stages, a module each, with a value passed from one to the next:
+Stages, a module each, with a value passed from one to the next:
 
 1. `capabilities`: what the manifests ask of the provider, checked offline (and, with
    --drop-unsupported, what it cannot hold left out and listed);
