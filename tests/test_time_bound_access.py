@@ -537,8 +537,10 @@ def test_time_bounds_on_another_kind_are_unknown_fields(org: Org) -> None:
     org.write("time.yaml", "groups:\n  - name: Temps\n    active_until: 2027-03-31\n")
     result = org.run("validate")
     assert result.exit_code == 1
-    assert "org/time.yaml:3:5: error: groups[0].active_until: unknown field 'active_until'" \
-        in result.output
+    assert "org/time.yaml:3:5: error: groups[0].active_until: unknown field 'active_until'; " \
+           "only a user's access starts and ends: give each user its own active_from and " \
+           "active_until, or bound an enrollment instead ({course: KEY, from: DATE, until: " \
+           "DATE} in a user's enrollments)" in result.output
 
 
 def test_a_provider_that_cannot_switch_users_off_refuses_access_bounds_offline(

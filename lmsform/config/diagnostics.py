@@ -181,4 +181,7 @@ def _suggest_field(message: str, at_key: bool, loc: Loc,
     valid = _fields_at(model, loc[:-1]) - {loc[-1]}
     if not loc[:-1] and whole_file:
         message = message.replace("unknown field", "unknown section")
-    return message + did_you_mean(loc[-1], valid)
+    nearest = did_you_mean(loc[-1], valid)
+    section = kinds.sections().get(str(loc[0])) if whole_file and len(loc) == 3 else None
+    hint = kinds.field_hint(loc[-1], section.name) if section is not None else None
+    return message + (nearest or (f"; {hint}" if hint else ""))

@@ -221,6 +221,9 @@ class Kind:
     active_field: ClassVar[str | None] = None
     removal_setting: ClassVar[str] = ""
     export_file: ClassVar[str | None] = None  # where export writes `section`
+    # what to say when another kind's entry names one of this kind's own fields (a group's
+    # `active_until`): what can be done instead
+    field_hints: ClassVar[Mapping[str, str]] = MappingProxyType({})
     # the kinds declared, and so exported, together with it (the hierarchy's three)
     family: ClassVar[tuple[str, ...]] = ()
 

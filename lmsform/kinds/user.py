@@ -164,6 +164,11 @@ class User(Kind):
     section = "users"
     spec = UserSpec
     export_file = "users.yaml"
+    field_hints: ClassVar[Mapping[str, str]] = MappingProxyType(dict.fromkeys(
+        ("active_from", "active_until"),
+        "only a user's access starts and ends: give each user its own active_from and "
+        "active_until, or bound an enrollment instead ({course: KEY, from: DATE, until: "
+        "DATE} in a user's enrollments)"))
 
     def canonical_values(self) -> dict[str, Callable[[Any], Any]]:
         return {"email": lambda v: str(v).lower()}
