@@ -165,6 +165,13 @@ def _record(state: State, op: Operation, new_id: str | None,
         state.remove(op.moved_from)
 
 
+def _held(plan: Plan) -> dict[str, set[str]]:
+    """Per address, the fields of an update whose change a --scheduled-only plan left for
+    review (`Plan.left_for_review`): applying the rest leaves their record as it was."""
+    return {op.address: changed_fields(op.changes) for op in plan.left_for_review
+            if op.action == Action.UPDATE}
+
+
 def _failure_message(op: Operation, exc: BaseException, known: Secrets,
                      sent: dict[str, str]) -> str:
     """What went wrong, with every secret the config knows, and the write-only values this
@@ -233,8 +240,7 @@ def apply_plan(
     walk = DependencyWalk(operations, {a: op.depends_on for a, op in operations.items()},
                           priority=order.__getitem__)
     ids = _Ids(plan, state)
-    held = {op.address: changed_fields(op.changes) for op in plan.left_for_review
-            if op.action == Action.UPDATE}
+    held = _held(plan)
     state.data.provider = recorded_identity(provider)
     total, done = len(operations), 0
     started: dict[str, float] = {}

@@ -298,7 +298,8 @@ def render_summary(plan: Plan) -> str:
     if plan.refresh_only:
         lines.append(drift_summary(plan) if plan.drift else "No drift.")
     elif not plan.operations:
-        lines.append("No changes. The LMS matches the manifests.")
+        lines.append(NO_SCHEDULED if plan.scheduled_only else
+                     "No changes. The LMS matches the manifests.")
     else:
         rows = [(kind, str(action), f"{n:,}") for (kind, action), n in counts(plan).items()]
         widths = [max(len(r[i]) for r in [("kind", "action", ""), *rows]) for i in range(3)]
@@ -307,9 +308,10 @@ def render_summary(plan: Plan) -> str:
         lines += ["", click.style(closing_line(plan), bold=True)]
     if plan.left_for_review:
         lines.append(f"Left for review (not caused by time): {len(plan.left_for_review):,} "
-                     "operations.")
+                     f"operation{'s' if len(plan.left_for_review) != 1 else ''}.")
     if plan.schedule:
-        lines.append(f"Scheduled soon: {len(plan.schedule):,} events.")
+        lines.append(f"Scheduled soon: {len(plan.schedule):,} "
+                     f"event{'s' if len(plan.schedule) != 1 else ''}.")
     lines += [line for line in [unmanaged_line(plan)] if line]
     return "\n".join(lines + _warnings_and_blocks(plan))
 

@@ -14,7 +14,7 @@ import pytest
 
 from lmsform.config import load_config
 from lmsform.providers.local import LocalProvider
-from tests.support import Org
+from tests.support import Org, lmsform
 
 CONTRACTORS = """\
 users:
@@ -545,8 +545,6 @@ def test_time_bounds_on_another_kind_are_unknown_fields(org: Org) -> None:
 
 def test_a_provider_that_cannot_switch_users_off_refuses_access_bounds_offline(
         tmp_path: Path) -> None:
-    from tests.support import lmsform
-
     directory = tmp_path / "bc"
     directory.mkdir()
     (directory / "lmsform.yaml").write_text(
@@ -567,8 +565,6 @@ def test_a_provider_that_cannot_switch_users_off_refuses_access_bounds_offline(
 
 
 def test_a_provider_with_fixed_enrollments_refuses_enrollment_windows(tmp_path: Path) -> None:
-    from tests.support import lmsform
-
     directory = tmp_path / "ct"
     directory.mkdir()
     (directory / "lmsform.yaml").write_text(
@@ -584,3 +580,26 @@ def test_a_provider_with_fixed_enrollments_refuses_enrollment_windows(tmp_path: 
            "the enrollments of an existing user, so it cannot honour an enrollment's from or " \
            "until (c-2); enroll without them, and end the enrollment in the LMS." \
            in result.output
+
+
+def test_summary_show_and_exit_codes_tell_the_scheduled_part(org: Org, at: At,
+                                                             tmp_path: Path) -> None:
+    org.write("time.yaml", CONTRACTORS)
+    at.apply("2027-03-30")
+    org.edit("org.yaml", "    first_name: Ada\n", "    first_name: Augusta\n")
+    summary = at.plan("2027-03-30", "--scheduled-only", "--summary")
+    assert "No scheduled changes. Nothing that time caused is pending." in summary
+    assert "Left for review (not caused by time): 1 operation." in summary
+    assert "Scheduled soon: 2 events." in summary
+    plan_file = tmp_path / "plan.json"
+    assert at.run("2027-04-01", "plan", "--scheduled-only", "--detailed-exitcode",
+                  "--out", str(plan_file)).exit_code == 2
+    shown = lmsform("show", str(plan_file)).output
+    assert "      active: true -> false (expired 2027-03-31)\n" in shown
+    assert '  ~ user.ada@example.com\n      first_name: "Ada" -> "Augusta"\n' in \
+        shown[shown.index("Left for review"):]
+    at.apply("2027-04-01", "--scheduled-only")
+    # only the edit is pending now: nothing scheduled, so exit 0
+    assert at.run("2027-04-01", "plan", "--scheduled-only",
+                  "--detailed-exitcode").exit_code == 0
+    assert at.changes("2027-04-01") == 2
