@@ -136,9 +136,20 @@ def _call_batch(provider: Provider, batch: list[Operation], ids: _Ids,
         return [exc] * len(batch)
 
 
-def _record(state: State, op: Operation, new_id: str | None) -> None:
-    """What a finished operation means for the state."""
+def _record(state: State, op: Operation, new_id: str | None,
+            held: set[str] | None = None) -> None:
+    """What a finished operation means for the state. `held`: the fields of an update
+    applied in part (`--scheduled-only`) whose change was left for review: they keep what
+    the state recorded, so that it still tells a change in the LMS from an edit."""
     attributes = {k: v for k, v in (op.after or {}).items() if v != SENSITIVE}
+    if held:
+        prior = state.resources.get(op.address)
+        recorded = prior.attributes if prior is not None else {}
+        for name in held:
+            if name in recorded:
+                attributes[name] = recorded[name]
+            else:
+                attributes.pop(name, None)
     if op.action == Action.DEACTIVATE:  # removed, but still there: remembered as such
         assert op.id is not None
         state.put(op.address, StateEntry(kind=op.kind, id=op.id, attributes=attributes,
@@ -152,6 +163,13 @@ def _record(state: State, op: Operation, new_id: str | None) -> None:
                                      prevent_destroy=op.prevent_destroy))
     if op.moved_from and op.moved_from != op.address:
         state.remove(op.moved_from)
+
+
+def _held(plan: Plan) -> dict[str, set[str]]:
+    """Per address, the fields of an update whose change a --scheduled-only plan left for
+    review (`Plan.left_for_review`): applying the rest leaves their record as it was."""
+    return {op.address: changed_fields(op.changes) for op in plan.left_for_review
+            if op.action == Action.UPDATE}
 
 
 def _failure_message(op: Operation, exc: BaseException, known: Secrets,
@@ -222,6 +240,7 @@ def apply_plan(
     walk = DependencyWalk(operations, {a: op.depends_on for a, op in operations.items()},
                           priority=order.__getitem__)
     ids = _Ids(plan, state)
+    held = _held(plan)
     state.data.provider = recorded_identity(provider)
     total, done = len(operations), 0
     started: dict[str, float] = {}
@@ -252,7 +271,7 @@ def apply_plan(
                         result.failed.append(failure)
                         continue
                     log.info("%s %s: done in %.2fs", op.action, op.address, seconds)
-                    _record(state, op, outcome)
+                    _record(state, op, outcome, held.get(op.address))
                     if outcome is not None:
                         ids.ids[op.address] = outcome
                     result.applied.append(op)

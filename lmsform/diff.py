@@ -28,6 +28,8 @@ class Change(BaseModel):
     before: Any = None
     after: Any = None
     cause: Cause | None = None  # set on updates where state tells; None: it cannot
+    # why time makes this change (`expired 2027-03-31`); only a change time causes has one
+    reason: str | None = None
 
 
 def managed_view(kind: str, desired: dict[str, Any], live: dict[str, Any],

@@ -233,7 +233,8 @@ def verify_saved_plan(saved: Plan, config: Config, state: State, provider: Provi
     limits = [n for n in (saved.max_deletes, options.max_deletes) if n is not None]
     fresh = make_plan(config, state, provider, PlanOptions(
         saved.targets, saved.excludes, min(limits, default=None), options.parallelism,
-        drop_unsupported=saved.drop_unsupported))
+        drop_unsupported=saved.drop_unsupported, scheduled_only=saved.scheduled_only,
+        now=options.now))
     if fresh.provider != saved.provider:
         raise LmsformError("this plan was made for another LMS; nothing was applied")
     differing = _differences(saved, fresh)

@@ -25,6 +25,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PlainValidator,
     StringConstraints,
     ValidationInfo,
     WithJsonSchema,
@@ -35,11 +36,17 @@ from pydantic import (
 from pydantic import Strict as StrictType
 from pydantic_extra_types.currency_code import ISO4217
 
+from lmsform import schedule
 from lmsform.cel import CelError, Place, compile_expression
 
 # The names of the kinds of resources, which addresses and `prune` take: the kinds' registry
 # (lmsform.kinds) fills it in as kinds register. This module knows no kind.
 KIND_NAMES: list[str] = []
+
+
+# The tags of a tagged union (`pydantic.Tag`: a course key, or an enrollment with its window)
+# start with this: they name no place in a file, and errors leave them out of their path.
+UNION_TAG = "\x00"
 
 
 class Expanded(str):
@@ -134,6 +141,36 @@ def date_text(value: Any) -> Any:
     if isinstance(value, dt.date) or (isinstance(value, str) and re.match(DATE_RE, value)):
         return value
     raise ValueError("must be a date written YYYY-MM-DD, e.g. 2025-12-31")
+
+
+def _bound(value: Any) -> Any:
+    try:
+        return schedule.parse_bound(value)
+    except ValueError as exc:
+        raise ValueError(str(exc)) from None
+
+
+# When access starts or ends (`schedule.py`): a date, read in settings.timezone, or a time
+# with its offset; a time without one is an error.
+Moment = Annotated[dt.date, PlainValidator(_bound),
+                   WithJsonSchema({"type": "string", "pattern": schedule.BOUND_PATTERN})]
+
+
+# what an IANA time zone's name is spelt with (`UTC`, `Etc/GMT+5`, `America/Port-au-Prince`)
+ZONE_RE = r"^[A-Za-z][A-Za-z0-9_+/-]*$"
+
+
+def _zone_name(value: str) -> str:
+    """An IANA zone the zone database knows (ValueError naming the nearest)."""
+    if not re.match(ZONE_RE, value):
+        raise ValueError(f"'{value}' is not a time zone; give an IANA name such as UTC, "
+                         "Europe/London or Pacific/Auckland")
+    schedule.zone(value)
+    return value
+
+
+TimeZone = Annotated[str, AfterValidator(_zone_name),
+                     WithJsonSchema({"type": "string", "pattern": ZONE_RE})]
 
 
 def _names_written_key(value: Any) -> Any:
@@ -304,6 +341,14 @@ class SettingsSpec(Strict):
     max_delete_fraction: Annotated[float, Field(ge=0, le=1), spelled(DECIMAL_TEXT, "0.3"),
                                    number_schema({"minimum": 0, "maximum": 1}, DECIMAL_TEXT),
                                    ] = 0.3
+    # the zone dates of time bounds are read in (`active_until: 2027-03-31` ends at the end
+    # of that day there), and LMSFORM_NOW's date
+    timezone: TimeZone = schedule.DEFAULT_ZONE
+    # how far ahead every plan lists what is scheduled to happen (its `schedule`)
+    schedule_notice_days: Annotated[
+        int, Field(ge=0, le=3660), spelled(WHOLE_TEXT, "14", "whole"),
+        number_schema({"minimum": 0, "maximum": 3660}, WHOLE_TEXT, "integer"),
+    ] = schedule.DEFAULT_NOTICE_DAYS
 
 
 class StateSpec(BaseModel):

@@ -102,6 +102,9 @@ class Operation(BaseModel):
     reason: str | None = None
     prevent_destroy: bool = False
     depends_on: list[str] = Field(default_factory=list)
+    scheduled: bool = Field(False, description="Caused by time alone (a start or an end the "
+                                               "manifests set): `apply --scheduled-only` "
+                                               "applies it")
 
     @property
     def switches_off(self) -> bool:
@@ -126,6 +129,15 @@ class Operation(BaseModel):
 
 
 _CHANGES_IN_PLACE = frozenset({Action.UPDATE, Action.REPLACE})
+
+
+class ScheduledEvent(BaseModel):
+    """Something the manifests schedule soon (`settings.schedule_notice_days`)."""
+
+    address: str
+    event: str = Field(description="starts, expires, enrollment_starts or enrollment_ends")
+    at: str = Field(description="When: ISO 8601, with the offset of settings.timezone")
+    item: str | None = Field(None, description="What of the resource: an enrollment's course")
 
 
 class CourseAccess(BaseModel):
@@ -235,6 +247,16 @@ class Plan(BaseModel):
         description="With --refresh-only: managed resources the LMS changed outside lmsform "
                     "since it last applied",
     )
+    schedule: list[ScheduledEvent] = Field(
+        default_factory=list,
+        description="What the manifests schedule after the plan's instant and at most "
+                    "settings.schedule_notice_days later, soonest first")
+    scheduled_only: bool = Field(False, description="Made with --scheduled-only: the "
+                                                    "operations time caused, nothing else")
+    left_for_review: list[Operation] = Field(
+        default_factory=list,
+        description="With --scheduled-only: the operations (or the parts of one) not caused "
+                    "by time, listed and not applied")
     unmanaged_resources: dict[str, list[str]] = Field(
         default_factory=dict,
         description="With --show-unmanaged: the addresses of the unmanaged resources, per kind",

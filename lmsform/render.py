@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 import click
 
 from lmsform.impact import escalates, price_direction
-from lmsform.plan import Action, CourseAccess, Impact, Operation, Plan, PriceChange
+from lmsform.plan import Action, CourseAccess, Impact, Operation, Plan, PriceChange, ScheduledEvent
 from lmsform.policies import PolicyViolation
 from lmsform.resources import EXACT_NUMBER_KEYS
 
@@ -123,7 +123,8 @@ def render_text(plan: Plan) -> str:
     if plan.refresh_only:
         lines.extend(_text_drift(plan))
     elif not plan.operations:
-        lines.append("No changes. The LMS matches the manifests.")
+        lines.append(NO_SCHEDULED if plan.scheduled_only else
+                     "No changes. The LMS matches the manifests.")
     else:
         lines.append("lmsform will perform these operations, in this order:")
         lines.append("")
@@ -131,6 +132,7 @@ def render_text(plan: Plan) -> str:
             lines.extend(_text_operation(op))
         lines.append("")
         lines.append(click.style(closing_line(plan), bold=True))
+    lines += _text_time(plan)
     unmanaged = unmanaged_line(plan)
     if unmanaged:
         lines.append(unmanaged)
@@ -185,6 +187,7 @@ def render_markdown(plan: Plan, full_plan: str | None = None) -> str:
                     else "**No drift.** The LMS holds what lmsform last applied.")
     else:
         head.append(f"**{closing_line(plan)}**" if plan.operations
+                    else f"**{NO_SCHEDULED}**" if plan.scheduled_only
                     else "**No changes.** The LMS matches the manifests.")
     head += [""] + [f"> **Blocked:** {_md_text(b)}" for b in plan.blocked]
     head += [f"> **Warning:** {_md_text(w)}" for w in plan.warnings]
@@ -194,7 +197,7 @@ def render_markdown(plan: Plan, full_plan: str | None = None) -> str:
     tail = [""] + [line for line in (unmanaged_line(plan), where_line(plan, code)) if line]
     tail += [f"Note: {_md_text(n)}." for n in plan.notes]
     body = _violations_table(plan) + _operations_table(plan) + _created_details(plan) \
-        + _drift_table(plan) + _unmanaged_details(plan)
+        + _drift_table(plan) + _markdown_time(plan) + _unmanaged_details(plan)
     text = "\n".join([*head, *_md_impact(plan), *dropped, *body, *tail]) + "\n"
     for shown in (IMPACT_SHOWN, 0):
         if len(text) <= MARKDOWN_BUDGET:
@@ -233,16 +236,18 @@ def _violation_summary(plan: Plan) -> list[str]:
 POLICY_ROWS = 50  # a comment too large shows this many policies' counts at most
 
 
-def _operations_table(plan: Plan) -> list[str]:
-    if not plan.operations:
+def _operations_table(plan: Plan, operations: list[Operation] | None = None) -> list[str]:
+    operations = plan.operations if operations is None else operations
+    if not operations:
         return []
     lines = ["| | Address | Action | Changes |", "|---|---|---|---|"]
-    for op in plan.operations:
+    for op in operations:
         changes = "<br>".join(
             f"{code(c.field)}: {_md(c.before)} → {_md(c.after)}"
-            f"{_md_text(CAUSE_NOTES.get(c.cause, ''))}" for c in op.changes
+            f"{_md_text(_why(c.reason) + CAUSE_NOTES.get(c.cause, ''))}" for c in op.changes
         )
         note = f" (from {code(op.moved_from)})" if op.moved_from else ""
+        note += _md_text(_why(op.reason)) if op.scheduled and op.reason else ""
         lines.append(f"| `{op.action.symbol}` | {code(op.address)}{note} | {op.action} "
                      f"| {changes} |")
     return lines
@@ -298,13 +303,20 @@ def render_summary(plan: Plan) -> str:
     if plan.refresh_only:
         lines.append(drift_summary(plan) if plan.drift else "No drift.")
     elif not plan.operations:
-        lines.append("No changes. The LMS matches the manifests.")
+        lines.append(NO_SCHEDULED if plan.scheduled_only else
+                     "No changes. The LMS matches the manifests.")
     else:
         rows = [(kind, str(action), f"{n:,}") for (kind, action), n in counts(plan).items()]
         widths = [max(len(r[i]) for r in [("kind", "action", ""), *rows]) for i in range(3)]
         lines += [f"  {k:<{widths[0]}}  {a:<{widths[1]}}  {n:>{widths[2]}}"
                   for k, a, n in rows]
         lines += ["", click.style(closing_line(plan), bold=True)]
+    if plan.left_for_review:
+        lines.append(f"Left for review (not caused by time): {len(plan.left_for_review):,} "
+                     f"operation{'s' if len(plan.left_for_review) != 1 else ''}.")
+    if plan.schedule:
+        lines.append(f"Scheduled soon: {len(plan.schedule):,} "
+                     f"event{'s' if len(plan.schedule) != 1 else ''}.")
     lines += [line for line in [unmanaged_line(plan)] if line]
     return "\n".join(lines + _warnings_and_blocks(plan))
 
@@ -503,7 +515,8 @@ def _text_operation(op: Operation) -> list[str]:
         lines += [f"      {inert(k)}: {_value(v)}" for k, v in op.after.items()]
     for change in op.changes:
         lines.append(f"      {inert(change.field)}: {_value(change.before)} -> "
-                     f"{_value(change.after)}{CAUSE_NOTES.get(change.cause, '')}")
+                     f"{_value(change.after)}{inert(_why(change.reason))}"
+                     f"{CAUSE_NOTES.get(change.cause, '')}")
     return lines
 
 
@@ -542,3 +555,48 @@ def _text_drift(plan: Plan) -> list[str]:
     return [*lines, "", click.style(drift_summary(plan), bold=True),
             "`lmsform apply --refresh-only` accepts it into the state; `lmsform apply` puts "
             "the manifests' values back."]
+
+
+# time (`lmsform.schedule`): why a change is time's, what is scheduled soon, and what
+# --scheduled-only leaves for review
+
+NO_SCHEDULED = "No scheduled changes. Nothing that time caused is pending."
+LEFT_HEAD = "Left for review (--scheduled-only applies what time caused, nothing else):"
+SCHEDULE_HEAD = "Scheduled soon (within settings.schedule_notice_days):"
+
+
+def _why(reason: str | None) -> str:
+    """A change's reason as it follows the change: ` (expired 2027-03-31)`."""
+    return f" ({reason})" if reason else ""
+
+
+def _event(event: ScheduledEvent) -> str:
+    """`user.x expires`, `user.x: enrollment in welcome starts`."""
+    if event.item is not None:
+        verb = event.event.removeprefix("enrollment_")
+        return f"{event.address}: enrollment in {event.item} {verb}"
+    return f"{event.address} {event.event}"
+
+
+def _text_time(plan: Plan) -> list[str]:
+    lines: list[str] = []
+    if plan.left_for_review:
+        lines += ["", click.style(LEFT_HEAD, bold=True), ""]
+        for op in plan.left_for_review:
+            lines.extend(_text_operation(op))
+    if plan.schedule:
+        lines += ["", click.style(SCHEDULE_HEAD, bold=True)]
+        lines += [f"  {inert(e.at)}  {inert(_event(e))}" for e in plan.schedule]
+    return lines
+
+
+def _markdown_time(plan: Plan) -> list[str]:
+    lines: list[str] = []
+    if plan.left_for_review:
+        lines += ["", f"**{_md_text(LEFT_HEAD)}**", "",
+                  *_operations_table(plan, plan.left_for_review)]
+    if plan.schedule:
+        lines += ["", f"**{_md_text(SCHEDULE_HEAD)}**", "",
+                  *[f"- {code(e.at)}: {code(_event(e))}" for e in plan.schedule]]
+    # right after the summary when nothing else is shown: one blank line between them
+    return lines if plan.operations or plan.drift else lines[1:]

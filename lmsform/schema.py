@@ -26,6 +26,9 @@ What JSON Schema cannot say, and stays `validate`'s (docs/manifests.md, "The edi
   notation where a whole number or an amount is expected;
 - an email address's full rules (email-validator's), a date that does not exist, and the
   custom values that cannot be stored (NaN, infinity, integers beyond 2**53);
+- time (`schedule.py`): a time zone the zone database knows (the schema checks how a name is
+  spelt), a window's end before its start, a course listed twice among a user's enrollments
+  with a window, a time bound on a field `lifecycle.ignore_changes` lists;
 - a vendor's rules: what the provider supports (`validate` asks the provider plugin);
 - a policy's expression is CEL: its syntax and types are the CEL compiler's to check.
 """

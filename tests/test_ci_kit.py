@@ -4,7 +4,8 @@ Neither platform is reachable from a test, so each of their semantics the kit re
 emulated here from the files themselves: the GitHub workflows pass actionlint; the lmsform
 commands of every job (GitHub's and GitLab's, read from the files) follow the flow against the
 iLMS simulator (a pull request's plan, the merge applying exactly that plan, a stale plan
-refused and the way forward, the nightly drift check); GitLab's `rules: if:` are evaluated for
+refused and the way forward, the nightly drift check, the daily job applying what time caused
+and leaving drift alone); GitLab's `rules: if:` are evaluated for
 the pipelines GitLab makes (merge request, default branch, schedule) to see which jobs exist;
 and the shell glue that talks to GitLab's API (the plan note edited in place, the reviewed
 plan found by the merge request's ref) runs against a stand-in API on 127.0.0.1.
@@ -147,6 +148,39 @@ def test_the_jobs_commands_follow_the_flow(platform: str, ilms: tuple[Path, Ilms
     assert lmsform("plan", "-C", str(config), "--detailed-exitcode").exit_code == 0
 
 
+SCHEDULED = {"github": lambda: commands(KIT / "github-actions" / "lmsform-scheduled.yml",
+                                        "scheduled"),
+             "gitlab": lambda: commands(GITLAB, "scheduled")}
+
+
+@pytest.mark.parametrize("platform", sorted(SCHEDULED))
+def test_the_daily_job_applies_what_time_caused_and_nothing_else(
+        platform: str, ilms: tuple[Path, IlmsSimulator], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    config, sim = ilms
+    text = (config / "lmsform.yaml").read_text()
+    (config / "lmsform.yaml").write_text(text.replace(
+        "    first_name: Grace\n", "    first_name: Grace\n    active_until: 2027-03-31\n"))
+    jobs = SCHEDULED[platform]()
+    assert [c.split()[1] for c in jobs] == ["plan", "apply"]
+    assert "--scheduled-only" in jobs[0]
+    monkeypatch.setenv("LMSFORM_NOW", "2027-03-30")
+    assert lmsform("apply", "-C", str(config), "--auto-approve").exit_code == 0
+    assert [run(c, config, tmp_path) for c in jobs] == [0, 0]  # the day before: nothing
+    assert "No scheduled changes" in (tmp_path / "scheduled.md").read_text()
+    edit_the_lms(sim)  # drift, which the daily job must leave alone
+    monkeypatch.setenv("LMSFORM_NOW", "2027-04-01")
+    assert [run(c, config, tmp_path) for c in jobs] == [0, 0]
+    report = (tmp_path / "scheduled.md").read_text()
+    assert "`active`: `true` → `false` \\(expired 2027\\-03\\-31\\)" in report
+    assert "**Left for review" in report and "`user.ada.lovelace@acme.example`" in report
+    users = {u["Profile"]["F015"]: u for u in sim.users.values()}
+    assert users["grace.hopper@acme.example"]["UserStatus"] == "Inactive"
+    assert users["ada.lovelace@acme.example"]["Profile"]["F001"] == "Augusta"  # left
+    assert [run(c, config, tmp_path) for c in jobs] == [0, 0]  # the next run: nothing new
+    assert "No scheduled changes" in (tmp_path / "scheduled.md").read_text()
+
+
 def test_gitlab_runs_the_same_commands() -> None:
     gitlab = commands(GITLAB)
     github = [c for w in WORKFLOWS for c in commands(w)]
@@ -187,12 +221,15 @@ def github_secrets(path: Path, job: str) -> set[str]:
 def test_only_the_applying_jobs_get_write_credentials() -> None:
     write = {"LMSFORM_STATE_DSN", "ILMS_TRANSACTION_KEY"}
     read = {"LMSFORM_PLAN_STATE_DSN", "LMSFORM_PLAN_ILMS_TRANSACTION_KEY"}
-    pr, apply, drift = (KIT / "github-actions" / f"lmsform-{n}.yml"
-                        for n in ("pr", "apply", "drift"))
+    pr, apply, drift, scheduled = (KIT / "github-actions" / f"lmsform-{n}.yml"
+                                   for n in ("pr", "apply", "drift", "scheduled"))
     assert github_secrets(pr, "plan") == read
     assert github_secrets(drift, "drift") == read
     assert github_secrets(apply, "replan") == read
     assert github_secrets(apply, "apply") == github_secrets(apply, "apply-replanned") == write
+    assert github_secrets(scheduled, "scheduled") == write
+    assert load(scheduled)["jobs"]["scheduled"]["environment"] == "production"
+    assert load(scheduled)["concurrency"]["group"] == load(apply)["concurrency"]["group"]
     jobs = load(apply)["jobs"]
     assert jobs["apply"]["environment"] == "production"
     assert jobs["apply-replanned"]["environment"] == "production-approval"
@@ -201,8 +238,11 @@ def test_only_the_applying_jobs_get_write_credentials() -> None:
               'ILMS_TRANSACTION_KEY="$LMSFORM_PLAN_ILMS_TRANSACTION_KEY"')
     for job in ("plan", "replan", "drift"):  # they run where protected variables may be set
         assert scripts(GITLAB, job)[0] == export, job
-    for job in ("validate", "apply", "apply-replanned"):
+    for job in ("validate", "apply", "apply-replanned", "scheduled"):
         assert "LMSFORM_PLAN_" not in "\n".join(scripts(GITLAB, job)), job
+    # the applying jobs take turns
+    assert {load(GITLAB)[job]["resource_group"] for job in
+            ("apply", "apply-replanned", "scheduled")} == {"lmsform-production"}
 
 
 def test_a_fork_pull_request_is_validated_not_planned() -> None:
@@ -304,7 +344,8 @@ DEFAULT_BRANCH = {"CI_PIPELINE_SOURCE": "push", "CI_COMMIT_BRANCH": "main",
     (DEFAULT_BRANCH, {"apply": "on_success", "replan": "on_failure",
                       "apply-replanned": "manual"}),
     ({**DEFAULT_BRANCH, "CI_COMMIT_BRANCH": "feature"}, {}),  # a branch push: no pipeline
-    ({**DEFAULT_BRANCH, "CI_PIPELINE_SOURCE": "schedule"}, {"drift": "on_success"}),
+    ({**DEFAULT_BRANCH, "CI_PIPELINE_SOURCE": "schedule"}, {"drift": "on_success",
+                                                            "scheduled": "on_success"}),
     ({**DEFAULT_BRANCH, "CI_PIPELINE_SOURCE": "web"}, {}),
 ], ids=["merge-request", "default-branch", "other-branch", "schedule", "run-by-hand"])
 def test_gitlab_pipelines_hold_the_jobs_of_their_step(variables: dict[str, str],

@@ -219,7 +219,7 @@ def test_the_example_runs_as_written(example: Example, scratch: Path, postgres_d
 def test_every_doc_has_its_blocks_found() -> None:
     """The extraction finds the blocks it should (a renamed fence would hide them)."""
     names = {e.name for e in examples()}
-    assert {"README.md#2", "README.md#3", "docs/state.md#0", "docs/migration.md#0",
+    assert {"README.md#2", "README.md#3", "README.md#4", "docs/state.md#0", "docs/migration.md#0",
             "docs/migration.md#1", "examples/ilms/README.md#0"} <= names
     assert set(PROSE_STEPS) <= names
 

@@ -105,7 +105,7 @@ def test_apply_refresh_only_accepts_drift_into_state_and_leaves_the_lms(org: Org
     plan = json.loads(org.run("plan", "--json").output)  # now an edit of the manifests
     (ada,) = [op for op in plan["operations"] if op["address"] == "user.ada@example.com"]
     assert ada["changes"] == [{"field": "first_name", "before": "Augusta", "after": "Ada",
-                               "cause": "manifests"}]
+                               "cause": "manifests", "reason": None}]
     assert [op["action"] for op in plan["operations"]
             if op["address"] == "coupon.WELCOME10"] == ["create"]
 

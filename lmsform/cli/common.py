@@ -167,6 +167,12 @@ drop_unsupported_option = click.option(
 )
 
 
+scheduled_only_option = click.option(
+    "--scheduled-only", is_flag=True,
+    help="Only what time caused (starts, expiries, enrollment windows), of an operation its "
+         "time-caused fields alone; list the rest as left for review.")
+
+
 def _selection_options(func: Any) -> Any:
     func = click.option("--max-deletes", type=click.IntRange(min=0),
                         help="Refuse to apply (without --force) a plan removing more.")(func)

@@ -24,6 +24,7 @@ from lmsform.cli.common import (
     drop_unsupported_option,
     lock_timeout_option,
     parallelism_option,
+    scheduled_only_option,
     summary_option,
     variables_options,
 )
@@ -61,17 +62,22 @@ from lmsform.render import (
 @click.option("--show-unmanaged", is_flag=True,
               help="List the resources in neither the manifests nor the state by address.")
 @drop_unsupported_option
+@scheduled_only_option
 @summary_option
 def plan(config_dir: Path, target: tuple[str, ...], exclude: tuple[str, ...],
          max_deletes: int | None, parallelism: int, as_json: bool, fmt: str | None,
          out: Path | None, detailed_exitcode: bool, refresh_only: bool,
-         show_unmanaged: bool, drop_unsupported: bool, summary: bool) -> None:
+         show_unmanaged: bool, drop_unsupported: bool, scheduled_only: bool,
+         summary: bool) -> None:
     """Show what apply would change in the LMS (or, --refresh-only, what drifted)."""
     fmt = _format(as_json, fmt, summary)
+    if refresh_only and scheduled_only:
+        raise click.UsageError("--refresh-only proposes nothing; --scheduled-only chooses "
+                               "what to propose: give one")
     config = _load(config_dir)
     options = PlanOptions(list(target), list(exclude), max_deletes, parallelism,
                           refresh_only=refresh_only, show_unmanaged=show_unmanaged,
-                          drop_unsupported=drop_unsupported)
+                          drop_unsupported=drop_unsupported, scheduled_only=scheduled_only)
     the_plan = engine.plan(config, options)
     _show(the_plan, fmt, summary, str(out) if out else None)
     if out is not None:
@@ -146,12 +152,16 @@ def import_command(address: str, resource_id: str, config_dir: Path,
               help="Accept what changed in the LMS outside lmsform into the state; write "
                    "nothing to the LMS.")
 @drop_unsupported_option
+@scheduled_only_option
 @lock_timeout_option
 def apply(plan_file: Path | None, config_dir: Path, target: tuple[str, ...],
           exclude: tuple[str, ...], max_deletes: int | None, parallelism: int,
           auto_approve: bool, force: bool, refresh_only: bool, drop_unsupported: bool,
-          lock_timeout: float) -> None:
+          scheduled_only: bool, lock_timeout: float) -> None:
     """Make the LMS match the manifests (or run a saved PLAN_FILE exactly)."""
+    if scheduled_only and (refresh_only or plan_file is not None):
+        raise click.UsageError("--scheduled-only plans afresh what time caused; give no "
+                               "PLAN_FILE and no --refresh-only")
     if refresh_only:
         if plan_file is not None:
             raise click.UsageError("--refresh-only plans afresh; give no PLAN_FILE")
@@ -168,7 +178,7 @@ def apply(plan_file: Path | None, config_dir: Path, target: tuple[str, ...],
         raise click.UsageError("a saved plan keeps the --drop-unsupported it was made with")
     config = _load(config_dir)
     options = PlanOptions(list(target), list(exclude), max_deletes, parallelism,
-                          drop_unsupported=drop_unsupported)
+                          drop_unsupported=drop_unsupported, scheduled_only=scheduled_only)
     hooks = engine.ApplyHooks(
         show=lambda p: click.echo(render_text(p)),
         confirm=(lambda p: None) if auto_approve

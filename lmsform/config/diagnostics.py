@@ -18,6 +18,7 @@ from pydantic_core import ErrorDetails
 from lmsform import kinds
 from lmsform.config.references import ENV_RE
 from lmsform.errors import Problem
+from lmsform.manifest import UNION_TAG
 from lmsform.secrets import Secrets
 from lmsform.yamlfile import Position, YamlFile, YamlSyntaxError
 
@@ -117,7 +118,8 @@ def _syntax_problem(name: str, exc: YamlSyntaxError, c: _Collector) -> None:
 def _report(name: str, prefix: Loc, exc: ValidationError, c: _Collector) -> None:
     for error in exc.errors():
         message, at_key = _pydantic_message(error)
-        loc = (*prefix, *(s for s in error["loc"] if isinstance(s, str | int)))
+        loc = (*prefix, *(s for s in error["loc"] if isinstance(s, int) or (
+            isinstance(s, str) and not s.startswith(UNION_TAG))))
         if (name, loc) in c.unexpanded:
             continue  # its reference is the problem, reported already
         c.add(name, loc, _suggest_field(message, at_key, loc), key=at_key)
@@ -179,4 +181,7 @@ def _suggest_field(message: str, at_key: bool, loc: Loc,
     valid = _fields_at(model, loc[:-1]) - {loc[-1]}
     if not loc[:-1] and whole_file:
         message = message.replace("unknown field", "unknown section")
-    return message + did_you_mean(loc[-1], valid)
+    nearest = did_you_mean(loc[-1], valid)
+    section = kinds.sections().get(str(loc[0])) if whole_file and len(loc) == 3 else None
+    hint = kinds.field_hint(loc[-1], section.name) if section is not None else None
+    return message + (nearest or (f"; {hint}" if hint else ""))

@@ -45,6 +45,7 @@ __all__ = [
     "Removal",
     "Resource",
     "decimal_text",
+    "field_hint",
     "get",
     "kinds",
     "manifest_model",
@@ -133,6 +134,13 @@ def rank(name: str) -> int:
 def sections() -> Mapping[str, Kind]:
     """The top-level lists of a manifest that declare resources, and their kinds."""
     return _sections
+
+
+def field_hint(name: str, kind: str | None = None) -> str | None:
+    """What to say of a field `name` written on an entry of `kind` that has no such field,
+    where another kind owns it (`Kind.field_hints`)."""
+    return next((k.field_hints[name] for k in kinds()
+                 if name in k.field_hints and k.name != kind), None)
 
 
 def manifest_model() -> type[BaseModel]:

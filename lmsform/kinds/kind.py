@@ -9,6 +9,7 @@ kinds through the registry (`lmsform.kinds`) and never names one.
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 from pydantic import BaseModel
 
 from lmsform.manifest import Lifecycle
+from lmsform.schedule import Event
 
 if TYPE_CHECKING:
     from lmsform.manifest import SettingsSpec
@@ -41,6 +43,9 @@ class Resource:
     origin: tuple[str, Loc] | None = None  # (file name, path in that file)
     # fields that took a value from the environment: secret, as write-only ones are
     sensitive: frozenset[str] = frozenset()
+    # what the manifest says of when it holds (a user's `active_from`...), the kind's own
+    # value (`Kind.at` reads it); None, as for nearly every resource: time decides nothing
+    timed: Any = None
     # kind.key, made once: a plan looks it up a dozen times per resource
     address: str = field(init=False)
 
@@ -81,9 +86,15 @@ class Support(Protocol):
     @property
     def delete(self) -> bool: ...
     @property
+    def update(self) -> bool: ...
+    @property
     def deactivate(self) -> bool: ...
     @property
     def required_on_create(self) -> frozenset[str]: ...
+    @property
+    def fixed_fields(self) -> frozenset[str]: ...
+    @property
+    def grow_only_fields(self) -> frozenset[str]: ...
     @property
     def advice(self) -> str: ...
 
@@ -99,6 +110,65 @@ class Declaring(Protocol):
     def where(self, loc: Loc) -> str:
         """A place as `file:line:column`, for a message naming another place."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class Ruling:
+    """What time decides of a resource at an instant (`Kind.at`), and why: the plan says
+    why beside each change it causes, and `apply --scheduled-only` applies those alone.
+
+    `fields`: a field's value now, where time sets it (a user's `active: False` after its
+    end, "expired 2027-03-31"). `items`: in a list compared as a set, whether an item is in
+    it now, where time decides that (an enrollment before its start, "enrollment in X starts
+    2027-04-01"). `exists`: False where the resource is not to be created now (before its
+    start, after its end); `created`: why a create now is time's doing (its start passed)."""
+
+    fields: Mapping[str, tuple[Any, str]] = field(default_factory=dict)
+    items: Mapping[str, Mapping[str, tuple[bool, str]]] = field(default_factory=dict)
+    exists: bool = True
+    created: str | None = None
+
+    def why(self, name: str, before: Any, after: Any) -> str | None:
+        """Why a change of field `name` from `before` to `after` is time's doing, or None
+        where time does not decide it: the value time gives, or the items of a set that
+        time puts in or takes out (their reasons together)."""
+        given = self.fields.get(name)
+        if given is not None and given[0] == after:
+            return given[1]
+        items = self.items.get(name)
+        if not items:
+            return None
+        old, new = set(before or ()), set(after or ())
+        reasons = [why for item, (inside, why) in items.items()
+                   if (item in new - old if inside else item in old - new)]
+        return "; ".join(reasons) or None
+
+    def alone(self, name: str, before: Any, after: Any) -> bool:
+        """Whether time alone makes that change: the value time gives, or only items time
+        puts in or takes out (a change that also adds an item the manifests list without a
+        window is time's in part only)."""
+        given = self.fields.get(name)
+        if given is not None:
+            return bool(given[0] == after)
+        items = self.items.get(name)
+        if not items:
+            return False
+        old, new = set(before or ()), set(after or ())
+        return all(item in items and items[item][0] == (item in new) for item in old ^ new)
+
+    def applied(self, attrs: Mapping[str, Any]) -> dict[str, Any]:
+        """The values of `attrs` (a live resource's) that time decides, as time decides
+        them now: what `apply --scheduled-only` makes true, and nothing else."""
+        out = {name: value for name, (value, _) in self.fields.items()}
+        for name, items in self.items.items():
+            current = set(attrs.get(name) or ())
+            for item, (inside, _) in items.items():
+                if inside:
+                    current.add(item)
+                else:
+                    current.discard(item)
+            out[name] = sorted(current)
+        return out
 
 
 # How a resource leaves the manifests: deleted, or switched off (deactivated).
@@ -151,6 +221,9 @@ class Kind:
     active_field: ClassVar[str | None] = None
     removal_setting: ClassVar[str] = ""
     export_file: ClassVar[str | None] = None  # where export writes `section`
+    # what to say when another kind's entry names one of this kind's own fields (a group's
+    # `active_until`): what can be done instead
+    field_hints: ClassVar[Mapping[str, str]] = MappingProxyType({})
     # the kinds declared, and so exported, together with it (the hierarchy's three)
     family: ClassVar[tuple[str, ...]] = ()
 
@@ -246,6 +319,24 @@ class Kind:
     def settings_problems(self, settings: SettingsSpec, support: Support,
                           vendor: str) -> list[str]:
         """What the settings ask of this kind that the provider cannot do."""
+        return []
+
+    # time (`lmsform.schedule`): only kinds whose manifests say when they hold override these
+
+    def at(self, resource: Resource, instant: dt.datetime,
+           zone: dt.tzinfo) -> tuple[Resource, Ruling]:
+        """A resource with `timed` as the manifests want it at `instant` (dates read in
+        `zone`), and what time decided of it."""
+        return resource, Ruling()
+
+    def events(self, resource: Resource, zone: dt.tzinfo) -> list[Event]:
+        """What the manifests schedule for a resource with `timed`: its start, its end..."""
+        return []
+
+    def time_problems(self, resource: Resource, support: Support,
+                      vendor: str) -> list[tuple[str | None, str]]:
+        """(field, message) for each time bound of a resource with `timed` that the provider
+        cannot honour, saying what it can do instead."""
         return []
 
     def still_referred(self, address: str, done: str, referrers: list[str]) -> str:

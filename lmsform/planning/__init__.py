@@ -1,13 +1,14 @@
 """Planning: compare the manifests with the live LMS and the state, and decide what to do.
 
-Four stages, a module each, with a value passed from one to the next:
+Stages, a module each, with a value passed from one to the next:
 
 1. `capabilities`: what the manifests ask of the provider, checked offline (and, with
    --drop-unsupported, what it cannot hold left out and listed);
 2. `reading`: every listable kind read in the background from the start, while the caller
    loads the state; the kinds the LMS cannot list, read by the ids state records
    (`LiveRead` -> the live resources, by kind);
-3. `matching`: kind by kind, referenced kinds first, desired resources matched to live ones
+3. `timing` and `matching`: the manifests as they are at the plan's instant (time bounds
+   applied); then kind by kind, referenced kinds first, desired resources matched to live ones
    (by state, then by natural key), diffed, and removals, adoptions and what is left
    unmanaged decided (`Matched`);
 4. `finishing`: the selection (--target, --exclude), the order, the secrets hidden, the
@@ -29,6 +30,7 @@ from lmsform.planning.reading import (
     known_keys,
     start_reading,
 )
+from lmsform.planning.timing import at_instant
 from lmsform.providers.base import Provider
 from lmsform.state import State
 
@@ -46,8 +48,9 @@ def make_plan(config: Config, state: State, provider: Provider,
             and reading.source[0] is config and reading.source[1] is options, \
             "a plan's reading comes from start_reading, for the same config and options"
         config = reading.checked
+        timed, timing = at_instant(config, options.now)  # the manifests at the plan's instant
         changed_plugin = check_provider_identity(state, provider)
         live = reading.result(*known_keys(config, state, reading.unlistable()))
-    matched = match(config, state, provider, live, options, reading.kinds)
+    matched = match(timed, state, provider, live, options, reading.kinds, timing)
     return finish(matched, config, state, provider, options, reading,
                   warnings=changed_plugin)

@@ -42,10 +42,24 @@ def check_capabilities(config: Config, provider: type[Provider] | Provider) -> N
         values = {**resource.attrs, **resource.secrets} if resource.secrets else resource.attrs
         for name, message in provider.check(resource.kind, values):
             findings.append((resource, name, message))
+    findings += time_findings(config, provider)
     messages = _unprunable(config, provider) + _settings_problems(config, provider)
     if findings or messages:
         raise PlanError(messages, config.problems(findings), contacted=False,
                         hint=DROP_HINT if unholdable else "")
+
+
+def time_findings(config: Config, provider: type[Provider] | Provider
+                  ) -> list[tuple[Resource, str | None, str]]:
+    """The time bounds (`active_until`, an enrollment's `until`...) this provider cannot
+    honour, each with what it can do instead (`Kind.time_problems`). Never left out by
+    --drop-unsupported: an end of access dropped in silence is access that lingers."""
+    caps, vendor = provider.capabilities, provider.type_name
+    return [(resource, name, message) for resource in config.resources.values()
+            if resource.timed is not None
+            and (support := caps.kinds.get(resource.kind)) is not None
+            for name, message in kinds.get(resource.kind).time_problems(resource, support,
+                                                                        vendor)]
 
 
 # Said under errors about what an LMS cannot hold, as when moving to another vendor.
@@ -66,6 +80,9 @@ def without_unsupported(config: Config, provider: Provider) -> tuple[Config, lis
     by kind and field with counts (`plan --drop-unsupported`: moving to another vendor
     loses nothing silently)."""
     caps, vendor = provider.capabilities, provider.type_name
+    timing = time_findings(config, provider)
+    if timing:
+        raise PlanError([], config.problems(timing), contacted=False)
     kept: dict[str, Resource] = {}
     unheld: dict[str, int] = defaultdict(int)
     fields: dict[tuple[str, str], int] = defaultdict(int)

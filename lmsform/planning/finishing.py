@@ -20,6 +20,7 @@ from lmsform.plan import Action, Operation, Plan, StateRef, kind_rank
 from lmsform.planning.matching import Matched
 from lmsform.planning.options import PlanOptions
 from lmsform.planning.reading import LiveRead, read_one_by_one
+from lmsform.planning.timing import only_scheduled
 from lmsform.providers.base import Provider
 from lmsform.resources import (
     SENSITIVE,
@@ -37,6 +38,9 @@ def finish(matched: Matched, config: Config, state: State, provider: Provider,
         _check_patterns(options.targets + options.excludes,
                         {*config.resources, *state.resources, *matched.ids})
     operations = _select(matched.operations, options)
+    left: list[Operation] = []
+    if options.scheduled_only:  # what time caused; the rest listed, for review
+        operations, left = only_scheduled(operations, matched.timing.rulings)
     notices = list(matched.warnings)
     if options.targets or options.excludes:
         notices.append(
@@ -45,7 +49,7 @@ def finish(matched: Matched, config: Config, state: State, provider: Provider,
         )
     operations = _order(operations)
     found_drift = [d for d in matched.drift if _chosen(d.address, options)]
-    _hide_secrets(operations, found_drift, config)
+    _hide_secrets(operations + left, found_drift, config)
     plan = Plan(
         impact=impact.of(operations, matched.live, provider.capabilities,
                          _sensitive(config)),
@@ -65,6 +69,9 @@ def finish(matched: Matched, config: Config, state: State, provider: Provider,
         targets=options.targets,
         excludes=options.excludes,
         max_deletes=options.max_deletes,
+        schedule=matched.timing.schedule(),
+        scheduled_only=options.scheduled_only,
+        left_for_review=left,
     )
     recreated = {op.address for op in operations
                  if op.action == Action.CREATE and op.address in matched.recorded}
@@ -155,7 +162,8 @@ def _hidden_changes(changes: list[Change], before: set[str], after: set[str]
 
     return [c if field(c) not in before and field(c) not in after
             else Change(field=c.field, before=SENSITIVE if field(c) in before else c.before,
-                        after=SENSITIVE if field(c) in after else c.after, cause=c.cause)
+                        after=SENSITIVE if field(c) in after else c.after, cause=c.cause,
+                        reason=c.reason)
             for c in changes]
 
 

@@ -21,6 +21,7 @@ from lmsform.plan import Action, Operation
 from lmsform.planning.capabilities import DROP_HINT
 from lmsform.planning.options import PlanOptions
 from lmsform.planning.removals import Removals
+from lmsform.planning.timing import Timing, explain
 from lmsform.providers.base import KindSupport, Provider
 from lmsform.resources import (
     SCHEMAS,
@@ -63,26 +64,31 @@ class Matched:
     # per kind, live id -> the resource as read (references as address keys): what the
     # LMS holds beyond what the operations carry, for the plan's impact
     live: dict[str, dict[str, dict[str, Any]]]
+    timing: Timing  # the plan's instant, and what time decided
 
 
 def match(config: Config, state: State, provider: Provider,
           live: dict[str, list[LiveResource]], options: PlanOptions,
-          kinds_read: list[str]) -> Matched:
-    matcher = _Matcher(config, state, provider, live, options)
+          kinds_read: list[str], timing: Timing) -> Matched:
+    """`config` is the manifests at the plan's instant (`timing.at_instant`)."""
+    matcher = _Matcher(config, state, provider, live, options, timing)
     operations = matcher.run(kinds_read)
     return Matched(operations, matcher.drift, matcher.warnings, matcher.unmanaged,
                    dict(matcher.unmanaged_addresses), dict(matcher.managed),
                    matcher.live_counts, matcher.ids, matcher.names,
-                   frozenset(matcher.state_view), matcher.left_out_lines(), matcher.views)
+                   frozenset(matcher.state_view), matcher.left_out_lines(), matcher.views,
+                   timing)
 
 
 class _Matcher(Removals):
     """The matching and diffing of one plan; a class only to share its lookup tables."""
 
     def __init__(self, config: Config, state: State, provider: Provider,
-                 live: dict[str, list[LiveResource]], options: PlanOptions) -> None:
+                 live: dict[str, list[LiveResource]], options: PlanOptions,
+                 timing: Timing) -> None:
         self.config = config
         self.options = options
+        self.rulings = timing.rulings  # what time decided, of resources bound in time
         self.drift: list[drift.Drift] = []  # with options.refresh_only
         self.unmanaged_addresses: dict[str, list[str]] = defaultdict(list)
         self.provider = provider
@@ -315,6 +321,9 @@ class _Matcher(Removals):
         return lines
 
     def _create(self, resource: Resource) -> Iterator[Operation]:
+        ruling = self.rulings.get(resource.address) if self.rulings else None
+        if ruling is not None and not ruling.exists:
+            return  # before its start or after its end: not created
         support = self.caps.kinds[resource.kind]
         if not support.create and self.options.drop_unsupported:
             self.left_out[resource.kind].add(resource.key)
@@ -338,11 +347,12 @@ class _Matcher(Removals):
         after = {k: v for k, v in self._desired(resource).items() if k not in unstored}
         after.update({name: SENSITIVE for name in resource.secrets})
         entry = self.state_view.get(resource.address)
-        why = ["deleted outside lmsform; it will be created again" if entry else "",
+        timed = ruling.created if ruling is not None else None  # its start passed
+        why = [timed or "", "deleted outside lmsform; it will be created again" if entry else "",
                support.create_note]
         reason = "; ".join(w for w in why if w) or None
         yield Operation(address=resource.address, kind=resource.kind, action=Action.CREATE,
-                        after=after, reason=reason,
+                        after=after, reason=reason, scheduled=timed is not None and not entry,
                         prevent_destroy=resource.lifecycle.prevent_destroy)
 
     def _reconcile(self, resource: Resource, live_id: str, view: dict[str, Any],
@@ -357,6 +367,8 @@ class _Matcher(Removals):
         changes = diff(kind, attrs, view, self._not_compared(kind, resource))
         for change in changes:
             change.cause = drift.cause(change, entry.attributes if entry else None)
+        scheduled = explain(changes, self.rulings.get(resource.address)) \
+            if self.rulings else False
         moved_from = self.moved_from.get(resource.address)
         if how == "natural":
             previous = self.owner[kind].get(live_id)
@@ -375,7 +387,8 @@ class _Matcher(Removals):
             return Operation(address=resource.address, kind=kind, action=action, id=live_id,
                              before=view, after=after, changes=changes or [],
                              moved_from=moved_from, reason=reason,
-                             prevent_destroy=resource.lifecycle.prevent_destroy)
+                             prevent_destroy=resource.lifecycle.prevent_destroy,
+                             scheduled=scheduled and action == Action.UPDATE)
 
         if changes:
             support = self.caps.kinds[kind]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
 
@@ -15,3 +16,6 @@ class PlanOptions:
     # leave out, and list, what the provider cannot hold instead of refusing (a migration)
     drop_unsupported: bool = False
     show_unmanaged: bool = False  # list unmanaged resources by address, not only count them
+    # apply what time caused (starts, ends), leave the rest for review (`planning.timing`)
+    scheduled_only: bool = False
+    now: dt.datetime | None = None  # the instant to plan for; None: the clock or LMSFORM_NOW

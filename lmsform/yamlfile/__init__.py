@@ -55,7 +55,7 @@ from pathlib import Path
 from typing import Any
 
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from lmsform.yamlfile import fast
 from lmsform.yamlfile.fast import LaterRunError, _fast_load, _fast_parts, _runs
@@ -237,11 +237,14 @@ class YamlFile:
         return _position(parent)
 
     def index_in_sequence(self, path: Sequence[str | int], value: str) -> int:
-        """Where `value` is written in the list at `path` (0 if it cannot be found)."""
+        """Where `value` is written in the list at `path`: an item that is the value, or a
+        mapping holding it (`{course: KEY, until: ...}`); 0 if it cannot be found."""
         node, complete = self._walk(path)
         if complete and isinstance(node, SequenceNode):
             for i, item in enumerate(node.value):
-                if str(getattr(item, "value", "")).strip() == value:
+                held = [v for _, v in item.value] if isinstance(item, MappingNode) else [item]
+                if any(isinstance(v, ScalarNode) and str(v.value).strip() == value
+                       for v in held):
                     return i
         return 0
 
