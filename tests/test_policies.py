@@ -141,17 +141,19 @@ def test_several_policies_of_a_kind_are_each_judged_and_reported_in_their_order(
 
 # --- validate ----------------------------------------------------------------------------
 
+MANAGERS_ONLY_ENTRY = """
+    name: managers-only
+    kinds: [user]
+    expression: "has(resource.groups)"
+    enforcement: advisory
+    """
+MANAGERS_ONLY = policies(MANAGERS_ONLY_ENTRY)
 ADVISORY_AND_MANDATORY = policies("""
     name: coupon-cap
     kinds: [coupon]
     expression: "resource.discount.percent <= 5"
     message: coupons may give at most 5% off
-    """, """
-    name: managers-only
-    kinds: [user]
-    expression: "has(resource.groups)"
-    enforcement: advisory
-    """)
+    """, MANAGERS_ONLY_ENTRY)
 
 
 def test_validate_reports_mandatory_violations_as_errors_at_the_resource(org: Org) -> None:
@@ -174,12 +176,7 @@ def test_validate_reports_mandatory_violations_as_errors_at_the_resource(org: Or
 
 
 def test_advisory_violations_alone_pass_validate(org: Org) -> None:
-    org.write("policies.yaml", policies("""
-        name: managers-only
-        kinds: [user]
-        expression: "has(resource.groups)"
-        enforcement: advisory
-        """))
+    org.write("policies.yaml", MANAGERS_ONLY)
     result = org.run("validate")
     assert result.exit_code == 0, result.output
     assert "warning: user.bob@example.com: policy managers-only" in result.output
@@ -316,12 +313,7 @@ def test_a_saved_plan_that_violates_a_policy_is_not_applied(org: Org, tmp_path: 
 
 
 def test_advisory_violations_do_not_block_an_apply(org: Org) -> None:
-    org.write("policies.yaml", policies("""
-        name: managers-only
-        kinds: [user]
-        expression: "has(resource.groups)"
-        enforcement: advisory
-        """))
+    org.write("policies.yaml", MANAGERS_ONLY)
     applied = org.run("apply", "--auto-approve")
     assert applied.exit_code == 0, applied.output
     assert "Warning: policy managers-only (advisory) is violated by user.bob@example.com" \
