@@ -17,14 +17,14 @@ Python values.
 from __future__ import annotations
 
 import functools
+import importlib
 import re
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import cel_expr_python.cel as cel
-import cel_expr_python.ext.ext_math as ext_math
-import cel_expr_python.ext.ext_strings as ext_strings
+if TYPE_CHECKING:
+    import cel_expr_python.cel as cel
 
 
 class Place(StrEnum):
@@ -39,18 +39,28 @@ class CelError(ValueError):
     """An expression that does not compile, with the compiler's messages."""
 
 
-_DYN_MAP = cel.Type.Map(cel.Type.STRING, cel.Type.DYN)
-_TYPES = {Place.RESOURCE: _DYN_MAP, Place.CHANGE: _DYN_MAP,
-          Place.CONFIG: cel.Type.Map(cel.Type.STRING, cel.Type.List(cel.Type.DYN))}
 _NOT_A_VERDICT = {"string", "int", "uint", "double", "bytes", "list", "map", "null_type",
                   "timestamp", "duration"}
 _MESSAGE = re.compile(r"ERROR: <input>:(\d+):(\d+): ([^\n]*)")
 
 
+def _runtime() -> Any:
+    """The CEL runtime, loaded on first use: it maps about 11 MB, which a config without
+    policies (nearly every plan) never needs."""
+    return importlib.import_module("cel_expr_python.cel")
+
+
 @functools.cache
 def _environment(place: Place) -> cel.Env:
-    return cel.NewEnv(variables={place.value: _TYPES[place]},
-                      extensions=[ext_strings.ExtStrings(), ext_math.ExtMath()])
+    runtime = _runtime()
+    types = runtime.Type
+    value = types.Map(types.STRING, types.List(types.DYN) if place is Place.CONFIG
+                      else types.DYN)
+    extensions = [importlib.import_module(f"cel_expr_python.ext.ext_{name}")
+                  for name in ("strings", "math")]
+    env: cel.Env = runtime.NewEnv(variables={place.value: value}, extensions=[
+        extensions[0].ExtStrings(), extensions[1].ExtMath()])
+    return env
 
 
 @dataclass(frozen=True)
@@ -68,7 +78,7 @@ class Program:
         """The expression's result for this value of the place's variable; `Failed` where
         evaluation failed (a missing field, a type error, a division by zero)."""
         result = self.compiled.eval(data={self.place.value: value})
-        if result.type() == cel.Type.ERROR:
+        if result.type() == _runtime().Type.ERROR:
             return Failed(str(result.value()))
         return result.plain_value()
 
