@@ -257,6 +257,10 @@ def _settings_block(cls: type[Provider]) -> list[str]:
                                             cls.type_name)),
         "  # refuse (without --force) a plan removing more than this share of a kind",
         "  max_delete_fraction: 0.3",
+        "  # the zone the dates of active_from, active_until and enrollment windows are days in",
+        "  # (an IANA name), and how many days ahead each plan lists what they schedule",
+        "  timezone: UTC",
+        "  schedule_notice_days: 14",
     ]
 
 
