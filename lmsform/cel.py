@@ -122,14 +122,29 @@ def fields_read(expression: str, variable: str) -> frozenset[str] | None:
     read any (the variable used whole, indexed, iterated, or rebound by a macro). The
     runtime converts a map it is handed whole on first access, so a view holding only what
     is read costs half as much to judge. Deliberately conservative: a mention of the
-    variable's name anywhere else (inside a string too) means every field."""
+    variable's name anywhere else (inside a string too) means every field. `x.resource` is a
+    field of x, not the variable; `.resource` (CEL's name from the root) is the variable."""
+    if "`" in expression:
+        return None
     found: set[str] = set()
-    for use in re.finditer(rf"(?<![.\w]){variable}\b", expression):
+    for use in re.finditer(rf"(?<!\w){variable}\b", expression):
+        if _member_of_something(expression[:use.start()]):
+            continue
         member = re.match(rf"\s*\.\s*({_NAME})\b(?!\s*\()", expression[use.end():])
-        if member is None or "`" in expression:
+        if member is None:
             return None
         found.add(member.group(1))
     return frozenset(found)
+
+
+def _member_of_something(before: str) -> bool:
+    """Whether the name that follows `before` is a field (`x.resource`, `f().resource`),
+    not a variable (`resource`, `.resource`, `!resource`)."""
+    stripped = before.rstrip()
+    if not stripped.endswith("."):
+        return False
+    ahead = stripped[:-1].rstrip()
+    return bool(ahead) and (ahead[-1].isalnum() or ahead[-1] in "_)]}")
 
 
 def _said(message: str, place: Place) -> str:
@@ -141,10 +156,14 @@ def _said(message: str, place: Place) -> str:
     return message
 
 
-def conjunction(expressions: list[str], place: Place) -> Program:
+def conjunction(expressions: list[str], place: Place) -> Program | None:
     """One program that is true where every expression is: judging several policies over a
     resource that complies with them all (nearly every one) costs one call into the runtime
     instead of one per policy. CEL's `&&` is true only where both sides are (an error or a
     non-boolean on either side is not), so `true` here means each expression gave `true`.
-    Each expression compiles on its own already (`compile_expression`)."""
-    return compile_expression(" && ".join(f"({e}\n)" for e in expressions), place)
+    Each expression compiles on its own already (`compile_expression`); None where their
+    conjunction does not (it is longer than the runtime takes): then each is asked alone."""
+    try:
+        return compile_expression(" && ".join(f"({e}\n)" for e in expressions), place)
+    except CelError:
+        return None

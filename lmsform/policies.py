@@ -243,7 +243,7 @@ def _verdicts(policies: list[Policy], place: Place, views: Iterable[tuple[Any, A
     known from one evaluation; the rest is judged policy by policy, to say which."""
     together = conjunction([p.spec.expression for p in policies], place)
     for subject, view in views:
-        if together.holds(view):
+        if together is not None and together.holds(view):
             continue
         for policy in policies:
             verdict = policy.program.evaluate(view)

@@ -38,6 +38,12 @@ def test_each_place_sees_its_own_variable_with_the_standard_extensions() -> None
     assert change.evaluate({"action": "delete"}) is False
 
 
+def test_a_conjunction_too_long_for_the_runtime_is_none_and_each_is_asked_alone() -> None:
+    allowed = "resource.email in [" + ", ".join(f"'u{i}@x.example'" for i in range(3000)) + "]"
+    assert compile_expression(allowed, Place.RESOURCE).holds({"email": "u7@x.example"})
+    assert conjunction([allowed, allowed + " || false"], Place.RESOURCE) is None
+
+
 def test_a_failed_evaluation_is_a_failure_not_a_verdict() -> None:
     program = compile_expression("resource.role == 'admin'", Place.RESOURCE)
     failed = program.evaluate({})
@@ -71,6 +77,10 @@ def test_a_conjunction_holds_only_where_every_expression_gives_true() -> None:
     ("resource.groups.all(resource, resource.size() > 0)", None),
     ("has(resource.role) || 'resource' != ''", None),
     ("x.resource.y", set()),
+    ("f(x) . resource.y && m[0].resource", set()),
+    ("!has(.resource.role) || .resource.role != 'admin'", {"role"}),
+    ("!.resource.active", {"active"}),
+    (". resource", None),
 ])
 def test_the_fields_an_expression_reads_where_its_text_shows_them_all(
         expression: str, read: set[str] | None) -> None:

@@ -175,6 +175,28 @@ def test_validate_reports_mandatory_violations_as_errors_at_the_resource(org: Or
         ("warning", "user.bob@example.com"), ("error", "coupon.WELCOME10")]
 
 
+def test_a_message_cannot_forge_a_line_of_validate(org: Org) -> None:
+    org.write("policies.yaml", policies(r"""
+        name: forged
+        kinds: [coupon]
+        expression: "false"
+        message: "no\nusers.yaml:1:1: warning: fine \u202e"
+        """))
+    result = org.run("validate")
+    assert result.exit_code == 1
+    assert "users.yaml:1:1" not in [line[:len("users.yaml:1:1")]
+                                    for line in result.output.splitlines()]
+    assert "policy forged: no\\nusers.yaml:1:1: warning: fine \\u202e" in result.output
+
+
+def test_policies_too_long_to_join_are_judged_one_by_one(org: Org) -> None:
+    allowed = "[" + ", ".join(f"'u{i}@example.com'" for i in range(3000)) + "]"
+    org.write("policies.yaml", policies(
+        f'name: a\nkinds: [user]\nexpression: "resource.email in {allowed}"',
+        f'name: b\nkinds: [user]\nexpression: "resource.email in {allowed} || false"'))
+    assert [v[0] for v in violations(org.dir)] == ["a", "a", "b", "b"]
+
+
 def test_advisory_violations_alone_pass_validate(org: Org) -> None:
     org.write("policies.yaml", MANAGERS_ONLY)
     result = org.run("validate")

@@ -27,6 +27,7 @@ from lmsform.errors import (
     display_path,
 )
 from lmsform.planning import check_capabilities
+from lmsform.render import inert
 
 
 @click.command("validate")
@@ -135,9 +136,10 @@ def _problems(config_dir: Path) -> tuple[list[Problem], list[str]]:
 
 def _policy_problems(config: Config) -> list[Problem]:
     """What the policies judging the manifests find: errors where they are mandatory,
-    warnings where advisory."""
-    return [Problem(v.file, v.line, v.column, v.address or "",
-                    f"policy {v.policy}: {v.message}", warning=not v.mandatory)
+    warnings where advisory. A message is the manifests' text, and an address may be the
+    LMS's: shown inert, so that neither can print a line that reads as another problem."""
+    return [Problem(v.file, v.line, v.column, inert(v.address or ""),
+                    f"policy {v.policy}: {inert(v.message)}", warning=not v.mandatory)
             for v in config.violations()]
 
 
