@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -114,6 +115,14 @@ class ChangeView:
     before: dict[str, Any] | None
     after: dict[str, Any] | None
     changed: list[str]  # the names of the fields it changes
+    scheduled: bool = False  # time alone causes it (an expiry, a start)
+
+    def hidden(self) -> frozenset[str]:
+        """The fields a side shows as "(sensitive)": a value from the environment."""
+        write_only = kinds.get(self.kind).write_only
+        return frozenset(name for side in (self.before, self.after) if side
+                         for name, value in side.items()
+                         if value == SENSITIVE and name not in write_only)
 
 
 def judge_declared(policies: list[Policy], resources: Mapping[str, Resource],
@@ -127,7 +136,17 @@ def judge_declared(policies: list[Policy], resources: Mapping[str, Resource],
             by_kind[resource.kind].append(resource)
     for kind, judging in _per_kind(chosen, by_kind):
         view = _viewer(kind, _read_by(judging))
-        views = ((r, view(r.attrs, r.address, r.sensitive)) for r in by_kind[kind])
+        plain = [r for r in by_kind[kind] if not r.sensitive]
+        for resource in (r for r in by_kind[kind] if r.sensitive):  # rare: taken one by one
+            blind = [p for p in judging if _reads_any(p, resource.sensitive)]
+            found += [(p, resource.address, resource.origin, _unseen(resource.sensitive))
+                      for p in blind]
+            seeing = [p for p in judging if p not in blind]
+            if seeing:
+                found += [(p, resource.address, resource.origin, what) for p, _, what in
+                          _verdicts(seeing, Place.RESOURCE, [(resource, view(
+                              resource.attrs, resource.address, resource.sensitive))])]
+        views = ((r, view(r.attrs, r.address, r.sensitive)) for r in plain)
         found += [(p, r.address, r.origin, what)
                   for p, r, what in _verdicts(judging, Place.RESOURCE, views)]
     whole = [p for p in policies if p.spec.place is Place.CONFIG]
@@ -153,12 +172,39 @@ def judge_changes(policies: list[Policy], changes: Iterable[ChangeView],
             by_kind[change.kind].append(change)
     found: list[tuple[Policy, str | None, tuple[str, Loc] | None, str | None]] = []
     for kind, judging in _per_kind(chosen, by_kind):
-        views = ((c, _change_view(c)) for c in by_kind[kind])
-        for policy, change, what in _verdicts(judging, Place.CHANGE, views):
+        for policy, change, what in _judged_changes(judging, by_kind[kind]):
             declared = resources.get(change.address)
             origin = declared.origin if declared is not None else policy.origin
             found.append((policy, change.address, origin, what))
     return _violations(found, policies, position, mask)
+
+
+def _judged_changes(policies: list[Policy], changes: list[ChangeView]
+                    ) -> Iterator[tuple[Policy, ChangeView, str | None]]:
+    """The verdicts on one kind's changes: a change showing a value from the environment
+    ("(sensitive)") cannot be judged by a policy that reads its sides."""
+    plain = []
+    for change in changes:
+        hidden = change.hidden()
+        blind = [p for p in policies if hidden and _reads_any(p, {"before", "after"})]
+        yield from ((p, change, _unseen(hidden)) for p in blind)
+        if not blind:
+            plain.append(change)
+        elif seeing := [p for p in policies if p not in blind]:
+            yield from _verdicts(seeing, Place.CHANGE, [(change, _change_view(change))])
+    yield from _verdicts(policies, Place.CHANGE, ((c, _change_view(c)) for c in plain))
+
+
+def _reads_any(policy: Policy, fields: AbstractSet[str]) -> bool:
+    reads = policy.reads
+    return reads is None or not reads.isdisjoint(fields)
+
+
+def _unseen(fields: Iterable[str]) -> str:
+    """Why a policy gives no verdict on a resource: what it reads is not shown to it."""
+    return (f"cannot be judged: it may read {', '.join(sorted(fields))}, whose value comes "
+            "from the environment and is never shown; compare in the environment instead, or "
+            "keep what the policy reads out of ${env:...}")
 
 
 def resource_view(kind: str, address: str, attrs: Mapping[str, Any] | None,
@@ -181,8 +227,8 @@ def _viewer(kind: str, reads: frozenset[str] | None
     def view(attrs: Mapping[str, Any], address: str, sensitive: Iterable[str]
              ) -> dict[str, Any]:
         shown = dict(attrs) if names is None else {n: attrs[n] for n in names if n in attrs}
-        for name in nested & shown.keys() if nested else ():
-            shown[name] = _numbers(shown[name])
+        if nested:
+            shown = _typed(kind, shown)
         for name in sensitive:
             if name in shown:
                 shown[name] = SENSITIVE
@@ -198,14 +244,16 @@ def _change_view(change: ChangeView) -> dict[str, Any]:
     return {"action": change.action, "address": change.address, "kind": change.kind,
             "before": None if change.before is None else _typed(change.kind, change.before),
             "after": None if change.after is None else _typed(change.kind, change.after),
-            "changed": change.changed}
+            "changed": change.changed, "scheduled": change.scheduled}
 
 
 def _typed(kind: str, attrs: Mapping[str, Any]) -> dict[str, Any]:
-    """The attributes with exact numbers (amounts, percents: text in the plan) as numbers;
-    only kinds with nested fields hold any."""
-    view = dict(attrs)
-    for name in kinds.get(kind).nested_fields & view.keys():
+    """The attributes with exact numbers (amounts, percents: text in the plan) as numbers
+    (only kinds with nested fields hold any), without the write-only ones (a password),
+    which no policy sees."""
+    kind_ = kinds.get(kind)
+    view = {k: v for k, v in attrs.items() if k not in kind_.write_only}
+    for name in kind_.nested_fields & view.keys():
         view[name] = _numbers(view[name])
     return view
 

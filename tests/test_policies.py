@@ -76,18 +76,26 @@ def test_a_resource_policy_sees_the_planned_attributes_with_their_types(org: Org
         "no-password", "no-password", "lists-and-flags"])
 
 
-def test_a_value_from_the_environment_is_sensitive_to_a_policy(org: Org,
-                                                               monkeypatch: pytest.MonkeyPatch
-                                                               ) -> None:
+def test_a_policy_that_reads_a_value_from_the_environment_cannot_pass_on_it(
+        org: Org, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The value is never shown, so a policy that reads it gives no verdict, said as a
+    violation; one that reads other fields judges the resource as any other."""
     monkeypatch.setenv("BOB_TITLE", "Secret-Project-Lead")
     org.edit("org.yaml", "    first_name: Bob\n",
              "    first_name: Bob\n    job_title: ${env:BOB_TITLE}\n")
     org.write("policies.yaml", policies("""
         name: title
         kinds: [user]
-        expression: "!has(resource.job_title) || resource.job_title == '(sensitive)'"
+        expression: "!has(resource.job_title) || resource.job_title != 'Admin'"
+        """, """
+        name: named
+        kinds: [user]
+        expression: "has(resource.first_name)"
         """))
-    assert violations(org.dir) == []
+    found = violations(org.dir)
+    assert [(v[0], v[1]) for v in found] == [("title", "user.bob@example.com")]
+    assert "cannot be judged: it may read job_title, whose value comes from the environment" \
+        in found[0][2] and "Secret-Project-Lead" not in found[0][2]
 
 
 def test_kinds_default_to_every_kind(org: Org) -> None:
@@ -482,3 +490,26 @@ def test_every_recipe_in_the_docs_is_a_valid_policy(recipe: str, org: Org) -> No
 
 def test_the_docs_show_recipes() -> None:
     assert len(RECIPES) >= 10
+
+
+def test_a_change_policy_can_tell_what_time_caused(org: Org,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    org.edit("org.yaml", "    first_name: Bob\n",
+             "    first_name: Bob\n    active_until: 2027-03-31\n")
+    monkeypatch.setenv("LMSFORM_NOW", "2027-03-30")
+    org.apply()
+    org.write("policies.yaml", policies("""
+        name: offboarding-through-hr
+        on: change
+        kinds: [user]
+        expression: "change.scheduled || !('active' in change.changed)"
+        """, """
+        name: no-switching-off
+        on: change
+        kinds: [user]
+        expression: "!('active' in change.changed)"
+        """))
+    monkeypatch.setenv("LMSFORM_NOW", "2027-04-02")
+    document = json.loads(org.run("plan", "--json").output)
+    assert [(v["policy"], v["address"]) for v in document["policy_violations"]] == [
+        ("no-switching-off", "user.bob@example.com")]

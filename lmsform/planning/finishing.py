@@ -13,7 +13,7 @@ from typing import Any
 from lmsform import drift, impact, policies
 from lmsform.checkout import recorded_location
 from lmsform.config import Config
-from lmsform.diff import Change
+from lmsform.diff import Change, changed_fields
 from lmsform.errors import PlanError
 from lmsform.order import topological
 from lmsform.plan import Action, Operation, Plan, StateRef, kind_rank
@@ -89,7 +89,8 @@ def _judged(config: Config, operations: list[Operation]) -> list[policies.Policy
     """What the policies find wrong: the manifests (`on: desired`), then the operations as
     the plan shows them (`on: change`)."""
     changes = (policies.ChangeView(action=op.action.value, address=op.address, kind=op.kind,
-                                   before=op.before, after=op.after, changed=_changed(op))
+                                   before=op.before, after=op.after, changed=_changed(op),
+                                   scheduled=op.scheduled)
                for op in operations)
     return config.violations() + policies.judge_changes(
         config.policies, changes, config.resources, config.position, config.secrets().mask)
@@ -136,7 +137,7 @@ def _changed(op: Operation) -> list[str]:
     """The names of the fields an operation changes: a create's are all it sets."""
     if op.action.creates and not op.changes:
         return sorted(op.after or {})
-    return sorted({c.field.split(".")[0].split("[")[0] for c in op.changes})
+    return sorted(changed_fields(op.changes))
 
 
 def _sensitive(config: Config) -> impact.Sensitive:
