@@ -603,3 +603,36 @@ def test_summary_show_and_exit_codes_tell_the_scheduled_part(org: Org, at: At,
     assert at.run("2027-04-01", "plan", "--scheduled-only",
                   "--detailed-exitcode").exit_code == 0
     assert at.changes("2027-04-01") == 2
+
+
+def test_a_time_bound_never_comes_from_the_environment(org: Org,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("END", "2027-03-31")
+    org.edit("org.yaml", "    first_name: Bob\n",
+             "    first_name: Bob\n    active_until: ${env:END}\n"
+             "    enrollments: [{course: security-101, from: '${env:END}'}]\n")
+    result = org.run("validate")
+    assert result.exit_code == 1
+    lines = [line for line in result.output.splitlines() if "a time bound cannot" in line]
+    assert [line.split(": error: ")[1].split(":")[0] for line in lines] == [
+        "users[1].active_until", "users[1].enrollments[0].from"]
+    assert "2027-03-31" not in result.output
+
+
+def test_what_time_says_of_a_value_from_the_environment_stays_hidden(
+        org: Org, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SECRET_COURSE", "security-101")
+    org.edit("org.yaml", "    first_name: Bob\n",
+             "    first_name: Bob\n"
+             "    enrollments: [{course: '${env:SECRET_COURSE}', until: 2027-03-31}]\n")
+    monkeypatch.setenv("LMSFORM_NOW", "2027-03-25")
+    org.apply()
+    planned = org.run("plan", "--json")
+    assert planned.exit_code == 0, planned.output
+    (event,) = json.loads(planned.output)["schedule"]
+    assert event["item"] == "(sensitive)"
+    monkeypatch.setenv("LMSFORM_NOW", "2027-04-02")
+    document = json.loads(org.run("plan", "--json").output)
+    (op,) = [op for op in document["operations"] if op["address"] == "user.bob@example.com"]
+    assert op["changes"][0]["reason"] == "(sensitive)"
+    assert "security-101" not in json.dumps(op) + json.dumps(document["schedule"])

@@ -156,6 +156,7 @@ class User(Kind):
         {"department": "department", "groups": "group", "enrollments": "course"})
     set_fields = frozenset({"groups", "enrollments"})
     write_only = frozenset({"password"})
+    time_fields = frozenset({"active_from", "active_until", "from", "until"})
     shared_fields = frozenset({"role"})
     nested_fields = frozenset({"enrollments"})  # an item may be a model: its window
     key_field = "email"

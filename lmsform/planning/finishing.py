@@ -16,7 +16,7 @@ from lmsform.config import Config
 from lmsform.diff import Change, changed_fields
 from lmsform.errors import PlanError
 from lmsform.order import topological
-from lmsform.plan import Action, Operation, Plan, StateRef, kind_rank
+from lmsform.plan import Action, Operation, Plan, ScheduledEvent, StateRef, kind_rank
 from lmsform.planning.matching import Matched
 from lmsform.planning.options import PlanOptions
 from lmsform.planning.reading import LiveRead, read_one_by_one
@@ -69,7 +69,7 @@ def finish(matched: Matched, config: Config, state: State, provider: Provider,
         targets=options.targets,
         excludes=options.excludes,
         max_deletes=options.max_deletes,
-        schedule=matched.timing.schedule(),
+        schedule=_hidden_items(matched.timing.schedule(), config),
         scheduled_only=options.scheduled_only,
         left_for_review=left,
     )
@@ -149,6 +149,16 @@ def _sensitive(config: Config) -> impact.Sensitive:
     return fields
 
 
+def _hidden_items(events: list[ScheduledEvent], config: Config) -> list[ScheduledEvent]:
+    """What is scheduled, an event's item (an enrollment's course) `(sensitive)` where the
+    resource has a field from the environment (its enrollments, say)."""
+    def hidden(event: ScheduledEvent) -> bool:
+        resource = config.resources.get(event.address)
+        return event.item is not None and resource is not None and bool(resource.sensitive)
+
+    return [e.model_copy(update={"item": SENSITIVE}) if hidden(e) else e for e in events]
+
+
 def _masked(side: dict[str, Any] | None, fields: set[str]) -> dict[str, Any] | None:
     return None if side is None else {k: SENSITIVE if k in fields else v
                                       for k, v in side.items()}
@@ -164,7 +174,7 @@ def _hidden_changes(changes: list[Change], before: set[str], after: set[str]
     return [c if field(c) not in before and field(c) not in after
             else Change(field=c.field, before=SENSITIVE if field(c) in before else c.before,
                         after=SENSITIVE if field(c) in after else c.after, cause=c.cause,
-                        reason=c.reason)
+                        reason=c.reason and SENSITIVE)  # time's reason names the items
             for c in changes]
 
 
