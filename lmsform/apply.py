@@ -282,6 +282,8 @@ def apply_plan(
             if finished:
                 state.sync()  # what finished is durable before anything new starts
         tell_interruption()
+        if not result.failed and not result.interrupted and plan.instant is not None:
+            state.data.planned_at = plan.instant  # saved with what the apply recorded
     finished_addresses = {op.address for op in result.applied}
     finished_addresses |= {f.operation.address for f in result.failed}
     result.skipped = [op for a, op in operations.items() if a not in finished_addresses]

@@ -14,7 +14,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, Field, ValidationError
 
 from lmsform import __version__, kinds
 from lmsform.backends.file import atomic_write
@@ -262,6 +262,8 @@ class Plan(BaseModel):
         description="With --show-unmanaged: the addresses of the unmanaged resources, per kind",
     )
     state: StateRef | None = None
+    instant: AwareDatetime | None = Field(
+        None, description="The instant the plan is for: the clock, or LMSFORM_NOW")
     provider: dict[str, str] = Field(default_factory=dict)
     config_dir: str | None = None
     targets: list[str] = Field(default_factory=list)

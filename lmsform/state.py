@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import datetime as dt
 import json
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import pydantic
-from pydantic import BaseModel, Field, TypeAdapter, ValidationError
+from pydantic import AwareDatetime, BaseModel, Field, TypeAdapter, ValidationError
 
 from lmsform import memory
 from lmsform.backends import JournalDamaged, Record, StateBackend
@@ -72,6 +73,10 @@ class StateFile(BaseModel):
     lineage: str = Field(default_factory=lambda: str(uuid.uuid4()))
     serial: int = 0
     provider: ProviderIdentity | None = None
+    planned_at: AwareDatetime | None = Field(
+        None, description="The instant (ISO 8601, UTC) the last complete apply was planned "
+                          "for: a start it saw pass is no longer time's doing "
+                          "(`apply --scheduled-only`)")
     resources: dict[str, StateEntry] = Field(default_factory=dict)
 
 
@@ -95,6 +100,11 @@ class State:
     @property
     def lineage(self) -> str:
         return self.data.lineage
+
+    @property
+    def planned_at(self) -> dt.datetime | None:
+        """The instant the last complete apply was planned for (`StateFile.planned_at`)."""
+        return self.data.planned_at
 
     @property
     def resources(self) -> dict[str, StateEntry]:

@@ -636,3 +636,27 @@ def test_what_time_says_of_a_value_from_the_environment_stays_hidden(
     (op,) = [op for op in document["operations"] if op["address"] == "user.bob@example.com"]
     assert op["changes"][0]["reason"] == "(sensitive)"
     assert "security-101" not in json.dumps(op) + json.dumps(document["schedule"])
+
+
+def test_scheduled_only_grants_only_what_started_since_the_last_apply(org: Org,
+                                                                        at: At) -> None:
+    """A start is time's doing where it passed after the last apply: a user added today with
+    a start long past, and a start the last apply saw, are edits or drift, left for review;
+    an end is always time's."""
+    org.write("time.yaml", CONTRACTORS)
+    at.apply("2027-03-31")  # Dan starts tomorrow: not created yet
+    at.apply("2027-04-01", "--scheduled-only")  # his start passed since: time creates him
+    assert lms_users(org)["dan@example.com"]["active"] is True
+    org.write("late.yaml", "users:\n  - email: mallory@example.com\n"
+              "    active_from: 2020-01-01\n")
+    set_active_outside_lmsform(org, "dan@example.com", False)  # a lockout, in the LMS
+    set_active_outside_lmsform(org, "carol@contractor.example", True)  # expired, let back in
+    document = at.json("2027-05-10", "--scheduled-only")
+    assert [op["address"] for op in document["operations"]] == [
+        "user.carol@contractor.example"]
+    assert sorted(op["address"] for op in document["left_for_review"]) == [
+        "user.dan@example.com", "user.mallory@example.com"]
+    at.apply("2027-05-10", "--scheduled-only")
+    assert lms_users(org)["dan@example.com"]["active"] is False, "drift left for review"
+    assert "mallory@example.com" not in lms_users(org)
+    assert lms_users(org)["carol@contractor.example"]["active"] is False

@@ -327,10 +327,11 @@ class Kind:
 
     # time (`lmsform.schedule`): only kinds whose manifests say when they hold override these
 
-    def at(self, resource: Resource, instant: dt.datetime,
-           zone: dt.tzinfo) -> tuple[Resource, Ruling]:
+    def at(self, resource: Resource, instant: dt.datetime, zone: dt.tzinfo,
+           since: dt.datetime | None = None) -> tuple[Resource, Ruling]:
         """A resource with `timed` as the manifests want it at `instant` (dates read in
-        `zone`), and what time decided of it."""
+        `zone`), and what time decided of it; a start the last apply (at `since`) saw pass
+        is not time's doing any more."""
         return resource, Ruling()
 
     def events(self, resource: Resource, zone: dt.tzinfo) -> list[Event]:

@@ -195,8 +195,8 @@ class User(Kind):
 
     # time
 
-    def at(self, resource: Resource, instant: dt.datetime,
-           zone: dt.tzinfo) -> tuple[Resource, Ruling]:
+    def at(self, resource: Resource, instant: dt.datetime, zone: dt.tzinfo,
+           since: dt.datetime | None = None) -> tuple[Resource, Ruling]:
         """The user at `instant`: `active` as its window says (an explicit `active: false`
         stays false), not created outside it; the enrollments within their windows."""
         times: UserTimes = resource.timed
@@ -204,7 +204,7 @@ class User(Kind):
         fields: dict[str, tuple[Any, str]] = {}
         exists, created = True, None
         if times.active is not None:
-            phase, why = times.active.phase(instant, zone)
+            phase, why = times.active.phase(instant, zone, since=since)
             wanted = attrs.get("active", True)
             attrs["active"] = wanted and phase == "within"
             exists = phase == "within"
@@ -215,7 +215,7 @@ class User(Kind):
         if times.enrollments:
             enrolled, decided = set(attrs.get("enrollments") or ()), {}
             for course, window in times.enrollments:
-                phase, why = window.phase(instant, zone, ended="ended")
+                phase, why = window.phase(instant, zone, ended="ended", since=since)
                 if phase != "within":
                     enrolled.discard(course)
                 if why is not None:

@@ -48,7 +48,8 @@ def make_plan(config: Config, state: State, provider: Provider,
             and reading.source[0] is config and reading.source[1] is options, \
             "a plan's reading comes from start_reading, for the same config and options"
         config = reading.checked
-        timed, timing = at_instant(config, options.now)  # the manifests at the plan's instant
+        # the manifests at the plan's instant
+        timed, timing = at_instant(config, options.now, state.planned_at)
         changed_plugin = check_provider_identity(state, provider)
         live = reading.result(*known_keys(config, state, reading.unlistable()))
     matched = match(timed, state, provider, live, options, reading.kinds, timing)

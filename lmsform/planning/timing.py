@@ -46,9 +46,12 @@ class Timing:
                 for e in self.upcoming]
 
 
-def at_instant(config: Config, instant: dt.datetime | None = None) -> tuple[Config, Timing]:
+def at_instant(config: Config, instant: dt.datetime | None = None,
+               since: dt.datetime | None = None) -> tuple[Config, Timing]:
     """The manifests as they are at `instant` (now, by default: the clock or LMSFORM_NOW),
-    and the timing of the plan; the config itself where nothing is bound in time."""
+    and the timing of the plan; the config itself where nothing is bound in time. `since`
+    is the instant the last apply was planned for: a start it saw pass is not time's doing
+    now (`--scheduled-only` leaves what is still to do of it for review)."""
     zone = schedule.zone(config.settings.timezone)
     instant = schedule.now(zone) if instant is None else instant.astimezone(dt.UTC)
     timed = [r for r in config.resources.values() if r.timed is not None]
@@ -59,8 +62,8 @@ def at_instant(config: Config, instant: dt.datetime | None = None) -> tuple[Conf
     events: list[schedule.Event] = []
     for resource in timed:
         kind = kinds.get(resource.kind)
-        resources[resource.address], rulings[resource.address] = kind.at(resource, instant,
-                                                                          zone)
+        resources[resource.address], rulings[resource.address] = kind.at(
+            resource, instant, zone, since)
         events += kind.events(resource, zone)
     upcoming = schedule.upcoming(events, instant, config.settings.schedule_notice_days)
     return (dataclasses.replace(config, resources=resources),
