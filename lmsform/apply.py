@@ -18,7 +18,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
-from lmsform.diff import changed_fields
+from lmsform.diff import Change, changed_fields
 from lmsform.errors import LmsformError
 from lmsform.order import DependencyWalk
 from lmsform.plan import Action, Operation, Plan
@@ -145,9 +145,10 @@ def _record(state: State, op: Operation, new_id: str | None,
     if held:
         prior = state.resources.get(op.address)
         recorded = prior.attributes if prior is not None else {}
+        applied = {c.field: c for c in op.changes}
         for name in held:
             if name in recorded:
-                attributes[name] = recorded[name]
+                attributes[name] = _with_items_applied(recorded[name], applied.get(name))
             else:
                 attributes.pop(name, None)
     if op.action == Action.DEACTIVATE:  # removed, but still there: remembered as such
@@ -163,6 +164,17 @@ def _record(state: State, op: Operation, new_id: str | None,
                                      prevent_destroy=op.prevent_destroy))
     if op.moved_from and op.moved_from != op.address:
         state.remove(op.moved_from)
+
+
+def _with_items_applied(recorded: Any, change: Change | None) -> Any:
+    """A held list's record with the items the applied part put in or took out (an
+    enrollment time ended, beside one an edit adds): the record then says what the LMS
+    holds of what lmsform did, and the edit is still an edit, not drift."""
+    if change is None or not all(isinstance(v, list) for v in
+                                 (recorded, change.before, change.after)):
+        return recorded
+    removed = set(change.before) - set(change.after)
+    return sorted((set(recorded) - removed) | (set(change.after) - set(change.before)))
 
 
 def _held(plan: Plan) -> dict[str, set[str]]:

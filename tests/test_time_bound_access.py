@@ -382,6 +382,11 @@ def test_scheduled_only_applies_the_time_caused_items_of_a_mixed_list(org: Org, 
            '2027-03-31)\n' in output
     assert '      enrollments: [] -> ["privacy"]\n' in output[output.index("Left for review"):]
     assert enrolled(org, "ada@example.com") == []
+    # the state says what the LMS holds of what lmsform did: no drift, and the edit an edit
+    assert at.json("2027-04-01", "--refresh-only")["drift"] == []
+    (left,) = [op for op in at.json("2027-04-01")["operations"]
+               if op["address"] == "user.ada@example.com"]
+    assert [c["cause"] for c in left["changes"]] == ["manifests"]
     at.apply("2027-04-01")
     assert enrolled(org, "ada@example.com") == ["privacy"]
 
