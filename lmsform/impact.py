@@ -155,6 +155,7 @@ class _Access:
                               if op.action == Action.DELETE)
         support = capabilities.kinds.get(GROUP)
         through_groups = support is not None and COURSES in support.member_access
+        self.unknown: set[str] = set()  # groups whose courses are hidden: `_group_courses`
         self.before, self.after = self._group_courses(
             by_kind.get(GROUP, []) if through_groups else [],
             live.get(GROUP, {}) if through_groups else {})
@@ -210,8 +211,9 @@ class _Access:
         hidden value."""
         active, enrolled, member_of = (user.get(self.active), user.get(ENROLLMENTS),
                                        user.get(GROUPS))
-        if SENSITIVE in (active, enrolled, member_of):
-            return None
+        if SENSITIVE in (active, enrolled, member_of) or \
+                not self.unknown.isdisjoint(member_of or ()):
+            return None  # what it reaches through a hidden group is not known
         if active is False:
             return NONE
         reached = set(enrolled or ())
@@ -223,7 +225,8 @@ class _Access:
                        ) -> tuple[dict[str, Courses], dict[str, Courses]]:
         """Each group's courses before and after the plan, by the key its members name it
         by. A group whose courses are hidden (on either side, or in the manifests) is left
-        out: it gives nobody anything here."""
+        out, and a user in one on either side is left out of access (`_reach`): what it
+        reaches through it is not known."""
         changing = {op.id: op for op in operations if op.id is not None}
         group = kinds.get(GROUP)
         before: dict[str, Courses] = {}
@@ -244,6 +247,7 @@ class _Access:
                 hidden.add(key)
             elif op.after is not None:
                 after[key] = frozenset(op.after.get(COURSES) or ())
+        self.unknown = hidden
         return _without(before, hidden, NONE), _without(after, hidden, self.gone)
 
 

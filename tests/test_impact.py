@@ -276,6 +276,23 @@ def test_a_group_whose_courses_are_hidden_gives_no_fact() -> None:
     assert of([joins], live).access_granted == access(("security", ["bob@x.example"]))
 
 
+def test_moving_between_a_hidden_group_and_a_shown_one_claims_nothing() -> None:
+    """What a user reached through a group whose courses come from the environment is not
+    known: moving from it to a group holding the same course is no grant (nor the way back
+    a loss)."""
+    live = {"group": {"h": {"name": "Hidden", "courses": ["a"]},
+                      "g": {"name": "Shown", "courses": ["a"]}},
+            "user": {"1": user("u@x.example", groups=["Hidden"])}}
+    moves = update("user", "u@x.example", live["user"]["1"], "1", groups=["Shown"])
+    back = update("user", "u@x.example", user("u@x.example", groups=["Shown"]), "1",
+                  groups=["Hidden"])
+    for op in (moves, back):
+        found = impact.of([op], live, GROUP_ACCESS, lambda address: frozenset(
+            {"courses"} if address == "group.Hidden" else ()))
+        assert found is not None
+        assert found.access_granted == found.access_revoked == []
+
+
 def test_a_hidden_price_is_named_hidden() -> None:
     op = create("course", "privacy", key="privacy", pricing=SENSITIVE)
     assert of([op]).pricing_changes == [PriceChange(course="privacy", plan=SENSITIVE,
