@@ -32,6 +32,12 @@ def references(kind: str, attrs: dict[str, Any] | None) -> Iterator[tuple[str, s
             yield name, target, ref
 
 
+def refers_to(kind: str, attrs: dict[str, Any] | None) -> Iterator[str]:
+    """The addresses a resource's attributes refer to (`group.Managers`...)."""
+    for _, target, key in references(kind, attrs):
+        yield f"{target}.{key}"
+
+
 def map_references(kind: str, attrs: dict[str, Any],
                    translate: Callable[[str, Any], str]) -> dict[str, Any]:
     """A copy of the attributes with each reference passed through translate(kind, value):

@@ -25,7 +25,7 @@ from lmsform.providers.base import Provider
 from lmsform.resources import (
     SENSITIVE,
     LiveNames,
-    references,
+    refers_to,
     split_address,
 )
 from lmsform.state import State
@@ -186,7 +186,7 @@ def _known_ids(operations: list[Operation], ids: dict[str, str], names: LiveName
     its id."""
     known = {}
     for op in operations:
-        for ref in (*_references(op.kind, op.before), *_references(op.kind, op.after)):
+        for ref in (*refers_to(op.kind, op.before), *refers_to(op.kind, op.after)):
             kind, key = split_address(ref)
             if ref in ids:
                 known[ref] = ids[ref]
@@ -227,7 +227,7 @@ def _select(operations: list[Operation], options: PlanOptions) -> list[Operation
         f"{op.address} needs {ref}, which is still to be created but left out by "
         "--target/--exclude; include it too"
         for op in kept if not op.action.retires
-        for ref in _references(op.kind, op.after)
+        for ref in refers_to(op.kind, op.after)
         if ref in created and ref not in kept_addresses
     ]
     if errors:
@@ -241,16 +241,16 @@ def _order(operations: list[Operation]) -> list[Operation]:
     creating = {op.address for op in operations if op.action.creates}
     referenced_by: dict[str, list[str]] = defaultdict(list)
     for op in operations:
-        for ref in _references(op.kind, op.before):
+        for ref in refers_to(op.kind, op.before):
             referenced_by[ref].append(op.address)
     for op in operations:
         needs: set[str] = set()
         if not op.action.retires:
-            needs |= {r for r in _references(op.kind, op.after) if r in creating}
+            needs |= {r for r in refers_to(op.kind, op.after) if r in creating}
         if op.action.removes:
             # whatever still refers to it lets go first: edited away, or removed itself
             needs |= {a for a in referenced_by.get(op.address, [])
-                      if op.address not in _references(by_address[a].kind, by_address[a].after)
+                      if op.address not in refers_to(by_address[a].kind, by_address[a].after)
                       or by_address[a].action in {Action.DELETE, Action.DEACTIVATE}}
         needs.discard(op.address)
         op.depends_on = sorted(needs)
@@ -313,9 +313,3 @@ def _shares(verb: str, counts: dict[str, int], totals: list[tuple[dict[str, int]
                     "intended")
                 break
     return blocked
-
-
-def _references(kind: str, attrs: dict[str, Any] | None) -> Iterator[str]:
-    """Addresses a resource's attributes refer to."""
-    for _, target, key in references(kind, attrs):
-        yield f"{target}.{key}"

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from lmsform import kinds, schedule
@@ -26,7 +25,7 @@ from lmsform.config import Config
 from lmsform.diff import Change, changed_fields, diff
 from lmsform.kinds.kind import Ruling
 from lmsform.plan import Action, Operation, ScheduledEvent
-from lmsform.resources import references
+from lmsform.resources import refers_to
 
 
 @dataclass(frozen=True)
@@ -132,13 +131,8 @@ def _without_unmet_needs(kept: list[Operation], left: list[Operation]
     run (the LMS has no id for it yet): it is left for review too, and so on."""
     while True:
         waiting = {op.address for op in left if op.action.creates}
-        stuck = [op for op in kept if any(ref in waiting for ref in _refers(op))]
+        stuck = [op for op in kept if any(ref in waiting for ref in refers_to(op.kind, op.after))]
         if not stuck:
             return kept, left
         left += stuck
         kept = [op for op in kept if op not in stuck]
-
-
-def _refers(op: Operation) -> Iterator[str]:
-    for _, target, key in references(op.kind, op.after):
-        yield f"{target}.{key}"
