@@ -18,6 +18,7 @@ from lmsform.plan import (
     Plan,
     PriceChange,
     RoleChange,
+    ScheduledEvent,
 )
 from lmsform.policies import PolicyViolation
 from lmsform.render import (
@@ -394,3 +395,16 @@ def test_the_json_plan_holds_the_impact_or_null() -> None:
                                           "discount": {"percent": "10"}, "courses": None}
     assert Plan.model_validate_json(render_json(impact_plan(PEOPLE))).impact == PEOPLE
     assert json.loads(render_json(Plan()))["impact"] is None
+
+
+def test_a_plan_too_large_for_one_comment_counts_what_time_left_and_schedules() -> None:
+    plan = big_plan(5000)
+    plan.scheduled_only = True
+    plan.left_for_review = big_plan(3).operations
+    plan.schedule = [ScheduledEvent(address="user.u1@example.com", event="expires",
+                                    at="2027-04-01T00:00:00+00:00")]
+    output = render_markdown(plan)
+    assert len(output) < 65_536 and "| user | create | 5,000 |" in output
+    assert "**Left for review \\(\\-\\-scheduled\\-only applies what time caused\\, " \
+           "nothing else\\)\\:** 3 operations." in output
+    assert "events." in output.split("Scheduled soon")[1]

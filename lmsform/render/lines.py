@@ -91,6 +91,11 @@ def drift_summary(plan: Plan) -> str:
 # --scheduled-only leaves for review
 
 NO_SCHEDULED = "No scheduled changes. Nothing that time caused is pending."
+
+
+def no_changes(plan: Plan) -> str:
+    """What a plan without operations says."""
+    return NO_SCHEDULED if plan.scheduled_only else "No changes. The LMS matches the manifests."
 LEFT_HEAD = "Left for review (--scheduled-only applies what time caused, nothing else):"
 SCHEDULE_HEAD = "Scheduled soon (within settings.schedule_notice_days):"
 

@@ -152,6 +152,10 @@ def _counts_table(plan: Plan, full_plan: str | None) -> list[str]:
     lines = [f"This plan is too large for one comment; the whole plan is {where}.", "",
              "| Kind | Action | Operations |", "|---|---|---:|"]
     lines += [f"| {kind} | {action} | {n:,} |" for (kind, action), n in counts(plan).items()]
+    if plan.left_for_review:  # what the time sections would list, counted
+        lines += ["", f"**{md_text(LEFT_HEAD)}** {len(plan.left_for_review):,} operations."]
+    if plan.schedule:
+        lines += ["", f"**{md_text(SCHEDULE_HEAD)}** {len(plan.schedule):,} events."]
     return lines
 
 

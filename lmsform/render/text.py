@@ -15,13 +15,13 @@ from lmsform.render.lines import (
     DRIFT_LOOK,
     DROPPED_HEAD,
     LEFT_HEAD,
-    NO_SCHEDULED,
     SCHEDULE_HEAD,
     STATE_ONLY_NOTES,
     closing_line,
     counts,
     drift_summary,
     event_line,
+    no_changes,
     time_reason,
     unmanaged_line,
     violation_counts,
@@ -45,8 +45,7 @@ def render_text(plan: Plan) -> str:
     if plan.refresh_only:
         lines.extend(_text_drift(plan))
     elif not plan.operations:
-        lines.append(NO_SCHEDULED if plan.scheduled_only else
-                     "No changes. The LMS matches the manifests.")
+        lines.append(no_changes(plan))
     else:
         lines.append("lmsform will perform these operations, in this order:")
         lines.append("")
@@ -93,8 +92,7 @@ def render_summary(plan: Plan) -> str:
     if plan.refresh_only:
         lines.append(drift_summary(plan) if plan.drift else "No drift.")
     elif not plan.operations:
-        lines.append(NO_SCHEDULED if plan.scheduled_only else
-                     "No changes. The LMS matches the manifests.")
+        lines.append(no_changes(plan))
     else:
         rows = [(kind, str(action), f"{n:,}") for (kind, action), n in counts(plan).items()]
         widths = [max(len(r[i]) for r in [("kind", "action", ""), *rows]) for i in range(3)]
