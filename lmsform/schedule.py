@@ -162,6 +162,12 @@ class Window:
             return "within", f"started {bound_text(self.start)}"
         return "within", None
 
+    def empty_in(self, tz: dt.tzinfo) -> bool:
+        """Whether the window holds no instant once its dates are days in `tz` (a start date
+        and an end time, with its offset, before that day begins there)."""
+        return self.start is not None and self.end is not None and \
+            ends(self.end, tz) <= starts(self.start, tz)
+
     def problem(self) -> str | None:
         """What is wrong with the window on its own: an end before its start. Dates compare
         as days (`until` may be the day of `from`: one day); times, and a time with a date,

@@ -665,3 +665,18 @@ def test_scheduled_only_grants_only_what_started_since_the_last_apply(org: Org,
     assert lms_users(org)["dan@example.com"]["active"] is False, "drift left for review"
     assert "mallory@example.com" not in lms_users(org)
     assert lms_users(org)["carol@contractor.example"]["active"] is False
+
+
+def test_a_window_empty_in_the_time_zone_is_an_error(org: Org) -> None:
+    """A start date and an end time that falls before that day begins in the zone: the
+    entry alone cannot tell, the zone can."""
+    org.edit("main.yaml", "state:", "settings:\n  timezone: Europe/London\nstate:")
+    org.edit("org.yaml", "    first_name: Bob\n",
+             "    first_name: Bob\n    active_from: 2027-04-01\n"
+             "    active_until: 2027-04-01T00:30:00+14:00\n")
+    result = org.run("validate")
+    assert result.exit_code == 1
+    assert "users[1].active_until: user.bob@example.com: active_until ends access before " \
+           "active_from starts it, in settings.timezone" in result.output
+    org.edit("main.yaml", "timezone: Europe/London", "timezone: Pacific/Kiritimati")
+    assert org.run("validate").exit_code == 0  # there, the day begins before it ends

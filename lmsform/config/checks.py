@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from lmsform import backends, kinds, providers
+from lmsform import backends, kinds, providers, schedule
 from lmsform.backends import BackendSettings
 from lmsform.config.diagnostics import (
     Loc,
@@ -66,11 +66,26 @@ def _merge(directory: Path, parsed: list[_FileParts], c: _Collector) -> Config |
         *singles["provider"], "provider", "type", providers.load, c)
     state: BackendSettings | None = _plugin_settings(
         *singles.get("state", ("", StateSpec())), "state", "backend", backends.load, c)
+    settings = singles.get("settings", ("", SettingsSpec()))[1]
+    _check_windows(resources, settings, c)
     if provider is None or state is None:
         return None
-    return Config(directory=directory, provider=provider,
-                  settings=singles.get("settings", ("", SettingsSpec()))[1], state=state,
+    return Config(directory=directory, provider=provider, settings=settings, state=state,
                   resources=resources, moved=[m for _, _, m in moved], policies=policies)
+
+
+def _check_windows(resources: dict[str, Resource], settings: SettingsSpec,
+                   c: _Collector) -> None:
+    """Time windows that hold no instant once their dates are days in settings.timezone."""
+    timed = [r for r in resources.values() if r.timed is not None]
+    if not timed:
+        return
+    zone = schedule.zone(settings.timezone)
+    for resource in timed:
+        assert resource.origin is not None
+        name, loc = resource.origin
+        for field, message in kinds.get(resource.kind).empty_windows(resource, zone):
+            c.add(name, (*loc, field), f"{resource.address}: {message}")
 
 
 def _policies(parsed: list[_FileParts], c: _Collector) -> list[Policy]:

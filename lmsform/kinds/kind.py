@@ -338,6 +338,11 @@ class Kind:
         """What the manifests schedule for a resource with `timed`: its start, its end..."""
         return []
 
+    def empty_windows(self, resource: Resource, zone: dt.tzinfo) -> list[tuple[str, str]]:
+        """(field, message) for each window of a resource with `timed` that holds no
+        instant in `zone` (`settings.timezone`), which its entry alone could not tell."""
+        return []
+
     def time_problems(self, resource: Resource, support: Support,
                       vendor: str) -> list[tuple[str | None, str]]:
         """(field, message) for each time bound of a resource with `timed` that the provider

@@ -234,6 +234,15 @@ class User(Kind):
                                    "enrollment_ends", course)
         return found
 
+    def empty_windows(self, resource: Resource, zone: dt.tzinfo) -> list[tuple[str, str]]:
+        times: UserTimes = resource.timed
+        found = [("active_until", "active_until ends access before active_from starts it, "
+                  "in settings.timezone: the user would never be active")
+                 ] if times.active is not None and times.active.empty_in(zone) else []
+        return found + [("enrollments", f"the window of the enrollment in {course} ends "
+                         "before it starts, in settings.timezone: it would never hold")
+                        for course, window in times.enrollments if window.empty_in(zone)]
+
     def time_problems(self, resource: Resource, support: Support,
                       vendor: str) -> list[tuple[str | None, str]]:
         """A window on access needs a provider that switches users off and on (`active`);
