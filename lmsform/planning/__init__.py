@@ -49,9 +49,9 @@ def make_plan(config: Config, state: State, provider: Provider,
             "a plan's reading comes from start_reading, for the same config and options"
         config = reading.checked
         # the manifests at the plan's instant
-        timed, timing = at_instant(config, options.now, state.planned_at)
+        config_now, timing = at_instant(config, options.now, state.planned_at)
         changed_plugin = check_provider_identity(state, provider)
         live = reading.result(*known_keys(config, state, reading.unlistable()))
-    matched = match(timed, state, provider, live, options, reading.kinds, timing)
+    matched = match(config_now, state, provider, live, options, reading.kinds, timing)
     return finish(matched, config, state, provider, options, reading,
                   warnings=changed_plugin)

@@ -347,12 +347,12 @@ class _Matcher(Removals):
         after = {k: v for k, v in self._desired(resource).items() if k not in unstored}
         after.update({name: SENSITIVE for name in resource.secrets})
         entry = self.state_view.get(resource.address)
-        timed = ruling.created if ruling is not None else None  # its start passed
-        why = [timed or "", "deleted outside lmsform; it will be created again" if entry else "",
+        started = ruling.created if ruling is not None else None  # its start passed
+        why = [started or "", "deleted outside lmsform; it will be created again" if entry else "",
                support.create_note]
         reason = "; ".join(w for w in why if w) or None
         yield Operation(address=resource.address, kind=resource.kind, action=Action.CREATE,
-                        after=after, reason=reason, scheduled=timed is not None and not entry,
+                        after=after, reason=reason, scheduled=started is not None and not entry,
                         prevent_destroy=resource.lifecycle.prevent_destroy)
 
     def _reconcile(self, resource: Resource, live_id: str, view: dict[str, Any],
