@@ -116,11 +116,15 @@ def compile_expression(expression: str, place: Place, *, verdict: bool = True) -
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 
 
-def fields_read(expression: str, variable: str) -> frozenset[str] | None:
+def fields_read(expression: str, variable: str,
+                through: frozenset[str] = frozenset()) -> frozenset[str] | None:
     """The fields of `variable` an expression reads, where its text shows them all
     (`has(resource.role) && resource.email.endsWith(...)`: role, email); None where it may
-    read any (the variable used whole, indexed, iterated, or rebound by a macro). The
-    runtime converts a map it is handed whole on first access, so a view holding only what
+    read any (the variable used whole, indexed, iterated, or rebound by a macro). Through a
+    field named in `through` (a change's `before` and `after`), the fields read are those of
+    that map, as `after.role`; compared with null only, it reads none of them.
+
+    The runtime converts a map it is handed whole on first access, so a view holding only what
     is read costs half as much to judge. Deliberately conservative: a mention of the
     variable's name anywhere else (inside a string too) means every field. `x.resource` is a
     field of x, not the variable; `.resource` (CEL's name from the root) is the variable."""
@@ -130,21 +134,36 @@ def fields_read(expression: str, variable: str) -> frozenset[str] | None:
     for use in re.finditer(rf"(?<!\w){variable}\b", expression):
         if _member_of_something(expression[:use.start()]):
             continue
-        member = re.match(rf"\s*\.\s*({_NAME})\b(?!\s*\()", expression[use.end():])
+        member = _MEMBER.match(expression, use.end())
         if member is None:
             return None
-        found.add(member.group(1))
+        name = member.group(1)
+        if name not in through:
+            found.add(name)
+            continue
+        inner = _MEMBER.match(expression, member.end())
+        if inner is not None:
+            found.add(f"{name}.{inner.group(1)}")
+        elif not _NULL_TEST.match(expression, member.end()):
+            return None
     return frozenset(found)
+
+
+_MEMBER = re.compile(rf"\s*\.\s*({_NAME})\b(?!\s*\()")  # `.role`, not `.size()`
+_NULL_TEST = re.compile(r"\s*[!=]=\s*null\b")
 
 
 def _member_of_something(before: str) -> bool:
     """Whether the name that follows `before` is a field (`x.resource`, `f().resource`),
-    not a variable (`resource`, `.resource`, `!resource`)."""
+    not a variable (`resource`, `.resource`, `!resource`, `'a' in .resource`)."""
     stripped = before.rstrip()
     if not stripped.endswith("."):
         return False
     ahead = stripped[:-1].rstrip()
-    return bool(ahead) and (ahead[-1].isalnum() or ahead[-1] in "_)]}")
+    word = re.search(r"\w+$", ahead)
+    if word is not None:
+        return word.group(0) != "in"  # the one operator CEL spells as a word
+    return ahead[-1:] in (")", "]", "}")
 
 
 def _said(message: str, place: Place) -> str:
@@ -156,6 +175,14 @@ def _said(message: str, place: Place) -> str:
     return message
 
 
+@functools.lru_cache(maxsize=64)
+def _conjunction(expressions: tuple[str, ...], place: Place) -> Program | None:
+    try:
+        return compile_expression(" && ".join(f"({e}\n)" for e in expressions), place)
+    except CelError:
+        return None
+
+
 def conjunction(expressions: list[str], place: Place) -> Program | None:
     """One program that is true where every expression is: judging several policies over a
     resource that complies with them all (nearly every one) costs one call into the runtime
@@ -163,7 +190,4 @@ def conjunction(expressions: list[str], place: Place) -> Program | None:
     non-boolean on either side is not), so `true` here means each expression gave `true`.
     Each expression compiles on its own already (`compile_expression`); None where their
     conjunction does not (it is longer than the runtime takes): then each is asked alone."""
-    try:
-        return compile_expression(" && ".join(f"({e}\n)" for e in expressions), place)
-    except CelError:
-        return None
+    return _conjunction(tuple(expressions), place)

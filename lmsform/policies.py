@@ -72,8 +72,10 @@ class Policy:
 
     @property
     def reads(self) -> frozenset[str] | None:
-        """The fields (kinds, for `all`) its expression reads; None: it may read any."""
-        return fields_read(self.spec.expression, self.spec.place.value)
+        """The fields (kinds, for `all`; a change's own, and `after.role`...) its expression
+        reads; None: it may read any."""
+        return fields_read(self.spec.expression, self.spec.place.value,
+                           _SIDES if self.spec.place is Place.CHANGE else frozenset())
 
 
 def _read_by(policies: list[Policy]) -> frozenset[str] | None:
@@ -138,8 +140,8 @@ def judge_declared(policies: list[Policy], resources: Mapping[str, Resource],
         view = _viewer(kind, _read_by(judging))
         plain = [r for r in by_kind[kind] if not r.sensitive]
         for resource in (r for r in by_kind[kind] if r.sensitive):  # rare: taken one by one
-            blind = [p for p in judging if _reads_any(p, resource.sensitive)]
-            found += [(p, resource.address, resource.origin, _unseen(resource.sensitive))
+            blind = [p for p in judging if _unseen(p, resource.sensitive)]
+            found += [(p, resource.address, resource.origin, _unseen(p, resource.sensitive))
                       for p in blind]
             seeing = [p for p in judging if p not in blind]
             if seeing:
@@ -182,12 +184,12 @@ def judge_changes(policies: list[Policy], changes: Iterable[ChangeView],
 def _judged_changes(policies: list[Policy], changes: list[ChangeView]
                     ) -> Iterator[tuple[Policy, ChangeView, str | None]]:
     """The verdicts on one kind's changes: a change showing a value from the environment
-    ("(sensitive)") cannot be judged by a policy that reads its sides."""
+    ("(sensitive)") cannot be judged by a policy that may read that value."""
     plain = []
     for change in changes:
-        hidden = change.hidden()
-        blind = [p for p in policies if hidden and _reads_any(p, {"before", "after"})]
-        yield from ((p, change, _unseen(hidden)) for p in blind)
+        hidden = {f"{side}.{name}" for side in _SIDES for name in change.hidden()}
+        blind = [p for p in policies if hidden and _unseen(p, hidden)]
+        yield from ((p, change, _unseen(p, hidden)) for p in blind)
         if not blind:
             plain.append(change)
         elif seeing := [p for p in policies if p not in blind]:
@@ -195,16 +197,20 @@ def _judged_changes(policies: list[Policy], changes: list[ChangeView]
     yield from _verdicts(policies, Place.CHANGE, ((c, _change_view(c)) for c in plain))
 
 
-def _reads_any(policy: Policy, fields: AbstractSet[str]) -> bool:
+_SIDES = frozenset({"before", "after"})  # a change's maps of attributes
+
+
+def _unseen(policy: Policy, hidden: AbstractSet[str]) -> str | None:
+    """Why a policy gives no verdict on a resource (or a change): it may read a value from
+    the environment, which is never shown; None where it reads none of `hidden`."""
     reads = policy.reads
-    return reads is None or not reads.isdisjoint(fields)
-
-
-def _unseen(fields: Iterable[str]) -> str:
-    """Why a policy gives no verdict on a resource: what it reads is not shown to it."""
-    return (f"cannot be judged: it may read {', '.join(sorted(fields))}, whose value comes "
-            "from the environment and is never shown; compare in the environment instead, or "
-            "keep what the policy reads out of ${env:...}")
+    read = sorted(hidden if reads is None else hidden & reads)
+    if not read:
+        return None
+    return (f"cannot be judged: it {'may read' if reads is None else 'reads'} "
+            f"{', '.join(read)}, whose value comes from the environment and is never "
+            "shown; compare in the environment instead, or keep what the policy reads out "
+            "of ${env:...}")
 
 
 def resource_view(kind: str, address: str, attrs: Mapping[str, Any] | None,

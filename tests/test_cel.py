@@ -38,6 +38,19 @@ def test_each_place_sees_its_own_variable_with_the_standard_extensions() -> None
     assert change.evaluate({"action": "delete"}) is False
 
 
+@pytest.mark.parametrize(("expression", "read"), [
+    ("change.after == null || change.after.role != 'admin'", {"after.role"}),
+    ("change.action != 'delete' && change.before != null", {"action"}),
+    ("change.after.pricing.all(p, true)", {"after.pricing"}),
+    ("change.after.all(k, true)", None),
+    ("size(change.before) > 1", None),
+])
+def test_through_a_change_s_sides_the_fields_of_each_side_are_read(
+        expression: str, read: set[str] | None) -> None:
+    found = fields_read(expression, "change", frozenset({"before", "after"}))
+    assert found == (None if read is None else frozenset(read))
+
+
 def test_a_conjunction_too_long_for_the_runtime_is_none_and_each_is_asked_alone() -> None:
     allowed = "resource.email in [" + ", ".join(f"'u{i}@x.example'" for i in range(3000)) + "]"
     assert compile_expression(allowed, Place.RESOURCE).holds({"email": "u7@x.example"})
@@ -81,6 +94,7 @@ def test_a_conjunction_holds_only_where_every_expression_gives_true() -> None:
     ("!has(.resource.role) || .resource.role != 'admin'", {"role"}),
     ("!.resource.active", {"active"}),
     (". resource", None),
+    ("'onboarding' in .resource.enrollments", {"enrollments"}),
 ])
 def test_the_fields_an_expression_reads_where_its_text_shows_them_all(
         expression: str, read: set[str] | None) -> None:

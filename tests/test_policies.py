@@ -94,7 +94,7 @@ def test_a_policy_that_reads_a_value_from_the_environment_cannot_pass_on_it(
         """))
     found = violations(org.dir)
     assert [(v[0], v[1]) for v in found] == [("title", "user.bob@example.com")]
-    assert "cannot be judged: it may read job_title, whose value comes from the environment" \
+    assert "cannot be judged: it reads job_title, whose value comes from the environment" \
         in found[0][2] and "Secret-Project-Lead" not in found[0][2]
 
 
@@ -513,3 +513,36 @@ def test_a_change_policy_can_tell_what_time_caused(org: Org,
     document = json.loads(org.run("plan", "--json").output)
     assert [(v["policy"], v["address"]) for v in document["policy_violations"]] == [
         ("no-switching-off", "user.bob@example.com")]
+
+
+def test_a_change_policy_is_blind_only_to_the_hidden_values_it_reads(
+        org: Org, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bob's title comes from the environment: a rule about roles still judges his expiry
+    (the daily job must be able to end access); one about titles cannot judge it."""
+    monkeypatch.setenv("BOB_TITLE", "Contractor")
+    org.edit("org.yaml", "    first_name: Bob\n",
+             "    first_name: Bob\n    job_title: ${env:BOB_TITLE}\n"
+             "    active_until: 2027-03-31\n")
+    monkeypatch.setenv("LMSFORM_NOW", "2027-03-30")
+    org.apply()
+    org.write("policies.yaml", policies("""
+        name: no-new-admins
+        on: change
+        kinds: [user]
+        expression: >-
+          change.after == null || !has(change.after.role) || change.after.role != 'admin'
+        """, """
+        name: titles
+        on: change
+        kinds: [user]
+        expression: "change.after == null || change.after.job_title != 'CEO'"
+        enforcement: advisory
+        """))
+    monkeypatch.setenv("LMSFORM_NOW", "2027-04-02")
+    document = json.loads(org.run("plan", "--json", "--scheduled-only").output)
+    assert [(v["policy"], v["message"]) for v in document["policy_violations"]] == [
+        ("titles", "titles (cannot be judged: it reads after.job_title, whose value comes "
+                   "from the environment and is never shown; compare in the environment "
+                   "instead, or keep what the policy reads out of ${env:...})")]
+    applied = org.run("apply", "--auto-approve", "--scheduled-only")
+    assert applied.exit_code == 0, applied.output
