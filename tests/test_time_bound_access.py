@@ -680,3 +680,13 @@ def test_a_window_empty_in_the_time_zone_is_an_error(org: Org) -> None:
            "active_from starts it, in settings.timezone" in result.output
     org.edit("main.yaml", "timezone: Europe/London", "timezone: Pacific/Kiritimati")
     assert org.run("validate").exit_code == 0  # there, the day begins before it ends
+
+
+def test_a_custom_value_named_like_a_bound_may_come_from_the_environment(
+        org: Org, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ORIGIN", "agency")
+    org.edit("org.yaml", "    first_name: Bob\n",
+             "    first_name: Bob\n    active_until: 2027-03-31\n"
+             "    custom: {from: '${env:ORIGIN}', until: '${env:ORIGIN}'}\n")
+    result = org.run("validate")
+    assert result.exit_code == 0, result.output

@@ -224,23 +224,7 @@ def _resources_of(kind: Kind, spec: BaseModel, origin: tuple[str, Loc], say: Dec
             resource.sensitive = frozenset(
                 f for f in resource.attrs
                 if f not in naming and (name, (*loc, f)) in c.from_env_at)
-            if resource.timed is not None:
-                _time_from_env(kind, origin, c)
         yield resource
-
-
-def _time_from_env(kind: Kind, origin: tuple[str, Loc], c: _Collector) -> None:
-    """A time bound that took its value from the environment is an error: a value from there
-    is a secret, and every plan shows what a bound decides (the reason beside each change,
-    the schedule)."""
-    name, loc = origin
-    for file, place in sorted(c.from_env_at, key=str):
-        inner = place[len(loc):]
-        if file == name and place[:len(loc)] == loc and inner and \
-                inner[-1] in kind.time_fields:
-            c.add(name, place, "a time bound cannot take its value from the environment "
-                  "(what it decides is shown in every plan, and a value from there is a "
-                  "secret): write the date, or take it from a ${var:...}")
 
 
 @dataclass
@@ -258,3 +242,6 @@ class _Saying(Declaring):
 
     def where(self, loc: Loc) -> str:
         return self.c.where(self.name, loc)
+
+    def from_environment(self, loc: Loc) -> bool:
+        return (self.name, loc) in self.c.from_env_at

@@ -111,6 +111,10 @@ class Declaring(Protocol):
         """A place as `file:line:column`, for a message naming another place."""
         ...
 
+    def from_environment(self, loc: Loc) -> bool:
+        """Whether the value at a place took it from `${env:...}` (a secret)."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class Ruling:
@@ -203,10 +207,6 @@ class Kind:
     references: ClassVar[Mapping[str, str]] = MappingProxyType({})  # field -> kind
     set_fields: ClassVar[frozenset[str]] = frozenset()  # lists compared as sets
     write_only: ClassVar[frozenset[str]] = frozenset()  # sent, never read back, diffed, shown
-    # the keys of an entry (at any depth) whose values bound it in time (a user's
-    # `active_until`, an enrollment's `until`): never from the environment, since every plan
-    # shows what they decide (the reason beside a change, the schedule)
-    time_fields: ClassVar[frozenset[str]] = frozenset()
     identity_only: ClassVar[frozenset[str]] = frozenset()  # names it; a vendor may not store it
     shared_fields: ClassVar[frozenset[str]] = frozenset()  # repeated values, stored once
     nested_fields: ClassVar[frozenset[str]] = frozenset()  # models in the entry: `plain`

@@ -156,7 +156,6 @@ class User(Kind):
         {"department": "department", "groups": "group", "enrollments": "course"})
     set_fields = frozenset({"groups", "enrollments"})
     write_only = frozenset({"password"})
-    time_fields = frozenset({"active_from", "active_until", "from", "until"})
     shared_fields = frozenset({"role"})
     nested_fields = frozenset({"enrollments"})  # an item may be a model: its window
     key_field = "email"
@@ -340,6 +339,7 @@ def _check_times(spec: UserSpec, times: UserTimes, loc: Loc, say: Declaring) -> 
                       f"at least once (also at {say.where((*loc, 'enrollments', seen[course]))}"
                       "); list it once")
         seen.setdefault(course, i)
+    _bounds_written(spec, loc, say)
     ignored = set(spec.lifecycle.ignore_changes) if spec.lifecycle else set()
     for name, bounded in (("active", times.active is not None),
                           ("enrollments", bool(times.enrollments))):
@@ -349,3 +349,20 @@ def _check_times(spec: UserSpec, times: UserTimes, loc: Loc, say: Declaring) -> 
             say.error((*loc, "lifecycle", "ignore_changes"), f"{what} {name}, which "
                       f"lifecycle.ignore_changes lists: they could never be enforced; take "
                       f"{name} out of ignore_changes")
+
+
+def _bounds_written(spec: UserSpec, loc: Loc, say: Declaring) -> None:
+    """A time bound never takes its value from the environment: a value from there is a
+    secret, and every plan shows what a bound decides (the reason beside a change, the
+    schedule)."""
+    places: list[Loc] = [(name,) for name in ("active_from", "active_until")
+                         if getattr(spec, name) is not None]
+    places += [("enrollments", i, key) for i, item in enumerate(spec.enrollments or ())
+               if isinstance(item, EnrollmentSpec)
+               for key, value in (("from", item.from_), ("until", item.until))
+               if value is not None]
+    for place in places:
+        if say.from_environment((*loc, *place)):
+            say.error((*loc, *place), "a time bound cannot take its value from the "
+                      "environment (what it decides is shown in every plan, and a value from "
+                      "there is a secret): write the date, or take it from a ${var:...}")
