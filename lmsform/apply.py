@@ -166,6 +166,18 @@ def _record(state: State, op: Operation, new_id: str | None,
         state.remove(op.moved_from)
 
 
+def _record_instant(state: State, plan: Plan, result: ApplyResult) -> None:
+    """The instant a complete apply was planned for (`StateFile.planned_at`): a start that
+    passed after it is time's doing for `--scheduled-only`. A partial apply (a failure, an
+    interruption, --target or --exclude) leaves it as it was, and it never moves back (an
+    apply planned for an earlier `LMSFORM_NOW`)."""
+    complete = not result.failed and not result.interrupted and not plan.targets \
+        and not plan.excludes
+    if complete and plan.instant is not None and (
+            state.data.planned_at is None or plan.instant > state.data.planned_at):
+        state.data.planned_at = plan.instant
+
+
 def _with_items_applied(recorded: Any, change: Change | None) -> Any:
     """A held list's record with the items the applied part put in or took out (an
     enrollment time ended, beside one an edit adds): the record then says what the LMS
@@ -294,8 +306,7 @@ def apply_plan(
             if finished:
                 state.sync()  # what finished is durable before anything new starts
         tell_interruption()
-        if not result.failed and not result.interrupted and plan.instant is not None:
-            state.data.planned_at = plan.instant  # saved with what the apply recorded
+        _record_instant(state, plan, result)
     finished_addresses = {op.address for op in result.applied}
     finished_addresses |= {f.operation.address for f in result.failed}
     result.skipped = [op for a, op in operations.items() if a not in finished_addresses]

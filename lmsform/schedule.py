@@ -150,15 +150,15 @@ class Window:
               since: dt.datetime | None = None) -> tuple[Phase, str | None]:
         """Where `instant` is: before the window (why: `starts DATE`), after it (`expired
         DATE`, or the word `ended` gives), or within it (`started DATE` where its start
-        passed after `since`, the instant of the last apply; no why where it has no start,
-        or where that apply saw it start: time decides nothing new then, and what is still
-        to do, an edit or drift, is not time's). An end is time's however long ago it
-        passed: access that has ended is always taken away."""
+        passed after `since`, the instant of the last complete apply; no why where it has
+        no start, where that apply saw it start, or where no apply is known: time decides
+        nothing new then, and what is still to do, an edit or drift, is not time's). An end
+        is time's however long ago it passed: access that has ended is always taken away."""
         if self.start is not None and instant < starts(self.start, tz):
             return "before", f"starts {bound_text(self.start)}"
         if self.end is not None and instant >= ends(self.end, tz):
             return "after", f"{ended} {bound_text(self.end)}"
-        if self.start is not None and (since is None or starts(self.start, tz) > since):
+        if self.start is not None and since is not None and starts(self.start, tz) > since:
             return "within", f"started {bound_text(self.start)}"
         return "within", None
 

@@ -690,3 +690,17 @@ def test_a_custom_value_named_like_a_bound_may_come_from_the_environment(
              "    custom: {from: '${env:ORIGIN}', until: '${env:ORIGIN}'}\n")
     result = org.run("validate")
     assert result.exit_code == 0, result.output
+
+
+def test_no_start_is_time_s_before_an_apply_is_known_nor_after_a_partial_one(
+        org: Org, at: At) -> None:
+    """A state that records no complete apply (written before lmsform recorded one, or by
+    export) makes no start time's doing: the daily job leaves them for review. An apply
+    with --exclude is not complete: it records nothing."""
+    org.write("time.yaml", CONTRACTORS)
+    at.apply("2027-03-31", "--exclude", "user.dan@example.com")
+    assert json.loads(org.state_path.read_text())["planned_at"] is None
+    document = at.json("2027-04-02", "--scheduled-only")
+    assert [op["address"] for op in document["left_for_review"]][-1] == "user.dan@example.com"
+    at.apply("2027-04-02")
+    assert json.loads(org.state_path.read_text())["planned_at"].startswith("2027-04-02")
