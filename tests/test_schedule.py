@@ -137,7 +137,21 @@ WINDOW = Window(dt.date(2027, 4, 1), dt.date(2027, 4, 30))
     ("2027-05-01T00:00:00+00:00", "after", "expired 2027-04-30"),  # the day after
 ])
 def test_a_window_at_its_boundaries(instant: str, phase: str, why: str) -> None:
-    assert WINDOW.phase(at(instant), UTC) == (phase, why)
+    """Seen by a plan after an apply planned before the start (`since`)."""
+    assert WINDOW.phase(at(instant), UTC, since=at("2027-03-01T00:00:00+00:00")) == \
+        (phase, why)
+
+
+def test_a_start_is_time_s_doing_only_where_it_passed_since_the_last_apply() -> None:
+    day_of = at("2027-04-01T08:00:00+00:00")
+    assert WINDOW.phase(day_of, UTC, since=at("2027-03-31T08:00:00+00:00")) == \
+        ("within", "started 2027-04-01")
+    assert WINDOW.phase(day_of, UTC, since=at("2027-04-01T07:00:00+00:00")) == \
+        ("within", None)  # that apply saw it start
+    assert WINDOW.phase(day_of, UTC) == ("within", None)  # no apply known: none is time's
+    # an end is time's however long ago it passed
+    assert WINDOW.phase(at("2030-01-01T00:00:00+00:00"), UTC,
+                        since=at("2029-01-01T00:00:00+00:00")) == ("after", "expired 2027-04-30")
 
 
 def test_a_window_across_a_time_zone() -> None:
@@ -156,7 +170,8 @@ def test_an_open_window_decides_only_what_it_bounds() -> None:
     assert until.phase(at("2027-05-01T00:00:00+00:00"), UTC, ended="ended") == \
         ("after", "ended 2027-04-30")
     since = Window(dt.date(2027, 4, 1), None)
-    assert since.phase(at("2099-01-01T00:00:00+00:00"), UTC) == ("within", "started 2027-04-01")
+    assert since.phase(at("2099-01-01T00:00:00+00:00"), UTC,
+                       since=at("2027-03-01T00:00:00+00:00")) == ("within", "started 2027-04-01")
 
 
 @pytest.mark.parametrize(("start", "end", "problem"), [
