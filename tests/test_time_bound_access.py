@@ -704,3 +704,11 @@ def test_no_start_is_time_s_before_an_apply_is_known_nor_after_a_partial_one(
     assert [op["address"] for op in document["left_for_review"]][-1] == "user.dan@example.com"
     at.apply("2027-04-02")
     assert json.loads(org.state_path.read_text())["planned_at"].startswith("2027-04-02")
+
+
+def test_the_recorded_instant_never_moves_back(org: Org, at: At) -> None:
+    org.write("time.yaml", CONTRACTORS)
+    at.apply("2027-04-02")
+    output = at.apply("2027-03-15")  # looking back: Dan before his start, Carol before her end
+    assert "user.dan@example.com" in output
+    assert json.loads(org.state_path.read_text())["planned_at"].startswith("2027-04-02")
