@@ -139,15 +139,10 @@ def judge_declared(policies: list[Policy], resources: Mapping[str, Resource],
     for kind, judging in _per_kind(chosen, by_kind):
         view = _viewer(kind, _read_by(judging))
         plain = [r for r in by_kind[kind] if not r.sensitive]
-        for resource in (r for r in by_kind[kind] if r.sensitive):  # rare: taken one by one
-            blind = [p for p in judging if _unseen(p, resource.sensitive)]
-            found += [(p, resource.address, resource.origin, _unseen(p, resource.sensitive))
-                      for p in blind]
-            seeing = [p for p in judging if p not in blind]
-            if seeing:
-                found += [(p, resource.address, resource.origin, what) for p, _, what in
-                          _verdicts(seeing, Place.RESOURCE, [(resource, view(
-                              resource.attrs, resource.address, resource.sensitive))])]
+        for r in (r for r in by_kind[kind] if r.sensitive):  # rare: taken one by one
+            found += [(p, r.address, r.origin, what) for p, _, what in _judged_unseeing(
+                judging, Place.RESOURCE, r, view(r.attrs, r.address, r.sensitive),
+                r.sensitive)]
         views = ((r, view(r.attrs, r.address, r.sensitive)) for r in plain)
         found += [(p, r.address, r.origin, what)
                   for p, r, what in _verdicts(judging, Place.RESOURCE, views)]
@@ -188,13 +183,23 @@ def _judged_changes(policies: list[Policy], changes: list[ChangeView]
     plain = []
     for change in changes:
         hidden = {f"{side}.{name}" for side in _SIDES for name in change.hidden()}
-        blind = [p for p in policies if hidden and _unseen(p, hidden)]
-        yield from ((p, change, _unseen(p, hidden)) for p in blind)
-        if not blind:
+        if hidden:
+            yield from _judged_unseeing(policies, Place.CHANGE, change,
+                                        _change_view(change), hidden)
+        else:
             plain.append(change)
-        elif seeing := [p for p in policies if p not in blind]:
-            yield from _verdicts(seeing, Place.CHANGE, [(change, _change_view(change))])
     yield from _verdicts(policies, Place.CHANGE, ((c, _change_view(c)) for c in plain))
+
+
+def _judged_unseeing(policies: list[Policy], place: Place, subject: Any, view: Any,
+                     hidden: AbstractSet[str]) -> Iterator[tuple[Policy, Any, str | None]]:
+    """The verdicts on one subject some of whose values are hidden: a policy that reads one
+    gives none (`_unseen` says why); the others judge it as any other."""
+    why = {id(p): reason for p in policies if (reason := _unseen(p, hidden))}
+    yield from ((p, subject, why[id(p)]) for p in policies if id(p) in why)
+    seeing = [p for p in policies if id(p) not in why]
+    if seeing:
+        yield from _verdicts(seeing, place, [(subject, view)])
 
 
 _SIDES = frozenset({"before", "after"})  # a change's maps of attributes

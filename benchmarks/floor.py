@@ -1,0 +1,117 @@
+"""The floor of a plan: the time it takes merely to read its inputs, against which a plan's
+time is judged (the performance issue's target: a converged 100k plan within 1.5 times the
+floor, an apply from empty within 3.5).
+
+The floor reads the same manifests with the fastest parser there is (rapidyaml, emitted as
+JSON and loaded by the standard library, a large file in pieces as lmsform reads it, so
+that rapidyaml's tree never holds a whole file), loads the state file with the standard
+library, and reads every table of the `local` LMS's SQLite file, row by row, as SQLite hands
+them out; each input is let go before the next is read. Nothing is validated, matched,
+turned into attributes or compared.
+
+    python benchmarks/floor.py 100000 --pairs 5
+
+generates an organisation of N users (benchmarks/generate.py), applies it, then runs the
+converged plan and the floor in turn, each in a fresh process, and prints both medians and
+the median of their ratios taken pair by pair.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import resource
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from generate import generate
+from run import measure
+
+
+def read_inputs(directory: Path) -> dict[str, float]:
+    """Read the three inputs of a plan of `directory`, one after the other; seconds each."""
+    from lmsform.yamlfile import _fast_load
+
+    spent: dict[str, float] = {}
+    start = time.perf_counter()
+    for path in sorted(directory.glob("*.yaml")):
+        document = _fast_load(path.read_bytes())
+        assert document is not None, f"{path.name} is not read by rapidyaml"
+        del document
+    spent["manifests"] = time.perf_counter() - start
+    gc.collect()
+
+    start = time.perf_counter()
+    state = json.loads((directory / "state.json").read_bytes())
+    del state
+    spent["state"] = time.perf_counter() - start
+    gc.collect()
+
+    start = time.perf_counter()
+    with sqlite3.connect(directory / "bench.sqlite") as lms:
+        tables = [row[0] for row in lms.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")]
+        for table in tables:
+            rows = lms.execute(f'SELECT * FROM "{table}"').fetchall()
+            del rows
+    spent["lms"] = time.perf_counter() - start
+    return spent
+
+
+def measure_floor_here(directory: Path) -> None:
+    """The floor in this process, with lmsform's imports in its time as a plan has them;
+    prints seconds, peak MB and each input's seconds as JSON."""
+    start = time.perf_counter()
+    spent = read_inputs(directory)
+    print(json.dumps({"seconds": time.perf_counter() - start,
+                      "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                      **spent}), file=sys.stderr)
+
+
+def measure_floor(directory: Path) -> dict[str, float]:
+    result = subprocess.run([sys.executable, __file__, "--floor", str(directory)],
+                            env=dict(os.environ), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, check=True)
+    return json.loads(result.stderr.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("users", type=int, nargs="?", default=100_000)
+    parser.add_argument("--pairs", type=int, default=5)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        org = Path(tmp) / "org"
+        generate(org, args.users)
+        measure(["apply", "--auto-approve", "-C", str(org)], dict(os.environ))
+        plans, floors = [], []
+        for _ in range(args.pairs):
+            plans.append(measure(["plan", "--detailed-exitcode", "-C", str(org)],
+                                 dict(os.environ)))
+            floors.append(measure_floor(org))
+    ratios = [p["seconds"] / f["seconds"] for p, f in zip(plans, floors, strict=True)]
+    plan_s = statistics.median(p["seconds"] for p in plans)
+    floor_s = statistics.median(f["seconds"] for f in floors)
+    parts = ", ".join(f"{name} {statistics.median(f[name] for f in floors):.2f} s"
+                      for name in ("manifests", "state", "lms"))
+    print(f"{args.users:,} users, {args.pairs} pairs: converged plan {plan_s:.2f} s "
+          f"(peak {max(p['peak_mb'] for p in plans):.0f} MB); floor {floor_s:.2f} s "
+          f"(peak {max(f['peak_mb'] for f in floors):.0f} MB; {parts}); plan / floor, "
+          f"median of the pairs: {statistics.median(ratios):.2f} "
+          f"({min(ratios):.2f} to {max(ratios):.2f})")
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--floor"]:
+        measure_floor_here(Path(sys.argv[2]))
+    else:
+        main()
