@@ -116,6 +116,7 @@ def compile_expression(expression: str, place: Place, *, verdict: bool = True) -
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 
 
+@functools.lru_cache(maxsize=256)
 def fields_read(expression: str, variable: str,
                 through: frozenset[str] = frozenset()) -> frozenset[str] | None:
     """The fields of `variable` an expression reads, where its text shows them all
