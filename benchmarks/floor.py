@@ -32,8 +32,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from generate import generate
-from run import measure
+from run import applied_org, measure
 
 
 def read_inputs(directory: Path) -> dict[str, float]:
@@ -91,8 +90,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         org = Path(tmp) / "org"
-        generate(org, args.users)
-        measure(["apply", "--auto-approve", "-C", str(org)], dict(os.environ))
+        applied_org(org, args.users)
         plans, floors = [], []
         for _ in range(args.pairs):
             plans.append(measure(["plan", "--detailed-exitcode", "-C", str(org)],

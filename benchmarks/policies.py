@@ -18,8 +18,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from generate import generate
-from run import measure
+from run import applied_org, measure
 
 # Five policies of the kinds docs/policies.md shows, each judging all N users; every user
 # complies, so the plan is the converged plan with the policies' whole cost added
@@ -53,8 +52,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         org = Path(tmp) / "org"
-        generate(org, args.users)
-        measure(["apply", "--auto-approve", "-C", str(org)], dict(os.environ))
+        applied_org(org, args.users)
         runs: dict[str, list[dict[str, float]]] = {"plain": [], "judged": []}
         for _ in range(args.runs):  # the same LMS and state, with and without the policies
             for name in runs:
