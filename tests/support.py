@@ -146,6 +146,11 @@ class Org(ConfigDir):
         self.write("main.yaml", BASE)
         self.write("org.yaml", ORG)
 
+    def give_bob(self, fields: str) -> None:
+        """Add fields (YAML lines under his entry, each ending in a newline) to Bob, the
+        org's second user."""
+        self.edit("org.yaml", "    first_name: Bob\n", "    first_name: Bob\n" + fields)
+
     @property
     def state_path(self) -> Path:
         return self.dir / "state.json"

@@ -69,7 +69,7 @@ def test_a_failure_names_the_resource_call_and_message_and_keeps_what_worked(org
     # at plan time instead: test_planner.)
     sql(org, "INSERT INTO users (email, username, created_at) "
              "VALUES ('ghost@example.com', 'bobby', 'x')")
-    org.edit("org.yaml", "    first_name: Bob\n", "    first_name: Bob\n    username: bobby\n")
+    org.give_bob("    username: bobby\n")
     org.edit("org.yaml", "description: People managers", "description: Managers of people")
     result = org.run("apply", "--auto-approve", "--parallelism", "1")
     assert result.exit_code == 1

@@ -280,8 +280,7 @@ def test_a_value_a_manifest_cannot_say_exactly_is_reported_not_changed(
 def test_export_keeps_what_the_config_means(org: Org, tmp_path: Path) -> None:
     """Defaults and empty lists are written (left out, they would be unmanaged), lifecycle
     protection the state knows is said again, and the state is kept out of git."""
-    org.edit("org.yaml", "    first_name: Bob\n",
-             "    first_name: Bob\n    lifecycle: {prevent_destroy: true}\n")
+    org.give_bob("    lifecycle: {prevent_destroy: true}\n")
     org.edit("org.yaml", "  - name: Managers\n",
              "  - name: Managers\n    lifecycle: {prevent_destroy: true}\n")
     org.apply()

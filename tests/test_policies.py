@@ -81,8 +81,7 @@ def test_a_policy_that_reads_a_value_from_the_environment_cannot_pass_on_it(
     """The value is never shown, so a policy that reads it gives no verdict, said as a
     violation; one that reads other fields judges the resource as any other."""
     monkeypatch.setenv("BOB_TITLE", "Secret-Project-Lead")
-    org.edit("org.yaml", "    first_name: Bob\n",
-             "    first_name: Bob\n    job_title: ${env:BOB_TITLE}\n")
+    org.give_bob("    job_title: ${env:BOB_TITLE}\n")
     org.write("policies.yaml", policies("""
         name: title
         kinds: [user]
@@ -494,8 +493,7 @@ def test_the_docs_show_recipes() -> None:
 
 def test_a_change_policy_can_tell_what_time_caused(org: Org,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    org.edit("org.yaml", "    first_name: Bob\n",
-             "    first_name: Bob\n    active_until: 2027-03-31\n")
+    org.give_bob("    active_until: 2027-03-31\n")
     monkeypatch.setenv("LMSFORM_NOW", "2027-03-30")
     org.apply()
     org.write("policies.yaml", policies("""
@@ -520,9 +518,8 @@ def test_a_change_policy_is_blind_only_to_the_hidden_values_it_reads(
     """Bob's title comes from the environment: a rule about roles still judges his expiry
     (the daily job must be able to end access); one about titles cannot judge it."""
     monkeypatch.setenv("BOB_TITLE", "Contractor")
-    org.edit("org.yaml", "    first_name: Bob\n",
-             "    first_name: Bob\n    job_title: ${env:BOB_TITLE}\n"
-             "    active_until: 2027-03-31\n")
+    org.give_bob("    job_title: ${env:BOB_TITLE}\n"
+                 "    active_until: 2027-03-31\n")
     monkeypatch.setenv("LMSFORM_NOW", "2027-03-30")
     org.apply()
     org.write("policies.yaml", policies("""

@@ -158,8 +158,7 @@ def test_a_new_starter_is_created_on_the_day_access_starts(org: Org, at: At) -> 
 
 def test_an_existing_user_is_kept_off_until_access_starts(org: Org, at: At) -> None:
     at.apply("2027-03-01")  # bob, active, as the org declares him
-    org.edit("org.yaml", "    first_name: Bob\n",
-             "    first_name: Bob\n    active_from: 2027-04-01\n")
+    org.give_bob("    active_from: 2027-04-01\n")
     before = at.plan("2027-03-31")
     assert "  ~ user.bob@example.com\n      active: true -> false (starts 2027-04-01)\n" \
         in before
@@ -613,9 +612,8 @@ def test_summary_show_and_exit_codes_tell_the_scheduled_part(org: Org, at: At,
 def test_a_time_bound_never_comes_from_the_environment(org: Org,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("END", "2027-03-31")
-    org.edit("org.yaml", "    first_name: Bob\n",
-             "    first_name: Bob\n    active_until: ${env:END}\n"
-             "    enrollments: [{course: security-101, from: '${env:END}'}]\n")
+    org.give_bob("    active_until: ${env:END}\n"
+                 "    enrollments: [{course: security-101, from: '${env:END}'}]\n")
     result = org.run("validate")
     assert result.exit_code == 1
     lines = [line for line in result.output.splitlines() if "a time bound cannot" in line]
@@ -627,9 +625,7 @@ def test_a_time_bound_never_comes_from_the_environment(org: Org,
 def test_what_time_says_of_a_value_from_the_environment_stays_hidden(
         org: Org, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SECRET_COURSE", "security-101")
-    org.edit("org.yaml", "    first_name: Bob\n",
-             "    first_name: Bob\n"
-             "    enrollments: [{course: '${env:SECRET_COURSE}', until: 2027-03-31}]\n")
+    org.give_bob("    enrollments: [{course: '${env:SECRET_COURSE}', until: 2027-03-31}]\n")
     monkeypatch.setenv("LMSFORM_NOW", "2027-03-25")
     org.apply()
     planned = org.run("plan", "--json")
@@ -671,9 +667,8 @@ def test_a_window_empty_in_the_time_zone_is_an_error(org: Org) -> None:
     """A start date and an end time that falls before that day begins in the zone: the
     entry alone cannot tell, the zone can."""
     org.edit("main.yaml", "state:", "settings:\n  timezone: Europe/London\nstate:")
-    org.edit("org.yaml", "    first_name: Bob\n",
-             "    first_name: Bob\n    active_from: 2027-04-01\n"
-             "    active_until: 2027-04-01T00:30:00+14:00\n")
+    org.give_bob("    active_from: 2027-04-01\n"
+                 "    active_until: 2027-04-01T00:30:00+14:00\n")
     result = org.run("validate")
     assert result.exit_code == 1
     assert "users[1].active_until: user.bob@example.com: active_until ends access before " \
@@ -685,9 +680,8 @@ def test_a_window_empty_in_the_time_zone_is_an_error(org: Org) -> None:
 def test_a_custom_value_named_like_a_bound_may_come_from_the_environment(
         org: Org, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ORIGIN", "agency")
-    org.edit("org.yaml", "    first_name: Bob\n",
-             "    first_name: Bob\n    active_until: 2027-03-31\n"
-             "    custom: {from: '${env:ORIGIN}', until: '${env:ORIGIN}'}\n")
+    org.give_bob("    active_until: 2027-03-31\n"
+                 "    custom: {from: '${env:ORIGIN}', until: '${env:ORIGIN}'}\n")
     result = org.run("validate")
     assert result.exit_code == 0, result.output
 
