@@ -38,9 +38,10 @@ def managed_view(kind: str, desired: dict[str, Any], live: dict[str, Any],
 
     Only fields the manifest sets are managed; of `custom`, only the keys it sets.
     """
-    skip = SCHEMAS[kind].write_only.union(ignore)
-    want = {f: v for f, v in desired.items() if f not in skip} if skip & desired.keys() \
-        else desired
+    write_only = SCHEMAS[kind].write_only
+    skip = write_only.union(ignore) if ignore else write_only  # asked of 100k resources
+    want = desired if desired.keys().isdisjoint(skip) else \
+        {f: v for f, v in desired.items() if f not in skip}
     have = {f: live.get(f) for f in want}
     if isinstance(want.get("custom"), dict):
         live_custom = have.get("custom") or {}

@@ -134,7 +134,8 @@ def _plan_reading(config: Config, ws: Workspace, options: PlanOptions) -> tuple[
     """The state and a fresh plan, the LMS read while the state loads."""
     with start_reading(config, ws.provider, options) as reading:
         planned = reading.checked or config  # less what --drop-unsupported leaves out
-        state = State.load(ws.backend, share_with=(r.attrs for r in planned.resources.values()),
+        state = State.load(ws.backend, share_with={a: r.attrs for a, r in
+                                                   planned.resources.items()},
                            secrets=config.secrets())
         return state, make_plan(config, state, ws.provider, options, reading)
 

@@ -273,8 +273,9 @@ Custom = Annotated[dict[str, Any], AfterValidator(_storable),
 
 def _names_written(data: Any) -> Any:
     """A field's name is written in the manifest: one a reference gave is refused (the
-    reference would decide what the entry declares), whatever the variable's value."""
-    if isinstance(data, dict) and any(isinstance(key, Expanded) for key in data):
+    reference would decide what the entry declares), whatever the variable's value. (Asked
+    of each of 100k users: the keys' types are compared in C, not one by one in Python.)"""
+    if isinstance(data, dict) and Expanded in map(type, data):
         raise ValueError("a field name cannot be a ${env:...} or ${var:...} reference")
     return data
 

@@ -15,10 +15,11 @@ from typing import Any
 
 from lmsform import kinds
 from lmsform.kinds import NO_SECRETS, SENSITIVE, LiveResource, Resource, decimal_text
+from lmsform.kinds.kind import shared
 
 __all__ = ["NO_SECRETS", "SCHEMAS", "SENSITIVE", "LiveNames", "LiveResource", "Resource",
-           "address_key", "decimal_text", "live_view", "make_canonical", "map_references",
-           "natural_keys", "normalise", "references", "split_address"]
+           "address_key", "decimal_text", "live_view", "live_views", "make_canonical",
+           "map_references", "natural_keys", "normalise", "references", "split_address"]
 
 # Every kind by name, as registered (`lmsform.kinds`): what the engine knows of each.
 SCHEMAS = kinds.registered
@@ -57,6 +58,33 @@ def live_view(kind: str, attrs: dict[str, Any],
     return attrs
 
 
+def live_views(kind: str, views: list[dict[str, Any]], names: LiveNames) -> None:
+    """A whole listing's attributes made as `live_view` makes one, in place, a field at a
+    time across the listing: a converged plan of 100k users spent a sixth of its time going
+    through the kind's tables once per user. A reference's key is the name table's own
+    string, as canonical as interning would make it."""
+    kind_ = SCHEMAS[kind]
+    made: set[str] = set()
+    for name, target in kind_.references.items():
+        key_of, keys = names.key_of, names.keys_of(target)
+        as_set = name in kind_.set_fields
+        for attrs in views:
+            value = attrs.get(name)
+            if isinstance(value, list):
+                found = [keys[v] if v in keys else key_of(target, v) for v in value]
+                attrs[name] = sorted(set(found)) if as_set else found
+            elif value is not None:
+                attrs[name] = keys[value] if value in keys else key_of(target, value)
+        if as_set or name not in kind_.canonical or kind_.canonical[name] is shared:
+            made.add(name)
+    for name, canonical in kind_.canonical.items():
+        if name not in made:
+            for attrs in views:
+                value = attrs.get(name)
+                if value is not None:
+                    attrs[name] = canonical(value)
+
+
 def _translate(kind: str, attrs: dict[str, Any], translate: Callable[[str, Any], str]) -> None:
     for name, target in SCHEMAS[kind].references.items():
         value = attrs.get(name)
@@ -89,6 +117,11 @@ class LiveNames:
         self.keys[kind][vendor_id] = key
         if kinds.referenced(kind):  # not 100k users: nothing refers to them
             self._names[kind].add(key)
+
+    def keys_of(self, kind: str) -> dict[str, str]:
+        """The keys known of a kind by id (none for a kind whose ids are its keys): what
+        `key_of` would answer for them."""
+        return {} if kind in self.external else self.keys[kind]
 
     def key_of(self, kind: str, vendor_id: Any) -> str:
         """The address key for an id the LMS gave in a reference."""

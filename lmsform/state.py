@@ -17,68 +17,19 @@ State never holds secrets: write-only fields are not part of the attributes it r
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import datetime as dt
-import json
-import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-import pydantic
-from pydantic import AwareDatetime, BaseModel, Field, TypeAdapter, ValidationError
+from pydantic import ValidationError
 
-from lmsform import memory
+from lmsform import memory, snapshot
 from lmsform.backends import JournalDamaged, Record, StateBackend
 from lmsform.errors import LmsformError
 from lmsform.secrets import Secrets
+from lmsform.snapshot import ENTRY, ProviderIdentity, StateEntry, StateFile
 
-FORMAT_VERSION = 1
-# What every snapshot lmsform writes holds, an empty state's included.
-SNAPSHOT_MEMBERS = frozenset({"format_version", "lineage", "serial", "resources"})
-
-
-@pydantic.dataclasses.dataclass(slots=True)
-class StateEntry:
-    """One managed resource as state records it. A slotted dataclass rather than a model: a
-    state of 100k users holds 100k of them, and a model's own dict and set of fields cost
-    90 MB more."""
-
-    kind: str
-    id: str
-    attributes: dict[str, Any] = dataclasses.field(default_factory=dict)
-    prevent_destroy: bool = False
-    # lmsform removed it by deactivating it: still in the LMS, so still known (a department
-    # holding it cannot be deleted), and restored when the manifests declare it again
-    removed: bool = False
-
-    def dump(self) -> dict[str, Any]:
-        """The entry as the journal writes it (and `TypeAdapter(StateEntry)` reads it)."""
-        return {"kind": self.kind, "id": self.id, "attributes": self.attributes,
-                "prevent_destroy": self.prevent_destroy, "removed": self.removed}
-
-
-_ENTRY = TypeAdapter(StateEntry)
-
-
-class ProviderIdentity(BaseModel):
-    type: str
-    instance: str
-    plugin: str | None = None  # the distribution and version that last wrote: `lmsform 0.9.0`
-
-
-class StateFile(BaseModel):
-    """The snapshot a backend stores, as JSON."""
-
-    format_version: int = FORMAT_VERSION
-    lineage: str = Field(default_factory=lambda: str(uuid.uuid4()))
-    serial: int = 0
-    provider: ProviderIdentity | None = None
-    planned_at: AwareDatetime | None = Field(
-        None, description="The instant (ISO 8601, UTC) the last complete apply was planned "
-                          "for: a start it saw pass is no longer time's doing "
-                          "(`apply --scheduled-only`)")
-    resources: dict[str, StateEntry] = Field(default_factory=dict)
-
+__all__ = ["ProviderIdentity", "State", "StateEntry", "StateFile", "copy_state"]
 
 class State:
     """The state of one config directory, as its backend holds it."""
@@ -111,14 +62,14 @@ class State:
         return self.data.resources
 
     @classmethod
-    def load(cls, backend: StateBackend, share_with: Iterable[dict[str, Any]] = (),
+    def load(cls, backend: StateBackend, share_with: Mapping[str, dict[str, Any]] | None = None,
              secrets: Secrets | None = None) -> State:
         """The backend's state, or a new empty one; an interrupted apply's journal is
-        replayed. Recorded attributes equal to a dict of `share_with` (the manifests' attributes)
-        are that very dict: in a converged state of 100k users the two would otherwise be
-        100 MB of the same values. Neither side is ever changed in place. `secrets`: the
-        config's, whose values `put` never records."""
-        data = _read_snapshot(backend, _sharing(share_with))
+        replayed. Recorded attributes equal to those `share_with` holds for the same address
+        (the manifests') are that very dict: in a converged state of 100k users the two would
+        otherwise be 100 MB of the same values. Neither side is ever changed in place.
+        `secrets`: the config's, whose values `put` never records."""
+        data = _read_snapshot(backend, share_with or {})
         persisted = data is not None
         if data is None:
             # A first apply killed before its first save left only a journal: the state is
@@ -145,7 +96,7 @@ class State:
     def _change(self, record: Record) -> None:
         try:
             if "put" in record:
-                entry = _ENTRY.validate_python(record["entry"])
+                entry = ENTRY.validate_python(record["entry"])
                 self.data.resources[str(record["put"])] = entry
             elif "remove" in record:
                 self.data.resources.pop(str(record["remove"]), None)
@@ -190,7 +141,7 @@ class State:
     def save(self) -> None:
         """Write a new snapshot (serial + 1), which drops the journal it supersedes."""
         self.data.serial = self.serial + 1
-        self.backend.write(self.data.model_dump_json(indent=2) + "\n")
+        self.backend.write(snapshot.encode(self.data))
         self.serial = self.data.serial
         self.persisted = True
 
@@ -218,43 +169,14 @@ def copy_state(source: State, target: StateBackend, *, force: bool = False) -> N
         raise LmsformError(f"{target.location()} holds a state already; refusing to replace "
                            "it (--force replaces it)")
     data = source.data.model_copy(update={"serial": source.serial})
-    target.write(data.model_dump_json(indent=2) + "\n")
+    target.write(snapshot.encode(data))
 
 
-def _sharing(share_with: Iterable[dict[str, Any]]) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    """A function that swaps a dict for an equal one of `share_with`, found by the value of its
-    first member (a user's email, a group's name); a few same-named departments keep their
-    own copies. Any equal object is swapped, a nested one too (equal as `==` says: 1 and
-    true alike, as comparing state with the manifests always has): which is only sound
-    because shared dicts are never changed in place. A closure rather than a class: it runs
-    for every object of the state file."""
-    by_first: dict[str, dict[str, Any]] = {}
-    for attributes in share_with:
-        for first in attributes.values():
-            if type(first) is str:
-                by_first.setdefault(first, attributes)
-            break
-    find = by_first.get
-
-    def share(parsed: dict[str, Any]) -> dict[str, Any]:
-        for first in parsed.values():
-            if type(first) is str:
-                found = find(first)
-                if found is not None and found == parsed:
-                    return found
-            break
-        return parsed
-
-    return share
-
-
-def _read_snapshot(backend: StateBackend, share: Callable[[dict[str, Any]], dict[str, Any]]
+def _read_snapshot(backend: StateBackend, share: Mapping[str, dict[str, Any]]
                    ) -> StateFile | None:
-    """The backend's snapshot, validated; None when there is none. Parsed by the standard
-    library, each object shared as soon as it is parsed (so the parse never holds a second
-    copy of the manifests), then validated entry by entry, each raw entry replaced as it
-    goes: for 100k users, the file's text, its parse and the entries are never all in
-    memory at once (pydantic's own JSON parsing held them together, 150 MB more)."""
+    """The backend's snapshot, checked whole; None when there is none. The file's text, its
+    parse and the entries are never all in memory at once: the text goes once parsed, and
+    each parsed row once its entry is made."""
     text = backend.read()
     if text is None:
         return None
@@ -262,30 +184,13 @@ def _read_snapshot(backend: StateBackend, share: Callable[[dict[str, Any]], dict
     try:
         if isinstance(text, bytes):
             text = text.decode("utf-8")  # the bytes go: json.loads would hold both at once
-        raw = json.loads(text, object_hook=share)
-        del text
-        if not isinstance(raw, dict):
-            raise ValueError("not a snapshot")
-        version = raw.get("format_version", FORMAT_VERSION)
-        if version != FORMAT_VERSION:
-            raise LmsformError(f"the state at {location} has format {version}; "
-                               f"this lmsform reads format {FORMAT_VERSION}")
-        if not raw.keys() >= SNAPSHOT_MEMBERS or not isinstance(raw["lineage"], str):
-            raise ValueError("not a whole snapshot")  # `{}` is no empty state: it lost one
-        entries = raw.pop("resources")
-        data = StateFile.model_validate(raw)
-        if not isinstance(entries, dict):
-            raise ValueError("resources is not a mapping")
-        for address, entry in entries.items():
-            entries[address] = validated = _ENTRY.validate_python(entry)
-            # the parsed (maybe shared) dict, not the copy validation made: `attributes` has
-            # no validator of its own that this would skip
-            validated.attributes = entry.get("attributes", validated.attributes)
-        data.resources = entries
-    except (ValidationError, ValueError):  # UnicodeDecodeError is one
+        return snapshot.decode(text, share)
+    except snapshot.Unreadable as exc:
+        raise LmsformError(f"the state at {location} has {exc}; this lmsform reads formats "
+                           f"{' and '.join(map(str, snapshot.READABLE_VERSIONS))}") from None
+    except ValueError:  # snapshot.Damaged; UnicodeDecodeError is one too
         raise LmsformError(
             f"the state at {location} is damaged, or not lmsform's state (it lacks what every "
             "state holds); restore it from a backup, or move it away: the next plan then "
             "starts from an empty state and adopts what it finds in the LMS by natural key"
         ) from None
-    return data

@@ -17,6 +17,7 @@ import httpx
 import pytest
 from click.testing import CliRunner, Result
 
+from lmsform import snapshot
 from lmsform.cli import cli
 from lmsform.providers import pacing
 from lmsform_simulators.base import Simulator
@@ -282,3 +283,11 @@ class Simulators:
             client.close()
         for simulator in reversed(self._served):
             simulator.stop()
+
+
+def recorded(path: Path) -> dict[str, dict[str, Any]]:
+    """The resources a state file records, by address, each as the journal writes an entry
+    (kind, id, attributes, prevent_destroy, removed): what a test asserts on, whatever the
+    snapshot's layout."""
+    return {address: entry.dump()
+            for address, entry in snapshot.decode(path.read_text()).resources.items()}

@@ -23,7 +23,7 @@ from lmsform.planning import make_plan
 from lmsform.providers.base import Capabilities
 from lmsform.providers.local import LocalProvider
 from lmsform.state import State
-from tests.support import Org, Simulators, lmsform
+from tests.support import Org, Simulators, lmsform, recorded
 
 
 def sql(org: Org, query: str, *args) -> list[tuple]:
@@ -52,7 +52,7 @@ def test_apply_refuses_without_a_terminal_or_auto_approve(org: Org) -> None:
     result = org.run("apply")
     assert result.exit_code == 1
     assert "no terminal to confirm on" in result.output
-    assert not org.state_path.exists() or json.loads(org.state_path.read_text())["resources"] == {}
+    assert not org.state_path.exists() or recorded(org.state_path) == {}
     assert sql_count_users(org) == 0
 
 
@@ -76,7 +76,7 @@ def test_a_failure_names_the_resource_call_and_message_and_keeps_what_worked(org
     assert "failed: user.bob@example.com: update failed: update user " in result.output
     assert "conflict: another resource already has this username" in result.output
     assert "Applied: 1 updated." in result.output
-    state = json.loads(org.state_path.read_text())["resources"]
+    state = recorded(org.state_path)
     assert state["group.Managers"]["attributes"]["description"] == "Managers of people"
     assert state["user.bob@example.com"]["attributes"].get("username") != "bobby"
     sql(org, "DELETE FROM users WHERE email = 'ghost@example.com'")
@@ -186,7 +186,7 @@ def test_a_killed_apply_reruns_to_convergence_without_duplicates(org: Org) -> No
     assert sql_count_users(org) == 402
     assert sql(org, "SELECT count(*) FROM (SELECT email FROM users GROUP BY email "
                     "HAVING count(*) > 1)") == [(0,)]
-    state = json.loads(org.state_path.read_text())["resources"]
+    state = recorded(org.state_path)
     user_ids = {e["id"] for a, e in state.items() if a.startswith("user.")}
     assert user_ids == {str(i) for (i,) in sql(org, "SELECT id FROM users")}
     assert org.run("plan", "--detailed-exitcode").exit_code == 0
@@ -419,10 +419,10 @@ def test_sigterm_finishes_running_operations_saves_state_and_releases_the_lock(
     assert "interrupted:" in stderr and "Run apply again to continue" in stderr
     assert not org.state_path.with_name("state.json.lock").exists()
     assert not org.state_path.with_name("state.json.journal").exists()
-    state = json.loads(org.state_path.read_text())["resources"]
-    recorded = {e["id"] for a, e in state.items() if a.startswith("user.")}
-    assert recorded == {str(i) for (i,) in sql(org, "SELECT id FROM users")}
-    assert 0 < len(recorded) < 402
+    state = recorded(org.state_path)
+    ids = {e["id"] for a, e in state.items() if a.startswith("user.")}
+    assert ids == {str(i) for (i,) in sql(org, "SELECT id FROM users")}
+    assert 0 < len(ids) < 402
     rerun = org.run("apply", "--auto-approve")
     assert rerun.exit_code == 0, rerun.output
     assert sql_count_users(org) == 402
@@ -608,7 +608,7 @@ def test_a_field_that_took_a_value_from_the_environment_is_the_secret_not_the_va
     (ada,) = [op for op in plan["operations"] if op["address"] == "user.ada@example.com"]
     assert ada["after"]["email"] == "ada@example.com"
     org.apply()
-    state = json.loads(org.state_path.read_text())["resources"]
+    state = recorded(org.state_path)
     assert "description" not in state["group.Managers"]["attributes"]
     assert state["user.ada@example.com"]["attributes"]["email"] == "ada@example.com"
     assert sql(org, "SELECT description FROM groups_") == [("example.com",)]

@@ -9,7 +9,7 @@ import pytest
 
 from lmsform.config import load_config
 from lmsform.providers.local import LocalProvider
-from tests.support import Org
+from tests.support import Org, recorded
 
 
 def outside_lmsform(org: Org) -> LocalProvider:
@@ -22,7 +22,7 @@ def users(provider: LocalProvider) -> dict[str, Any]:
 
 
 def state(org: Org) -> dict[str, Any]:
-    resources: dict[str, Any] = json.loads(org.state_path.read_text())["resources"]
+    resources: dict[str, Any] = recorded(org.state_path)
     return resources
 
 

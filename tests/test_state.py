@@ -11,6 +11,7 @@ from lmsform.backends.file import FileBackend
 from lmsform.errors import LmsformError
 from lmsform.secrets import Secrets
 from lmsform.state import State, StateEntry
+from tests.support import recorded
 
 
 def load(path: Path) -> State:
@@ -60,7 +61,7 @@ def test_journaling_folds_the_journal_into_a_snapshot(tmp_path: Path) -> None:
         state.put("group.A", entry())
         assert journal.exists()
     assert not journal.exists()
-    assert json.loads((tmp_path / "s.json").read_text())["resources"]["group.A"]["id"] == "1"
+    assert recorded(tmp_path / "s.json")["group.A"]["id"] == "1"
 
 
 @pytest.mark.parametrize("content", [b"{not json", b'{"resources": {"\xff": 1}}'])
@@ -89,7 +90,7 @@ def test_a_journal_of_another_lineage_is_never_replayed(tmp_path: Path) -> None:
 
 def test_a_state_of_an_unknown_format_is_refused(tmp_path: Path) -> None:
     (tmp_path / "s.json").write_text(json.dumps({"format_version": 99, "lineage": "x"}))
-    with pytest.raises(LmsformError, match="has format 99; this lmsform reads format 1"):
+    with pytest.raises(LmsformError, match="has format 99; this lmsform reads formats 1 and 2"):
         load(tmp_path / "s.json")
 
 
@@ -133,16 +134,16 @@ def test_recorded_attributes_equal_to_the_manifests_are_the_manifests_dicts(
     state.put("group.C", StateEntry(kind="group", id="3", attributes={"name": "C",
                                                                       "description": "old"}))
     state.save()
-    declared = [{"name": "A", "custom": {"name": "B"}}, {"name": "B"},
-                {"name": "C", "description": "new"}]
+    declared = {"group.A": {"name": "A", "custom": {"name": "B"}}, "group.B": {"name": "B"},
+                "group.C": {"name": "C", "description": "new"}}
 
     again = State.load(FileBackend.at(path), share_with=declared)
 
-    assert again.resources["group.A"].attributes is declared[0]
-    assert again.resources["group.B"].attributes is declared[1]
-    # different values are never shared, even under the same first value
+    assert again.resources["group.A"].attributes is declared["group.A"]
+    assert again.resources["group.B"].attributes is declared["group.B"]
+    # different values are never shared
     assert again.resources["group.C"].attributes == {"name": "C", "description": "old"}
-    assert declared[2] == {"name": "C", "description": "new"}
+    assert declared["group.C"] == {"name": "C", "description": "new"}
 
 
 @pytest.mark.parametrize("snapshot", [

@@ -31,6 +31,7 @@ from lmsform.resources import (
     Resource,
     address_key,
     live_view,
+    live_views,
     natural_keys,
 )
 from lmsform.state import State, StateEntry
@@ -121,6 +122,7 @@ class _Matcher(Removals):
         self.left_out: dict[str, set[str]] = defaultdict(set)
         self.unreferenced: dict[tuple[str, str], int] = defaultdict(int)
         self.cannot_create = False  # a declared resource is missing and its kind uncreatable
+        self.unstored: dict[str, frozenset[str]] = {}  # `_unstored`, per kind
 
     def _apply_moves(self, state: State) -> tuple[dict[str, StateEntry], dict[str, str]]:
         """State as it will be once the manifests' `moved:` entries are taken into account."""
@@ -157,14 +159,22 @@ class _Matcher(Removals):
     def _views(self, kind: str, listing: list[LiveResource]) -> dict[str, dict[str, Any]]:
         """A kind's live views by id, made in the listing's own dicts (`Provider.list_all`
         hands them over): no second copy of 100k users."""
-        return {live.id: self._view(kind, live) for live in listing}
+        normalise = self.provider.normalise
+        views = {live.id: normalise(kind, live.attrs) for live in listing}
+        live_views(kind, list(views.values()), self.names)
+        return views
 
     def _match_keys(self, kind: str, attrs: dict[str, Any]) -> list[str]:
         return self.provider.match_keys(kind, attrs) + natural_keys(kind, attrs)
 
     def _unstored(self, kind: str) -> frozenset[str]:
-        """Identity fields this provider does not store: never diffed nor sent."""
-        return SCHEMAS[kind].identity_only - self.caps.kinds[kind].fields
+        """Identity fields this provider does not store: never diffed nor sent (asked for
+        each resource, so worked out once per kind)."""
+        unstored = self.unstored.get(kind)
+        if unstored is None:
+            unstored = self.unstored[kind] = SCHEMAS[kind].identity_only \
+                - self.caps.kinds[kind].fields
+        return unstored
 
     def _not_compared(self, kind: str, resource: Resource | None) -> frozenset[str]:
         """Fields never diffed for a resource, in a plan or in drift: its

@@ -20,7 +20,7 @@ from lmsform.providers.local import LocalProvider
 from lmsform.render import closing_line, render_text
 from lmsform.resources import SCHEMAS, LiveResource
 from lmsform.state import State
-from tests.support import Org
+from tests.support import Org, recorded
 
 
 def plan_of(org: Org, provider_cls: type[LocalProvider] = LocalProvider, **options) -> Plan:
@@ -83,7 +83,7 @@ def test_live_resources_are_adopted_by_natural_key_without_calls(org: Org) -> No
     assert plan.summary["adopt"] == 9
     apply(org)
     assert sql(org, "SELECT id, created_at FROM users ORDER BY id") == ids
-    assert len(json.loads(org.state_path.read_text())["resources"]) == 9
+    assert len(recorded(org.state_path)) == 9
     assert plan_of(org).operations == []
 
 
@@ -116,7 +116,7 @@ def test_moved_renames_in_place(org: Org) -> None:
     apply(org)
     assert sql(org, "SELECT id, name FROM departments WHERE id = ?", dept_id[0]) == [
         (dept_id[0], "Field Ops")]
-    state = json.loads(org.state_path.read_text())["resources"]
+    state = recorded(org.state_path)
     assert "department.Americas/Sales/Field Ops" in state
     assert "department.Americas/Sales/Field Sales" not in state
     assert plan_of(org).operations == []
@@ -209,7 +209,7 @@ def test_prevent_destroy_is_remembered_in_state(org: Org) -> None:
     org.edit("org.yaml", "    title: Security Awareness\n",
              "    title: Security Awareness\n    lifecycle: {prevent_destroy: true}\n")
     apply(org)
-    state = json.loads(org.state_path.read_text())["resources"]
+    state = recorded(org.state_path)
     assert state["course.security-101"]["prevent_destroy"] is True
     # Dropping the lifecycle block and the course together does not bypass the protection.
     org.write("org.yaml", "users: []\n")
@@ -225,7 +225,7 @@ def test_prevent_destroy_must_be_switched_off_and_applied_first(org: Org) -> Non
     org.edit("org.yaml", "prevent_destroy: true", "prevent_destroy: false")
     assert actions(plan_of(org)) == {"course.security-101": "record"}
     apply(org)
-    assert json.loads(org.state_path.read_text())["resources"][
+    assert recorded(org.state_path)[
         "course.security-101"]["prevent_destroy"] is False
 
 
@@ -395,7 +395,7 @@ def test_a_resource_gone_from_the_lms_and_the_manifests_is_forgotten(org: Org) -
     (op,) = plan_of(org).operations
     assert (op.address, op.action) == ("coupon.WELCOME10", "forget")
     apply(org)
-    assert "coupon.WELCOME10" not in json.loads(org.state_path.read_text())["resources"]
+    assert "coupon.WELCOME10" not in recorded(org.state_path)
     assert plan_of(org).operations == []
 
 
@@ -558,7 +558,7 @@ def test_reverting_a_removal_restores_the_user_lmsform_deactivated(org: Org) -> 
     apply(org)
     org.edit("org.yaml", BOB, "")
     apply(org)  # bob is deactivated, and state remembers lmsform did it
-    assert json.loads(org.state_path.read_text())["resources"]["user.bob@example.com"][
+    assert recorded(org.state_path)["user.bob@example.com"][
         "removed"] is True
     assert plan_of(org).operations == [] and "user" not in plan_of(org).unmanaged
     org.edit("org.yaml", "coupons:\n", BOB + "coupons:\n")  # git revert
@@ -568,7 +568,7 @@ def test_reverting_a_removal_restores_the_user_lmsform_deactivated(org: Org) -> 
     apply(org)
     assert sql(org, "SELECT active FROM users WHERE email = 'bob@example.com'") == [(1,)]
     assert plan_of(org).operations == []
-    state = json.loads(org.state_path.read_text())["resources"]
+    state = recorded(org.state_path)
     assert state["user.bob@example.com"]["removed"] is False
 
 

@@ -7,7 +7,6 @@ any implementation of the API.
 
 from __future__ import annotations
 
-import json
 import math
 from collections import Counter
 from pathlib import Path
@@ -26,6 +25,7 @@ from tests.support import (
     assert_export_round_trips,
     copy_example,
     lmsform,
+    recorded,
 )
 
 EXAMPLE = Path(__file__).parent.parent.parent / "examples" / "aomlms"
@@ -91,7 +91,7 @@ class School(ConfigDir):
     def assert_converged_and_state_matches(self) -> None:
         plan = self.run("plan", "--detailed-exitcode")
         assert plan.exit_code == 0, plan.output
-        state = json.loads((self.dir / "state.json").read_text())["resources"]
+        state = recorded(self.dir / "state.json")
         users = self.users()
         assert Counter(u["email"] for u in self.listing("/users/tabularlist")).most_common(1)[0][
             1] == 1

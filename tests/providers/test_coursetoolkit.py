@@ -8,7 +8,6 @@ stands for an account owner setting it in Course Toolkit.
 
 from __future__ import annotations
 
-import json
 import threading
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from lmsform.providers.coursetoolkit import CoursetoolkitProvider, Coursetoolkit
 from lmsform_simulators.base import Faults
 from lmsform_simulators.coursetoolkit import CoursetoolkitSimulator
 from tests.providers.hostile import add_hostile
-from tests.support import ConfigDir, Simulators, assert_export_round_trips, copy_example
+from tests.support import ConfigDir, Simulators, assert_export_round_trips, copy_example, recorded
 
 EXAMPLE = Path(__file__).parent.parent.parent / "examples" / "coursetoolkit"
 DEFAULT_URL = "${env:COURSETOOLKIT_URL:-http://127.0.0.1:8084/api}"
@@ -47,7 +46,7 @@ class Account(ConfigDir):
 
     def state(self) -> dict[str, str]:
         """address -> account number, as lmsform recorded them"""
-        resources = json.loads((self.dir / "state.json").read_text())["resources"]
+        resources = recorded(self.dir / "state.json")
         return {address: entry["id"] for address, entry in resources.items()}
 
     def emails(self) -> list[str]:

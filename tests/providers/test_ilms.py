@@ -18,7 +18,7 @@ from lmsform_simulators.base import Faults, Request
 from lmsform_simulators.ilms import IlmsSimulator
 from tests.providers.hostile import add_hostile
 from tests.providers.listed import emails_listed
-from tests.support import ConfigDir, Simulators, assert_export_round_trips, lmsform
+from tests.support import ConfigDir, Simulators, assert_export_round_trips, lmsform, recorded
 
 KEY = "sim-key-0f9e8d7c"
 HEADERS = {"APILoginID": "sim-login", "TransactionKey": KEY, "OrgID": "99999"}
@@ -106,7 +106,7 @@ class IlmsOrg(ConfigDir):
         return {self.sim.courses[c]["Name"] for c, e in self.sim.enrollments.items() if uid in e}
 
     def assert_state_matches_server(self) -> None:
-        state = json.loads((self.dir / "state.json").read_text())["resources"]
+        state = recorded(self.dir / "state.json")
         users = {a: e["id"] for a, e in state.items() if a.startswith("user.")}
         emails = Counter(u["Profile"]["F015"] for u in self.sim.users.values())
         assert all(n == 1 for n in emails.values()), f"duplicate users: {emails}"

@@ -8,7 +8,6 @@ same OpenAPI description.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections import Counter
@@ -34,6 +33,7 @@ from tests.support import (
     Simulators,
     assert_export_round_trips,
     copy_example,
+    recorded,
 )
 
 EXAMPLE = Path(__file__).parent.parent.parent / "examples" / "learnworlds"
@@ -119,7 +119,7 @@ class School(ConfigDir):
     def assert_converged_and_state_matches(self) -> None:
         plan = self.run("plan", "--detailed-exitcode")
         assert plan.exit_code == 0, plan.output
-        state = json.loads((self.dir / "state.json").read_text())["resources"]
+        state = recorded(self.dir / "state.json")
         users = self.listing("/v2/users", include_suspended="true")
         assert Counter(u["email"] for u in users).most_common(1)[0][1] == 1
         assert {a[5:]: e["id"] for a, e in state.items() if a.startswith("user.")} == {
