@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from lmsform.resources import EXACT_NUMBER_KEYS
@@ -61,10 +62,16 @@ def _span(shown: str) -> str:
 
 def value_text(value: Any) -> str:
     """A value as JSON text, made visible."""
+    if type(value) is str:  # most values: quoted in C, without `_json`'s questions
+        return _visible(_quote(value))
     return _visible(_json(value))
 
 
 DECIMAL_TEXT = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+
+
+_encode = json.JSONEncoder(ensure_ascii=False, default=str).encode
+_quote: Callable[[str], str] = json.encoder.encode_basestring
 
 
 def _json(value: Any) -> str:
@@ -72,13 +79,14 @@ def _json(value: Any) -> str:
     JSON plan keeps their spelling) shown to the reader as the numbers they are."""
     if isinstance(value, dict):
         return "{" + ", ".join(
-            f"{json.dumps(key, ensure_ascii=False)}: "
+            f"{_encode(key)}: "
             + (item if key in EXACT_NUMBER_KEYS and isinstance(item, str)
                and DECIMAL_TEXT.fullmatch(item) else _json(item))
             for key, item in value.items()) + "}"
     if isinstance(value, list):
-        return "[" + ", ".join(_json(item) for item in value) + "]"
-    return json.dumps(value, ensure_ascii=False, default=str)
+        return "[" + ", ".join(_quote(item) if type(item) is str else _json(item)
+                               for item in value) + "]"
+    return _encode(value)
 
 
 def md_value(value: Any) -> str:
