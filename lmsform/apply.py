@@ -286,23 +286,24 @@ def apply_plan(
             finished, _ = wait(running, timeout=0.25, return_when=FIRST_COMPLETED)
             for future in sorted(finished, key=lambda f: order[running[f][0].address]):
                 batch = running.pop(future)
-                for op, outcome in zip(batch, future.result(), strict=True):
-                    seconds = time.monotonic() - started[op.address]
-                    if isinstance(outcome, BaseException):
-                        failure = Failure(op, _failure_message(
-                            op, outcome, known, secrets.get(op.address, {})), outcome)
-                        log.info("%s after %.2fs", failure.message, seconds)
-                        result.failed.append(failure)
-                        continue
-                    log.info("%s %s: done in %.2fs", op.action, op.address, seconds)
-                    _record(state, op, outcome, held.get(op.address))
-                    if outcome is not None:
-                        ids.ids[op.address] = outcome
-                    result.applied.append(op)
-                    done += 1
-                    if progress is not None:
-                        progress(done, total, op, seconds)
-                    walk.done(op.address)
+                with state.together():  # the batch's records in one write
+                    for op, outcome in zip(batch, future.result(), strict=True):
+                        seconds = time.monotonic() - started[op.address]
+                        if isinstance(outcome, BaseException):
+                            failure = Failure(op, _failure_message(
+                                op, outcome, known, secrets.get(op.address, {})), outcome)
+                            log.info("%s after %.2fs", failure.message, seconds)
+                            result.failed.append(failure)
+                            continue
+                        log.info("%s %s: done in %.2fs", op.action, op.address, seconds)
+                        _record(state, op, outcome, held.get(op.address))
+                        if outcome is not None:
+                            ids.ids[op.address] = outcome
+                        result.applied.append(op)
+                        done += 1
+                        if progress is not None:
+                            progress(done, total, op, seconds)
+                        walk.done(op.address)
             if finished:
                 state.sync()  # what finished is durable before anything new starts
         tell_interruption()

@@ -42,6 +42,7 @@ class State:
         self.persisted = persisted  # whether a snapshot or journal exists in the backend
         self.secrets = secrets or Secrets(())  # what `put` never records
         self._journaling = False
+        self._together: list[Record] | None = None  # records held until `together` ends
 
     @property
     def version(self) -> tuple[str | None, int]:
@@ -119,7 +120,23 @@ class State:
             self._journal({"remove": address})
 
     def _journal(self, record: Record) -> None:
-        self.backend.append({"lineage": self.lineage, **record})
+        if self._together is not None:
+            self._together.append({"lineage": self.lineage, **record})
+        else:
+            self.backend.append({"lineage": self.lineage, **record})
+
+    @contextlib.contextmanager
+    def together(self) -> Iterator[None]:
+        """What the block records goes to the journal in one append when it ends: the
+        operations of a batch the LMS finished at once (a write per record was a tenth of
+        an apply from empty)."""
+        self._together = []
+        try:
+            yield
+        finally:
+            records, self._together = self._together, None
+            if records:
+                self.backend.append_all(records)
 
     def sync(self) -> None:
         """Make the journal durable: apply calls it once per batch of finished operations,

@@ -216,3 +216,21 @@ def test_an_apply_after_a_cut_record_starts_its_records_on_a_line_of_their_own(
     second.put("group.B", entry("2"))
     second.backend.close()
     assert set(load(path).resources) == {"group.B"}
+
+
+def test_what_is_recorded_together_reaches_the_journal_at_the_end_even_when_interrupted(
+        tmp_path: Path) -> None:
+    state = load(tmp_path / "s.json")
+    journal = tmp_path / "s.json.journal"
+    with state.journaling():
+        with state.together():
+            state.put("group.A", entry("1"))
+            state.put("group.B", entry("2"))
+            assert not journal.exists()  # held until the block ends
+        assert [json.loads(line)["put"] for line in journal.read_text().splitlines()] \
+            == ["group.A", "group.B"]
+        with pytest.raises(KeyboardInterrupt), state.together():
+            state.remove("group.A")
+            raise KeyboardInterrupt
+        assert '"remove": "group.A"' in journal.read_text().splitlines()[-1]
+    assert set(load(tmp_path / "s.json").resources) == {"group.B"}

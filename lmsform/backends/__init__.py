@@ -79,6 +79,12 @@ class StateBackend(ABC):
     def append(self, record: Record) -> None:
         """Add a record to the journal; it must survive this process being killed."""
 
+    def append_all(self, records: list[Record]) -> None:
+        """Add several records at once (the operations an LMS finished together), in order,
+        with `append`'s promise; a backend that can write them in one go overrides it."""
+        for record in records:
+            self.append(record)
+
     @abstractmethod
     def sync(self) -> None:
         """Make every appended record durable (survive a power loss): called once per batch

@@ -117,12 +117,15 @@ class FileBackend(StateBackend):
     # journal
 
     def append(self, record: Record) -> None:
+        self.append_all([record])
+
+    def append_all(self, records: list[Record]) -> None:
         if self._journal is None:
             with writing("the state's journal", self.journal_path):
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 self._drop_cut_record()
                 self._journal = self.journal_path.open("a", encoding="utf-8")
-        self._journal.write(json.dumps(record) + "\n")
+        self._journal.write("".join(json.dumps(record) + "\n" for record in records))
         self._journal.flush()  # survives the process being killed from here on
 
     def _drop_cut_record(self) -> None:

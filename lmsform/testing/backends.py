@@ -56,6 +56,17 @@ class StateBackendConformance:
         backend.sync()
         assert [dict(r) for r in backend.replay()] == records
 
+    def test_records_appended_together_replay_in_order_after_the_others(
+            self, backend: StateBackend) -> None:
+        backend.write(_snapshot(1))
+        records = [{"op": "put", "address": f"user.{i}@example.com", "n": i} for i in range(40)]
+        backend.append(records[0])
+        backend.append_all(records[1:39])
+        backend.append_all([])
+        backend.append(records[39])
+        backend.sync()
+        assert [dict(r) for r in backend.replay()] == records
+
     def test_one_lock_per_state_naming_its_holder(self, backend: StateBackend,
                                                   other: StateBackend) -> None:
         assert backend.lock_holder() is None
