@@ -64,6 +64,8 @@ class Config:
         secret."""
         out: dict[str, dict[str, Any]] = {}
         for address, resource in self.resources.items():
+            if not resource.secrets and not resource.sensitive and not secrets.values:
+                continue  # nearly every resource: nothing to look at
             hidden = {k: v for k, v in resource.attrs.items()
                       if k in resource.sensitive or secrets.shows(v)}
             if resource.secrets or hidden:

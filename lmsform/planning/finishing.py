@@ -184,16 +184,19 @@ def _known_ids(operations: list[Operation], ids: dict[str, str], names: LiveName
     """The vendor ids of every resource the operations refer to, for apply to send: a live
     resource's, an unnamed reference's (`LiveNames`), or an external kind's key, which is
     its id."""
-    known = {}
+    refs: set[str] = set()
     for op in operations:
-        for ref in (*refers_to(op.kind, op.before), *refers_to(op.kind, op.after)):
-            kind, key = split_address(ref)
-            if ref in ids:
-                known[ref] = ids[ref]
-            elif ref in names.unnamed:
-                known[ref] = names.unnamed[ref]
-            elif kind in names.external:
-                known[ref] = key
+        refs.update(refers_to(op.kind, op.before))
+        refs.update(refers_to(op.kind, op.after))
+    known = {}
+    for ref in refs:  # the few hundred groups and courses 100k users name, each once
+        kind, key = split_address(ref)
+        if ref in ids:
+            known[ref] = ids[ref]
+        elif ref in names.unnamed:
+            known[ref] = names.unnamed[ref]
+        elif kind in names.external:
+            known[ref] = key
     return dict(sorted(known.items()))
 
 
@@ -243,14 +246,15 @@ def _order(operations: list[Operation]) -> list[Operation]:
     for op in operations:
         for ref in refers_to(op.kind, op.before):
             referenced_by[ref].append(op.address)
+    after = {op.address: set(refers_to(op.kind, op.after)) for op in operations}
     for op in operations:
         needs: set[str] = set()
         if not op.action.retires:
-            needs |= {r for r in refers_to(op.kind, op.after) if r in creating}
+            needs |= after[op.address] & creating
         if op.action.removes:
             # whatever still refers to it lets go first: edited away, or removed itself
             needs |= {a for a in referenced_by.get(op.address, [])
-                      if op.address not in refers_to(by_address[a].kind, by_address[a].after)
+                      if op.address not in after[a]
                       or by_address[a].action in {Action.DELETE, Action.DEACTIVATE}}
         needs.discard(op.address)
         op.depends_on = sorted(needs)
