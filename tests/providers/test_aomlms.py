@@ -462,12 +462,35 @@ def test_bulk_uploaded_users_are_switched_off_in_one_call(school: School) -> Non
     (school.dir / "many.yaml").write_text(many_users(250))
     school.apply()
     requests = school.sim.stats()["by_route"]
-    assert "POST course enroll" not in requests  # the uploads' selectedCourses did it
     assert requests["POST user quick edit"] <= math.ceil(256 / 100) + 2
     assert "PUT user update" not in requests
     assert school.disabled() == {f"m{i}@example.com" for i in range(0, 250, 5)} | {
         "alan.turing@acme.example"}
     school.assert_converged_and_state_matches()
+
+
+def test_a_batch_of_many_enrollment_sets_is_one_upload_enrolled_a_course_a_call(
+        school: School) -> None:
+    """Six users in five sets of four courses: one upload per set would be five uploads and
+    five reads of the newest users; one upload, one read and four enrollments are fewer."""
+    slugs = ["c1", "c2", "c3", "c4"]
+    ids = {slug: course_id(school, slug) for slug in slugs}
+    sets = [["c1", "c2"], ["c1"], ["c3", "c1"], ["c4", "c1"], ["c3"], ["c1"]]
+    provider = provider_of(school)
+    school.sim.reset_counts()
+    try:
+        made = provider.create_many("user", [
+            {"email": f"s{i}@example.com", "first_name": f"S{i}",
+             "enrollments": [ids[c] for c in chosen]} for i, chosen in enumerate(sets)])
+    finally:
+        provider.close()
+    requests = school.sim.stats()["by_route"]
+    assert (requests["POST user bulk upload"], requests["POST course enroll"]) == (1, 4)
+    assert sum(requests.values()) == 1 + 1 + 4  # the upload, the newest page, enrollments
+    for slug in slugs:
+        assert {str(r["user_id"]) for r in school.listing(
+            "/course/enrolled-students", course_id=ids[slug])} == {
+            made[i] for i, chosen in enumerate(sets) if slug in chosen}
 
 
 class Meddling(AomlmsSimulator):

@@ -73,21 +73,24 @@ class Users(Handler["AomlmsSchool"]):
         return user
 
     def create_many(self, items: list[dict[str, Any]]) -> list[str | LmsformError]:
-        """New users in as few calls as AOM allows: through `user/bulkUpload`, one call per
-        set of enrollments (its `selectedCourses` enrolls them), the ids then found by email;
-        one `user/create` each without it (`bulk_upload: false`), and for the users of an
-        upload AOM refused. Then, once for the batch (`together`): the users declared
-        inactive switched off, and the enrollments no upload made, one call per course. A
-        failure is pinned to its user; the others are recorded."""
-        bulk = self.lms.settings.bulk_upload
-        made = self._upload(items) if bulk else [None] * len(items)
+        """New users in as few calls as AOM allows: through `user/bulkUpload` (`_uploads`
+        says how many), the ids then found by email; one `user/create` each without it
+        (`bulk_upload: false`), and for the users of an upload AOM refused. Then, once for
+        the batch (`together`): the users declared inactive switched off, and the
+        enrollments no upload made, one call per course. A failure is pinned to its user;
+        the others are recorded."""
+        uploads = _uploads(items) if self.lms.settings.bulk_upload else {}
+        made = self._upload(items, uploads)
         alone = [i for i, found in enumerate(made) if found is None]
         created = self.lms._each([items[i] for i in alone], self._outcome)
         outcomes: list[str | LmsformError] = [
             found if found is not None else LmsformError("not created") for found in made]
         for index, outcome in zip(alone, created, strict=True):
             outcomes[index] = outcome
-        return self._finish(items, outcomes, alone)
+        enrolled = {i for courses, indexes in uploads.items() if courses for i in indexes
+                    if made[i] is not None}
+        return self._finish(items, outcomes,
+                            [i for i in range(len(items)) if i not in enrolled])
 
     def update(self, id: str, changes: dict[str, Any], before: dict[str, Any]) -> None:
         if USER.touches(changes):
@@ -121,15 +124,13 @@ class Users(Handler["AomlmsSchool"]):
         except LmsformError as exc:
             return exc
 
-    def _upload(self, items: list[dict[str, Any]]) -> list[str | LmsformError | None]:
+    def _upload(self, items: list[dict[str, Any]], uploads: dict[tuple[str, ...], list[int]]
+                ) -> list[str | LmsformError | None]:
         """Per user, what the bulk uploads made of it: its id; None where an upload was
-        refused (422: AOM names no culprit) or did not make it, to create alone; the error
-        of an upload that failed otherwise, for each of its users."""
-        together: dict[tuple[str, ...], list[int]] = defaultdict(list)
-        for index, attrs in enumerate(items):
-            together[tuple(sorted(attrs.get("enrollments") or []))].append(index)
+        refused (422: AOM names no culprit), did not make it or none was sent, to create
+        alone; the error of an upload that failed otherwise, for each of its users."""
         found: list[str | LmsformError | None] = [None] * len(items)
-        for courses, indexes in together.items():
+        for courses, indexes in uploads.items():
             try:
                 made = self._bulk_upload([items[i] for i in indexes], list(courses))
             except ProviderError as exc:
@@ -225,6 +226,21 @@ class Users(Handler["AomlmsSchool"]):
             "POST", f"/course/remove/{segment(course)}", safe=False,
             json={"enrollmentIds": [numeric(enrollment)]},
             landed=lambda: True if user not in self.lms._enrolled_in(course) else None)
+
+
+def _uploads(items: list[dict[str, Any]]) -> dict[tuple[str, ...], list[int]]:
+    """The bulk uploads of a batch, as the courses each enrolls -> the users in it: one per
+    set of enrollments, its `selectedCourses` enrolling them; or one upload of every user,
+    enrolled after it with one call per course (`together`), where that makes fewer calls:
+    an upload costs at least two (itself, and a page of the newest users to learn the ids),
+    an enrollment one per course."""
+    together: dict[tuple[str, ...], list[int]] = defaultdict(list)
+    for index, attrs in enumerate(items):
+        together[tuple(sorted(attrs.get("enrollments") or []))].append(index)
+    courses = {course for chosen in together for course in chosen}
+    if 2 + len(courses) < 2 * len(together):
+        return {(): list(range(len(items)))}
+    return together
 
 
 class Courses(Handler["AomlmsSchool"]):
