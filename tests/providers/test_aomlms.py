@@ -7,6 +7,7 @@ any implementation of the API.
 
 from __future__ import annotations
 
+import copy
 import math
 from collections import Counter
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from lmsform.errors import LmsformError
 from lmsform.providers.aomlms import AomlmsProvider, AomlmsSettings
 from lmsform_simulators.aomlms import AomlmsSimulator
 from lmsform_simulators.base import Faults, Request
@@ -414,3 +416,217 @@ def test_a_learner_named_after_the_token_never_gets_it(school: School, tmp_path:
     applied = lmsform("apply", "--auto-approve", "-C", str(out))
     assert applied.exit_code == 0, applied.output
     assert school.call("GET", f"/user/{learner}")["firstName"] == "${env:AOMLMS_TOKEN}"
+
+
+# --- several users a call: enrollments and switching off, once per batch ------------------
+
+
+def many_users(count: int) -> str:
+    """A manifest of `count` users: every third enrolled in two courses, the others in one,
+    every fifth switched off."""
+    lines = []
+    for i in range(count):
+        courses = "security-101, gdpr-basics" if i % 3 == 0 else "sales-negotiation"
+        lines.append(f"  - email: m{i}@example.com\n    first_name: M{i}\n"
+                     f"    enrollments: [{courses}]\n"
+                     + ("    active: false\n" if i % 5 == 0 else ""))
+    return "users:\n" + "".join(lines)
+
+
+def test_users_created_one_by_one_are_enrolled_and_switched_off_a_batch_a_call(
+        school: School) -> None:
+    """Without bulk upload, each user is one user/create; its enrollments and its switching
+    off are sent once per batch (course/enroll with every student, user/quickEdit), not once
+    per user, and what the school holds is what the manifests say."""
+    school.edit("lmsform.yaml", "  token:", "  bulk_upload: false\n  token:")
+    (school.dir / "many.yaml").write_text(many_users(250))
+    school.apply()
+    requests = school.sim.stats()["by_route"]
+    assert requests["POST user create"] == 256
+    batches = math.ceil(256 / 100)
+    # one call per course a batch enrolls in (4 courses), and per batch with users to switch
+    # off: the apply's ready creates may come in a few more batches than the fewest
+    assert requests["POST course enroll"] <= 4 * (batches + 2)
+    assert requests["POST user quick edit"] <= batches + 2
+    assert "PUT user update" not in requests and "GET user get" not in requests
+    assert school.disabled() == {f"m{i}@example.com" for i in range(0, 250, 5)} | {
+        "alan.turing@acme.example"}
+    security = school.enrolled("security-101")
+    assert {f"m{i}@example.com" for i in range(0, 250, 3)} <= security
+    assert school.enrolled("sales-negotiation") >= {
+        f"m{i}@example.com" for i in range(250) if i % 3}
+    school.assert_converged_and_state_matches()
+
+
+def test_bulk_uploaded_users_are_switched_off_in_one_call(school: School) -> None:
+    (school.dir / "many.yaml").write_text(many_users(250))
+    school.apply()
+    requests = school.sim.stats()["by_route"]
+    assert requests["POST user quick edit"] <= math.ceil(256 / 100) + 2
+    assert "PUT user update" not in requests
+    assert school.disabled() == {f"m{i}@example.com" for i in range(0, 250, 5)} | {
+        "alan.turing@acme.example"}
+    school.assert_converged_and_state_matches()
+
+
+def test_a_batch_of_many_enrollment_sets_is_one_upload_enrolled_a_course_a_call(
+        school: School) -> None:
+    """Six users in five sets of four courses: one upload per set would be five uploads and
+    five reads of the newest users; one upload, one read and four enrollments are fewer."""
+    slugs = ["c1", "c2", "c3", "c4"]
+    ids = {slug: course_id(school, slug) for slug in slugs}
+    sets = [["c1", "c2"], ["c1"], ["c3", "c1"], ["c4", "c1"], ["c3"], ["c1"]]
+    provider = provider_of(school)
+    school.sim.reset_counts()
+    try:
+        made = provider.create_many("user", [
+            {"email": f"s{i}@example.com", "first_name": f"S{i}",
+             "enrollments": [ids[c] for c in chosen]} for i, chosen in enumerate(sets)])
+    finally:
+        provider.close()
+    requests = school.sim.stats()["by_route"]
+    assert (requests["POST user bulk upload"], requests["POST course enroll"]) == (1, 4)
+    assert sum(requests.values()) == 1 + 1 + 4  # the upload, the newest page, enrollments
+    for slug in slugs:
+        assert {str(r["user_id"]) for r in school.listing(
+            "/course/enrolled-students", course_id=ids[slug])} == {
+            made[i] for i, chosen in enumerate(sets) if slug in chosen}
+
+
+class Meddling(AomlmsSimulator):
+    """An AOM school where the first call to one route acts on only the first `acts_on` of
+    its `key` list (all of it: None), and its answer is then lost; every call's body is
+    kept, per route."""
+
+    def __init__(self, route: str, key: str, acts_on: int | None = None) -> None:
+        super().__init__()
+        self.meddled_route, self.key, self.acts_on = route, key, acts_on
+        self.bodies: dict[str, list[Any]] = {}
+        self.lost = False
+
+    def handle(self, request: Request) -> Any:
+        route = next((name for method, regex, name, _ in self.routes
+                      if method == request.method and regex.match(request.path)), None)
+        if route is not None and isinstance(request.body, dict):
+            self.bodies.setdefault(route, []).append(copy.deepcopy(request.body))
+        if route != self.meddled_route or self.lost:
+            return super().handle(request)
+        self.lost = True
+        if self.acts_on is not None:
+            request.body = {**request.body, self.key: request.body[self.key][:self.acts_on]}
+        super().handle(request)
+        return None  # the server acted; its answer never arrives
+
+
+def created_alone(school: School, count: int, **attrs: Any) -> list[str | LmsformError]:
+    provider = provider_of(school, bulk_upload=False)
+    try:
+        return provider.create_many("user", [
+            {"email": f"n{i}@example.com", "first_name": f"N{i}", **attrs}
+            for i in range(count)])
+    finally:
+        provider.close()
+
+
+def course_id(school: School, slug: str) -> str:
+    return str(school.call("POST", "/course", name=slug, slug=slug, status="publish",
+                           gradingRule="no_grading", durationRule="unlimited")["id"])
+
+
+@pytest.mark.parametrize("landed", [None, 4])
+def test_an_enrollment_whose_answer_is_lost_sends_again_only_what_a_read_misses(
+        tmp_path: Path, simulators: Simulators, landed: int | None) -> None:
+    """The batch's enrollment acted (on every student, or on the first four) and its answer
+    was lost: the course's students are read, and only those missing are sent again."""
+    sim = Meddling("course enroll", "studentIds", acts_on=landed)
+    school = School(tmp_path, simulators, sim)
+    course = course_id(school, "ethics")
+    made = created_alone(school, 10, enrollments=[course])
+    assert all(isinstance(m, str) for m in made)
+    sent = sim.bodies["course enroll"]
+    assert [len(body["studentIds"]) for body in sent] == ([10] if landed is None else [10, 6])
+    assert sent[-1]["studentIds"] == [int(m) for m in made][landed or 0:]
+    assert school.sim.stats()["by_route"]["GET course students"] == 1
+    enrolled = school.listing("/course/enrolled-students", course_id=course)
+    assert sorted(str(r["user_id"]) for r in enrolled) == sorted(map(str, made))
+
+
+def test_an_enrollment_refused_for_one_user_fails_that_user_only(school: School) -> None:
+    """A user deleted by someone else between its create and the batch's enrollment: AOM
+    refuses the call (422, naming no one), so each user is enrolled alone; the refusal is
+    that user's, with the call and AOM's words, and every other user is enrolled."""
+    course = course_id(school, "ethics")
+    doomed: list[str] = []
+
+    def another_client(request: Request) -> None:
+        if request.path.startswith("/api/course/enroll/") and not doomed:
+            doomed.append(school.users()["n3@example.com"])
+            school.call("POST", "/user/delete", delete_ids=[int(doomed[0])])
+
+    school.sim.before_request = another_client
+    made = created_alone(school, 6, enrollments=[course])
+    school.sim.before_request = None
+    failed = made[3]
+    assert isinstance(failed, LmsformError)
+    assert f"POST /course/enroll/{course}" in str(failed) and "422" in str(failed)
+    assert "student ids" in str(failed).lower()
+    assert all(isinstance(m, str) for i, m in enumerate(made) if i != 3)
+    enrolled = {str(r["user_id"]) for r in
+                school.listing("/course/enrolled-students", course_id=course)}
+    assert enrolled == {m for i, m in enumerate(made) if i != 3}
+    # the batch's call, then one call per user
+    assert school.sim.stats()["by_route"]["POST course enroll"] == 1 + 6
+
+
+def test_one_by_one_under_faults_converges_without_duplicates(tmp_path: Path,
+                                                              simulators: Simulators) -> None:
+    """Writes that fail or lose their answer after acting stop applies part way: running
+    apply again finishes the job, every user made once, enrolled and switched off as
+    declared."""
+    school = School(tmp_path, simulators,
+                    AomlmsSimulator(faults=Faults(latency_ms=1, fail_every=9, drop_every=13)))
+    school.edit("lmsform.yaml", "  token:", "  bulk_upload: false\n  max_retries: 1\n  token:")
+    (school.dir / "many.yaml").write_text(many_users(120))
+    for _ in range(12):
+        if school.run("apply", "--auto-approve").exit_code == 0:
+            break
+    else:
+        pytest.fail("apply did not converge under faults")
+    school.sim.faults = Faults()
+    emails = Counter(u["email"] for u in school.listing("/users/tabularlist"))
+    assert len(emails) == 126 and set(emails.values()) == {1}
+    assert school.disabled() == {f"m{i}@example.com" for i in range(0, 120, 5)} | {
+        "alan.turing@acme.example"}
+    assert school.enrolled("gdpr-basics") >= {f"m{i}@example.com" for i in range(0, 120, 3)}
+    school.assert_converged_and_state_matches()
+
+
+def test_a_refused_user_is_reported_the_others_recorded_and_the_next_apply_converges(
+        school: School) -> None:
+    school.edit("lmsform.yaml", "  token:", "  bulk_upload: false\n  token:")
+    (school.dir / "many.yaml").write_text(many_users(30))
+    doomed: list[str] = []
+
+    def another_client(request: Request) -> None:
+        """Deletes m7 just before the enrollment of its batch reaches the school."""
+        if not request.path.startswith("/api/course/enroll/") or doomed:
+            return
+        user = school.users().get("m7@example.com")
+        if user is not None and int(user) in request.body["studentIds"]:
+            doomed.append(user)
+            school.call("POST", "/user/delete", delete_ids=[int(user)])
+
+    school.sim.before_request = another_client
+    result = school.run("apply", "--auto-approve")
+    assert doomed
+    school.sim.before_request = None
+    assert result.exit_code == 1
+    assert "user.m7@example.com: create failed: POST /course/enroll/" in result.output
+    assert "The selected student ids" in result.output
+    addresses = {a for a in recorded(school.dir / "state.json")
+                 if a.startswith("user.m") and a.endswith("@example.com")}
+    assert "user.m7@example.com" not in addresses and len(addresses) == 29
+    school.apply()
+    emails = Counter(u["email"] for u in school.listing("/users/tabularlist"))
+    assert emails["m7@example.com"] == 1 and set(emails.values()) == {1}
+    school.assert_converged_and_state_matches()

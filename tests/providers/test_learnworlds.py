@@ -8,7 +8,6 @@ same OpenAPI description.
 
 from __future__ import annotations
 
-import math
 import time
 from collections import Counter
 from pathlib import Path
@@ -323,20 +322,34 @@ class Recording(httpx.HTTPTransport):
         return super().handle_request(request)
 
 
-def test_users_are_read_in_pages(school: School) -> None:
-    for n in range(250):
-        school.call("POST", "/v2/users", body={"email": f"u{n}@example.com",
-                                              "username": f"User {n}"})
-    transport = Recording()
-    provider = _provider(school.api, transport)
+def test_users_and_enrollments_are_read_200_a_page(school: School) -> None:
+    """200 a page, the documented maximum of `items_per_page` (GET /v2/users and GET
+    /v2/courses/{id}/users), where the default is 20: 456 users in 3 pages, a course's 251
+    enrolled users in 2."""
+    school.apply()
+    for n in range(450):
+        user = school.call("POST", "/v2/users", body={"email": f"u{n}@example.com",
+                                                     "username": f"User {n}"})
+        if n < 250:
+            school.call("POST", f"/v2/users/{user['id']}/enrollment", body={
+                "productId": "gdpr-basics", "productType": "course", "price": 0})
+    sizes: list[str] = []
+    school.sim.before_request = lambda r: sizes.append(r.query.get("items_per_page", ""))
+    school.sim.reset_counts()
+    provider = _provider(school.api)
     try:
         users = provider.list_all("user")
     finally:
         provider.close()
-    assert len(users) == 250
-    pages = Counter(transport.paths)["GET /admin/api/v2/users"]
-    assert pages == math.ceil(250 / ITEMS_PER_PAGE)
-    assert Counter(transport.paths)["POST /admin/api/oauth2/access_token"] == 1
+        school.sim.before_request = None
+    assert len(users) == 456
+    assert sum("gdpr-basics" in u.attrs["enrollments"] for u in users) == 251
+    requests = school.sim.stats()["by_route"]
+    assert ITEMS_PER_PAGE == 200 and set(sizes) - {""} == {"200"}
+    assert requests["GET users list"] == 3  # 456 users, 200 a page
+    # 251 enrolled in one course: 2 pages; the example's three other courses: 1 each
+    assert requests["GET course users"] == 2 + 1 + 1 + 1
+    assert requests["POST access token"] == 1
 
 
 def test_the_documented_pace_is_the_default(school: School) -> None:

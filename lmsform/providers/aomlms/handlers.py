@@ -35,6 +35,7 @@ from lmsform.providers.aomlms.settings import (
     USER,
     USER_READ_ONLY,
 )
+from lmsform.providers.aomlms.together import disable_together, enroll_together
 from lmsform.providers.base import Handler
 from lmsform.providers.records import numeric, pick, records
 from lmsform.providers.toolkit import Call
@@ -65,41 +66,31 @@ class Users(Handler["AomlmsSchool"]):
                                    _user_attrs)
 
     def create(self, attrs: dict[str, Any]) -> str:
-        email = str(attrs["email"])
-        # A user needs a password; one lmsform is not given is random and never shown.
-        password = str(attrs.get("password") or _random_password())
-        body = {"firstName": attrs.get("first_name") or "",
-                "lastName": attrs.get("last_name") or "", "email": email,
-                "password": password, "password_confirmation": password}
-        user = self.lms._create("POST", "/user/create", json=body,
-                                find=lambda: self._named({email.lower()}).get(email.lower()))
+        user = self._create_alone(attrs)
         if attrs.get("active") is False:
             self._put(user, {"active": False})
         self._enroll_all(user, attrs.get("enrollments") or [], [])
         return user
 
     def create_many(self, items: list[dict[str, Any]]) -> list[str | LmsformError]:
-        """New users through `user/bulkUpload`: one call per set of enrollments (its
-        `selectedCourses`), the ids then found by email. A batch AOM refuses as a whole is
-        created one by one, so that each refusal is pinned to its user."""
-        if not self.lms.settings.bulk_upload:
-            return self.lms._each(items, self._outcome)
-        together: dict[tuple[str, ...], list[int]] = defaultdict(list)
-        for index, attrs in enumerate(items):
-            together[tuple(sorted(attrs.get("enrollments") or []))].append(index)
-        outcomes: list[str | LmsformError] = [LmsformError("not created")] * len(items)
-        for courses, indexes in together.items():
-            users = [items[i] for i in indexes]
-            try:
-                made = self._bulk_upload(users, list(courses))
-            except ProviderError as exc:
-                if exc.status != 422:
-                    raise
-                made = {}
-            results = self.lms._each(users, functools.partial(self._after_bulk, made=made))
-            for index, result in zip(indexes, results, strict=True):
-                outcomes[index] = result
-        return outcomes
+        """New users in as few calls as AOM allows: through `user/bulkUpload` (`_uploads`
+        says how many), the ids then found by email; one `user/create` each without it
+        (`bulk_upload: false`), and for the users of an upload AOM refused. Then, once for
+        the batch (`together`): the users declared inactive switched off, and the
+        enrollments no upload made, one call per course. A failure is pinned to its user;
+        the others are recorded."""
+        uploads = _uploads(items) if self.lms.settings.bulk_upload else {}
+        made = self._upload(items, uploads)
+        alone = [i for i, found in enumerate(made) if found is None]
+        created = self.lms._each([items[i] for i in alone], self._outcome)
+        outcomes: list[str | LmsformError] = [
+            found if found is not None else LmsformError("not created") for found in made]
+        for index, outcome in zip(alone, created, strict=True):
+            outcomes[index] = outcome
+        enrolled = {i for courses, indexes in uploads.items() if courses for i in indexes
+                    if made[i] is not None}
+        return self._finish(items, outcomes,
+                            [i for i in range(len(items)) if i not in enrolled])
 
     def update(self, id: str, changes: dict[str, Any], before: dict[str, Any]) -> None:
         if USER.touches(changes):
@@ -116,11 +107,61 @@ class Users(Handler["AomlmsSchool"]):
             self._unenroll(course, id, enrollment)
         self.lms._delete("/user/delete", id)
 
+    def _create_alone(self, attrs: dict[str, Any]) -> str:
+        """`user/create`, and nothing else: the new id."""
+        email = str(attrs["email"])
+        # A user needs a password; one lmsform is not given is random and never shown.
+        password = str(attrs.get("password") or _random_password())
+        body = {"firstName": attrs.get("first_name") or "",
+                "lastName": attrs.get("last_name") or "", "email": email,
+                "password": password, "password_confirmation": password}
+        return self.lms._create("POST", "/user/create", json=body,
+                                find=lambda: self._named({email.lower()}).get(email.lower()))
+
     def _outcome(self, attrs: dict[str, Any]) -> str | LmsformError:
         try:
-            return self.create(attrs)
+            return self._create_alone(attrs)
         except LmsformError as exc:
             return exc
+
+    def _upload(self, items: list[dict[str, Any]], uploads: dict[tuple[str, ...], list[int]]
+                ) -> list[str | LmsformError | None]:
+        """Per user, what the bulk uploads made of it: its id; None where an upload was
+        refused (422: AOM names no culprit), did not make it or none was sent, to create
+        alone; the error of an upload that failed otherwise, for each of its users."""
+        found: list[str | LmsformError | None] = [None] * len(items)
+        for courses, indexes in uploads.items():
+            try:
+                made = self._bulk_upload([items[i] for i in indexes], list(courses))
+            except ProviderError as exc:
+                if exc.status != 422:
+                    for index in indexes:
+                        found[index] = exc
+                continue
+            for index in indexes:
+                found[index] = made.get(str(items[index]["email"]).lower())
+        return found
+
+    def _finish(self, items: list[dict[str, Any]], outcomes: list[str | LmsformError],
+                unenrolled: list[int]) -> list[str | LmsformError]:
+        """The batch's new users switched off where declared so (first: a user never has
+        access it should not), then the users at `unenrolled` enrolled, one call per course.
+        A user for whom either fails has that failure as its outcome."""
+        made = {i: o for i, o in enumerate(outcomes) if isinstance(o, str)}
+        failed = disable_together(self.lms, [user for i, user in made.items()
+                                             if items[i].get("active") is False],
+                                  self.deactivate)
+        courses: dict[str, list[str]] = defaultdict(list)
+        for index in unenrolled:
+            user = made.get(index)
+            if user is not None and user not in failed:
+                for course in items[index].get("enrollments") or []:
+                    courses[course].append(user)
+        for refused in self.lms._each(sorted(courses), lambda c: enroll_together(
+                self.lms, c, courses[c], functools.partial(self._enroll_in, c))):
+            for user, error in refused.items():
+                failed.setdefault(user, error)
+        return [failed.get(o, o) if isinstance(o, str) else o for o in outcomes]
 
     def _bulk_upload(self, users: list[dict[str, Any]], courses: list[str]) -> dict[str, str]:
         """email -> id of the users one bulk upload made (a lost answer: what landed)."""
@@ -157,19 +198,6 @@ class Users(Handler["AomlmsSchool"]):
             call=f"GET {API_PREFIX}/users/lookup"), rest))
         return found
 
-    def _after_bulk(self, attrs: dict[str, Any], made: dict[str, str]) -> str | LmsformError:
-        """A user of a bulk upload: disabled if declared so; created alone if the batch
-        did not make it."""
-        user = made.get(str(attrs["email"]).lower())
-        if user is None:
-            return self._outcome(attrs)
-        try:
-            if attrs.get("active") is False:
-                self._put(user, {"active": False})
-        except LmsformError as exc:
-            return exc
-        return user
-
     def _put(self, id: str, changes: dict[str, Any]) -> None:
         """PUT user/{id} takes the whole record: read it, change what lmsform manages."""
         record = self.lms._existing(f"/user/{segment(id)}", "user")
@@ -190,11 +218,29 @@ class Users(Handler["AomlmsSchool"]):
                       "enrollmentIds": [numeric(lms._enrollment(c, user) or "")]}),
                   present=lambda c: user in lms._enrolled_in(c))
 
+    def _enroll_in(self, course: str, user: str) -> None:
+        self._enroll_all(user, [course], [])
+
     def _unenroll(self, course: str, user: str, enrollment: str) -> None:
         self.lms.http.request(
             "POST", f"/course/remove/{segment(course)}", safe=False,
             json={"enrollmentIds": [numeric(enrollment)]},
             landed=lambda: True if user not in self.lms._enrolled_in(course) else None)
+
+
+def _uploads(items: list[dict[str, Any]]) -> dict[tuple[str, ...], list[int]]:
+    """The bulk uploads of a batch, as the courses each enrolls -> the users in it: one per
+    set of enrollments, its `selectedCourses` enrolling them; or one upload of every user,
+    enrolled after it with one call per course (`together`), where that makes fewer calls:
+    an upload costs at least two (itself, and a page of the newest users to learn the ids),
+    an enrollment one per course."""
+    together: dict[tuple[str, ...], list[int]] = defaultdict(list)
+    for index, attrs in enumerate(items):
+        together[tuple(sorted(attrs.get("enrollments") or []))].append(index)
+    courses = {course for chosen in together for course in chosen}
+    if 2 + len(courses) < 2 * len(together):
+        return {(): list(range(len(items)))}
+    return together
 
 
 class Courses(Handler["AomlmsSchool"]):

@@ -14,9 +14,11 @@ from lmsform.providers.toolkit import CustomKey
 TOKEN_PATH = "/oauth2/access_token"
 # "LearnWorlds has a Rate limit of 30 requests / 10 sec": the default pace, evenly spread.
 DOCUMENTED_RATE = 30 / 10
-# Items asked for per page. The description documents `items_per_page` without a maximum;
-# answers say how many pages there are (`meta.totalPages`), so a lower server cap still works.
-ITEMS_PER_PAGE = 100
+# Items asked for per page: the maximum the description documents for `items_per_page`
+# (an integer from 1 to 200, on GET /v2/users and GET /v2/courses/{id}/users; the other lists
+# take no size and answer their own). Answers say how many pages there are
+# (`meta.totalPages`), so a lower server cap still works.
+ITEMS_PER_PAGE = 200
 # Lists put the most recently created first, as documented, and take no order: a record
 # created between two pages pushes the rest down by one. The shared pager knows records by
 # their id and reads a listing that moved again.
