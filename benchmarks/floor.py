@@ -13,7 +13,9 @@ turned into attributes or compared.
 
 generates an organisation of N users (benchmarks/generate.py), applies it, then runs the
 converged plan and the floor in turn, each in a fresh process, and prints both medians and
-the median of their ratios taken pair by pair.
+the median of their ratios taken pair by pair; then as many applies from empty (the same
+manifests, a new LMS and state each time), each paired with a floor. It also prints the
+state file's size per user.
 """
 
 from __future__ import annotations
@@ -23,12 +25,14 @@ import gc
 import json
 import os
 import resource
+import shutil
 import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -82,30 +86,56 @@ def measure_floor(directory: Path) -> dict[str, float]:
     return json.loads(result.stderr.strip().splitlines()[-1])
 
 
+def pairs(run: Callable[[], dict[str, float]], org: Path, count: int
+          ) -> tuple[list[dict[str, float]], list[dict[str, float]]]:
+    """`count` runs of a command, each followed by the floor: (runs, floors)."""
+    runs, floors = [], []
+    for _ in range(count):
+        runs.append(run())
+        floors.append(measure_floor(org))
+    return runs, floors
+
+
+def summary(what: str, runs: list[dict[str, float]], floors: list[dict[str, float]]) -> str:
+    ratios = [r["seconds"] / f["seconds"] for r, f in zip(runs, floors, strict=True)]
+    return (f"{what} {statistics.median(r['seconds'] for r in runs):.2f} s "
+            f"(peak {max(r['peak_mb'] for r in runs):.0f} MB), "
+            f"floor {statistics.median(f['seconds'] for f in floors):.2f} s; "
+            f"{what} / floor, median of {len(runs)} pairs: {statistics.median(ratios):.2f} "
+            f"({min(ratios):.2f} to {max(ratios):.2f})")
+
+
+def fresh_apply(org: Path, directory: Path) -> dict[str, float]:
+    """An apply from empty of `org`'s manifests in `directory` (a new LMS and state)."""
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir()
+    for manifest in org.glob("*.yaml"):
+        shutil.copy(manifest, directory)
+    return measure(["apply", "--auto-approve", "-C", str(directory)], dict(os.environ))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("users", type=int, nargs="?", default=100_000)
-    parser.add_argument("--pairs", type=int, default=5)
+    parser.add_argument("--pairs", type=int, default=5, help="plans, each with a floor")
+    parser.add_argument("--applies", type=int, default=3, help="applies, each with a floor")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         org = Path(tmp) / "org"
         applied_org(org, args.users)
-        plans, floors = [], []
-        for _ in range(args.pairs):
-            plans.append(measure(["plan", "--detailed-exitcode", "-C", str(org)],
-                                 dict(os.environ)))
-            floors.append(measure_floor(org))
-    ratios = [p["seconds"] / f["seconds"] for p, f in zip(plans, floors, strict=True)]
-    plan_s = statistics.median(p["seconds"] for p in plans)
-    floor_s = statistics.median(f["seconds"] for f in floors)
-    parts = ", ".join(f"{name} {statistics.median(f[name] for f in floors):.2f} s"
-                      for name in ("manifests", "state", "lms"))
-    print(f"{args.users:,} users, {args.pairs} pairs: converged plan {plan_s:.2f} s "
-          f"(peak {max(p['peak_mb'] for p in plans):.0f} MB); floor {floor_s:.2f} s "
-          f"(peak {max(f['peak_mb'] for f in floors):.0f} MB; {parts}); plan / floor, "
-          f"median of the pairs: {statistics.median(ratios):.2f} "
-          f"({min(ratios):.2f} to {max(ratios):.2f})")
+        plans, floors = pairs(lambda: measure(["plan", "--detailed-exitcode", "-C", str(org)],
+                                              dict(os.environ)), org, args.pairs)
+        parts = ", ".join(f"{name} {statistics.median(f[name] for f in floors):.2f} s"
+                          for name in ("manifests", "state", "lms"))
+        print(f"{args.users:,} users: {summary('converged plan', plans, floors)}; "
+              f"the floor's parts: {parts}")
+        state_bytes = (org / "state.json").stat().st_size
+        print(f"state: {state_bytes / 1e6:.1f} MB, {state_bytes / args.users:.0f} bytes per user")
+        if args.applies:
+            applies, floors = pairs(lambda: fresh_apply(org, Path(tmp) / "fresh"), org,
+                                    args.applies)
+            print(f"{args.users:,} users: {summary('apply from empty', applies, floors)}")
 
 
 if __name__ == "__main__":

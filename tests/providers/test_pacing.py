@@ -78,9 +78,11 @@ def test_a_fixed_pace_stays_fixed() -> None:
 def test_a_client_without_a_fixed_pace_learns_the_servers(
         simulators: Simulators, monkeypatch: pytest.MonkeyPatch) -> None:
     """Eight threads racing a server's rate limit over real sockets, in real time run 20
-    times faster for both (what is learnt depends on how they race)."""
+    times faster for both (what is learnt depends on how they race). The limit, 100
+    requests a second of real time, is one any machine's threads exceed on loopback (at 30
+    a fast second, 600 real ones, a loaded machine sometimes never met it)."""
     fast = use_clock(monkeypatch, FastClock(20))
-    sim = simulators.start(IlmsSimulator(faults=Faults(rate_limit=30)), clock=fast)
+    sim = simulators.start(IlmsSimulator(faults=Faults(rate_limit=5)), clock=fast)
     base = sim.base_url
     auth = StaticHeaders({"APILoginID": "sim-login", "TransactionKey": "sim-key",
                           "OrgID": "99999"})
@@ -92,7 +94,7 @@ def test_a_client_without_a_fixed_pace_learns_the_servers(
                 "GET", "/organizations/99999/regions", safe=True), range(150)))
         assert {a.status_code for a in answers} != {429}  # every request got through
         assert http.counters.retries > 0  # the server did refuse some
-        assert http.limiter.rate is not None and http.limiter.rate <= 30 * 2
+        assert http.limiter.rate is not None and http.limiter.rate <= 5 * 2
     finally:
         http.close()
     fixed = HttpClient(base, auth, HttpOptions(requests_per_second=5))
