@@ -15,7 +15,7 @@ from typing import Any
 
 from lmsform import kinds
 from lmsform.kinds import NO_SECRETS, SENSITIVE, LiveResource, Resource, decimal_text
-from lmsform.kinds.kind import shared
+from lmsform.kinds.kind import as_set, shared
 
 __all__ = ["NO_SECRETS", "SCHEMAS", "SENSITIVE", "LiveNames", "LiveResource", "Resource",
            "address_key", "decimal_text", "live_view", "live_views", "make_canonical",
@@ -64,18 +64,18 @@ def live_views(kind: str, views: list[dict[str, Any]], names: LiveNames) -> None
     through the kind's tables once per user. A reference's key is the name table's own
     string, as canonical as interning would make it."""
     kind_ = SCHEMAS[kind]
-    made: set[str] = set()
+    made: set[str] = set()  # the references made canonical as they are translated
     for name, target in kind_.references.items():
         key_of, keys = names.key_of, names.keys_of(target)
-        as_set = name in kind_.set_fields
+        canonical = kind_.canonical.get(name)
         for attrs in views:
             value = attrs.get(name)
             if isinstance(value, list):
                 found = [keys[v] if v in keys else key_of(target, v) for v in value]
-                attrs[name] = sorted(set(found)) if as_set else found
+                attrs[name] = sorted(set(found)) if canonical is as_set else found
             elif value is not None:
                 attrs[name] = keys[value] if value in keys else key_of(target, value)
-        if as_set or name not in kind_.canonical or kind_.canonical[name] is shared:
+        if canonical is None or canonical is as_set or canonical is shared:
             made.add(name)
     for name, canonical in kind_.canonical.items():
         if name not in made:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lmsform.resources import LiveNames
+from lmsform.resources import LiveNames, live_view, live_views
 
 
 def test_an_unnamed_reference_never_takes_a_name() -> None:
@@ -20,3 +20,34 @@ def test_external_kinds_are_known_by_their_ids() -> None:
     names = LiveNames(external=frozenset({"department"}))
     assert names.key_of("department", 42) == "42"
     assert names.unnamed == {}
+
+
+def test_a_listing_made_at_once_reads_as_each_resource_made_alone() -> None:
+    """`live_views` (a field at a time across a listing) against `live_view` (one resource
+    at a time), for every kind with references: ids known and unknown, unsorted and
+    repeated members, ints for ids, absent and null fields."""
+    listing = {
+        "user": [{"email": "Ada@X.io", "department": 7, "groups": ["2", "1", "2", 99],
+                  "enrollments": [], "role": "admin"},
+                 {"email": "bob@x.io", "department": None, "groups": ["1"]}],
+        "group": [{"name": "Sales", "courses": ["5", "4"]}, {"name": "Ops"}],
+        "coupon": [{"code": "A", "courses": ["4", "77"]}],
+        "department": [{"name": "Field", "division": "3"}],
+        "division": [{"name": "EMEA", "region": "8"}],
+    }
+
+    def names() -> LiveNames:
+        found = LiveNames()
+        for kind, vendor_id, key in [("group", "1", "Managers"), ("group", "2", "Sales"),
+                                     ("course", "4", "intro"), ("course", "5", "advanced"),
+                                     ("department", "7", "A/B/C"), ("region", "8", "Europe")]:
+            found.name(kind, vendor_id, key)
+        return found
+
+    for kind, rows in listing.items():
+        one_names, all_names = names(), names()
+        alone = [live_view(kind, dict(row), one_names.key_of) for row in rows]
+        together = [dict(row) for row in rows]
+        live_views(kind, together, all_names)
+        assert together == alone, kind
+        assert all_names.unnamed == one_names.unnamed
