@@ -529,3 +529,21 @@ def test_help_never_cuts_a_description_mid_sentence(group: list[str]) -> None:
     descriptions = re.split(r"\n  (?=\S)", "\n" + listing)[1:]
     for description in descriptions:
         assert description.rstrip().endswith((".", ")")), description
+
+
+def test_the_command_ends_at_once_with_its_output_whole_and_its_exit_code(org: Org) -> None:
+    """`lmsform` as a process exits without freeing what it built (`cli._exit_at_once`):
+    everything it printed is out, and the exit code is the command's."""
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "lmsform", *args, "-C", str(org.dir)],
+                              capture_output=True, text=True, timeout=60)
+
+    planned = run("plan", "--detailed-exitcode")
+    assert planned.returncode == 2, planned.stderr
+    assert planned.stdout.rstrip().endswith("0 to delete, 0 to adopt.")
+    listed = run("plan", "--json")
+    assert listed.returncode == 0 and json.loads(listed.stdout)["operations"]
+    wrong = run("plan", "--no-such-flag")
+    assert wrong.returncode == 1 and "no-such-flag" in wrong.stderr
+    assert run("apply", "--auto-approve").returncode == 0
+    assert run("plan", "--detailed-exitcode").returncode == 0
