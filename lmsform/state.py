@@ -31,6 +31,7 @@ from lmsform.snapshot import ENTRY, ProviderIdentity, StateEntry, StateFile
 
 __all__ = ["ProviderIdentity", "State", "StateEntry", "StateFile", "copy_state"]
 
+
 class State:
     """The state of one config directory, as its backend holds it."""
 
