@@ -29,6 +29,8 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, Field, TypeAdapter, ValidationError
 
+from lmsform.backends import StateBackend
+
 FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)
 # What every snapshot lmsform writes holds, an empty state's included.
@@ -149,14 +151,33 @@ def _table_lines(shape: _Shape, rows: list[list[Any]], last: bool) -> list[str]:
 
 # reading
 
+def read(backend: StateBackend, share: Mapping[str, dict[str, Any]]) -> StateFile | None:
+    """The backend's snapshot, as `decode` reads it; None when there is none. The text goes
+    once parsed: for 100k users it is not held beside the entries being made."""
+    text = backend.read()
+    if text is None:
+        return None
+    if isinstance(text, bytes):
+        text = text.decode("utf-8")  # the bytes go: json.loads would hold both at once
+    raw = _parsed(text, share)
+    del text
+    return _snapshot(raw, share)
+
+
 def decode(text: str, share: Mapping[str, dict[str, Any]] | None = None) -> StateFile:
     """A snapshot's text, checked whole before it is believed. Recorded attributes equal to
     those `share` holds for the same address are that very dict (`State.load`). Damaged or
     Unreadable where it is not a snapshot this lmsform reads."""
-    share = share or {}
+    return _snapshot(_parsed(text, share or {}), share or {})
+
+
+def _parsed(text: str, share: Mapping[str, dict[str, Any]]) -> Any:
+    # format 1's attribute objects are shared as they are parsed (`_sharing`)
+    return json.loads(text, object_hook=_sharing(share) if '"attributes"' in text else None)
+
+
+def _snapshot(raw: Any, share: Mapping[str, dict[str, Any]]) -> StateFile:
     try:
-        raw = json.loads(text, object_hook=_sharing(share) if '"attributes"' in text else None)
-        del text
         if not isinstance(raw, dict):
             raise Damaged("not a snapshot")
         version = raw.get("format_version", 1)

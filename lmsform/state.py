@@ -192,17 +192,10 @@ def copy_state(source: State, target: StateBackend, *, force: bool = False) -> N
 
 def _read_snapshot(backend: StateBackend, share: Mapping[str, dict[str, Any]]
                    ) -> StateFile | None:
-    """The backend's snapshot, checked whole; None when there is none. The file's text, its
-    parse and the entries are never all in memory at once: the text goes once parsed, and
-    each parsed row once its entry is made."""
-    text = backend.read()
-    if text is None:
-        return None
+    """The backend's snapshot, checked whole (`snapshot.read`); None when there is none."""
     location = backend.location()
     try:
-        if isinstance(text, bytes):
-            text = text.decode("utf-8")  # the bytes go: json.loads would hold both at once
-        return snapshot.decode(text, share)
+        return snapshot.read(backend, share)
     except snapshot.Unreadable as exc:
         raise LmsformError(f"the state at {location} has {exc}; this lmsform reads formats "
                            f"{' and '.join(map(str, snapshot.READABLE_VERSIONS))}") from None

@@ -22,13 +22,13 @@ PATH_PART = r"[^/\s]([^/]*[^/\s])?"
 DEPARTMENT_RE = rf"^\s*{PATH_PART}/{PATH_PART}/{PATH_PART}\s*$"
 
 
+_DEPARTMENT = re.compile(DEPARTMENT_RE)
+
+
 @functools.lru_cache(maxsize=4096)
 def _is_department_path(value: str) -> bool:
     """Asked once per distinct path: 100k users name a few hundred departments."""
     return _DEPARTMENT.match(value) is not None
-
-
-_DEPARTMENT = re.compile(DEPARTMENT_RE)
 
 
 def _department_path(value: str) -> str:
