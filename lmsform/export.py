@@ -167,7 +167,7 @@ def _name_everything(provider: Provider, live: dict[str, list[LiveResource]],
     for kind in [k for k in kinds.names() if k in live]:
         taken: set[str] = set()
         for resource in sorted(live[kind], key=lambda r: _sort_key(kind, r)):
-            attrs = live_view(kind, provider.normalise(kind, resource.attrs), names.key_of)
+            attrs = live_view(kind, provider.normalise(kind, resource.attrs), names)
             attrs = kinds.get(kind).export_key(attrs, resource.id, taken)
             key = address_key(kind, attrs)
             for name in [n for n, v in attrs.items() if secrets.shows(v)]:

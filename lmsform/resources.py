@@ -48,21 +48,19 @@ def map_references(kind: str, attrs: dict[str, Any],
     return out
 
 
-def live_view(kind: str, attrs: dict[str, Any],
-              translate: Callable[[str, Any], str]) -> dict[str, Any]:
-    """Live attributes as the engine compares them: references translated to address keys,
-    then canonical, in place: the dict is a listing's, which its reader owns
+def live_view(kind: str, attrs: dict[str, Any], names: LiveNames) -> dict[str, Any]:
+    """Live attributes as the engine compares them: references translated to address keys
+    (`names`), then canonical, in place: the dict is a listing's, which its reader owns
     (`Provider.list_all`), and a copy of each of 100k users' would only cost memory."""
-    _translate(kind, attrs, translate)
-    SCHEMAS[kind].make_canonical(attrs)
+    live_views(kind, [attrs], names)
     return attrs
 
 
 def live_views(kind: str, views: list[dict[str, Any]], names: LiveNames) -> None:
-    """A whole listing's attributes made as `live_view` makes one, in place, a field at a
-    time across the listing: a converged plan of 100k users spent a sixth of its time going
-    through the kind's tables once per user. A reference's key is the name table's own
-    string, as canonical as interning would make it."""
+    """A whole listing's attributes made as the engine compares them (`live_view`), in
+    place, a field at a time across the listing: a converged plan of 100k users spent a
+    sixth of its time going through the kind's tables once per user. A reference's key is
+    the name table's own string, as canonical as interning would make it."""
     kind_ = SCHEMAS[kind]
     made: set[str] = set()  # the references made canonical as they are translated
     for name, target in kind_.references.items():

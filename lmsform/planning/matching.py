@@ -154,7 +154,7 @@ class _Matcher(Removals):
 
     def _view(self, kind: str, live: LiveResource) -> dict[str, Any]:
         """Live attributes with references translated from vendor ids to address keys."""
-        return live_view(kind, self.provider.normalise(kind, live.attrs), self.names.key_of)
+        return live_view(kind, self.provider.normalise(kind, live.attrs), self.names)
 
     def _views(self, kind: str, listing: list[LiveResource]) -> dict[str, dict[str, Any]]:
         """A kind's live views by id, made in the listing's own dicts (`Provider.list_all`
