@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import re
@@ -547,3 +548,13 @@ def test_the_command_ends_at_once_with_its_output_whole_and_its_exit_code(org: O
     assert wrong.returncode == 1 and "no-such-flag" in wrong.stderr
     assert run("apply", "--auto-approve").returncode == 0
     assert run("plan", "--detailed-exitcode").returncode == 0
+
+
+def test_a_command_run_in_process_leaves_the_garbage_collector_on(org: Org) -> None:
+    """The commands switch the cyclic collector off while they build; a caller invoking
+    lmsform in-process gets it back on (only `lmsform` as a process, which ends with the
+    command, leaves it off)."""
+    assert org.run("apply", "--auto-approve").exit_code == 0
+    assert gc.isenabled()
+    assert org.run("plan").exit_code == 0
+    assert gc.isenabled() and not gc.get_freeze_count()
