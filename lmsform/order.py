@@ -69,8 +69,18 @@ def topological(
     depends_on: Mapping[T, Iterable[T]],
     priority: Callable[[T], Any],
 ) -> list[T]:
-    """Every node after all it depends on; among the ready ones, lowest priority first."""
-    walk = DependencyWalk(nodes, depends_on, priority)
+    """Every node after all it depends on; among the ready ones, lowest priority first.
+
+    Where every dependency has a lower priority than its dependent (as in any plan: a user
+    is created after its department, and leaves before it is removed), the lowest-priority
+    node left is always ready, so that order is the nodes sorted by priority: one sort,
+    checked, instead of a walk through a heap (1.8 s of a 100k-user plan). Otherwise, the
+    walk."""
+    given = list(nodes)
+    ordered = sorted(given, key=priority)  # stable: ties keep the order given, as the walk
+    if _respects(ordered, depends_on):
+        return ordered
+    walk = DependencyWalk(given, depends_on, priority)
     out: list[T] = []
     while walk.has_ready():
         node = walk.pop()
@@ -80,3 +90,11 @@ def topological(
         stuck = sorted(str(n) for n in walk.stuck())[:5]
         raise LmsformError(f"operations depend on each other in a cycle: {', '.join(stuck)}")
     return out
+
+
+def _respects(ordered: list[T], depends_on: Mapping[T, Iterable[T]]) -> bool:
+    """Whether each node comes after every node it depends on (others ignored, as by the
+    walk)."""
+    position = {node: i for i, node in enumerate(ordered)}
+    return all(position.get(dependency, -1) <= i
+               for i, node in enumerate(ordered) for dependency in depends_on.get(node, ()))

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from lmsform.errors import LmsformError
-from lmsform.order import topological
+from lmsform.order import DependencyWalk, topological
 
 
 @st.composite
@@ -46,3 +46,26 @@ def test_dependencies_outside_the_set_are_ignored() -> None:
 def test_cycles_are_reported() -> None:
     with pytest.raises(LmsformError, match="cycle"):
         topological(["a", "b"], {"a": {"b"}, "b": {"a"}}, priority=lambda n: (n,))
+
+
+def _walked(nodes: list[int], deps: dict[int, set[int]], priority) -> list[int]:
+    """The order the dependency walk gives, one node at a time (what `topological` must
+    return, however it gets there)."""
+    walk = DependencyWalk(nodes, deps, priority)
+    out = []
+    while walk.has_ready():
+        out.append(walk.pop())
+        walk.done(out[-1])
+    return out
+
+
+@given(dags(), st.randoms(), st.booleans())
+def test_the_order_is_the_walks_whether_or_not_priorities_follow_dependencies(
+        graph, rnd, following) -> None:
+    """`topological` sorts by priority when every dependency has a lower one (as in a plan)
+    and walks otherwise; either way the order is the walk's, ties kept as given."""
+    nodes, deps = graph
+    # a node's number is a priority every dependency is below; or random ones, with ties
+    weights = {n: n // 2 if following else rnd.randrange(5) for n in nodes}
+    order = topological(nodes, deps, priority=lambda n: (weights[n],))
+    assert order == _walked(nodes, deps, lambda n: (weights[n],))
