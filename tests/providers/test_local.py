@@ -160,6 +160,45 @@ def test_a_batch_without_refusals_makes_every_resource(lms: LocalProvider) -> No
         made[0]: "G0", made[1]: "G1", made[2]: "G2"}
 
 
+def test_a_batch_holds_what_creates_one_at_a_time_hold(tmp_path: Path) -> None:
+    """A batch is written a statement per table: its ids, rows, links and prices are the
+    ones the same creates made one at a time get, ids past the largest ever given."""
+    def made(batched: bool) -> list[tuple[str, list[tuple[str, dict]]]]:
+        lms = LocalProvider(LocalSettings(type="local", path=f"{batched}.sqlite"), tmp_path)
+        try:
+            department = hierarchy(lms)
+            groups = [lms.create("group", {"name": name}) for name in ("A", "B")]
+            lms.delete("group", lms.create("group", {"name": "Gone"}))  # its id: never again
+            courses = [{"key": f"c-{i}", "title": f"Course {i}", "published": i % 2 == 0,
+                        "pricing": {"std": {"amount": f"{i}9.00", "currency": "EUR",
+                                            "billing": "one_time"}}} for i in range(3)]
+            users = [{"email": f"u{i}@example.com", "first_name": f"U{i}",
+                      "groups": groups[:i], "custom": {"n": i}} for i in range(3)]
+            users.append({"email": "d@example.com", "department": department,
+                          "active": False})
+            for kind, items in (("course", courses), ("group", [{"name": "C"}])):
+                ids = lms.create_many(kind, items) if batched else \
+                    [lms.create(kind, item) for item in items]
+                assert all(isinstance(i, str) for i in ids)
+            course_ids = [c.id for c in lms.list_all("course")]
+            for user in users[:2]:
+                user["enrollments"] = course_ids[:2]
+            ids = lms.create_many("user", users) if batched else \
+                [lms.create("user", user) for user in users]
+            assert all(isinstance(i, str) for i in ids)
+            return [(kind, sorted((live.id, live.attrs) for live in lms.list_all(kind)))
+                    for kind in ("course", "group", "user")]
+        finally:
+            lms.close()
+
+    one_by_one = made(batched=False)
+    assert made(batched=True) == one_by_one
+    users = dict(one_by_one)["user"]
+    assert [user["groups"] for _, user in users] == [[], ["1"], ["1", "2"], []]
+    assert [group["name"] for _, group in dict(one_by_one)["group"]] == ["A", "B", "C"]
+    assert dict(one_by_one)["group"][2][0] == "4"  # past the deleted one
+
+
 def test_a_batch_that_breaks_on_something_else_than_a_refusal_makes_nothing(
         lms: LocalProvider) -> None:
     lms.create("region", {"name": "EMEA"})  # the file exists

@@ -57,12 +57,16 @@ class Stored(Handler["LocalDatabase"], ABC):
             db = self.lms.db
             db.execute("SAVEPOINT batch")
             try:
-                outcomes: list[str | LmsformError] = [self._insert(a) for a in items]
+                outcomes: list[str | LmsformError] = list(self._insert_all(items))
             except sqlite3.IntegrityError:
                 db.execute("ROLLBACK TO batch")
                 outcomes = [self._insert_alone(a) for a in items]
             db.execute("RELEASE batch")
         return outcomes
+
+    def _insert_all(self, items: list[dict[str, Any]]) -> list[str]:
+        """Write new resources, in the caller's transaction; their ids, in order."""
+        return [self._insert(attrs) for attrs in items]
 
     def _insert_alone(self, attrs: dict[str, Any]) -> str | LmsformError:
         db = self.lms.db
@@ -132,6 +136,28 @@ class Rows(Stored):
         self._write_children(new_id, attrs)
         return str(new_id)
 
+    def _insert_all(self, items: list[dict[str, Any]]) -> list[str]:
+        """A batch written a statement per table (per set of columns), not a few per
+        resource: the ids are the ones SQLite would give one insert after another (past the
+        largest it ever gave), so the links can be written with their owners'. A batch of
+        users took three times as long one insert at a time."""
+        db, now = self.lms.db, _now()
+        (largest,) = db.execute(
+            f"SELECT max(coalesce((SELECT max(id) FROM {self.table}), 0), coalesce(("
+            "SELECT seq FROM sqlite_sequence WHERE name = ?), 0))", (self.table,)).fetchone()
+        owners = list(enumerate(items, start=largest + 1))
+        rows: dict[tuple[str, ...], list[tuple[Any, ...]]] = defaultdict(list)
+        for new_id, attrs in owners:
+            row = {"id": new_id, "created_at": now, **self._columns(attrs)}
+            rows[tuple(row)].append(tuple(row.values()))
+        for columns, values in rows.items():
+            db.executemany(f"INSERT INTO {self.table} ({', '.join(columns)}) "
+                           f"VALUES ({', '.join('?' for _ in columns)})", values)
+        self._write_links(owners)
+        for new_id, attrs in owners:
+            self._write_more(new_id, attrs)
+        return [str(new_id) for new_id, _ in owners]
+
     def update(self, id: str, changes: dict[str, Any], before: dict[str, Any]) -> None:
         with self.lms._lock, self.lms._transaction(f"update {self.kind} {id}"):
             db = self.lms.db
@@ -170,14 +196,26 @@ class Rows(Stored):
 
     def _write_children(self, owner_id: int, attrs: dict[str, Any],
                         replace: bool = False) -> None:
+        self._write_links([(owner_id, attrs)], replace)
+        self._write_more(owner_id, attrs, replace)
+
+    def _write_links(self, owners: list[tuple[int, dict[str, Any]]],
+                     replace: bool = False) -> None:
+        """The link tables' rows of these owners (id, attributes): a statement per table."""
         db = self.lms.db
         for field, (table, owner, member) in self.links.items():
-            if field not in attrs:
+            written = [(owner_id, attrs[field]) for owner_id, attrs in owners if field in attrs]
+            if not written:
                 continue
             if replace:
-                db.execute(f"DELETE FROM {table} WHERE {owner} = ?", (owner_id,))
+                db.executemany(f"DELETE FROM {table} WHERE {owner} = ?",
+                               [(owner_id,) for owner_id, _ in written])
             db.executemany(f"INSERT INTO {table} ({owner}, {member}) VALUES (?, ?)",
-                           [(owner_id, int(m)) for m in attrs[field] or []])
+                           [(owner_id, int(m)) for owner_id, members in written
+                            for m in members or []])
+
+    def _write_more(self, owner_id: int, attrs: dict[str, Any], replace: bool = False) -> None:
+        """Write what a kind keeps beside its row and links (a course's prices)."""
 
 
 class Regions(Rows):
@@ -229,9 +267,7 @@ class Courses(Rows):
         if "published" in attrs:
             row["published"] = int(bool(attrs["published"]))
 
-    def _write_children(self, owner_id: int, attrs: dict[str, Any],
-                        replace: bool = False) -> None:
-        super()._write_children(owner_id, attrs, replace)
+    def _write_more(self, owner_id: int, attrs: dict[str, Any], replace: bool = False) -> None:
         if "pricing" not in attrs:
             return
         db = self.lms.db
