@@ -9,6 +9,7 @@ in the apply that runs it.
 from __future__ import annotations
 
 import heapq
+from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from typing import Any, Generic, TypeVar
 
@@ -22,22 +23,25 @@ class DependencyWalk(Generic[T]):
     the lowest priority comes first (ties: the order nodes were given in).
 
     Dependencies on nodes that are not in `nodes` are ignored (they need no operation).
+    A node waits on a count of what it still needs, and the nodes a finished one makes ready
+    join the heap together: the last group of an apply frees 100k users at once.
     """
 
     def __init__(self, nodes: Iterable[T], depends_on: Mapping[T, Iterable[T]],
                  priority: Callable[[T], Any]) -> None:
         self.nodes = list(nodes)
-        present = set(self.nodes)
         self._priority = priority
         self._index = {n: i for i, n in enumerate(self.nodes)}
-        self._waiting = {n: {d for d in depends_on.get(n, ()) if d in present and d != n}
-                         for n in self.nodes}
-        self._dependents: dict[T, list[T]] = {n: [] for n in self.nodes}
-        for node, deps in self._waiting.items():
-            for dep in deps:
-                self._dependents[dep].append(node)
-        self._ready = [(priority(n), self._index[n], n) for n in self.nodes
-                       if not self._waiting[n]]
+        self._waiting: dict[T, int] = {}  # how many of its dependencies are not done
+        self._dependents: dict[T, list[T]] = defaultdict(list)
+        for node in self.nodes:
+            needs = {d for d in depends_on.get(node, ()) if d in self._index and d != node}
+            if needs:
+                self._waiting[node] = len(needs)
+                for dependency in needs:
+                    self._dependents[dependency].append(node)
+        self._ready = [(priority(n), i, n) for i, n in enumerate(self.nodes)
+                       if n not in self._waiting]
         heapq.heapify(self._ready)
 
     def has_ready(self) -> bool:
@@ -52,16 +56,26 @@ class DependencyWalk(Generic[T]):
         return heapq.heappop(self._ready)[2]
 
     def done(self, node: T) -> None:
-        """`node` finished: whatever waited only on it becomes ready."""
-        for child in self._dependents[node]:
-            waiting = self._waiting[child]
-            waiting.discard(node)
-            if not waiting:
-                heapq.heappush(self._ready, (self._priority(child), self._index[child], child))
+        """`node` (popped, and told done once) finished: whatever waited only on it becomes
+        ready."""
+        freed = []
+        for child in self._dependents.get(node, ()):
+            left = self._waiting[child] - 1
+            if left:
+                self._waiting[child] = left
+            else:
+                del self._waiting[child]
+                freed.append((self._priority(child), self._index[child], child))
+        if len(freed) > len(self._ready):
+            self._ready += freed
+            heapq.heapify(self._ready)
+        else:
+            for item in freed:
+                heapq.heappush(self._ready, item)
 
     def stuck(self) -> list[T]:
         """Nodes still waiting on something."""
-        return [n for n in self.nodes if self._waiting[n]]
+        return [n for n in self.nodes if n in self._waiting]
 
 
 def topological(

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from lmsform.errors import LmsformError
-from lmsform.order import DependencyWalk, topological
+from lmsform.order import topological
 
 
 @st.composite
@@ -49,13 +49,13 @@ def test_cycles_are_reported() -> None:
 
 
 def _walked(nodes: list[int], deps: dict[int, set[int]], priority) -> list[int]:
-    """The order the dependency walk gives, one node at a time (what `topological` must
-    return, however it gets there)."""
-    walk = DependencyWalk(nodes, deps, priority)
-    out = []
-    while walk.has_ready():
-        out.append(walk.pop())
-        walk.done(out[-1])
+    """The order `topological` must give, found the slow way: again and again, of the nodes
+    whose dependencies are all placed, the lowest priority (ties: the order given)."""
+    out: list[int] = []
+    while len(out) < len(nodes):
+        ready = [(priority(n), i, n) for i, n in enumerate(nodes) if n not in out
+                 and all(d in out or d not in nodes for d in deps.get(n, ()))]
+        out.append(min(ready)[2])
     return out
 
 
@@ -63,7 +63,8 @@ def _walked(nodes: list[int], deps: dict[int, set[int]], priority) -> list[int]:
 def test_the_order_is_the_walks_whether_or_not_priorities_follow_dependencies(
         graph, rnd, following) -> None:
     """`topological` sorts by priority when every dependency has a lower one (as in a plan)
-    and walks otherwise; either way the order is the walk's, ties kept as given."""
+    and walks otherwise (`DependencyWalk`); either way the order is the one that always
+    takes the lowest-priority ready node, ties kept as given."""
     nodes, deps = graph
     # a node's number is a priority every dependency is below; or random ones, with ties
     weights = {n: n // 2 if following else rnd.randrange(5) for n in nodes}
