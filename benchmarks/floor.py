@@ -24,11 +24,9 @@ import argparse
 import gc
 import json
 import os
-import resource
 import shutil
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,7 +34,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from run import applied_org, measure
+from run import applied_org, measure, run_process
 
 
 def read_inputs(directory: Path) -> dict[str, float]:
@@ -71,19 +69,15 @@ def read_inputs(directory: Path) -> dict[str, float]:
 
 def measure_floor_here(directory: Path) -> None:
     """The floor in this process, with lmsform's imports in its time as a plan has them;
-    prints seconds, peak MB and each input's seconds as JSON."""
-    start = time.perf_counter()
-    spent = read_inputs(directory)
-    print(json.dumps({"seconds": time.perf_counter() - start,
-                      "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                      **spent}), file=sys.stderr)
+    prints each input's seconds as JSON (the process's own time and memory are measured
+    from outside, as a plan's are: `run.run_process`)."""
+    print(json.dumps(read_inputs(directory)), file=sys.stderr)
 
 
 def measure_floor(directory: Path) -> dict[str, float]:
-    result = subprocess.run([sys.executable, __file__, "--floor", str(directory)],
-                            env=dict(os.environ), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True, check=True)
-    return json.loads(result.stderr.strip().splitlines()[-1])
+    measured, said = run_process([sys.executable, __file__, "--floor", str(directory)],
+                                 dict(os.environ))
+    return {**measured, **json.loads(said.strip().splitlines()[-1])}
 
 
 def pairs(run: Callable[[], dict[str, float]], org: Path, count: int

@@ -9,15 +9,16 @@ in CI.
 Shared machines change speed from minute to minute; the last line says how long a fixed loop
 of Python took around the measurements, so that figures from two runs can be compared.
 
+Each figure is the whole process a user waits for: `python -m lmsform ...` from its start to
+its end, the interpreter's start, the imports and the exit included (`run_process`).
+
     python benchmarks/run.py 1000 10000 50000
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -28,31 +29,28 @@ sys.path.insert(0, str(Path(__file__).parent))
 from generate import generate
 
 
-def measure_here(args: list[str]) -> None:
-    """Run one lmsform command in this process; print seconds and peak MB as JSON.
-
-    The time includes importing lmsform, as a user running the command would wait for it.
-    Exits with the command's exit code: a command that failed is not a measurement.
-    """
-    start = time.perf_counter()
-    from lmsform.cli import cli
-
-    code = 1
-    try:
-        code = cli.main(args, prog_name="lmsform", standalone_mode=False)
-    finally:
-        seconds = time.perf_counter() - start
-        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(json.dumps({"seconds": seconds, "peak_mb": peak_mb}), file=sys.stderr)
-    sys.exit(code if isinstance(code, int) else 0)
-
-
 def measure(args: list[str], env: dict[str, str]) -> dict[str, float]:
-    result = subprocess.run(
-        [sys.executable, __file__, "--measure", "--", *args],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=True,
-    )
-    return json.loads(result.stderr.strip().splitlines()[-1])
+    """`lmsform ARGS` as a process of its own, as a user runs it: its seconds from start to
+    end (interpreter, imports and exit included) and its peak memory (max RSS), read from
+    the operating system's account of that one process. Raises where the command did not
+    exit 0 (a converged plan with --detailed-exitcode that finds changes included): a failed
+    command is not a measurement."""
+    return run_process([sys.executable, "-m", "lmsform", *args], env)[0]
+
+
+def run_process(command: list[str], env: dict[str, str]) -> tuple[dict[str, float], str]:
+    """A process's seconds and peak MB, and what it wrote to standard error."""
+    with tempfile.TemporaryFile() as errors:
+        start = time.perf_counter()
+        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=errors)
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - start
+        process.returncode = os.waitstatus_to_exitcode(status)
+        errors.seek(0)
+        said = errors.read().decode()
+    if process.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} exited {process.returncode}: {said[-2000:]}")
+    return {"seconds": seconds, "peak_mb": usage.ru_maxrss / 1024}, said
 
 
 PLANS = 3  # a plan changes nothing, so it is measured several times and the best kept
@@ -105,7 +103,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["--measure"]:
-        measure_here(sys.argv[3:])
-    else:
-        main()
+    main()
