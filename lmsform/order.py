@@ -88,8 +88,8 @@ def topological(
     Where every dependency has a lower priority than its dependent (as in any plan: a user
     is created after its department, and leaves before it is removed), the lowest-priority
     node left is always ready, so that order is the nodes sorted by priority: one sort,
-    checked, instead of a walk through a heap (1.8 s of a 100k-user plan). Otherwise, the
-    walk."""
+    checked, instead of a walk through a heap (0.7 s of a plan creating 100k users, where
+    the sort and its check take 0.2 s). Otherwise, the walk."""
     given = list(nodes)
     ordered = sorted(given, key=priority)  # stable: ties keep the order given, as the walk
     if _respects(ordered, depends_on):
