@@ -2,7 +2,7 @@
 
 For each size N: generate an organisation of N users, apply it to an empty LMS, then plan the
 converged organisation (the best time of three plans, and the highest peak). Each
-measurement runs in a fresh process, which reports its wall time and peak memory (max RSS).
+measurement is a fresh process: its wall time and peak memory (max RSS).
 lmsform keeps no cache of parsed manifests, so every plan is the first plan after an edit, as
 in CI.
 
