@@ -100,8 +100,8 @@ class ConfigDir:
         assert old in text, f"{old!r} not in {name}"
         path.write_text(text.replace(old, new))
 
-    def run(self, *args: str, input: str | None = None) -> Result:
-        return lmsform(*args, "-C", str(self.dir), input=input)
+    def run(self, *args: str, input: str | None = None, **options: Any) -> Result:
+        return lmsform(*args, "-C", str(self.dir), input=input, **options)
 
     def apply(self) -> Result:
         result = self.run("apply", "--auto-approve")

@@ -14,7 +14,7 @@ import pytest
 
 from lmsform.config import load_config
 from lmsform.providers.local import LocalProvider
-from tests.support import Org, lmsform
+from tests.support import ConfigDir, Org, lmsform
 
 CONTRACTORS = """\
 users:
@@ -549,35 +549,36 @@ def test_time_bounds_on_another_kind_are_unknown_fields(org: Org) -> None:
 
 def test_a_provider_that_cannot_switch_users_off_refuses_access_bounds_offline(
         tmp_path: Path) -> None:
-    directory = tmp_path / "bc"
-    directory.mkdir()
-    (directory / "lmsform.yaml").write_text(
+    config = ConfigDir(tmp_path / "bc")
+    config.dir.mkdir()
+    config.write(
+        "lmsform.yaml",
         "provider: {type: braincert, api_key: '${env:BC_KEY}', domain_id: '${env:BC_DOMAIN}'}\n"
         "users:\n"
         "  - email: carol@contractor.example\n"
         "    active_until: 2027-03-31\n")
-    result = lmsform("validate", "-C", str(directory))
+    result = config.run("validate")
     assert result.exit_code == 1
     assert "bc/lmsform.yaml:4:19: error: users[0].active_until: " \
            "user.carol@contractor.example: the braincert provider cannot switch users off and " \
            "on, so it cannot honour active_until; remove the user from the manifests when " \
            "access ends, with settings.user_removal: delete (the user is deleted then)." \
            in result.output
-    dropped = lmsform("plan", "-C", str(directory), "--drop-unsupported",
-                      env={"BC_KEY": "k", "BC_DOMAIN": "1"})
+    dropped = config.run("plan", "--drop-unsupported", env={"BC_KEY": "k", "BC_DOMAIN": "1"})
     assert dropped.exit_code == 1 and "cannot honour active_until" in dropped.output
 
 
 def test_a_provider_with_fixed_enrollments_refuses_enrollment_windows(tmp_path: Path) -> None:
-    directory = tmp_path / "ct"
-    directory.mkdir()
-    (directory / "lmsform.yaml").write_text(
+    config = ConfigDir(tmp_path / "ct")
+    config.dir.mkdir()
+    config.write(
+        "lmsform.yaml",
         "provider: {type: coursetoolkit, base_url: 'http://127.0.0.1:9', "
         "api_key: '${env:CT_KEY}', account_id: '7'}\n"
         "users:\n"
         "  - email: carol@contractor.example\n"
         "    enrollments: [c-1, {course: c-2, until: 2027-03-31}]\n")
-    result = lmsform("validate", "-C", str(directory))
+    result = config.run("validate")
     assert result.exit_code == 1
     assert "ct/lmsform.yaml:4:18: error: users[0].enrollments: " \
            "user.carol@contractor.example: the coursetoolkit provider cannot add and remove " \

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from lmsform import __version__
-from tests.support import Org, lmsform
+from tests.support import ConfigDir, Org, lmsform
 
 GOLDEN = Path(__file__).parent.parent / "fixtures" / "plan.golden.json"
 
@@ -409,15 +409,16 @@ def test_a_check_that_quotes_a_value_never_shows_a_secret(
 
 
 def test_capability_errors_are_reported_with_the_manifest_errors(tmp_path: Path) -> None:
-    directory = tmp_path / "ct"
-    directory.mkdir()
-    (directory / "lmsform.yaml").write_text(
+    config = ConfigDir(tmp_path / "ct")
+    config.dir.mkdir()
+    config.write(
+        "lmsform.yaml",
         "version: 1\nprovider:\n  type: coursetoolkit\n  base_url: http://127.0.0.1:9/api\n"
         "  account_id: '1'\n  api_key: ${env:CT_TEST_KEY}\n"
         "settings:\n  user_removal: delete\n")
-    (directory / "users.yaml").write_text(
-        "users:\n  - email: ada@example.com\n    first_name: Ada\n    shoe_size: 44\n")
-    result = lmsform("validate", "-C", str(directory))
+    config.write("users.yaml",
+                 "users:\n  - email: ada@example.com\n    first_name: Ada\n    shoe_size: 44\n")
+    result = config.run("validate")
     assert result.exit_code == 1
     assert "users[0].shoe_size: unknown field 'shoe_size'" in result.output
     assert "the coursetoolkit provider does not support the user field 'first_name'" in \
