@@ -14,8 +14,9 @@ import functools
 import math
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Annotated, Any, ClassVar, Literal, get_args, get_origin
+from typing import Annotated, Any, ClassVar, Literal, Required, get_args, get_origin
 
 from email_validator import EmailNotValidError, validate_email
 from email_validator.syntax import validate_email_local_part
@@ -27,6 +28,7 @@ from pydantic import (
     Field,
     PlainValidator,
     StringConstraints,
+    TypeAdapter,
     ValidationInfo,
     WithJsonSchema,
     create_model,
@@ -35,6 +37,7 @@ from pydantic import (
 )
 from pydantic import Strict as StrictType
 from pydantic_extra_types.currency_code import ISO4217
+from typing_extensions import TypedDict
 
 from lmsform import schedule
 from lmsform.cel import CelError, Place, compile_expression
@@ -290,6 +293,44 @@ class Strict(BaseModel):
     @classmethod
     def _names(cls, data: Any) -> Any:
         return _names_written(data)
+
+
+_typed_dict: Any = TypedDict  # called with fields known at run time, which type checkers refuse
+
+
+@dataclass(frozen=True)
+class PlainEntries:
+    """An entry model's fields as a `TypedDict`: the same checks of every field, into a
+    plain dict of the fields the entry sets rather than a model. pydantic makes 100k plain
+    dicts in about half the time of 100k models, and a large manifest's entries need
+    nothing more (`Kind.plain_entry`).
+
+    It leaves out `Strict._names`, which can only refuse what `${...}` references gave: use
+    it for entries of a file that has none. `model_only` are the fields a validator of the
+    model compares with another field (a user's `active_until` with its `active_from`): an
+    entry setting one takes the model."""
+
+    adapter: TypeAdapter[dict[str, Any]]
+    model_only: frozenset[str]
+
+    @staticmethod
+    def of(spec: type[BaseModel]) -> PlainEntries | None:
+        """None where the model checks more than its fields' values one by one (a model
+        validator other than `_names`), or names a field by an alias."""
+        decorators = spec.__pydantic_decorators__
+        if set(decorators.model_validators) - {"_names"} or \
+                any(f.alias for f in spec.model_fields.values()):
+            return None
+        fields = {}
+        for name, info in spec.model_fields.items():
+            annotation = Annotated[(info.annotation, *info.metadata)] if info.metadata \
+                else info.annotation
+            fields[name] = Required[annotation] if info.is_required() else annotation
+        entry = _typed_dict(f"{spec.__name__}Entry", fields, total=False)
+        entry.__pydantic_config__ = spec.model_config
+        model_only = {name for v in decorators.field_validators.values()
+                      for name in v.info.fields}
+        return PlainEntries(TypeAdapter(entry), frozenset(model_only))
 
 
 class Lifecycle(Strict):

@@ -30,6 +30,7 @@ from lmsform.errors import Problem, display_path, reason
 from lmsform.kinds import Declaring, Kind
 from lmsform.manifest import (
     MovedSpec,
+    PlainEntries,
     PolicySpec,
 )
 from lmsform.resources import SCHEMAS, Resource
@@ -57,7 +58,7 @@ def _read_file(path: Path, c: _Collector, offline: bool,
             return _FileParts(name, {}, [], [])  # declares nothing: others are judged
         if interpolated:
             data = _expand(name, data, c, offline, variables)
-        return _validated(name, data, c, later)
+        return _validated(name, data, c, later, plain=not interpolated)
     except LaterRunError:
         del c.problems[reported:]  # what the runs read so far said, said again below
         return _read_again(name, yaml_file, c)
@@ -102,14 +103,16 @@ def _entry_lists() -> dict[str, type[BaseModel]]:
 
 
 def _validated(name: str, data: dict[str, Any], c: _Collector,
-               later: dict[str, Iterator[list[Any]]] | None = None) -> _FileParts:
+               later: dict[str, Iterator[list[Any]]] | None = None, *,
+               plain: bool = False) -> _FileParts:
     """One file's blocks and resources, and what is valid of it even when some entries are
     not (their errors reported), so that checks across files still see it.
 
     The blocks are validated together, the entries of each list one by one, each raw entry
     dropped as soon as its resources exist, and a long list's `later` runs read only once
     the run before is done: a file of 100k users never holds its raw data, its pydantic
-    models and its resources all at once."""
+    models and its resources all at once. `plain`: the file has no `${...}` references, so
+    that most entries may be validated into plain dicts (`_plain_resource`)."""
     lists = {k: data[k] for k in _entry_lists() if isinstance(data.get(k), list)}
     part = _FileParts(name, _blocks(name, {k: v for k, v in data.items() if k not in lists},
                                     c), [], [])
@@ -119,7 +122,7 @@ def _validated(name: str, data: dict[str, Any], c: _Collector,
     for key, first in lists.items():
         start = 0
         for entries in itertools.chain([first], later.pop(key, ())):
-            _validate_entries(name, key, start, entries, part, c)
+            _validate_entries(name, key, start, entries, part, c, plain)
             start += len(entries)
     for runs in later.values():  # a long list under an unknown key: reported, but parsed
         for _ in runs:  # too, where a syntax error may hide
@@ -128,12 +131,19 @@ def _validated(name: str, data: dict[str, Any], c: _Collector,
 
 
 def _validate_entries(name: str, key: str, start: int, entries: list[Any], part: _FileParts,
-                      c: _Collector) -> None:
+                      c: _Collector, plain: bool) -> None:
     """Entries `start`... of the list under `key`, each replaced by None once done."""
     model = _entry_lists()[key]
     kind, say = kinds.sections().get(key), _Saying(name, c)
+    plain_entries = kind.plain_entries if plain and kind is not None else None
     for i, entry in enumerate(entries):
         entries[i] = None
+        if plain_entries is not None:
+            assert kind is not None
+            resource = _plain_resource(kind, plain_entries, entry, (name, (key, start + i)))
+            if resource is not None:
+                part.resources.append(resource)
+                continue
         spec: BaseModel | None
         try:
             spec = model.model_validate(entry)
@@ -150,6 +160,21 @@ def _validate_entries(name: str, key: str, start: int, entries: list[Any], part:
             part.policies.append((start + i, spec))
         elif kind is not None:
             part.resources.extend(_resources_of(kind, spec, (name, (key, start + i)), say, c))
+
+
+def _plain_resource(kind: Kind, plain: PlainEntries, entry: Any, origin: tuple[str, Loc]
+                    ) -> Resource | None:
+    """The resource of an entry validated into a plain dict (`PlainEntries`), for an entry
+    `declare` needs nothing more of; None for any other entry, and for one the checks
+    refuse: its model validates it again, to say what is wrong as it says it of every
+    entry."""
+    if not (isinstance(entry, dict) and entry.keys().isdisjoint(plain.model_only)
+            and kind.plain_entry(entry)):
+        return None
+    try:
+        return kind.resource_of(plain.adapter.validate_python(entry), origin)
+    except ValidationError:
+        return None
 
 
 def _without_errors(model: type[BaseModel], entry: Any, exc: ValidationError

@@ -10,6 +10,7 @@ kinds through the registry (`lmsform.kinds`) and never names one.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 from pydantic import BaseModel
 
-from lmsform.manifest import Lifecycle
+from lmsform.manifest import Lifecycle, PlainEntries
 from lmsform.schedule import Event
 
 if TYPE_CHECKING:
@@ -277,23 +278,42 @@ class Kind:
         yield self.resource(spec, origin)
 
     def resource(self, spec: BaseModel, origin: tuple[str, Loc] | None) -> Resource:
-        """One entry's resource: the fields it sets, canonical; write-only ones as secrets."""
-        fields_set, values = spec.model_fields_set, spec.__dict__
+        """One entry's resource from its model (`resource_of`)."""
+        return self.resource_of({name: spec.__dict__[name] for name in spec.model_fields_set},
+                                origin)
+
+    def resource_of(self, values: dict[str, Any], origin: tuple[str, Loc] | None
+                    ) -> Resource:
+        """One entry's resource from the validated fields it sets: canonical; write-only
+        ones as secrets."""
         attrs: dict[str, Any] = {}
         for name, nested, canonical in self._entry_fields:
-            if name in fields_set:
+            if name in values:
                 value = values[name]
-                if nested:
-                    value = self.plain(name, value)
-                if canonical is not None and value is not None:
-                    value = canonical(value)
+                if value is not None:
+                    if nested:
+                        value = self.plain(name, value)
+                    if canonical is not None:
+                        value = canonical(value)
                 attrs[name] = value
         secrets = {name: values[name].get_secret_value() for name in self.write_only
-                   if name in fields_set and values[name] is not None}
+                   if values.get(name) is not None}
         # the key as made canonical (a user's lower-cased email): the same string, not a
         # copy, for 100k users
         return Resource(self.name, attrs[self.key_field], attrs, secrets or NO_SECRETS,
-                        lifecycle_of(spec), origin)
+                        values.get("lifecycle") or _NO_LIFECYCLE, origin)
+
+    @functools.cached_property
+    def plain_entries(self) -> PlainEntries | None:
+        """What validates an entry of `section` into a plain dict (`plain_entry`)."""
+        return PlainEntries.of(self.spec) if self.spec is not None else None
+
+    def plain_entry(self, entry: dict[str, Any]) -> bool:
+        """Whether `declare` needs no more of this entry than its fields' values
+        (`resource_of`), so that it may be validated into a plain dict rather than its
+        model (`PlainEntries`). So for every entry of a kind that declares as
+        `Kind.declare` does; a kind whose `declare` reads more says which entries need it."""
+        return type(self).declare is Kind.declare
 
     def plain(self, name: str, value: Any) -> Any:
         """A `nested_fields` value from its model as plain data (a model as a dict)."""

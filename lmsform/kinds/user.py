@@ -138,6 +138,10 @@ class UserTimes:
     enrollments: tuple[tuple[str, Window], ...]
 
 
+# what `User.declare` reads of an entry beyond its fields' values
+_READ_FROM_MODEL = frozenset({"password", "active_from", "active_until"})
+
+
 def _times(spec: UserSpec) -> UserTimes | None:
     """The time bounds of a user's entry; None for nearly every user: none."""
     windows = tuple((e.course, Window(e.from_, e.until)) for e in spec.enrollments or ()
@@ -179,6 +183,13 @@ class User(Kind):
     def plain(self, name: str, value: Any) -> Any:
         """Enrollments as course keys: a window is `Resource.timed`'s."""
         return [e.course if isinstance(e, EnrollmentSpec) else e for e in value]
+
+    def plain_entry(self, entry: dict[str, Any]) -> bool:
+        """A password (to warn of when written) and time bounds (`_times`) are read from
+        the model: an entry without them declares its fields' values."""
+        enrollments = entry.get("enrollments")
+        return entry.keys().isdisjoint(_READ_FROM_MODEL) and not (
+            isinstance(enrollments, list) and dict in map(type, enrollments))
 
     def declare(self, spec: BaseModel, origin: tuple[str, Loc],
                 say: Declaring) -> Iterator[Resource]:
