@@ -191,7 +191,7 @@ def decimal_text(value: Any, places: int | None = None) -> str:
 # References and repeated values are one shared string each (`sys.intern`): 100k users name
 # the same few hundred departments, groups and courses, and held 30 MB of copies of those.
 def as_set(value: Any) -> list[str]:
-    return sorted({sys.intern(str(v)) for v in value})
+    return sorted(set(map(sys.intern, map(str, value))))
 
 
 def shared(value: Any) -> Any:
