@@ -315,10 +315,12 @@ class PlainEntries:
 
     @staticmethod
     def of(spec: type[BaseModel]) -> PlainEntries | None:
-        """None where the model checks more than its fields' values one by one (a model
-        validator other than `_names`), or names a field by an alias."""
+        """None where the model does more than check its fields' values one by one (a
+        model validator other than `_names`, a `model_post_init`), or names a field by an
+        alias."""
         decorators = spec.__pydantic_decorators__
         if set(decorators.model_validators) - {"_names"} or \
+                spec.model_post_init is not BaseModel.model_post_init or \
                 any(f.alias for f in spec.model_fields.values()):
             return None
         fields = {}

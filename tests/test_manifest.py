@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pydantic import ValidationError
+from pydantic import Field, ValidationError, model_validator
 
 from lmsform import kinds
 from lmsform.kinds import Kind
-from lmsform.manifest import PlainEntries
+from lmsform.manifest import PlainEntries, Strict
 from lmsform.yamlfile import YamlFile
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
@@ -149,3 +149,35 @@ def test_a_nested_field_set_to_null_declares_null() -> None:
     assert user.spec is not None
     entry = {"email": "a@example.com", "enrollments": None}
     assert user.resource(user.spec.model_validate(entry), None).attrs["enrollments"] is None
+
+
+class _Pair(Strict):
+    first: str | None = None
+    second: str | None = None
+
+
+class _Checked(_Pair):
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> _Checked:
+        if (self.first is None) != (self.second is None):
+            raise ValueError("both or neither")
+        return self
+
+
+class _Aliased(Strict):
+    from_: str = Field(alias="from")
+
+
+class _PostInit(_Pair):
+    def model_post_init(self, context: Any) -> None:
+        self.second = self.second or self.first
+
+
+def test_a_model_that_does_more_than_check_its_fields_has_no_plain_entries() -> None:
+    plain = PlainEntries.of(_Pair)
+    assert plain is not None and plain.adapter.validate_python({"first": "a"}) == {"first": "a"}
+    with pytest.raises(ValidationError):
+        plain.adapter.validate_python({"first": "a", "third": "c"})
+    assert PlainEntries.of(_Checked) is None
+    assert PlainEntries.of(_Aliased) is None
+    assert PlainEntries.of(_PostInit) is None

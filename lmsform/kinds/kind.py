@@ -311,8 +311,8 @@ class Kind:
     def plain_entry(self, entry: dict[str, Any]) -> bool:
         """Whether `declare` needs no more of this entry than its fields' values
         (`resource_of`), so that it may be validated into a plain dict rather than its
-        model (`PlainEntries`). So for every entry of a kind that declares as
-        `Kind.declare` does; a kind whose `declare` reads more says which entries need it."""
+        model (`PlainEntries`): true of every entry of a kind that keeps `Kind.declare`; a
+        kind whose `declare` reads more of its model says here which entries need it."""
         return type(self).declare is Kind.declare
 
     def plain(self, name: str, value: Any) -> Any:
