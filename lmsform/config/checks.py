@@ -125,7 +125,8 @@ def _declare(parsed: list[_FileParts], c: _Collector
     moved: list[tuple[str, int, MovedSpec]] = []
     for part in parsed:
         for resource in part.resources:
-            previous = folded.get(_folded(resource.address))
+            name = _folded(resource.address)
+            previous = folded.get(name)
             assert resource.origin is not None
             if previous is not None and previous.origin is not None:
                 same = "" if previous.key == resource.key else (
@@ -135,7 +136,7 @@ def _declare(parsed: list[_FileParts], c: _Collector
                       f"also declared at {c.where(*previous.origin)}")
                 continue
             resources[resource.address] = resource
-            folded[_folded(resource.address)] = resource
+            folded[name] = resource
         moved.extend((part.name, i, m) for i, m in part.moved)
     return resources, moved
 
