@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from lmsform import kinds
+from lmsform.config import helper
 from lmsform.config.diagnostics import (
     Loc,
     _Collector,
@@ -21,6 +22,7 @@ from lmsform.config.diagnostics import (
     _syntax_problem,
     did_you_mean,
 )
+from lmsform.config.helper import Unplain
 from lmsform.config.interpolation import (
     _expand,
     _may_refer,
@@ -30,11 +32,10 @@ from lmsform.errors import Problem, display_path, reason
 from lmsform.kinds import Declaring, Kind
 from lmsform.manifest import (
     MovedSpec,
-    PlainEntries,
     PolicySpec,
 )
 from lmsform.resources import SCHEMAS, Resource
-from lmsform.yamlfile import LaterRunError, YamlFile, YamlSyntaxError
+from lmsform.yamlfile import LaterRunError, LaterRuns, YamlFile, YamlSyntaxError
 
 
 def _read_file(path: Path, c: _Collector, offline: bool,
@@ -103,7 +104,7 @@ def _entry_lists() -> dict[str, type[BaseModel]]:
 
 
 def _validated(name: str, data: dict[str, Any], c: _Collector,
-               later: dict[str, Iterator[list[Any]]] | None = None, *,
+               later: dict[str, LaterRuns] | None = None, *,
                plain: bool = False) -> _FileParts:
     """One file's blocks and resources, and what is valid of it even when some entries are
     not (their errors reported), so that checks across files still see it.
@@ -112,7 +113,7 @@ def _validated(name: str, data: dict[str, Any], c: _Collector,
     dropped as soon as its resources exist, and a long list's `later` runs read only once
     the run before is done: a file of 100k users never holds its raw data, its pydantic
     models and its resources all at once. `plain`: the file has no `${...}` references, so
-    that most entries may be validated into plain dicts (`_plain_resource`)."""
+    that most entries may be validated into plain dicts (`Kind.plain_resource`)."""
     lists = {k: data[k] for k in _entry_lists() if isinstance(data.get(k), list)}
     part = _FileParts(name, _blocks(name, {k: v for k, v in data.items() if k not in lists},
                                     c), [], [])
@@ -120,14 +121,44 @@ def _validated(name: str, data: dict[str, Any], c: _Collector,
     part.broken -= part.singles.keys()
     later = later or {}
     for key, first in lists.items():
-        start = 0
-        for entries in itertools.chain([first], later.pop(key, ())):
-            _validate_entries(name, key, start, entries, part, c, plain)
-            start += len(entries)
+        _validate_list(name, key, first, later.pop(key, None), part, c, plain)
     for runs in later.values():  # a long list under an unknown key: reported, but parsed
         for _ in runs:  # too, where a syntax error may hide
             pass
     return part
+
+
+def _validate_list(name: str, key: str, first: list[Any], runs: LaterRuns | None,
+                   part: _FileParts, c: _Collector, plain: bool) -> None:
+    """The entries of the list under `key`, run after run; in a file without `${...}`, a
+    helper process declares the second half of a long list's runs meanwhile (`helper`)."""
+    kind = kinds.sections().get(key)
+    second = helper.start(kind, runs) if plain and kind is not None and runs is not None \
+        and kind.plain_entries is not None else None
+    try:
+        start = 0
+        for entries in itertools.chain([first], second.here if second else runs or ()):
+            _validate_entries(name, key, start, entries, part, c, plain)
+            start += len(entries)
+        for declared in second.declared() if second else ():
+            start = _take_declared(name, key, start, declared, part, c)
+    finally:
+        if second is not None:
+            second.close()
+
+
+def _take_declared(name: str, key: str, start: int, declared: list[Resource | Unplain],
+                   part: _FileParts, c: _Collector) -> int:
+    """A run the helper declared, from entry `start`: each resource at its place in the
+    file, each entry it handed back validated here by its model. Where the next run
+    starts."""
+    for i, made in enumerate(declared):
+        if isinstance(made, Unplain):
+            _validate_entries(name, key, start + i, [made.entry], part, c, plain=False)
+        else:
+            made.origin = (name, (key, start + i))
+            part.resources.append(made)
+    return start + len(declared)
 
 
 def _validate_entries(name: str, key: str, start: int, entries: list[Any], part: _FileParts,
@@ -135,12 +166,12 @@ def _validate_entries(name: str, key: str, start: int, entries: list[Any], part:
     """Entries `start`... of the list under `key`, each replaced by None once done."""
     model = _entry_lists()[key]
     kind, say = kinds.sections().get(key), _Saying(name, c)
-    plain_entries = kind.plain_entries if plain and kind is not None else None
+    plain = plain and kind is not None and kind.plain_entries is not None
     for i, entry in enumerate(entries):
         entries[i] = None
-        if plain_entries is not None:
+        if plain:
             assert kind is not None
-            resource = _plain_resource(kind, plain_entries, entry, (name, (key, start + i)))
+            resource = kind.plain_resource(entry, (name, (key, start + i)))
             if resource is not None:
                 part.resources.append(resource)
                 continue
@@ -160,21 +191,6 @@ def _validate_entries(name: str, key: str, start: int, entries: list[Any], part:
             part.policies.append((start + i, spec))
         elif kind is not None:
             part.resources.extend(_resources_of(kind, spec, (name, (key, start + i)), say, c))
-
-
-def _plain_resource(kind: Kind, plain: PlainEntries, entry: Any, origin: tuple[str, Loc]
-                    ) -> Resource | None:
-    """The resource of an entry validated into a plain dict (`PlainEntries`), for an entry
-    `declare` needs nothing more of; None for any other entry, and for one the checks
-    refuse: its model validates it again, to say what is wrong as it says it of every
-    entry."""
-    if not (isinstance(entry, dict) and entry.keys().isdisjoint(plain.model_only)
-            and kind.plain_entry(entry)):
-        return None
-    try:
-        return kind.resource_of(plain.adapter.validate_python(entry), origin)
-    except ValidationError:
-        return None
 
 
 def _without_errors(model: type[BaseModel], entry: Any, exc: ValidationError

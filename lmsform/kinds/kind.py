@@ -18,7 +18,7 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from lmsform.manifest import Lifecycle, PlainEntries
 from lmsform.schedule import Event
@@ -301,12 +301,27 @@ class Kind:
         # the key as made canonical (a user's lower-cased email): the same string, not a
         # copy, for 100k users
         return Resource(self.name, attrs[self.key_field], attrs, secrets or NO_SECRETS,
-                        values.get("lifecycle") or _NO_LIFECYCLE, origin)
+                        values.get("lifecycle") or NO_LIFECYCLE, origin)
 
     @functools.cached_property
     def plain_entries(self) -> PlainEntries | None:
         """What validates an entry of `section` into a plain dict (`plain_entry`)."""
         return PlainEntries.of(self.spec) if self.spec is not None else None
+
+    def plain_resource(self, entry: Any, origin: tuple[str, Loc] | None) -> Resource | None:
+        """The resource of an entry validated into a plain dict (`PlainEntries`), for an
+        entry of a file without `${...}` that `declare` needs nothing more of; None for any
+        other entry, and for one the checks refuse: its model validates it again, to say
+        what is wrong as it says it of every entry."""
+        plain = self.plain_entries
+        if plain is None or not (isinstance(entry, dict) and
+                                 entry.keys().isdisjoint(plain.model_only) and
+                                 self.plain_entry(entry)):
+            return None
+        try:
+            return self.resource_of(plain.adapter.validate_python(entry), origin)
+        except ValidationError:
+            return None
 
     def plain_entry(self, entry: dict[str, Any]) -> bool:
         """Whether `declare` needs no more of this entry than its fields' values
@@ -426,9 +441,9 @@ class Kind:
         return out
 
 
-_NO_LIFECYCLE = Lifecycle()  # shared by every resource without one: 100k users
+NO_LIFECYCLE = Lifecycle()  # shared by every resource without one: 100k users
 
 
 def lifecycle_of(spec: BaseModel) -> Lifecycle:
     lifecycle: Lifecycle | None = getattr(spec, "lifecycle", None)
-    return lifecycle or _NO_LIFECYCLE
+    return lifecycle or NO_LIFECYCLE

@@ -50,7 +50,7 @@ rapidyaml path; `YamlFile` here puts them together.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +58,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from lmsform.yamlfile import fast
-from lmsform.yamlfile.fast import LaterRunError, _fast_load, _fast_parts, _runs
+from lmsform.yamlfile.fast import LaterRunError, LaterRuns, _fast_load, _fast_parts
 from lmsform.yamlfile.guards import (
     MAX_DEPTH,
     MAX_EXPANSION,
@@ -75,7 +75,8 @@ from lmsform.yamlfile.guards import (
 )
 from lmsform.yamlfile.spelling import _yaml
 
-__all__ = ["LaterRunError", "Position", "YamlFile", "YamlSyntaxError", "_fast_load"]
+__all__ = ["LaterRunError", "LaterRuns", "Position", "YamlFile", "YamlSyntaxError",
+           "_fast_load"]
 
 
 def _syntax_error(exc: YAMLError) -> YamlSyntaxError:
@@ -132,9 +133,9 @@ class YamlFile:
         fast = _fast_load(self.raw)
         return fast if fast is not None else self.load_full()
 
-    def load_in_runs(self) -> tuple[Any, dict[str, Iterator[list[Any]]]]:
+    def load_in_runs(self) -> tuple[Any, dict[str, LaterRuns]]:
         """`load`, but for a long sequence (100k users) only its first run of entries is in
-        the document: the others come from iterators by key, each run parsed when reached,
+        the document: the others come by key (`LaterRuns`), each run parsed when reached,
         so that the caller can make its own objects from one run before the next exists.
         An iterator raises `LaterRunError` where a run does not parse as the first did
         (then the file is invalid: the caller reads it with `load_full`, which says where)."""
@@ -146,7 +147,7 @@ class YamlFile:
         if parts is None:
             return self.load_full(), {}
         document, later = parts
-        return document, {key: _runs(key, runs) for key, runs in later.items()}
+        return document, {key: LaterRuns(key, runs) for key, runs in later.items()}
 
     def _refuse_too_deep(self) -> None:
         too_deep = _too_deep(self.raw)

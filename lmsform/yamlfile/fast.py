@@ -11,6 +11,7 @@ import json
 import os
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from lmsform.yamlfile.spelling import (
@@ -256,3 +257,25 @@ def _runs(key: str, runs: list[bytes]) -> Iterator[list[Any]]:
             yield _run_entries(key, run)
         except Exception:
             raise LaterRunError(key) from None
+
+
+@dataclass(frozen=True)
+class LaterRuns:
+    """The runs of a long sequence after its first, unparsed (`YamlFile.load_in_runs`):
+    iterating parses them one at a time, and raises `LaterRunError` at one that does not
+    parse as the first did. `split` hands the last of them to another reader."""
+
+    key: str
+    pieces: list[bytes]
+
+    def __iter__(self) -> Iterator[list[Any]]:
+        return _runs(self.key, self.pieces)
+
+    def size(self) -> int:
+        return sum(map(len, self.pieces))
+
+    def split(self) -> tuple[LaterRuns, LaterRuns]:
+        """The first half of the runs and the last, by size."""
+        sizes = list(itertools.accumulate(map(len, self.pieces)))
+        at = next(i for i, size in enumerate(sizes) if 2 * size >= sizes[-1]) + 1
+        return LaterRuns(self.key, self.pieces[:at]), LaterRuns(self.key, self.pieces[at:])
