@@ -25,8 +25,8 @@ from lmsform.providers.base import Provider
 from lmsform.resources import (
     SENSITIVE,
     LiveNames,
+    referenced_keys,
     refers_to,
-    split_address,
 )
 from lmsform.state import State
 
@@ -184,13 +184,13 @@ def _known_ids(operations: list[Operation], ids: dict[str, str], names: LiveName
     """The vendor ids of every resource the operations refer to, for apply to send: a live
     resource's, an unnamed reference's (`LiveNames`), or an external kind's key, which is
     its id."""
-    refs: set[str] = set()
+    keys: dict[str, set[Any]] = defaultdict(set)
     for op in operations:
-        refs.update(refers_to(op.kind, op.before))
-        refs.update(refers_to(op.kind, op.after))
+        referenced_keys(op.kind, op.before, keys)
+        referenced_keys(op.kind, op.after, keys)
     known = {}
-    for ref in refs:  # the few hundred groups and courses 100k users name, each once
-        kind, key = split_address(ref)
+    for kind, key in ((k, str(key)) for k, named in keys.items() for key in named):
+        ref = f"{kind}.{key}"  # the few hundred groups and courses 100k users name, once
         if ref in ids:
             known[ref] = ids[ref]
         elif ref in names.unnamed:
