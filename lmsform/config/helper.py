@@ -26,7 +26,7 @@ import os
 import sys
 import threading
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,31 +57,33 @@ Portable = tuple[str, dict[str, Any]] | Unplain
 @dataclass
 class SecondHalf:
     """The later runs of one list split in two: `here` for this process to read, the rest
-    being read by the helper (`declared`)."""
+    being read by the helper, a run at a time (`declared`)."""
 
     kind: Kind
     here: LaterRuns
     elsewhere: LaterRuns
     _pool: ProcessPoolExecutor
-    _future: Any
-    worker: int | None = None  # the helper's process id, once it answered
+    _runs: list[Future[tuple[int, list[Portable] | None]]]
+    worker: int | None = None  # the process that read the last run (None: this one)
 
     def declared(self) -> Iterator[list[Resource | Unplain]]:
         """The helper's runs in order: each entry's resource (its place in the file not
         yet set) or the entry itself. Raises `LaterRunError` at a run that did not parse.
-        Should the helper fail, the runs are read here instead."""
+        Should the helper fail, what it did not answer is read here."""
         try:
-            self.worker, runs = self._future.result()
-        except Exception as exc:  # the helper died (memory, a signal): read them here
-            log.debug("the helper reading %s failed (%r); its runs are read here",
-                      self.elsewhere.key, exc)
-            self.worker, runs = None, _declare(self.kind.name, self.elsewhere)[1]
+            for piece, future in zip(self.elsewhere.pieces, self._runs, strict=True):
+                try:
+                    self.worker, run = future.result()
+                except Exception as exc:  # the helper died (memory, a signal)
+                    log.debug("the helper reading %s failed (%r); read here instead",
+                              self.elsewhere.key, exc)
+                    self.worker, run = None, _declare(self.kind.name, self.elsewhere.key,
+                                                      piece)[1]
+                if run is None:
+                    raise LaterRunError(self.elsewhere.key)
+                yield [_resource(self.kind, made) for made in run]
         finally:
             self.close()
-        for run in runs:
-            if run is None:
-                raise LaterRunError(self.elsewhere.key)
-            yield [_resource(self.kind, made) for made in run]
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -98,12 +100,13 @@ def start(kind: Kind, runs: LaterRuns) -> SecondHalf | None:
     for stream in (sys.stdout, sys.stderr):  # the child must not write them out again
         stream.flush()
     pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
-    try:
-        future = pool.submit(_declare, kind.name, elsewhere)
+    try:  # a run at a time: each answer is a few hundred kB, let go once made resources
+        futures = [pool.submit(_declare, kind.name, runs.key, piece)
+                   for piece in elsewhere.pieces]
     except Exception:
-        pool.shutdown(wait=False)
+        pool.shutdown(wait=False, cancel_futures=True)
         return None
-    return SecondHalf(kind, here, elsewhere, pool, future)
+    return SecondHalf(kind, here, elsewhere, pool, futures)
 
 
 def _may_fork() -> bool:
@@ -111,18 +114,16 @@ def _may_fork() -> bool:
             and len(os.sched_getaffinity(0)) > 1)
 
 
-def _declare(kind_name: str, runs: LaterRuns) -> tuple[int, list[list[Portable] | None]]:
-    """In the helper: each run's entries made into portable resources, or handed back; a
-    run that does not parse ends the list with None."""
+def _declare(kind_name: str, key: str, piece: bytes) -> tuple[int, list[Portable] | None]:
+    """In the helper: one run's entries made into portable resources, or handed back;
+    None for a run that does not parse."""
     kind = kinds.get(kind_name)
-    declared: list[list[Portable] | None] = []
     try:
-        for entries in runs:
-            declared.append([_portable(kind.plain_resource(entry, None), entry)
-                             for entry in entries])
+        (entries,) = LaterRuns(key, [piece])
     except LaterRunError:
-        declared.append(None)
-    return os.getpid(), declared
+        return os.getpid(), None
+    return os.getpid(), [_portable(kind.plain_resource(entry, None), entry)
+                         for entry in entries]
 
 
 def _portable(resource: Resource | None, entry: Any) -> Portable:
