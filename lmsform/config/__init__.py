@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from lmsform import memory
+from lmsform.config import helper
 from lmsform.config.checks import PLACEHOLDER, _merge
 from lmsform.config.diagnostics import Loc, _Collector, did_you_mean, field_path
 from lmsform.config.discovery import (
@@ -31,8 +32,9 @@ from lmsform.config.discovery import (
     _read_included,
     config_manifests,
 )
-from lmsform.config.files import _UNREAD, _FileParts, _read_file
-from lmsform.config.interpolation import _overridden, state_block, variable_file
+from lmsform.config.files import _UNREAD, _FileParts, _read_file, read_elsewhere, read_here
+from lmsform.config.helper import Helper
+from lmsform.config.interpolation import _overridden, _Variables, state_block, variable_file
 from lmsform.config.model import Config
 from lmsform.errors import ManifestError, display_path
 
@@ -40,6 +42,37 @@ __all__ = ["PLACEHOLDER", "Config", "Loc", "_manifest_files", "config_manifests"
            "did_you_mean", "field_path", "load_config", "state_block", "variable_file"]
 
 log = logging.getLogger(__name__)
+
+
+def _read_manifests(paths: list[Path], c: _Collector, offline: bool,
+                    values: _Variables) -> list[_FileParts]:
+    """Each manifest, in order. Where they are many and long (100k users exported 5,000 to
+    a file), a helper process reads the later half meanwhile (`files.read_elsewhere`), and
+    what it hands back is read here, in its turn."""
+    sizes = [path.stat().st_size if path.is_file() else 0 for path in paths]
+    at = _half(sizes)
+    forked = Helper.start([(read_elsewhere, (path,)) for path in paths[at:]]) \
+        if sum(sizes[at:]) >= helper.MIN_BYTES else None
+    here = paths if forked is None else paths[:at]
+    parsed = [part for path in here
+              if (part := _read_file(path, c, offline, values)) is not None]
+    for path, (_, made) in zip(paths[len(here):], forked.answers() if forked else (),
+                               strict=True):
+        part = read_here(path, made, c) or _read_file(path, c, offline, values)
+        if part is not None:
+            parsed.append(part)
+    return parsed
+
+
+def _half(sizes: list[int]) -> int:
+    """Where the later half of these files (by size) starts; len(sizes) where one file holds
+    most of them (a long list in it is shared out by runs: `helper.SecondHalf`)."""
+    total, running = sum(sizes), 0
+    for i, size in enumerate(sizes):
+        running += size
+        if 2 * running >= total:
+            return i + 1
+    return len(sizes)
 
 
 def load_config(directory: Path, *, offline: bool = False, blocks_only: bool = False,
@@ -61,8 +94,7 @@ def load_config(directory: Path, *, offline: bool = False, blocks_only: bool = F
 
     includes, found = _environment(paths)
     values = _overridden(found, variables or {})
-    parsed = [part for path in paths
-              if (part := _read_file(path, collector, offline, values)) is not None]
+    parsed = _read_manifests(paths, collector, offline, values)
     parsed += _read_included(directory, includes, collector, offline, values)
     if blocks_only:
         parsed = [_FileParts(p.name, p.singles, [], [], {}, p.broken) for p in parsed]

@@ -6,6 +6,7 @@ the checks across files still see it."""
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,7 @@ from lmsform.config.interpolation import (
 )
 from lmsform.errors import Problem, display_path, reason
 from lmsform.kinds import Declaring, Kind
+from lmsform.kinds.kind import NO_LIFECYCLE, NO_SECRETS
 from lmsform.manifest import (
     MovedSpec,
     PolicySpec,
@@ -66,6 +68,48 @@ def _read_file(path: Path, c: _Collector, offline: bool,
     except YamlSyntaxError as exc:
         _syntax_problem(name, exc, c)
         return None
+
+
+# A manifest a helper process read (`read_elsewhere`): its resources' kinds, keys,
+# attributes and places in it.
+PortableFile = list[tuple[str, str, dict[str, Any], Loc]]
+
+
+def read_elsewhere(path: Path) -> tuple[int, PortableFile | None]:
+    """In a helper process (`helper.Helper`): one manifest read as `_read_file` reads it,
+    handed back as its resources; None where it needs this process: `${...}` references, a
+    problem to say, or more than plain resources (a block, a move, a policy, a lifecycle, a
+    secret, a time bound)."""
+    c = _Collector()
+    try:
+        plain = not _may_refer(path.read_bytes())
+    except OSError:
+        plain = False
+    part = _read_file(path, c, False, _Variables()) if plain else None
+    if part is None or c.problems or part.singles or part.moved or part.policies \
+            or part.doubtful or part.broken:
+        return os.getpid(), None
+    made: PortableFile = []
+    for r in part.resources:
+        if r.lifecycle is not NO_LIFECYCLE or r.secrets or r.timed is not None or \
+                r.sensitive or r.origin is None:
+            return os.getpid(), None
+        made.append((r.kind, r.key, r.attrs, r.origin[1]))
+    return os.getpid(), made
+
+
+def read_here(path: Path, made: PortableFile | None, c: _Collector) -> _FileParts | None:
+    """A manifest the helper read (`made`) as `_read_file` would have made it here; None
+    where it must be read here (the helper handed it back, or it is gone by now)."""
+    if made is None:
+        return None
+    name = display_path(path)
+    try:
+        c.files[name] = YamlFile(path)  # for the places of problems found across files
+    except OSError:
+        return None
+    return _FileParts(name, {}, [Resource(kind, key, attrs, NO_SECRETS, NO_LIFECYCLE,
+                                          (name, loc)) for kind, key, attrs, loc in made], [])
 
 
 def _read_again(name: str, yaml_file: YamlFile, c: _Collector) -> _FileParts | None:

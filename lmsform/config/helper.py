@@ -1,21 +1,24 @@
-"""A long list's later runs declared in a second process while this one declares the rest.
+"""Manifests read by a second process while this one reads the rest.
 
-A file of 100k users is a 30 MB list that the fast reader parses in runs of about a megabyte
-(`LaterRuns`); parsing a run, validating each entry and making its resource is Python's work,
+Reading 100k users (parsing, validating each entry, making its resource) is Python's work,
 one entry after another, on one core: half of a converged plan's time. Where the machine has
-a second core and the list's later runs are long (`MIN_BYTES`), a process forked from this
-one takes their second half: it parses them and makes the resources of the entries that
-validate plainly (`Kind.plain_resource`); every other entry comes back as it was read, and
-is validated here by its model, in its place, so that what is wrong is said exactly as
-without the helper. A run it cannot parse is reported as such, and the file is read again by
-the full loader, as it would be here. A resource comes back as its key and attributes (an
-entry setting a lifecycle or a secret comes back as read: few do, and the model carries
-them); the resources are made again here, with their places in the file.
+a second processor, a process forked from this one (`Helper`) takes half of it:
 
-Forking is done only where it is safe and pays: on Linux, with no other thread running
-(a fork copies no thread, and a lock another thread held would stay held in the child), with
-a second processor to run on. Anywhere else, or should the helper fail, the runs are read
-here.
+- the later half of the manifests, by size, when there are many (export writes 5,000 users
+  to a file): each comes back as its resources (`files.read_elsewhere`), or, where it needs
+  this process (`${...}`, a problem to say, a block, a lifecycle, a secret), unread, and is
+  read here in its turn;
+- otherwise the second half of a long list's later runs (a 30 MB `users:` list, which the
+  fast reader parses in runs of about a megabyte, `LaterRuns`): each entry comes back as its
+  resource's key and attributes where it validates plainly (`Kind.plain_resource`), or as it
+  was read, to be validated here by its model, in its place; a run that does not parse is
+  said to, and the file goes to the full loader as it would here.
+
+Either way what is wrong is said here, exactly as without the helper, and nothing comes back
+that a plan could tell apart. Forking is done only where it is safe and pays: on Linux, with
+no other thread running (a fork copies no thread, and a lock another thread held would stay
+held in the child), with a second processor, for `MIN_BYTES` or more, and never from a
+helper. Anywhere else, or should the helper fail, everything is read here.
 """
 
 from __future__ import annotations
@@ -25,8 +28,8 @@ import multiprocessing
 import os
 import sys
 import threading
-from collections.abc import Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,8 +40,9 @@ from lmsform.yamlfile import LaterRunError, LaterRuns
 
 log = logging.getLogger(__name__)
 
-# Later runs shorter than this are read here: for 10k users (3 MB) the helper saved 2% of a
-# `validate`, for 5k it cost 3%, for 20k (6 MB) it saved 8%.
+# What is shorter than this (the later half of the manifests, or of a list's later runs) is
+# read here: for 10k users in one file (3 MB) the helper saved 2% of a `validate`, for 5k it
+# cost 3%, for 20k (6 MB) it saved 8%.
 MIN_BYTES = 4 * 2**20
 
 
@@ -54,6 +58,47 @@ class Unplain:
 Portable = tuple[str, dict[str, Any]] | Unplain
 
 
+class Helper:
+    """Calls made in order by a forked process (`start`); `answers` gives each one's answer
+    as it comes or, should the process fail, the call made here instead."""
+
+    def __init__(self, pool: ProcessPoolExecutor, calls: list[tuple[Callable[..., Any],
+                                                                   tuple[Any, ...]]]) -> None:
+        self._pool, self._calls = pool, calls
+        self._futures = [pool.submit(call, *args) for call, args in calls]
+
+    @staticmethod
+    def start(calls: list[tuple[Callable[..., Any], tuple[Any, ...]]]) -> Helper | None:
+        """The helper making `calls`, or None where forking is not safe or does not pay
+        (another thread running, one processor, not Linux, within a helper already)."""
+        if not calls or not _may_fork():
+            return None
+        for stream in (sys.stdout, sys.stderr):  # the child must not write them out again
+            stream.flush()
+        pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"),
+                                   initializer=_in_helper)
+        try:
+            return Helper(pool, calls)
+        except Exception:
+            pool.shutdown(wait=False, cancel_futures=True)
+            return None
+
+    def answers(self) -> Iterator[Any]:
+        try:
+            for (call, args), future in zip(self._calls, self._futures, strict=True):
+                try:
+                    answer = future.result()
+                except Exception as exc:  # the helper died (memory, a signal)
+                    log.debug("the helper failed (%r); its call is made here", exc)
+                    answer = call(*args)
+                yield answer
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
 @dataclass
 class SecondHalf:
     """The later runs of one list split in two: `here` for this process to read, the rest
@@ -62,56 +107,51 @@ class SecondHalf:
     kind: Kind
     here: LaterRuns
     elsewhere: LaterRuns
-    _pool: ProcessPoolExecutor
-    _runs: list[Future[tuple[int, list[Portable] | None]]]
-    worker: int | None = None  # the process that read the last run (None: this one)
+    helper: Helper
+    worker: int | None = None  # the process that read the last run (this one's, where
+    # the helper failed)
 
     def declared(self) -> Iterator[list[Resource | Unplain]]:
         """The helper's runs in order: each entry's resource (its place in the file not
-        yet set) or the entry itself. Raises `LaterRunError` at a run that did not parse.
-        Should the helper fail, what it did not answer is read here."""
-        try:
-            for piece, future in zip(self.elsewhere.pieces, self._runs, strict=True):
-                try:
-                    self.worker, run = future.result()
-                except Exception as exc:  # the helper died (memory, a signal)
-                    log.debug("the helper reading %s failed (%r); read here instead",
-                              self.elsewhere.key, exc)
-                    self.worker, run = None, _declare(self.kind.name, self.elsewhere.key,
-                                                      piece)[1]
-                if run is None:
-                    raise LaterRunError(self.elsewhere.key)
-                yield [_resource(self.kind, made) for made in run]
-        finally:
-            self.close()
+        yet set) or the entry itself. Raises `LaterRunError` at a run that did not parse."""
+        for worker, run in self.helper.answers():
+            self.worker = worker
+            if run is None:
+                self.close()
+                raise LaterRunError(self.elsewhere.key)
+            yield [_resource(self.kind, made) for made in run]
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        self.helper.close()
 
 
 def start(kind: Kind, runs: LaterRuns) -> SecondHalf | None:
     """The helper started on the second half of `runs`, or None: the runs are read here
-    (short ones, another thread running, one processor, not Linux)."""
-    if runs.size() < MIN_BYTES or len(runs.pieces) < 2 or not _may_fork():
+    (short ones, or no helper, `Helper.start`)."""
+    if runs.size() < MIN_BYTES or len(runs.pieces) < 2:
         return None
     here, elsewhere = runs.split()
-    if not elsewhere.pieces:  # one run holds most of them
-        return None
-    for stream in (sys.stdout, sys.stderr):  # the child must not write them out again
-        stream.flush()
-    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
-    try:  # a run at a time: each answer is a few hundred kB, let go once made resources
-        futures = [pool.submit(_declare, kind.name, runs.key, piece)
-                   for piece in elsewhere.pieces]
-    except Exception:
-        pool.shutdown(wait=False, cancel_futures=True)
-        return None
-    return SecondHalf(kind, here, elsewhere, pool, futures)
+    # a run at a time: each answer is a few hundred kB, let go once made resources
+    helper = Helper.start([(_declare, (kind.name, runs.key, piece))
+                           for piece in elsewhere.pieces])
+    return SecondHalf(kind, here, elsewhere, helper) if helper is not None else None
+
+
+_HELPING = False  # this process is a helper: it forks none of its own
+
+
+def _in_helper() -> None:
+    global _HELPING
+    _HELPING = True
 
 
 def _may_fork() -> bool:
-    return (sys.platform.startswith("linux") and threading.active_count() == 1
-            and len(os.sched_getaffinity(0)) > 1)
+    return (sys.platform.startswith("linux") and not _HELPING
+            and threading.active_count() == 1 and _processors() > 1)
+
+
+def _processors() -> int:
+    return len(os.sched_getaffinity(0))
 
 
 def _declare(kind_name: str, key: str, piece: bytes) -> tuple[int, list[Portable] | None]:

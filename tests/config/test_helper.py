@@ -28,28 +28,27 @@ LOAD = textwrap.dedent("""\
     if sys.argv[2] != "short":
         helper.MIN_BYTES = 0
     how, parent, original = sys.argv[2], os.getpid(), helper._declare
-    helper._may_fork = lambda: how != "here"  # forked even on one processor
-    if how == "dies":  # the helper ends without answering: its runs are read here
+    helper._processors = lambda: 1 if how == "here" else 2  # forked even on one processor
+    if how == "dies":  # the helper ends without answering: its calls are made here
         helper._declare = lambda *a: os._exit(3) if os.getpid() != parent else original(*a)
     workers = []
-    declared = helper.SecondHalf.declared
+    answers = helper.Helper.answers
 
     def watched(self):
-        try:
-            yield from declared(self)
-        finally:
-            workers.append(self.worker)
+        for answer in answers(self):
+            workers.append("here" if answer[0] == parent else "forked")
+            yield answer
 
-    helper.SecondHalf.declared = watched
+    helper.Helper.answers = watched
     try:
         config = load_config(Path(sys.argv[1]))
         out = {"resources": [[r.address, r.origin, r.attrs, sorted(r.secrets),
                               r.lifecycle.model_dump(), repr(r.timed)]
-                             for r in config.resources.values()]}
+                             for r in config.resources.values()],
+               "settings": config.settings.model_dump(mode="json")}
     except ManifestError as exc:
         out = {"problems": [str(p) for p in exc.problems]}
-    out["helper"] = ["none" if w is None else "here" if w == parent else "forked"
-                     for w in workers]
+    out["helper"] = workers  # who answered each call made of a helper
     print(json.dumps(out))
     """)
 
@@ -89,7 +88,8 @@ def _org(directory: Path, users: int, wrong: dict[int, str] | None = None) -> Pa
 def _both(directory: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     here, helped = _load(directory, "here"), _load(directory, "helped")
     assert here.pop("helper") == []
-    assert helped.pop("helper") == ["forked"], "the helper did not declare the second half"
+    workers = helped.pop("helper")
+    assert workers and set(workers) == {"forked"}, f"the helper did not answer: {workers}"
     return here, helped
 
 
@@ -128,7 +128,7 @@ def test_a_run_of_the_helpers_half_that_does_not_parse_is_read_by_the_full_loade
 def test_a_helper_that_dies_leaves_its_runs_to_this_process(tmp_path: Path) -> None:
     directory = _org(tmp_path / "org", 400)
     dead = _load(directory, "dies")
-    assert dead.pop("helper") == ["none"]
+    assert set(dead.pop("helper")) == {"here"}
     assert dead == {k: v for k, v in _load(directory, "here").items() if k != "helper"}
 
 
@@ -140,3 +140,60 @@ def test_a_short_list_is_read_here(tmp_path: Path, how: str) -> None:
         loaded = _load(directory, how)
         assert loaded["helper"] == []
         assert len(loaded["resources"]) == users + 8
+
+
+def _org_in_files(directory: Path, files: int, wrong: dict[int, str]) -> Path:
+    """An organisation whose users are in `files` files of 60 (`users-001.yaml`...), as
+    export writes a large one, with a file replaced by `wrong`'s text where it says."""
+    _org(directory, 0)
+    (directory / "users.yaml").unlink()
+    for n in range(files):
+        users = "".join(f"  - email: User{60 * n + i}@Example.com\n    groups: [G{i % 3}]\n"
+                        for i in range(60))
+        (directory / f"users-{n + 1:03d}.yaml").write_text(wrong.get(n, "users:\n" + users))
+    return directory
+
+
+def test_a_helper_reads_the_later_half_of_many_files_as_this_process_would(
+        tmp_path: Path) -> None:
+    here, helped = _both(_org_in_files(tmp_path / "org", 8, {}))
+    assert helped == here and len(here["resources"]) == 8 * 60 + 8
+    assert [r[1][1] for r in here["resources"]][-1] == ["users", 59]
+
+
+def test_a_file_the_helper_cannot_stand_for_is_read_here_in_its_turn(tmp_path: Path) -> None:
+    """An invalid entry, a problem of a valid one, a `${...}` reference, a block, a
+    lifecycle: read here, their problems in file order."""
+    price = "{plan: a, amount: 1, currency: USD}"
+    wrong = {
+        1: "users:\n  - email: early@example.com\n    nickname: x\n",  # read here anyway
+        # the helper's half: from the fifth file on
+        6: f"courses:\n  - key: c-9\n    title: Nine\n    pricing: [{price}, {price}]\n",
+        7: "users:\n  - email: bad\n  - email: y@example.com\n    groups: [Nope]\n",
+        8: "users:\n  - email: env@example.com\n    first_name: ${env:HOME}\n",
+        9: "settings: {prune: true}\nusers:\n  - email: z@example.com\n",
+        10: "users:\n  - email: kept@example.com\n    lifecycle: {prevent_destroy: true}\n",
+    }
+    here, helped = _both(_org_in_files(tmp_path / "org", 12, wrong))
+    assert helped == here
+    assert [Path(p.split(":")[0]).name for p in here["problems"]] == [
+        "users-002.yaml", "users-007.yaml", "users-008.yaml", "users-008.yaml"], here
+    fine = _load(_org_in_files(tmp_path / "fine", 12, {9: wrong[9], 10: wrong[10]}),
+                 "helped")
+    kept = next(r for r in fine["resources"] if r[0] == "user.kept@example.com")
+    assert kept[4]["prevent_destroy"] is True and fine["settings"]["prune"] is True
+
+
+def test_a_helper_forks_no_helper_of_its_own() -> None:
+    """Two processes are what two processors run: a long list in a file the helper reads
+    is read by the helper alone."""
+    asked = textwrap.dedent("""\
+        from lmsform.config import helper
+        helper._processors = lambda: 2
+        may = helper._may_fork()
+        forked = helper.Helper.start([(helper._may_fork, ())])
+        print(may, forked is not None and list(forked.answers()))
+        """)
+    done = subprocess.run([sys.executable, "-c", asked], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.split() == ["True", "[False]"]
