@@ -306,9 +306,9 @@ class PlainEntries:
     nothing more (`Kind.plain_entry`).
 
     It leaves out `Strict._names`, which can only refuse what `${...}` references gave: use
-    it for entries of a file that has none. `model_only` are the fields a validator of the
-    model compares with another field (a user's `active_until` with its `active_from`): an
-    entry setting one takes the model."""
+    it for entries of a file that has none. `model_only` are the fields the model's own
+    validators check (a user's `active_until` against its `active_from`): an entry setting
+    one takes the model."""
 
     adapter: TypeAdapter[dict[str, Any]]
     model_only: frozenset[str]
@@ -316,12 +316,16 @@ class PlainEntries:
     @staticmethod
     def of(spec: type[BaseModel]) -> PlainEntries | None:
         """None where the model does more than check its fields' values one by one (a
-        model validator other than `_names`, a `model_post_init`), or names a field by an
-        alias."""
+        model validator other than `Strict._names`, one of pydantic 1's, a validator of
+        every field, a `model_post_init`), or names a field by an alias."""
         decorators = spec.__pydantic_decorators__
-        if set(decorators.model_validators) - {"_names"} or \
-                spec.model_post_init is not BaseModel.model_post_init or \
-                any(f.alias for f in spec.model_fields.values()):
+        names_only = {n: _function(d.func) for n, d in decorators.model_validators.items()} \
+            in ({}, {"_names": _STRICT_NAMES})
+        model_only = {name for v in decorators.field_validators.values()
+                      for name in v.info.fields}
+        if not names_only or decorators.validators or decorators.root_validators or \
+                "*" in model_only or spec.model_post_init is not BaseModel.model_post_init \
+                or any(f.alias for f in spec.model_fields.values()):
             return None
         fields = {}
         for name, info in spec.model_fields.items():
@@ -330,9 +334,15 @@ class PlainEntries:
             fields[name] = Required[annotation] if info.is_required() else annotation
         entry = _typed_dict(f"{spec.__name__}Entry", fields, total=False)
         entry.__pydantic_config__ = spec.model_config
-        model_only = {name for v in decorators.field_validators.values()
-                      for name in v.info.fields}
         return PlainEntries(TypeAdapter(entry), frozenset(model_only))
+
+
+def _function(validator: Any) -> Any:
+    """A validator's function, whichever model's classmethod it was bound to."""
+    return getattr(validator, "__func__", validator)
+
+
+_STRICT_NAMES = _function(Strict.__pydantic_decorators__.model_validators["_names"].func)
 
 
 class Lifecycle(Strict):

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from lmsform import kinds
 from lmsform.kinds import Kind
@@ -140,7 +140,9 @@ def test_an_entry_with_what_declare_reads_of_its_model_takes_the_model() -> None
                                  "enrollments": ["c-1", {"course": "c-2", "until": "2027-01-01"}]})
     plain = user.plain_entries
     assert plain is not None and "active_until" in plain.model_only
-    assert not kinds.get("course").plain_entry({"slug": "c-1"})  # it checks its pricing
+    # a course's `declare` checks its pricing, and says of no entry that it needs nothing more
+    assert kinds.get("course").plain_entries is None
+    assert kinds.get("region").plain_entries is None
 
 
 def test_a_nested_field_set_to_null_declares_null() -> None:
@@ -173,7 +175,25 @@ class _PostInit(_Pair):
         self.second = self.second or self.first
 
 
+class _Everything(_Pair):
+    @field_validator("*")
+    @classmethod
+    def _shout(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+
+class _OwnNames(_Pair):
+    @model_validator(mode="before")
+    @classmethod
+    def _names(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("first") == data.get("second"):
+            raise ValueError("the same twice")
+        return data
+
+
 def test_a_model_that_does_more_than_check_its_fields_has_no_plain_entries() -> None:
+    assert PlainEntries.of(_Everything) is None
+    assert PlainEntries.of(_OwnNames) is None
     plain = PlainEntries.of(_Pair)
     assert plain is not None and plain.adapter.validate_python({"first": "a"}) == {"first": "a"}
     with pytest.raises(ValidationError):

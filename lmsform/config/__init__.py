@@ -32,7 +32,7 @@ from lmsform.config.discovery import (
     _read_included,
     config_manifests,
 )
-from lmsform.config.files import _UNREAD, _FileParts, _read_file, read_elsewhere, read_here
+from lmsform.config.files import _UNREAD, _FileParts, _read_file, from_helper, read_elsewhere
 from lmsform.config.helper import Helper
 from lmsform.config.interpolation import _overridden, _Variables, state_block, variable_file
 from lmsform.config.model import Config
@@ -49,19 +49,30 @@ def _read_manifests(paths: list[Path], c: _Collector, offline: bool,
     """Each manifest, in order. Where they are many and long (100k users exported 5,000 to
     a file), a helper process reads the later half meanwhile (`files.read_elsewhere`), and
     what it hands back is read here, in its turn."""
-    sizes = [path.stat().st_size if path.is_file() else 0 for path in paths]
+    sizes = [_size(path) for path in paths]
     at = _half(sizes)
     forked = Helper.start([(read_elsewhere, (path,)) for path in paths[at:]]) \
         if sum(sizes[at:]) >= helper.MIN_BYTES else None
     here = paths if forked is None else paths[:at]
-    parsed = [part for path in here
-              if (part := _read_file(path, c, offline, values)) is not None]
-    for path, (_, made) in zip(paths[len(here):], forked.answers() if forked else (),
-                               strict=True):
-        part = read_here(path, made, c) or _read_file(path, c, offline, values)
-        if part is not None:
-            parsed.append(part)
+    try:
+        parsed = [part for path in here
+                  if (part := _read_file(path, c, offline, values)) is not None]
+        for path, (_, made) in zip(paths[len(here):], forked.answers() if forked else (),
+                                   strict=True):
+            part = from_helper(path, made, c) or _read_file(path, c, offline, values)
+            if part is not None:
+                parsed.append(part)
+    finally:
+        if forked is not None:
+            forked.close()
     return parsed
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0  # said by `_read_file`
 
 
 def _half(sizes: list[int]) -> int:

@@ -98,7 +98,7 @@ def read_elsewhere(path: Path) -> tuple[int, PortableFile | None]:
     return os.getpid(), made
 
 
-def read_here(path: Path, made: PortableFile | None, c: _Collector) -> _FileParts | None:
+def from_helper(path: Path, made: PortableFile | None, c: _Collector) -> _FileParts | None:
     """A manifest the helper read (`made`) as `_read_file` would have made it here; None
     where it must be read here (the helper handed it back, or it is gone by now)."""
     if made is None:

@@ -23,13 +23,16 @@ helper. Anywhere else, or should the helper fail, everything is read here.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import logging
 import multiprocessing
 import os
+import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,7 +68,8 @@ class Helper:
     def __init__(self, pool: ProcessPoolExecutor, calls: list[tuple[Callable[..., Any],
                                                                    tuple[Any, ...]]]) -> None:
         self._pool, self._calls = pool, calls
-        self._futures = [pool.submit(call, *args) for call, args in calls]
+        self._futures: list[Future[Any] | None] = [pool.submit(call, *args)
+                                                   for call, args in calls]
 
     @staticmethod
     def start(calls: list[tuple[Callable[..., Any], tuple[Any, ...]]]) -> Helper | None:
@@ -74,9 +78,10 @@ class Helper:
         if not calls or not _may_fork():
             return None
         for stream in (sys.stdout, sys.stderr):  # the child must not write them out again
-            stream.flush()
+            with contextlib.suppress(AttributeError, ValueError, OSError):
+                stream.flush()
         pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"),
-                                   initializer=_in_helper)
+                                   initializer=_in_helper, initargs=(os.getpid(),))
         try:
             return Helper(pool, calls)
         except Exception:
@@ -85,8 +90,10 @@ class Helper:
 
     def answers(self) -> Iterator[Any]:
         try:
-            for (call, args), future in zip(self._calls, self._futures, strict=True):
+            for i, (call, args) in enumerate(self._calls):
+                future, self._futures[i] = self._futures[i], None  # the answer goes with it
                 try:
+                    assert future is not None
                     answer = future.result()
                 except Exception as exc:  # the helper died (memory, a signal)
                     log.debug("the helper failed (%r); its call is made here", exc)
@@ -96,7 +103,9 @@ class Helper:
             self.close()
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        """Ask for nothing more: the helper ends once its call under way is made, and with
+        this process in any case (`_in_helper`)."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
 
 @dataclass
@@ -108,14 +117,11 @@ class SecondHalf:
     here: LaterRuns
     elsewhere: LaterRuns
     helper: Helper
-    worker: int | None = None  # the process that read the last run (this one's, where
-    # the helper failed)
 
     def declared(self) -> Iterator[list[Resource | Unplain]]:
         """The helper's runs in order: each entry's resource (its place in the file not
         yet set) or the entry itself. Raises `LaterRunError` at a run that did not parse."""
-        for worker, run in self.helper.answers():
-            self.worker = worker
+        for _, run in self.helper.answers():  # (who answered, the run)
             if run is None:
                 self.close()
                 raise LaterRunError(self.elsewhere.key)
@@ -140,9 +146,21 @@ def start(kind: Kind, runs: LaterRuns) -> SecondHalf | None:
 _HELPING = False  # this process is a helper: it forks none of its own
 
 
-def _in_helper() -> None:
+# prctl(2): the signal a process gets when the one that forked it ends
+PR_SET_PDEATHSIG = 1
+
+
+def _in_helper(parent: int) -> None:
+    """The helper's start: it forks none of its own, Ctrl-C and SIGTERM end it at once (this
+    process says what was interrupted), and it ends with this process however that ends
+    (killed, out of memory), never left running with its output or a lock."""
     global _HELPING
     _HELPING = True
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # it ended before that was asked
+        os._exit(1)
 
 
 def _may_fork() -> bool:

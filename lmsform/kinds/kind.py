@@ -305,8 +305,13 @@ class Kind:
 
     @functools.cached_property
     def plain_entries(self) -> PlainEntries | None:
-        """What validates an entry of `section` into a plain dict (`plain_entry`)."""
-        return PlainEntries.of(self.spec) if self.spec is not None else None
+        """What validates an entry of `section` into a plain dict (`plain_entry`); None
+        for a kind none of whose entries may be (its own `declare` and no `plain_entry` to
+        say which entries need nothing more, or its own `resource`)."""
+        kind = type(self)
+        never = ((kind.declare is not Kind.declare and kind.plain_entry is Kind.plain_entry)
+                 or kind.resource is not Kind.resource)
+        return PlainEntries.of(self.spec) if self.spec is not None and not never else None
 
     def plain_resource(self, entry: Any, origin: tuple[str, Loc] | None) -> Resource | None:
         """The resource of an entry validated into a plain dict (`PlainEntries`), for an

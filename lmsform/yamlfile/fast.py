@@ -208,8 +208,9 @@ def _sequence_runs(section: bytes, piece_bytes: int) -> Iterator[tuple[str | Non
 def _quiet_stderr() -> Iterator[None]:
     """rapidyaml writes its own diagnostics to the process's stderr when a file does not
     parse; lmsform reports the problem itself, with its position, through the full loader.
-    Manifests (and `load_in_runs`'s later runs) are read on one thread, before any other
-    starts: the redirection is the whole process's."""
+    Manifests (and `load_in_runs`'s later runs) are read before any other thread of
+    lmsform's starts (a helper process's manager thread aside, which writes nothing): the
+    redirection is the whole process's."""
     saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
     try:
         os.dup2(devnull, 2)

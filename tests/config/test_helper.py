@@ -9,6 +9,7 @@ a few hundred users make many of them."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -18,19 +19,27 @@ from typing import Any
 import pytest
 
 LOAD = textwrap.dedent("""\
-    import json, os, sys
+    import json, logging, os, signal, sys
     from pathlib import Path
     from lmsform.config import helper, load_config
     from lmsform.errors import ManifestError
     from lmsform.yamlfile import fast
 
+    logging.basicConfig(level=logging.DEBUG, stream=sys.stderr)
     fast.PIECE_BYTES = 2048
     if sys.argv[2] != "short":
         helper.MIN_BYTES = 0
     how, parent, original = sys.argv[2], os.getpid(), helper._declare
     helper._processors = lambda: 1 if how == "here" else 2  # forked even on one processor
-    if how == "dies":  # the helper ends without answering: its calls are made here
-        helper._declare = lambda *a: os._exit(3) if os.getpid() != parent else original(*a)
+
+
+    def dies(*args):  # killed in the helper, as for memory: its calls are made here
+        if os.getpid() != parent:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return original(*args)
+
+    if how == "dies":
+        helper._declare = dies
     workers = []
     answers = helper.Helper.answers
 
@@ -57,6 +66,7 @@ def _load(directory: Path, how: str) -> dict[str, Any]:
     done = subprocess.run([sys.executable, "-c", LOAD, str(directory), how],
                           capture_output=True, text=True, check=True)
     loaded: dict[str, Any] = json.loads(done.stdout)
+    loaded["failed"] = re.findall(r"the helper failed \((\w+)", done.stderr)
     return loaded
 
 
@@ -129,7 +139,11 @@ def test_a_helper_that_dies_leaves_its_runs_to_this_process(tmp_path: Path) -> N
     directory = _org(tmp_path / "org", 400)
     dead = _load(directory, "dies")
     assert set(dead.pop("helper")) == {"here"}
-    assert dead == {k: v for k, v in _load(directory, "here").items() if k != "helper"}
+    failed = dead.pop("failed")
+    assert failed and set(failed) == {"BrokenProcessPool"}, failed  # killed, not refused
+    here = _load(directory, "here")
+    assert here.pop("failed") == []
+    assert dead == {k: v for k, v in here.items() if k != "helper"}
 
 
 @pytest.mark.parametrize("how", ["short", "helped"])
