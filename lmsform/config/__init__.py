@@ -50,7 +50,7 @@ def _read_manifests(paths: list[Path], c: _Collector, offline: bool,
     a file), a helper process reads the later half meanwhile (`files.read_elsewhere`), and
     what it hands back is read here, in its turn."""
     sizes = [_size(path) for path in paths]
-    at = _half(sizes)
+    at = helper.halfway(sizes)
     forked = Helper.start([(read_elsewhere, (path,)) for path in paths[at:]]) \
         if sum(sizes[at:]) >= helper.MIN_BYTES else None
     here = paths if forked is None else paths[:at]
@@ -73,17 +73,6 @@ def _size(path: Path) -> int:
         return path.stat().st_size
     except OSError:
         return 0  # said by `_read_file`
-
-
-def _half(sizes: list[int]) -> int:
-    """Where the later half of these files (by size) starts; len(sizes) where one file holds
-    most of them (a long list in it is shared out by runs: `helper.SecondHalf`)."""
-    total, running = sum(sizes), 0
-    for i, size in enumerate(sizes):
-        running += size
-        if 2 * running >= total:
-            return i + 1
-    return len(sizes)
 
 
 def load_config(directory: Path, *, offline: bool = False, blocks_only: bool = False,

@@ -31,7 +31,6 @@ from lmsform.config.interpolation import (
 )
 from lmsform.errors import Problem, display_path, reason
 from lmsform.kinds import Declaring, Kind
-from lmsform.kinds.kind import NO_LIFECYCLE, NO_SECRETS
 from lmsform.manifest import (
     MovedSpec,
     PolicySpec,
@@ -90,26 +89,23 @@ def read_elsewhere(path: Path) -> tuple[int, PortableFile | None]:
             or part.doubtful or part.broken:
         return os.getpid(), None
     made: PortableFile = []
-    for r in part.resources:
-        if r.lifecycle is not NO_LIFECYCLE or r.secrets or r.timed is not None or \
-                r.sensitive or r.origin is None:
+    for resource in part.resources:
+        carried = helper.portable(resource)
+        if carried is None or resource.origin is None:
             return os.getpid(), None
-        made.append((r.kind, r.key, r.attrs, r.origin[1]))
+        made.append((resource.kind, *carried, resource.origin[1]))
     return os.getpid(), made
 
 
 def from_helper(path: Path, made: PortableFile | None, c: _Collector) -> _FileParts | None:
     """A manifest the helper read (`made`) as `_read_file` would have made it here; None
-    where it must be read here (the helper handed it back, or it is gone by now)."""
+    where it must be read here (the helper handed it back)."""
     if made is None:
         return None
     name = display_path(path)
-    try:
-        c.files[name] = YamlFile(path)  # for the places of problems found across files
-    except OSError:
-        return None
-    return _FileParts(name, {}, [Resource(kind, key, attrs, NO_SECRETS, NO_LIFECYCLE,
-                                          (name, loc)) for kind, key, attrs, loc in made], [])
+    c.files[name] = YamlFile(path, read=False)  # for places of problems found across files
+    return _FileParts(name, {}, [helper.rebuilt(kind, key, attrs, (name, loc))
+                                 for kind, key, attrs, loc in made], [])
 
 
 def _read_again(name: str, yaml_file: YamlFile, c: _Collector) -> _FileParts | None:
@@ -178,7 +174,7 @@ def _validate_list(name: str, key: str, first: list[Any], runs: LaterRuns | None
     helper process declares the second half of a long list's runs meanwhile (`helper`)."""
     kind = kinds.sections().get(key)
     second = helper.start(kind, runs) if plain and kind is not None and runs is not None \
-        and kind.plain_entries is not None else None
+        else None
     try:
         start = 0
         for entries in itertools.chain([first], second.here if second else runs or ()):
@@ -210,11 +206,9 @@ def _validate_entries(name: str, key: str, start: int, entries: list[Any], part:
     """Entries `start`... of the list under `key`, each replaced by None once done."""
     model = _entry_lists()[key]
     kind, say = kinds.sections().get(key), _Saying(name, c)
-    plain = plain and kind is not None and kind.plain_entries is not None
     for i, entry in enumerate(entries):
         entries[i] = None
-        if plain:
-            assert kind is not None
+        if plain and kind is not None:
             resource = kind.plain_resource(entry, (name, (key, start + i)))
             if resource is not None:
                 part.resources.append(resource)

@@ -38,7 +38,7 @@ from typing import Any
 
 from lmsform import kinds
 from lmsform.kinds import Kind
-from lmsform.kinds.kind import NO_LIFECYCLE, NO_SECRETS, Resource
+from lmsform.kinds.kind import NO_LIFECYCLE, NO_SECRETS, Loc, Resource
 from lmsform.yamlfile import LaterRunError, LaterRuns
 
 log = logging.getLogger(__name__)
@@ -56,9 +56,37 @@ class Unplain:
     entry: Any
 
 
-# What the helper makes of one entry: its resource's key and attributes, or the entry itself
-# (one that sets a lifecycle or a secret among them: those are the model's to carry).
+# What the helper makes of one entry: its resource's key and attributes (`portable`), or
+# the entry itself.
 Portable = tuple[str, dict[str, Any]] | Unplain
+
+
+def portable(resource: Resource) -> tuple[str, dict[str, Any]] | None:
+    """A resource the helper made, as it is handed back: its key and attributes; None
+    where it carries more, for this process to make itself (a lifecycle, whose model is
+    made at run time and cannot be sent; a secret; a time bound; a value from the
+    environment)."""
+    if resource.lifecycle is not NO_LIFECYCLE or resource.secrets or \
+            resource.timed is not None or resource.sensitive:
+        return None
+    return resource.key, resource.attrs
+
+
+def rebuilt(kind: str, key: str, attrs: dict[str, Any],
+            origin: tuple[str, Loc] | None = None) -> Resource:
+    """A resource handed back (`portable`), made again here."""
+    return Resource(kind, key, attrs, NO_SECRETS, NO_LIFECYCLE, origin)
+
+
+def halfway(sizes: list[int]) -> int:
+    """Where the later half of these (files, runs), by size, starts; len(sizes) where the
+    last holds most of them."""
+    total, running = sum(sizes), 0
+    for i, size in enumerate(sizes):
+        running += size
+        if 2 * running >= total:
+            return i + 1
+    return len(sizes)
 
 
 class Helper:
@@ -115,7 +143,6 @@ class SecondHalf:
 
     kind: Kind
     here: LaterRuns
-    elsewhere: LaterRuns
     helper: Helper
 
     def declared(self) -> Iterator[list[Resource | Unplain]]:
@@ -124,7 +151,7 @@ class SecondHalf:
         for _, run in self.helper.answers():  # (who answered, the run)
             if run is None:
                 self.close()
-                raise LaterRunError(self.elsewhere.key)
+                raise LaterRunError(self.here.key)
             yield [_resource(self.kind, made) for made in run]
 
     def close(self) -> None:
@@ -133,14 +160,16 @@ class SecondHalf:
 
 def start(kind: Kind, runs: LaterRuns) -> SecondHalf | None:
     """The helper started on the second half of `runs`, or None: the runs are read here
-    (short ones, or no helper, `Helper.start`)."""
-    if runs.size() < MIN_BYTES or len(runs.pieces) < 2:
+    (short ones, a kind none of whose entries can be plain, or no helper, `Helper.start`)."""
+    sizes = [len(piece) for piece in runs.pieces]
+    at = halfway(sizes)
+    if kind.plain_entries is None or sum(sizes) < MIN_BYTES:
         return None
-    here, elsewhere = runs.split()
     # a run at a time: each answer is a few hundred kB, let go once made resources
     helper = Helper.start([(_declare, (kind.name, runs.key, piece))
-                           for piece in elsewhere.pieces])
-    return SecondHalf(kind, here, elsewhere, helper) if helper is not None else None
+                           for piece in runs.pieces[at:]])
+    here = LaterRuns(runs.key, runs.pieces[:at])
+    return SecondHalf(kind, here, helper) if helper is not None else None
 
 
 _HELPING = False  # this process is a helper: it forks none of its own
@@ -185,13 +214,9 @@ def _declare(kind_name: str, key: str, piece: bytes) -> tuple[int, list[Portable
 
 
 def _portable(resource: Resource | None, entry: Any) -> Portable:
-    if resource is None or resource.lifecycle is not NO_LIFECYCLE or resource.secrets:
-        return Unplain(entry)
-    return resource.key, resource.attrs
+    carried = portable(resource) if resource is not None else None
+    return carried if carried is not None else Unplain(entry)
 
 
 def _resource(kind: Kind, made: Portable) -> Resource | Unplain:
-    if isinstance(made, Unplain):
-        return made
-    key, attrs = made
-    return Resource(kind.name, key, attrs, NO_SECRETS, NO_LIFECYCLE)
+    return made if isinstance(made, Unplain) else rebuilt(kind.name, *made)

@@ -104,9 +104,11 @@ def _with_final_break(raw: bytes) -> bytes:
 class YamlFile:
     """One manifest file: its parsed data now, the positions of its values on demand."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, read: bool = True) -> None:
+        """`read=False`: a file read elsewhere (a helper process), its bytes read here only
+        once a position in it is asked for (`raw`)."""
         self.path = path
-        self._raw: bytes | None = path.read_bytes()
+        self._raw: bytes | None = path.read_bytes() if read else None
         self._root: Node | None = None
         self._composed = False
 

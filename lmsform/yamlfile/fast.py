@@ -264,19 +264,10 @@ def _runs(key: str, runs: list[bytes]) -> Iterator[list[Any]]:
 class LaterRuns:
     """The runs of a long sequence after its first, unparsed (`YamlFile.load_in_runs`):
     iterating parses them one at a time, and raises `LaterRunError` at one that does not
-    parse as the first did. `split` hands the last of them to another reader."""
+    parse as the first did."""
 
     key: str
     pieces: list[bytes]
 
     def __iter__(self) -> Iterator[list[Any]]:
         return _runs(self.key, self.pieces)
-
-    def size(self) -> int:
-        return sum(map(len, self.pieces))
-
-    def split(self) -> tuple[LaterRuns, LaterRuns]:
-        """The first half of the runs and the last, by size."""
-        sizes = list(itertools.accumulate(map(len, self.pieces)))
-        at = next(i for i, size in enumerate(sizes) if 2 * size >= sizes[-1]) + 1
-        return LaterRuns(self.key, self.pieces[:at]), LaterRuns(self.key, self.pieces[at:])

@@ -211,3 +211,13 @@ def test_a_helper_forks_no_helper_of_its_own() -> None:
     done = subprocess.run([sys.executable, "-c", asked], capture_output=True, text=True,
                           check=True)
     assert done.stdout.split() == ["True", "[False]"]
+
+
+def test_a_place_in_a_file_the_helper_read_is_found_when_asked(tmp_path: Path) -> None:
+    """A problem found across files (a duplicate) points into a file the helper read, which
+    this process reads only then."""
+    again = "users:\n  - email: user5@example.com\n"  # user5 is in the first file
+    here, helped = _both(_org_in_files(tmp_path / "org", 12, {10: again}))
+    assert helped == here
+    (problem,) = here["problems"]
+    assert "users-011.yaml:2:5:" in problem and "users-001.yaml:12:5" in problem
