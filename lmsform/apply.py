@@ -141,7 +141,11 @@ def _record(state: State, op: Operation, new_id: str | None,
     """What a finished operation means for the state. `held`: the fields of an update
     applied in part (`--scheduled-only`) whose change was left for review: they keep what
     the state recorded, so that it still tells a change in the LMS from an edit."""
-    attributes = {k: v for k, v in (op.after or {}).items() if v != SENSITIVE}
+    after = op.after or {}
+    # the operation's own dict where nothing is left out: for 100k creates, the manifests'
+    # (shared, so nothing changes it in place: `held` changes a copy)
+    attributes = after if not held and SENSITIVE not in after.values() else \
+        {k: v for k, v in after.items() if v != SENSITIVE}
     if held:
         prior = state.resources.get(op.address)
         recorded = prior.attributes if prior is not None else {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import os
@@ -19,6 +20,7 @@ from lmsform.apply import apply_plan
 from lmsform.backends.file import FileBackend
 from lmsform.config import load_config
 from lmsform.errors import LmsformError, ProviderError
+from lmsform.plan import PLANNED_FIELDS, Operation
 from lmsform.planning import make_plan
 from lmsform.providers.base import Capabilities
 from lmsform.providers.local import LocalProvider
@@ -663,3 +665,30 @@ def test_ctrl_c_on_a_terminal_speaks_on_lines_of_its_own(org: Org) -> None:
     assert said[0] == "SIGINT: finishing the operations under way, starting no more."
     assert said[1].startswith("interrupted: ") and said[1].endswith("to continue")
     assert "WARNING" not in text
+
+
+def test_the_manifests_dicts_a_plan_and_the_state_share_are_never_changed(org: Org) -> None:
+    """A create's `after` and then its state record are the manifests' own dict, not
+    copies (100k users' worth): nothing on the way may change one in place."""
+    config = load_config(org.dir)
+    declared = copy.deepcopy({a: r.attrs for a, r in config.resources.items()})
+    state = State.load(FileBackend.at(org.state_path))
+    provider = LocalProvider(config.provider, org.dir)
+    plan = make_plan(config, state, provider)
+    shared = [op.address for op in plan.operations
+              if op.after is config.resources[op.address].attrs]
+    assert "user.bob@example.com" in shared and "group.Managers" in shared
+    assert "user.ada@example.com" not in shared  # her password is left out: a copy
+    assert apply_plan(plan, state, provider, {}, parallelism=2).ok
+    provider.close()
+    assert {a: r.attrs for a, r in config.resources.items()} == declared
+    assert all(state.resources[a].attributes is config.resources[a].attrs for a in shared)
+    assert PLANNED_FIELDS == set(Operation.model_fields), "depends_on was assigned to all"
+
+
+def test_the_planner_gives_every_field_with_a_default_factory() -> None:
+    """The planner makes operations with `model_construct`, giving `changes` and
+    `depends_on` (for a field left out, pydantic asks `inspect.signature` of its default
+    factory: a hundred times an operation's cost). A new such field is given there too."""
+    assert {name for name, field in Operation.model_fields.items()
+            if field.default_factory is not None} == {"changes", "depends_on"}

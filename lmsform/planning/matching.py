@@ -17,7 +17,7 @@ from lmsform import drift, kinds
 from lmsform.config import Config
 from lmsform.diff import Change, changed_fields, diff
 from lmsform.errors import PlanError
-from lmsform.plan import Action, Operation
+from lmsform.plan import PLANNED_FIELDS, Action, Operation
 from lmsform.planning.capabilities import DROP_HINT
 from lmsform.planning.options import PlanOptions
 from lmsform.planning.removals import Removals
@@ -353,17 +353,21 @@ class _Matcher(Removals):
                 f"{self.provider.type_name} provider needs {', '.join(missing)} to create a "
                 f"{resource.kind}; add {'them' if len(missing) > 1 else 'it'} to the manifest"))
             return
-        unstored = self._unstored(resource.kind)
-        after = {k: v for k, v in self._desired(resource).items() if k not in unstored}
-        after.update({name: SENSITIVE for name in resource.secrets})
+        desired, unstored = self._desired(resource), self._unstored(resource.kind)
+        after = desired  # the manifest's very dict, as for nearly every create: no copy
+        if resource.secrets or not unstored.isdisjoint(desired):
+            after = {k: v for k, v in desired.items() if k not in unstored}
+            after.update({name: SENSITIVE for name in resource.secrets})
         entry = self.state_view.get(resource.address)
         started = ruling.created if ruling is not None else None  # its start passed
         why = [started or "", "deleted outside lmsform; it will be created again" if entry else "",
                support.create_note]
         reason = "; ".join(w for w in why if w) or None
-        yield Operation(address=resource.address, kind=resource.kind, action=Action.CREATE,
-                        after=after, reason=reason, scheduled=started is not None and not entry,
-                        prevent_destroy=resource.lifecycle.prevent_destroy)
+        yield Operation.model_construct(
+            address=resource.address, kind=resource.kind, action=Action.CREATE, after=after,
+            reason=reason, scheduled=started is not None and not entry,
+            prevent_destroy=resource.lifecycle.prevent_destroy, changes=[], depends_on=[],
+            _fields_set=PLANNED_FIELDS)
 
     def _reconcile(self, resource: Resource, live_id: str, view: dict[str, Any],
                    how: str) -> Iterator[Operation]:
@@ -394,11 +398,12 @@ class _Matcher(Removals):
 
         def operation(action: Action, changes: list[Change] | None = None,
                       reason: str | None = None) -> Operation:
-            return Operation(address=resource.address, kind=kind, action=action, id=live_id,
-                             before=view, after=after, changes=changes or [],
-                             moved_from=moved_from, reason=reason,
-                             prevent_destroy=resource.lifecycle.prevent_destroy,
-                             scheduled=scheduled and action == Action.UPDATE)
+            return Operation.model_construct(
+                address=resource.address, kind=kind, action=action, id=live_id, before=view,
+                after=after, changes=changes or [], moved_from=moved_from, reason=reason,
+                prevent_destroy=resource.lifecycle.prevent_destroy,
+                scheduled=scheduled and action == Action.UPDATE, depends_on=[],
+                _fields_set=PLANNED_FIELDS)
 
         if changes:
             support = self.caps.kinds[kind]

@@ -12,7 +12,7 @@ from typing import Any
 from lmsform import kinds
 from lmsform.config import Config
 from lmsform.diff import Change
-from lmsform.plan import Action, Operation
+from lmsform.plan import PLANNED_FIELDS, Action, Operation
 from lmsform.planning.options import PlanOptions
 from lmsform.providers.base import Capabilities, KindSupport, Provider
 from lmsform.resources import SCHEMAS, LiveNames, address_key, split_address
@@ -49,8 +49,10 @@ class Removals:
             if address in self.consumed:
                 continue
             if entry.id not in views or entry.id in claimed:
-                yield Operation(address=address, kind=kind, action=Action.FORGET, id=entry.id,
-                                before=entry.attributes)
+                yield Operation.model_construct(
+                    address=address, kind=kind, action=Action.FORGET, id=entry.id,
+                    before=entry.attributes, changes=[], depends_on=[],
+                    _fields_set=PLANNED_FIELDS)
                 continue
             if entry.removed:
                 continue  # removed already, and still known
@@ -135,8 +137,10 @@ class Removals:
                 support: KindSupport, why: str) -> Iterator[Operation]:
         def operation(action: Action, after: dict[str, Any] | None = None,
                       changes: list[Change] | None = None) -> Operation:
-            return Operation(address=address, kind=kind, action=action, id=live_id,
-                             before=view, after=after, changes=changes or [], reason=why)
+            return Operation.model_construct(
+                address=address, kind=kind, action=action, id=live_id, before=view,
+                after=after, changes=changes or [], reason=why, depends_on=[],
+                _fields_set=PLANNED_FIELDS)
 
         the_kind = kinds.get(kind)
         active = the_kind.active_field
