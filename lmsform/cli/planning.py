@@ -4,6 +4,7 @@ and the report an apply ends with."""
 from __future__ import annotations
 
 import contextlib
+import itertools
 import sys
 import threading
 from pathlib import Path
@@ -39,7 +40,7 @@ from lmsform.render import (
     inert,
     render_markdown,
     render_summary,
-    render_text,
+    text_lines,
 )
 
 
@@ -102,9 +103,20 @@ def _show(the_plan: Plan, fmt: str, summary: bool, saved_as: str | None) -> None
         output = render_summary(the_plan)
     elif fmt == "markdown":
         output = render_markdown(the_plan, saved_as)
+    elif fmt == "text":
+        _echo_text(the_plan)
+        return
     else:
         output = RENDERERS[fmt](the_plan)
     click.echo(output, nl=not output.endswith("\n"))
+
+
+def _echo_text(the_plan: Plan) -> None:
+    """The text plan (`render_text`), written as its lines are made, some thousands at a
+    time: a large plan's text is never held whole."""
+    lines = text_lines(the_plan)
+    while chunk := list(itertools.islice(lines, 5_000)):
+        click.echo("\n".join(chunk))
 
 
 @click.command("show")
@@ -180,7 +192,7 @@ def apply(plan_file: Path | None, config_dir: Path, target: tuple[str, ...],
     options = PlanOptions(list(target), list(exclude), max_deletes, parallelism,
                           drop_unsupported=drop_unsupported, scheduled_only=scheduled_only)
     hooks = engine.ApplyHooks(
-        show=lambda p: click.echo(render_text(p)),
+        show=_echo_text,
         confirm=(lambda p: None) if auto_approve
         else lambda p: _confirm(f"Apply these {len(p.operations)} operations?", "apply"),
         starting=_collect_garbage,
@@ -215,7 +227,7 @@ def _saved_plans_config(saved: Plan, plan_file: Path, config_dir: Path) -> Path:
 def _refresh(config_dir: Path, options: PlanOptions, auto_approve: bool, force: bool,
              lock_timeout: float) -> None:
     hooks = engine.ApplyHooks(
-        show=lambda p: click.echo(render_text(p)),
+        show=_echo_text,
         confirm=(lambda p: None) if auto_approve
         else lambda p: _confirm(f"Record these {len(p.drift)} LMS changes in the state?",
                                 "apply --refresh-only"))

@@ -15,10 +15,10 @@ from lmsform.plan import Plan
 from lmsform.render.escaping import code, inert
 from lmsform.render.lines import closing_line
 from lmsform.render.markdown import MARKDOWN_BUDGET, render_markdown
-from lmsform.render.text import render_summary, render_text
+from lmsform.render.text import render_summary, render_text, text_lines
 
 __all__ = ["MARKDOWN_BUDGET", "RENDERERS", "closing_line", "code", "inert", "render_json",
-           "render_markdown", "render_summary", "render_text"]
+           "render_markdown", "render_summary", "render_text", "text_lines"]
 
 
 def render_json(plan: Plan) -> str:

@@ -3,6 +3,8 @@ terminal."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import click
 
 from lmsform.plan import Action, Operation, Plan
@@ -35,32 +37,39 @@ from lmsform.render.people import (
 
 def render_text(plan: Plan) -> str:
     """Terraform-style text; colour codes are stripped by click.echo off a TTY."""
+    return "\n".join(text_lines(plan))
+
+
+def text_lines(plan: Plan) -> Iterator[str]:
+    """`render_text`'s lines, made one operation at a time: a command writes them as they
+    come (`cli.planning`), since 100k creates' 1.2 million lines held at once, as a list
+    and then as one string, cost 100 MB."""
     where = where_line(plan)
-    lines: list[str] = [where, ""] if where else []
-    lines += text_impact(plan)
+    yield from [where, ""] if where else []
+    yield from text_impact(plan)
     if plan.dropped:
-        lines += [click.style(DROPPED_HEAD, fg="yellow", bold=True)]
-        lines += [click.style(f"  ! {inert(d)}", fg="yellow") for d in plan.dropped] + [""]
-    lines += _text_violations(plan)
+        yield click.style(DROPPED_HEAD, fg="yellow", bold=True)
+        yield from [click.style(f"  ! {inert(d)}", fg="yellow") for d in plan.dropped] + [""]
+    yield from _text_violations(plan)
     if plan.refresh_only:
-        lines.extend(_text_drift(plan))
+        yield from _text_drift(plan)
     elif not plan.operations:
-        lines.append(no_changes(plan))
+        yield no_changes(plan)
     else:
-        lines.append("lmsform will perform these operations, in this order:")
-        lines.append("")
+        yield "lmsform will perform these operations, in this order:"
+        yield ""
         for op in plan.operations:
-            lines.extend(text_operation(op))
-        lines.append("")
-        lines.append(click.style(closing_line(plan), bold=True))
-    lines += _text_time(plan)
+            yield from text_operation(op)
+        yield ""
+        yield click.style(closing_line(plan), bold=True)
+    yield from _text_time(plan)
     unmanaged = unmanaged_line(plan)
     if unmanaged:
-        lines.append(unmanaged)
+        yield unmanaged
     for addresses in plan.unmanaged_resources.values():
-        lines.extend(f"  ? {inert(a)}" for a in addresses)
-    lines.extend(f"Note: {inert(n)}." for n in plan.notes)
-    return "\n".join(lines + _warnings_and_blocks(plan))
+        yield from (f"  ? {inert(a)}" for a in addresses)
+    yield from (f"Note: {inert(n)}." for n in plan.notes)
+    yield from _warnings_and_blocks(plan)
 
 
 def _text_violations(plan: Plan) -> list[str]:

@@ -10,9 +10,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 
 from lmsform import __version__
+from lmsform.plan import Plan
+from lmsform.render import render_text
 from tests.support import ConfigDir, Org, lmsform
 
 GOLDEN = Path(__file__).parent.parent / "fixtures" / "plan.golden.json"
@@ -86,6 +89,20 @@ def test_text_plan_has_no_colour_off_a_terminal(org: Org) -> None:
     assert '      password: "(sensitive)"' in result.output
     assert result.output.rstrip().endswith(
         "Plan: 9 to create, 0 to update, 0 to delete, 0 to adopt.")
+
+
+def test_a_long_text_plan_is_written_as_made_and_reads_as_rendered_whole(
+        org: Org, tmp_path: Path) -> None:
+    """The text plan is written some thousands of lines at a time (never held whole); the
+    output is `render_text`'s, as for a short plan."""
+    org.write("many.yaml", "users:\n" + "".join(
+        f"  - email: user{i}@example.com\n    department: Americas/Sales/Inside Sales\n"
+        for i in range(2_000)))
+    saved = tmp_path / "plan.json"
+    result = org.run("plan", "--out", str(saved))
+    assert result.exit_code == 0, result.output
+    assert result.stdout.count("\n") > 5_000  # more than one chunk
+    assert result.stdout == click.unstyle(render_text(Plan.load(saved))) + "\n"
 
 
 def test_state_commands(org: Org) -> None:
