@@ -38,7 +38,7 @@ from ruamel.yaml.representer import RoundTripRepresenter
 
 from lmsform import backends, kinds, providers
 from lmsform.backends.file import FileSettings, atomic_write, writing
-from lmsform.config import Config, load_config
+from lmsform.config import Config, helper, load_config
 from lmsform.errors import LmsformError, ManifestError, display_path
 from lmsform.kinds import Exported
 from lmsform.planning import fetch_live
@@ -440,7 +440,8 @@ def _check_as_out(trial: Path, out: Path) -> Config:
     """Load the scratch copy as a config; its errors name the files as `out` will hold them,
     since the scratch directory is gone by the time the user reads them."""
     try:
-        return load_config(trial)
+        with helper.unforked():  # under the state lock
+            return load_config(trial)
     except ManifestError as error:
         scratch, final = display_path(trial), display_path(out)
         lines = [str(p).replace(scratch, final) for p in error.problems]

@@ -683,7 +683,7 @@ def test_the_manifests_dicts_a_plan_and_the_state_share_are_never_changed(org: O
     provider.close()
     assert {a: r.attrs for a, r in config.resources.items()} == declared
     assert all(state.resources[a].attributes is config.resources[a].attrs for a in shared)
-    assert PLANNED_FIELDS == set(Operation.model_fields), "depends_on was assigned to all"
+    assert set(Operation.model_fields) == PLANNED_FIELDS, "depends_on was assigned to all"
 
 
 def test_the_planner_gives_every_field_with_a_default_factory() -> None:

@@ -17,8 +17,8 @@ a second processor, a process forked from this one (`Helper`) takes half of it:
 Either way what is wrong is said here, exactly as without the helper, and nothing comes back
 that a plan could tell apart. Forking is done only where it is safe and pays: on Linux, with
 no other thread running (a fork copies no thread, and a lock another thread held would stay
-held in the child), with a second processor, for `MIN_BYTES` or more, and never from a
-helper. Anywhere else, or should the helper fail, everything is read here.
+held in the child), with a second processor, for `MIN_BYTES` or more, never from a helper
+nor within `unforked()`. Anywhere else, or should the helper fail, everything is read here.
 """
 
 from __future__ import annotations
@@ -173,6 +173,20 @@ def start(kind: Kind, runs: LaterRuns) -> SecondHalf | None:
 
 
 _HELPING = False  # this process is a helper: it forks none of its own
+_UNFORKED = 0  # blocks of `unforked` under way
+
+
+@contextlib.contextmanager
+def unforked() -> Iterator[None]:
+    """No helper within the block: for a load made while this process holds what a fork
+    would carry into the helper (export checks the files it wrote under the state lock,
+    whose descriptor a helper would hold until it ended)."""
+    global _UNFORKED
+    _UNFORKED += 1
+    try:
+        yield
+    finally:
+        _UNFORKED -= 1
 
 
 # prctl(2): the signal a process gets when the one that forked it ends
@@ -193,7 +207,7 @@ def _in_helper(parent: int) -> None:
 
 
 def _may_fork() -> bool:
-    return (sys.platform.startswith("linux") and not _HELPING
+    return (sys.platform.startswith("linux") and not _HELPING and not _UNFORKED
             and threading.active_count() == 1 and _processors() > 1)
 
 

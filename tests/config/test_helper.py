@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 LOAD = textwrap.dedent("""\
-    import json, logging, os, signal, sys
+    import contextlib, json, logging, os, signal, sys
     from pathlib import Path
     from lmsform.config import helper, load_config
     from lmsform.errors import ManifestError
@@ -50,7 +50,8 @@ LOAD = textwrap.dedent("""\
 
     helper.Helper.answers = watched
     try:
-        config = load_config(Path(sys.argv[1]))
+        with helper.unforked() if how == "unforked" else contextlib.nullcontext():
+            config = load_config(Path(sys.argv[1]))
         out = {"resources": [[r.address, r.origin, r.attrs, sorted(r.secrets),
                               r.lifecycle.model_dump(), repr(r.timed)]
                              for r in config.resources.values()],
@@ -110,6 +111,13 @@ def test_the_helper_declares_what_this_process_would(tmp_path: Path) -> None:
     address, (file, place) = here["resources"][-1][:2]
     assert (address, Path(file).name, place) == ("user.user399@example.com", "users.yaml",
                                                  ["users", 399])
+
+
+def test_no_helper_is_forked_within_unforked(tmp_path: Path) -> None:
+    directory = _org(tmp_path / "org", 400)
+    unforked, here = _load(directory, "unforked"), _load(directory, "here")
+    assert unforked.pop("helper") == [] and here.pop("helper") == []
+    assert unforked == here
 
 
 def test_an_entry_in_the_helpers_half_is_judged_here_in_its_place(tmp_path: Path) -> None:
