@@ -188,8 +188,11 @@ def test_removed_users_are_disabled_or_deleted_as_settings_say(school: School) -
     start = text.index("  - email: marie.curie")
     end = text.index("  - email: frida.kahlo")
     school.edit("people.yaml", text[start:end], "")
+    school.sim.reset_counts()
     school.apply()
     assert "marie.curie@acme.example" in school.disabled()
+    requests = school.sim.stats()["by_route"]  # one call, not a read and a whole PUT
+    assert requests["POST user quick edit"] == 1 and "PUT user update" not in requests
     school.assert_converged_and_state_matches()
     school.edit("lmsform.yaml", "user_removal: deactivate", "user_removal: delete")
     text = (school.dir / "people.yaml").read_text()
@@ -630,3 +633,16 @@ def test_a_refused_user_is_reported_the_others_recorded_and_the_next_apply_conve
     emails = Counter(u["email"] for u in school.listing("/users/tabularlist"))
     assert emails["m7@example.com"] == 1 and set(emails.values()) == {1}
     school.assert_converged_and_state_matches()
+
+
+def test_a_lone_deactivation_refused_says_why_for_that_user(school: School) -> None:
+    """A quick edit AOM refuses (a user deleted meanwhile) is made again as a read and a PUT
+    of that user, whose failure names the call and AOM's words."""
+    provider = provider_of(school)
+    school.sim.reset_counts()
+    with pytest.raises(LmsformError) as refused:
+        provider.deactivate("user", "987654")
+    requests = school.sim.stats()["by_route"]
+    assert requests["POST user quick edit"] == 1 and requests["GET user get"] == 1
+    assert "/user/987654" in str(refused.value), str(refused.value)
+    assert "PUT user update" not in requests

@@ -68,7 +68,7 @@ class Users(Handler["AomlmsSchool"]):
     def create(self, attrs: dict[str, Any]) -> str:
         user = self._create_alone(attrs)
         if attrs.get("active") is False:
-            self._put(user, {"active": False})
+            self.deactivate(user)
         self._enroll_all(user, attrs.get("enrollments") or [], [])
         return user
 
@@ -99,6 +99,13 @@ class Users(Handler["AomlmsSchool"]):
             self._enroll_all(id, changes["enrollments"] or [], before.get("enrollments") or [])
 
     def deactivate(self, id: str) -> None:
+        """One `user/quickEdit` (a flag, safe to send again), not a read and a PUT of the
+        whole record; a refusal is made again that way, for AOM's words about the user."""
+        failed = disable_together(self.lms, [id], self._disable_alone)
+        if id in failed:
+            raise failed[id]
+
+    def _disable_alone(self, id: str) -> None:
         self._put(id, {"active": False})
 
     def delete(self, id: str) -> None:
@@ -150,7 +157,7 @@ class Users(Handler["AomlmsSchool"]):
         made = {i: o for i, o in enumerate(outcomes) if isinstance(o, str)}
         failed = disable_together(self.lms, [user for i, user in made.items()
                                              if items[i].get("active") is False],
-                                  self.deactivate)
+                                  self._disable_alone)
         courses: dict[str, list[str]] = defaultdict(list)
         for index in unenrolled:
             user = made.get(index)
