@@ -50,7 +50,7 @@ MIN_BYTES = 4 * 2**20
 
 
 @dataclass(frozen=True)
-class Unplain:
+class AsRead:
     """An entry the helper handed back as it was read: its model validates it here."""
 
     entry: Any
@@ -58,7 +58,7 @@ class Unplain:
 
 # What the helper makes of one entry: its resource's key and attributes (`portable`), or
 # the entry itself.
-Portable = tuple[str, dict[str, Any]] | Unplain
+Portable = tuple[str, dict[str, Any]] | AsRead
 
 
 def portable(resource: Resource) -> tuple[str, dict[str, Any]] | None:
@@ -145,7 +145,7 @@ class SecondHalf:
     here: LaterRuns
     helper: Helper
 
-    def declared(self) -> Iterator[list[Resource | Unplain]]:
+    def declared(self) -> Iterator[list[Resource | AsRead]]:
         """The helper's runs in order: each entry's resource (its place in the file not
         yet set) or the entry itself. Raises `LaterRunError` at a run that did not parse."""
         for _, run in self.helper.answers():  # (who answered, the run)
@@ -229,8 +229,8 @@ def _declare(kind_name: str, key: str, piece: bytes) -> tuple[int, list[Portable
 
 def _portable(resource: Resource | None, entry: Any) -> Portable:
     carried = portable(resource) if resource is not None else None
-    return carried if carried is not None else Unplain(entry)
+    return carried if carried is not None else AsRead(entry)
 
 
-def _resource(kind: Kind, made: Portable) -> Resource | Unplain:
-    return made if isinstance(made, Unplain) else rebuilt(kind.name, *made)
+def _resource(kind: Kind, made: Portable) -> Resource | AsRead:
+    return made if isinstance(made, AsRead) else rebuilt(kind.name, *made)

@@ -95,5 +95,5 @@ class Coupon(Kind):
     def canonical_values(self) -> dict[str, Callable[[Any], Any]]:
         return {"discount": discount, "expires": lambda v: str(v)[:10]}
 
-    def plain(self, name: str, value: Any) -> Any:
+    def field_data(self, name: str, value: Any) -> Any:
         return value.model_dump(exclude_none=True) if name == "discount" else value

@@ -119,7 +119,7 @@ class Course(Kind):
                 first[price.plan] = j
         yield self.resource(spec, origin)
 
-    def plain(self, name: str, value: Any) -> Any:
+    def field_data(self, name: str, value: Any) -> Any:
         if name == "pricing" and value is not None:
             return [p.model_dump() for p in value]
         return value

@@ -210,7 +210,7 @@ class Kind:
     write_only: ClassVar[frozenset[str]] = frozenset()  # sent, never read back, diffed, shown
     identity_only: ClassVar[frozenset[str]] = frozenset()  # names it; a vendor may not store it
     shared_fields: ClassVar[frozenset[str]] = frozenset()  # repeated values, stored once
-    nested_fields: ClassVar[frozenset[str]] = frozenset()  # models in the entry: `plain`
+    nested_fields: ClassVar[frozenset[str]] = frozenset()  # models in the entry: `field_data`
     key_field: ClassVar[str] = "name"  # the attribute that is its address key
 
     # the manifests: the top-level list whose entries declare it (None: another kind's
@@ -292,7 +292,7 @@ class Kind:
                 value = values[name]
                 if value is not None:
                     if nested:
-                        value = self.plain(name, value)
+                        value = self.field_data(name, value)
                     if canonical is not None:
                         value = canonical(value)
                 attrs[name] = value
@@ -305,11 +305,11 @@ class Kind:
 
     @functools.cached_property
     def plain_entries(self) -> PlainEntries | None:
-        """What validates an entry of `section` into a plain dict (`plain_entry`); None
-        for a kind none of whose entries may be (its own `declare` and no `plain_entry` to
+        """What validates an entry of `section` into a plain dict (`may_be_plain`); None
+        for a kind none of whose entries may be (its own `declare` and no `may_be_plain` to
         say which entries need nothing more, or its own `resource`)."""
         kind = type(self)
-        never = ((kind.declare is not Kind.declare and kind.plain_entry is Kind.plain_entry)
+        never = ((kind.declare is not Kind.declare and kind.may_be_plain is Kind.may_be_plain)
                  or kind.resource is not Kind.resource)
         return PlainEntries.of(self.spec) if self.spec is not None and not never else None
 
@@ -321,21 +321,21 @@ class Kind:
         plain = self.plain_entries
         if plain is None or not (isinstance(entry, dict) and
                                  entry.keys().isdisjoint(plain.model_only) and
-                                 self.plain_entry(entry)):
+                                 self.may_be_plain(entry)):
             return None
         try:
             return self.resource_of(plain.adapter.validate_python(entry), origin)
         except ValidationError:
             return None
 
-    def plain_entry(self, entry: dict[str, Any]) -> bool:
+    def may_be_plain(self, entry: dict[str, Any]) -> bool:
         """Whether `declare` needs no more of this entry than its fields' values
         (`resource_of`), so that it may be validated into a plain dict rather than its
         model (`PlainEntries`): true of every entry of a kind that keeps `Kind.declare`; a
         kind whose `declare` reads more of its model says here which entries need it."""
         return type(self).declare is Kind.declare
 
-    def plain(self, name: str, value: Any) -> Any:
+    def field_data(self, name: str, value: Any) -> Any:
         """A `nested_fields` value from its model as plain data (a model as a dict)."""
         return value
 

@@ -180,11 +180,11 @@ class User(Kind):
     def doubtful_name(self, key: Any) -> str:
         return str(key).lower()
 
-    def plain(self, name: str, value: Any) -> Any:
+    def field_data(self, name: str, value: Any) -> Any:
         """Enrollments as course keys: a window is `Resource.timed`'s."""
         return [e.course if isinstance(e, EnrollmentSpec) else e for e in value]
 
-    def plain_entry(self, entry: dict[str, Any]) -> bool:
+    def may_be_plain(self, entry: dict[str, Any]) -> bool:
         """A password (to warn of when written) and time bounds (`_times`) are read from
         the model: an entry without them declares its fields' values."""
         enrollments = entry.get("enrollments")
