@@ -303,7 +303,7 @@ class PlainEntries:
     """An entry model's fields as a `TypedDict`: the same checks of every field, into a
     plain dict of the fields the entry sets rather than a model. pydantic makes 100k plain
     dicts in about half the time of 100k models, and a large manifest's entries need
-    nothing more (`Kind.plain_entry`).
+    nothing more (`Kind.may_be_plain`).
 
     It leaves out `Strict._names`, which can only refuse what `${...}` references gave: use
     it for entries of a file that has none. `model_only` are the fields the model's own

@@ -60,7 +60,7 @@ def _read_file(path: Path, c: _Collector, offline: bool,
             return _FileParts(name, {}, [], [])  # declares nothing: others are judged
         if interpolated:
             data = _expand(name, data, c, offline, variables)
-        return _validated(name, data, c, later, literal=not interpolated)
+        return _validated(name, data, c, later, uninterpolated=not interpolated)
     except LaterRunError:
         del c.problems[reported:]  # what the runs read so far said, said again below
         return _read_again(name, yaml_file, c)
@@ -81,10 +81,10 @@ def read_elsewhere(path: Path) -> tuple[int, PortableFile | None]:
     secret, a time bound)."""
     c = _Collector()
     try:
-        literal = not _may_refer(path.read_bytes())
+        uninterpolated = not _may_refer(path.read_bytes())
     except OSError:
-        literal = False
-    part = _read_file(path, c, False, _Variables()) if literal else None
+        uninterpolated = False
+    part = _read_file(path, c, False, _Variables()) if uninterpolated else None
     if part is None or c.problems or part.singles or part.moved or part.policies \
             or part.doubtful or part.broken:
         return os.getpid(), None
@@ -145,14 +145,14 @@ def _entry_lists() -> dict[str, type[BaseModel]]:
 
 def _validated(name: str, data: dict[str, Any], c: _Collector,
                later: dict[str, LaterRuns] | None = None, *,
-               literal: bool = False) -> _FileParts:
+               uninterpolated: bool = False) -> _FileParts:
     """One file's blocks and resources, and what is valid of it even when some entries are
     not (their errors reported), so that checks across files still see it.
 
     The blocks are validated together, the entries of each list one by one, each raw entry
     dropped as soon as its resources exist, and a long list's `later` runs read only once
     the run before is done: a file of 100k users never holds its raw data, its pydantic
-    models and its resources all at once. `literal`: the file has no `${...}` references, so
+    models and its resources all at once. `uninterpolated`: the file has no `${...}`, so
     that most entries may be validated into plain dicts (`Kind.plain_resource`)."""
     lists = {k: data[k] for k in _entry_lists() if isinstance(data.get(k), list)}
     part = _FileParts(name, _blocks(name, {k: v for k, v in data.items() if k not in lists},
@@ -161,7 +161,7 @@ def _validated(name: str, data: dict[str, Any], c: _Collector,
     part.broken -= part.singles.keys()
     later = later or {}
     for key, first in lists.items():
-        _validate_list(name, key, first, later.pop(key, None), part, c, literal)
+        _validate_list(name, key, first, later.pop(key, None), part, c, uninterpolated)
     for runs in later.values():  # a long list under an unknown key: reported, but parsed
         for _ in runs:  # too, where a syntax error may hide
             pass
@@ -169,16 +169,16 @@ def _validated(name: str, data: dict[str, Any], c: _Collector,
 
 
 def _validate_list(name: str, key: str, first: list[Any], runs: LaterRuns | None,
-                   part: _FileParts, c: _Collector, literal: bool) -> None:
+                   part: _FileParts, c: _Collector, uninterpolated: bool) -> None:
     """The entries of the list under `key`, run after run; in a file without `${...}`, a
     helper process declares the second half of a long list's runs meanwhile (`helper`)."""
     kind = kinds.sections().get(key)
-    second = helper.start(kind, runs) if literal and kind is not None and runs is not None \
-        else None
+    second = helper.start(kind, runs) \
+        if uninterpolated and kind is not None and runs is not None else None
     try:
         start = 0
         for entries in itertools.chain([first], second.here if second else runs or ()):
-            _validate_entries(name, key, start, entries, part, c, literal)
+            _validate_entries(name, key, start, entries, part, c, uninterpolated)
             start += len(entries)
         for declared in second.declared() if second else ():
             start = _take_declared(name, key, start, declared, part, c)
@@ -194,7 +194,7 @@ def _take_declared(name: str, key: str, start: int, declared: list[Resource | As
     starts."""
     for i, made in enumerate(declared):
         if isinstance(made, AsRead):
-            _validate_entries(name, key, start + i, [made.entry], part, c, literal=False)
+            _validate_entries(name, key, start + i, [made.entry], part, c, uninterpolated=False)
         else:
             made.origin = (name, (key, start + i))
             part.resources.append(made)
@@ -202,13 +202,13 @@ def _take_declared(name: str, key: str, start: int, declared: list[Resource | As
 
 
 def _validate_entries(name: str, key: str, start: int, entries: list[Any], part: _FileParts,
-                      c: _Collector, literal: bool) -> None:
+                      c: _Collector, uninterpolated: bool) -> None:
     """Entries `start`... of the list under `key`, each replaced by None once done."""
     model = _entry_lists()[key]
     kind, say = kinds.sections().get(key), _Saying(name, c)
     for i, entry in enumerate(entries):
         entries[i] = None
-        if literal and kind is not None:
+        if uninterpolated and kind is not None:
             resource = kind.plain_resource(entry, (name, (key, start + i)))
             if resource is not None:
                 part.resources.append(resource)

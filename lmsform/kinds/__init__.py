@@ -68,6 +68,10 @@ _names: list[tuple[str, ...]] = [()]  # the names in dependency order, as one tu
 registered: Mapping[str, Kind] = _registered  # read-only view, by name
 
 
+# `Kind` methods by their former names: a kind (a plugin's) that still defines one is refused
+RENAMED = {"plain": "field_data", "plain_entry": "may_be_plain"}
+
+
 def register(kind: Kind) -> None:
     """Add a kind; the kinds it refers to must be registered already."""
     missing = sorted(set(kind.references.values()) - _registered.keys() - {kind.name})
@@ -75,6 +79,9 @@ def register(kind: Kind) -> None:
         raise ValueError(f"kind {kind.name} refers to unregistered kinds: {', '.join(missing)}")
     if kind.name in _registered:
         raise ValueError(f"kind {kind.name} is registered already")
+    renamed = [f"{old} is {new} now" for old, new in RENAMED.items() if hasattr(kind, old)]
+    if renamed:  # a plugin's override of an old name would be passed over in silence
+        raise ValueError(f"kind {kind.name}: {'; '.join(renamed)}")
     _registered[kind.name] = kind
     _changed()
 

@@ -111,3 +111,15 @@ def test_the_editor_schema_knows_it(badges: Org) -> None:
     schema = manifest_schema()
     assert "badges" in schema["properties"]
     assert "badge" in json.dumps(schema["$defs"]["SettingsSpec"])  # prune: [badge]
+
+
+def test_a_kind_overriding_a_method_by_its_former_name_is_refused() -> None:
+    """A plugin's kind written against the former names would have its override passed
+    over in silence (a nested model's value left a model): it is refused, naming the new."""
+    class OldBadge(Badge):
+        def plain(self, name: str, value: object) -> object:
+            return value
+
+    with pytest.raises(ValueError, match="badge: plain is field_data now"):
+        kinds.register(OldBadge())
+    assert "badge" not in kinds.names()
