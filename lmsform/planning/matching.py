@@ -16,7 +16,7 @@ from typing import Any
 from lmsform import drift, kinds
 from lmsform.config import Config
 from lmsform.diff import Change, changed_fields, diff
-from lmsform.errors import PlanError
+from lmsform.errors import LmsformError, PlanError
 from lmsform.plan import PLANNED_FIELDS, Action, Operation
 from lmsform.planning.capabilities import DROP_HINT
 from lmsform.planning.options import PlanOptions
@@ -161,6 +161,9 @@ class _Matcher(Removals):
         hands them over): no second copy of 100k users."""
         normalise = self.provider.normalise
         views = {live.id: normalise(kind, live.attrs) for live in listing}
+        if not all(type(live_id) is str for live_id in views):  # operations are not checked
+            raise LmsformError(f"the {self.provider.type_name} provider listed {kind}s with "
+                               "ids that are not text; this is a bug in the provider")
         live_views(kind, list(views.values()), self.names)
         return views
 

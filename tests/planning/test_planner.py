@@ -739,3 +739,20 @@ def test_references_to_an_external_kind_are_the_vendors_ids(
     org.write("courses.yaml", "courses:\n  - {key: C-101, title: Intro}\n")
     with pytest.raises(PlanError, match="does not manage courses"):
         plan_of(org, ExternalCourses)  # declaring one is still not something it can do
+
+
+class NumberedGroups(LocalProvider):
+    """A provider (a plugin's, say) that lists ids as numbers, not text."""
+
+    def list_all(self, kind: str) -> list[LiveResource]:
+        found = super().list_all(kind)
+        if kind == "group":
+            return [LiveResource(int(live.id), live.attrs)  # type: ignore[arg-type]
+                    for live in found]
+        return found
+
+
+def test_ids_a_provider_lists_as_anything_but_text_are_refused(org: Org) -> None:
+    apply(org)
+    with pytest.raises(LmsformError, match="listed groups with ids that are not text"):
+        plan_of(org, NumberedGroups)
