@@ -667,28 +667,72 @@ def test_ctrl_c_on_a_terminal_speaks_on_lines_of_its_own(org: Org) -> None:
     assert "WARNING" not in text
 
 
+def _edited(org: Org) -> None:
+    """The org applied, then changed so that its next plan holds every kind of operation:
+    Carol created, Bob updated, Ada deactivated, the coupon forgotten (gone from both)."""
+    assert org.run("apply", "--auto-approve").exit_code == 0
+    org.edit("org.yaml", "    first_name: Bob\n", "    first_name: Robert\n")
+    text = (org.dir / "org.yaml").read_text()
+    org.edit("org.yaml", text[text.index("  - email: ada"):text.index("  - email: bob")],
+             "  - email: carol@example.com\n    department: Americas/Sales/Field Sales\n")
+    org.edit("org.yaml", text[text.index("coupons:"):], "")
+    with sqlite3.connect(org.db_path) as db:
+        db.execute("DELETE FROM coupon_courses")
+        db.execute("DELETE FROM coupons")
+
+
 def test_the_manifests_dicts_a_plan_and_the_state_share_are_never_changed(org: Org) -> None:
-    """A create's `after` and then its state record are the manifests' own dict, not
-    copies (100k users' worth): nothing on the way may change one in place."""
-    config = load_config(org.dir)
-    declared = copy.deepcopy({a: r.attrs for a, r in config.resources.items()})
-    state = State.load(FileBackend.at(org.state_path))
-    provider = LocalProvider(config.provider, org.dir)
-    plan = make_plan(config, state, provider)
-    shared = [op.address for op in plan.operations
-              if op.after is config.resources[op.address].attrs]
-    assert "user.bob@example.com" in shared and "group.Managers" in shared
+    """A create's `after` and then its state record are the manifests' own dict, a
+    removal's `before` the state's or the listing's, not copies (100k users' worth):
+    nothing on the way, planning or applying, may change one in place."""
+    for round_ in ("from empty", "every action"):
+        if round_ == "every action":
+            _edited(org)
+        config = load_config(org.dir)
+        declared = copy.deepcopy({a: r.attrs for a, r in config.resources.items()})
+        state = State.load(FileBackend.at(org.state_path))
+        recorded = copy.deepcopy({a: e.attributes for a, e in state.resources.items()})
+        provider = LocalProvider(config.provider, org.dir)
+        plan = make_plan(config, state, provider)
+        sides = [(op.address, op.before, op.after) for op in plan.operations]
+        seen = copy.deepcopy(sides)
+        shared = [op.address for op in plan.operations
+                  if op.after is not None and op.address in config.resources
+                  and op.after is config.resources[op.address].attrs]
+        assert apply_plan(plan, state, provider, {}, parallelism=2).ok
+        provider.close()
+        assert {a: r.attrs for a, r in config.resources.items()} == declared
+        assert sides == seen
+        assert all(state.resources[a].attributes is config.resources[a].attrs for a in shared)
+        untouched = recorded.keys() - {op.address for op in plan.operations}
+        assert {a: state.resources[a].attributes for a in untouched} == {
+            a: recorded[a] for a in untouched}
+    assert {op.action for op in plan.operations} == {"create", "update", "deactivate",
+                                                    "forget"}
+    assert "user.carol@example.com" in shared
     assert "user.ada@example.com" not in shared  # her password is left out: a copy
-    assert apply_plan(plan, state, provider, {}, parallelism=2).ok
-    provider.close()
-    assert {a: r.attrs for a, r in config.resources.items()} == declared
-    assert all(state.resources[a].attributes is config.resources[a].attrs for a in shared)
-    assert set(Operation.model_fields) == PLANNED_FIELDS, "depends_on was assigned to all"
+    assert set(Operation.model_fields) == PLANNED_FIELDS, "the shared fields set changed"
 
 
-def test_the_planner_gives_every_field_with_a_default_factory() -> None:
-    """The planner makes operations with `model_construct`, giving `changes` and
-    `depends_on` (for a field left out, pydantic asks `inspect.signature` of its default
-    factory: a hundred times an operation's cost). A new such field is given there too."""
-    assert {name for name, field in Operation.model_fields.items()
-            if field.default_factory is not None} == {"changes", "depends_on"}
+def test_the_planner_gives_every_field_with_a_default_factory(
+        org: Org, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The planner makes operations with `model_construct`: a field with a default factory
+    left out would have pydantic ask `inspect.signature` of the factory, for each
+    operation, a hundred times its cost. Every such factory refuses here, for a plan of
+    every kind of operation."""
+    _edited(org)
+
+    def refuse() -> None:
+        raise AssertionError("a default factory was called: give the field")
+
+    for field in Operation.model_fields.values():
+        if field.default_factory is not None:
+            monkeypatch.setattr(field, "default_factory", refuse)
+    config = load_config(org.dir)
+    provider = LocalProvider(config.provider, org.dir)
+    try:
+        plan = make_plan(config, State.load(FileBackend.at(org.state_path)), provider)
+    finally:
+        provider.close()
+    assert {op.action for op in plan.operations} == {"create", "update", "deactivate",
+                                                    "forget"}

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from lmsform import export as export_module
-from lmsform.config import load_config
+from lmsform.config import Config, helper, load_config
 from lmsform.kinds import user as user_kind
 from lmsform.providers.local import LocalProvider
 from tests.support import Org, assert_export_round_trips, lmsform, recorded
@@ -56,6 +56,22 @@ def test_exporting_again_gives_the_same_files(org: Org, tmp_path: Path) -> None:
         second = tmp_path / "b" / first.name
         stamp = re.compile(r" on \d{4}-\d\d-\d\d \d\d:\d\d UTC")
         assert stamp.sub("", first.read_text()) == stamp.sub("", second.read_text())
+
+
+def test_the_check_of_what_export_wrote_forks_no_helper(
+        org: Org, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Export loads what it wrote while it holds the state lock, whose descriptor a forked
+    helper would carry: that load is made within `helper.unforked()`."""
+    loads: list[int] = []
+
+    def load(directory: Path) -> Config:
+        loads.append(helper._UNFORKED)
+        return load_config(directory)
+
+    monkeypatch.setattr(export_module, "load_config", load)
+    org.apply()
+    run("export", "-C", str(org.dir), "--out", str(tmp_path / "out"))
+    assert loads and all(loads), loads
 
 
 def test_files_are_never_overwritten_without_force(org: Org, tmp_path: Path) -> None:

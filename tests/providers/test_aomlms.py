@@ -18,7 +18,7 @@ import pytest
 from lmsform.errors import LmsformError
 from lmsform.providers.aomlms import AomlmsProvider, AomlmsSettings
 from lmsform_simulators.aomlms import AomlmsSimulator
-from lmsform_simulators.base import Faults, Request
+from lmsform_simulators.base import Faults, HttpProblem, Request
 from tests.providers.hostile import add_hostile
 from tests.providers.listed import emails_listed
 from tests.support import (
@@ -637,7 +637,7 @@ def test_a_refused_user_is_reported_the_others_recorded_and_the_next_apply_conve
 
 def test_a_lone_deactivation_refused_says_why_for_that_user(school: School) -> None:
     """A quick edit AOM refuses (a user deleted meanwhile) is made again as a read and a PUT
-    of that user, whose failure names the call and AOM's words."""
+    of that user: here the read finds no user, and says so with the call and AOM's words."""
     provider = provider_of(school)
     school.sim.reset_counts()
     with pytest.raises(LmsformError) as refused:
@@ -646,3 +646,34 @@ def test_a_lone_deactivation_refused_says_why_for_that_user(school: School) -> N
     assert requests["POST user quick edit"] == 1 and requests["GET user get"] == 1
     assert "/user/987654" in str(refused.value), str(refused.value)
     assert "PUT user update" not in requests
+
+
+class RefusingQuickEdit(AomlmsSimulator):
+    """An AOM school that refuses every quick edit (422), as it would one naming a user it
+    no longer knows."""
+
+    def quick_edit(self, request: Request) -> Any:
+        raise HttpProblem(422, "The given data was invalid.")
+
+
+def test_a_lone_deactivation_refused_is_made_by_a_read_and_a_put(
+        tmp_path: Path, simulators: Simulators) -> None:
+    school = School(tmp_path, simulators, RefusingQuickEdit())
+    user = new_user(school, "lone@example.com")
+    provider = provider_of(school)
+    school.sim.reset_counts()
+    provider.deactivate("user", user)
+    requests = school.sim.stats()["by_route"]
+    assert (requests["POST user quick edit"], requests["GET user get"],
+            requests["PUT user update"]) == (1, 1, 1)
+    assert "lone@example.com" in school.disabled()
+
+
+def test_a_user_created_alone_inactive_is_switched_off_in_one_call(school: School) -> None:
+    provider = provider_of(school, bulk_upload=False)
+    school.sim.reset_counts()
+    provider.create("user", {"email": "off@example.com", "first_name": "Off",
+                             "active": False})
+    requests = school.sim.stats()["by_route"]
+    assert requests["POST user quick edit"] == 1 and "PUT user update" not in requests
+    assert "off@example.com" in school.disabled()
