@@ -33,6 +33,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,8 +97,12 @@ class Helper:
     def __init__(self, pool: ProcessPoolExecutor, calls: list[tuple[Callable[..., Any],
                                                                    tuple[Any, ...]]]) -> None:
         self._pool, self._calls = pool, calls
-        self._futures: list[Future[Any] | None] = [pool.submit(call, *args)
-                                                   for call, args in calls]
+        self._futures: list[Future[Any] | None] = []
+        for call, args in calls:
+            try:
+                self._futures.append(pool.submit(call, *args))
+            except BrokenProcessPool:  # it died on an earlier call: the rest is made here
+                self._futures.append(None)
 
     @staticmethod
     def start(calls: list[tuple[Callable[..., Any], tuple[Any, ...]]]) -> Helper | None:
@@ -121,7 +126,8 @@ class Helper:
             for i, (call, args) in enumerate(self._calls):
                 future, self._futures[i] = self._futures[i], None  # the answer goes with it
                 try:
-                    assert future is not None
+                    if future is None:
+                        raise BrokenProcessPool("dead before this call was sent")
                     answer = future.result()
                 except Exception as exc:  # the helper died (memory, a signal)
                     log.debug("the helper failed (%r); its call is made here", exc)
