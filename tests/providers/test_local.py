@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -160,13 +161,19 @@ def test_a_batch_without_refusals_makes_every_resource(lms: LocalProvider) -> No
         made[0]: "G0", made[1]: "G1", made[2]: "G2"}
 
 
-def test_a_batch_holds_what_creates_one_at_a_time_hold(tmp_path: Path) -> None:
-    """A batch is written a statement per table: its ids, rows, links and prices are the
-    ones the same creates made one at a time get, ids past the largest ever given."""
+@pytest.mark.parametrize("parameters", [None, 5])
+def test_a_batch_holds_what_creates_one_at_a_time_hold(tmp_path: Path,
+                                                       parameters: int | None) -> None:
+    """A batch is written a statement of many rows per table: its ids, rows, links and
+    prices are the ones the same creates made one at a time get, ids past the largest ever
+    given. Also where SQLite takes so few parameters a statement (`parameters`) that a
+    user's row is a statement of its own and a link table's takes two rows at a time."""
     def made(batched: bool) -> list[tuple[str, list[tuple[str, dict]]]]:
         lms = LocalProvider(LocalSettings(type="local", path=f"{batched}.sqlite"), tmp_path)
         try:
             department = hierarchy(lms)
+            if parameters is not None:
+                lms.db.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, parameters)
             groups = [lms.create("group", {"name": name}) for name in ("A", "B")]
             lms.delete("group", lms.create("group", {"name": "Gone"}))  # its id: never again
             courses = [{"key": f"c-{i}", "title": f"Course {i}", "published": i % 2 == 0,
