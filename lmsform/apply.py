@@ -265,13 +265,12 @@ def apply_plan(
     known = known or Secrets(())
     operations = {op.address: op for op in plan.operations}
     order = {address: i for i, address in enumerate(operations)}
-    walk = DependencyWalk(operations, {a: op.depends_on for a, op in operations.items()},
-                          priority=order.__getitem__)
+    walk = DependencyWalk(operations, {a: op.depends_on for a, op in operations.items()})
     ids = _Ids(plan, state)
     held = _held(plan)
     state.data.provider = recorded_identity(provider)
     total, done = len(operations), 0
-    started: dict[str, float] = {}
+    started: dict[Future[list[Outcome]], float] = {}  # a batch's operations start together
 
     with state.journaling(), _stop_on_signals(result, stopping) as tell_interruption, \
             ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
@@ -281,18 +280,17 @@ def apply_plan(
             while (walk.has_ready() and len(running) < parallelism and not result.failed
                    and not result.interrupted):
                 batch = _next_batch(walk, operations, provider)
-                for op in batch:
-                    started[op.address] = time.monotonic()
-                running[pool.submit(_call_batch, provider, batch, ids, secrets)] = batch
+                future = pool.submit(_call_batch, provider, batch, ids, secrets)
+                running[future], started[future] = batch, time.monotonic()
             if not running:
                 break
             # woken now and then to say that Ctrl-C was heard, while a slow call runs
             finished, _ = wait(running, timeout=0.25, return_when=FIRST_COMPLETED)
             for future in sorted(finished, key=lambda f: order[running[f][0].address]):
                 batch = running.pop(future)
+                seconds = time.monotonic() - started.pop(future)
                 with state.together():  # the batch's records in one write
                     for op, outcome in zip(batch, future.result(), strict=True):
-                        seconds = time.monotonic() - started[op.address]
                         if isinstance(outcome, BaseException):
                             failure = Failure(op, _failure_message(
                                 op, outcome, known, secrets.get(op.address, {})), outcome)

@@ -20,7 +20,9 @@ T = TypeVar("T", bound=Hashable)
 
 class DependencyWalk(Generic[T]):
     """Nodes become ready once every node they depend on is done; among the ready ones,
-    the lowest priority comes first (ties: the order nodes were given in).
+    the lowest priority comes first (ties: the order nodes were given in). Without a
+    `priority`, the order given: the heap then holds the nodes' positions, plain ints, which
+    it compares several times faster than tuples (apply walks 100k operations so).
 
     Dependencies on nodes that are not in `nodes` are ignored (they need no operation).
     A node waits on a count of what it still needs, and the nodes a finished one makes ready
@@ -28,10 +30,12 @@ class DependencyWalk(Generic[T]):
     """
 
     def __init__(self, nodes: Iterable[T], depends_on: Mapping[T, Iterable[T]],
-                 priority: Callable[[T], Any]) -> None:
+                 priority: Callable[[T], Any] | None = None) -> None:
         self.nodes = list(nodes)
-        self._priority = priority
         self._index = {n: i for i, n in enumerate(self.nodes)}
+        # a ready node's heap entry: its position, after its priority where there is one
+        self._entry: Callable[[T], Any] = self._index.__getitem__ if priority is None else \
+            (lambda n: (priority(n), self._index[n]))
         self._waiting: dict[T, int] = {}  # how many of its dependencies are not done
         self._dependents: dict[T, list[T]] = defaultdict(list)
         for node in self.nodes:
@@ -40,8 +44,7 @@ class DependencyWalk(Generic[T]):
                 self._waiting[node] = len(needs)
                 for dependency in needs:
                     self._dependents[dependency].append(node)
-        self._ready = [(priority(n), i, n) for i, n in enumerate(self.nodes)
-                       if n not in self._waiting]
+        self._ready: list[Any] = [self._entry(n) for n in self.nodes if n not in self._waiting]
         heapq.heapify(self._ready)
 
     def has_ready(self) -> bool:
@@ -49,11 +52,14 @@ class DependencyWalk(Generic[T]):
 
     def peek(self) -> T:
         """The node `pop` would return next."""
-        return self._ready[0][2]
+        return self._node(self._ready[0])
 
     def pop(self) -> T:
         """The next ready node (it stays pending until `done`)."""
-        return heapq.heappop(self._ready)[2]
+        return self._node(heapq.heappop(self._ready))
+
+    def _node(self, entry: Any) -> T:
+        return self.nodes[entry if type(entry) is int else entry[1]]
 
     def done(self, node: T) -> None:
         """`node` (popped, and told done once) finished: whatever waited only on it becomes
@@ -65,7 +71,7 @@ class DependencyWalk(Generic[T]):
                 self._waiting[child] = left
             else:
                 del self._waiting[child]
-                freed.append((self._priority(child), self._index[child], child))
+                freed.append(self._entry(child))
         if len(freed) > len(self._ready):
             self._ready += freed
             heapq.heapify(self._ready)

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from lmsform.errors import LmsformError
-from lmsform.order import topological
+from lmsform.order import DependencyWalk, topological
 
 
 @st.composite
@@ -70,3 +70,17 @@ def test_the_order_is_the_walks_whether_or_not_priorities_follow_dependencies(
     weights = {n: n // 2 if following else rnd.randrange(5) for n in nodes}
     order = topological(nodes, deps, priority=lambda n: (weights[n],))
     assert order == _walked(nodes, deps, lambda n: (weights[n],))
+
+
+@given(dags())
+def test_a_walk_without_priorities_takes_the_ready_nodes_in_the_order_given(graph) -> None:
+    """As apply walks a plan: its operations' order is their priority."""
+    nodes, deps = graph
+    walk = DependencyWalk(nodes, deps)
+    out: list[int] = []
+    while walk.has_ready():
+        peeked, popped = walk.peek(), walk.pop()
+        assert peeked == popped
+        out.append(popped)
+        walk.done(popped)
+    assert out == _walked(nodes, deps, priority=lambda n: 0)
