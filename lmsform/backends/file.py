@@ -23,7 +23,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from lmsform.backends import BackendSettings, JournalDamaged, Record, StateBackend
+from lmsform.backends import (
+    BackendSettings,
+    JournalDamaged,
+    Record,
+    StateBackend,
+    journal_text,
+)
 from lmsform.errors import LmsformError, StateLockedError, display_path, reason
 
 DEFAULT_PATH = ".lmsform/state.json"  # inside the config directory
@@ -81,7 +87,7 @@ class FileBackend(StateBackend):
         self.path = (config_dir / settings.path).absolute()
         self.journal_path = self.path.with_name(self.path.name + ".journal")
         self.lock_path = self.path.with_name(self.path.name + ".lock")
-        self._journal: IO[str] | None = None
+        self._journal: IO[bytes] | None = None
 
     @classmethod
     def at(cls, path: Path) -> FileBackend:
@@ -124,8 +130,8 @@ class FileBackend(StateBackend):
             with writing("the state's journal", self.journal_path):
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 self._drop_cut_record()
-                self._journal = self.journal_path.open("a", encoding="utf-8")
-        self._journal.write("".join(json.dumps(record) + "\n" for record in records))
+                self._journal = self.journal_path.open("ab")
+        self._journal.write(b"".join([journal_text(record) + b"\n" for record in records]))
         self._journal.flush()  # survives the process being killed from here on
 
     def _drop_cut_record(self) -> None:

@@ -67,6 +67,22 @@ class StateBackendConformance:
         backend.sync()
         assert [dict(r) for r in backend.replay()] == records
 
+    def test_a_record_replays_as_it_was_appended_whatever_json_it_holds(
+            self, backend: StateBackend) -> None:
+        """Text beyond ASCII and escapes, an integer past 64 bits (which orjson refuses, so
+        the standard library writes that record), floats, nesting, null and booleans."""
+        backend.write(_snapshot(1))
+        records = [
+            {"op": "put", "address": "user.zoë@example.com",
+             "entry": {"name": "Zoë \"Z\" \u2028 O'Hara\n", "credits": 2.5, "tiny": 1e-7,
+                       "tags": ["a", ["b", {"c": None}]], "on": True, "off": False}},
+            {"op": "put", "address": "user.big@example.com", "entry": {"n": 2**70}},
+            {"op": "remove", "address": "user.gone@example.com", "n": -(2**63)}]
+        backend.append_all(records[:2])
+        backend.append(records[2])
+        backend.sync()
+        assert [dict(r) for r in backend.replay()] == records
+
     def test_one_lock_per_state_naming_its_holder(self, backend: StateBackend,
                                                   other: StateBackend) -> None:
         assert backend.lock_holder() is None
