@@ -72,7 +72,7 @@ class StateBackendConformance:
         """Text beyond ASCII and escapes, an integer past 64 bits (which orjson refuses, so
         the standard library writes that record), floats, nesting, null and booleans."""
         backend.write(_snapshot(1))
-        records = [
+        records: list[dict[str, Any]] = [
             {"op": "put", "address": "user.zoë@example.com",
              "entry": {"name": "Zoë \"Z\" \u2028 O'Hara\n", "credits": 2.5, "tiny": 1e-7,
                        "tags": ["a", ["b", {"c": None}]], "on": True, "off": False}},
