@@ -23,6 +23,7 @@ from lmsform.planning.reading import LiveRead, read_one_by_one
 from lmsform.planning.timing import only_scheduled
 from lmsform.providers.base import Provider
 from lmsform.resources import (
+    SCHEMAS,
     SENSITIVE,
     LiveNames,
     referenced_keys,
@@ -254,19 +255,18 @@ def _order(operations: list[Operation]) -> list[Operation]:
             after[address] = set(refers_to(op.kind, op.after))
         return after[address]
 
+    created = _CreatedAddresses(by_address, creating)
     for op in operations:
         needs: set[str] = set()
         if not op.action.retires:
-            needs.update(ref for ref in refers_to(op.kind, op.after) if ref in creating)
+            created.referred(op.kind, op.after, needs)
         if op.action.removes:
             # whatever still refers to it lets go first: edited away, or removed itself
             needs |= {a for a in referenced_by.get(op.address, [])
                       if op.address not in refers_after(a)
                       or by_address[a].action in {Action.DELETE, Action.DEACTIVATE}}
         needs.discard(op.address)
-        # each the address of the operation needed, not the copy `refers_to` made: 100k
-        # users' five references were 40 MB of copies of a few hundred addresses
-        op.depends_on = [by_address[a].address for a in sorted(needs)]
+        op.depends_on = sorted(needs)
 
     def priority(address: str) -> tuple[int, int, str]:
         op = by_address[address]
@@ -275,6 +275,36 @@ def _order(operations: list[Operation]) -> list[Operation]:
 
     deps = {op.address: op.depends_on for op in operations}
     return [by_address[a] for a in topological(by_address, deps, priority)]
+
+
+class _CreatedAddresses:
+    """What an operation refers to that the plan creates, as the creating operations' own
+    address strings: 100k users' five references were 40 MB of copies of a few hundred
+    addresses, and each copy made and hashed anew. Looked up by referenced kind and key,
+    which the manifests share between resources."""
+
+    def __init__(self, by_address: dict[str, Operation], creating: set[str]) -> None:
+        self.by_address, self.creating = by_address, creating
+        self.known: dict[str, dict[Any, str | None]] = defaultdict(dict)  # kind -> key -> it
+
+    def referred(self, kind: str, attrs: dict[str, Any] | None, into: set[str]) -> None:
+        """Add to `into` the address of each operation creating what `attrs` refer to."""
+        if not attrs:
+            return
+        for name, target in SCHEMAS[kind].references.items():
+            value = attrs.get(name)
+            if value is None:
+                continue
+            known = self.known[target]
+            for key in value if isinstance(value, list) else (value,):
+                address = known.get(key, "")
+                if address == "":
+                    address = known[key] = self._created(f"{target}.{key}")
+                if address is not None:
+                    into.add(address)
+
+    def _created(self, address: str) -> str | None:
+        return self.by_address[address].address if address in self.creating else None
 
 
 def _safety(plan: Plan, managed: dict[str, int], live: dict[str, int], fraction: float,
