@@ -408,3 +408,13 @@ def test_a_plan_too_large_for_one_comment_counts_what_time_left_and_schedules() 
     assert "**Left for review \\(\\-\\-scheduled\\-only applies what time caused\\, " \
            "nothing else\\)\\:** 3 operations." in output
     assert "events." in output.split("Scheduled soon")[1]
+
+
+@pytest.mark.parametrize("action", list(Action))
+def test_an_operations_head_is_coloured_as_click_colours_it(action: Action) -> None:
+    op = Operation(address="group.G", kind="group", action=action, id="1",
+                   after={"name": "G"})
+    lines = render_text(Plan(operations=[op])).split("\n")
+    head = next(line for line in lines
+                if click.unstyle(line).startswith(f"  {action.symbol} group.G"))
+    assert head == click.style(click.unstyle(head), fg=action.colour) != click.unstyle(head)

@@ -10,6 +10,7 @@ operation and nothing that looks like another operation, a link or an image.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable
@@ -62,9 +63,17 @@ def _span(shown: str) -> str:
 
 def value_text(value: Any) -> str:
     """A value as JSON text, made visible."""
-    if type(value) is str:  # most values: quoted in C, without `_json`'s questions
-        return _visible(_quote(value))
-    return _visible(_json(value))
+    # most values: text quoted in C, without `_json`'s questions, and nearly always printable
+    # (a plan creating 100k users renders a million values)
+    text = _quote(value) if type(value) is str else _json(value)
+    return text if text.isprintable() else _visible(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def field_text(name: str) -> str:
+    """A field's name as `inert` shows it: fields are few, and named in every line of a plan
+    that creates 100k users."""
+    return inert(name)
 
 
 DECIMAL_TEXT = re.compile(r"-?[0-9]+(\.[0-9]+)?")
@@ -84,8 +93,8 @@ def _json(value: Any) -> str:
                and DECIMAL_TEXT.fullmatch(item) else _json(item))
             for key, item in value.items()) + "}"
     if isinstance(value, list):
-        return "[" + ", ".join(_quote(item) if type(item) is str else _json(item)
-                               for item in value) + "]"
+        return "[" + ", ".join([_quote(item) if type(item) is str else _json(item)
+                                for item in value]) + "]"
     return _encode(value)
 
 

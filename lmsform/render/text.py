@@ -3,12 +3,14 @@ terminal."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 
 import click
 
 from lmsform.plan import Action, Operation, Plan
 from lmsform.render.escaping import (
+    field_text,
     inert,
     value_text,
 )
@@ -131,14 +133,23 @@ def text_operation(op: Operation) -> list[str]:
         notes.append(inert(op.reason))
     if notes:
         head += f" ({'; '.join(notes)})"
-    lines = [click.style(head, fg=op.action.colour)]
+    before, after = _colouring(op.action.colour)
+    lines = [f"{before}{head}{after}"]
     if op.action == Action.CREATE and op.after:
-        lines += [f"      {inert(k)}: {value_text(v)}" for k, v in op.after.items()]
+        lines += [f"      {field_text(k)}: {value_text(v)}" for k, v in op.after.items()]
     for change in op.changes:
         lines.append(f"      {inert(change.field)}: {value_text(change.before)} -> "
                      f"{value_text(change.after)}{inert(time_reason(change.reason))}"
                      f"{CAUSE_NOTES.get(change.cause, '')}")
     return lines
+
+
+@functools.cache
+def _colouring(colour: str) -> tuple[str, str]:
+    """What `click.style(text, fg=colour)` puts before and after the text: found once per
+    colour, where styling each of 100k operations' heads took a tenth of its text."""
+    before, _, after = click.style("\0", fg=colour).partition("\0")
+    return before, after
 
 
 def _text_drift(plan: Plan) -> list[str]:
