@@ -22,6 +22,7 @@ field named) is still read.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -123,11 +124,20 @@ def _tables(resources: dict[str, StateEntry]) -> dict[str, dict[_Shape, list[lis
     for address, entry in resources.items():
         key = address.partition(".")[2]
         attrs = entry.attributes
-        # the field that only repeats the key (a user's email, a group's name), if any
-        key_field = next((f for f, v in attrs.items() if v == key and type(v) is str), None)
-        shape = (tuple(attrs), key_field, entry.prevent_destroy, entry.removed)
-        values = [v for f, v in attrs.items() if f != key_field]
-        tables.setdefault(entry.kind, {}).setdefault(shape, []).append([key, entry.id, *values])
+        fields = tuple(attrs)
+        # the field that only repeats the key (a user's email, a group's name), if any:
+        # nearly always the first, whose row is then the values after it
+        key_field = None
+        for field, value in attrs.items():
+            if value == key and type(value) is str:
+                key_field = field
+                break
+        if key_field is not None and key_field == fields[0]:
+            row = [key, entry.id, *itertools.islice(attrs.values(), 1, None)]
+        else:
+            row = [key, entry.id, *(v for f, v in attrs.items() if f != key_field)]
+        shape = (fields, key_field, entry.prevent_destroy, entry.removed)
+        tables.setdefault(entry.kind, {}).setdefault(shape, []).append(row)
     return tables
 
 

@@ -109,3 +109,21 @@ def test_a_snapshot_is_checked_before_it_is_believed(text: str) -> None:
 def test_a_format_it_does_not_read_is_named() -> None:
     with pytest.raises(snapshot.Unreadable, match="format 3"):
         snapshot.decode('{"format_version": 3, "lineage": "l", "serial": 1, "resources": {}}')
+
+
+def test_the_key_field_is_the_first_that_repeats_the_key_wherever_it_stands() -> None:
+    """Most entries' key field comes first (their row is the values after it); where it
+    does not, or where a later field repeats the key too, the row leaves out that one
+    field and keeps the rest in order."""
+    late = StateEntry("user", "20", {"username": "zed", "email": "zed@example.com",
+                                     "first_name": "zed@example.com"})
+    twice = StateEntry("group", "6", {"name": "Twins", "description": "Twins"})
+    data = StateFile(lineage="l", resources={"user.zed@example.com": late,
+                                             "group.Twins": twice})
+    text = snapshot.encode(data)
+
+    assert '{"fields": ["username", "email", "first_name"], "key_field": "email", ' in text
+    assert '["zed@example.com", "20", "zed", "zed@example.com"]' in text
+    assert '{"fields": ["name", "description"], "key_field": "name", ' in text
+    assert '["Twins", "6", "Twins"]' in text
+    assert snapshot.decode(text).resources == data.resources
