@@ -11,6 +11,7 @@ from lmsform.config import load_config
 from lmsform.errors import ProviderError
 from lmsform.providers.base import Provider
 from lmsform.providers.local import LocalProvider, LocalSettings
+from lmsform.providers.local.handlers import _insert_rows
 from lmsform.testing import ProviderConformance, Sample
 from tests.support import Org
 
@@ -257,3 +258,23 @@ class TestLocalConforms(ProviderConformance):
 
     def samples(self) -> list[Sample]:
         return LOCAL_SAMPLES
+
+
+@pytest.mark.parametrize("count", [0, 1, 7, 255, 256, 257, 500, 1000])
+def test_rows_go_in_statements_of_many_rows_from_a_handful_of_spellings(count: int) -> None:
+    """Every row, in order, in statements of at most 256 rows and then powers of two: SQLite
+    compiles a few statements, whatever the batches' sizes."""
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE TABLE t (a INTEGER, b TEXT)")
+    statements: list[str] = []
+    db.set_trace_callback(statements.append)
+    rows = [(i, f"row {i}") for i in range(count)]
+
+    _insert_rows(db, "t", ("a", "b"), rows)
+
+    db.set_trace_callback(None)
+    assert db.execute("SELECT a, b FROM t ORDER BY rowid").fetchall() == rows
+    sizes = [s.count("(") - 1 for s in statements if s.startswith("INSERT")]
+    assert sum(sizes) == count
+    assert all(size == 256 or size & (size - 1) == 0 for size in sizes)
+    assert sizes == sorted(sizes, reverse=True) and len(sizes) <= count // 256 + 9

@@ -26,6 +26,10 @@ if TYPE_CHECKING:  # the database the handlers reach, named in their base class
     from lmsform.providers.local.database import LocalDatabase  # noqa: F401
 
 
+# Rows an insert statement holds at most (`_insert_rows`).
+ROWS_PER_STATEMENT = 256
+
+
 def _hash_password(password: str) -> str:
     salt = os.urandom(16)
     digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, 10_000)
@@ -219,20 +223,30 @@ class Rows(Stored):
 
 def _insert_rows(db: sqlite3.Connection, table: str, columns: tuple[str, ...],
                  rows: list[tuple[Any, ...]]) -> None:
-    """Rows written as few statements as SQLite's limit on parameters allows, each of many
-    rows (`INSERT ... VALUES (...), (...)`), not a statement per row (`executemany`).
+    """Rows written in statements of many rows each (`INSERT ... VALUES (...), (...)`), not
+    a statement per row (`executemany`).
 
     The sqlite3 module lets go of the interpreter's lock at every step of a statement, and
     gets it back only when the thread holding it gives it up (every 5 ms): while the apply's
     main thread records what finished, each row of an `executemany` waited for it. 100k users
     with their groups took 3.2 s that way in an apply, 0.5 s alone; a statement of many rows
-    is one step."""
-    per_statement = max(1, db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // len(columns))
+    is one step.
+
+    A statement holds `ROWS_PER_STATEMENT` rows (fewer where SQLite's limit on parameters
+    says so, one row at least), then the rest in powers of two: a table is written by a
+    handful of statements whatever a batch's size, so SQLite compiles each once and its
+    statement cache never holds hundreds of large ones."""
+    most = min(ROWS_PER_STATEMENT,
+               max(1, db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // len(columns)))
     one = f"({', '.join('?' for _ in columns)})"
-    for start in range(0, len(rows), per_statement):
-        chunk = rows[start:start + per_statement]
+    start = 0
+    while start < len(rows):
+        left = len(rows) - start
+        size = most if left >= most else 1 << (left.bit_length() - 1)
+        chunk = rows[start:start + size]
         db.execute(f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
-                   f"{', '.join([one] * len(chunk))}", [v for row in chunk for v in row])
+                   f"{', '.join([one] * size)}", [v for row in chunk for v in row])
+        start += size
 
 
 class Regions(Rows):
