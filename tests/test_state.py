@@ -227,10 +227,10 @@ def test_what_is_recorded_together_reaches_the_journal_at_the_end_even_when_inte
             state.put("group.A", entry("1"))
             state.put("group.B", entry("2"))
             assert not journal.exists()  # held until the block ends
-        assert [json.loads(line)["put"] for line in journal.read_text().splitlines()] \
+        assert [json.loads(line)["put"] for line in journal.read_bytes().splitlines()] \
             == ["group.A", "group.B"]
         with pytest.raises(KeyboardInterrupt), state.together():
             state.remove("group.A")
             raise KeyboardInterrupt
-        assert json.loads(journal.read_text().splitlines()[-1])["remove"] == "group.A"
+        assert json.loads(journal.read_bytes().splitlines()[-1])["remove"] == "group.A"
     assert set(load(tmp_path / "s.json").resources) == {"group.B"}

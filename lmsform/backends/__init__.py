@@ -16,7 +16,6 @@ A backend stores three things for one state:
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import time
 from abc import ABC, abstractmethod
@@ -25,7 +24,6 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, ClassVar
 
-import orjson
 from pydantic import BaseModel, ConfigDict
 
 from lmsform import plugins
@@ -38,18 +36,6 @@ LOCK_POLL_SECONDS = 0.25  # how often a waiting run tries the lock again
 DEFAULT_BACKEND = "file"
 
 Record = dict[str, Any]  # one journal entry: {"put": address, "entry": {...}} or {"remove": ...}
-
-
-def journal_text(record: Record) -> bytes:
-    """A record as the journal holds it: one line of JSON, written by orjson (an apply
-    from empty writes a record per resource, 100k of them in 0.10 s where the standard
-    library took 0.68 s). What orjson refuses (an integer past 64 bits, a key that is not
-    text) the standard library writes, as before; `replay` reads either. A float that is
-    not a number, which no manifest may hold, is written as null."""
-    try:
-        return orjson.dumps(record)
-    except orjson.JSONEncodeError:
-        return json.dumps(record).encode()
 
 
 class JournalDamaged(Exception):

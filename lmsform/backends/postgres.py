@@ -40,13 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ConfigDict, Field, SecretStr
 
-from lmsform.backends import (
-    BackendSettings,
-    JournalDamaged,
-    Record,
-    StateBackend,
-    journal_text,
-)
+from lmsform.backends import BackendSettings, JournalDamaged, Record, StateBackend
 from lmsform.backends.file import holder_info, locked_message
 from lmsform.errors import LmsformError, StateLockedError
 
@@ -221,7 +215,7 @@ class PostgresBackend(StateBackend):
         with self._errors("journaling to"):
             row = self._connection().execute(
                 f"INSERT INTO {self.schema}.journal (name, record) VALUES (%s, %s) "
-                "RETURNING seq", (self.state_name, journal_text(record).decode())).fetchone()
+                "RETURNING seq", (self.state_name, json.dumps(record))).fetchone()
         self._seq = max(self._seq, int(row[0])) if row else self._seq  # committed: survives kill -9
 
     def append_all(self, records: list[Record]) -> None:
@@ -233,7 +227,7 @@ class PostgresBackend(StateBackend):
                 f"WITH added AS (INSERT INTO {self.schema}.journal (name, record) "
                 "SELECT %s, record FROM unnest(%s::text[]) WITH ORDINALITY AS r(record, n) "
                 "ORDER BY n RETURNING seq) SELECT max(seq) FROM added",
-                (self.state_name, [journal_text(record).decode() for record in records])).fetchone()
+                (self.state_name, [json.dumps(record) for record in records])).fetchone()
         self._seq = max(self._seq, int(row[0])) if row and row[0] is not None else self._seq
 
     def sync(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import socket
@@ -72,3 +73,17 @@ def test_a_state_that_cannot_be_written_is_a_clear_error_and_keeps_the_journal(
 class TestFileBackendConforms(StateBackendConformance):
     def make_backend(self, tmp_path: Path, name: str) -> StateBackend:
         return FileBackend(FileSettings(path=f"{name}.json"), tmp_path)
+
+
+@pytest.mark.parametrize("value", [dt.datetime(2026, 1, 2, tzinfo=dt.UTC), dt.date(2026, 1, 2)])
+def test_the_journal_refuses_what_the_standard_library_refuses(tmp_path: Path,
+                                                               value: object) -> None:
+    """orjson would write a date; the journal writes only what the snapshot can (through
+    the standard library), and refuses the rest before anything of the record is written."""
+    backend = FileBackend(FileSettings(path="s.json"), tmp_path)
+    backend.append({"put": "user.a@example.com", "n": 1})
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        backend.append({"put": "user.b@example.com", "at": value})
+    backend.sync()
+    assert [record["put"] for record in backend.replay()] == ["user.a@example.com"]
+    backend.close()
