@@ -74,10 +74,13 @@ def test_the_order_is_the_walks_whether_or_not_priorities_follow_dependencies(
 
 @given(dags())
 def test_a_walk_without_priorities_takes_the_ready_nodes_in_the_order_given(graph) -> None:
-    """As apply walks a plan: its operations' order is their priority."""
-    nodes, deps = graph
+    """As apply walks a plan: its operations' order is their priority. The nodes are text,
+    as addresses are, so that a node is never mistaken for its position."""
+    numbers, numbered_deps = graph
+    nodes = [f"op{n}" for n in numbers]
+    deps = {f"op{n}": {f"op{d}" for d in needs} for n, needs in numbered_deps.items()}
     walk = DependencyWalk(nodes, deps)
-    out: list[int] = []
+    out: list[str] = []
     while walk.has_ready():
         peeked, popped = walk.peek(), walk.pop()
         assert peeked == popped

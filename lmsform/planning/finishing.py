@@ -259,7 +259,7 @@ def _order(operations: list[Operation]) -> list[Operation]:
     for op in operations:
         needs: set[str] = set()
         if not op.action.retires:
-            created.referred(op.kind, op.after, needs)
+            created.add_needed(op.kind, op.after, needs)
         if op.action.removes:
             # whatever still refers to it lets go first: edited away, or removed itself
             needs |= {a for a in referenced_by.get(op.address, [])
@@ -280,14 +280,15 @@ def _order(operations: list[Operation]) -> list[Operation]:
 class _CreatedAddresses:
     """What an operation refers to that the plan creates, as the creating operations' own
     address strings: 100k users' five references were 40 MB of copies of a few hundred
-    addresses, and each copy made and hashed anew. Looked up by referenced kind and key,
-    which the manifests share between resources."""
+    addresses, and each copy made and hashed anew. Looked up by referenced kind and key, text
+    the manifests share between resources; a key that is not text (a plugin kind's) is made
+    into its address each time, as `refers_to` does."""
 
     def __init__(self, by_address: dict[str, Operation], creating: set[str]) -> None:
         self.by_address, self.creating = by_address, creating
-        self.known: dict[str, dict[Any, str | None]] = defaultdict(dict)  # kind -> key -> it
+        self.known: dict[str, dict[str, str | None]] = defaultdict(dict)  # kind -> key -> it
 
-    def referred(self, kind: str, attrs: dict[str, Any] | None, into: set[str]) -> None:
+    def add_needed(self, kind: str, attrs: dict[str, Any] | None, into: set[str]) -> None:
         """Add to `into` the address of each operation creating what `attrs` refer to."""
         if not attrs:
             return
@@ -297,8 +298,11 @@ class _CreatedAddresses:
                 continue
             known = self.known[target]
             for key in value if isinstance(value, list) else (value,):
-                address = known.get(key, "")
-                if address == "":
+                if type(key) is not str:
+                    address = self._created(f"{target}.{key}")
+                elif key in known:
+                    address = known[key]
+                else:
                     address = known[key] = self._created(f"{target}.{key}")
                 if address is not None:
                     into.add(address)

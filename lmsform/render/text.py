@@ -138,7 +138,7 @@ def text_operation(op: Operation) -> list[str]:
     if op.action == Action.CREATE and op.after:
         lines += [f"      {field_text(k)}: {value_text(v)}" for k, v in op.after.items()]
     for change in op.changes:
-        lines.append(f"      {inert(change.field)}: {value_text(change.before)} -> "
+        lines.append(f"      {field_text(change.field)}: {value_text(change.before)} -> "
                      f"{value_text(change.after)}{inert(time_reason(change.reason))}"
                      f"{CAUSE_NOTES.get(change.cause, '')}")
     return lines

@@ -13,8 +13,9 @@ from lmsform.apply import apply_plan
 from lmsform.backends.file import FileBackend
 from lmsform.config import load_config
 from lmsform.errors import LmsformError, PlanError
-from lmsform.plan import Plan
+from lmsform.plan import Action, Operation, Plan
 from lmsform.planning import PlanOptions, check_capabilities, make_plan
+from lmsform.planning.finishing import _order
 from lmsform.providers.base import Capabilities, KindSupport
 from lmsform.providers.local import LocalProvider
 from lmsform.render import closing_line, render_text
@@ -756,3 +757,20 @@ def test_ids_a_provider_lists_as_anything_but_text_are_refused(org: Org) -> None
     apply(org)
     with pytest.raises(LmsformError, match="listed groups with ids that are not text"):
         plan_of(org, NumberedGroups)
+
+
+def test_an_operation_depends_on_the_creating_operations_own_address_strings() -> None:
+    """Whatever the referenced key: text (the manifests' shared strings, looked up once)
+    or not (a plugin kind's), as `refers_to` spells it."""
+    one, named = (Operation(address=f"group.{name}", kind="group", action=Action.CREATE,
+                            after={"name": name}) for name in ("1", "Named"))
+    users = [Operation(address=f"user.{who}@example.com", kind="user", action=Action.CREATE,
+                       after={"email": f"{who}@example.com", "groups": groups})
+             for who, groups in (("a", [1, "Named"]), ("b", ["Named", "Gone", {"not": "text"}]))]
+
+    ordered = _order([*users, named, one])
+
+    assert [op.address for op in ordered][:2] == ["group.1", "group.Named"]
+    assert users[0].depends_on == ["group.1", "group.Named"]
+    assert users[1].depends_on == ["group.Named"]
+    assert users[0].depends_on[0] is one.address and users[1].depends_on[0] is named.address
