@@ -21,7 +21,13 @@ import click
 
 from lmsform import __version__
 from lmsform.cli.checking import fmt_command, providers_command, schema, validate
-from lmsform.cli.common import _SECRETS, _error_message, _UsageError, _WholeSentences
+from lmsform.cli.common import (
+    _SECRETS,
+    _error_message,
+    _given_garbage_collection,
+    _UsageError,
+    _WholeSentences,
+)
 from lmsform.cli.planning import apply, import_command, plan, show_command
 from lmsform.cli.setup import (
     _Simulators,
@@ -153,8 +159,7 @@ def _restore_garbage_collection() -> None:
     process ends with the command: switched back on, the collector's next pass would scan
     everything the command built (1.2 s after a 100k-user plan had printed), for nothing."""
     if not _PROCESS_ENDS_WITH_COMMAND:
-        gc.unfreeze()
-        gc.enable()
+        _given_garbage_collection()
 
 
 def main() -> None:

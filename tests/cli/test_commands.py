@@ -572,7 +572,8 @@ def test_a_command_run_in_process_leaves_the_garbage_collector_on(org: Org) -> N
     """The commands switch the cyclic collector off while they build; a caller invoking
     lmsform in-process gets it back on (only `lmsform` as a process, which ends with the
     command, leaves it off)."""
+    given = gc.get_threshold()
     assert org.run("apply", "--auto-approve").exit_code == 0
-    assert gc.isenabled()
+    assert gc.isenabled() and gc.get_threshold() == given
     assert org.run("plan").exit_code == 0
     assert gc.isenabled() and not gc.get_freeze_count()
