@@ -211,7 +211,9 @@ class FileBackend(StateBackend):
 
 
 # What orjson would write where the standard library refuses it, refused by orjson too (and
-# then by the standard library, as before): a dataclass, a date or a time.
+# then by the standard library, as before): a dataclass, a date or a time. orjson has no such
+# option for a UUID or a plain Enum, which it writes as text or as its value; lmsform's kinds
+# hold neither, and the snapshot, written by the standard library, would still refuse them.
 _AS_BEFORE = orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
 
 
@@ -219,10 +221,10 @@ def _journal_line(record: Record) -> bytes:
     """A record as the file's journal holds it: a line of JSON, UTF-8, written by orjson
     (an apply from empty writes a record per resource, 100k of them in 0.10 s where the
     standard library took 0.68 s). What orjson refuses (an integer past 64 bits, a key that
-    is not text, and `_AS_BEFORE`) the standard library writes, as before; `replay` reads
-    either. A float that is not a number (NaN, infinity) is written as null, where the
-    snapshot writes NaN: no manifest may hold one, and as it equals nothing, a plan shows
-    it changed whichever the state recorded."""
+    is not text, what `_AS_BEFORE` names) goes to the standard library, which writes it or
+    refuses it as before; `replay` reads either. A float that is not a number (NaN,
+    infinity) is written as null, where the snapshot writes NaN: no manifest may hold one,
+    and as it equals nothing, a plan shows it changed whichever the state recorded."""
     try:
         return orjson.dumps(record, option=_AS_BEFORE | orjson.OPT_APPEND_NEWLINE)
     except orjson.JSONEncodeError:

@@ -21,13 +21,7 @@ import click
 
 from lmsform import __version__
 from lmsform.cli.checking import fmt_command, providers_command, schema, validate
-from lmsform.cli.common import (
-    _SECRETS,
-    _error_message,
-    _given_garbage_collection,
-    _UsageError,
-    _WholeSentences,
-)
+from lmsform.cli.common import _SECRETS, _error_message, _UsageError, _WholeSentences
 from lmsform.cli.planning import apply, import_command, plan, show_command
 from lmsform.cli.setup import (
     _Simulators,
@@ -118,8 +112,10 @@ def cli(ctx: click.Context) -> None:
     # Loading and planning allocate millions of long-lived objects and almost no garbage
     # cycles; Python's cyclic collector would rescan them over and over (it took a third of a
     # 50k-user plan). Commands that then run long switch it back on with _collect_garbage().
+    given = gc.get_threshold()
     gc.disable()
-    ctx.call_on_close(_restore_garbage_collection)  # for callers that invoke lmsform in-process
+    # for callers that invoke lmsform in-process
+    ctx.call_on_close(lambda: _restore_garbage_collection(given))
     _SECRETS.secrets = Secrets(())  # until this run loads a config
     _terminate_like_interrupt(ctx)
     _log_to_stderr(ctx.meta.get("lmsform.log_level", logging.WARNING))
@@ -154,12 +150,15 @@ def _log_to_stderr(level: int) -> None:
 _PROCESS_ENDS_WITH_COMMAND = False
 
 
-def _restore_garbage_collection() -> None:
-    """The collector as it was, for callers that invoke lmsform in-process. Not when the
-    process ends with the command: switched back on, the collector's next pass would scan
-    everything the command built (1.2 s after a 100k-user plan had printed), for nothing."""
+def _restore_garbage_collection(thresholds: tuple[int, int, int]) -> None:
+    """The collector on, with the `thresholds` it had when the command started, for callers
+    that invoke lmsform in-process. Not when the process ends with the command: switched
+    back on, the collector's next pass would scan everything the command built (1.2 s after
+    a 100k-user plan had printed), for nothing."""
     if not _PROCESS_ENDS_WITH_COMMAND:
-        _given_garbage_collection()
+        gc.unfreeze()
+        gc.set_threshold(*thresholds)
+        gc.enable()
 
 
 def main() -> None:

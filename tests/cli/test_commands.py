@@ -9,11 +9,13 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 import pytest
 
-from lmsform import __version__
+from lmsform import __version__, engine
+from lmsform.cli.common import LONG_COMMAND_THRESHOLDS
 from lmsform.plan import Plan
 from lmsform.render import render_text
 from tests.support import ConfigDir, Org, lmsform
@@ -568,12 +570,28 @@ def test_the_command_ends_at_once_with_its_output_whole_and_its_exit_code(org: O
     assert run("plan", "--detailed-exitcode").returncode == 0
 
 
-def test_a_command_run_in_process_leaves_the_garbage_collector_on(org: Org) -> None:
+def test_a_command_run_in_process_leaves_the_garbage_collector_on(
+        org: Org, monkeypatch: pytest.MonkeyPatch) -> None:
     """The commands switch the cyclic collector off while they build; a caller invoking
     lmsform in-process gets it back on (only `lmsform` as a process, which ends with the
     command, leaves it off)."""
     given = gc.get_threshold()
-    assert org.run("apply", "--auto-approve").exit_code == 0
-    assert gc.isenabled() and gc.get_threshold() == given
-    assert org.run("plan").exit_code == 0
-    assert gc.isenabled() and not gc.get_freeze_count()
+    seen: list[tuple[bool, tuple[int, int, int]]] = []
+    applying = engine.apply_plan
+
+    def apply_plan(*args: Any, **kwargs: Any) -> Any:
+        seen.append((gc.isenabled(), gc.get_threshold()))
+        return applying(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "apply_plan", apply_plan)
+    try:
+        gc.set_threshold(1234, 5, 6)  # the caller's own, set after lmsform was imported
+        assert org.run("apply", "--auto-approve").exit_code == 0
+        # on while operations run, collecting seldom; then as the caller had it
+        assert seen == [(True, LONG_COMMAND_THRESHOLDS)]
+        assert gc.isenabled() and gc.get_threshold() == (1234, 5, 6)
+        assert org.run("plan").exit_code == 0
+        assert gc.isenabled() and not gc.get_freeze_count()
+        assert gc.get_threshold() == (1234, 5, 6)
+    finally:
+        gc.set_threshold(*given)

@@ -260,12 +260,18 @@ class TestLocalConforms(ProviderConformance):
         return LOCAL_SAMPLES
 
 
-@pytest.mark.parametrize("count", [0, 1, 7, 255, 256, 257, 500, 1000])
-def test_rows_go_in_statements_of_many_rows_from_a_handful_of_spellings(count: int) -> None:
-    """Every row, in order, in statements of at most 256 rows and then powers of two: SQLite
-    compiles a few statements, whatever the batches' sizes."""
+@pytest.mark.parametrize(("count", "parameters", "most"), [
+    (0, None, 256), (1, None, 256), (7, None, 256), (255, None, 256), (256, None, 256),
+    (257, None, 256), (500, None, 256), (1000, None, 256), (1000, 200, 100), (7, 5, 2)])
+def test_rows_go_in_statements_of_many_rows_from_a_handful_of_spellings(
+        count: int, parameters: int | None, most: int) -> None:
+    """Every row, in order: statements of `most` rows (256, or fewer where SQLite takes
+    fewer parameters a statement), then the rest in powers of two, so that SQLite compiles
+    a few statements whatever the batches' sizes."""
     db = sqlite3.connect(":memory:")
     db.execute("CREATE TABLE t (a INTEGER, b TEXT)")
+    if parameters is not None:
+        db.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, parameters)
     statements: list[str] = []
     db.set_trace_callback(statements.append)
     rows = [(i, f"row {i}") for i in range(count)]
@@ -275,6 +281,9 @@ def test_rows_go_in_statements_of_many_rows_from_a_handful_of_spellings(count: i
     db.set_trace_callback(None)
     assert db.execute("SELECT a, b FROM t ORDER BY rowid").fetchall() == rows
     sizes = [s.count("(") - 1 for s in statements if s.startswith("INSERT")]
-    assert sum(sizes) == count
-    assert all(size == 256 or size & (size - 1) == 0 for size in sizes)
-    assert sizes == sorted(sizes, reverse=True) and len(sizes) <= count // 256 + 9
+    full = count // most
+    assert sizes[:full] == [most] * full
+    rest = sizes[full:]
+    assert sum(rest) == count % most and rest == sorted(rest, reverse=True)
+    assert all(0 < size < most and size & (size - 1) == 0 for size in rest)
+    assert len(set(rest)) == len(rest)  # each power of two once
