@@ -19,10 +19,10 @@ import contextlib
 import logging
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -36,6 +36,22 @@ LOCK_POLL_SECONDS = 0.25  # how often a waiting run tries the lock again
 DEFAULT_BACKEND = "file"
 
 Record = dict[str, Any]  # one journal entry: {"put": address, "entry": {...}} or {"remove": ...}
+T = TypeVar("T")
+
+
+def encode_each(records: list[Record], encode: Callable[[Record], T]
+                ) -> tuple[list[T], Exception | None]:
+    """Each record that `encode` takes, in order, and the first refusal (a value JSON cannot
+    hold): a batch's records are operations the LMS did, so a backend journals every one it
+    can before it raises, and one record it cannot write loses no other."""
+    encoded: list[T] = []
+    refused: Exception | None = None
+    for record in records:
+        try:
+            encoded.append(encode(record))
+        except (TypeError, ValueError) as exc:
+            refused = refused or exc
+    return encoded, refused
 
 
 class JournalDamaged(Exception):

@@ -25,7 +25,13 @@ from typing import IO, Any
 
 import orjson
 
-from lmsform.backends import BackendSettings, JournalDamaged, Record, StateBackend
+from lmsform.backends import (
+    BackendSettings,
+    JournalDamaged,
+    Record,
+    StateBackend,
+    encode_each,
+)
 from lmsform.errors import LmsformError, StateLockedError, display_path, reason
 
 DEFAULT_PATH = ".lmsform/state.json"  # inside the config directory
@@ -127,8 +133,11 @@ class FileBackend(StateBackend):
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 self._drop_cut_record()
                 self._journal = self.journal_path.open("ab")
-        self._journal.write(b"".join([_journal_line(record) for record in records]))
+        lines, refused = encode_each(records, _journal_line)
+        self._journal.write(b"".join(lines))
         self._journal.flush()  # survives the process being killed from here on
+        if refused is not None:
+            raise refused
 
     def _drop_cut_record(self) -> None:
         """A record a kill cut short ends the journal, and `replay` passed over it: gone

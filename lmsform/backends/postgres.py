@@ -40,7 +40,13 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ConfigDict, Field, SecretStr
 
-from lmsform.backends import BackendSettings, JournalDamaged, Record, StateBackend
+from lmsform.backends import (
+    BackendSettings,
+    JournalDamaged,
+    Record,
+    StateBackend,
+    encode_each,
+)
 from lmsform.backends.file import holder_info, locked_message
 from lmsform.errors import LmsformError, StateLockedError
 
@@ -220,15 +226,18 @@ class PostgresBackend(StateBackend):
 
     def append_all(self, records: list[Record]) -> None:
         """One statement, committed whole, for a batch's records, in their order."""
-        if not records:
-            return
-        with self._errors("journaling to"):
-            row = self._connection().execute(
-                f"WITH added AS (INSERT INTO {self.schema}.journal (name, record) "
-                "SELECT %s, record FROM unnest(%s::text[]) WITH ORDINALITY AS r(record, n) "
-                "ORDER BY n RETURNING seq) SELECT max(seq) FROM added",
-                (self.state_name, [json.dumps(record) for record in records])).fetchone()
-        self._seq = max(self._seq, int(row[0])) if row and row[0] is not None else self._seq
+        texts, refused = encode_each(records, json.dumps)
+        if texts:
+            with self._errors("journaling to"):
+                row = self._connection().execute(
+                    f"WITH added AS (INSERT INTO {self.schema}.journal (name, record) "
+                    "SELECT %s, record FROM unnest(%s::text[]) WITH ORDINALITY AS r(record, n) "
+                    "ORDER BY n RETURNING seq) SELECT max(seq) FROM added",
+                    (self.state_name, texts)).fetchone()
+            self._seq = max(self._seq, int(row[0])) if row and row[0] is not None \
+                else self._seq
+        if refused is not None:
+            raise refused
 
     def sync(self) -> None:
         """Every record is committed as it is appended: durable already."""

@@ -208,6 +208,18 @@ def test_a_write_whose_serial_moved_on_is_refused(schema: str) -> None:
         second.close()
 
 
+def test_a_record_json_cannot_hold_loses_no_other_of_its_batch(schema: str) -> None:
+    """The batch's other records are operations the LMS did: journaled, then the refusal."""
+    journal = backend(schema)
+    try:
+        with pytest.raises(TypeError, match="not JSON serializable"):
+            journal.append_all([{"put": "group.A"}, {"put": "group.B", "at": {1, 2}},
+                                {"put": "group.C"}])
+        assert [record["put"] for record in journal.replay()] == ["group.A", "group.C"]
+    finally:
+        journal.close()
+
+
 def test_the_state_migrates_to_postgres_and_back(org: Org, schema: str,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     org.apply()
