@@ -23,10 +23,10 @@ from lmsform.planning.reading import LiveRead, read_one_by_one
 from lmsform.planning.timing import only_scheduled
 from lmsform.providers.base import Provider
 from lmsform.resources import (
-    SCHEMAS,
     SENSITIVE,
     LiveNames,
     referenced_keys,
+    references,
     refers_to,
 )
 from lmsform.state import State
@@ -290,22 +290,16 @@ class _CreatedAddresses:
 
     def add_needed(self, kind: str, attrs: dict[str, Any] | None, into: set[str]) -> None:
         """Add to `into` the address of each operation creating what `attrs` refer to."""
-        if not attrs:
-            return
-        for name, target in SCHEMAS[kind].references.items():
-            value = attrs.get(name)
-            if value is None:
-                continue
+        for _, target, key in references(kind, attrs):
             known = self.known[target]
-            for key in value if isinstance(value, list) else (value,):
-                if type(key) is not str:
-                    address = self._created(f"{target}.{key}")
-                elif key in known:
-                    address = known[key]
-                else:
-                    address = known[key] = self._created(f"{target}.{key}")
-                if address is not None:
-                    into.add(address)
+            if type(key) is not str:
+                address = self._created(f"{target}.{key}")
+            elif key in known:
+                address = known[key]
+            else:
+                address = known[key] = self._created(f"{target}.{key}")
+            if address is not None:
+                into.add(address)
 
     def _created(self, address: str) -> str | None:
         return self.by_address[address].address if address in self.creating else None
