@@ -16,6 +16,7 @@ from click.core import ParameterSource
 from lmsform import engine
 from lmsform.apply import ApplyResult
 from lmsform.checkout import config_dir_of, same_config
+from lmsform.cli.aside import TextAside, signals_deferred
 from lmsform.cli.common import (
     _collect_garbage,
     _confirm,
@@ -191,19 +192,33 @@ def apply(plan_file: Path | None, config_dir: Path, target: tuple[str, ...],
     config = _load(config_dir)
     options = PlanOptions(list(target), list(exclude), max_deletes, parallelism,
                           drop_unsupported=drop_unsupported, scheduled_only=scheduled_only)
+    # asked no confirmation, a large plan's text may be written by a helper meanwhile
+    aside = TextAside(_echo_text) if auto_approve or saved is not None else None
+    progress = _Progress(aside)
     hooks = engine.ApplyHooks(
-        show=_echo_text,
+        show=aside.show if aside is not None else _echo_text,
         confirm=(lambda p: None) if auto_approve
         else lambda p: _confirm(f"Apply these {len(p.operations)} operations?", "apply"),
-        starting=_collect_garbage,
-        progress=(progress := _Progress()),
+        starting=lambda: _starting(aside),
+        progress=progress,
         stopping=progress.stopping,
     )
-    result = engine.apply(config, options, saved=saved, force=force, hooks=hooks,
-                          lock_timeout=lock_timeout)
-    if result is not None:
-        progress.end_line()
-        _report(result)
+    try:
+        result = engine.apply(config, options, saved=saved, force=force, hooks=hooks,
+                              lock_timeout=lock_timeout)
+    except BaseException:
+        progress.finish()  # the text, before what went wrong is said
+        raise
+    with signals_deferred():
+        progress.finish()
+        if result is not None:
+            _report(result)
+
+
+def _starting(aside: TextAside | None) -> None:
+    _collect_garbage()
+    if aside is not None:
+        aside.start()
 
 
 def _saved_plans_config(saved: Plan, plan_file: Path, config_dir: Path) -> Path:
@@ -240,13 +255,16 @@ def _refresh(config_dir: Path, options: PlanOptions, auto_approve: bool, force: 
 class _Progress:
     """A line per finished operation: rewritten in place on a terminal; elsewhere (a CI
     log) written as it comes and flushed within a second, by a timer, since a flush per line
-    cost a large apply seconds. Whatever is said next (Ctrl-C, the report) starts on a line
-    of its own: `end_line()`."""
+    cost a large apply seconds. While a helper writes the plan's text (`TextAside`), the
+    lines are held, and written after the text. Whatever is said next (Ctrl-C, the report)
+    starts on a line of its own: `finish()`."""
 
-    def __init__(self) -> None:
+    def __init__(self, aside: TextAside | None = None) -> None:
         self.tty = sys.stdout.isatty()
         self.timer: threading.Timer | None = None
         self.open_line = False  # a line rewritten in place, not ended yet
+        self.aside = aside
+        self.held: list[str] = []  # lines finished while the text is being written
 
     def __call__(self, done: int, total: int, op: Operation, seconds: float) -> None:
         line = f"[{done}/{total}] {op.action.symbol} {inert(op.address)}: {op.action} " \
@@ -255,6 +273,11 @@ class _Progress:
             click.echo(f"\r\033[K{line}", nl=done == total)
             self.open_line = done != total
             return
+        if self.aside is not None and self.aside.pending:
+            if not self.aside.ready():
+                self.held.append(line)
+                return
+            self._text_out()
         sys.stdout.write(line + "\n")
         if done == total:
             sys.stdout.flush()
@@ -263,15 +286,30 @@ class _Progress:
             self.timer.daemon = True
             self.timer.start()
 
-    def end_line(self) -> None:
+    def _text_out(self) -> None:
+        """The plan's text, then the lines held while it was written."""
+        assert self.aside is not None
+        self.aside.write_out()
+        if self.held:
+            sys.stdout.write("".join(f"{line}\n" for line in self.held))
+            self.held.clear()
+
+    def finish(self) -> None:
+        """Everything held written out, on lines of their own."""
+        if self.aside is not None and self.aside.pending:
+            self._text_out()
+        self._end_line()
+
+    def _end_line(self) -> None:
         if self.open_line:
             click.echo("")
             self.open_line = False
         _flush(sys.stdout)
 
     def stopping(self, signal_name: str) -> None:
-        """Ctrl-C or SIGTERM during an apply, said as the rest of the output is."""
-        self.end_line()
+        """Ctrl-C or SIGTERM during an apply, said as the rest of the output is (on
+        standard error, so nothing held on standard output waits for it)."""
+        self._end_line()
         click.echo(f"{signal_name}: finishing the operations under way, starting no more.",
                    err=True)
 

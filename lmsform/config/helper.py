@@ -136,6 +136,23 @@ class Helper:
         finally:
             self.close()
 
+    def ready(self) -> bool:
+        """Whether the first call's answer has come (or the helper failed): `answer` would
+        not wait."""
+        future = self._futures[0]
+        return future is None or future.done()
+
+    def answer(self, timeout: float) -> Any:
+        """The first call's answer, for a caller that does without it where the helper
+        failed or took longer than `timeout` seconds: then this raises."""
+        future = self._futures[0]
+        if future is None:
+            raise BrokenProcessPool("dead before the call was sent")
+        try:
+            return future.result(timeout)
+        finally:
+            self.close()
+
     def close(self) -> None:
         """Ask for nothing more: the helper ends once its call under way is made, and with
         this process in any case (`_in_helper`)."""

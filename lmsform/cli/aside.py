@@ -1,0 +1,160 @@
+"""The text plan of a large apply, written by a helper process while the apply runs.
+
+An apply that asks no confirmation (`--auto-approve`, or a saved plan) prints its text plan
+and then starts on the LMS. For 100k creates the text is 1.2 million lines: 0.6 s of this
+process's one interpreter lock, which nobody waits on to read before the apply starts. So
+where the plan is large and goes to no terminal, the helper process the manifests are read
+with (`config.helper.Helper`) is forked as the apply starts, renders the text into a
+temporary file with the very code this process would run, and this process applies
+meanwhile. The text is copied out at the first finished operation after it is ready, the
+progress lines held until then after it: the same bytes in the same order as without the
+helper.
+
+Only where standard output's encoding is UTF-8, which writes any text a plan holds (what is
+not printable is escaped, `render.escaping`): the text cannot fail there, so nothing that
+would have stopped the apply before it started is found once it has run. Should the helper
+fail, or still be writing once the apply is over and `WAIT_SECONDS` have passed, the text is
+rendered here, before anything else is said. Ctrl-C and SIGTERM wait while the text and
+the report go out (`signals_deferred`).
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from typing import IO, Any
+
+from lmsform.config.helper import Helper
+from lmsform.plan import Plan
+
+log = logging.getLogger(__name__)
+
+# Operations from which the text is written aside: below, the fork costs about what the
+# text does (10k creates' text takes 0.06 s).
+MIN_OPERATIONS = 10_000
+# How long the helper may still take once the apply is over before the text is made here.
+WAIT_SECONDS = 60.0
+
+Render = Callable[[Plan], None]
+
+# What the helper renders, set while it is forked: it has this process's memory, so the
+# plan is not sent to it.
+_FORKED_WITH: tuple[Render, Plan] | None = None
+
+
+class TextAside:
+    """The `show` and `starting` hooks of an apply that asks no confirmation, and the text
+    they hold back until `write_out`."""
+
+    def __init__(self, render: Render) -> None:
+        self._render = render
+        self._plan: Plan | None = None  # held back: not written out yet
+        self._helper: Helper | None = None
+        self._file: IO[bytes] | None = None
+
+    def show(self, plan: Plan) -> None:
+        """The text now, or, for a large plan going to no terminal, held back (`start`)."""
+        if len(plan.operations) >= MIN_OPERATIONS and _writes_any_text(sys.stdout):
+            self._plan = plan
+        else:
+            self._render(plan)
+
+    def start(self) -> None:
+        """Just before the apply's first call to the LMS: the helper forked to write the
+        held-back text, or the text written here where no helper can be forked."""
+        global _FORKED_WITH
+        if self._plan is None:
+            return
+        self._file = tempfile.TemporaryFile()  # noqa: SIM115 - closed by write_out
+        _FORKED_WITH = (self._render, self._plan)
+        try:
+            self._helper = Helper.start([(_write, (self._file.fileno(), sys.stdout.encoding,
+                                                   sys.stdout.errors))])
+        finally:
+            _FORKED_WITH = None
+        if self._helper is None:
+            self.write_out()
+
+    @property
+    def pending(self) -> bool:
+        """Text held back, not written out yet."""
+        return self._plan is not None
+
+    def ready(self) -> bool:
+        """Whether `write_out` would not wait for the helper."""
+        return self._helper is None or self._helper.ready()
+
+    def write_out(self) -> None:
+        """The held-back text to standard output: the helper's, or made here."""
+        plan, helper, file = self._plan, self._helper, self._file
+        self._plan = self._helper = self._file = None
+        if plan is None:
+            return
+        try:
+            copied = helper is not None and file is not None and _copied(helper, file)
+        finally:
+            if file is not None:
+                file.close()
+        if not copied:
+            self._render(plan)
+
+
+def _writes_any_text(stream: Any) -> bool:
+    """A stream that is no terminal and writes any text, bytes through a buffer."""
+    try:
+        return (not stream.isatty() and hasattr(stream, "buffer")
+                and codecs.lookup(stream.encoding).name == "utf-8")
+    except (AttributeError, LookupError, TypeError, ValueError, OSError):
+        return False
+
+
+def _write(descriptor: int, encoding: str, errors: str) -> int:
+    """In the helper: the text into the file, as this process's standard output would take
+    it (the same encoding and errors, so that click makes the same choices). Its pid."""
+    assert _FORKED_WITH is not None
+    render, plan = _FORKED_WITH
+    with open(descriptor, "w", encoding=encoding, errors=errors, closefd=False) as out, \
+            contextlib.redirect_stdout(out):
+        render(plan)
+    return os.getpid()
+
+
+def _copied(helper: Helper, file: IO[bytes]) -> bool:
+    try:
+        writer = helper.answer(WAIT_SECONDS)
+    except Exception as exc:  # it died, or hangs: the text is made here
+        log.debug("the text plan is written here: the helper did not write it (%r)", exc)
+        return False
+    log.debug("the text plan was written by process %s", writer)
+    sys.stdout.flush()
+    file.seek(0)
+    shutil.copyfileobj(file, sys.stdout.buffer)
+    return True
+
+
+@contextlib.contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Ctrl-C and SIGTERM held until the block is done, then acted on as they would have
+    been: once an apply is over, what it did is said whole (the text, the progress lines
+    held with it, the report) however often the user presses Ctrl-C."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = {s: signal.signal(s, lambda signum, frame: caught.append(signum))
+                for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    if caught:
+        signal.raise_signal(caught[0])
