@@ -24,7 +24,7 @@ from lmsform.order import DependencyWalk
 from lmsform.plan import Action, Operation, Plan
 from lmsform.providers import recorded_identity
 from lmsform.providers.base import Provider
-from lmsform.resources import SENSITIVE, map_references
+from lmsform.resources import SENSITIVE, map_references, translate_references
 from lmsform.secrets import Secrets
 from lmsform.state import State, StateEntry
 
@@ -66,6 +66,14 @@ class _Ids:
     def resolve(self, kind: str, attrs: dict[str, Any]) -> dict[str, Any]:
         return map_references(kind, attrs, self._id)
 
+    def sent(self, op: Operation, secrets: dict[str, str]) -> dict[str, Any]:
+        """What a create sends, made once: its attributes but those hidden, its write-only
+        values, and its references as the LMS's ids."""
+        attrs = {k: v for k, v in (op.after or {}).items() if v != SENSITIVE}
+        attrs.update(secrets)
+        translate_references(op.kind, attrs, self._id)
+        return attrs
+
     def _id(self, kind: str, key: str) -> str:
         try:
             return self.ids[f"{kind}.{key}"]
@@ -78,8 +86,7 @@ def _call(provider: Provider, op: Operation, ids: _Ids, secrets: dict[str, str])
     kind = op.kind
     if op.action.creates:
         assert op.after is not None
-        attrs = {k: v for k, v in op.after.items() if v != SENSITIVE}
-        attrs = ids.resolve(kind, {**attrs, **secrets})
+        attrs = ids.sent(op, secrets)
         if op.action == Action.REPLACE:
             assert op.id is not None
             provider.delete(kind, op.id)
@@ -127,9 +134,7 @@ def _call_batch(provider: Provider, batch: list[Operation], ids: _Ids,
             return [_call(provider, op, ids, secrets.get(op.address, {}))]
         except Exception as exc:
             return [exc]
-    items = [ids.resolve(op.kind, {**{k: v for k, v in (op.after or {}).items()
-                                      if v != SENSITIVE}, **secrets.get(op.address, {})})
-             for op in batch]
+    items = [ids.sent(op, secrets.get(op.address, {})) for op in batch]
     try:
         return list(provider.create_many(batch[0].kind, items))
     except Exception as exc:

@@ -20,7 +20,7 @@ from lmsform.kinds.kind import as_set, shared
 __all__ = ["NO_SECRETS", "SCHEMAS", "SENSITIVE", "LiveNames", "LiveResource", "Resource",
            "address_key", "decimal_text", "live_view", "live_views", "make_canonical",
            "map_references", "natural_keys", "normalise", "referenced_keys", "references",
-           "split_address"]
+           "split_address", "translate_references"]
 
 # Every kind by name, as registered (`lmsform.kinds`): what the engine knows of each.
 SCHEMAS = kinds.registered
@@ -66,7 +66,7 @@ def map_references(kind: str, attrs: dict[str, Any],
     """A copy of the attributes with each reference passed through translate(kind, value):
     vendor ids to address keys when reading the LMS, and back when writing to it."""
     out = dict(attrs)
-    _translate(kind, out, translate)
+    translate_references(kind, out, translate)
     return out
 
 
@@ -105,7 +105,9 @@ def live_views(kind: str, views: list[dict[str, Any]], names: LiveNames) -> None
                     attrs[name] = canonical(value)
 
 
-def _translate(kind: str, attrs: dict[str, Any], translate: Callable[[str, Any], str]) -> None:
+def translate_references(kind: str, attrs: dict[str, Any],
+                         translate: Callable[[str, Any], str]) -> None:
+    """`map_references` in place, for a dict its caller has just made."""
     for name, target in SCHEMAS[kind].references.items():
         value = attrs.get(name)
         if isinstance(value, list):

@@ -114,6 +114,22 @@ def encode(data: StateFile) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _refuse(value: Any) -> Any:
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+# A row as `json.dumps(row, ensure_ascii=False)` writes it. The standard library's C encoder
+# made once, where there is one (CPython): `dumps` makes one per call, half the time of a
+# row of 100k users'.
+_row_text: Callable[[list[Any]], str] = json.JSONEncoder(ensure_ascii=False).encode
+if json.encoder.c_make_encoder is not None:  # type: ignore[attr-defined]
+    _encode_row = json.encoder.c_make_encoder(  # type: ignore[attr-defined]
+        None, _refuse, json.encoder.encode_basestring, None, ": ", ", ", False, False, True)
+
+    def _row_text(row: list[Any]) -> str:
+        return "".join(_encode_row(row, 0))
+
+
 # a table's shape: its fields, the field its rows leave out (the key), and its flags
 _Shape = tuple[tuple[str, ...], str | None, bool, bool]
 
@@ -152,8 +168,7 @@ def _table_lines(shape: _Shape, rows: list[list[Any]], last: bool) -> list[str]:
         head["removed"] = True
     opening = json.dumps(head, ensure_ascii=False)[:-1] + ', "entries": ['
     rows.sort(key=lambda row: row[0])
-    dumps = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
-    body = [f"        {dumps(row)}," for row in rows]
+    body = [f"        {_row_text(row)}," for row in rows]
     if body:
         body[-1] = body[-1][:-1]
     return [f"      {opening}", *body, "      ]}" + ("" if last else ",")]

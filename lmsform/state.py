@@ -113,18 +113,19 @@ class State:
             entry.attributes = {k: v for k, v in entry.attributes.items() if not shows(v)}
         self.data.resources[address] = entry
         if self._journaling:
-            self._journal({"put": address, "entry": entry.dump()})
+            self._journal({"lineage": self.lineage, "put": address, "entry": entry.dump()})
 
     def remove(self, address: str) -> None:
         self.data.resources.pop(address, None)
         if self._journaling:
-            self._journal({"remove": address})
+            self._journal({"lineage": self.lineage, "remove": address})
 
     def _journal(self, record: Record) -> None:
+        """A record (with the state's lineage) to the journal, or to the block's batch."""
         if self._together is not None:
-            self._together.append({"lineage": self.lineage, **record})
+            self._together.append(record)
         else:
-            self.backend.append({"lineage": self.lineage, **record})
+            self.backend.append(record)
 
     @contextlib.contextmanager
     def together(self) -> Iterator[None]:

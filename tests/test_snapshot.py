@@ -127,3 +127,24 @@ def test_the_key_field_is_the_first_that_repeats_the_key_wherever_it_stands() ->
     assert '{"fields": ["name", "description"], "key_field": "name", ' in text
     assert '["Twins", "6", "Twins"]' in text
     assert snapshot.decode(text).resources == data.resources
+
+
+ODD_VALUES: list[Any] = [
+    "Café \"Ñ\" \\ \n \u2028 \ud800", 0.1 + 0.2, -0.0, 1e300, float("nan"), float("inf"),
+    10**30, True, False, None, [], {}, {"a": [1, {"b": "é"}], "": None}, ["x", ["y"]],
+]
+
+
+@pytest.mark.parametrize("value", ODD_VALUES, ids=repr)
+def test_a_row_is_written_as_the_standard_librarys_json_writes_it(value: Any) -> None:
+    """Each row's text is `json.dumps(row, ensure_ascii=False)`'s, whatever encoder makes
+    it (`_row_text`): a state keeps its spelling, line for line, from one release to the
+    next."""
+    row = ["k", "1", value]
+    assert snapshot._row_text(row) == json.dumps(row, ensure_ascii=False)
+
+
+def test_a_row_json_cannot_hold_is_refused_as_the_standard_library_refuses_it() -> None:
+    with pytest.raises(TypeError, match="Object of type set is not JSON serializable"):
+        snapshot._row_text(["k", "1", {1, 2}])
+    assert snapshot._row_text(["k", "1", "after a refusal"]) == '["k", "1", "after a refusal"]'
