@@ -259,10 +259,12 @@ def apply_plan(
     parallelism: int = 8,
     progress: ProgressFn | None = None,
     stopping: Callable[[str], None] | None = None,
+    waiting: Callable[[], None] | None = None,
     known: Secrets | None = None,
 ) -> ApplyResult:
     """Run the plan. `secrets` holds write-only values (passwords) by address; `known`,
-    every secret of the config, is redacted from failure messages.
+    every secret of the config, is redacted from failure messages. `waiting` is called
+    each time the loop waits for operations to finish (at least every quarter second).
 
     The caller holds the state lock.
     """
@@ -289,6 +291,8 @@ def apply_plan(
                 running[future], started[future] = batch, time.monotonic()
             if not running:
                 break
+            if waiting is not None:
+                waiting()
             # woken now and then to say that Ctrl-C was heard, while a slow call runs
             finished, _ = wait(running, timeout=0.25, return_when=FIRST_COMPLETED)
             for future in sorted(finished, key=lambda f: order[running[f][0].address]):

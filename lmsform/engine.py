@@ -149,6 +149,7 @@ class ApplyHooks:
     starting: Callable[[], None] = lambda: None  # just before the first LMS call
     progress: ProgressFn | None = None
     stopping: Callable[[str], None] | None = None  # Ctrl-C or SIGTERM (its name) mid-apply
+    waiting: Callable[[], None] | None = None  # now and then while the LMS works
 
 
 def apply(config: Config, options: PlanOptions, *, saved: Plan | None = None,
@@ -182,7 +183,8 @@ def apply(config: Config, options: PlanOptions, *, saved: Plan | None = None,
         hooks.starting()
         return apply_plan(the_plan, state, ws.provider, secrets,
                           parallelism=options.parallelism, progress=hooks.progress,
-                          stopping=hooks.stopping, known=config.secrets())
+                          stopping=hooks.stopping, waiting=hooks.waiting,
+                          known=config.secrets())
 
 
 def refresh(config: Config, options: PlanOptions, *, hooks: ApplyHooks | None = None,

@@ -11,11 +11,18 @@ progress lines held until then after it: the same bytes in the same order as wit
 helper.
 
 Only where standard output's encoding is UTF-8, which writes any text a plan holds (what is
-not printable is escaped, `render.escaping`): the text cannot fail there, so nothing that
-would have stopped the apply before it started is found once it has run. Should the helper
-fail, or still be writing once the apply is over and `WAIT_SECONDS` have passed, the text is
-rendered here, before anything else is said. Ctrl-C and SIGTERM wait while the text and
-the report go out (`signals_deferred`).
+not printable is escaped, `render.escaping`): the text cannot fail to encode there, which
+would have refused the apply before it started. Should the helper fail, or still be writing
+once the apply is over and `WAIT_SECONDS` have passed (or Ctrl-C comes then), the text is
+rendered here, before anything else is said; as it is, at once, before a Ctrl-C during the
+apply is said. Writing it out never stops the apply midway (a full disk, say): every
+operation the LMS finishes is recorded, and the error is raised once the apply is over.
+Ctrl-C and SIGTERM wait while the text and the report go out (`signals_deferred`).
+
+What goes to standard error meanwhile (a vendor's retry warning, `-v`'s log lines) may come
+before the text in a log that merges both streams; standard output is as without a helper.
+In-process callers of the command (tests) would wait at their exit for a helper still
+writing; the command itself ends with `os._exit`, and the helper with it.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ import signal
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import IO, Any
 
@@ -40,8 +48,10 @@ log = logging.getLogger(__name__)
 # Operations from which the text is written aside: below, the fork costs about what the
 # text does (10k creates' text takes 0.06 s).
 MIN_OPERATIONS = 10_000
-# How long the helper may still take once the apply is over before the text is made here.
+# How long the helper may still take once the apply is over before the text is made here,
+# and how often it is looked at meanwhile.
 WAIT_SECONDS = 60.0
+POLL_SECONDS = 0.02
 
 Render = Callable[[Plan], None]
 
@@ -69,15 +79,18 @@ class TextAside:
 
     def start(self) -> None:
         """Just before the apply's first call to the LMS: the helper forked to write the
-        held-back text, or the text written here where no helper can be forked."""
+        held-back text; or, where none can be, the text written here, which refuses the
+        apply as it would have before, should it fail."""
         global _FORKED_WITH
         if self._plan is None:
             return
-        self._file = tempfile.TemporaryFile()  # noqa: SIM115 - closed by write_out
-        _FORKED_WITH = (self._render, self._plan)
         try:
+            self._file = tempfile.TemporaryFile()  # noqa: SIM115 - closed by write_out
+            _FORKED_WITH = (self._render, self._plan)
             self._helper = Helper.start([(_write, (self._file.fileno(), sys.stdout.encoding,
                                                    sys.stdout.errors))])
+        except Exception as exc:  # no temporary file: no helper
+            log.debug("no helper for the text plan (%r)", exc)
         finally:
             _FORKED_WITH = None
         if self._helper is None:
@@ -92,15 +105,21 @@ class TextAside:
         """Whether `write_out` would not wait for the helper."""
         return self._helper is None or self._helper.ready()
 
-    def write_out(self) -> None:
-        """The held-back text to standard output: the helper's, or made here."""
+    def write_out(self, *, patient: bool = True) -> None:
+        """The held-back text to standard output: the helper's, or made here where it
+        failed, or is still writing and this is no time to wait (`patient` false: Ctrl-C
+        during the apply), or takes longer than `WAIT_SECONDS`. The plan is the one shown:
+        nothing since, the apply included, changes a plan in place."""
         plan, helper, file = self._plan, self._helper, self._file
         self._plan = self._helper = self._file = None
         if plan is None:
             return
         try:
-            copied = helper is not None and file is not None and _copied(helper, file)
+            copied = helper is not None and file is not None and \
+                _copied(helper, file, patient)
         finally:
+            if helper is not None:
+                helper.close()
             if file is not None:
                 file.close()
         if not copied:
@@ -127,10 +146,13 @@ def _write(descriptor: int, encoding: str, errors: str) -> int:
     return os.getpid()
 
 
-def _copied(helper: Helper, file: IO[bytes]) -> bool:
+def _copied(helper: Helper, file: IO[bytes], patient: bool) -> bool:
+    if not (helper.ready() or (patient and _waited(helper))):
+        log.debug("the text plan is written here: the helper is still writing it")
+        return False
     try:
-        writer = helper.answer(WAIT_SECONDS)
-    except Exception as exc:  # it died, or hangs: the text is made here
+        writer = helper.answer(0)
+    except Exception as exc:  # it died
         log.debug("the text plan is written here: the helper did not write it (%r)", exc)
         return False
     log.debug("the text plan was written by process %s", writer)
@@ -140,21 +162,38 @@ def _copied(helper: Helper, file: IO[bytes]) -> bool:
     return True
 
 
+def _waited(helper: Helper) -> bool:
+    """Whether the helper is done within `WAIT_SECONDS`, and before Ctrl-C or SIGTERM (held
+    by `signals_deferred`), either of which ends the wait."""
+    deadline = time.monotonic() + WAIT_SECONDS
+    while not helper.ready():
+        if _deferred or time.monotonic() > deadline:
+            return False
+        time.sleep(POLL_SECONDS)
+    return True
+
+
+_deferred: list[int] = []  # the signals `signals_deferred` caught, in its block
+
+
 @contextlib.contextmanager
-def signals_deferred() -> Iterator[None]:
+def signals_deferred(*, act_after: bool = True) -> Iterator[None]:
     """Ctrl-C and SIGTERM held until the block is done, then acted on as they would have
     been: once an apply is over, what it did is said whole (the text, the progress lines
-    held with it, the report) however often the user presses Ctrl-C."""
+    held with it, the report) however often the user presses Ctrl-C; a wait for the helper
+    ends at once. Dropped where the block raises, or `act_after` is false (the command is
+    ending with an error already): that error is what the command ends with."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    caught: list[int] = []
-    previous = {s: signal.signal(s, lambda signum, frame: caught.append(signum))
+    previous = {s: signal.signal(s, lambda signum, frame: _deferred.append(signum))
                 for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-    if caught:
+        caught = _deferred[:1]
+        _deferred.clear()
+    if caught and act_after:
         signal.raise_signal(caught[0])

@@ -202,17 +202,23 @@ def apply(plan_file: Path | None, config_dir: Path, target: tuple[str, ...],
         starting=lambda: _starting(aside),
         progress=progress,
         stopping=progress.stopping,
+        waiting=progress.waiting,
     )
     try:
         result = engine.apply(config, options, saved=saved, force=force, hooks=hooks,
                               lock_timeout=lock_timeout)
     except BaseException:
-        progress.finish()  # the text, before what went wrong is said
+        # the text before what went wrong is said, which is the error the command ends
+        # with, not a failure to write the text
+        with signals_deferred(act_after=False), contextlib.suppress(Exception):
+            progress.finish()
         raise
     with signals_deferred():
-        progress.finish()
-        if result is not None:
-            _report(result)
+        try:
+            progress.finish()
+        finally:
+            if result is not None:
+                _report(result)
 
 
 def _starting(aside: TextAside | None) -> None:
@@ -264,7 +270,8 @@ class _Progress:
         self.timer: threading.Timer | None = None
         self.open_line = False  # a line rewritten in place, not ended yet
         self.aside = aside
-        self.held: list[str] = []  # lines finished while the text is being written
+        self.held: list[str] = []  # lines finished before the text was written out
+        self.failure: Exception | None = None  # writing the text out failed: `finish`
 
     def __call__(self, done: int, total: int, op: Operation, seconds: float) -> None:
         line = f"[{done}/{total}] {op.action.symbol} {inert(op.address)}: {op.action} " \
@@ -273,11 +280,10 @@ class _Progress:
             click.echo(f"\r\033[K{line}", nl=done == total)
             self.open_line = done != total
             return
-        if self.aside is not None and self.aside.pending:
-            if not self.aside.ready():
-                self.held.append(line)
-                return
-            self._text_out()
+        self.waiting()
+        if self.failure is not None or (self.aside is not None and self.aside.pending):
+            self.held.append(line)
+            return
         sys.stdout.write(line + "\n")
         if done == total:
             sys.stdout.flush()
@@ -286,18 +292,33 @@ class _Progress:
             self.timer.daemon = True
             self.timer.start()
 
-    def _text_out(self) -> None:
-        """The plan's text, then the lines held while it was written."""
+    def waiting(self) -> None:
+        """The plan's text written out once the helper has it ready: at a finished
+        operation, and as the apply waits for the LMS (were none to finish for a while)."""
+        if self.aside is not None and self.aside.pending and self.aside.ready():
+            self._text_out()
+
+    def _text_out(self, *, patient: bool = True) -> None:
+        """The plan's text, then the lines held while it was written. Never raising into
+        the apply, which must still record every operation the LMS finishes: what fails is
+        raised by `finish`, the lines held until then."""
         assert self.aside is not None
-        self.aside.write_out()
-        if self.held:
-            sys.stdout.write("".join(f"{line}\n" for line in self.held))
-            self.held.clear()
+        try:
+            self.aside.write_out(patient=patient)
+            if self.held:
+                sys.stdout.write("".join(f"{line}\n" for line in self.held))
+                self.held.clear()
+        except Exception as exc:
+            self.failure = exc
 
     def finish(self) -> None:
-        """Everything held written out, on lines of their own."""
+        """Everything held written out, on lines of their own; what failed meanwhile
+        raised."""
         if self.aside is not None and self.aside.pending:
             self._text_out()
+        if self.failure is not None:
+            failure, self.failure = self.failure, None
+            raise failure
         self._end_line()
 
     def _end_line(self) -> None:
@@ -307,8 +328,10 @@ class _Progress:
         _flush(sys.stdout)
 
     def stopping(self, signal_name: str) -> None:
-        """Ctrl-C or SIGTERM during an apply, said as the rest of the output is (on
-        standard error, so nothing held on standard output waits for it)."""
+        """Ctrl-C or SIGTERM during an apply, said as the rest of the output is: after the
+        plan's text (made here if the helper is still writing it)."""
+        if self.aside is not None and self.aside.pending:
+            self._text_out(patient=False)
         self._end_line()
         click.echo(f"{signal_name}: finishing the operations under way, starting no more.",
                    err=True)

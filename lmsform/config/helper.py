@@ -113,8 +113,12 @@ class Helper:
         for stream in (sys.stdout, sys.stderr):  # the child must not write them out again
             with contextlib.suppress(AttributeError, ValueError, OSError):
                 stream.flush()
-        pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"),
-                                   initializer=_in_helper, initargs=(os.getpid(),))
+        try:  # a pool needs semaphores (/dev/shm), which a sandbox may not have
+            pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"),
+                                       initializer=_in_helper, initargs=(os.getpid(),))
+        except Exception as exc:
+            log.debug("no helper (%r): everything is done here", exc)
+            return None
         try:
             return Helper(pool, calls)
         except Exception:
@@ -214,12 +218,15 @@ def unforked() -> Iterator[None]:
 
 # prctl(2): the signal a process gets when the one that forked it ends
 PR_SET_PDEATHSIG = 1
+# proc(5): the most a process may ask to be the out-of-memory killer's first choice
+OOM_SCORE_ADJ = 1000
 
 
 def _in_helper(parent: int) -> None:
     """The helper's start: it forks none of its own, Ctrl-C and SIGTERM end it at once (this
-    process says what was interrupted), and it ends with this process however that ends
-    (killed, out of memory), never left running with its output or a lock."""
+    process says what was interrupted), it ends with this process however that ends
+    (killed, out of memory), never left running with its output or a lock, and it is the
+    first the kernel ends when memory runs out: whatever it does, this process can do."""
     global _HELPING
     _HELPING = True
     signal.signal(signal.SIGINT, signal.SIG_DFL)
@@ -227,6 +234,8 @@ def _in_helper(parent: int) -> None:
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent:  # it ended before that was asked
         os._exit(1)
+    with contextlib.suppress(OSError), open("/proc/self/oom_score_adj", "w") as score:
+        score.write(str(OOM_SCORE_ADJ))
 
 
 def _may_fork() -> bool:

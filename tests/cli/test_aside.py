@@ -16,6 +16,7 @@ import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,55 +24,108 @@ from lmsform.cli.aside import signals_deferred
 
 APPLY = textwrap.dedent("""\
     import os, signal, sys, threading, time
+    from lmsform import state
     from lmsform.cli import aside, main, planning
     from lmsform.config import helper
+    from lmsform.providers.local import handlers
 
     how, parent = sys.argv[1], os.getpid()
     print(f"parent {parent}", file=sys.stderr, flush=True)
     aside.MIN_OPERATIONS = 10**9 if how == "here" else 0
     helper._processors = lambda: 2  # forked even on one processor
-    written = aside._write
+    written, render = aside._write, planning._echo_text
 
-    def dies(*args):  # killed in the helper, as for memory: the text is made here
+    def when(marker):  # a file the test's own code makes at a given moment
+        return os.path.join(os.environ["MARKS"], marker)
+
+    waits_for = ("never", 0.0)  # what the helper waits for before it writes (`late_write`)
+
+    def late_write(*args):  # sent to the helper by name: a function of this module
+        marker, seconds = waits_for
+        while not os.path.exists(when(marker)):
+            time.sleep(0.01)
+        time.sleep(seconds)
+        return written(*args)
+
+    def after(marker, seconds=0.0):  # the helper writing once `marker` is made
+        global waits_for
+        waits_for = (marker, seconds)
+        return late_write
+
+    def at_operation(n, then):  # `then()` as the nth operation is said
+        progress = planning._Progress.__call__
+        def call(self, done, *args):
+            if done == n:
+                then()
+            progress(self, done, *args)
+        planning._Progress.__call__ = call
+
+    def at_finish(then):  # `then()` once the apply is over, before anything is said
+        finish = planning._Progress.finish
+        def call(self):
+            then()
+            finish(self)
+        planning._Progress.finish = call
+
+    def mark(marker):
+        return lambda: open(when(marker), "w").close()
+
+    def interrupt(signum, seconds):
+        return lambda: threading.Timer(seconds, os.kill, [parent, signum]).start()
+
+    def killed(*args):
         os.kill(os.getpid(), signal.SIGKILL)
 
-    def slow(*args):  # still writing when the apply is over, and Ctrl-C pressed meanwhile
-        while not os.path.exists(os.environ["APPLY_OVER"]):
-            time.sleep(0.01)
-        time.sleep(1.0 if how == "slow" else 3.0)
-        return written(*args)
+    def refused(*args, **kwargs):
+        raise OSError(30, "Read-only file system")
 
-    def late(*args):  # written once operations have finished: their lines are held
-        while not os.path.exists(os.environ["APPLY_OVER"]):
-            time.sleep(0.01)
-        return written(*args)
-
-    if how == "late":
-        aside._write = late
-        progress = planning._Progress.__call__
-
-        def tenth(self, done, *args):
-            if done == 10:
-                open(os.environ["APPLY_OVER"], "w").close()
-            progress(self, done, *args)
-
-        planning._Progress.__call__ = tenth
-    if how == "dies":
-        aside._write = dies
-    if how in ("slow", "hangs"):
-        aside._write = slow
-        finish = planning._Progress.finish
-
-        def interrupted(self):
-            open(os.environ["APPLY_OVER"], "w").close()
-            threading.Timer(0.3, os.kill, [parent, signal.SIGINT]).start()
-            finish(self)
-
-        planning._Progress.finish = interrupted
-    if how == "hangs":
-        aside.WAIT_SECONDS = 1.0
-    if how == "sigchld":  # as under a supervisor that reaps nothing
+    if how == "dies":  # killed in the helper, as for memory: the text is made here
+        aside._write = killed
+    elif how == "no-temp":  # no temporary file can be made: no helper
+        aside.tempfile.TemporaryFile = refused
+    elif how == "no-pool":  # no semaphores for the helper's pool (no /dev/shm): no helper
+        helper.ProcessPoolExecutor = refused
+    elif how == "sigchld":  # as under a supervisor that reaps nothing
         signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    elif how == "late":  # ready after the tenth operation: the lines before it are held
+        aside._write = after("tenth")
+        at_operation(10, mark("tenth"))
+        create = handlers.Stored.create  # and the LMS slow enough to outlast the helper
+        handlers.Stored.create = lambda self, attrs: (time.sleep(0.002), create(self, attrs))[1]
+    elif how == "slow-lms":  # the first call takes a second: the text comes out meanwhile
+        create = handlers.Stored.create  # one at a time: the org's batch_size is 1
+        def slow(self, attrs):
+            if not os.path.exists(when("slowed")):
+                mark("slowed")()
+                time.sleep(1.0)
+            return create(self, attrs)
+        handlers.Stored.create = slow
+    elif how == "ctrl-c":  # still writing when the apply is over, and Ctrl-C pressed then
+        aside._write = after("over", 1.0)
+        at_finish(lambda: (mark("over")(), interrupt(signal.SIGINT, 0.3)()))
+    elif how == "hangs":  # still writing once the apply is over and the wait has passed
+        aside._write = after("over", 3.0)
+        aside.WAIT_SECONDS = 0.5
+        at_finish(mark("over"))
+    elif how == "sigterm":  # SIGTERM mid-apply, the helper still writing
+        aside._write = after("never")
+        at_operation(5, interrupt(signal.SIGTERM, 0))
+    elif how == "bug":  # the text cannot be made, by the helper or here
+        def broken(plan):
+            render(plan)
+            raise RuntimeError("the renderer broke")
+        planning._echo_text = broken
+    elif how == "state-fails":  # the state fails mid-apply, Ctrl-C while the text is awaited
+        aside._write = after("over", 1.0)
+        sync, syncs = state.State.sync, []
+        def failing(self):
+            syncs.append(1)
+            if len(syncs) == 30:
+                mark("over")()
+                interrupt(signal.SIGINT, 0.3)()
+                raise OSError("the state's disk went away")
+            sync(self)
+        state.State.sync = failing
     sys.argv = ["lmsform", "--debug", "apply", "--auto-approve", "--parallelism", "1",
                 *sys.argv[2:]]
     main()
@@ -99,14 +153,18 @@ def _org(directory: Path, users: int = USERS) -> Path:
     return directory
 
 
-def _apply(directory: Path, how: str, *args: str, encoding: str = "utf-8"
+def _apply(directory: Path, how: str, *args: str, encoding: str = "utf-8",
+           stdout: Any = subprocess.PIPE, merged: bool = False
            ) -> subprocess.CompletedProcess[bytes]:
     """An apply in a process of its own; what it wrote, each operation's seconds and the
     place of its directory left out."""
-    env = {**os.environ, "PYTHONIOENCODING": encoding,
-           "APPLY_OVER": str(directory.parent / "apply-over")}
+    marks = directory.parent / f"marks-{how}"
+    marks.mkdir(exist_ok=True)
+    env = {**os.environ, "PYTHONIOENCODING": encoding, "MARKS": str(marks)}
     done = subprocess.run([sys.executable, "-c", APPLY, how, "-C", directory.name, *args],
-                          capture_output=True, cwd=directory.parent, env=env, timeout=120)
+                          cwd=directory.parent, env=env, timeout=120, stdout=stdout,
+                          stderr=subprocess.STDOUT if merged else subprocess.PIPE)
+    done.stdout = done.stdout or b""
     done.stdout = re.sub(rb"done \([0-9.]+s\)", b"done", done.stdout).replace(
         os.fsencode(directory.resolve()), b"ORG")
     return done
@@ -132,8 +190,19 @@ def here(tmp_path: Path) -> bytes:
     return done.stdout
 
 
-@pytest.mark.parametrize(("how", "writer"), [("aside", "helper"), ("dies", "here"),
-                                             ("sigchld", "helper")])
+def _converged(directory: Path) -> bool:
+    """Whether a plan finds the LMS as the manifests say: every operation was recorded."""
+    done = subprocess.run([sys.executable, "-m", "lmsform", "plan", "--detailed-exitcode",
+                           "-C", directory.name], cwd=directory.parent, capture_output=True,
+                          timeout=120)
+    return done.returncode == 0
+
+
+@pytest.mark.parametrize(("how", "writer"), [
+    ("aside", "helper"), ("dies", "here"), ("sigchld", "helper"),
+    ("hangs", "here"),  # still writing once the apply is over and the wait has passed
+    ("no-temp", "neither"), ("no-pool", "neither"),  # no helper: the text is written first
+])
 def test_the_text_comes_out_as_this_process_writes_it(
         tmp_path: Path, here: bytes, how: str, writer: str) -> None:
     done = _apply(_org(tmp_path / how / "org"), how)
@@ -153,6 +222,17 @@ def test_the_text_comes_out_while_the_apply_runs(tmp_path: Path, here: bytes) ->
     written = err.index("the text plan was written by process")
     assert err.count(": done in", 0, written) >= 10
     assert written < err.rindex(": done in"), "the text waited for the end of the apply"
+
+
+def test_the_text_comes_out_while_the_lms_is_slow_to_answer(tmp_path: Path,
+                                                            here: bytes) -> None:
+    """Ready before any operation has finished, it does not wait for one."""
+    directory = _org(tmp_path / "org")
+    done = _apply(directory, "slow-lms")
+    assert done.stdout == here
+    assert (directory.parent / "marks-slow-lms" / "slowed").exists()
+    err = done.stderr.decode()
+    assert err.index("the text plan was written by process") < err.index(": done in")
 
 
 @pytest.mark.parametrize("encoding", ["ascii", "latin-1"])
@@ -177,17 +257,53 @@ def test_an_apply_refused_after_its_plan_shows_the_text_first(tmp_path: Path) ->
     assert _writer(done) == "neither"  # refused before the apply started: no helper
 
 
-@pytest.mark.parametrize(("how", "writer"), [("slow", "helper"), ("hangs", "here")])
-def test_ctrl_c_while_the_text_is_awaited_loses_nothing(
-        tmp_path: Path, here: bytes, how: str, writer: str) -> None:
-    """The apply is over when the text is awaited: Ctrl-C then waits until the text, the
-    progress lines and the report are out ("hangs": the helper took longer than allowed,
-    and the text was made here)."""
-    done = _apply(_org(tmp_path / how / "org"), how)
-    assert _writer(done) == writer
+@pytest.mark.parametrize("how", ["disk-full", "bug"])
+def test_a_text_that_cannot_be_written_out_never_stops_the_apply(tmp_path: Path,
+                                                                 how: str) -> None:
+    """Written out mid-apply, its failure (standard output on a full disk; a renderer that
+    breaks, in the helper and here) is said once every operation is recorded."""
+    directory = _org(tmp_path / "org")
+    if how == "disk-full":
+        with open("/dev/full", "wb") as full:
+            done = _apply(directory, "aside", stdout=full)
+        said = b"No space left on device"
+    else:
+        done = _apply(directory, "bug")
+        said = b"the renderer broke"
+    assert done.returncode == 1
+    assert said in done.stderr
+    assert _converged(directory), "an operation the LMS made was not recorded"
+
+
+def test_ctrl_c_while_the_text_is_awaited_loses_nothing(tmp_path: Path, here: bytes) -> None:
+    """The apply is over when the text is awaited: Ctrl-C ends the wait (the text is made
+    here), then waits until the progress lines and the report are out."""
+    done = _apply(_org(tmp_path / "org"), "ctrl-c")
+    assert _writer(done) == "here"
     assert done.stdout == here
     assert done.returncode == 130, done.stderr.decode()
     assert done.stderr.decode().rstrip().endswith("interrupted")
+
+
+def test_an_apply_that_fails_says_its_text_then_its_own_error_despite_ctrl_c(
+        tmp_path: Path) -> None:
+    """The state failing mid-apply, Ctrl-C while the text is awaited: the text, then the
+    state's error, which the command ends with."""
+    done = _apply(_org(tmp_path / "org"), "state-fails")
+    assert done.returncode == 1, done.stderr.decode()
+    assert b"lmsform will perform these operations" in done.stdout
+    assert done.stderr.decode().rstrip().endswith("the state's disk went away")
+
+
+def test_sigterm_mid_apply_is_said_after_the_text(tmp_path: Path) -> None:
+    """In a log of both streams, as without a helper: the helper still writing, the text
+    is made here at once."""
+    done = _apply(_org(tmp_path / "org"), "sigterm", merged=True)
+    out = done.stdout
+    assert done.returncode == 130, out.decode()  # stopped, what was done recorded
+    assert b"the text plan is written here: the helper is still writing it" in out
+    assert out.index(b"lmsform will perform these operations") < \
+        out.index(b"SIGTERM: finishing the operations under way")
 
 
 @pytest.fixture
