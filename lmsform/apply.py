@@ -279,7 +279,9 @@ def apply_plan(
     total, done = len(operations), 0
     started: dict[Future[list[Outcome]], float] = {}  # a batch's operations start together
 
-    with state.journaling(), _stop_on_signals(result, stopping) as tell_interruption, \
+    # signals taken note of until the state is saved: Ctrl-C during the last save is an
+    # interruption the report tells, never an exception that cuts the save short
+    with _stop_on_signals(result, stopping) as tell_interruption, state.journaling(), \
             ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
         running: dict[Future[list[Outcome]], list[Operation]] = {}
         while walk.has_ready() or running:

@@ -132,6 +132,7 @@ def test_the_key_field_is_the_first_that_repeats_the_key_wherever_it_stands() ->
 ODD_VALUES: list[Any] = [
     "Café \"Ñ\" \\ \n \u2028 \ud800", 0.1 + 0.2, -0.0, 1e300, float("nan"), float("inf"),
     10**30, True, False, None, [], {}, {"a": [1, {"b": "é"}], "": None}, ["x", ["y"]],
+    {1: "int", 2.5: "float", False: "bool", None: "none"},  # keys JSON writes as text
 ]
 
 
@@ -147,4 +148,6 @@ def test_a_row_is_written_as_the_standard_librarys_json_writes_it(value: Any) ->
 def test_a_row_json_cannot_hold_is_refused_as_the_standard_library_refuses_it() -> None:
     with pytest.raises(TypeError, match="Object of type set is not JSON serializable"):
         snapshot._row_text(["k", "1", {1, 2}])
+    with pytest.raises(TypeError, match="keys must be str, int, float, bool or None"):
+        snapshot._row_text(["k", "1", {("a", "tuple"): 1}])
     assert snapshot._row_text(["k", "1", "after a refusal"]) == '["k", "1", "after a refusal"]'

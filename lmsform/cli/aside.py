@@ -6,17 +6,18 @@ process's one interpreter lock, which nobody waits on to read before the apply s
 where the plan is large and goes to no terminal, the helper process the manifests are read
 with (`config.helper.Helper`) is forked as the apply starts, renders the text into a
 temporary file with the very code this process would run, and this process applies
-meanwhile. The text is copied out at the first finished operation after it is ready, the
-progress lines held until then after it: the same bytes in the same order as without the
-helper.
+meanwhile. The text is copied out as soon as it is ready (at a finished operation, or as the
+apply waits for the LMS), the progress lines held until then after it: the same bytes in the
+same order as without the helper.
 
 Only where standard output's encoding is UTF-8, which writes any text a plan holds (what is
 not printable is escaped, `render.escaping`): the text cannot fail to encode there, which
 would have refused the apply before it started. Should the helper fail, or still be writing
 once the apply is over and `WAIT_SECONDS` have passed (or Ctrl-C comes then), the text is
 rendered here, before anything else is said; as it is, at once, before a Ctrl-C during the
-apply is said. Writing it out never stops the apply midway (a full disk, say): every
-operation the LMS finishes is recorded, and the error is raised once the apply is over.
+apply is said. Writing it out never stops the apply midway (a full disk, a renderer that
+breaks): every operation the LMS finishes is recorded, and the error is said once the apply
+is over (`cli.planning._Progress`).
 Ctrl-C and SIGTERM wait while the text and the report go out (`signals_deferred`).
 
 What goes to standard error meanwhile (a vendor's retry warning, `-v`'s log lines) may come
@@ -186,14 +187,16 @@ def signals_deferred(*, act_after: bool = True) -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = {s: signal.signal(s, lambda signum, frame: _deferred.append(signum))
-                for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    _deferred.clear()
+    previous: dict[int, Any] = {}
+    try:  # installed within the block: a signal between the two installs is undone too
+        for deferred in (signal.SIGINT, signal.SIGTERM):
+            previous[deferred] = signal.signal(deferred, lambda s, frame: _deferred.append(s))
         yield
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
         caught = _deferred[:1]
         _deferred.clear()
+        for signum, handler in reversed(previous.items()):  # SIGINT's last: Ctrl-C's own
+            signal.signal(signum, handler)
     if caught and act_after:
         signal.raise_signal(caught[0])

@@ -7,6 +7,7 @@ import contextlib
 import itertools
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -210,15 +211,20 @@ def apply(plan_file: Path | None, config_dir: Path, target: tuple[str, ...],
     except BaseException:
         # the text before what went wrong is said, which is the error the command ends
         # with, not a failure to write the text
-        with signals_deferred(act_after=False), contextlib.suppress(Exception):
+        with signals_deferred(act_after=False):
             progress.finish()
         raise
     with signals_deferred():
+        failure = progress.finish()
         try:
-            progress.finish()
-        finally:
             if result is not None:
                 _report(result)
+        except BaseException:
+            if failure is not None:
+                click.echo(f"Writing the output failed too: {failure}", err=True)
+            raise
+        if failure is not None:
+            raise failure
 
 
 def _starting(aside: TextAside | None) -> None:
@@ -262,8 +268,9 @@ class _Progress:
     """A line per finished operation: rewritten in place on a terminal; elsewhere (a CI
     log) written as it comes and flushed within a second, by a timer, since a flush per line
     cost a large apply seconds. While a helper writes the plan's text (`TextAside`), the
-    lines are held, and written after the text. Whatever is said next (Ctrl-C, the report)
-    starts on a line of its own: `finish()`."""
+    lines are held, and written after the text. Nothing here raises into the apply, which
+    must record every operation the LMS finishes: what fails (a full disk) is returned by
+    `finish()`, after which whatever is said next starts on a line of its own."""
 
     def __init__(self, aside: TextAside | None = None) -> None:
         self.tty = sys.stdout.isatty()
@@ -271,22 +278,23 @@ class _Progress:
         self.open_line = False  # a line rewritten in place, not ended yet
         self.aside = aside
         self.held: list[str] = []  # lines finished before the text was written out
-        self.failure: Exception | None = None  # writing the text out failed: `finish`
+        self.failure: Exception | None = None  # the first that failed: `finish`
+        self.unwritable = False  # standard output refused a write: nothing more is tried
 
     def __call__(self, done: int, total: int, op: Operation, seconds: float) -> None:
         line = f"[{done}/{total}] {op.action.symbol} {inert(op.address)}: {op.action} " \
                f"done ({seconds:.2f}s)"
         if self.tty:
-            click.echo(f"\r\033[K{line}", nl=done == total)
+            self._guarded(click.echo, f"\r\033[K{line}", nl=done == total)
             self.open_line = done != total
             return
         self.waiting()
-        if self.failure is not None or (self.aside is not None and self.aside.pending):
+        if self.aside is not None and self.aside.pending:
             self.held.append(line)
             return
-        sys.stdout.write(line + "\n")
+        self._guarded(sys.stdout.write, line + "\n")
         if done == total:
-            sys.stdout.flush()
+            _flush(sys.stdout)
         elif self.timer is None or not self.timer.is_alive():
             self.timer = threading.Timer(1.0, _flush, [sys.stdout])
             self.timer.daemon = True
@@ -299,40 +307,44 @@ class _Progress:
             self._text_out()
 
     def _text_out(self, *, patient: bool = True) -> None:
-        """The plan's text, then the lines held while it was written. Never raising into
-        the apply, which must still record every operation the LMS finishes: what fails is
-        raised by `finish`, the lines held until then."""
+        """The plan's text, then the lines held while it was written."""
         assert self.aside is not None
-        try:
-            self.aside.write_out(patient=patient)
-            if self.held:
-                sys.stdout.write("".join(f"{line}\n" for line in self.held))
-                self.held.clear()
-        except Exception as exc:
-            self.failure = exc
+        self._guarded(self.aside.write_out, patient=patient)
+        if self.held:
+            self._guarded(sys.stdout.write, "".join(f"{line}\n" for line in self.held))
+            self.held.clear()
 
-    def finish(self) -> None:
-        """Everything held written out, on lines of their own; what failed meanwhile
-        raised."""
+    def _guarded(self, write: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        """A write that never raises: its failure kept for `finish`. After an error of
+        standard output itself (OSError), nothing more is written."""
+        if self.unwritable:
+            return
+        try:
+            write(*args, **kwargs)
+        except Exception as exc:
+            self.failure = self.failure or exc
+            self.unwritable = isinstance(exc, OSError)
+
+    def finish(self) -> Exception | None:
+        """Everything held written out, on lines of their own; what failed meanwhile."""
         if self.aside is not None and self.aside.pending:
             self._text_out()
-        if self.failure is not None:
-            failure, self.failure = self.failure, None
-            raise failure
-        self._end_line()
-
-    def _end_line(self) -> None:
         if self.open_line:
-            click.echo("")
+            self._guarded(click.echo, "")
             self.open_line = False
         _flush(sys.stdout)
+        failure, self.failure = self.failure, None
+        return failure
 
     def stopping(self, signal_name: str) -> None:
         """Ctrl-C or SIGTERM during an apply, said as the rest of the output is: after the
         plan's text (made here if the helper is still writing it)."""
         if self.aside is not None and self.aside.pending:
             self._text_out(patient=False)
-        self._end_line()
+        if self.open_line:
+            self._guarded(click.echo, "")
+            self.open_line = False
+        _flush(sys.stdout)
         click.echo(f"{signal_name}: finishing the operations under way, starting no more.",
                    err=True)
 

@@ -79,6 +79,18 @@ APPLY = textwrap.dedent("""\
     def refused(*args, **kwargs):
         raise OSError(30, "Read-only file system")
 
+    def ctrl_c_while_waiting():  # Ctrl-C as the text is awaited, the helper still writing
+        waited = aside._waited
+        def wait(helper):
+            os.kill(parent, signal.SIGINT)
+            return waited(helper)
+        aside._waited = wait
+
+    def oom_write(*args):  # sent to the helper by name: what the kernel is told of it
+        with open("/proc/self/oom_score_adj") as score, open(when("oom"), "w") as out:
+            out.write(score.read().strip())
+        return written(*args)
+
     if how == "dies":  # killed in the helper, as for memory: the text is made here
         aside._write = killed
     elif how == "no-temp":  # no temporary file can be made: no helper
@@ -101,8 +113,25 @@ APPLY = textwrap.dedent("""\
             return create(self, attrs)
         handlers.Stored.create = slow
     elif how == "ctrl-c":  # still writing when the apply is over, and Ctrl-C pressed then
-        aside._write = after("over", 1.0)
-        at_finish(lambda: (mark("over")(), interrupt(signal.SIGINT, 0.3)()))
+        aside._write = after("never")
+        ctrl_c_while_waiting()
+    elif how == "oom":
+        aside._write = oom_write
+    elif how == "progress-full":  # the disk fills as the 100th progress line is written
+        import io
+        import lmsform.cli
+        quiet = lmsform.cli._quiet_when_closed
+        class Full(io.TextIOWrapper):
+            def write(self, text):
+                if "[100/" in text:
+                    raise OSError(28, "No space left on device")
+                return super().write(text)
+        kept = []  # the wrapper `Full` replaces: collected, it would close the stream
+        def full(stream):
+            made = quiet(stream)
+            kept.append(made)
+            return Full(made.buffer, encoding=made.encoding, errors=made.errors)
+        lmsform.cli._quiet_when_closed = full
     elif how == "hangs":  # still writing once the apply is over and the wait has passed
         aside._write = after("over", 3.0)
         aside.WAIT_SECONDS = 0.5
@@ -116,16 +145,26 @@ APPLY = textwrap.dedent("""\
             raise RuntimeError("the renderer broke")
         planning._echo_text = broken
     elif how == "state-fails":  # the state fails mid-apply, Ctrl-C while the text is awaited
-        aside._write = after("over", 1.0)
+        aside._write = after("never")
+        ctrl_c_while_waiting()
         sync, syncs = state.State.sync, []
         def failing(self):
             syncs.append(1)
             if len(syncs) == 30:
-                mark("over")()
-                interrupt(signal.SIGINT, 0.3)()
                 raise OSError("the state's disk went away")
             sync(self)
         state.State.sync = failing
+    elif how == "bug-and-failure":  # the text cannot be made, and an operation fails
+        def broken_too(plan):
+            render(plan)
+            raise RuntimeError("the renderer broke")
+        planning._echo_text = broken_too
+        create = handlers.Stored.create
+        def refused_once(self, attrs):
+            if attrs.get("email") == "user7@example.com":
+                raise handlers.ProviderError("create user", "refused", status=409)
+            return create(self, attrs)
+        handlers.Stored.create = refused_once
     sys.argv = ["lmsform", "--debug", "apply", "--auto-approve", "--parallelism", "1",
                 *sys.argv[2:]]
     main()
@@ -154,7 +193,7 @@ def _org(directory: Path, users: int = USERS) -> Path:
 
 
 def _apply(directory: Path, how: str, *args: str, encoding: str = "utf-8",
-           stdout: Any = subprocess.PIPE, merged: bool = False
+           stdout: Any = subprocess.PIPE, merged: bool = False, timeout: float = 120
            ) -> subprocess.CompletedProcess[bytes]:
     """An apply in a process of its own; what it wrote, each operation's seconds and the
     place of its directory left out."""
@@ -162,7 +201,7 @@ def _apply(directory: Path, how: str, *args: str, encoding: str = "utf-8",
     marks.mkdir(exist_ok=True)
     env = {**os.environ, "PYTHONIOENCODING": encoding, "MARKS": str(marks)}
     done = subprocess.run([sys.executable, "-c", APPLY, how, "-C", directory.name, *args],
-                          cwd=directory.parent, env=env, timeout=120, stdout=stdout,
+                          cwd=directory.parent, env=env, timeout=timeout, stdout=stdout,
                           stderr=subprocess.STDOUT if merged else subprocess.PIPE)
     done.stdout = done.stdout or b""
     done.stdout = re.sub(rb"done \([0-9.]+s\)", b"done", done.stdout).replace(
@@ -257,28 +296,45 @@ def test_an_apply_refused_after_its_plan_shows_the_text_first(tmp_path: Path) ->
     assert _writer(done) == "neither"  # refused before the apply started: no helper
 
 
-@pytest.mark.parametrize("how", ["disk-full", "bug"])
-def test_a_text_that_cannot_be_written_out_never_stops_the_apply(tmp_path: Path,
-                                                                 how: str) -> None:
+@pytest.mark.parametrize("how", ["disk-full", "bug", "progress-full"])
+def test_output_that_cannot_be_written_never_stops_the_apply(tmp_path: Path,
+                                                             how: str) -> None:
     """Written out mid-apply, its failure (standard output on a full disk; a renderer that
-    breaks, in the helper and here) is said once every operation is recorded."""
+    breaks, in the helper and here; the disk full at the 100th progress line) is said once
+    every operation is recorded."""
     directory = _org(tmp_path / "org")
     if how == "disk-full":
         with open("/dev/full", "wb") as full:
             done = _apply(directory, "aside", stdout=full)
-        said = b"No space left on device"
     else:
-        done = _apply(directory, "bug")
-        said = b"the renderer broke"
+        done = _apply(directory, how)
+    said = b"the renderer broke" if how == "bug" else b"No space left on device"
     assert done.returncode == 1
     assert said in done.stderr
     assert _converged(directory), "an operation the LMS made was not recorded"
+    if how == "bug":  # the progress lines still written, the text having failed
+        assert f"[{USERS + 6}/{USERS + 6}]".encode() in done.stdout
+
+
+def test_an_apply_that_fails_says_that_and_that_its_text_failed(tmp_path: Path) -> None:
+    done = _apply(_org(tmp_path / "org"), "bug-and-failure")
+    assert done.returncode == 1
+    err = done.stderr.decode()
+    assert "user.user7@example.com: create failed" in err
+    assert "Writing the output failed too: the renderer broke" in err
+
+
+def test_the_helper_is_the_kernels_first_choice_when_memory_runs_out(tmp_path: Path) -> None:
+    directory = _org(tmp_path / "org")
+    done = _apply(directory, "oom")
+    assert _writer(done) == "helper"
+    assert (directory.parent / "marks-oom" / "oom").read_text() == "1000"
 
 
 def test_ctrl_c_while_the_text_is_awaited_loses_nothing(tmp_path: Path, here: bytes) -> None:
     """The apply is over when the text is awaited: Ctrl-C ends the wait (the text is made
     here), then waits until the progress lines and the report are out."""
-    done = _apply(_org(tmp_path / "org"), "ctrl-c")
+    done = _apply(_org(tmp_path / "org"), "ctrl-c", timeout=30)
     assert _writer(done) == "here"
     assert done.stdout == here
     assert done.returncode == 130, done.stderr.decode()
@@ -298,7 +354,8 @@ def test_an_apply_that_fails_says_its_text_then_its_own_error_despite_ctrl_c(
 def test_sigterm_mid_apply_is_said_after_the_text(tmp_path: Path) -> None:
     """In a log of both streams, as without a helper: the helper still writing, the text
     is made here at once."""
-    done = _apply(_org(tmp_path / "org"), "sigterm", merged=True)
+    # made here at once: waiting for the helper (WAIT_SECONDS) would outlast CI's patience
+    done = _apply(_org(tmp_path / "org"), "sigterm", merged=True, timeout=30)
     out = done.stdout
     assert done.returncode == 130, out.decode()  # stopped, what was done recorded
     assert b"the text plan is written here: the helper is still writing it" in out

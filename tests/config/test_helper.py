@@ -40,6 +40,12 @@ LOAD = textwrap.dedent("""\
 
     if how == "dies":
         helper._declare = dies
+
+    def refused(*args, **kwargs):  # no semaphores for a pool (no /dev/shm): no helper
+        raise OSError(30, "Read-only file system")
+
+    if how == "no-pool":
+        helper.ProcessPoolExecutor = refused
     workers = []
     answers = helper.Helper.answers
 
@@ -111,6 +117,13 @@ def test_the_helper_declares_what_this_process_would(tmp_path: Path) -> None:
     address, (file, place) = here["resources"][-1][:2]
     assert (address, Path(file).name, place) == ("user.user399@example.com", "users.yaml",
                                                  ["users", 399])
+
+
+def test_where_no_helper_can_be_made_everything_is_read_here(tmp_path: Path) -> None:
+    directory = _org(tmp_path / "org", 400)
+    refused, here = _load(directory, "no-pool"), _load(directory, "here")
+    assert refused.pop("helper") == [] and here.pop("helper") == []
+    assert refused == here and len(here["resources"]) == 408
 
 
 def test_no_helper_is_forked_within_unforked(tmp_path: Path) -> None:
