@@ -214,6 +214,13 @@ def apply(plan_file: Path | None, config_dir: Path, target: tuple[str, ...],
         with signals_deferred(act_after=False):
             progress.finish()
         raise
+    _said_last(progress, result)
+
+
+def _said_last(progress: _Progress, result: ApplyResult | None) -> None:
+    """What an apply says once it is over, Ctrl-C waiting for it: what was held (the text,
+    progress lines), the report, and a failure to write them, beside the apply's own
+    failures if it has any."""
     with signals_deferred():
         failure = progress.finish()
         try:
