@@ -34,6 +34,7 @@ from lmsform.cli.common import (
 from lmsform.errors import (
     LmsformError,
     display_path,
+    reason,
 )
 from lmsform.plan import Action, Operation, Plan
 from lmsform.planning import PlanOptions
@@ -223,6 +224,8 @@ def _said_last(progress: _Progress, result: ApplyResult | None) -> None:
     failures if it has any."""
     with signals_deferred():
         failure = progress.finish()
+        if isinstance(failure, OSError):  # standard output refused (a full disk): no report
+            raise LmsformError(_unwritten(failure, result)) from failure
         try:
             if result is not None:
                 _report(result)
@@ -232,6 +235,15 @@ def _said_last(progress: _Progress, result: ApplyResult | None) -> None:
             raise
         if failure is not None:
             raise failure
+
+
+def _unwritten(failure: OSError, result: ApplyResult | None) -> str:
+    """An apply's report, in one line for standard error, where standard output refused."""
+    done = "" if result is None else (
+        f": {len(result.applied)} applied, {len(result.failed)} failed"
+        f"{', interrupted' if result.interrupted else ''}")
+    return (f"the apply's output could not be written ({reason(failure)}); what it did is "
+            f"recorded in the state{done}")
 
 
 def _starting(aside: TextAside | None) -> None:
