@@ -348,22 +348,23 @@ class _Progress:
         """Everything held written out, on lines of their own; what failed meanwhile."""
         if self.aside is not None and self.aside.pending:
             self._text_out()
+        self._end_line()
+        failure, self.failure = self.failure, None
+        return failure
+
+    def _end_line(self) -> None:
+        """A line rewritten in place ended, and what is buffered flushed."""
         if self.open_line:
             self._guarded(click.echo, "")
             self.open_line = False
         _flush(sys.stdout)
-        failure, self.failure = self.failure, None
-        return failure
 
     def stopping(self, signal_name: str) -> None:
         """Ctrl-C or SIGTERM during an apply, said as the rest of the output is: after the
         plan's text (made here if the helper is still writing it)."""
         if self.aside is not None and self.aside.pending:
             self._text_out(patient=False)
-        if self.open_line:
-            self._guarded(click.echo, "")
-            self.open_line = False
-        _flush(sys.stdout)
+        self._end_line()
         click.echo(f"{signal_name}: finishing the operations under way, starting no more.",
                    err=True)
 

@@ -148,14 +148,12 @@ class Helper:
 
     def answer(self, timeout: float) -> Any:
         """The first call's answer, for a caller that does without it where the helper
-        failed or took longer than `timeout` seconds: then this raises."""
+        failed or took longer than `timeout` seconds: then this raises. The caller closes
+        the helper."""
         future = self._futures[0]
         if future is None:
             raise BrokenProcessPool("dead before the call was sent")
-        try:
-            return future.result(timeout)
-        finally:
-            self.close()
+        return future.result(timeout)
 
     def close(self) -> None:
         """Ask for nothing more: the helper ends once its call under way is made, and with
